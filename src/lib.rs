@@ -1,0 +1,14 @@
+//! dvx: data versioning inside a git repository.
+//!
+//! A content-addressed object store (BLAKE3), a commit graph of dataset versions with
+//! branches and tags, and a lazy working tree. The modules below are listed in dependency
+//! order: each uses only the ones above it. The library never prints; the `dvx` binary's
+//! `cli` turns the reports these functions return into text, JSON and progress bars.
+
+pub mod atomic;
+pub mod hash;
+pub mod path;
+pub mod object;
+pub mod store;
+pub mod refs;
+pub mod repo;

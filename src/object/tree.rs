@@ -1,0 +1,159 @@
+//! Trees: one directory's sorted listing.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DecodeError, Encode, Kind};
+use crate::hash::ObjectId;
+use crate::path::validate_name;
+
+/// What a tree entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A regular file; `id` is its blob.
+    File,
+    /// A directory; `id` is its tree.
+    Dir,
+    /// A symbolic link; `id` is the blob of its target, as written.
+    Symlink,
+}
+
+impl EntryKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+        }
+    }
+}
+
+/// One name in a directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TreeEntry {
+    pub name: String,
+    pub kind: EntryKind,
+    /// The executable bit (files only).
+    pub executable: bool,
+    /// This path was given to `dvx add` as a unit: dvx keeps it in `.gitignore` and, for a
+    /// directory, reports new files under it.
+    pub root: bool,
+    /// Bytes: the file, the symlink target, or every file below a directory.
+    pub size: u64,
+    pub id: ObjectId,
+}
+
+/// A directory listing, sorted bytewise by name, without duplicates or empty
+/// directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tree {
+    pub entries: Vec<TreeEntry>,
+}
+
+impl Tree {
+    /// Build from entries in any order; the caller guarantees unique names.
+    pub fn from_unsorted(mut entries: Vec<TreeEntry>) -> Tree {
+        entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Tree { entries }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&TreeEntry> {
+        self.entries
+            .binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes()))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// Total bytes of every file below this tree.
+    pub fn size(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+}
+
+impl Encode for Tree {
+    const KIND: Kind = Kind::Tree;
+
+    fn validate(&self) -> Result<(), DecodeError> {
+        for (i, e) in self.entries.iter().enumerate() {
+            validate_name(&e.name)
+                .map_err(|err| DecodeError::Invalid(format!("entry name: {err}")))?;
+            if i > 0 && self.entries[i - 1].name.as_bytes() >= e.name.as_bytes() {
+                return Err(DecodeError::Invalid(format!(
+                    "entries out of order or duplicated at '{}'",
+                    e.name
+                )));
+            }
+            if e.executable && e.kind != EntryKind::File {
+                return Err(DecodeError::Invalid(format!(
+                    "'{}' is a {} marked executable",
+                    e.name,
+                    e.kind.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, kind: EntryKind) -> TreeEntry {
+        TreeEntry {
+            name: name.into(),
+            kind,
+            executable: false,
+            root: false,
+            size: 3,
+            id: ObjectId::of(name.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_ids_are_stable() {
+        let t = Tree::from_unsorted(vec![entry("b", EntryKind::File), entry("a", EntryKind::Dir)]);
+        let bytes = t.encode();
+        let back = Tree::decode(&bytes).expect("decodes");
+        assert_eq!(back, t);
+        assert_eq!(back.id(), t.id());
+        assert_eq!(t.get("a").map(|e| e.kind), Some(EntryKind::Dir));
+        assert_eq!(t.size(), 6);
+    }
+
+    #[test]
+    fn rejects_unsorted_duplicate_and_bad_names() {
+        for entries in [
+            vec![entry("b", EntryKind::File), entry("a", EntryKind::File)],
+            vec![entry("a", EntryKind::File), entry("a", EntryKind::File)],
+            vec![entry("..", EntryKind::File)],
+            vec![entry("x/y", EntryKind::File)],
+        ] {
+            let bytes = Tree { entries }.encode();
+            assert!(matches!(Tree::decode(&bytes), Err(DecodeError::Invalid(_))));
+        }
+    }
+
+    #[test]
+    fn rejects_trailing_bytes_and_wrong_kind() {
+        let mut bytes = Tree::default().encode();
+        bytes.push(0);
+        assert!(matches!(Tree::decode(&bytes), Err(DecodeError::Trailing(1))));
+        bytes.pop();
+        bytes[4] = Kind::Commit as u8;
+        assert!(matches!(Tree::decode(&bytes), Err(DecodeError::WrongKind { .. })));
+        bytes[4] = Kind::Tree as u8;
+        bytes[5] = 9;
+        assert!(matches!(Tree::decode(&bytes), Err(DecodeError::NewerFormat(9))));
+    }
+
+    #[test]
+    fn rejects_non_canonical_varints() {
+        // An empty tree is the header plus a zero-length vector (one byte 0x00). The same
+        // length written as a two-byte varint must not decode to the same tree.
+        let mut bytes = Tree::default().encode();
+        assert_eq!(bytes.len(), super::super::HEADER_LEN + 1);
+        bytes.pop();
+        bytes.extend_from_slice(&[0x80, 0x00]);
+        assert!(Tree::decode(&bytes).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! `.dvx/config.toml` (tracked) and `.dvx/config.local.toml` (never committed).
+//!
+//! The local file is laid over the tracked one, table by table, so a machine can
+//! override a setting without touching what the team shares. Unknown keys are kept out of
+//! the typed view but never rejected, so an older dvx can read a newer config of the same
+//! format.
+
+use serde::{Deserialize, Serialize};
+
+/// The repository format this build reads and writes.
+pub const FORMAT: u32 = 1;
+
+/// How checkout puts a stored object into the work tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Copy-on-write clone: instant, independent file (btrfs, XFS, APFS).
+    Reflink,
+    /// A plain copy.
+    Copy,
+    /// A hard link to the (read-only) object: no extra space, file is read-only.
+    Hardlink,
+    /// A symbolic link to the object: no extra space, file is read-only.
+    Symlink,
+}
+
+impl LinkKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkKind::Reflink => "reflink",
+            LinkKind::Copy => "copy",
+            LinkKind::Hardlink => "hardlink",
+            LinkKind::Symlink => "symlink",
+        }
+    }
+
+    /// Parse a comma-separated preference list such as `reflink,copy`.
+    pub fn parse_list(s: &str) -> Result<Vec<LinkKind>, String> {
+        let kinds = s
+            .split(',')
+            .map(|k| match k.trim() {
+                "reflink" => Ok(LinkKind::Reflink),
+                "copy" => Ok(LinkKind::Copy),
+                "hardlink" => Ok(LinkKind::Hardlink),
+                "symlink" => Ok(LinkKind::Symlink),
+                other => Err(format!(
+                    "unknown link type '{other}' (expected reflink, copy, hardlink or symlink)"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if kinds.is_empty() {
+            return Err("no link type given".into());
+        }
+        Ok(kinds)
+    }
+}
+
+/// The typed view of the merged configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub format: u32,
+    #[serde(default)]
+    pub core: Core,
+    #[serde(default)]
+    pub user: User,
+    #[serde(default)]
+    pub checkout: Checkout,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Core {
+    /// Link types to try in order, e.g. `reflink,copy`.
+    #[serde(default = "default_link")]
+    pub link: String,
+    /// Seconds a writer waits for the repository lock before giving up.
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout: f64,
+    /// Flush objects, the index and refs to stable storage (power-loss safety).
+    #[serde(default = "yes")]
+    pub fsync: bool,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core {
+            link: default_link(),
+            lock_timeout: default_lock_timeout(),
+            fsync: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct User {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkout {
+    /// Default for checkouts made by git hooks: only metadata, no file bytes fetched.
+    #[serde(default = "yes")]
+    pub lazy: bool,
+}
+
+impl Default for Checkout {
+    fn default() -> Self {
+        Checkout { lazy: true }
+    }
+}
+
+fn default_link() -> String {
+    "reflink,copy".into()
+}
+
+fn default_lock_timeout() -> f64 {
+    5.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The tracked config written by `dvx init`.
+pub fn initial_text() -> String {
+    format!(
+        "# dvx repository settings, shared through git.\n\
+         # Machine-specific overrides belong in config.local.toml (not committed).\n\
+         format = {FORMAT}\n\
+         \n\
+         [core]\n\
+         # How checkout writes files: reflink, copy, hardlink or symlink, tried in order.\n\
+         link = \"reflink,copy\"\n"
+    )
+}
+
+/// Lay `over` onto `base`, recursing into tables.
+pub fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_config_parses_with_defaults() {
+        let table: toml::Table = initial_text().parse().expect("valid toml");
+        let config: Config = table.try_into().expect("typed");
+        assert_eq!(config.format, FORMAT);
+        assert_eq!(
+            LinkKind::parse_list(&config.core.link).expect("valid"),
+            vec![LinkKind::Reflink, LinkKind::Copy]
+        );
+        assert!(config.checkout.lazy);
+    }
+
+    #[test]
+    fn local_overrides_win_table_by_table() {
+        let mut base: toml::Table = "format = 1\n[core]\nlink = \"copy\"\nfsync = true\n"
+            .parse()
+            .expect("toml");
+        let over: toml::Table = "[core]\nfsync = false\n".parse().expect("toml");
+        merge_tables(&mut base, over);
+        let config: Config = base.try_into().expect("typed");
+        assert_eq!(config.core.link, "copy");
+        assert!(!config.core.fsync);
+    }
+
+    #[test]
+    fn link_lists_are_checked() {
+        assert!(LinkKind::parse_list("reflink,zip").is_err());
+        assert_eq!(
+            LinkKind::parse_list("hardlink").expect("valid"),
+            vec![LinkKind::Hardlink]
+        );
+    }
+}

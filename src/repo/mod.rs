@@ -1,0 +1,388 @@
+//! Finding, creating and opening a dvx repository.
+//!
+//! Owns: the `.dvx/` layout, the repository format check, the merged configuration, the
+//! local state a fresh `git clone` lacks, and the repository lock. Does not own anything
+//! git-specific (finding the git top level or a linked worktree's main tree is `git`'s
+//! job; it passes the result in).
+//!
+//! Invariants: a repository whose `format` (tracked) or local-state format is newer than
+//! this build is refused before anything is read or written. A `.dvx/` without local
+//! state is a fresh clone, not an error: opening it creates that state.
+
+pub mod config;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::atomic::{self, Lock, LockError};
+use crate::refs::Refs;
+use crate::store::Store;
+
+pub use config::{Config, LinkKind};
+
+/// Name of the repository directory.
+pub const DVX_DIR: &str = ".dvx";
+/// The tracked configuration file inside `.dvx/`.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Local overrides, never committed.
+pub const LOCAL_CONFIG_FILE: &str = "config.local.toml";
+/// Local-state format marker.
+const STATE_FILE: &str = "state.toml";
+/// The local-state format this build reads and writes.
+const STATE_FORMAT: u32 = 1;
+/// The branch a new repository starts on.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// What `.dvx/.gitignore` says: everything in `.dvx/` is local except the tracked files.
+const DVX_GITIGNORE: &str = "# dvx: everything in .dvx/ is local except these tracked files\n\
+/*\n\
+!/.gitignore\n\
+!/config.toml\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not inside a dvx repository (searched from {} upwards)", start.display())]
+    NotARepo { start: PathBuf },
+    #[error("{} has format {found}, but this dvx reads format {supported}", path.display())]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{} is invalid: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Refs(#[from] crate::refs::Error),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The nearest directory at or above `start` that holds `.dvx/config.toml`.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(DVX_DIR).join(CONFIG_FILE).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// A new repository.
+    Created,
+    /// `.dvx/config.toml` was there (a fresh clone) and only local state was created.
+    LocalStateCreated,
+    /// Everything was already there; nothing changed.
+    AlreadyExists,
+}
+
+/// Create a repository at `root` (which must exist), or the local state of a cloned one.
+pub fn init(root: &Path) -> Result<InitOutcome, Error> {
+    let dvx = root.join(DVX_DIR);
+    let config = dvx.join(CONFIG_FILE);
+    let outcome = if config.is_file() {
+        read_config(&dvx)?;
+        if has_local_state(&dvx) {
+            return Ok(InitOutcome::AlreadyExists);
+        }
+        InitOutcome::LocalStateCreated
+    } else {
+        fs::create_dir_all(&dvx).map_err(io_err(&dvx))?;
+        let gitignore = dvx.join(".gitignore");
+        if !gitignore.exists() {
+            atomic::write(&gitignore, DVX_GITIGNORE.as_bytes()).map_err(io_err(&gitignore))?;
+        }
+        // The config goes last: its presence is what makes this a repository.
+        atomic::write_durable(&config, config::initial_text().as_bytes())
+            .map_err(io_err(&config))?;
+        InitOutcome::Created
+    };
+    create_local_state(&dvx, &dvx)?;
+    Ok(outcome)
+}
+
+fn has_local_state(local: &Path) -> bool {
+    local.join(STATE_FILE).is_file() && local.join("HEAD").is_file()
+}
+
+/// Create whatever local state is missing. Safe to run concurrently and repeatedly: every
+/// step is create-if-absent.
+fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
+    for dir in ["objects", "tmp", "refs/heads", "refs/tags", "logs"] {
+        let d = common.join(dir);
+        fs::create_dir_all(&d).map_err(io_err(&d))?;
+    }
+    let refs = Refs::new(common.to_path_buf(), local.to_path_buf());
+    for dvx in [common, local] {
+        refs.init_head(DEFAULT_BRANCH)?;
+        let state = dvx.join(STATE_FILE);
+        atomic::write_new(&state, format!("# dvx local state\nformat = {STATE_FORMAT}\n").as_bytes())
+            .map_err(io_err(&state))?;
+        if dvx == local {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn read_toml(path: &Path) -> Result<Option<toml::Table>, Error> {
+    match fs::read_to_string(path) {
+        Ok(text) => text.parse::<toml::Table>().map(Some).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.message().to_owned(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn check_format(path: &Path, table: &toml::Table, supported: u32) -> Result<(), Error> {
+    match table.get("format").and_then(toml::Value::as_integer) {
+        Some(found) if found == i64::from(supported) => Ok(()),
+        Some(found) if found > i64::from(supported) => Err(Error::NewerFormat {
+            path: path.to_path_buf(),
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            supported,
+        }),
+        Some(found) => Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!("unknown format {found}"),
+        }),
+        None => Err(Error::Config {
+            path: path.to_path_buf(),
+            message: "missing 'format'".into(),
+        }),
+    }
+}
+
+/// Read and merge `config.toml` and `config.local.toml`.
+fn read_config(dvx: &Path) -> Result<Config, Error> {
+    let path = dvx.join(CONFIG_FILE);
+    let mut table = read_toml(&path)?.ok_or_else(|| Error::Io {
+        path: path.clone(),
+        source: io::ErrorKind::NotFound.into(),
+    })?;
+    check_format(&path, &table, config::FORMAT)?;
+    let local_path = dvx.join(LOCAL_CONFIG_FILE);
+    if let Some(local) = read_toml(&local_path)? {
+        config::merge_tables(&mut table, local);
+    }
+    let config: Config = table.try_into().map_err(|e: toml::de::Error| Error::Config {
+        path: path.clone(),
+        message: e.message().to_owned(),
+    })?;
+    LinkKind::parse_list(&config.core.link).map_err(|message| Error::Config {
+        path: path.clone(),
+        message: format!("core.link: {message}"),
+    })?;
+    Ok(config)
+}
+
+/// An open repository.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    root: PathBuf,
+    local: PathBuf,
+    common: PathBuf,
+    config: Config,
+    store: Store,
+    refs: Refs,
+    lock_timeout: Duration,
+}
+
+impl Repo {
+    /// Open the repository whose work tree is `root`. `common` is the `.dvx/` of the main
+    /// work tree when `root` is a linked git worktree (objects, refs and logs are shared);
+    /// `None` means this work tree's own `.dvx/`.
+    pub fn open(root: &Path, common: Option<&Path>) -> Result<Repo, Error> {
+        let local = root.join(DVX_DIR);
+        let common = common.map(Path::to_path_buf).unwrap_or_else(|| local.clone());
+        let config = read_config(&local)?;
+        for dvx in [&local, &common] {
+            let state = dvx.join(STATE_FILE);
+            if let Some(table) = read_toml(&state)? {
+                check_format(&state, &table, STATE_FORMAT)?;
+            }
+        }
+        if !has_local_state(&local) || !has_local_state(&common) {
+            create_local_state(&local, &common)?;
+        }
+        if local != common {
+            register_worktree(&local, &common)?;
+        }
+        let store = Store::new(common.join("objects"), common.join("tmp"));
+        let refs = Refs::new(common.clone(), local.clone());
+        let lock_timeout = Duration::from_secs_f64(config.core.lock_timeout.max(0.0));
+        Ok(Repo {
+            root: root.to_path_buf(),
+            local,
+            common,
+            config,
+            store,
+            refs,
+            lock_timeout,
+        })
+    }
+
+    /// The work tree's top directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// This work tree's `.dvx/` (HEAD, index, lock).
+    pub fn local_dir(&self) -> &Path {
+        &self.local
+    }
+
+    /// The shared `.dvx/` (objects, refs, logs).
+    pub fn common_dir(&self) -> &Path {
+        &self.common
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn refs(&self) -> &Refs {
+        &self.refs
+    }
+
+    /// Link types checkout tries, in order (validated when the config was read).
+    pub fn link_kinds(&self) -> Vec<LinkKind> {
+        LinkKind::parse_list(&self.config.core.link).expect("validated in read_config")
+    }
+
+    /// Override how long a writer waits for the lock.
+    pub fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
+    }
+
+    /// Take the repository lock; every writing command holds it for its whole run.
+    pub fn lock(&self) -> Result<Lock, Error> {
+        Ok(Lock::acquire(&self.local.join("lock"), self.lock_timeout)?)
+    }
+
+    /// The path of a file in this work tree's local state.
+    pub fn local_file(&self, name: &str) -> PathBuf {
+        self.local.join(name)
+    }
+
+    /// Flush new objects to stable storage, if configured to.
+    pub fn flush_objects(&self) -> Result<(), crate::store::Error> {
+        if self.config.core.fsync {
+            self.store.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The `.dvx/` directories of every work tree sharing this store (this one included),
+    /// for gc's roots.
+    pub fn worktree_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.common.clone()];
+        if self.local != self.common {
+            dirs.push(self.local.clone());
+        }
+        let registry = self.common.join("worktrees");
+        if let Ok(rd) = fs::read_dir(registry) {
+            for entry in rd.flatten() {
+                if let Ok(text) = fs::read_to_string(entry.path()) {
+                    let dir = PathBuf::from(text.trim_end_matches('\n'));
+                    if dir.join("HEAD").is_file() && !dirs.contains(&dir) {
+                        dirs.push(dir);
+                    }
+                }
+            }
+        }
+        dirs
+    }
+}
+
+/// Record a linked work tree in the shared directory so gc can find its HEAD and index.
+fn register_worktree(local: &Path, common: &Path) -> Result<(), Error> {
+    let registry = common.join("worktrees");
+    let text = format!("{}\n", local.display());
+    let name = crate::hash::ObjectId::of(text.as_bytes()).short();
+    let path = registry.join(name);
+    if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    fs::create_dir_all(&registry).map_err(io_err(&registry))?;
+    atomic::write(&path, text.as_bytes()).map_err(io_err(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_twice_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(init(dir.path()).expect("init"), InitOutcome::Created);
+        let config_before = fs::read(dir.path().join(".dvx/config.toml")).expect("read");
+        assert_eq!(init(dir.path()).expect("init"), InitOutcome::AlreadyExists);
+        assert_eq!(
+            fs::read(dir.path().join(".dvx/config.toml")).expect("read"),
+            config_before
+        );
+        let repo = Repo::open(dir.path(), None).expect("open");
+        assert_eq!(repo.refs().head_commit().expect("head"), None);
+        assert_eq!(find_root(&dir.path().join("a/b")), Some(dir.path().to_path_buf()));
+    }
+
+    #[test]
+    fn fresh_clone_gets_local_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        init(dir.path()).expect("init");
+        // Keep only what git would carry.
+        let dvx = dir.path().join(DVX_DIR);
+        for entry in fs::read_dir(&dvx).expect("ls") {
+            let entry = entry.expect("entry");
+            let name = entry.file_name();
+            if name != ".gitignore" && name != "config.toml" {
+                let p = entry.path();
+                if p.is_dir() {
+                    fs::remove_dir_all(p).expect("rm");
+                } else {
+                    fs::remove_file(p).expect("rm");
+                }
+            }
+        }
+        let repo = Repo::open(dir.path(), None).expect("open clone");
+        assert!(repo.store().objects_dir().is_dir());
+        assert_eq!(init(dir.path()).expect("init"), InitOutcome::AlreadyExists);
+    }
+
+    #[test]
+    fn newer_format_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        init(dir.path()).expect("init");
+        let config = dir.path().join(".dvx/config.toml");
+        atomic::write(&config, b"format = 2\n").expect("write");
+        assert!(matches!(
+            Repo::open(dir.path(), None),
+            Err(Error::NewerFormat { found: 2, .. })
+        ));
+    }
+}

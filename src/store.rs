@@ -1,0 +1,482 @@
+//! The local object store: `.dvx/objects/ab/cdef...`.
+//!
+//! Owns: putting objects in (blobs from files, encoded trees and commits), reading them
+//! back, checking them against their ids, listing and deleting them. Does not own which
+//! objects are wanted (history, gc) or how files are written into the work tree
+//! (workspace).
+//!
+//! Invariants: an object file's name is the BLAKE3 hash of its bytes; objects are written
+//! to `tmp/` and renamed into place, so a crash leaves either no object or a whole one;
+//! object files are read-only, so a hard-linked or symlinked checkout cannot be edited
+//! into corruption by accident; a blob is stored raw so checkout can reflink or hard-link
+//! it. `add` stores exactly the bytes it hashed.
+
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{self, TempFile};
+use crate::hash::{self, ObjectId};
+use crate::object::{Commit, DecodeError, Encode, Tree};
+
+/// Files at least this large are streamed in chunks; smaller ones are read whole.
+const STREAM_THRESHOLD: u64 = 8 << 20;
+const CHUNK: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("object {id} is not in the local store")]
+    Missing { id: ObjectId },
+    #[error("object {id} is corrupt: {reason}")]
+    Corrupt { id: ObjectId, reason: String },
+    #[error("{kind} {id} cannot be decoded")]
+    Decode {
+        id: ObjectId,
+        kind: &'static str,
+        #[source]
+        source: DecodeError,
+    },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `ingest` did with one file.
+#[derive(Debug)]
+pub enum Ingest {
+    /// The file's bytes are in the store under `id`.
+    Stored {
+        id: ObjectId,
+        size: u64,
+        /// A new object was written (false: the store already had these bytes).
+        new: bool,
+        /// The file's metadata after reading, equal to the one before in every field that
+        /// matters.
+        metadata: Metadata,
+    },
+    /// The file changed while it was read; nothing was stored.
+    Changed,
+}
+
+/// The local object store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    objects: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Store {
+    /// A store over `objects/`, writing temp files in `tmp/` (same file system).
+    pub fn new(objects: PathBuf, tmp: PathBuf) -> Store {
+        Store { objects, tmp }
+    }
+
+    pub fn objects_dir(&self) -> &Path {
+        &self.objects
+    }
+
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Where the object with this id lives.
+    pub fn path(&self, id: &ObjectId) -> PathBuf {
+        let hex = id.to_hex();
+        self.objects.join(&hex[..2]).join(&hex[2..])
+    }
+
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.path(id).exists()
+    }
+
+    /// Metadata of a stored object, `None` when absent.
+    pub fn metadata(&self, id: &ObjectId) -> Option<Metadata> {
+        fs::metadata(self.path(id)).ok()
+    }
+
+    pub fn open(&self, id: &ObjectId) -> Result<File, Error> {
+        let path = self.path(id);
+        File::open(&path).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => Error::Missing { id: *id },
+            _ => Error::Io { path, source },
+        })
+    }
+
+    pub fn read(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
+        let mut file = self.open(id)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(io_err(&self.path(id)))?;
+        Ok(bytes)
+    }
+
+    fn read_object<T: Encode>(&self, id: &ObjectId) -> Result<T, Error> {
+        let bytes = self.read(id)?;
+        if ObjectId::of(&bytes) != *id {
+            return Err(Error::Corrupt {
+                id: *id,
+                reason: "content does not match its id".into(),
+            });
+        }
+        T::decode(&bytes).map_err(|source| Error::Decode {
+            id: *id,
+            kind: T::KIND.name(),
+            source,
+        })
+    }
+
+    pub fn read_tree(&self, id: &ObjectId) -> Result<Tree, Error> {
+        self.read_object(id)
+    }
+
+    pub fn read_commit(&self, id: &ObjectId) -> Result<Commit, Error> {
+        self.read_object(id)
+    }
+
+    /// Store an encoded object (or any bytes) under their hash.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectId, Error> {
+        let id = ObjectId::of(bytes);
+        if !self.contains(&id) {
+            let mut tmp = self.temp()?;
+            tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+            self.install(tmp, &id, bytes.len() as u64)?;
+        }
+        Ok(id)
+    }
+
+    pub fn put<T: Encode>(&self, value: &T) -> Result<ObjectId, Error> {
+        self.put_bytes(&value.encode())
+    }
+
+    /// Copy a file into the store, hashing the bytes as they are copied, so what is stored
+    /// is exactly what was hashed. `before` is the file's metadata taken by the caller; if
+    /// the file's metadata differs after reading, nothing is stored.
+    pub fn ingest(&self, path: &Path, before: &Metadata) -> Result<Ingest, Error> {
+        let mut file = File::open(path).map_err(io_err(path))?;
+        if before.len() < STREAM_THRESHOLD {
+            self.ingest_small(path, &mut file, before)
+        } else {
+            self.ingest_large(path, &mut file, before)
+        }
+    }
+
+    fn ingest_small(&self, path: &Path, file: &mut File, before: &Metadata) -> Result<Ingest, Error> {
+        let mut bytes = Vec::with_capacity(before.len() as usize + 1);
+        file.read_to_end(&mut bytes).map_err(io_err(path))?;
+        let after = file.metadata().map_err(io_err(path))?;
+        if bytes.len() as u64 != before.len() || !same_file_state(before, &after) {
+            return Ok(Ingest::Changed);
+        }
+        let id = ObjectId::of(&bytes);
+        let new = if self.has_intact(&id, bytes.len() as u64) {
+            false
+        } else {
+            let mut tmp = self.temp()?;
+            tmp.write_all(&bytes).map_err(io_err(tmp.path()))?;
+            self.install(tmp, &id, bytes.len() as u64)?
+        };
+        Ok(Ingest::Stored {
+            id,
+            size: bytes.len() as u64,
+            new,
+            metadata: after,
+        })
+    }
+
+    fn ingest_large(&self, path: &Path, file: &mut File, before: &Metadata) -> Result<Ingest, Error> {
+        let mut tmp = self.temp()?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = read_full(file, &mut buf).map_err(io_err(path))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            // Hash and copy the same chunk at once; both run at memory speed and this
+            // keeps a large add close to the cost of a plain copy.
+            let (_, written) = rayon::join(
+                || hash::update(&mut hasher, chunk),
+                || tmp.write_all(chunk),
+            );
+            written.map_err(io_err(tmp.path()))?;
+            total += n as u64;
+        }
+        let after = file.metadata().map_err(io_err(path))?;
+        if total != before.len() || !same_file_state(before, &after) {
+            return Ok(Ingest::Changed);
+        }
+        let id = ObjectId::from(hasher.finalize());
+        let new = if self.has_intact(&id, total) {
+            false
+        } else {
+            self.install(tmp, &id, total)?
+        };
+        Ok(Ingest::Stored {
+            id,
+            size: total,
+            new,
+            metadata: after,
+        })
+    }
+
+    /// The store has this object and its size is right (a cheap guard against an object
+    /// truncated by an earlier power loss; fsck does the full check).
+    fn has_intact(&self, id: &ObjectId, size: u64) -> bool {
+        self.metadata(id).is_some_and(|m| m.len() == size)
+    }
+
+    fn temp(&self) -> Result<TempFile, Error> {
+        TempFile::new_in(&self.tmp).map_err(io_err(&self.tmp))
+    }
+
+    /// Make a finished temp file the object `id`. Returns whether it was new.
+    fn install(&self, tmp: TempFile, id: &ObjectId, size: u64) -> Result<bool, Error> {
+        set_read_only(tmp.file()).map_err(io_err(tmp.path()))?;
+        let dest = self.path(id);
+        if let Some(existing) = self.metadata(id) {
+            if existing.len() == size {
+                return Ok(false);
+            }
+            // A damaged copy: replace it with the good bytes.
+            tmp.persist(&dest).map_err(io_err(&dest))?;
+            return Ok(true);
+        }
+        let fanout = dest.parent().expect("object paths have a fan-out directory");
+        if !fanout.exists() {
+            fs::create_dir_all(fanout).map_err(io_err(fanout))?;
+        }
+        tmp.persist_new(&dest).map_err(io_err(&dest))
+    }
+
+    /// Re-hash one object.
+    pub fn verify(&self, id: &ObjectId) -> Result<(), Error> {
+        let path = self.path(id);
+        match hash::hash_file(&path) {
+            Ok((actual, _)) if actual == *id => Ok(()),
+            Ok((actual, _)) => Err(Error::Corrupt {
+                id: *id,
+                reason: format!("content hashes to {}", actual.short()),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Missing { id: *id }),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
+    /// Every object id in the store (files whose names are not ids are skipped).
+    pub fn list(&self) -> Result<Vec<ObjectId>, Error> {
+        let mut ids = Vec::new();
+        let top = match fs::read_dir(&self.objects) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ids),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: self.objects.clone(),
+                    source,
+                });
+            }
+        };
+        for fan in top {
+            let fan = fan.map_err(io_err(&self.objects))?;
+            let fan_name = fan.file_name();
+            let Some(prefix) = fan_name.to_str().filter(|n| n.len() == 2) else {
+                continue;
+            };
+            let dir = fan.path();
+            for obj in fs::read_dir(&dir).map_err(io_err(&dir))? {
+                let obj = obj.map_err(io_err(&dir))?;
+                if let Some(rest) = obj.file_name().to_str()
+                    && let Ok(id) = format!("{prefix}{rest}").parse::<ObjectId>()
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Ids in the store that begin with `prefix` (hex, any case).
+    pub fn find_prefix(&self, prefix: &str) -> Result<Vec<ObjectId>, Error> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() < 2 {
+            return Ok(self
+                .list()?
+                .into_iter()
+                .filter(|id| id.to_hex().starts_with(&prefix))
+                .collect());
+        }
+        let dir = self.objects.join(&prefix[..2]);
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(source) => return Err(Error::Io { path: dir, source }),
+        };
+        for obj in rd {
+            let obj = obj.map_err(io_err(&dir))?;
+            if let Some(rest) = obj.file_name().to_str()
+                && rest.starts_with(&prefix[2..])
+                && let Ok(id) = format!("{}{rest}", &prefix[..2]).parse::<ObjectId>()
+            {
+                out.push(id);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn remove(&self, id: &ObjectId) -> Result<(), Error> {
+        let path = self.path(id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
+    /// Make every object written so far durable: one file-system flush for the whole
+    /// batch, before any index or ref may point at them.
+    pub fn flush(&self) -> Result<(), Error> {
+        atomic::sync_filesystem(&self.objects).map_err(io_err(&self.objects))
+    }
+}
+
+/// Read until `buf` is full or the file ends.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(unix)]
+fn set_read_only(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o444))
+}
+
+#[cfg(not(unix))]
+fn set_read_only(file: &File) -> io::Result<()> {
+    let mut perm = file.metadata()?.permissions();
+    perm.set_readonly(true);
+    file.set_permissions(perm)
+}
+
+/// The fields that change when a file's content may have changed.
+#[cfg(unix)]
+pub fn same_file_state(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.len() == b.len()
+        && a.mtime() == b.mtime()
+        && a.mtime_nsec() == b.mtime_nsec()
+        && a.ctime() == b.ctime()
+        && a.ctime_nsec() == b.ctime_nsec()
+        && a.ino() == b.ino()
+        && a.dev() == b.dev()
+}
+
+#[cfg(not(unix))]
+pub fn same_file_state(a: &Metadata, b: &Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let objects = dir.path().join("objects");
+        let tmp = dir.path().join("tmp");
+        fs::create_dir_all(&objects).expect("mkdir");
+        fs::create_dir_all(&tmp).expect("mkdir");
+        (dir, Store::new(objects, tmp))
+    }
+
+    fn ingest_file(store: &Store, path: &Path) -> (ObjectId, bool) {
+        let meta = fs::metadata(path).expect("stat");
+        match store.ingest(path, &meta).expect("ingest") {
+            Ingest::Stored { id, new, .. } => (id, new),
+            Ingest::Changed => panic!("file did not change"),
+        }
+    }
+
+    #[test]
+    fn ingest_stores_once_and_read_back_is_identical() {
+        let (dir, store) = store();
+        let small = dir.path().join("small");
+        atomic::write(&small, b"hello").expect("write");
+        let (id, new) = ingest_file(&store, &small);
+        assert!(new);
+        assert_eq!(id, ObjectId::of(b"hello"));
+        let (id2, new2) = ingest_file(&store, &small);
+        assert_eq!(id2, id);
+        assert!(!new2);
+        assert_eq!(store.read(&id).expect("read"), b"hello");
+        store.verify(&id).expect("intact");
+        assert!(store.path(&id).metadata().expect("stat").permissions().readonly());
+        assert_eq!(store.list().expect("list"), vec![id]);
+        assert_eq!(store.find_prefix(&id.to_hex()[..6]).expect("prefix"), vec![id]);
+    }
+
+    #[test]
+    fn large_files_stream_and_hash_like_b3sum() {
+        let (dir, store) = store();
+        let big = dir.path().join("big");
+        let data: Vec<u8> = (0..(STREAM_THRESHOLD as usize + 12345))
+            .map(|i| (i * 7 % 256) as u8)
+            .collect();
+        atomic::write(&big, &data).expect("write");
+        let (id, _) = ingest_file(&store, &big);
+        assert_eq!(id, ObjectId::of(&data));
+        assert_eq!(store.read(&id).expect("read"), data);
+    }
+
+    #[test]
+    fn verify_names_corrupt_and_missing_objects() {
+        let (_dir, store) = store();
+        let id = store.put_bytes(b"abc").expect("put");
+        let path = store.path(&id);
+        let mut perm = fs::metadata(&path).expect("stat").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perm.set_readonly(false);
+        fs::set_permissions(&path, perm).expect("chmod");
+        atomic::write(&path, b"abd").expect("corrupt it");
+        assert!(matches!(store.verify(&id), Err(Error::Corrupt { .. })));
+        store.remove(&id).expect("rm");
+        assert!(matches!(store.verify(&id), Err(Error::Missing { .. })));
+        assert!(matches!(store.read_tree(&id), Err(Error::Missing { .. })));
+    }
+
+    #[test]
+    fn a_truncated_object_is_replaced_by_a_good_copy() {
+        let (dir, store) = store();
+        let id = store.put_bytes(b"0123456789").expect("put");
+        let path = store.path(&id);
+        fs::remove_file(&path).expect("rm");
+        atomic::write(&path, b"01234").expect("truncated copy");
+        let src = dir.path().join("src");
+        atomic::write(&src, b"0123456789").expect("write");
+        let (again, new) = ingest_file(&store, &src);
+        assert_eq!(again, id);
+        assert!(new);
+        store.verify(&id).expect("repaired");
+    }
+}
