@@ -12,3 +12,5 @@ pub mod object;
 pub mod store;
 pub mod refs;
 pub mod repo;
+pub mod git;
+pub mod index;

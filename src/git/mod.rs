@@ -1,0 +1,250 @@
+//! Everything about git.
+//!
+//! Owns: finding the git work tree and a linked worktree's main tree, the git commit the
+//! code is at and whether it is dirty, which paths git tracks or ignores, reading files at
+//! any git revision, the hooks directory (honouring `core.hooksPath`), dvx's block in
+//! `.gitignore` files ([`ignore_block`]), the pin file `dvx.lock` ([`pin`]) and the hooks
+//! ([`hooks`]).
+//!
+//! Invariants: dvx never writes git objects or refs. It reads git with `gix`; where a
+//! change must be staged it either says which `git add` to run or runs the `git` command
+//! when asked to.
+
+pub mod hooks;
+pub mod ignore_block;
+pub mod pin;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::object::{GitHash, GitLink};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("git: {what}: {message}")]
+    Gix { what: String, message: String },
+    #[error("unknown git revision '{0}'")]
+    UnknownRevision(String),
+    #[error("`git {args}` failed: {message}")]
+    Command { args: String, message: String },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn gix_err(what: impl Into<String>) -> impl FnOnce(gix::Error) -> Error {
+    let what = what.into();
+    move |e| Error::Gix {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// A git work tree that holds (or will hold) a dvx repository.
+pub struct GitRepo {
+    repo: gix::Repository,
+    work_tree: PathBuf,
+}
+
+impl std::fmt::Debug for GitRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepo").field("work_tree", &self.work_tree).finish()
+    }
+}
+
+/// The git work tree containing `start`, if any. Bare repositories and a `start` inside
+/// `.git/` count as none.
+pub fn discover(start: &Path) -> Option<GitRepo> {
+    let repo = gix::discover(start).ok()?;
+    let work_tree = repo.workdir()?.to_path_buf();
+    let work_tree = std::fs::canonicalize(&work_tree).unwrap_or(work_tree);
+    Some(GitRepo { repo, work_tree })
+}
+
+impl GitRepo {
+    /// The top directory of this work tree.
+    pub fn work_tree(&self) -> &Path {
+        &self.work_tree
+    }
+
+    /// For a linked worktree (`git worktree add`), the top of the main work tree, whose
+    /// `.dvx/` holds the shared objects and refs. `None` for the main work tree, or when
+    /// the main repository is bare.
+    pub fn main_work_tree(&self) -> Option<PathBuf> {
+        if self.repo.kind() != gix::repository::Kind::LinkedWorkTree {
+            return None;
+        }
+        let main = self.repo.main_repo().ok()?;
+        let dir = main.workdir()?.to_path_buf();
+        Some(std::fs::canonicalize(&dir).unwrap_or(dir))
+    }
+
+    /// The git commit HEAD is at (`None` before the first git commit).
+    pub fn head(&self) -> Option<GitLink> {
+        let id = self.repo.head_id().ok()?.detach();
+        Some(GitLink {
+            algorithm: match id.kind() {
+                gix::hash::Kind::Sha1 => GitHash::Sha1,
+                #[allow(unreachable_patterns)]
+                _ => GitHash::Sha256,
+            },
+            id: id.as_bytes().to_vec(),
+            dirty: false,
+        })
+    }
+
+    /// The git commit and whether tracked files differ from it (untracked files do not
+    /// count, and neither does dvx's data, which git ignores).
+    pub fn head_with_dirtiness(&self) -> Result<Option<GitLink>, Error> {
+        let Some(mut link) = self.head() else {
+            return Ok(None);
+        };
+        link.dirty = self.repo.is_dirty().map_err(gix_err("checking for local changes"))?;
+        Ok(Some(link))
+    }
+
+    /// Paths git tracks at or below `rel` (a `/`-separated path from the top; empty for
+    /// everything), at most `limit` of them.
+    pub fn tracked_under(&self, rel: &str, limit: usize) -> Result<Vec<String>, Error> {
+        let index = self.repo.index_or_empty().map_err(gix_err("reading the git index"))?;
+        let mut out = Vec::new();
+        for entry in index.entries() {
+            let path = entry.path(&index);
+            let Ok(path) = std::str::from_utf8(path) else { continue };
+            let inside = rel.is_empty()
+                || path == rel
+                || (path.len() > rel.len() && path.starts_with(rel) && path.as_bytes()[rel.len()] == b'/');
+            if inside {
+                out.push(path.to_owned());
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether git ignores `rel` (a path from the top), with every `.gitignore`, the
+    /// repository's `info/exclude` and the user's global excludes applied.
+    pub fn is_ignored(&self, rel: &str, is_dir: bool) -> Result<bool, Error> {
+        let index = self.repo.index_or_empty().map_err(gix_err("reading the git index"))?;
+        let mut stack = self
+            .repo
+            .excludes(
+                &index,
+                None,
+                gix::worktree::stack::state::ignore::Source::WorktreeThenIdMappingIfNotSkipped,
+            )
+            .map_err(gix_err("reading ignore rules"))?;
+        let mode = is_dir.then_some(gix::index::entry::Mode::DIR);
+        let platform = stack
+            .at_entry(rel, mode)
+            .map_err(gix_err(format!("checking whether {rel} is ignored")))?;
+        Ok(platform.is_excluded())
+    }
+
+    /// The bytes of `path` (from the top) in the tree of git revision `rev`; `None` when
+    /// that commit has no such file.
+    pub fn read_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
+        let commit = id
+            .object()
+            .map_err(gix_err(format!("reading {rev}")))?
+            .peel_to_commit()
+            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
+        let tree = commit.tree().map_err(gix_err(format!("reading the tree of {rev}")))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(gix_err(format!("looking up {path} in {rev}")))?
+        else {
+            return Ok(None);
+        };
+        let object = entry.object().map_err(gix_err(format!("reading {rev}:{path}")))?;
+        Ok(Some(object.data.clone()))
+    }
+
+    /// Resolve a git revision to its full hex id.
+    pub fn resolve(&self, rev: &str) -> Result<String, Error> {
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
+        let commit = id
+            .object()
+            .map_err(gix_err(format!("reading {rev}")))?
+            .peel_to_commit()
+            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
+        Ok(commit.id.to_string())
+    }
+
+    /// Every commit reachable from any git ref, newest first (gc walks these for pins).
+    pub fn all_commits(&self) -> Result<Vec<String>, Error> {
+        let out = self.git(&["rev-list", "--all"])?;
+        Ok(out.lines().map(str::to_owned).collect())
+    }
+
+    /// The hooks directory: `core.hooksPath` if set (relative to the work tree, as git
+    /// does), else `hooks/` in the common git directory.
+    pub fn hooks_dir(&self) -> PathBuf {
+        let configured = self
+            .repo
+            .config_snapshot()
+            .trusted_path("core.hooksPath")
+            .ok()
+            .flatten();
+        match configured {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => self.work_tree.join(p),
+            None => self.repo.common_dir().join("hooks"),
+        }
+    }
+
+    /// The git directory of this work tree (per-worktree for linked worktrees).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// `user.name` and `user.email` from git's configuration.
+    pub fn identity(&self) -> Option<(String, String)> {
+        let config = self.repo.config_snapshot();
+        let name = config.string("user.name")?.to_string();
+        let email = config.string("user.email").map(|e| e.to_string()).unwrap_or_default();
+        Some((name, email))
+    }
+
+    /// Whether a rebase is in progress (hooks stay out of the way then).
+    pub fn rebase_in_progress(&self) -> bool {
+        let dir = self.repo.git_dir();
+        dir.join("rebase-merge").exists() || dir.join("rebase-apply").exists()
+    }
+
+    /// Run `git` in the work tree and return its standard output.
+    pub fn git(&self, args: &[&str]) -> Result<String, Error> {
+        run_git(&self.work_tree, args)
+    }
+}
+
+/// Run `git` in `dir` and return its standard output.
+pub fn run_git(dir: &Path, args: &[&str]) -> Result<String, Error> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| Error::Command {
+            args: args.join(" "),
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            args: args.join(" "),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

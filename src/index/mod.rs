@@ -1,0 +1,508 @@
+//! The index: stat cache and stage.
+//!
+//! Owns: the entry for every tracked path of this work tree (what is staged), the stat
+//! data that lets `status` skip unchanged files, the tracked roots (paths given to `add`),
+//! and a cache of tree ids per unchanged directory, so commit and staged diffs cost
+//! O(changed directories). Does not own hashing files or reading trees (workspace,
+//! history) — it is pure bookkeeping over its two files (see [`file`]).
+//!
+//! Invariants: entries are sorted component-wise (a directory is one contiguous run);
+//! no entry lies below a [`Kind::Tree`] entry; a cached tree id is dropped as soon as any
+//! path below its directory changes. Writing changes only `index.delta` unless the
+//! change set has grown large, so a command that changes a few entries of a million does
+//! not rewrite the whole index. A no-op command writes nothing.
+
+mod entry;
+pub mod file;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+pub use entry::{Entry, Kind, Stat};
+
+use crate::atomic;
+use crate::hash::ObjectId;
+use crate::path::RepoPath;
+
+const BASE_FILE: &str = "index";
+const DELTA_FILE: &str = "index.delta";
+
+/// Below this many changed entries the delta is rewritten instead of the base.
+const MIN_DELTA: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the index {} is damaged: {source}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: file::DecodeError,
+    },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A cached directory tree: its id and the total bytes below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CachedTree {
+    pub id: ObjectId,
+    pub size: u64,
+}
+
+/// One child of a directory in the index.
+#[derive(Debug)]
+pub enum Child<'a> {
+    /// A file, symlink or unexpanded tree directly in the directory.
+    Entry(&'a Entry),
+    /// A directory with entries below it.
+    Dir(RepoPath),
+}
+
+/// The index of one work tree.
+#[derive(Debug, Default)]
+pub struct Index {
+    dir: PathBuf,
+    base: Vec<Entry>,
+    base_sum: Option<ObjectId>,
+    generation: u64,
+    /// Changes over `base`: loaded from the delta file plus this session's.
+    overlay: BTreeMap<RepoPath, Option<Entry>>,
+    roots: Vec<RepoPath>,
+    trees: BTreeMap<RepoPath, CachedTree>,
+    base_mtime_ns: i64,
+    delta_mtime_ns: i64,
+    changed: bool,
+    /// The next write must be a full base (after `replace_all`).
+    force_base: bool,
+}
+
+fn mtime_ns(path: &Path) -> io::Result<i64> {
+    Ok(Stat::from_metadata(&fs::metadata(path)?).mtime_ns)
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+impl Index {
+    /// Load the index kept in `dir` (a work tree's `.dvx/`). No file means an empty index.
+    pub fn load(dir: &Path) -> Result<Index, Error> {
+        let mut index = Index {
+            dir: dir.to_path_buf(),
+            ..Index::default()
+        };
+        let base_path = dir.join(BASE_FILE);
+        if let Some(bytes) = read_optional(&base_path)? {
+            let (base, sum): (file::Base, _) =
+                file::decode(file::BASE_MAGIC, &bytes).map_err(|source| Error::Corrupt {
+                    path: base_path.clone(),
+                    source,
+                })?;
+            index.base = base.entries;
+            index.roots = base.roots;
+            index.trees = base.trees.into_iter().collect();
+            index.generation = base.generation;
+            index.base_sum = Some(sum);
+            index.base_mtime_ns = mtime_ns(&base_path).map_err(io_err(&base_path))?;
+        }
+        let delta_path = dir.join(DELTA_FILE);
+        if let Some(bytes) = read_optional(&delta_path)? {
+            let (delta, _): (file::Delta, _) =
+                file::decode(file::DELTA_MAGIC, &bytes).map_err(|source| Error::Corrupt {
+                    path: delta_path.clone(),
+                    source,
+                })?;
+            // A delta naming another base is left over from a crash after a base rewrite;
+            // the base already holds its changes.
+            if Some(delta.base) == index.base_sum {
+                index.overlay = delta.changes.into_iter().collect();
+                index.roots = delta.roots;
+                index.trees = delta.trees.into_iter().collect();
+                index.delta_mtime_ns = mtime_ns(&delta_path).map_err(io_err(&delta_path))?;
+            }
+        }
+        Ok(index)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        let mut n = self.base.len() as isize;
+        for (path, change) in &self.overlay {
+            let in_base = self.base_position(path).is_ok();
+            n += match (in_base, change.is_some()) {
+                (true, false) => -1,
+                (false, true) => 1,
+                _ => 0,
+            };
+        }
+        n as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn base_position(&self, path: &RepoPath) -> Result<usize, usize> {
+        self.base.binary_search_by(|e| e.path.cmp(path))
+    }
+
+    pub fn get(&self, path: &RepoPath) -> Option<&Entry> {
+        match self.overlay.get(path) {
+            Some(change) => change.as_ref(),
+            None => self.base_position(path).ok().map(|i| &self.base[i]),
+        }
+    }
+
+    /// Every entry, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        Merged {
+            base: &self.base,
+            overlay: self.overlay.iter().peekable(),
+        }
+    }
+
+    /// Entries at or below `dir`, in path order.
+    pub fn iter_under<'a>(&'a self, dir: &'a RepoPath) -> impl Iterator<Item = &'a Entry> + 'a {
+        let start = self.base.partition_point(|e| e.path < *dir);
+        let end = start + self.base[start..].partition_point(|e| e.path.is_within(dir));
+        Merged {
+            base: &self.base[start..end],
+            overlay: self
+                .overlay
+                .range::<RepoPath, _>((Bound::Included(dir), Bound::Unbounded))
+                .take_while(move |(p, _)| p.is_within(dir))
+                .peekable(),
+        }
+    }
+
+    /// The first entry after `key` in path order, skipping everything below `key` when
+    /// `skip_below` is set.
+    fn next_after(&self, key: &RepoPath, skip_below: bool) -> Option<&Entry> {
+        let before = |p: &RepoPath| *p <= *key || (skip_below && p.is_within(key));
+        let mut bi = self.base.partition_point(|e| before(&e.path));
+        let mut overlay = self
+            .overlay
+            .range::<RepoPath, _>((Bound::Excluded(key), Bound::Unbounded))
+            .skip_while(|(p, _)| before(p))
+            .peekable();
+        loop {
+            let from_base = self.base.get(bi);
+            match (from_base, overlay.peek()) {
+                (None, None) => return None,
+                (Some(b), None) => return Some(b),
+                (Some(b), Some((p, _))) if b.path < **p => return Some(b),
+                (b, Some((p, change))) => {
+                    if b.is_some_and(|b| b.path == **p) {
+                        bi += 1;
+                    }
+                    match change {
+                        Some(e) => return Some(e),
+                        None => {
+                            overlay.next();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The direct children of `dir`: entries in it and subdirectories with entries below.
+    pub fn children(&self, dir: &RepoPath) -> Vec<Child<'_>> {
+        let mut out = Vec::new();
+        let mut cursor = self.next_after(dir, false);
+        while let Some(e) = cursor {
+            let Some(rest) = e.path.strip_dir(dir) else { break };
+            match rest.find('/') {
+                None => {
+                    out.push(Child::Entry(e));
+                    cursor = self.next_after(&e.path, true);
+                }
+                Some(i) => {
+                    let sub = dir.join_unchecked(&rest[..i]);
+                    cursor = self.next_after(&sub, true);
+                    out.push(Child::Dir(sub));
+                }
+            }
+        }
+        out
+    }
+
+    /// True when some entry lies at or below `path`.
+    pub fn has_under(&self, path: &RepoPath) -> bool {
+        self.iter_under(path).next().is_some()
+    }
+
+    /// An unexpanded [`Kind::Tree`] entry at or above `path`, if any.
+    pub fn tree_entry_covering(&self, path: &RepoPath) -> Option<&Entry> {
+        path.ancestors()
+            .skip(1)
+            .chain(std::iter::once(path.clone()))
+            .find_map(|p| self.get(&p).filter(|e| e.kind == Kind::Tree))
+    }
+
+    fn invalidate_trees(&mut self, path: &RepoPath) {
+        if self.trees.is_empty() {
+            return;
+        }
+        for dir in path.ancestors() {
+            self.trees.remove(&dir);
+        }
+        self.trees.remove(path);
+    }
+
+    /// Add or replace an entry.
+    pub fn upsert(&mut self, entry: Entry) {
+        if self.get(&entry.path) == Some(&entry) {
+            return;
+        }
+        self.invalidate_trees(&entry.path);
+        self.changed = true;
+        self.overlay.insert(entry.path.clone(), Some(entry));
+    }
+
+    /// Record new stat data for an entry whose content is unchanged (a refresh). Keeps
+    /// the tree cache, since no id changed.
+    pub fn refresh_stat(&mut self, path: &RepoPath, stat: Stat) {
+        if let Some(e) = self.get(path)
+            && e.stat != stat
+        {
+            let mut e = e.clone();
+            e.stat = stat;
+            self.changed = true;
+            self.overlay.insert(path.clone(), Some(e));
+        }
+    }
+
+    /// Remove an entry; returns it.
+    pub fn remove(&mut self, path: &RepoPath) -> Option<Entry> {
+        let old = self.get(path).cloned()?;
+        self.invalidate_trees(path);
+        self.changed = true;
+        if self.base_position(path).is_ok() {
+            self.overlay.insert(path.clone(), None);
+        } else {
+            self.overlay.remove(path);
+        }
+        Some(old)
+    }
+
+    /// Remove every entry at or below `dir`; returns how many.
+    pub fn remove_under(&mut self, dir: &RepoPath) -> usize {
+        let paths: Vec<RepoPath> = self.iter_under(dir).map(|e| e.path.clone()).collect();
+        for p in &paths {
+            self.remove(p);
+        }
+        paths.len()
+    }
+
+    /// Replace every entry at once (a full checkout); the tree cache is cleared.
+    pub fn replace_all(&mut self, entries: Vec<Entry>) {
+        debug_assert!(entries.windows(2).all(|w| w[0].path < w[1].path));
+        self.overlay.clear();
+        self.trees.clear();
+        self.base = entries;
+        // Nothing here has been written yet: every entry is racy until it is.
+        self.base_mtime_ns = 0;
+        self.changed = true;
+        self.force_base = true;
+    }
+
+    /// Paths given to `add` (files and directories), sorted.
+    pub fn roots(&self) -> &[RepoPath] {
+        &self.roots
+    }
+
+    /// The root that `path` lies in, if any.
+    pub fn root_covering(&self, path: &RepoPath) -> Option<&RepoPath> {
+        self.roots.iter().find(|r| path.is_within(r))
+    }
+
+    /// Track `path` as a root. A root inside an existing root adds nothing; roots inside
+    /// `path` are absorbed. Returns whether anything changed.
+    pub fn add_root(&mut self, path: RepoPath) -> bool {
+        if self.root_covering(&path).is_some() {
+            return false;
+        }
+        self.roots.retain(|r| !r.is_within(&path));
+        let at = self.roots.partition_point(|r| *r < path);
+        self.roots.insert(at, path);
+        self.changed = true;
+        true
+    }
+
+    pub fn remove_root(&mut self, path: &RepoPath) -> bool {
+        let before = self.roots.len();
+        self.roots.retain(|r| r != path);
+        let removed = self.roots.len() != before;
+        self.changed |= removed;
+        removed
+    }
+
+    /// Replace the set of roots (checkout of another commit).
+    pub fn set_roots(&mut self, mut roots: Vec<RepoPath>) {
+        roots.sort();
+        roots.dedup();
+        if roots != self.roots {
+            self.roots = roots;
+            self.changed = true;
+        }
+    }
+
+    pub fn cached_tree(&self, dir: &RepoPath) -> Option<CachedTree> {
+        self.trees.get(dir).copied()
+    }
+
+    pub fn cache_tree(&mut self, dir: RepoPath, tree: CachedTree) {
+        if self.trees.get(&dir) != Some(&tree) {
+            self.trees.insert(dir, tree);
+            self.changed = true;
+        }
+    }
+
+    /// Whether an entry's stat data cannot be trusted: the file may have changed within
+    /// the same timestamp tick as the index file that recorded it (git's racy rule).
+    pub fn is_racy(&self, entry: &Entry) -> bool {
+        let cutoff = if self.overlay.contains_key(&entry.path) {
+            self.delta_mtime_ns
+        } else {
+            self.base_mtime_ns
+        };
+        // An entry recorded in this session (not yet written) is always racy.
+        cutoff == 0 || entry.stat.mtime_ns >= cutoff
+    }
+
+    /// Whether anything changed since load or the last write.
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Persist the changes: the delta when it is small, otherwise a new base. Writes
+    /// nothing when nothing changed. `durable` adds fsyncs (file and directory).
+    pub fn write(&mut self, durable: bool) -> Result<(), Error> {
+        if !self.changed {
+            return Ok(());
+        }
+        let threshold = MIN_DELTA.max(self.base.len() / 8);
+        let delta_fits = self.base_sum.is_some() && !self.force_base && self.overlay.len() <= threshold;
+        if delta_fits {
+            self.write_delta(durable)?;
+        } else {
+            self.write_base(durable)?;
+        }
+        self.changed = false;
+        Ok(())
+    }
+
+    fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<i64, Error> {
+        if durable {
+            atomic::write_durable(path, bytes)
+        } else {
+            atomic::write(path, bytes)
+        }
+        .map_err(io_err(path))?;
+        mtime_ns(path).map_err(io_err(path))
+    }
+
+    fn tree_list(&self) -> Vec<(RepoPath, CachedTree)> {
+        self.trees.iter().map(|(p, t)| (p.clone(), *t)).collect()
+    }
+
+    fn write_delta(&mut self, durable: bool) -> Result<(), Error> {
+        let delta = file::Delta {
+            base: self.base_sum.expect("a delta is only written over a base"),
+            changes: self.overlay.iter().map(|(p, e)| (p.clone(), e.clone())).collect(),
+            roots: self.roots.clone(),
+            trees: self.tree_list(),
+        };
+        let (bytes, _) = file::encode(file::DELTA_MAGIC, &delta);
+        let path = self.dir.join(DELTA_FILE);
+        self.delta_mtime_ns = Self::write_file(&path, &bytes, durable)?;
+        Ok(())
+    }
+
+    fn write_base(&mut self, durable: bool) -> Result<(), Error> {
+        let entries: Vec<Entry> = self.iter().cloned().collect();
+        let base = file::Base {
+            generation: self.generation + 1,
+            entries,
+            roots: self.roots.clone(),
+            trees: self.tree_list(),
+        };
+        let (bytes, sum) = file::encode(file::BASE_MAGIC, &base);
+        let path = self.dir.join(BASE_FILE);
+        self.base_mtime_ns = Self::write_file(&path, &bytes, durable)?;
+        // The new base holds every change; the old delta names the old base's checksum,
+        // so even if this removal is lost to a crash the delta is ignored.
+        let delta = self.dir.join(DELTA_FILE);
+        match fs::remove_file(&delta) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { path: delta, source }),
+        }
+        self.base = base.entries;
+        self.generation = base.generation;
+        self.base_sum = Some(sum);
+        self.overlay.clear();
+        self.delta_mtime_ns = 0;
+        self.force_base = false;
+        Ok(())
+    }
+}
+
+/// Merge-join of the sorted base with the sorted overlay of changes.
+struct Merged<'a, I: Iterator<Item = (&'a RepoPath, &'a Option<Entry>)>> {
+    base: &'a [Entry],
+    overlay: std::iter::Peekable<I>,
+}
+
+impl<'a, I: Iterator<Item = (&'a RepoPath, &'a Option<Entry>)>> Iterator for Merged<'a, I> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        loop {
+            let next_base = self.base.first();
+            let take_base = match (next_base, self.overlay.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(b), Some((p, _))) => b.path < **p,
+            };
+            if take_base {
+                let (first, rest) = self.base.split_first().expect("checked non-empty");
+                self.base = rest;
+                return Some(first);
+            }
+            let (path, change) = self.overlay.next().expect("checked non-empty");
+            if self.base.first().is_some_and(|b| b.path == *path) {
+                self.base = &self.base[1..];
+            }
+            if let Some(e) = change {
+                return Some(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+use super::*;
+
+fn p(s: &str) -> RepoPath {
+    RepoPath::new(s).expect("valid path")
+}
+
+fn file(path: &str, content: &str) -> Entry {
+    Entry {
+        path: p(path),
+        kind: Kind::File,
+        executable: false,
+        id: ObjectId::of(content.as_bytes()),
+        size: content.len() as u64,
+        stat: Stat {
+            mtime_ns: 1,
+            size: content.len() as u64,
+            ..Stat::default()
+        },
+        not_fetched: false,
+        linked: false,
+    }
+}
+
+fn paths(index: &Index) -> Vec<String> {
+    index.iter().map(|e| e.path.as_str().to_owned()).collect()
+}
+
+#[test]
+fn overlay_and_base_merge_in_path_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = Index::load(dir.path()).expect("empty");
+    for path in ["a/b", "a.b", "c", "a/c/d"] {
+        index.upsert(file(path, path));
+    }
+    index.write(false).expect("write");
+    index.remove(&p("c"));
+    index.upsert(file("b", "new"));
+    index.upsert(file("a/b", "changed"));
+    assert_eq!(paths(&index), ["a/b", "a/c/d", "a.b", "b"]);
+    assert_eq!(index.len(), 4);
+    assert_eq!(index.get(&p("a/b")).map(|e| e.size), Some(7));
+    let a = p("a");
+    let under: Vec<_> = index.iter_under(&a).map(|e| e.path.as_str()).collect();
+    assert_eq!(under, ["a/b", "a/c/d"]);
+    let children: Vec<String> = index
+        .children(&RepoPath::root())
+        .into_iter()
+        .map(|c| match c {
+            Child::Entry(e) => e.path.as_str().to_owned(),
+            Child::Dir(d) => format!("{d}/"),
+        })
+        .collect();
+    assert_eq!(children, ["a/", "a.b", "b"]);
+}
+
+#[test]
+fn small_changes_write_only_the_delta_and_reload_identically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = Index::load(dir.path()).expect("empty");
+    for i in 0..100 {
+        index.upsert(file(&format!("d/f{i:03}"), &i.to_string()));
+    }
+    index.add_root(p("d"));
+    index.write(false).expect("write base");
+    let base_bytes = fs::read(dir.path().join(BASE_FILE)).expect("base");
+    assert!(!dir.path().join(DELTA_FILE).exists());
+
+    let mut index = Index::load(dir.path()).expect("load");
+    index.upsert(file("d/f000", "changed"));
+    index.remove(&p("d/f001"));
+    index.write(false).expect("write delta");
+    assert_eq!(fs::read(dir.path().join(BASE_FILE)).expect("base"), base_bytes);
+    assert!(dir.path().join(DELTA_FILE).exists());
+
+    let again = Index::load(dir.path()).expect("reload");
+    assert_eq!(again.len(), 99);
+    assert_eq!(again.get(&p("d/f000")).map(|e| e.size), Some(7));
+    assert!(again.get(&p("d/f001")).is_none());
+    assert_eq!(again.roots(), [p("d")]);
+    assert_eq!(paths(&again), paths(&index));
+}
+
+#[test]
+fn a_stale_delta_is_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = Index::load(dir.path()).expect("empty");
+    index.upsert(file("x", "1"));
+    index.write(false).expect("base");
+    index.upsert(file("x", "2"));
+    index.write(false).expect("delta");
+    let stale = fs::read(dir.path().join(DELTA_FILE)).expect("delta");
+    // Force a base rewrite holding x = 2, then put the old delta back as a crash would.
+    let mut index = Index::load(dir.path()).expect("load");
+    index.force_base = true;
+    index.changed = true;
+    index.write(false).expect("rewrite base");
+    atomic::write(&dir.path().join(DELTA_FILE), &stale).expect("restore delta");
+    let mut index = Index::load(dir.path()).expect("load");
+    index.upsert(file("x", "3"));
+    index.force_base = true;
+    index.write(false).expect("base again");
+    atomic::write(&dir.path().join(DELTA_FILE), &stale).expect("restore delta");
+    let index = Index::load(dir.path()).expect("load");
+    assert_eq!(index.get(&p("x")).map(|e| e.id), Some(ObjectId::of(b"3")));
+}
+
+#[test]
+fn damage_is_reported_not_misread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = Index::load(dir.path()).expect("empty");
+    index.upsert(file("x", "1"));
+    index.write(false).expect("write");
+    let path = dir.path().join(BASE_FILE);
+    let mut bytes = fs::read(&path).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    atomic::write(&path, &bytes).expect("damage");
+    assert!(matches!(Index::load(dir.path()), Err(Error::Corrupt { .. })));
+    atomic::write(&path, b"nonsense").expect("damage");
+    assert!(matches!(Index::load(dir.path()), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn roots_absorb_nested_roots() {
+    let mut index = Index::default();
+    assert!(index.add_root(p("data/a.csv")));
+    assert!(index.add_root(p("models")));
+    assert!(index.add_root(p("data")));
+    assert_eq!(index.roots(), [p("data"), p("models")]);
+    assert!(!index.add_root(p("data/sub")));
+    assert_eq!(index.root_covering(&p("data/sub/x")), Some(&p("data")));
+}
+
+#[test]
+fn tree_cache_is_dropped_on_change_below() {
+    let mut index = Index::default();
+    index.upsert(file("a/b/c", "1"));
+    let cached = CachedTree {
+        id: ObjectId::of(b"t"),
+        size: 1,
+    };
+    index.cache_tree(RepoPath::root(), cached);
+    index.cache_tree(p("a"), cached);
+    index.cache_tree(p("a/b"), cached);
+    index.cache_tree(p("z"), cached);
+    index.upsert(file("a/b/d", "2"));
+    assert!(index.cached_tree(&p("a/b")).is_none());
+    assert!(index.cached_tree(&p("a")).is_none());
+    assert!(index.cached_tree(&RepoPath::root()).is_none());
+    assert!(index.cached_tree(&p("z")).is_some());
+}
+
+#[test]
+fn unchanged_index_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = Index::load(dir.path()).expect("empty");
+    index.upsert(file("x", "1"));
+    index.write(false).expect("write");
+    let mut index = Index::load(dir.path()).expect("load");
+    index.upsert(file("x", "1"));
+    assert!(!index.is_changed());
+    fs::remove_file(dir.path().join(BASE_FILE)).expect("rm");
+    index.write(false).expect("no-op write");
+    assert!(!dir.path().join(BASE_FILE).exists());
+}
