@@ -6,6 +6,7 @@
 //! `cli` turns the reports these functions return into text, JSON and progress bars.
 
 pub mod atomic;
+pub mod progress;
 pub mod hash;
 pub mod path;
 pub mod object;
@@ -14,3 +15,4 @@ pub mod refs;
 pub mod repo;
 pub mod git;
 pub mod index;
+pub mod history;

@@ -344,29 +344,39 @@ impl Index {
         if self.root_covering(&path).is_some() {
             return false;
         }
+        // Root flags live in the parent's tree, so those cached trees are stale now.
+        let absorbed: Vec<RepoPath> = self.roots.iter().filter(|r| r.is_within(&path)).cloned().collect();
+        for r in &absorbed {
+            self.invalidate_trees(r);
+        }
         self.roots.retain(|r| !r.is_within(&path));
+        self.invalidate_trees(&path);
         let at = self.roots.partition_point(|r| *r < path);
         self.roots.insert(at, path);
         self.changed = true;
         true
     }
 
+    /// Stop tracking `path` as a root (exactly that path).
     pub fn remove_root(&mut self, path: &RepoPath) -> bool {
         let before = self.roots.len();
         self.roots.retain(|r| r != path);
         let removed = self.roots.len() != before;
-        self.changed |= removed;
+        if removed {
+            self.invalidate_trees(path);
+            self.changed = true;
+        }
         removed
     }
 
-    /// Replace the set of roots (checkout of another commit).
-    pub fn set_roots(&mut self, mut roots: Vec<RepoPath>) {
-        roots.sort();
-        roots.dedup();
-        if roots != self.roots {
-            self.roots = roots;
-            self.changed = true;
-        }
+    /// Whether `path` is exactly a root.
+    pub fn is_root(&self, path: &RepoPath) -> bool {
+        self.roots.binary_search(path).is_ok()
+    }
+
+    /// Every cached directory tree.
+    pub fn cached_trees(&self) -> impl Iterator<Item = (&RepoPath, &CachedTree)> {
+        self.trees.iter()
     }
 
     pub fn cached_tree(&self, dir: &RepoPath) -> Option<CachedTree> {

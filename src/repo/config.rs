@@ -77,6 +77,9 @@ pub struct Core {
     /// Flush objects, the index and refs to stable storage (power-loss safety).
     #[serde(default = "yes")]
     pub fsync: bool,
+    /// Integrate with the enclosing git repository (`dvx init --no-git` sets false).
+    #[serde(default = "yes")]
+    pub git: bool,
 }
 
 impl Default for Core {
@@ -85,6 +88,7 @@ impl Default for Core {
             link: default_link(),
             lock_timeout: default_lock_timeout(),
             fsync: true,
+            git: true,
         }
     }
 }
@@ -121,8 +125,8 @@ fn yes() -> bool {
 }
 
 /// The tracked config written by `dvx init`.
-pub fn initial_text() -> String {
-    format!(
+pub fn initial_text(git: bool) -> String {
+    let mut text = format!(
         "# dvx repository settings, shared through git.\n\
          # Machine-specific overrides belong in config.local.toml (not committed).\n\
          format = {FORMAT}\n\
@@ -130,7 +134,11 @@ pub fn initial_text() -> String {
          [core]\n\
          # How checkout writes files: reflink, copy, hardlink or symlink, tried in order.\n\
          link = \"reflink,copy\"\n"
-    )
+    );
+    if !git {
+        text.push_str("# Created with --no-git: no dvx.lock pins, no .gitignore entries, no hooks.\ngit = false\n");
+    }
+    text
 }
 
 /// Lay `over` onto `base`, recursing into tables.
@@ -151,7 +159,7 @@ mod tests {
 
     #[test]
     fn initial_config_parses_with_defaults() {
-        let table: toml::Table = initial_text().parse().expect("valid toml");
+        let table: toml::Table = initial_text(true).parse().expect("valid toml");
         let config: Config = table.try_into().expect("typed");
         assert_eq!(config.format, FORMAT);
         assert_eq!(

@@ -92,7 +92,7 @@ pub enum InitOutcome {
 }
 
 /// Create a repository at `root` (which must exist), or the local state of a cloned one.
-pub fn init(root: &Path) -> Result<InitOutcome, Error> {
+pub fn init(root: &Path, git: bool) -> Result<InitOutcome, Error> {
     let dvx = root.join(DVX_DIR);
     let config = dvx.join(CONFIG_FILE);
     let outcome = if config.is_file() {
@@ -108,7 +108,7 @@ pub fn init(root: &Path) -> Result<InitOutcome, Error> {
             atomic::write(&gitignore, DVX_GITIGNORE.as_bytes()).map_err(io_err(&gitignore))?;
         }
         // The config goes last: its presence is what makes this a repository.
-        atomic::write_durable(&config, config::initial_text().as_bytes())
+        atomic::write_durable(&config, config::initial_text(git).as_bytes())
             .map_err(io_err(&config))?;
         InitOutcome::Created
     };
@@ -339,9 +339,9 @@ mod tests {
     #[test]
     fn init_twice_changes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(init(dir.path()).expect("init"), InitOutcome::Created);
+        assert_eq!(init(dir.path(), true).expect("init"), InitOutcome::Created);
         let config_before = fs::read(dir.path().join(".dvx/config.toml")).expect("read");
-        assert_eq!(init(dir.path()).expect("init"), InitOutcome::AlreadyExists);
+        assert_eq!(init(dir.path(), true).expect("init"), InitOutcome::AlreadyExists);
         assert_eq!(
             fs::read(dir.path().join(".dvx/config.toml")).expect("read"),
             config_before
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn fresh_clone_gets_local_state() {
         let dir = tempfile::tempdir().expect("tempdir");
-        init(dir.path()).expect("init");
+        init(dir.path(), true).expect("init");
         // Keep only what git would carry.
         let dvx = dir.path().join(DVX_DIR);
         for entry in fs::read_dir(&dvx).expect("ls") {
@@ -371,13 +371,13 @@ mod tests {
         }
         let repo = Repo::open(dir.path(), None).expect("open clone");
         assert!(repo.store().objects_dir().is_dir());
-        assert_eq!(init(dir.path()).expect("init"), InitOutcome::AlreadyExists);
+        assert_eq!(init(dir.path(), true).expect("init"), InitOutcome::AlreadyExists);
     }
 
     #[test]
     fn newer_format_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        init(dir.path()).expect("init");
+        init(dir.path(), true).expect("init");
         let config = dir.path().join(".dvx/config.toml");
         atomic::write(&config, b"format = 2\n").expect("write");
         assert!(matches!(

@@ -1,0 +1,183 @@
+//! Deleting local objects nothing can reach.
+//!
+//! Roots: every ref; every work tree's HEAD, index (entries and cached trees) and
+//! interrupted checkout; reflog entries younger than the grace period (a deleted branch
+//! keeps its reflog until it expires); and every dvx commit that `dvx.lock` names in any
+//! git commit reachable from a git ref, so `git checkout v1.2` never names data that gc
+//! took. Nothing younger than two hours is deleted, so gc never races a running `add`.
+//! A root that cannot be read stops gc before anything is deleted.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::Error;
+use super::reach::Marker;
+use crate::git::GitRepo;
+use crate::git::pin::{self, Pin};
+use crate::hash::ObjectId;
+use crate::index::{Index, Kind};
+use crate::refs::{Head, Refs};
+use crate::repo::Repo;
+
+/// Objects younger than this are never deleted.
+pub const MIN_AGE: Duration = Duration::from_secs(2 * 3600);
+/// Default reflog grace period.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// How to collect.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dry_run: bool,
+    /// Reflog entries younger than this keep their commits.
+    pub grace: Duration,
+    /// The current time, seconds since the epoch (injectable for tests).
+    pub now: i64,
+}
+
+/// What gc found and did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Unreachable objects deleted (or, in a dry run, that would be).
+    pub removed: Vec<(ObjectId, u64)>,
+    pub freed_bytes: u64,
+    /// Unreachable objects kept because they are younger than two hours.
+    pub kept_young: usize,
+    /// Objects in the store that are reachable.
+    pub reachable: usize,
+    /// Stale temp files removed.
+    pub temp_files: usize,
+}
+
+/// The root commits and trees gc keeps.
+fn mark_roots(repo: &Repo, git: Option<&GitRepo>, options: &Options, marker: &mut Marker) -> Result<(), Error> {
+    let refs = repo.refs();
+    for (name, id) in refs.list("refs/")? {
+        marker.commit(id, &name);
+    }
+    let horizon = options.now - options.grace.as_secs() as i64;
+    for dir in repo.worktree_dirs() {
+        let wt_refs = Refs::new(repo.common_dir().to_path_buf(), dir.clone());
+        if let Ok(Head::Detached(id)) = wt_refs.read_head() {
+            marker.commit(id, "HEAD");
+        }
+        for (name, log) in wt_refs.all_reflogs()? {
+            for entry in log.iter().filter(|e| e.who.time >= horizon) {
+                for id in [entry.old, entry.new].into_iter().flatten() {
+                    marker.commit(id, &format!("reflog of {name}"));
+                }
+            }
+        }
+        mark_index(&dir, marker)?;
+        if let Some(id) = read_checkout_target(&dir) {
+            marker.commit(id, "an interrupted checkout");
+        }
+    }
+    if let Some(git) = git {
+        for (commit, via) in pinned_commits(repo.root(), git)? {
+            marker.commit(commit, &via);
+        }
+    }
+    Ok(())
+}
+
+fn mark_index(dir: &Path, marker: &mut Marker) -> Result<(), Error> {
+    let index = Index::load(dir)?;
+    for e in index.iter() {
+        match e.kind {
+            Kind::Tree => marker.tree(e.id, &format!("index entry {}", e.path)),
+            Kind::File | Kind::Symlink => marker.blob(e.id),
+        }
+    }
+    // Cached trees are reused by the next commit, so they must stay.
+    for (dir, tree) in index.cached_trees() {
+        marker.tree(tree.id, &format!("the index's cached tree for {dir}"));
+    }
+    Ok(())
+}
+
+/// The target recorded by a checkout that has not finished.
+pub fn read_checkout_target(dir: &Path) -> Option<ObjectId> {
+    fs::read_to_string(dir.join("CHECKOUT")).ok()?.trim().parse().ok()
+}
+
+/// Every dvx commit named by `dvx.lock` in any git commit reachable from a git ref, and
+/// in the work tree.
+fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>, Error> {
+    let mut out = Vec::new();
+    if let Ok(Some(p)) = Pin::read(root) {
+        out.push((p.commit, "dvx.lock".to_owned()));
+    }
+    let mut seen_text: HashMap<Vec<u8>, Option<ObjectId>> = HashMap::new();
+    let commits = git.all_commits().unwrap_or_default();
+    for c in commits {
+        let Ok(Some(bytes)) = git.read_at(&c, pin::FILE_NAME) else {
+            continue;
+        };
+        let pinned = seen_text
+            .entry(bytes.clone())
+            .or_insert_with(|| {
+                let text = String::from_utf8_lossy(&bytes);
+                Pin::parse(&text, "dvx.lock").ok().map(|p| p.commit)
+            })
+            .to_owned();
+        if let Some(id) = pinned {
+            out.push((id, format!("dvx.lock in git commit {}", &c[..c.len().min(10)])));
+        }
+    }
+    Ok(out)
+}
+
+/// Delete unreachable objects older than two hours.
+pub fn gc(repo: &Repo, git: Option<&GitRepo>, options: &Options) -> Result<Report, Error> {
+    let store = repo.store();
+    let mut marker = Marker::new(store);
+    mark_roots(repo, git, options, &mut marker)?;
+    if let Some(m) = marker.missing.first() {
+        // Deleting on an incomplete picture could take what a broken root still needs.
+        return Err(Error::Store(crate::store::Error::Corrupt {
+            id: m.id,
+            reason: format!(
+                "{} needed by {} is unreadable ({}); gc stopped without deleting anything",
+                m.kind, m.via, m.problem
+            ),
+        }));
+    }
+    let mut report = Report::default();
+    let young = |modified: std::io::Result<std::time::SystemTime>| -> bool {
+        let secs = modified
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(i64::MAX);
+        options.now - secs < MIN_AGE.as_secs() as i64
+    };
+    for id in store.list()? {
+        if marker.seen.contains(&id) {
+            report.reachable += 1;
+            continue;
+        }
+        let Some(meta) = store.metadata(&id) else { continue };
+        if young(meta.modified()) {
+            report.kept_young += 1;
+            continue;
+        }
+        if !options.dry_run {
+            store.remove(&id)?;
+        }
+        report.freed_bytes += meta.len();
+        report.removed.push((id, meta.len()));
+    }
+    if let Ok(rd) = fs::read_dir(store.tmp_dir()) {
+        for entry in rd.flatten() {
+            if entry.metadata().map(|m| !young(m.modified())).unwrap_or(false) {
+                if !options.dry_run {
+                    let _ = fs::remove_file(entry.path());
+                }
+                report.temp_files += 1;
+            }
+        }
+    }
+    Ok(report)
+}

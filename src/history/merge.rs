@@ -1,0 +1,182 @@
+//! Merge bases and three-way merges of trees at file level.
+//!
+//! A path takes whichever side changed it relative to the merge base; a path both sides
+//! changed differently is a conflict, unless a strategy (`ours`, `theirs`) resolves every
+//! conflict one way. Directories changed on both sides are merged entry by entry.
+
+use std::collections::HashSet;
+
+use super::Error;
+use super::log::Walk;
+use crate::hash::ObjectId;
+use crate::object::{Encode, EntryKind, Tree, TreeEntry};
+use crate::path::RepoPath;
+use crate::store::Store;
+
+/// How to resolve conflicting paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Ours,
+    Theirs,
+}
+
+/// Whether `ancestor` is `of` or one of its ancestors.
+pub fn is_ancestor(store: &Store, ancestor: ObjectId, of: ObjectId) -> Result<bool, Error> {
+    for step in Walk::new(store, &[of])? {
+        if step?.0 == ancestor {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The most recent common ancestor of `a` and `b`, if any.
+pub fn merge_base(store: &Store, a: ObjectId, b: ObjectId) -> Result<Option<ObjectId>, Error> {
+    let mut of_a = HashSet::new();
+    for step in Walk::new(store, &[a])? {
+        of_a.insert(step?.0);
+    }
+    for step in Walk::new(store, &[b])? {
+        let (id, _) = step?;
+        if of_a.contains(&id) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// The result of merging two trees.
+#[derive(Debug, Clone)]
+pub struct TreeMerge {
+    pub tree: ObjectId,
+    pub size: u64,
+    /// Paths both sides changed differently (resolved by the strategy if one was given).
+    pub conflicts: Vec<RepoPath>,
+}
+
+/// Merge `ours` and `theirs` against `base`. With `write`, the merged trees are stored;
+/// without, only their ids are computed (a dry run that changes nothing).
+pub fn merge_trees(
+    store: &Store,
+    base: Option<ObjectId>,
+    ours: ObjectId,
+    theirs: ObjectId,
+    strategy: Option<Strategy>,
+    write: bool,
+) -> Result<TreeMerge, Error> {
+    let mut merger = Merger {
+        store,
+        strategy,
+        write,
+        conflicts: Vec::new(),
+    };
+    let (tree, size) = merger
+        .merge_dir(&RepoPath::root(), base, Some(ours), Some(theirs))?
+        .unwrap_or_else(|| (Tree::default().id(), 0));
+    if write && size == 0 {
+        store.put(&Tree::default())?;
+    }
+    Ok(TreeMerge {
+        tree,
+        size,
+        conflicts: merger.conflicts,
+    })
+}
+
+struct Merger<'a> {
+    store: &'a Store,
+    strategy: Option<Strategy>,
+    write: bool,
+    conflicts: Vec<RepoPath>,
+}
+
+fn same(x: Option<&TreeEntry>, y: Option<&TreeEntry>) -> bool {
+    match (x, y) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.kind == y.kind && x.id == y.id && x.executable == y.executable,
+        _ => false,
+    }
+}
+
+fn dir_id(e: Option<&TreeEntry>) -> Option<ObjectId> {
+    e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id)
+}
+
+impl Merger<'_> {
+    fn read(&self, id: Option<ObjectId>) -> Result<Tree, Error> {
+        Ok(match id {
+            Some(id) => self.store.read_tree(&id)?,
+            None => Tree::default(),
+        })
+    }
+
+    fn merge_dir(
+        &mut self,
+        dir: &RepoPath,
+        base: Option<ObjectId>,
+        ours: Option<ObjectId>,
+        theirs: Option<ObjectId>,
+    ) -> Result<Option<(ObjectId, u64)>, Error> {
+        let (b, o, t) = (self.read(base)?, self.read(ours)?, self.read(theirs)?);
+        let mut names: Vec<&str> = b
+            .entries
+            .iter()
+            .chain(&o.entries)
+            .chain(&t.entries)
+            .map(|e| e.name.as_str())
+            .collect();
+        names.sort_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+        names.dedup();
+        let mut entries = Vec::new();
+        for name in names {
+            let path = dir.join_unchecked(name);
+            if let Some(e) = self.merge_entry(&path, b.get(name), o.get(name), t.get(name))? {
+                entries.push(e);
+            }
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let tree = Tree { entries };
+        let size = tree.size();
+        let id = if self.write { self.store.put(&tree)? } else { tree.id() };
+        Ok(Some((id, size)))
+    }
+
+    fn merge_entry(
+        &mut self,
+        path: &RepoPath,
+        b: Option<&TreeEntry>,
+        o: Option<&TreeEntry>,
+        t: Option<&TreeEntry>,
+    ) -> Result<Option<TreeEntry>, Error> {
+        if same(o, t) {
+            return Ok(o.map(|o| TreeEntry {
+                root: o.root || t.is_some_and(|t| t.root),
+                ..o.clone()
+            }));
+        }
+        if same(b, o) {
+            return Ok(t.cloned());
+        }
+        if same(b, t) {
+            return Ok(o.cloned());
+        }
+        if let (Some(od), Some(td)) = (dir_id(o), dir_id(t)) {
+            let merged = self.merge_dir(path, dir_id(b), Some(od), Some(td))?;
+            return Ok(merged.map(|(id, size)| TreeEntry {
+                name: path.file_name().to_owned(),
+                kind: EntryKind::Dir,
+                executable: false,
+                root: o.is_some_and(|e| e.root) || t.is_some_and(|e| e.root),
+                size,
+                id,
+            }));
+        }
+        self.conflicts.push(path.clone());
+        Ok(match self.strategy {
+            Some(Strategy::Theirs) => t.cloned(),
+            Some(Strategy::Ours) | None => o.cloned(),
+        })
+    }
+}

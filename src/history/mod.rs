@@ -1,0 +1,48 @@
+//! The commit graph of dataset versions.
+//!
+//! Owns: building trees and commits from the index ([`build`], [`commit`]), comparing
+//! trees with each other or with the index ([`diff`]), what a revision string means
+//! ([`revision`]), walking history ([`log`]), three-way merges ([`merge`]), and what is
+//! reachable ([`reach`]) for gc and fsck. Does not touch the work tree.
+//!
+//! Invariants: objects are written (and flushed) before the index that caches them and
+//! before the ref that points at them; a ref only moves by compare-and-swap.
+
+pub mod build;
+pub mod commit;
+pub mod diff;
+pub mod fsck;
+pub mod gc;
+pub mod log;
+pub mod merge;
+pub mod reach;
+pub mod revision;
+
+use crate::hash::ObjectId;
+use crate::{index, refs, repo, store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown revision '{0}'")]
+    UnknownRevision(String),
+    #[error("revision '{spec}' is ambiguous: {}", candidates.iter().map(|c| c.short()).collect::<Vec<_>>().join(", "))]
+    Ambiguous { spec: String, candidates: Vec<ObjectId> },
+    #[error("'{0}' names {1}, not a commit")]
+    NotACommit(String, &'static str),
+    #[error("HEAD has no commits yet")]
+    NoCommits,
+    #[error("'{spec}': commit {id} has no parent {n}")]
+    NoParent { spec: String, id: ObjectId, n: usize },
+    #[error("nothing to commit: the stage matches {}", .0.map(|id| id.short()).unwrap_or_else(|| "the empty tree".into()))]
+    NothingToCommit(Option<ObjectId>),
+    #[error("path '{path}' does not exist in {rev}")]
+    NoSuchPath { path: String, rev: String },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Refs(#[from] refs::Error),
+    #[error(transparent)]
+    Index(#[from] index::Error),
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+}

@@ -1,0 +1,250 @@
+//! `dvx add`: put files into the store and stage them.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::compare::{is_executable, symlink_target_bytes};
+use super::walk::{Found, walk};
+use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
+use crate::git::ignore_block;
+use crate::hash::ObjectId;
+use crate::index::{Entry, Index, Kind, Stat};
+use crate::path::RepoPath;
+use crate::progress::{Progress, Unit};
+use crate::store::{Ingest, Store};
+
+/// What `add` did.
+#[derive(Debug, Default)]
+pub struct AddReport {
+    /// Files tracked for the first time.
+    pub new_files: usize,
+    /// Tracked files whose content changed.
+    pub modified_files: usize,
+    /// Files whose index entry already matched.
+    pub unchanged_files: usize,
+    /// Tracked files under an added directory that no longer exist (staged as deleted).
+    pub removed_files: usize,
+    /// Bytes read and hashed.
+    pub bytes_hashed: u64,
+    /// New objects written to the store, and their bytes.
+    pub objects_written: usize,
+    pub bytes_written: u64,
+    /// Files that changed while being read; nothing was stored for them.
+    pub changed_while_adding: Vec<RepoPath>,
+    /// Paths skipped because they are neither files, symlinks nor directories.
+    pub skipped: Vec<RepoPath>,
+    /// `.gitignore` files dvx changed (to be committed with git).
+    pub gitignores_changed: Vec<PathBuf>,
+}
+
+/// The result of storing one file.
+enum Stored {
+    Entry { entry: Entry, new_object: bool },
+    Changed(RepoPath),
+}
+
+/// Track `paths` (relative to `cwd`): hash and store every file, stage the result.
+pub fn add(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progress) -> Result<AddReport, Error> {
+    let _lock = ws.repo().lock()?;
+    let root = ws.root();
+    let store = ws.repo().store();
+    let mut index = ws.load_index()?;
+    let mut report = AddReport::default();
+
+    // Check everything before changing anything.
+    let mut targets = Vec::new();
+    for arg in paths {
+        let path = resolve_path(root, cwd, arg)?;
+        let abs = path.to_fs_path(root);
+        if fs::symlink_metadata(&abs).is_err() {
+            return Err(Error::NoSuchPath { path: arg.clone() });
+        }
+        if let Some(git) = ws.git() {
+            let tracked: Vec<String> = git
+                .tracked_under(path.as_str(), 64)?
+                .into_iter()
+                .filter(|p| !p.ends_with(".gitignore") && !p.ends_with(".dvxignore"))
+                .take(3)
+                .collect();
+            if !tracked.is_empty() {
+                return Err(Error::TrackedByGit {
+                    path,
+                    examples: tracked.join(", "),
+                });
+            }
+        }
+        if !targets.contains(&path) {
+            targets.push(path);
+        }
+    }
+    let mut found = Vec::new();
+    for target in &targets {
+        let walked = walk(root, target, ws.git().is_some())?;
+        found.extend(walked.files);
+        report.skipped.extend(walked.skipped);
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found.dedup_by(|a, b| a.path == b.path);
+
+    // Skip files whose stat still matches their entry.
+    let mut work = Vec::new();
+    for f in &found {
+        expand_to(&mut index, store, &f.path)?;
+        match index.get(&f.path) {
+            Some(entry) if is_unchanged(root, &index, store, entry, f) => report.unchanged_files += 1,
+            _ => work.push(f),
+        }
+    }
+
+    let total: u64 = work.iter().map(|f| f.metadata.len()).sum();
+    progress.start("adding", Some(total), Unit::Bytes);
+    let stored: Vec<Stored> = work
+        .par_iter()
+        .map(|f| {
+            let result = store_one(root, store, f);
+            progress.advance(f.metadata.len());
+            result
+        })
+        .collect::<Result<_, _>>()?;
+    progress.finish();
+    report.bytes_hashed = total;
+
+    if stored.iter().any(|s| matches!(s, Stored::Entry { new_object: true, .. })) {
+        ws.repo().flush_objects()?;
+    }
+    for s in stored {
+        match s {
+            Stored::Changed(path) => report.changed_while_adding.push(path),
+            Stored::Entry { entry, new_object } => {
+                if new_object {
+                    report.objects_written += 1;
+                    report.bytes_written += entry.size;
+                }
+                match index.get(&entry.path) {
+                    None => report.new_files += 1,
+                    Some(old) if old.id == entry.id && old.kind == entry.kind && old.executable == entry.executable => {
+                        report.unchanged_files += 1
+                    }
+                    Some(_) => report.modified_files += 1,
+                }
+                index.upsert(entry);
+            }
+        }
+    }
+
+    let seen: HashSet<&RepoPath> = found.iter().map(|f| &f.path).collect();
+    for target in &targets {
+        report.removed_files += stage_deletions(&mut index, root, target, &seen);
+    }
+    for target in &targets {
+        track_root(ws, &mut index, target, &mut report)?;
+    }
+    ws.write_index(&mut index)?;
+    Ok(report)
+}
+
+/// Whether a found file still matches its entry without reading it.
+fn is_unchanged(root: &Path, index: &Index, store: &Store, entry: &Entry, f: &Found) -> bool {
+    if entry.not_fetched || entry.kind == Kind::Tree {
+        return false;
+    }
+    let is_link = f.metadata.file_type().is_symlink();
+    if entry.linked && entry.kind == Kind::File && is_link {
+        // Symlink mode: a link still pointing at its object is the unchanged file.
+        return fs::read_link(f.path.to_fs_path(root)).ok() == Some(store.path(&entry.id));
+    }
+    let kind = if is_link { Kind::Symlink } else { Kind::File };
+    let stat = Stat::from_metadata(&f.metadata);
+    kind == entry.kind
+        && stat.size == entry.stat.size
+        && stat.mtime_ns == entry.stat.mtime_ns
+        && stat.ino == entry.stat.ino
+        && stat.dev == entry.stat.dev
+        && stat.mode == entry.stat.mode
+        && (entry.linked || stat.ctime_ns == entry.stat.ctime_ns)
+        && !index.is_racy(entry)
+}
+
+fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
+    let abs = f.path.to_fs_path(root);
+    if f.metadata.file_type().is_symlink() {
+        let target = symlink_target_bytes(&abs).map_err(read_err(&abs))?;
+        let new_object = !store.contains(&ObjectId::of(&target));
+        let id = store.put_bytes(&target)?;
+        return Ok(Stored::Entry {
+            entry: Entry {
+                path: f.path.clone(),
+                kind: Kind::Symlink,
+                executable: false,
+                id,
+                size: target.len() as u64,
+                stat: Stat::from_metadata(&f.metadata),
+                not_fetched: false,
+                linked: false,
+            },
+            new_object,
+        });
+    }
+    match store.ingest(&abs, &f.metadata)? {
+        Ingest::Changed => Ok(Stored::Changed(f.path.clone())),
+        Ingest::Stored { id, size, new, metadata } => Ok(Stored::Entry {
+            entry: Entry {
+                path: f.path.clone(),
+                kind: Kind::File,
+                executable: is_executable(&metadata),
+                id,
+                size,
+                stat: Stat::from_metadata(&metadata),
+                not_fetched: false,
+                linked: false,
+            },
+            new_object: new,
+        }),
+    }
+}
+
+/// Under an added directory, entries whose files are gone are staged as deleted. Entries
+/// not fetched stay (add treats them as unchanged), and so do files that still exist but
+/// were not walked (now ignored, or not regular files).
+fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, seen: &HashSet<&RepoPath>) -> usize {
+    let gone: Vec<RepoPath> = index
+        .iter_under(target)
+        .filter(|e| !e.not_fetched && e.kind != Kind::Tree && !seen.contains(&e.path))
+        .filter(|e| fs::symlink_metadata(e.path.to_fs_path(root)).is_err())
+        .map(|e| e.path.clone())
+        .collect();
+    for path in &gone {
+        index.remove(path);
+    }
+    gone.len()
+}
+
+/// Record `target` as a root and keep git ignoring it.
+fn track_root(ws: &Workspace, index: &mut Index, target: &RepoPath, report: &mut AddReport) -> Result<(), Error> {
+    let absorbed: Vec<RepoPath> = index
+        .roots()
+        .iter()
+        .filter(|r| r.is_within(target) && *r != target)
+        .cloned()
+        .collect();
+    if !index.add_root(target.clone()) || ws.git().is_none() {
+        return Ok(());
+    }
+    let root = ws.root();
+    let mut changed = Vec::new();
+    if !target.is_root() {
+        changed.push(ignore_block::add(root, target).map_err(write_err(root))?);
+    }
+    for nested in &absorbed {
+        changed.push(ignore_block::remove(root, nested).map_err(write_err(root))?);
+    }
+    for file in changed.into_iter().flatten() {
+        if !report.gitignores_changed.contains(&file) {
+            report.gitignores_changed.push(file);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Comparing one index entry with the file in the work tree.
+//!
+//! The stat cache decides first: a file whose stat matches the entry, and is not racy, is
+//! unchanged without being read. Anything else is re-hashed, so a tool that restores an
+//! old mtime (`cp -p`, `rsync -t`, `tar`) is still caught through ctime and size, and a
+//! touched-but-identical file is recognised as clean.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::path::Path;
+
+use crate::hash::{self, ObjectId};
+use crate::index::{Entry, Index, Kind, Stat};
+use crate::store::Store;
+
+/// The state of one tracked path in the work tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// Matches the entry; the stat data was trusted.
+    Clean,
+    /// Matches the entry, but its stat data changed (a writer may refresh it).
+    Restat(Stat),
+    /// The bytes are absent and the entry says they were never fetched.
+    NotFetched,
+    /// A not-fetched entry whose bytes are now present and correct.
+    Fetched(Stat),
+    /// Differs from the entry: new id, size, kind and executable bit.
+    Modified {
+        id: ObjectId,
+        size: u64,
+        kind: Kind,
+        executable: bool,
+        stat: Stat,
+    },
+    /// The path no longer exists (or is now a directory).
+    Deleted,
+    /// A hard-linked file whose shared object changed in place: the store is damaged.
+    Corrupt,
+}
+
+impl FileState {
+    /// Whether the path differs from the index.
+    pub fn is_change(&self) -> bool {
+        matches!(self, FileState::Modified { .. } | FileState::Deleted | FileState::Corrupt)
+    }
+}
+
+#[cfg(unix)]
+pub fn is_executable(m: &Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o100 != 0
+}
+
+#[cfg(not(unix))]
+pub fn is_executable(_m: &Metadata) -> bool {
+    false
+}
+
+/// The id and size of what is at `path` now: a symlink's target or a file's bytes.
+pub fn hash_path(path: &Path, metadata: &Metadata) -> io::Result<(ObjectId, u64)> {
+    if metadata.file_type().is_symlink() {
+        let target = symlink_target_bytes(path)?;
+        Ok((ObjectId::of(&target), target.len() as u64))
+    } else {
+        hash::hash_file(path)
+    }
+}
+
+/// A symlink's target as raw bytes.
+pub fn symlink_target_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    let target = fs::read_link(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(target.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(target.to_string_lossy().into_owned().into_bytes())
+    }
+}
+
+fn stat_matches(entry: &Entry, now: &Stat) -> bool {
+    let old = &entry.stat;
+    let same = old.size == now.size
+        && old.mtime_ns == now.mtime_ns
+        && old.ino == now.ino
+        && old.dev == now.dev
+        && old.mode == now.mode;
+    // A hard link shares its inode with the object and with every other checkout of the
+    // same object; linking another copy changes the shared ctime, so it cannot be used.
+    same && (entry.linked || old.ctime_ns == now.ctime_ns)
+}
+
+/// Compare `entry` with the work tree under `root`. `metadata` is the lstat of the path
+/// when the caller already has it (from a walk); `None` means look it up.
+pub fn check_entry(
+    root: &Path,
+    index: &Index,
+    store: &Store,
+    entry: &Entry,
+    metadata: Option<&Metadata>,
+) -> io::Result<FileState> {
+    let abs = entry.path.to_fs_path(root);
+    if entry.kind == Kind::Tree {
+        return Ok(FileState::NotFetched);
+    }
+    let owned;
+    let metadata = match metadata {
+        Some(m) => m,
+        None => match fs::symlink_metadata(&abs) {
+            Ok(m) => {
+                owned = m;
+                &owned
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+                return Ok(if entry.not_fetched {
+                    FileState::NotFetched
+                } else {
+                    FileState::Deleted
+                });
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let file_type = metadata.file_type();
+    if file_type.is_dir() {
+        return Ok(if entry.not_fetched {
+            FileState::NotFetched
+        } else {
+            FileState::Deleted
+        });
+    }
+    let kind = if file_type.is_symlink() { Kind::Symlink } else { Kind::File };
+    let executable = kind == Kind::File && is_executable(metadata);
+    let stat = Stat::from_metadata(metadata);
+    if !entry.not_fetched && kind == entry.kind && stat_matches(entry, &stat) && !index.is_racy(entry) {
+        return Ok(FileState::Clean);
+    }
+    if entry.linked && entry.kind == Kind::File && kind == Kind::Symlink {
+        // Symlink mode: the file is a link to its object. Pointing at the object is clean;
+        // anything else counts as a changed file with the bytes it now points at.
+        if fs::read_link(&abs)? == store.path(&entry.id) {
+            return Ok(FileState::Restat(stat));
+        }
+        let (id, size) = hash::hash_file(&abs)?;
+        return Ok(FileState::Modified {
+            id,
+            size,
+            kind: Kind::File,
+            executable: false,
+            stat,
+        });
+    }
+    let (id, size) = hash_path(&abs, metadata)?;
+    // In hard-link mode only the kind and bytes count: the object's mode is read-only.
+    let same_mode = entry.linked || executable == entry.executable;
+    if id == entry.id && kind == entry.kind && same_mode {
+        return Ok(if entry.not_fetched {
+            FileState::Fetched(stat)
+        } else {
+            FileState::Restat(stat)
+        });
+    }
+    if entry.linked
+        && kind == Kind::File
+        && store
+            .metadata(&entry.id)
+            .is_some_and(|m| Stat::from_metadata(&m).ino == stat.ino && Stat::from_metadata(&m).dev == stat.dev)
+    {
+        return Ok(FileState::Corrupt);
+    }
+    Ok(FileState::Modified {
+        id,
+        size,
+        kind,
+        executable,
+        stat,
+    })
+}

@@ -1,0 +1,264 @@
+//! Writing stored objects into the work tree.
+//!
+//! Each file is created beside its destination under a temp name and renamed over it, so
+//! a reader or a crash sees the old file or the new one, never half of one. The link
+//! types are tried in the configured order: reflink (copy-on-write clone), copy, hard
+//! link or symlink to the read-only object. A destination is never written through a
+//! symlink: the rename replaces the link itself, and parent directories that are
+//! symlinks are refused.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::{Error, write_err};
+use crate::atomic::{TEMP_PREFIX, TempFile};
+use crate::hash::ObjectId;
+use crate::index::{Entry, Kind, Stat};
+use crate::path::RepoPath;
+use crate::repo::LinkKind;
+use crate::store::Store;
+
+/// Puts objects into the work tree, remembering what the file system supports.
+pub struct Materializer<'a> {
+    root: &'a Path,
+    store: &'a Store,
+    links: Vec<LinkKind>,
+    umask: u32,
+    reflink_failed: AtomicBool,
+    hardlink_failed: AtomicBool,
+    /// Directories already checked to be real directories inside the root.
+    safe_dirs: Mutex<HashSet<PathBuf>>,
+    counter: AtomicU64,
+}
+
+/// The file mode creation mask, read once (reading it with umask(2) would race threads).
+fn process_umask() -> u32 {
+    #[cfg(target_os = "linux")]
+    if let Ok(status) = fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("Umask:"))
+        && let Ok(mask) = u32::from_str_radix(line["Umask:".len()..].trim(), 8)
+    {
+        return mask;
+    }
+    0o022
+}
+
+impl<'a> Materializer<'a> {
+    pub fn new(root: &'a Path, store: &'a Store, links: Vec<LinkKind>) -> Materializer<'a> {
+        Materializer {
+            root,
+            store,
+            links,
+            umask: process_umask(),
+            reflink_failed: AtomicBool::new(false),
+            hardlink_failed: AtomicBool::new(false),
+            safe_dirs: Mutex::new(HashSet::new()),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn temp_path(&self, dir: &Path) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+    }
+
+    /// Make sure every directory from the root down to `dir` exists and is a real
+    /// directory (not a symlink that would lead the write elsewhere).
+    fn prepare_dir(&self, path: &RepoPath) -> Result<PathBuf, Error> {
+        let parent = path.parent().unwrap_or_else(RepoPath::root);
+        let abs = parent.to_fs_path(self.root);
+        if self.safe_dirs.lock().expect("lock poisoned").contains(&abs) {
+            return Ok(abs);
+        }
+        let mut current = self.root.to_path_buf();
+        for component in parent.components() {
+            current.push(component);
+            match fs::symlink_metadata(&current) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::Unsafe {
+                        path: path.clone(),
+                        why: format!("{} is a symlink", current.display()),
+                    });
+                }
+                Ok(_) => {
+                    return Err(Error::Unsafe {
+                        path: path.clone(),
+                        why: format!("{} is a file, not a directory", current.display()),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    match fs::create_dir(&current) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
+                        Err(e) => return Err(write_err(&current)(e)),
+                    }
+                }
+                Err(e) => return Err(write_err(&current)(e)),
+            }
+        }
+        self.safe_dirs.lock().expect("lock poisoned").insert(abs.clone());
+        Ok(abs)
+    }
+
+    /// Write `entry`'s bytes at its path. Returns the stat of the new file and whether
+    /// it shares the object's inode (hard link or symlink to the store).
+    pub fn write(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
+        let dir = self.prepare_dir(&entry.path)?;
+        let dest = entry.path.to_fs_path(self.root);
+        // An empty directory where the file goes (left by removed files) is replaced.
+        if let Ok(m) = fs::symlink_metadata(&dest)
+            && m.is_dir()
+        {
+            fs::remove_dir(&dest).map_err(|_| Error::Unsafe {
+                path: entry.path.clone(),
+                why: "a directory with other files is in the way".into(),
+            })?;
+        }
+        let linked = match entry.kind {
+            Kind::Symlink => {
+                self.write_symlink_entry(&entry.id, &dir, &dest)?;
+                false
+            }
+            Kind::File => self.write_file(&entry.id, entry.executable, &dir, &dest)?,
+            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+        };
+        let metadata = fs::symlink_metadata(&dest).map_err(write_err(&dest))?;
+        Ok((Stat::from_metadata(&metadata), linked))
+    }
+
+    fn write_symlink_entry(&self, id: &ObjectId, dir: &Path, dest: &Path) -> Result<(), Error> {
+        let target = self.store.read(id)?;
+        let tmp = self.temp_path(dir);
+        make_symlink(&target, &tmp).map_err(write_err(dest))?;
+        rename(&tmp, dest)
+    }
+
+    fn write_file(&self, id: &ObjectId, executable: bool, dir: &Path, dest: &Path) -> Result<bool, Error> {
+        let object = self.store.path(id);
+        if !object.exists() {
+            return Err(crate::store::Error::Missing { id: *id }.into());
+        }
+        let mode = if executable { 0o777 } else { 0o666 } & !self.umask;
+        for link in &self.links {
+            match link {
+                LinkKind::Reflink => {
+                    if self.reflink_failed.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let tmp = self.temp_path(dir);
+                    if reflink_copy::reflink(&object, &tmp).is_err() {
+                        let _ = fs::remove_file(&tmp);
+                        self.reflink_failed.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                    set_mode(&tmp, mode).map_err(write_err(dest))?;
+                    rename(&tmp, dest)?;
+                    return Ok(false);
+                }
+                LinkKind::Copy => {
+                    copy_object(&object, dir, dest, mode)?;
+                    return Ok(false);
+                }
+                LinkKind::Hardlink => {
+                    // The object is read-only and shared; an executable file needs its own
+                    // mode, so it takes the next link type.
+                    if executable || self.hardlink_failed.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let tmp = self.temp_path(dir);
+                    if fs::hard_link(&object, &tmp).is_err() {
+                        self.hardlink_failed.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                    rename(&tmp, dest)?;
+                    return Ok(true);
+                }
+                LinkKind::Symlink => {
+                    if executable {
+                        continue;
+                    }
+                    let tmp = self.temp_path(dir);
+                    let absolute = fs::canonicalize(&object).unwrap_or(object.clone());
+                    make_symlink_path(&absolute, &tmp).map_err(write_err(dest))?;
+                    rename(&tmp, dest)?;
+                    return Ok(true);
+                }
+            }
+        }
+        // Every configured type failed or did not apply: a plain copy always works.
+        copy_object(&object, dir, dest, mode)?;
+        Ok(false)
+    }
+}
+
+/// Copy an object to `dest` through a temp file in `dir` (the kernel copies the bytes:
+/// `io::copy` between files uses copy_file_range on Linux).
+fn copy_object(object: &Path, dir: &Path, dest: &Path, mode: u32) -> Result<(), Error> {
+    let mut src = File::open(object).map_err(write_err(object))?;
+    let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
+    io::copy(&mut src, tmp.file_mut()).map_err(write_err(dest))?;
+    set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
+    tmp.persist(dest).map_err(write_err(dest))?;
+    Ok(())
+}
+
+fn rename(tmp: &Path, dest: &Path) -> Result<(), Error> {
+    fs::rename(tmp, dest).map_err(|e| {
+        let _ = fs::remove_file(tmp);
+        write_err(dest)(e)
+    })
+}
+
+#[cfg(unix)]
+fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), at)
+}
+
+#[cfg(not(unix))]
+fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
+    let _ = (target, at);
+    Err(io::Error::new(io::ErrorKind::Unsupported, "symlinks are not supported here"))
+}
+
+#[cfg(unix)]
+fn make_symlink_path(target: &Path, at: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(not(unix))]
+fn make_symlink_path(target: &Path, at: &Path) -> io::Result<()> {
+    let _ = (target, at);
+    Err(io::Error::new(io::ErrorKind::Unsupported, "symlinks are not supported here"))
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(path: &Path, _mode: u32) -> io::Result<()> {
+    let mut p = fs::metadata(path)?.permissions();
+    p.set_readonly(false);
+    fs::set_permissions(path, p)
+}
+
+#[cfg(unix)]
+fn set_file_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(file: &File, _mode: u32) -> io::Result<()> {
+    let mut p = file.metadata()?.permissions();
+    p.set_readonly(false);
+    file.set_permissions(p)
+}

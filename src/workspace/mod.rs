@@ -1,0 +1,209 @@
+//! The work tree: walking files, status, add, rm, restoring and checking out.
+//!
+//! Owns: turning the paths a user typed into repository paths, walking tracked
+//! directories with the ignore rules, comparing files with the index, putting files into
+//! the store (`add`) and back into the work tree (`checkout`, full or lazy). Does not own
+//! the commit graph (history) or git (git); it calls them.
+//!
+//! Invariants: untracked files are never modified or deleted; a file is replaced by a
+//! temp file + rename, never written in place; objects are flushed before the index that
+//! names them is written, and the index before any ref moves.
+
+mod add;
+mod checkout;
+mod compare;
+mod materialize;
+mod resolve;
+mod restore;
+mod rm;
+mod status;
+mod walk;
+
+use std::path::{Path, PathBuf};
+
+pub use add::{AddReport, add};
+pub use checkout::{CheckoutMode, CheckoutOptions, CheckoutReport, checkout, interrupted_checkout};
+pub use compare::{FileState, check_entry};
+pub use materialize::Materializer;
+pub use resolve::resolve_path;
+pub use restore::{RestoreReport, restore};
+pub use rm::{RmReport, rm};
+pub use status::{Change, ChangeKind, PinState, Status, status};
+pub use walk::{Found, Walk, walk};
+
+use crate::git::{self, GitRepo};
+use crate::hash::ObjectId;
+use crate::history;
+use crate::index::{self, Index};
+use crate::path::RepoPath;
+use crate::repo::{self, Repo};
+use crate::store;
+
+/// What went wrong in a work-tree operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("'{}' does not exist", path.display())]
+    NoSuchPath { path: PathBuf },
+    #[error("'{}' is outside the repository at {}", path.display(), root.display())]
+    OutsideRepo { path: PathBuf, root: PathBuf },
+    #[error("'{}' is inside {inside}, which dvx never tracks", path.display())]
+    Reserved { path: PathBuf, inside: &'static str },
+    #[error("'{path}' is tracked by git ({examples}); dvx refuses to take it over")]
+    TrackedByGit { path: RepoPath, examples: String },
+    #[error("'{path}' cannot be tracked: {why}")]
+    BadName { path: String, why: String },
+    #[error("'{path}' did not match any tracked path")]
+    NotTracked { path: RepoPath },
+    #[error("'{path}' has local changes")]
+    LocalChanges { path: RepoPath },
+    #[error("checkout would overwrite local changes in {count} path(s): {list}")]
+    WouldOverwrite { count: usize, list: String, paths: Vec<RepoPath> },
+    #[error("'{path}' needs object {id}, which is not in the local store")]
+    MissingObject { path: RepoPath, id: ObjectId },
+    #[error("'{path}' would collide with '{other}' on a case-insensitive file system")]
+    CaseCollision { path: RepoPath, other: RepoPath },
+    #[error("'{path}' cannot be written: {why}")]
+    Unsafe { path: RepoPath, why: String },
+    #[error("cannot read '{}'", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write '{}'", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Repo(#[from] repo::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Index(#[from] index::Error),
+    #[error(transparent)]
+    Git(#[from] git::Error),
+    #[error(transparent)]
+    Pin(#[from] git::pin::Error),
+    #[error(transparent)]
+    History(#[from] history::Error),
+}
+
+fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open repository and, when it lives in one, its git work tree.
+#[derive(Debug)]
+pub struct Workspace {
+    repo: Repo,
+    git: Option<GitRepo>,
+}
+
+/// Where a repository would be created for `dvx init` run in `start`: the git top level
+/// when inside a git work tree (unless `no_git`), else `start` itself.
+pub fn init_root(start: &Path, no_git: bool) -> PathBuf {
+    if !no_git && let Some(git) = git::discover(start) {
+        return git.work_tree().to_path_buf();
+    }
+    start.to_path_buf()
+}
+
+impl Workspace {
+    /// Open the repository containing `start`. In a linked git worktree the objects and
+    /// refs of the main work tree are shared.
+    pub fn open(start: &Path) -> Result<Workspace, Error> {
+        let start = std::fs::canonicalize(start).map_err(read_err(start))?;
+        let root = repo::find_root(&start).ok_or_else(|| repo::Error::NotARepo { start: start.clone() })?;
+        let mut git = git::discover(&root).filter(|g| g.work_tree() == root);
+        let common = git
+            .as_ref()
+            .and_then(GitRepo::main_work_tree)
+            .map(|main| main.join(repo::DVX_DIR))
+            .filter(|dir| dir.join(repo::CONFIG_FILE).is_file());
+        let repo = Repo::open(&root, common.as_deref())?;
+        if !repo.config().core.git {
+            git = None;
+        }
+        Ok(Workspace { repo, git })
+    }
+
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    pub fn repo_mut(&mut self) -> &mut Repo {
+        &mut self.repo
+    }
+
+    pub fn git(&self) -> Option<&GitRepo> {
+        self.git.as_ref()
+    }
+
+    pub fn root(&self) -> &Path {
+        self.repo.root()
+    }
+
+    /// Load this work tree's index.
+    pub fn load_index(&self) -> Result<Index, Error> {
+        Ok(Index::load(self.repo.local_dir())?)
+    }
+
+    /// Write the index, durably when the repository flushes.
+    pub fn write_index(&self, index: &mut Index) -> Result<(), Error> {
+        Ok(index.write(self.repo.config().core.fsync)?)
+    }
+}
+
+/// Replace an unexpanded tree entry at `dir` by its children (files not fetched,
+/// subdirectories as further tree entries), so a path below it can be changed.
+pub fn expand_tree_entry(index: &mut Index, store: &store::Store, dir: &RepoPath) -> Result<(), Error> {
+    let Some(entry) = index.get(dir).filter(|e| e.kind == index::Kind::Tree).cloned() else {
+        return Ok(());
+    };
+    let tree = store.read_tree(&entry.id)?;
+    index.remove(dir);
+    for child in &tree.entries {
+        let path = dir.join_unchecked(&child.name);
+        let kind = match child.kind {
+            crate::object::EntryKind::File => index::Kind::File,
+            crate::object::EntryKind::Symlink => index::Kind::Symlink,
+            crate::object::EntryKind::Dir => index::Kind::Tree,
+        };
+        if child.root {
+            index.add_root(path.clone());
+        }
+        index.upsert(index::Entry::not_fetched(path, kind, child.executable, child.id, child.size));
+    }
+    index.cache_tree(
+        dir.clone(),
+        index::CachedTree {
+            id: entry.id,
+            size: entry.size,
+        },
+    );
+    Ok(())
+}
+
+/// Expand every tree entry on the way down to `path`, so `path` itself is an ordinary
+/// entry (or absent).
+pub fn expand_to(index: &mut Index, store: &store::Store, path: &RepoPath) -> Result<(), Error> {
+    while let Some(cover) = index.tree_entry_covering(path).map(|e| e.path.clone()) {
+        if cover == *path {
+            break;
+        }
+        expand_tree_entry(index, store, &cover)?;
+    }
+    Ok(())
+}

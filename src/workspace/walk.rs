@@ -1,0 +1,260 @@
+//! Walking what lies below a path given to `add` or `status`, with the ignore rules.
+//!
+//! Rules come from `.dvxignore` files and the user's lines of `.gitignore` files (dvx's own
+//! block is skipped), in the directories from the repository root down. A rule applies
+//! only to what lies *below* the path being walked: a rule that ignores the path itself or
+//! one of its ancestors does not hide it, since data is meant to be ignored by git.
+//! `.git/` and `.dvx/` are never entered, symlinks are reported as symlinks and never
+//! followed, and files other than regular files and symlinks are skipped and reported.
+
+use std::fs::{self, Metadata};
+use std::path::Path;
+use std::sync::Arc;
+
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use rayon::prelude::*;
+
+use super::{Error, read_err};
+use crate::atomic::TEMP_PREFIX;
+use crate::git::ignore_block;
+use crate::path::{RepoPath, validate_name};
+
+/// One file or symlink found.
+#[derive(Debug)]
+pub struct Found {
+    pub path: RepoPath,
+    pub metadata: Metadata,
+}
+
+/// What a walk found, sorted by path.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub files: Vec<Found>,
+    /// Paths skipped because they are not regular files, symlinks or directories.
+    pub skipped: Vec<RepoPath>,
+}
+
+/// The rules of one directory.
+struct Rules {
+    dir: RepoPath,
+    matcher: Gitignore,
+}
+
+/// Rules from the root down to a directory; each level shares its parents'.
+#[derive(Clone, Default)]
+struct RuleStack(Vec<Arc<Rules>>);
+
+impl RuleStack {
+    fn with_dir(&self, root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<RuleStack, Error> {
+        let mut out = self.clone();
+        if let Some(rules) = load_rules(root, dir, use_gitignore)? {
+            out.0.push(Arc::new(rules));
+        }
+        Ok(out)
+    }
+
+    fn is_ignored(&self, root: &Path, path: &RepoPath, is_dir: bool) -> bool {
+        for rules in self.0.iter().rev() {
+            let abs = path.to_fs_path(root);
+            let _ = &rules.dir;
+            match rules.matcher.matched(&abs, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
+            }
+        }
+        false
+    }
+}
+
+fn load_rules(root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<Option<Rules>, Error> {
+    let abs = dir.to_fs_path(root);
+    let mut builder = GitignoreBuilder::new(&abs);
+    let mut any = false;
+    let mut add_file = |name: &str, skip_block: bool| -> Result<(), Error> {
+        let file = abs.join(name);
+        let text = match fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                return Ok(());
+            }
+            Err(e) => return Err(read_err(&file)(e)),
+        };
+        let lines: Box<dyn Iterator<Item = &str>> = if skip_block {
+            Box::new(ignore_block::user_lines(&text))
+        } else {
+            Box::new(text.lines())
+        };
+        for line in lines {
+            // A malformed glob is skipped, as git does.
+            if builder.add_line(Some(file.clone()), line).is_ok() {
+                any = true;
+            }
+        }
+        Ok(())
+    };
+    if use_gitignore {
+        add_file(".gitignore", true)?;
+    }
+    add_file(".dvxignore", false)?;
+    if !any {
+        return Ok(None);
+    }
+    let matcher = builder.build().map_err(|e| Error::BadName {
+        path: abs.display().to_string(),
+        why: format!("ignore rules: {e}"),
+    })?;
+    Ok(Some(Rules { dir: dir.clone(), matcher }))
+}
+
+/// Names dvx never enters or records: git's and dvx's own directories, ignore files
+/// (they belong to git, which tracks them), and dvx's temp files.
+pub fn is_reserved(name: &str) -> bool {
+    matches!(name, ".git" | ".dvx" | ".gitignore" | ".dvxignore") || name.starts_with(TEMP_PREFIX)
+}
+
+/// Walk `start` (a file, symlink or directory under `root`). `use_gitignore` applies the
+/// user's `.gitignore` lines as well as `.dvxignore`.
+pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, Error> {
+    let abs = start.to_fs_path(root);
+    let metadata = fs::symlink_metadata(&abs).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NoSuchPath { path: abs.clone() },
+        _ => read_err(&abs)(e),
+    })?;
+    let mut walk = Walk::default();
+    if !metadata.is_dir() {
+        if metadata.is_file() || metadata.file_type().is_symlink() {
+            walk.files.push(Found {
+                path: start.clone(),
+                metadata,
+            });
+        } else {
+            walk.skipped.push(start.clone());
+        }
+        return Ok(walk);
+    }
+    // Rules of every directory from the root down to `start` apply below `start`.
+    let mut stack = RuleStack::default();
+    for dir in start.ancestors().chain(std::iter::once(start.clone())) {
+        stack = stack.with_dir(root, &dir, use_gitignore)?;
+    }
+    let (files, skipped) = walk_dir(root, start, &stack, use_gitignore)?;
+    walk.files = files;
+    walk.skipped = skipped;
+    walk.files.sort_by(|a, b| a.path.cmp(&b.path));
+    walk.skipped.sort();
+    Ok(walk)
+}
+
+type Collected = (Vec<Found>, Vec<RepoPath>);
+
+fn walk_dir(root: &Path, dir: &RepoPath, rules: &RuleStack, use_gitignore: bool) -> Result<Collected, Error> {
+    let abs = dir.to_fs_path(root);
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let mut subdirs = Vec::new();
+    for entry in fs::read_dir(&abs).map_err(read_err(&abs))? {
+        let entry = entry.map_err(read_err(&abs))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(Error::BadName {
+                path: entry.path().display().to_string(),
+                why: "the name is not valid UTF-8".into(),
+            });
+        };
+        if is_reserved(name) {
+            continue;
+        }
+        validate_name(name).map_err(|e| Error::BadName {
+            path: entry.path().display().to_string(),
+            why: e.to_string(),
+        })?;
+        let path = dir.join_unchecked(name);
+        let file_type = entry.file_type().map_err(read_err(&entry.path()))?;
+        let is_dir = file_type.is_dir();
+        if rules.is_ignored(root, &path, is_dir) {
+            continue;
+        }
+        if is_dir {
+            subdirs.push(path);
+        } else if file_type.is_file() || file_type.is_symlink() {
+            // DirEntry::metadata does not follow symlinks (an lstat relative to the
+            // directory, cheaper than a full-path stat).
+            let metadata = entry.metadata().map_err(read_err(&entry.path()))?;
+            files.push(Found { path, metadata });
+        } else {
+            skipped.push(path);
+        }
+    }
+    let nested: Vec<Collected> = subdirs
+        .par_iter()
+        .map(|sub| {
+            let stack = rules.with_dir(root, sub, use_gitignore)?;
+            walk_dir(root, sub, &stack, use_gitignore)
+        })
+        .collect::<Result<_, _>>()?;
+    for (f, s) in nested {
+        files.extend(f);
+        skipped.extend(s);
+    }
+    Ok((files, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atomic;
+
+    fn names(walk: &Walk) -> Vec<&str> {
+        walk.files.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    #[test]
+    fn honours_ignore_files_below_the_start_but_not_the_start_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("data/sub")).expect("mkdir");
+        fs::create_dir_all(root.join("data/.git")).expect("mkdir");
+        for f in ["data/a.csv", "data/b.tmp", "data/sub/c.csv", "data/sub/d.log", "data/.git/x"] {
+            atomic::write(&root.join(f), b"x").expect("write");
+        }
+        let gitignore = format!("/data\n*.tmp\n{}\n/a.csv\n{}\n", ignore_block::BEGIN, ignore_block::END);
+        atomic::write(&root.join(".gitignore"), gitignore.as_bytes()).expect("write");
+        atomic::write(&root.join("data/sub/.dvxignore"), b"*.log\n").expect("write");
+        atomic::write(&root.join("data/.gitignore"), format!("{}\n/a.csv\n{}\n", ignore_block::BEGIN, ignore_block::END).as_bytes())
+            .expect("write");
+        let start = RepoPath::new("data").expect("path");
+        let walk = walk(root, &start, true).expect("walk");
+        assert_eq!(names(&walk), ["data/a.csv", "data/sub/c.csv"]);
+        // Without git rules, only .dvxignore applies.
+        let walk2 = super::walk(root, &start, false).expect("walk");
+        assert!(names(&walk2).contains(&"data/b.tmp"));
+        assert!(!names(&walk2).contains(&"data/sub/d.log"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_recorded_not_followed_and_fifos_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("d")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", root.join("d/etc")).expect("symlink");
+        let fifo = std::ffi::CString::new(root.join("d/pipe").to_str().expect("utf8")).expect("cstr");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let walk = walk(root, &RepoPath::new("d").expect("p"), true).expect("walk");
+        assert_eq!(names(&walk), ["d/etc"]);
+        assert!(walk.files[0].metadata.file_type().is_symlink());
+        assert_eq!(walk.skipped, [RepoPath::new("d/pipe").expect("p")]);
+    }
+
+    #[test]
+    fn missing_start_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            walk(dir.path(), &RepoPath::new("nope").expect("p"), true),
+            Err(Error::NoSuchPath { .. })
+        ));
+    }
+}
