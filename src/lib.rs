@@ -6,13 +6,14 @@
 //! `cli` turns the reports these functions return into text, JSON and progress bars.
 
 pub mod atomic;
-pub mod progress;
+pub mod git;
 pub mod hash;
-pub mod path;
+pub mod history;
+pub mod workspace;
+pub mod index;
 pub mod object;
-pub mod store;
+pub mod path;
+pub mod progress;
 pub mod refs;
 pub mod repo;
-pub mod git;
-pub mod index;
-pub mod history;
+pub mod store;

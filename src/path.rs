@@ -134,6 +134,15 @@ impl RepoPath {
         }
     }
 
+    /// `rel` (relative to `self`) as a path from the root.
+    pub fn join_path(&self, rel: &RepoPath) -> Self {
+        if rel.is_root() {
+            self.clone()
+        } else {
+            self.join_unchecked(rel.as_str())
+        }
+    }
+
     /// The parent directory; `None` for the root.
     pub fn parent(&self) -> Option<RepoPath> {
         if self.0.is_empty() {

@@ -125,7 +125,9 @@ pub fn validate_name(name: &str, what: &'static str) -> Result<(), Error> {
         .bytes()
         .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b))
     {
-        return Err(bad("it contains a space, a control character or one of ~^:?*[\\"));
+        return Err(bad(
+            "it contains a space, a control character or one of ~^:?*[\\",
+        ));
     }
     for component in name.split('/') {
         if component.starts_with('.') || component.ends_with(".lock") {
@@ -257,7 +259,8 @@ impl Refs {
             Expected::Is(id) => current == Some(id),
         };
         if !ok {
-            let show = |v: Option<ObjectId>| v.map(|id| id.short()).unwrap_or_else(|| "nothing".into());
+            let show =
+                |v: Option<ObjectId>| v.map(|id| id.short()).unwrap_or_else(|| "nothing".into());
             return Err(Error::Moved {
                 name: name.to_owned(),
                 expected: match expected {
@@ -338,7 +341,12 @@ impl Refs {
         Ok(out)
     }
 
-    fn collect(&self, dir: &Path, name: &str, out: &mut Vec<(String, ObjectId)>) -> Result<(), Error> {
+    fn collect(
+        &self,
+        dir: &Path,
+        name: &str,
+        out: &mut Vec<(String, ObjectId)>,
+    ) -> Result<(), Error> {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -437,7 +445,10 @@ impl Refs {
     }
 
     fn lock(&self) -> Result<Lock, Error> {
-        Ok(Lock::acquire(&self.common.join("refs-lock"), REF_LOCK_TIMEOUT)?)
+        Ok(Lock::acquire(
+            &self.common.join("refs-lock"),
+            REF_LOCK_TIMEOUT,
+        )?)
     }
 }
 
@@ -469,7 +480,11 @@ fn parse_log_line(line: &str) -> Option<ReflogEntry> {
     let new_hex = head.get(65..129)?;
     let ident = head.get(130..)?;
     let parse = |h: &str| -> Option<Option<ObjectId>> {
-        if h == NULL_HEX { Some(None) } else { h.parse().ok().map(Some) }
+        if h == NULL_HEX {
+            Some(None)
+        } else {
+            h.parse().ok().map(Some)
+        }
     };
     let close = ident.rfind('>')?;
     let (name, email) = Signature::parse_identity(&ident[..=close])?;
@@ -515,14 +530,26 @@ mod tests {
         let a = ObjectId::of(b"a");
         let b = ObjectId::of(b"b");
         assert_eq!(refs.head_commit().expect("head"), None);
-        refs.update("refs/heads/main", Expected::Absent, Some(a), &who(), "commit: one")
-            .expect("create");
+        refs.update(
+            "refs/heads/main",
+            Expected::Absent,
+            Some(a),
+            &who(),
+            "commit: one",
+        )
+        .expect("create");
         assert!(matches!(
             refs.update("refs/heads/main", Expected::Absent, Some(b), &who(), "x"),
             Err(Error::Moved { .. })
         ));
-        refs.update("refs/heads/main", Expected::Is(a), Some(b), &who(), "commit: two")
-            .expect("move");
+        refs.update(
+            "refs/heads/main",
+            Expected::Is(a),
+            Some(b),
+            &who(),
+            "commit: two",
+        )
+        .expect("move");
         assert_eq!(refs.head_commit().expect("head"), Some(b));
         let log = refs.reflog("refs/heads/main").expect("log");
         assert_eq!(log.len(), 2);
@@ -537,22 +564,45 @@ mod tests {
     fn lists_nested_names_and_detects_directory_conflicts() {
         let (_d, refs) = refs();
         let a = ObjectId::of(b"a");
-        refs.update("refs/heads/feature/x", Expected::Absent, Some(a), &who(), "b")
-            .expect("nested");
+        refs.update(
+            "refs/heads/feature/x",
+            Expected::Absent,
+            Some(a),
+            &who(),
+            "b",
+        )
+        .expect("nested");
         refs.update("refs/heads/main", Expected::Absent, Some(a), &who(), "b")
             .expect("main");
-        let names: Vec<_> = refs.list(HEADS).expect("list").into_iter().map(|(n, _)| n).collect();
+        let names: Vec<_> = refs
+            .list(HEADS)
+            .expect("list")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, vec!["refs/heads/feature/x", "refs/heads/main"]);
         assert!(matches!(
             refs.update("refs/heads/feature", Expected::Absent, Some(a), &who(), "b"),
             Err(Error::DirectoryConflict { .. })
         ));
         assert!(matches!(
-            refs.update("refs/heads/main/sub", Expected::Absent, Some(a), &who(), "b"),
+            refs.update(
+                "refs/heads/main/sub",
+                Expected::Absent,
+                Some(a),
+                &who(),
+                "b"
+            ),
             Err(Error::DirectoryConflict { .. })
         ));
-        refs.update("refs/heads/feature/x", Expected::Is(a), None, &who(), "delete")
-            .expect("delete");
+        refs.update(
+            "refs/heads/feature/x",
+            Expected::Is(a),
+            None,
+            &who(),
+            "delete",
+        )
+        .expect("delete");
         assert_eq!(refs.get("refs/heads/feature/x").expect("get"), None);
         // The reflog outlives the branch (gc grace).
         assert_eq!(refs.reflog("refs/heads/feature/x").expect("log").len(), 2);
@@ -560,8 +610,13 @@ mod tests {
 
     #[test]
     fn validates_names_like_git() {
-        for bad in ["", "a..b", "a b", "a~1", "-x", "a/", ".hidden", "x.lock", "HEAD", "a//b"] {
-            assert!(validate_name(bad, "branch").is_err(), "{bad:?} should be refused");
+        for bad in [
+            "", "a..b", "a b", "a~1", "-x", "a/", ".hidden", "x.lock", "HEAD", "a//b",
+        ] {
+            assert!(
+                validate_name(bad, "branch").is_err(),
+                "{bad:?} should be refused"
+            );
         }
         for good in ["main", "feature/x", "v1.2", "release-2026"] {
             validate_name(good, "branch").expect(good);

@@ -170,7 +170,12 @@ impl Store {
         }
     }
 
-    fn ingest_small(&self, path: &Path, file: &mut File, before: &Metadata) -> Result<Ingest, Error> {
+    fn ingest_small(
+        &self,
+        path: &Path,
+        file: &mut File,
+        before: &Metadata,
+    ) -> Result<Ingest, Error> {
         let mut bytes = Vec::with_capacity(before.len() as usize + 1);
         file.read_to_end(&mut bytes).map_err(io_err(path))?;
         let after = file.metadata().map_err(io_err(path))?;
@@ -193,7 +198,12 @@ impl Store {
         })
     }
 
-    fn ingest_large(&self, path: &Path, file: &mut File, before: &Metadata) -> Result<Ingest, Error> {
+    fn ingest_large(
+        &self,
+        path: &Path,
+        file: &mut File,
+        before: &Metadata,
+    ) -> Result<Ingest, Error> {
         let mut tmp = self.temp()?;
         let mut hasher = blake3::Hasher::new();
         let mut buf = vec![0u8; CHUNK];
@@ -206,10 +216,8 @@ impl Store {
             let chunk = &buf[..n];
             // Hash and copy the same chunk at once; both run at memory speed and this
             // keeps a large add close to the cost of a plain copy.
-            let (_, written) = rayon::join(
-                || hash::update(&mut hasher, chunk),
-                || tmp.write_all(chunk),
-            );
+            let (_, written) =
+                rayon::join(|| hash::update(&mut hasher, chunk), || tmp.write_all(chunk));
             written.map_err(io_err(tmp.path()))?;
             total += n as u64;
         }
@@ -253,7 +261,9 @@ impl Store {
             tmp.persist(&dest).map_err(io_err(&dest))?;
             return Ok(true);
         }
-        let fanout = dest.parent().expect("object paths have a fan-out directory");
+        let fanout = dest
+            .parent()
+            .expect("object paths have a fan-out directory");
         if !fanout.exists() {
             fs::create_dir_all(fanout).map_err(io_err(fanout))?;
         }
@@ -431,9 +441,19 @@ mod tests {
         assert!(!new2);
         assert_eq!(store.read(&id).expect("read"), b"hello");
         store.verify(&id).expect("intact");
-        assert!(store.path(&id).metadata().expect("stat").permissions().readonly());
+        assert!(
+            store
+                .path(&id)
+                .metadata()
+                .expect("stat")
+                .permissions()
+                .readonly()
+        );
         assert_eq!(store.list().expect("list"), vec![id]);
-        assert_eq!(store.find_prefix(&id.to_hex()[..6]).expect("prefix"), vec![id]);
+        assert_eq!(
+            store.find_prefix(&id.to_hex()[..6]).expect("prefix"),
+            vec![id]
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub struct GitRepo {
 
 impl std::fmt::Debug for GitRepo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitRepo").field("work_tree", &self.work_tree).finish()
+        f.debug_struct("GitRepo")
+            .field("work_tree", &self.work_tree)
+            .finish()
     }
 }
 
@@ -102,21 +104,31 @@ impl GitRepo {
         let Some(mut link) = self.head() else {
             return Ok(None);
         };
-        link.dirty = self.repo.is_dirty().map_err(gix_err("checking for local changes"))?;
+        link.dirty = self
+            .repo
+            .is_dirty()
+            .map_err(gix_err("checking for local changes"))?;
         Ok(Some(link))
     }
 
     /// Paths git tracks at or below `rel` (a `/`-separated path from the top; empty for
     /// everything), at most `limit` of them.
     pub fn tracked_under(&self, rel: &str, limit: usize) -> Result<Vec<String>, Error> {
-        let index = self.repo.index_or_empty().map_err(gix_err("reading the git index"))?;
+        let index = self
+            .repo
+            .index_or_empty()
+            .map_err(gix_err("reading the git index"))?;
         let mut out = Vec::new();
         for entry in index.entries() {
             let path = entry.path(&index);
-            let Ok(path) = std::str::from_utf8(path) else { continue };
+            let Ok(path) = std::str::from_utf8(path) else {
+                continue;
+            };
             let inside = rel.is_empty()
                 || path == rel
-                || (path.len() > rel.len() && path.starts_with(rel) && path.as_bytes()[rel.len()] == b'/');
+                || (path.len() > rel.len()
+                    && path.starts_with(rel)
+                    && path.as_bytes()[rel.len()] == b'/');
             if inside {
                 out.push(path.to_owned());
                 if out.len() >= limit {
@@ -130,7 +142,10 @@ impl GitRepo {
     /// Whether git ignores `rel` (a path from the top), with every `.gitignore`, the
     /// repository's `info/exclude` and the user's global excludes applied.
     pub fn is_ignored(&self, rel: &str, is_dir: bool) -> Result<bool, Error> {
-        let index = self.repo.index_or_empty().map_err(gix_err("reading the git index"))?;
+        let index = self
+            .repo
+            .index_or_empty()
+            .map_err(gix_err("reading the git index"))?;
         let mut stack = self
             .repo
             .excludes(
@@ -158,14 +173,18 @@ impl GitRepo {
             .map_err(gix_err(format!("reading {rev}")))?
             .peel_to_commit()
             .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
-        let tree = commit.tree().map_err(gix_err(format!("reading the tree of {rev}")))?;
+        let tree = commit
+            .tree()
+            .map_err(gix_err(format!("reading the tree of {rev}")))?;
         let Some(entry) = tree
             .lookup_entry_by_path(path)
             .map_err(gix_err(format!("looking up {path} in {rev}")))?
         else {
             return Ok(None);
         };
-        let object = entry.object().map_err(gix_err(format!("reading {rev}:{path}")))?;
+        let object = entry
+            .object()
+            .map_err(gix_err(format!("reading {rev}:{path}")))?;
         Ok(Some(object.data.clone()))
     }
 
@@ -214,7 +233,10 @@ impl GitRepo {
     pub fn identity(&self) -> Option<(String, String)> {
         let config = self.repo.config_snapshot();
         let name = config.string("user.name")?.to_string();
-        let email = config.string("user.email").map(|e| e.to_string()).unwrap_or_default();
+        let email = config
+            .string("user.email")
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         Some((name, email))
     }
 

@@ -52,7 +52,10 @@ impl Pin {
         let mut out = String::from(
             "# The dvx data version this code uses. Written by `dvx commit`; commit it with git.\n",
         );
-        out.push_str(&format!("format = {FORMAT}\ncommit = \"{}\"\n", self.commit));
+        out.push_str(&format!(
+            "format = {FORMAT}\ncommit = \"{}\"\n",
+            self.commit
+        ));
         if let Some(b) = &self.branch {
             out.push_str(&format!("branch = {}\n", toml::Value::String(b.clone())));
         }
@@ -104,7 +107,8 @@ impl Pin {
         if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
             return Ok(false);
         }
-        atomic::write_durable(&path, text.as_bytes()).map_err(|source| Error::Io { path, source })?;
+        atomic::write_durable(&path, text.as_bytes())
+            .map_err(|source| Error::Io { path, source })?;
         Ok(true)
     }
 }
@@ -181,16 +185,31 @@ mod tests {
 
     #[test]
     fn splits_conflicts() {
-        let a = Pin { commit: ObjectId::of(b"a"), branch: Some("main".into()) }.render();
-        let b = Pin { commit: ObjectId::of(b"b"), branch: Some("main".into()) }.render();
+        let a = Pin {
+            commit: ObjectId::of(b"a"),
+            branch: Some("main".into()),
+        }
+        .render();
+        let b = Pin {
+            commit: ObjectId::of(b"b"),
+            branch: Some("main".into()),
+        }
+        .render();
         let (head, a_rest) = a.split_at(a.find("\ncommit").expect("line") + 1);
         let b_rest = &b[b.find("\ncommit").expect("line") + 1..];
         let (a_commit, tail) = a_rest.split_at(a_rest.find('\n').expect("nl") + 1);
         let b_commit = &b_rest[..b_rest.find('\n').expect("nl") + 1];
-        let text = format!("{head}<<<<<<< HEAD\n{a_commit}=======\n{b_commit}>>>>>>> other\n{tail}");
+        let text =
+            format!("{head}<<<<<<< HEAD\n{a_commit}=======\n{b_commit}>>>>>>> other\n{tail}");
         assert!(Pin::parse(&text, "dvx.lock").is_err());
         let (ours, theirs) = parse_conflict(&text).expect("conflict");
-        assert_eq!(Pin::parse(&ours, "ours").expect("ours").commit, ObjectId::of(b"a"));
-        assert_eq!(Pin::parse(&theirs, "theirs").expect("theirs").commit, ObjectId::of(b"b"));
+        assert_eq!(
+            Pin::parse(&ours, "ours").expect("ours").commit,
+            ObjectId::of(b"a")
+        );
+        assert_eq!(
+            Pin::parse(&theirs, "theirs").expect("theirs").commit,
+            ObjectId::of(b"b")
+        );
     }
 }

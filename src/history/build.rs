@@ -30,7 +30,11 @@ enum Planned {
     Subdir(RepoPath, bool),
 }
 
-fn build_dir(index: &mut Index, store: &Store, dir: &RepoPath) -> Result<Option<CachedTree>, Error> {
+fn build_dir(
+    index: &mut Index,
+    store: &Store,
+    dir: &RepoPath,
+) -> Result<Option<CachedTree>, Error> {
     if let Some(cached) = index.cached_tree(dir) {
         return Ok(Some(cached));
     }
@@ -126,13 +130,23 @@ mod tests {
         index.add_root(RepoPath::new("a").expect("p"));
         let first = write_tree(&mut index, &store).expect("build");
         let root = store.read_tree(&first.id).expect("root tree");
-        let names: Vec<_> = root.entries.iter().map(|e| (e.name.as_str(), e.kind, e.root)).collect();
+        let names: Vec<_> = root
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.kind, e.root))
+            .collect();
         assert_eq!(
             names,
-            [("a", EntryKind::Dir, true), ("b", EntryKind::Dir, false), ("c", EntryKind::File, false)]
+            [
+                ("a", EntryKind::Dir, true),
+                ("b", EntryKind::Dir, false),
+                ("c", EntryKind::File, false)
+            ]
         );
         assert_eq!(first.size, 3 + 3 + 3 + 1);
-        let b_tree = index.cached_tree(&RepoPath::new("b").expect("p")).expect("cached");
+        let b_tree = index
+            .cached_tree(&RepoPath::new("b").expect("p"))
+            .expect("cached");
 
         index.upsert(entry("a/w"));
         assert!(index.cached_tree(&RepoPath::new("b").expect("p")).is_some());
@@ -140,6 +154,9 @@ mod tests {
         assert_ne!(first.id, second.id);
         let root = store.read_tree(&second.id).expect("root");
         assert_eq!(root.get("b").map(|e| e.id), Some(b_tree.id));
-        assert_eq!(Tree::decode(&store.read(&second.id).expect("bytes")).expect("valid"), root);
+        assert_eq!(
+            Tree::decode(&store.read(&second.id).expect("bytes")).expect("valid"),
+            root
+        );
     }
 }

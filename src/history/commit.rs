@@ -61,8 +61,18 @@ pub fn commit(repo: &Repo, index: &mut Index, new: NewCommit) -> Result<Committe
     let id = store.put(&commit)?;
     repo.flush_objects()?;
     index.write(repo.config().core.fsync)?;
-    let kind = if parent.is_none() { "commit (initial)" } else { "commit" };
-    let branch = advance_head(repo, parent, id, &new.author, &format!("{kind}: {}", commit.summary()))?;
+    let kind = if parent.is_none() {
+        "commit (initial)"
+    } else {
+        "commit"
+    };
+    let branch = advance_head(
+        repo,
+        parent,
+        id,
+        &new.author,
+        &format!("{kind}: {}", commit.summary()),
+    )?;
     Ok(Committed {
         id,
         tree: tree.id,

@@ -31,7 +31,10 @@ impl Item {
 
     /// Same content and mode (root flags aside).
     pub fn same_content(&self, other: &Item) -> bool {
-        self.kind == other.kind && self.id.is_some() && self.id == other.id && self.executable == other.executable
+        self.kind == other.kind
+            && self.id.is_some()
+            && self.id == other.id
+            && self.executable == other.executable
     }
 
     fn from_tree_entry(e: &crate::object::TreeEntry) -> Item {
@@ -119,7 +122,9 @@ impl Source for IndexSource<'_> {
 
     fn list(&self, dir: &RepoPath, item: &Item) -> Result<Vec<Item>, Error> {
         if !dir.is_root() && self.index.tree_entry_covering(dir).is_some() {
-            let id = item.id.expect("items below a tree entry come from stored trees");
+            let id = item
+                .id
+                .expect("items below a tree entry come from stored trees");
             return Ok(tree_items(&self.store.read_tree(&id)?));
         }
         let items = self
@@ -211,7 +216,11 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn relevant(&self, path: &RepoPath) -> bool {
         self.options.filter.is_empty()
-            || self.options.filter.iter().any(|f| path.is_within(f) || f.is_within(path))
+            || self
+                .options
+                .filter
+                .iter()
+                .any(|f| path.is_within(f) || f.is_within(path))
     }
 
     fn wanted(&self, path: &RepoPath) -> bool {
@@ -263,7 +272,10 @@ impl Walker<'_> {
                     (a_items.get(i - 1), b_items.get(j - 1))
                 }
             };
-            let name = x.or(y).map(|it| it.name.as_str()).expect("one side has the name");
+            let name = x
+                .or(y)
+                .map(|it| it.name.as_str())
+                .expect("one side has the name");
             let path = dir.join_unchecked(name);
             if !self.relevant(&path) {
                 continue;
@@ -328,7 +340,9 @@ pub enum FileStatus {
     Deleted,
     Modified,
     /// Same bytes at a new path.
-    Renamed { from: RepoPath },
+    Renamed {
+        from: RepoPath,
+    },
 }
 
 /// A file-level change with renames paired up.
@@ -370,7 +384,11 @@ pub fn file_changes(changes: Vec<Entry>) -> Vec<FileChange> {
         if paired[i] {
             continue;
         }
-        let is_dir = c.old.as_ref().or(c.new.as_ref()).is_some_and(|it| it.is_dir());
+        let is_dir = c
+            .old
+            .as_ref()
+            .or(c.new.as_ref())
+            .is_some_and(|it| it.is_dir());
         if is_dir && c.old.is_some() && c.new.is_some() {
             continue;
         }
@@ -414,12 +432,23 @@ pub fn lookup(store: &Store, tree: ObjectId, path: &RepoPath) -> Result<Option<I
 }
 
 /// Every file and symlink at or below `path` in a stored tree, with its path.
-pub fn files_under(store: &Store, tree: ObjectId, path: &RepoPath) -> Result<Vec<(RepoPath, Item)>, Error> {
+pub fn files_under(
+    store: &Store,
+    tree: ObjectId,
+    path: &RepoPath,
+) -> Result<Vec<(RepoPath, Item)>, Error> {
     let empty = TreeSource { store, tree: None };
-    let full = TreeSource { store, tree: Some(tree) };
+    let full = TreeSource {
+        store,
+        tree: Some(tree),
+    };
     let options = Options {
         collapse_added: false,
-        filter: if path.is_root() { Vec::new() } else { vec![path.clone()] },
+        filter: if path.is_root() {
+            Vec::new()
+        } else {
+            vec![path.clone()]
+        },
     };
     Ok(diff(&empty, &full, &options)?
         .changes

@@ -51,7 +51,12 @@ pub struct Report {
 }
 
 /// The root commits and trees gc keeps.
-fn mark_roots(repo: &Repo, git: Option<&GitRepo>, options: &Options, marker: &mut Marker) -> Result<(), Error> {
+fn mark_roots(
+    repo: &Repo,
+    git: Option<&GitRepo>,
+    options: &Options,
+    marker: &mut Marker,
+) -> Result<(), Error> {
     let refs = repo.refs();
     for (name, id) in refs.list("refs/")? {
         marker.commit(id, &name);
@@ -99,7 +104,11 @@ fn mark_index(dir: &Path, marker: &mut Marker) -> Result<(), Error> {
 
 /// The target recorded by a checkout that has not finished.
 pub fn read_checkout_target(dir: &Path) -> Option<ObjectId> {
-    fs::read_to_string(dir.join("CHECKOUT")).ok()?.trim().parse().ok()
+    fs::read_to_string(dir.join("CHECKOUT"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Every dvx commit named by `dvx.lock` in any git commit reachable from a git ref, and
@@ -123,7 +132,10 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
             })
             .to_owned();
         if let Some(id) = pinned {
-            out.push((id, format!("dvx.lock in git commit {}", &c[..c.len().min(10)])));
+            out.push((
+                id,
+                format!("dvx.lock in git commit {}", &c[..c.len().min(10)]),
+            ));
         }
     }
     Ok(out)
@@ -158,7 +170,9 @@ pub fn gc(repo: &Repo, git: Option<&GitRepo>, options: &Options) -> Result<Repor
             report.reachable += 1;
             continue;
         }
-        let Some(meta) = store.metadata(&id) else { continue };
+        let Some(meta) = store.metadata(&id) else {
+            continue;
+        };
         if young(meta.modified()) {
             report.kept_young += 1;
             continue;
@@ -171,7 +185,11 @@ pub fn gc(repo: &Repo, git: Option<&GitRepo>, options: &Options) -> Result<Repor
     }
     if let Ok(rd) = fs::read_dir(store.tmp_dir()) {
         for entry in rd.flatten() {
-            if entry.metadata().map(|m| !young(m.modified())).unwrap_or(false) {
+            if entry
+                .metadata()
+                .map(|m| !young(m.modified()))
+                .unwrap_or(false)
+            {
                 if !options.dry_run {
                     let _ = fs::remove_file(entry.path());
                 }

@@ -139,7 +139,11 @@ impl Merger<'_> {
         }
         let tree = Tree { entries };
         let size = tree.size();
-        let id = if self.write { self.store.put(&tree)? } else { tree.id() };
+        let id = if self.write {
+            self.store.put(&tree)?
+        } else {
+            tree.id()
+        };
         Ok(Some((id, size)))
     }
 

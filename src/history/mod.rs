@@ -26,13 +26,20 @@ pub enum Error {
     #[error("unknown revision '{0}'")]
     UnknownRevision(String),
     #[error("revision '{spec}' is ambiguous: {}", candidates.iter().map(|c| c.short()).collect::<Vec<_>>().join(", "))]
-    Ambiguous { spec: String, candidates: Vec<ObjectId> },
+    Ambiguous {
+        spec: String,
+        candidates: Vec<ObjectId>,
+    },
     #[error("'{0}' names {1}, not a commit")]
     NotACommit(String, &'static str),
     #[error("HEAD has no commits yet")]
     NoCommits,
     #[error("'{spec}': commit {id} has no parent {n}")]
-    NoParent { spec: String, id: ObjectId, n: usize },
+    NoParent {
+        spec: String,
+        id: ObjectId,
+        n: usize,
+    },
     #[error("nothing to commit: the stage matches {}", .0.map(|id| id.short()).unwrap_or_else(|| "the empty tree".into()))]
     NothingToCommit(Option<ObjectId>),
     #[error("path '{path}' does not exist in {rev}")]

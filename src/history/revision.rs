@@ -75,7 +75,10 @@ fn resolve_base(repo: &Repo, base: &str, spec: &str) -> Result<ObjectId, Error> 
         format!("{HEADS}{base}"),
         format!("{REMOTES}{base}"),
     ];
-    for name in candidates.iter().skip(if base.starts_with("refs/") { 0 } else { 1 }) {
+    for name in candidates
+        .iter()
+        .skip(if base.starts_with("refs/") { 0 } else { 1 })
+    {
         if crate::refs::validate_name(name, "ref").is_ok()
             && let Some(id) = refs.get(name)?
         {

@@ -55,7 +55,11 @@ impl Stat {
             ctime_ns: ns(m.created()),
             dev: 0,
             ino: 0,
-            mode: if m.permissions().readonly() { 0o444 } else { 0o644 },
+            mode: if m.permissions().readonly() {
+                0o444
+            } else {
+                0o644
+            },
             size: m.len(),
         }
     }
@@ -82,7 +86,13 @@ pub struct Entry {
 
 impl Entry {
     /// An entry for a path whose bytes are not in the work tree.
-    pub fn not_fetched(path: RepoPath, kind: Kind, executable: bool, id: ObjectId, size: u64) -> Entry {
+    pub fn not_fetched(
+        path: RepoPath,
+        kind: Kind,
+        executable: bool,
+        id: ObjectId,
+        size: u64,
+    ) -> Entry {
         Entry {
             path,
             kind,

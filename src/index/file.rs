@@ -65,7 +65,10 @@ pub fn encode<T: Serialize>(magic: &[u8; 4], body: &T) -> (Vec<u8>, ObjectId) {
 }
 
 /// Check the frame and decode the body. Returns the body and the file's checksum.
-pub fn decode<T: for<'de> Deserialize<'de>>(magic: &[u8; 4], bytes: &[u8]) -> Result<(T, ObjectId), DecodeError> {
+pub fn decode<T: for<'de> Deserialize<'de>>(
+    magic: &[u8; 4],
+    bytes: &[u8],
+) -> Result<(T, ObjectId), DecodeError> {
     if bytes.len() < 8 + ID_LEN || &bytes[..4] != magic {
         return Err(DecodeError::BadMagic);
     }
@@ -78,7 +81,8 @@ pub fn decode<T: for<'de> Deserialize<'de>>(magic: &[u8; 4], bytes: &[u8]) -> Re
     if expected.as_bytes().as_slice() != sum {
         return Err(DecodeError::Checksum);
     }
-    let (body, rest) = postcard::take_from_bytes(&content[8..]).map_err(|e| DecodeError::Body(e.to_string()))?;
+    let (body, rest) =
+        postcard::take_from_bytes(&content[8..]).map_err(|e| DecodeError::Body(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Body(format!("{} trailing bytes", rest.len())));
     }

@@ -232,7 +232,9 @@ impl Index {
         let mut out = Vec::new();
         let mut cursor = self.next_after(dir, false);
         while let Some(e) = cursor {
-            let Some(rest) = e.path.strip_dir(dir) else { break };
+            let Some(rest) = e.path.strip_dir(dir) else {
+                break;
+            };
             match rest.find('/') {
                 None => {
                     out.push(Child::Entry(e));
@@ -345,7 +347,12 @@ impl Index {
             return false;
         }
         // Root flags live in the parent's tree, so those cached trees are stale now.
-        let absorbed: Vec<RepoPath> = self.roots.iter().filter(|r| r.is_within(&path)).cloned().collect();
+        let absorbed: Vec<RepoPath> = self
+            .roots
+            .iter()
+            .filter(|r| r.is_within(&path))
+            .cloned()
+            .collect();
         for r in &absorbed {
             self.invalidate_trees(r);
         }
@@ -414,7 +421,8 @@ impl Index {
             return Ok(());
         }
         let threshold = MIN_DELTA.max(self.base.len() / 8);
-        let delta_fits = self.base_sum.is_some() && !self.force_base && self.overlay.len() <= threshold;
+        let delta_fits =
+            self.base_sum.is_some() && !self.force_base && self.overlay.len() <= threshold;
         if delta_fits {
             self.write_delta(durable)?;
         } else {
@@ -441,7 +449,11 @@ impl Index {
     fn write_delta(&mut self, durable: bool) -> Result<(), Error> {
         let delta = file::Delta {
             base: self.base_sum.expect("a delta is only written over a base"),
-            changes: self.overlay.iter().map(|(p, e)| (p.clone(), e.clone())).collect(),
+            changes: self
+                .overlay
+                .iter()
+                .map(|(p, e)| (p.clone(), e.clone()))
+                .collect(),
             roots: self.roots.clone(),
             trees: self.tree_list(),
         };
@@ -468,7 +480,12 @@ impl Index {
         match fs::remove_file(&delta) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::Io { path: delta, source }),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: delta,
+                    source,
+                });
+            }
         }
         self.base = base.entries;
         self.generation = base.generation;

@@ -69,7 +69,10 @@ fn small_changes_write_only_the_delta_and_reload_identically() {
     index.upsert(file("d/f000", "changed"));
     index.remove(&p("d/f001"));
     index.write(false).expect("write delta");
-    assert_eq!(fs::read(dir.path().join(BASE_FILE)).expect("base"), base_bytes);
+    assert_eq!(
+        fs::read(dir.path().join(BASE_FILE)).expect("base"),
+        base_bytes
+    );
     assert!(dir.path().join(DELTA_FILE).exists());
 
     let again = Index::load(dir.path()).expect("reload");
@@ -115,9 +118,15 @@ fn damage_is_reported_not_misread() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     atomic::write(&path, &bytes).expect("damage");
-    assert!(matches!(Index::load(dir.path()), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        Index::load(dir.path()),
+        Err(Error::Corrupt { .. })
+    ));
     atomic::write(&path, b"nonsense").expect("damage");
-    assert!(matches!(Index::load(dir.path()), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        Index::load(dir.path()),
+        Err(Error::Corrupt { .. })
+    ));
 }
 
 #[test]

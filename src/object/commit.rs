@@ -109,13 +109,18 @@ impl Encode for Commit {
     fn validate(&self) -> Result<(), DecodeError> {
         for (i, p) in self.parents.iter().enumerate() {
             if self.parents[..i].contains(p) {
-                return Err(DecodeError::Invalid(format!("parent {} listed twice", p.short())));
+                return Err(DecodeError::Invalid(format!(
+                    "parent {} listed twice",
+                    p.short()
+                )));
             }
         }
         if let Some(git) = &self.git
             && git.id.len() != git.algorithm.len()
         {
-            return Err(DecodeError::Invalid("git commit id has the wrong length".into()));
+            return Err(DecodeError::Invalid(
+                "git commit id has the wrong length".into(),
+            ));
         }
         for (i, ext) in self.extensions.iter().enumerate() {
             if i > 0 && self.extensions[i - 1].key >= ext.key {
@@ -176,7 +181,10 @@ mod tests {
     fn refuses_unknown_critical_extension() {
         let mut c = commit();
         c.extensions[0].critical = true;
-        assert!(matches!(Commit::decode(&c.encode()), Err(DecodeError::Invalid(_))));
+        assert!(matches!(
+            Commit::decode(&c.encode()),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn round_trips_and_ids_are_stable() {
-        let t = Tree::from_unsorted(vec![entry("b", EntryKind::File), entry("a", EntryKind::Dir)]);
+        let t = Tree::from_unsorted(vec![
+            entry("b", EntryKind::File),
+            entry("a", EntryKind::Dir),
+        ]);
         let bytes = t.encode();
         let back = Tree::decode(&bytes).expect("decodes");
         assert_eq!(back, t);
@@ -137,13 +140,22 @@ mod tests {
     fn rejects_trailing_bytes_and_wrong_kind() {
         let mut bytes = Tree::default().encode();
         bytes.push(0);
-        assert!(matches!(Tree::decode(&bytes), Err(DecodeError::Trailing(1))));
+        assert!(matches!(
+            Tree::decode(&bytes),
+            Err(DecodeError::Trailing(1))
+        ));
         bytes.pop();
         bytes[4] = Kind::Commit as u8;
-        assert!(matches!(Tree::decode(&bytes), Err(DecodeError::WrongKind { .. })));
+        assert!(matches!(
+            Tree::decode(&bytes),
+            Err(DecodeError::WrongKind { .. })
+        ));
         bytes[4] = Kind::Tree as u8;
         bytes[5] = 9;
-        assert!(matches!(Tree::decode(&bytes), Err(DecodeError::NewerFormat(9))));
+        assert!(matches!(
+            Tree::decode(&bytes),
+            Err(DecodeError::NewerFormat(9))
+        ));
     }
 
     #[test]

@@ -131,8 +131,11 @@ fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
     for dvx in [common, local] {
         refs.init_head(DEFAULT_BRANCH)?;
         let state = dvx.join(STATE_FILE);
-        atomic::write_new(&state, format!("# dvx local state\nformat = {STATE_FORMAT}\n").as_bytes())
-            .map_err(io_err(&state))?;
+        atomic::write_new(
+            &state,
+            format!("# dvx local state\nformat = {STATE_FORMAT}\n").as_bytes(),
+        )
+        .map_err(io_err(&state))?;
         if dvx == local {
             break;
         }
@@ -142,10 +145,13 @@ fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
 
 fn read_toml(path: &Path) -> Result<Option<toml::Table>, Error> {
     match fs::read_to_string(path) {
-        Ok(text) => text.parse::<toml::Table>().map(Some).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: e.message().to_owned(),
-        }),
+        Ok(text) => text
+            .parse::<toml::Table>()
+            .map(Some)
+            .map_err(|e| Error::Config {
+                path: path.to_path_buf(),
+                message: e.message().to_owned(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Io {
             path: path.to_path_buf(),
@@ -185,10 +191,12 @@ fn read_config(dvx: &Path) -> Result<Config, Error> {
     if let Some(local) = read_toml(&local_path)? {
         config::merge_tables(&mut table, local);
     }
-    let config: Config = table.try_into().map_err(|e: toml::de::Error| Error::Config {
-        path: path.clone(),
-        message: e.message().to_owned(),
-    })?;
+    let config: Config = table
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::Config {
+            path: path.clone(),
+            message: e.message().to_owned(),
+        })?;
     LinkKind::parse_list(&config.core.link).map_err(|message| Error::Config {
         path: path.clone(),
         message: format!("core.link: {message}"),
@@ -214,7 +222,9 @@ impl Repo {
     /// `None` means this work tree's own `.dvx/`.
     pub fn open(root: &Path, common: Option<&Path>) -> Result<Repo, Error> {
         let local = root.join(DVX_DIR);
-        let common = common.map(Path::to_path_buf).unwrap_or_else(|| local.clone());
+        let common = common
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| local.clone());
         let config = read_config(&local)?;
         for dvx in [&local, &common] {
             let state = dvx.join(STATE_FILE);
@@ -341,14 +351,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(init(dir.path(), true).expect("init"), InitOutcome::Created);
         let config_before = fs::read(dir.path().join(".dvx/config.toml")).expect("read");
-        assert_eq!(init(dir.path(), true).expect("init"), InitOutcome::AlreadyExists);
+        assert_eq!(
+            init(dir.path(), true).expect("init"),
+            InitOutcome::AlreadyExists
+        );
         assert_eq!(
             fs::read(dir.path().join(".dvx/config.toml")).expect("read"),
             config_before
         );
         let repo = Repo::open(dir.path(), None).expect("open");
         assert_eq!(repo.refs().head_commit().expect("head"), None);
-        assert_eq!(find_root(&dir.path().join("a/b")), Some(dir.path().to_path_buf()));
+        assert_eq!(
+            find_root(&dir.path().join("a/b")),
+            Some(dir.path().to_path_buf())
+        );
     }
 
     #[test]
@@ -371,7 +387,10 @@ mod tests {
         }
         let repo = Repo::open(dir.path(), None).expect("open clone");
         assert!(repo.store().objects_dir().is_dir());
-        assert_eq!(init(dir.path(), true).expect("init"), InitOutcome::AlreadyExists);
+        assert_eq!(
+            init(dir.path(), true).expect("init"),
+            InitOutcome::AlreadyExists
+        );
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
+    Refs(#[from] crate::refs::Error),
+    #[error(transparent)]
     Index(#[from] index::Error),
     #[error(transparent)]
     Git(#[from] git::Error),

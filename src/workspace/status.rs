@@ -1,0 +1,279 @@
+//! `dvx status`: what differs between HEAD, the index and the work tree.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::checkout::interrupted_checkout;
+use super::compare::{FileState, check_entry};
+use super::walk::{Found, walk};
+use super::{Error, Workspace, read_err, resolve_path};
+use crate::git::pin::Pin;
+use crate::hash::ObjectId;
+use crate::history::diff::{self, IndexSource, TreeSource};
+use crate::index::{Entry, Index};
+use crate::path::RepoPath;
+use crate::progress::{Progress, Unit};
+use crate::refs::Head;
+
+/// How a path changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Staged: in the index, not in HEAD.
+    Added,
+    /// Staged (index differs from HEAD) or not (work tree differs from the index).
+    Modified,
+    /// Staged (removed from the index) or not (file gone from the work tree).
+    Deleted,
+    /// A file under a tracked directory that is not tracked yet.
+    New,
+    /// A hard-linked file whose object changed in place: store damage, not an edit.
+    Corrupt,
+}
+
+impl ChangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::New => "new",
+            ChangeKind::Corrupt => "corrupt",
+        }
+    }
+}
+
+/// One changed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: RepoPath,
+    pub kind: ChangeKind,
+}
+
+/// How the checked-out data relates to `dvx.lock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinState {
+    /// No git integration.
+    NoGit,
+    /// There is no `dvx.lock` yet.
+    NoPin,
+    /// HEAD is the pinned commit.
+    Matches,
+    /// HEAD is not the pinned commit (for example after `git checkout` without hooks).
+    Differs { pinned: ObjectId, head: Option<ObjectId> },
+    /// `dvx.lock` cannot be read.
+    Unreadable(String),
+}
+
+/// The status of a work tree.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub head: Head,
+    pub head_commit: Option<ObjectId>,
+    /// Index versus HEAD.
+    pub staged: Vec<Change>,
+    /// Work tree versus index.
+    pub unstaged: Vec<Change>,
+    /// Tracked paths whose bytes are not in the work tree (lazy checkout).
+    pub not_fetched: Vec<RepoPath>,
+    /// Tracked roots that git does not ignore (their bytes could end up in git).
+    pub not_ignored: Vec<RepoPath>,
+    pub pin: PinState,
+    /// A checkout that was cut short, and its target.
+    pub interrupted_checkout: Option<ObjectId>,
+    /// Paths under tracked directories that are neither files nor directories.
+    pub skipped: Vec<RepoPath>,
+    /// Entries whose content is unchanged but whose stat data is stale (a writer may
+    /// refresh them; status itself writes nothing).
+    pub stale_stat: usize,
+}
+
+impl Status {
+    pub fn is_clean(&self) -> bool {
+        self.staged.is_empty() && self.unstaged.is_empty()
+    }
+}
+
+/// Compute the status, limited to `paths` (relative to `cwd`) when any are given.
+pub fn status(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progress) -> Result<Status, Error> {
+    let root = ws.root();
+    let repo = ws.repo();
+    let store = repo.store();
+    let index = ws.load_index()?;
+    let filter: Vec<RepoPath> = paths
+        .iter()
+        .map(|p| resolve_path(root, cwd, p))
+        .collect::<Result<_, _>>()?;
+    let wanted = |p: &RepoPath| filter.is_empty() || filter.iter().any(|f| p.is_within(f));
+
+    // Walk tracked directories once: it finds new files and gives the stat of tracked
+    // ones (an lstat relative to the open directory is cheaper than one by full path).
+    let mut found: HashMap<RepoPath, Found> = HashMap::new();
+    let mut skipped = Vec::new();
+    for start in walk_starts(&index, root, &filter) {
+        let walked = walk(root, &start, ws.git().is_some())?;
+        skipped.extend(walked.skipped);
+        for f in walked.files {
+            found.insert(f.path.clone(), f);
+        }
+    }
+
+    let entries: Vec<&Entry> = index.iter().filter(|e| wanted(&e.path)).collect();
+    progress.start("checking", Some(entries.len() as u64), Unit::Files);
+    let states: Vec<(&Entry, FileState)> = entries
+        .par_iter()
+        .map(|e| {
+            let meta = found.get(&e.path).map(|f| &f.metadata);
+            let state = check_entry(root, &index, store, e, meta).map_err(read_err(&e.path.to_fs_path(root)))?;
+            progress.advance(1);
+            Ok::<_, Error>((*e, state))
+        })
+        .collect::<Result<_, _>>()?;
+    progress.finish();
+
+    let mut unstaged = Vec::new();
+    let mut not_fetched = Vec::new();
+    let mut stale_stat = 0;
+    for (entry, state) in &states {
+        let kind = match state {
+            FileState::Clean => continue,
+            FileState::Restat(_) | FileState::Fetched(_) => {
+                stale_stat += 1;
+                continue;
+            }
+            FileState::NotFetched => {
+                not_fetched.push(entry.path.clone());
+                continue;
+            }
+            FileState::Modified { .. } => ChangeKind::Modified,
+            FileState::Deleted => ChangeKind::Deleted,
+            FileState::Corrupt => ChangeKind::Corrupt,
+        };
+        unstaged.push(Change {
+            path: entry.path.clone(),
+            kind,
+        });
+    }
+    for path in found.keys() {
+        if index.get(path).is_none() && index.tree_entry_covering(path).is_none() && wanted(path) {
+            unstaged.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::New,
+            });
+        }
+    }
+    unstaged.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let head = repo.refs().read_head()?;
+    let head_commit = repo.refs().head_commit()?;
+    let staged = staged_changes(ws, &index, head_commit, &filter)?;
+    let not_ignored = match ws.git() {
+        Some(git) => index
+            .roots()
+            .iter()
+            .filter(|r| !r.is_root() && wanted(r))
+            .filter(|r| !git.is_ignored(r.as_str(), r.to_fs_path(root).is_dir()).unwrap_or(true))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let pin = pin_state(ws, head_commit);
+    skipped.sort();
+    Ok(Status {
+        head,
+        head_commit,
+        staged,
+        unstaged,
+        not_fetched,
+        not_ignored,
+        pin,
+        interrupted_checkout: interrupted_checkout(repo),
+        skipped,
+        stale_stat,
+    })
+}
+
+/// The directories to walk for new files: tracked directory roots, narrowed to the
+/// filter.
+fn walk_starts(index: &Index, root: &Path, filter: &[RepoPath]) -> Vec<RepoPath> {
+    let mut starts = Vec::new();
+    for r in index.roots() {
+        if !r.to_fs_path(root).is_dir() {
+            continue;
+        }
+        if filter.is_empty() {
+            starts.push(r.clone());
+            continue;
+        }
+        for f in filter {
+            if f.is_within(r) {
+                if f.to_fs_path(root).is_dir() {
+                    starts.push(f.clone());
+                }
+            } else if r.is_within(f) {
+                starts.push(r.clone());
+            }
+        }
+    }
+    starts.sort();
+    starts.dedup();
+    // A start inside another start would be walked twice.
+    let mut out: Vec<RepoPath> = Vec::new();
+    for s in starts {
+        if !out.iter().any(|o| s.is_within(o)) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Index versus HEAD, file by file.
+fn staged_changes(
+    ws: &Workspace,
+    index: &Index,
+    head: Option<ObjectId>,
+    filter: &[RepoPath],
+) -> Result<Vec<Change>, Error> {
+    let store = ws.repo().store();
+    let head_tree = match head {
+        Some(id) => Some(store.read_commit(&id)?.tree),
+        None => None,
+    };
+    let old = TreeSource { store, tree: head_tree };
+    let new = IndexSource { index, store };
+    let options = diff::Options {
+        collapse_added: false,
+        filter: filter.to_vec(),
+    };
+    let out = diff::diff(&old, &new, &options).map_err(Error::History)?;
+    Ok(out
+        .changes
+        .into_iter()
+        // Both sides directories: only a root flag changed, not a file.
+        .filter(|c| !(c.old.as_ref().is_some_and(|i| i.is_dir()) && c.new.as_ref().is_some_and(|i| i.is_dir())))
+        .map(|c| Change {
+            kind: match (&c.old, &c.new) {
+                (None, _) => ChangeKind::Added,
+                (_, None) => ChangeKind::Deleted,
+                _ => ChangeKind::Modified,
+            },
+            path: c.path,
+        })
+        .collect())
+}
+
+fn pin_state(ws: &Workspace, head: Option<ObjectId>) -> PinState {
+    if ws.git().is_none() {
+        return PinState::NoGit;
+    }
+    match Pin::read(ws.root()) {
+        Ok(None) => PinState::NoPin,
+        Ok(Some(pin)) if Some(pin.commit) == head => PinState::Matches,
+        Ok(Some(pin)) => PinState::Differs {
+            pinned: pin.commit,
+            head,
+        },
+        Err(e) => PinState::Unreadable(e.to_string()),
+    }
+}
