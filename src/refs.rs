@@ -3,11 +3,12 @@
 //! Owns: reading and moving `HEAD` and `refs/{heads,tags,remotes}/…`, and appending every
 //! move to a reflog (`logs/…`). Does not own what a revision string means (history).
 //!
-//! Invariants: a ref file holds one full hex id and a newline; it is replaced by temp file
-//! + rename, never written in place. Every move is a compare-and-swap on the old value,
-//! made under a kernel lock shared by every work tree of the repository (`refs-lock` in the
-//! shared directory), so two writers can never both succeed from the same old value.
-//! `HEAD` and its reflog belong to one work tree; everything else is shared.
+//! Invariants: a ref file holds one full hex id and a newline; it is replaced by a temp
+//! file and a rename, never written in place. Every move is a compare-and-swap on the old
+//! value, made under a kernel lock shared by every work tree of the repository
+//! (`refs-lock` in the shared directory), so two writers can never both succeed from the
+//! same old value. `HEAD` and its reflog belong to one work tree; everything else is
+//! shared.
 
 use std::fs;
 use std::io;

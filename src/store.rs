@@ -61,8 +61,8 @@ pub enum Ingest {
         /// A new object was written (false: the store already had these bytes).
         new: bool,
         /// The file's metadata after reading, equal to the one before in every field that
-        /// matters.
-        metadata: Metadata,
+        /// matters (boxed: it is large and `Changed` carries nothing).
+        metadata: Box<Metadata>,
     },
     /// The file changed while it was read; nothing was stored.
     Changed,
@@ -194,7 +194,7 @@ impl Store {
             id,
             size: bytes.len() as u64,
             new,
-            metadata: after,
+            metadata: Box::new(after),
         })
     }
 
@@ -235,7 +235,7 @@ impl Store {
             id,
             size: total,
             new,
-            metadata: after,
+            metadata: Box::new(after),
         })
     }
 

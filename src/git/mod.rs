@@ -246,6 +246,37 @@ impl GitRepo {
         dir.join("rebase-merge").exists() || dir.join("rebase-apply").exists()
     }
 
+    /// Of the files dvx changes in git's view (`dvx.lock`, `.gitignore` files, the tracked
+    /// files of `.dvx/`), those that differ from git's index: what to `git add`.
+    pub fn files_to_stage(&self) -> Result<Vec<String>, Error> {
+        let out = self.git(&[
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            pin::FILE_NAME,
+            ".dvx/config.toml",
+            ".dvx/.gitignore",
+            ":(glob)**/.gitignore",
+        ])?;
+        Ok(out
+            .split('\0')
+            .filter(|rec| rec.len() > 3)
+            .map(|rec| rec[3..].to_owned())
+            .collect())
+    }
+
+    /// `git add` these paths.
+    pub fn stage(&self, paths: &[String]) -> Result<(), Error> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["add", "--"];
+        args.extend(paths.iter().map(String::as_str));
+        self.git(&args).map(|_| ())
+    }
+
     /// Run `git` in the work tree and return its standard output.
     pub fn git(&self, args: &[&str]) -> Result<String, Error> {
         run_git(&self.work_tree, args)

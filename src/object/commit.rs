@@ -47,7 +47,8 @@ pub enum GitHash {
 }
 
 impl GitHash {
-    pub fn len(self) -> usize {
+    /// Bytes in an id of this kind.
+    pub fn id_len(self) -> usize {
         match self {
             GitHash::Sha1 => 20,
             GitHash::Sha256 => 32,
@@ -116,7 +117,7 @@ impl Encode for Commit {
             }
         }
         if let Some(git) = &self.git
-            && git.id.len() != git.algorithm.len()
+            && git.id.len() != git.algorithm.id_len()
         {
             return Err(DecodeError::Invalid(
                 "git commit id has the wrong length".into(),

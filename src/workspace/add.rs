@@ -47,7 +47,12 @@ enum Stored {
 }
 
 /// Track `paths` (relative to `cwd`): hash and store every file, stage the result.
-pub fn add(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progress) -> Result<AddReport, Error> {
+pub fn add(
+    ws: &Workspace,
+    cwd: &Path,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<AddReport, Error> {
     let _lock = ws.repo().lock()?;
     let root = ws.root();
     let store = ws.repo().store();
@@ -94,7 +99,9 @@ pub fn add(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progres
     for f in &found {
         expand_to(&mut index, store, &f.path)?;
         match index.get(&f.path) {
-            Some(entry) if is_unchanged(root, &index, store, entry, f) => report.unchanged_files += 1,
+            Some(entry) if is_unchanged(root, &index, store, entry, f) => {
+                report.unchanged_files += 1
+            }
             _ => work.push(f),
         }
     }
@@ -112,7 +119,15 @@ pub fn add(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progres
     progress.finish();
     report.bytes_hashed = total;
 
-    if stored.iter().any(|s| matches!(s, Stored::Entry { new_object: true, .. })) {
+    if stored.iter().any(|s| {
+        matches!(
+            s,
+            Stored::Entry {
+                new_object: true,
+                ..
+            }
+        )
+    }) {
         ws.repo().flush_objects()?;
     }
     for s in stored {
@@ -125,7 +140,11 @@ pub fn add(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progres
                 }
                 match index.get(&entry.path) {
                     None => report.new_files += 1,
-                    Some(old) if old.id == entry.id && old.kind == entry.kind && old.executable == entry.executable => {
+                    Some(old)
+                        if old.id == entry.id
+                            && old.kind == entry.kind
+                            && old.executable == entry.executable =>
+                    {
                         report.unchanged_files += 1
                     }
                     Some(_) => report.modified_files += 1,
@@ -190,7 +209,12 @@ fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
     }
     match store.ingest(&abs, &f.metadata)? {
         Ingest::Changed => Ok(Stored::Changed(f.path.clone())),
-        Ingest::Stored { id, size, new, metadata } => Ok(Stored::Entry {
+        Ingest::Stored {
+            id,
+            size,
+            new,
+            metadata,
+        } => Ok(Stored::Entry {
             entry: Entry {
                 path: f.path.clone(),
                 kind: Kind::File,
@@ -209,7 +233,12 @@ fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
 /// Under an added directory, entries whose files are gone are staged as deleted. Entries
 /// not fetched stay (add treats them as unchanged), and so do files that still exist but
 /// were not walked (now ignored, or not regular files).
-fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, seen: &HashSet<&RepoPath>) -> usize {
+fn stage_deletions(
+    index: &mut Index,
+    root: &Path,
+    target: &RepoPath,
+    seen: &HashSet<&RepoPath>,
+) -> usize {
     let gone: Vec<RepoPath> = index
         .iter_under(target)
         .filter(|e| !e.not_fetched && e.kind != Kind::Tree && !seen.contains(&e.path))
@@ -223,7 +252,12 @@ fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, seen: &Has
 }
 
 /// Record `target` as a root and keep git ignoring it.
-fn track_root(ws: &Workspace, index: &mut Index, target: &RepoPath, report: &mut AddReport) -> Result<(), Error> {
+fn track_root(
+    ws: &Workspace,
+    index: &mut Index,
+    target: &RepoPath,
+    report: &mut AddReport,
+) -> Result<(), Error> {
     let absorbed: Vec<RepoPath> = index
         .roots()
         .iter()

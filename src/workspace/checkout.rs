@@ -24,13 +24,13 @@ use super::{Error, Workspace, expand_to, read_err, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
-use crate::history::diff::{self, IndexSource, Item, TreeSource};
 use crate::history::commit::advance_head;
+use crate::history::diff::{self, IndexSource, Item, TreeSource};
 use crate::index::{CachedTree, Index, Kind, Stat};
 use crate::object::{EntryKind, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
-use crate::refs::Head;
+use crate::refs::{Expected, Head};
 use crate::repo::Repo;
 
 const MARKER: &str = "CHECKOUT";
@@ -48,6 +48,9 @@ pub enum CheckoutMode {
 pub enum HeadMove {
     /// Point HEAD at this branch (full ref name).
     Switch(String),
+    /// Move (or create) this branch to the target, if it still has the `expected` value,
+    /// then point HEAD at it: `checkout -b`, and following `dvx.lock` forward.
+    SetBranch { branch: String, expected: Expected },
     /// Detach HEAD at the target.
     Detach,
     /// Move HEAD's branch (or detached HEAD) from its current commit to the target
@@ -97,7 +100,11 @@ enum Action {
 }
 
 /// Switch the work tree, index and HEAD to `options.target`.
-pub fn checkout(ws: &Workspace, options: &CheckoutOptions, progress: &dyn Progress) -> Result<CheckoutReport, Error> {
+pub fn checkout(
+    ws: &Workspace,
+    options: &CheckoutOptions,
+    progress: &dyn Progress,
+) -> Result<CheckoutReport, Error> {
     let _lock = ws.repo().lock()?;
     let mut index = ws.load_index()?;
     switch(ws, &mut index, options, progress)
@@ -152,7 +159,14 @@ pub fn switch(
             root_changes.push((change.path.clone(), false));
         }
         if let Some(item) = new.filter(|n| n.is_dir()) {
-            plan_added_dir(ws, &change.path, item, &mut actions, &mut conflicts, options.force)?;
+            plan_added_dir(
+                ws,
+                &change.path,
+                item,
+                &mut actions,
+                &mut conflicts,
+                options.force,
+            )?;
             continue;
         }
         let h = match head_tree {
@@ -161,7 +175,9 @@ pub fn switch(
         };
         match plan_path(ws, index, &change.path, old, new, h.as_ref())? {
             Some(action) => actions.push(action),
-            None if options.force => actions.push(Action::Update(change.path.clone(), new.cloned())),
+            None if options.force => {
+                actions.push(Action::Update(change.path.clone(), new.cloned()))
+            }
             None => conflicts.push(change.path.clone()),
         }
     }
@@ -182,7 +198,8 @@ pub fn switch(
     }
 
     let marker = repo.local_file(MARKER);
-    atomic::write_durable(&marker, format!("{}\n", options.target).as_bytes()).map_err(write_err(&marker))?;
+    atomic::write_durable(&marker, format!("{}\n", options.target).as_bytes())
+        .map_err(write_err(&marker))?;
     let mut report = CheckoutReport::default();
     let mut writes = Vec::new();
     let mut carried: HashSet<RepoPath> = HashSet::new();
@@ -217,7 +234,9 @@ pub fn switch(
             }
             Action::Update(path, item) => {
                 expand_to(index, store, &path)?;
-                let local = item.as_ref().is_some_and(|i| i.id.is_some_and(|id| store.contains(&id)));
+                let local = item
+                    .as_ref()
+                    .is_some_and(|i| i.id.is_some_and(|id| store.contains(&id)));
                 if !local {
                     // No target bytes to write: the old file goes (it is clean or forced).
                     let abs = path.to_fs_path(root);
@@ -265,7 +284,9 @@ pub fn switch(
     for (dir, item) in &out.listed_new {
         if let Some(id) = item.id
             && !carried.iter().any(|c| c.is_within(dir))
-            && index.tree_entry_covering(dir).is_none_or(|e| e.path == *dir)
+            && index
+                .tree_entry_covering(dir)
+                .is_none_or(|e| e.path == *dir)
         {
             let size = store.read_tree(&id)?.size();
             index.cache_tree(dir.clone(), CachedTree { id, size });
@@ -280,8 +301,30 @@ pub fn switch(
 fn move_head(repo: &Repo, head: Option<ObjectId>, options: &CheckoutOptions) -> Result<(), Error> {
     let refs = repo.refs();
     match &options.head {
-        HeadMove::Switch(branch) => refs.set_head(&Head::Branch(branch.clone()), &options.who, &options.message)?,
-        HeadMove::Detach => refs.set_head(&Head::Detached(options.target), &options.who, &options.message)?,
+        HeadMove::Switch(branch) => refs.set_head(
+            &Head::Branch(branch.clone()),
+            &options.who,
+            &options.message,
+        )?,
+        HeadMove::SetBranch { branch, expected } => {
+            refs.update(
+                branch,
+                *expected,
+                Some(options.target),
+                &options.who,
+                &options.message,
+            )?;
+            refs.set_head(
+                &Head::Branch(branch.clone()),
+                &options.who,
+                &options.message,
+            )?;
+        }
+        HeadMove::Detach => refs.set_head(
+            &Head::Detached(options.target),
+            &options.who,
+            &options.message,
+        )?,
         HeadMove::Advance => {
             advance_head(repo, head, options.target, &options.who, &options.message)?;
         }
@@ -302,7 +345,9 @@ fn plan_added_dir(
     let store = ws.repo().store();
     let tree = item.id.expect("stored items have ids");
     let files = diff::files_under(store, tree, &RepoPath::root())?;
-    let any_local = files.iter().any(|(_, i)| i.id.is_some_and(|id| store.contains(&id)));
+    let any_local = files
+        .iter()
+        .any(|(_, i)| i.id.is_some_and(|id| store.contains(&id)));
     let abs = path.to_fs_path(ws.root());
     let in_the_way = fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir());
     if in_the_way && !force {
@@ -327,15 +372,25 @@ fn plan_added_dir(
 
 /// For a path the index does not track: `None` if nothing is there, else whether what
 /// is there equals `target`.
-fn untracked_matches(ws: &Workspace, path: &RepoPath, target: Option<&Item>) -> Result<Option<bool>, Error> {
+fn untracked_matches(
+    ws: &Workspace,
+    path: &RepoPath,
+    target: Option<&Item>,
+) -> Result<Option<bool>, Error> {
     let abs = path.to_fs_path(ws.root());
     let meta = match fs::symlink_metadata(&abs) {
         Ok(m) if !m.is_dir() => m,
         _ => return Ok(None),
     };
-    let Some(t) = target else { return Ok(Some(false)) };
+    let Some(t) = target else {
+        return Ok(Some(false));
+    };
     let (id, _) = hash_path(&abs, &meta).map_err(read_err(&abs))?;
-    let kind = if meta.file_type().is_symlink() { EntryKind::Symlink } else { EntryKind::File };
+    let kind = if meta.file_type().is_symlink() {
+        EntryKind::Symlink
+    } else {
+        EntryKind::File
+    };
     Ok(Some(Some(id) == t.id && kind == t.kind))
 }
 
@@ -358,12 +413,20 @@ fn plan_path(
     // The work tree compared with the index and with the target.
     let (w_is_i, w_is_t) = match index.get(path).filter(|e| e.kind != Kind::Tree) {
         Some(entry) => {
-            let state = check_entry(root, index, store, entry, None).map_err(read_err(&path.to_fs_path(root)))?;
+            let state = check_entry(root, index, store, entry, None)
+                .map_err(read_err(&path.to_fs_path(root)))?;
             match state {
-                FileState::Clean | FileState::Restat(_) | FileState::Fetched(_) => (true, same(old, new)),
+                FileState::Clean | FileState::Restat(_) | FileState::Fetched(_) => {
+                    (true, same(old, new))
+                }
                 FileState::NotFetched => (true, new.is_none()),
                 FileState::Deleted => (false, new.is_none()),
-                FileState::Modified { id, kind, executable, .. } => {
+                FileState::Modified {
+                    id,
+                    kind,
+                    executable,
+                    ..
+                } => {
                     let now = Item {
                         name: String::new(),
                         kind: match kind {
@@ -403,7 +466,12 @@ fn plan_path(
 
 /// A file cannot be written where a directory with other files stands, nor below a path
 /// that is a file the checkout does not remove.
-fn check_blocking_files(ws: &Workspace, actions: &[Action], conflicts: &mut Vec<RepoPath>, force: bool) -> Result<(), Error> {
+fn check_blocking_files(
+    ws: &Workspace,
+    actions: &[Action],
+    conflicts: &mut Vec<RepoPath>,
+    force: bool,
+) -> Result<(), Error> {
     let root = ws.root();
     let removed: HashSet<&RepoPath> = actions
         .iter()
@@ -415,7 +483,9 @@ fn check_blocking_files(ws: &Workspace, actions: &[Action], conflicts: &mut Vec<
         .collect();
     let mut checked_dirs: HashSet<RepoPath> = HashSet::new();
     for action in actions {
-        let Action::Update(path, Some(item)) = action else { continue };
+        let Action::Update(path, Some(item)) = action else {
+            continue;
+        };
         if item.is_dir() {
             continue;
         }
@@ -483,7 +553,9 @@ fn filesystem_is_case_insensitive(repo: &Repo) -> bool {
     if atomic::write(&probe, b"").is_err() {
         return false;
     }
-    let insensitive = dir.join(format!("caseprobe-{}", std::process::id())).exists();
+    let insensitive = dir
+        .join(format!("caseprobe-{}", std::process::id()))
+        .exists();
     let _ = fs::remove_file(&probe);
     insensitive
 }

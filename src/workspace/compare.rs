@@ -41,7 +41,10 @@ pub enum FileState {
 impl FileState {
     /// Whether the path differs from the index.
     pub fn is_change(&self) -> bool {
-        matches!(self, FileState::Modified { .. } | FileState::Deleted | FileState::Corrupt)
+        matches!(
+            self,
+            FileState::Modified { .. } | FileState::Deleted | FileState::Corrupt
+        )
     }
 }
 
@@ -113,7 +116,12 @@ pub fn check_entry(
                 owned = m;
                 &owned
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
                 return Ok(if entry.not_fetched {
                     FileState::NotFetched
                 } else {
@@ -131,10 +139,18 @@ pub fn check_entry(
             FileState::Deleted
         });
     }
-    let kind = if file_type.is_symlink() { Kind::Symlink } else { Kind::File };
+    let kind = if file_type.is_symlink() {
+        Kind::Symlink
+    } else {
+        Kind::File
+    };
     let executable = kind == Kind::File && is_executable(metadata);
     let stat = Stat::from_metadata(metadata);
-    if !entry.not_fetched && kind == entry.kind && stat_matches(entry, &stat) && !index.is_racy(entry) {
+    if !entry.not_fetched
+        && kind == entry.kind
+        && stat_matches(entry, &stat)
+        && !index.is_racy(entry)
+    {
         return Ok(FileState::Clean);
     }
     if entry.linked && entry.kind == Kind::File && kind == Kind::Symlink {
@@ -164,9 +180,9 @@ pub fn check_entry(
     }
     if entry.linked
         && kind == Kind::File
-        && store
-            .metadata(&entry.id)
-            .is_some_and(|m| Stat::from_metadata(&m).ino == stat.ino && Stat::from_metadata(&m).dev == stat.dev)
+        && store.metadata(&entry.id).is_some_and(|m| {
+            Stat::from_metadata(&m).ino == stat.ino && Stat::from_metadata(&m).dev == stat.dev
+        })
     {
         return Ok(FileState::Corrupt);
     }

@@ -91,17 +91,18 @@ impl<'a> Materializer<'a> {
                         why: format!("{} is a file, not a directory", current.display()),
                     });
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    match fs::create_dir(&current) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
-                        Err(e) => return Err(write_err(&current)(e)),
-                    }
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&current) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
+                    Err(e) => return Err(write_err(&current)(e)),
+                },
                 Err(e) => return Err(write_err(&current)(e)),
             }
         }
-        self.safe_dirs.lock().expect("lock poisoned").insert(abs.clone());
+        self.safe_dirs
+            .lock()
+            .expect("lock poisoned")
+            .insert(abs.clone());
         Ok(abs)
     }
 
@@ -138,7 +139,13 @@ impl<'a> Materializer<'a> {
         rename(&tmp, dest)
     }
 
-    fn write_file(&self, id: &ObjectId, executable: bool, dir: &Path, dest: &Path) -> Result<bool, Error> {
+    fn write_file(
+        &self,
+        id: &ObjectId,
+        executable: bool,
+        dir: &Path,
+        dest: &Path,
+    ) -> Result<bool, Error> {
         let object = self.store.path(id);
         if !object.exists() {
             return Err(crate::store::Error::Missing { id: *id }.into());
@@ -223,7 +230,10 @@ fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
     let _ = (target, at);
-    Err(io::Error::new(io::ErrorKind::Unsupported, "symlinks are not supported here"))
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symlinks are not supported here",
+    ))
 }
 
 #[cfg(unix)]
@@ -234,7 +244,10 @@ fn make_symlink_path(target: &Path, at: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn make_symlink_path(target: &Path, at: &Path) -> io::Result<()> {
     let _ = (target, at);
-    Err(io::Error::new(io::ErrorKind::Unsupported, "symlinks are not supported here"))
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symlinks are not supported here",
+    ))
 }
 
 #[cfg(unix)]

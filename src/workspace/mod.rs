@@ -13,21 +13,27 @@ mod add;
 mod checkout;
 mod compare;
 mod materialize;
+mod merge;
 mod resolve;
 mod restore;
 mod rm;
+mod snapshot;
 mod status;
 mod walk;
 
 use std::path::{Path, PathBuf};
 
 pub use add::{AddReport, add};
-pub use checkout::{CheckoutMode, CheckoutOptions, CheckoutReport, checkout, interrupted_checkout};
+pub use checkout::{
+    CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, checkout, interrupted_checkout, switch,
+};
 pub use compare::{FileState, check_entry};
 pub use materialize::Materializer;
+pub use merge::{MergeOptions, MergeOutcome, merge};
 pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
+pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};
 pub use walk::{Found, Walk, walk};
 
@@ -57,7 +63,17 @@ pub enum Error {
     #[error("'{path}' has local changes")]
     LocalChanges { path: RepoPath },
     #[error("checkout would overwrite local changes in {count} path(s): {list}")]
-    WouldOverwrite { count: usize, list: String, paths: Vec<RepoPath> },
+    WouldOverwrite {
+        count: usize,
+        list: String,
+        paths: Vec<RepoPath>,
+    },
+    #[error("merge stopped: {count} path(s) changed on both sides: {list}")]
+    MergeConflicts {
+        count: usize,
+        list: String,
+        paths: Vec<RepoPath>,
+    },
     #[error("'{path}' needs object {id}, which is not in the local store")]
     MissingObject { path: RepoPath, id: ObjectId },
     #[error("'{path}' would collide with '{other}' on a case-insensitive file system")]
@@ -127,7 +143,9 @@ impl Workspace {
     /// refs of the main work tree are shared.
     pub fn open(start: &Path) -> Result<Workspace, Error> {
         let start = std::fs::canonicalize(start).map_err(read_err(start))?;
-        let root = repo::find_root(&start).ok_or_else(|| repo::Error::NotARepo { start: start.clone() })?;
+        let root = repo::find_root(&start).ok_or_else(|| repo::Error::NotARepo {
+            start: start.clone(),
+        })?;
         let mut git = git::discover(&root).filter(|g| g.work_tree() == root);
         let common = git
             .as_ref()
@@ -170,8 +188,16 @@ impl Workspace {
 
 /// Replace an unexpanded tree entry at `dir` by its children (files not fetched,
 /// subdirectories as further tree entries), so a path below it can be changed.
-pub fn expand_tree_entry(index: &mut Index, store: &store::Store, dir: &RepoPath) -> Result<(), Error> {
-    let Some(entry) = index.get(dir).filter(|e| e.kind == index::Kind::Tree).cloned() else {
+pub fn expand_tree_entry(
+    index: &mut Index,
+    store: &store::Store,
+    dir: &RepoPath,
+) -> Result<(), Error> {
+    let Some(entry) = index
+        .get(dir)
+        .filter(|e| e.kind == index::Kind::Tree)
+        .cloned()
+    else {
         return Ok(());
     };
     let tree = store.read_tree(&entry.id)?;
@@ -186,7 +212,13 @@ pub fn expand_tree_entry(index: &mut Index, store: &store::Store, dir: &RepoPath
         if child.root {
             index.add_root(path.clone());
         }
-        index.upsert(index::Entry::not_fetched(path, kind, child.executable, child.id, child.size));
+        index.upsert(index::Entry::not_fetched(
+            path,
+            kind,
+            child.executable,
+            child.id,
+            child.size,
+        ));
     }
     index.cache_tree(
         dir.clone(),

@@ -10,7 +10,11 @@ use crate::repo::DVX_DIR;
 /// `root` (canonical). The path need not exist. Symlinks in the final component are not
 /// followed, so a tracked symlink stays a symlink.
 pub fn resolve_path(root: &Path, cwd: &Path, arg: &Path) -> Result<RepoPath, Error> {
-    let joined = if arg.is_absolute() { arg.to_path_buf() } else { cwd.join(arg) };
+    let joined = if arg.is_absolute() {
+        arg.to_path_buf()
+    } else {
+        cwd.join(arg)
+    };
     let normal = normalize(&joined);
     // Canonicalize the deepest existing ancestor of the parent, so a symlinked cwd (or
     // /tmp on macOS) still lands inside the canonical root; the final component is kept
@@ -90,15 +94,21 @@ mod tests {
         std::fs::create_dir_all(root.join("data/sub")).expect("mkdir");
         let sub = root.join("data/sub");
         assert_eq!(
-            resolve_path(&root, &sub, Path::new("x.csv")).expect("ok").as_str(),
+            resolve_path(&root, &sub, Path::new("x.csv"))
+                .expect("ok")
+                .as_str(),
             "data/sub/x.csv"
         );
         assert_eq!(
-            resolve_path(&root, &sub, Path::new("../..")).expect("ok").as_str(),
+            resolve_path(&root, &sub, Path::new("../.."))
+                .expect("ok")
+                .as_str(),
             ""
         );
         assert_eq!(
-            resolve_path(&root, &root, &root.join("data")).expect("ok").as_str(),
+            resolve_path(&root, &root, &root.join("data"))
+                .expect("ok")
+                .as_str(),
             "data"
         );
         assert!(matches!(
@@ -118,7 +128,9 @@ mod tests {
         let root = std::fs::canonicalize(dir.path()).expect("canon");
         std::os::unix::fs::symlink("/etc", root.join("link")).expect("symlink");
         assert_eq!(
-            resolve_path(&root, &root, Path::new("link")).expect("ok").as_str(),
+            resolve_path(&root, &root, Path::new("link"))
+                .expect("ok")
+                .as_str(),
             "link"
         );
     }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry};
 use super::materialize::Materializer;
-use super::{Error, Workspace, expand_tree_entry, expand_to, read_err, resolve_path};
+use super::{Error, Workspace, expand_to, expand_tree_entry, read_err, resolve_path};
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
@@ -91,7 +91,11 @@ pub(super) fn entry_for(path: RepoPath, item: &Item) -> Entry {
 }
 
 /// The index's entries at or below `path`, with unexpanded directories expanded.
-fn index_targets(index: &mut Index, store: &crate::store::Store, path: &RepoPath) -> Result<Vec<Entry>, Error> {
+fn index_targets(
+    index: &mut Index,
+    store: &crate::store::Store,
+    path: &RepoPath,
+) -> Result<Vec<Entry>, Error> {
     expand_to(index, store, path)?;
     loop {
         let tree = index
@@ -136,7 +140,8 @@ pub(super) fn write_entries(
             // Compare against the target itself: a zero stat forces a content check.
             target.stat = Stat::default();
             target.not_fetched = false;
-            let state = check_entry(root, index, store, &target, None).map_err(read_err(&target.path.to_fs_path(root)))?;
+            let state = check_entry(root, index, store, &target, None)
+                .map_err(read_err(&target.path.to_fs_path(root)))?;
             let outcome = match state {
                 FileState::Restat(stat) | FileState::Fetched(stat) => {
                     target.stat = stat;

@@ -22,7 +22,13 @@ pub struct RmReport {
 
 /// Untrack `paths` (relative to `cwd`). Without `cached`, their files are deleted too,
 /// and a file with changes not staged is refused unless `force`.
-pub fn rm(ws: &Workspace, cwd: &Path, paths: &[PathBuf], cached: bool, force: bool) -> Result<RmReport, Error> {
+pub fn rm(
+    ws: &Workspace,
+    cwd: &Path,
+    paths: &[PathBuf],
+    cached: bool,
+    force: bool,
+) -> Result<RmReport, Error> {
     let _lock = ws.repo().lock()?;
     let root = ws.root();
     let store = ws.repo().store();
@@ -40,9 +46,12 @@ pub fn rm(ws: &Workspace, cwd: &Path, paths: &[PathBuf], cached: bool, force: bo
     if !cached && !force {
         for target in &targets {
             for e in index.iter_under(target) {
-                let state = check_entry(root, &index, store, e, None).map_err(read_err(&e.path.to_fs_path(root)))?;
+                let state = check_entry(root, &index, store, e, None)
+                    .map_err(read_err(&e.path.to_fs_path(root)))?;
                 if state.is_change() && !matches!(state, super::FileState::Deleted) {
-                    return Err(Error::LocalChanges { path: e.path.clone() });
+                    return Err(Error::LocalChanges {
+                        path: e.path.clone(),
+                    });
                 }
             }
         }
@@ -65,7 +74,12 @@ pub fn rm(ws: &Workspace, cwd: &Path, paths: &[PathBuf], cached: bool, force: bo
             index.remove(&e.path);
             report.untracked.push(e.path);
         }
-        let roots: Vec<RepoPath> = index.roots().iter().filter(|r| r.is_within(target)).cloned().collect();
+        let roots: Vec<RepoPath> = index
+            .roots()
+            .iter()
+            .filter(|r| r.is_within(target))
+            .cloned()
+            .collect();
         for r in roots {
             index.remove_root(&r);
             if ws.git().is_some()

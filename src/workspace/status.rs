@@ -61,7 +61,10 @@ pub enum PinState {
     /// HEAD is the pinned commit.
     Matches,
     /// HEAD is not the pinned commit (for example after `git checkout` without hooks).
-    Differs { pinned: ObjectId, head: Option<ObjectId> },
+    Differs {
+        pinned: ObjectId,
+        head: Option<ObjectId>,
+    },
     /// `dvx.lock` cannot be read.
     Unreadable(String),
 }
@@ -96,7 +99,12 @@ impl Status {
 }
 
 /// Compute the status, limited to `paths` (relative to `cwd`) when any are given.
-pub fn status(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Progress) -> Result<Status, Error> {
+pub fn status(
+    ws: &Workspace,
+    cwd: &Path,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<Status, Error> {
     let root = ws.root();
     let repo = ws.repo();
     let store = repo.store();
@@ -125,7 +133,8 @@ pub fn status(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Prog
         .par_iter()
         .map(|e| {
             let meta = found.get(&e.path).map(|f| &f.metadata);
-            let state = check_entry(root, &index, store, e, meta).map_err(read_err(&e.path.to_fs_path(root)))?;
+            let state = check_entry(root, &index, store, e, meta)
+                .map_err(read_err(&e.path.to_fs_path(root)))?;
             progress.advance(1);
             Ok::<_, Error>((*e, state))
         })
@@ -173,7 +182,10 @@ pub fn status(ws: &Workspace, cwd: &Path, paths: &[PathBuf], progress: &dyn Prog
             .roots()
             .iter()
             .filter(|r| !r.is_root() && wanted(r))
-            .filter(|r| !git.is_ignored(r.as_str(), r.to_fs_path(root).is_dir()).unwrap_or(true))
+            .filter(|r| {
+                !git.is_ignored(r.as_str(), r.to_fs_path(root).is_dir())
+                    .unwrap_or(true)
+            })
             .cloned()
             .collect(),
         None => Vec::new(),
@@ -240,7 +252,10 @@ fn staged_changes(
         Some(id) => Some(store.read_commit(&id)?.tree),
         None => None,
     };
-    let old = TreeSource { store, tree: head_tree };
+    let old = TreeSource {
+        store,
+        tree: head_tree,
+    };
     let new = IndexSource { index, store };
     let options = diff::Options {
         collapse_added: false,
@@ -251,7 +266,10 @@ fn staged_changes(
         .changes
         .into_iter()
         // Both sides directories: only a root flag changed, not a file.
-        .filter(|c| !(c.old.as_ref().is_some_and(|i| i.is_dir()) && c.new.as_ref().is_some_and(|i| i.is_dir())))
+        .filter(|c| {
+            !(c.old.as_ref().is_some_and(|i| i.is_dir())
+                && c.new.as_ref().is_some_and(|i| i.is_dir()))
+        })
         .map(|c| Change {
             kind: match (&c.old, &c.new) {
                 (None, _) => ChangeKind::Added,

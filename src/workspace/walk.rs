@@ -46,7 +46,12 @@ struct Rules {
 struct RuleStack(Vec<Arc<Rules>>);
 
 impl RuleStack {
-    fn with_dir(&self, root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<RuleStack, Error> {
+    fn with_dir(
+        &self,
+        root: &Path,
+        dir: &RepoPath,
+        use_gitignore: bool,
+    ) -> Result<RuleStack, Error> {
         let mut out = self.clone();
         if let Some(rules) = load_rules(root, dir, use_gitignore)? {
             out.0.push(Arc::new(rules));
@@ -76,7 +81,12 @@ fn load_rules(root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<Option
         let file = abs.join(name);
         let text = match fs::read_to_string(&file) {
             Ok(t) => t,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
                 return Ok(());
             }
             Err(e) => return Err(read_err(&file)(e)),
@@ -105,7 +115,10 @@ fn load_rules(root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<Option
         path: abs.display().to_string(),
         why: format!("ignore rules: {e}"),
     })?;
-    Ok(Some(Rules { dir: dir.clone(), matcher }))
+    Ok(Some(Rules {
+        dir: dir.clone(),
+        matcher,
+    }))
 }
 
 /// Names dvx never enters or records: git's and dvx's own directories, ignore files
@@ -149,7 +162,12 @@ pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, 
 
 type Collected = (Vec<Found>, Vec<RepoPath>);
 
-fn walk_dir(root: &Path, dir: &RepoPath, rules: &RuleStack, use_gitignore: bool) -> Result<Collected, Error> {
+fn walk_dir(
+    root: &Path,
+    dir: &RepoPath,
+    rules: &RuleStack,
+    use_gitignore: bool,
+) -> Result<Collected, Error> {
     let abs = dir.to_fs_path(root);
     let mut files = Vec::new();
     let mut skipped = Vec::new();
@@ -216,14 +234,27 @@ mod tests {
         let root = dir.path();
         fs::create_dir_all(root.join("data/sub")).expect("mkdir");
         fs::create_dir_all(root.join("data/.git")).expect("mkdir");
-        for f in ["data/a.csv", "data/b.tmp", "data/sub/c.csv", "data/sub/d.log", "data/.git/x"] {
+        for f in [
+            "data/a.csv",
+            "data/b.tmp",
+            "data/sub/c.csv",
+            "data/sub/d.log",
+            "data/.git/x",
+        ] {
             atomic::write(&root.join(f), b"x").expect("write");
         }
-        let gitignore = format!("/data\n*.tmp\n{}\n/a.csv\n{}\n", ignore_block::BEGIN, ignore_block::END);
+        let gitignore = format!(
+            "/data\n*.tmp\n{}\n/a.csv\n{}\n",
+            ignore_block::BEGIN,
+            ignore_block::END
+        );
         atomic::write(&root.join(".gitignore"), gitignore.as_bytes()).expect("write");
         atomic::write(&root.join("data/sub/.dvxignore"), b"*.log\n").expect("write");
-        atomic::write(&root.join("data/.gitignore"), format!("{}\n/a.csv\n{}\n", ignore_block::BEGIN, ignore_block::END).as_bytes())
-            .expect("write");
+        atomic::write(
+            &root.join("data/.gitignore"),
+            format!("{}\n/a.csv\n{}\n", ignore_block::BEGIN, ignore_block::END).as_bytes(),
+        )
+        .expect("write");
         let start = RepoPath::new("data").expect("path");
         let walk = walk(root, &start, true).expect("walk");
         assert_eq!(names(&walk), ["data/a.csv", "data/sub/c.csv"]);
@@ -240,7 +271,8 @@ mod tests {
         let root = dir.path();
         fs::create_dir_all(root.join("d")).expect("mkdir");
         std::os::unix::fs::symlink("/etc", root.join("d/etc")).expect("symlink");
-        let fifo = std::ffi::CString::new(root.join("d/pipe").to_str().expect("utf8")).expect("cstr");
+        let fifo =
+            std::ffi::CString::new(root.join("d/pipe").to_str().expect("utf8")).expect("cstr");
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
         let walk = walk(root, &RepoPath::new("d").expect("p"), true).expect("walk");

@@ -1,0 +1,198 @@
+//! dvx benchmark harness: `cargo bench --bench dvx`.
+//!
+//! Generates a deterministic dataset (many small files in nested directories, a few large
+//! ones), then times the real `dvx` binary on it: `add`, a no-op `status`, `commit`, a
+//! full restore, switching between commits that differ in 1% of the files, `log` over a
+//! long history, and the peak memory of `add` and `status` per tracked file.
+//!
+//! Absolute seconds say little on their own: they depend on the disk, the page cache and
+//! the core count. So the same run, on the same bytes and the same filesystem, also
+//! measures the physical limits dvx is held to: `cp -r` + `sync` (writing the bytes),
+//! BLAKE3 over every file (hashing them), and `git status` (the no-op everybody compares
+//! with). Each dvx number is reported as a ratio to its limit, and the targets are
+//! ratios, so results compare across machines and runs.
+//!
+//! Every command is a separate process, timed with `Instant` from spawn to exit; its peak
+//! RSS comes from `wait4`. Each scenario fails soft, so a half-built dvx still yields the
+//! limits and whatever works. Misses are reported, never turned into a failing exit:
+//! speed is measured here, not asserted. Settings: see `bench/README.md`.
+
+// The modules live in benches/dvx/ (a crate root looks next to itself by default).
+#[path = "dvx/config.rs"]
+mod config;
+#[path = "dvx/dataset.rs"]
+mod dataset;
+#[path = "dvx/limits.rs"]
+mod limits;
+#[path = "dvx/measure.rs"]
+mod measure;
+#[path = "dvx/report.rs"]
+mod report;
+#[path = "dvx/rng.rs"]
+mod rng;
+#[path = "dvx/scenarios.rs"]
+mod scenarios;
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use config::{Config, Scenario, Selection};
+use dataset::Dataset;
+use limits::{Limits, Wanted};
+use measure::Runner;
+use report::Report;
+
+/// Errors are messages: every one ends up printed next to the scenario it broke.
+pub type Result<T> = std::result::Result<T, String>;
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("dvx bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<()> {
+    let config = Config::from_env()?;
+    fs::create_dir_all(&config.base_dir)
+        .map_err(|e| format!("create {}: {e}", config.base_dir.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix("dvx-bench-")
+        .tempdir_in(&config.base_dir)
+        .map_err(|e| format!("create a work dir in {}: {e}", config.base_dir.display()))?;
+    let runner = Runner::new(work.path().join("logs"), config.dvx.clone())?;
+    print_settings(&config, work.path());
+
+    let mut report = Report::default();
+    let (dataset, generate_secs) = if needs_dataset(&config.selection) {
+        let (d, secs) = generate(&config, &work.path().join("dataset"))?;
+        (Some(d), Some(secs))
+    } else {
+        (None, None)
+    };
+    let limits = match &dataset {
+        Some(d) => {
+            println!("\n== limits ==");
+            limits::measure(&runner, d, work.path(), &wanted_limits(&config.selection))
+        }
+        None => Limits::default(),
+    };
+    println!("\n== dvx ==");
+    if let Some(d) = &dataset {
+        let chain = scenarios::dvx_chain(
+            &runner,
+            d,
+            &limits,
+            &config.selection,
+            work.path(),
+            &mut report,
+        );
+        if config.selection.reports(Scenario::Dvc) {
+            scenarios::dvc(&runner, d, &chain, work.path(), &mut report);
+        }
+    }
+    scenarios::log(&runner, &config, work.path(), &mut report);
+
+    println!("\n== results ==\n{}", report.table());
+    let config_json = config_json(&config, dataset.as_ref(), generate_secs);
+    match report.write_json(&config.json_path, &config_json, &limits_json(&limits)) {
+        Ok(()) => println!("results written to {}", config.json_path.display()),
+        Err(e) => println!("warning: {e}"),
+    }
+    finish(work, config.keep)
+}
+
+/// Every scenario except `log_10k` works on the generated dataset.
+fn needs_dataset(sel: &Selection) -> bool {
+    Scenario::ALL
+        .into_iter()
+        .any(|s| s != Scenario::Log10k && sel.runs(s))
+}
+
+fn wanted_limits(sel: &Selection) -> Wanted {
+    Wanted {
+        small: sel.reports(Scenario::AddSmall) || sel.reports(Scenario::RestoreAll),
+        large: sel.reports(Scenario::AddLarge),
+        git_status: sel.reports(Scenario::StatusNoop),
+    }
+}
+
+fn print_settings(config: &Config, work: &Path) {
+    println!("dvx benchmark");
+    println!("  dvx binary : {}", config.dvx.display());
+    println!("  work dir   : {}", work.display());
+    println!("  scenarios  : {}", config.selection.names().join(", "));
+    println!(
+        "  dataset    : {} small files (1-64 KiB), {} large files of {} bytes, seed {}",
+        config.files, config.large, config.large_bytes, config.seed
+    );
+}
+
+/// Write the dataset, then flush it so no later measurement pays for these writes.
+fn generate(config: &Config, root: &Path) -> Result<(Dataset, f64)> {
+    println!("\n== dataset ==");
+    let start = Instant::now();
+    let large = if config.selection.runs(Scenario::AddLarge) {
+        config.large
+    } else {
+        0
+    };
+    let dataset = dataset::generate(root, config.seed, config.files, large, config.large_bytes)?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "  {} small files ({:.2} GiB) and {} large ({:.2} GiB) written in {secs:.1} s",
+        dataset.small.len(),
+        dataset.small_bytes() as f64 / GIB,
+        dataset.large.len(),
+        dataset.large_bytes() as f64 / GIB,
+    );
+    let mut sync = std::process::Command::new("sync");
+    let synced = sync.status().map_err(|e| format!("sync: {e}"))?;
+    if !synced.success() {
+        return Err(format!("sync failed: {synced}"));
+    }
+    Ok((dataset, secs))
+}
+
+fn config_json(config: &Config, dataset: Option<&Dataset>, generate_secs: Option<f64>) -> Value {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    json!({
+        "files": config.files,
+        "large_files": config.large,
+        "large_bytes": config.large_bytes,
+        "seed": config.seed,
+        "small_bytes_total": dataset.map(Dataset::small_bytes),
+        "large_bytes_total": dataset.map(Dataset::large_bytes),
+        "generate_secs": generate_secs,
+        "log_commits": config.log_commits,
+        "scenarios": config.selection.names(),
+        "cores": cores,
+    })
+}
+
+fn limits_json(limits: &Limits) -> Value {
+    json!({
+        "cp_sync_small": limits.cp_small,
+        "blake3_small": limits.hash_small,
+        "cp_sync_blake3_small": limits.cp_hash_small(),
+        "cp_sync_large": limits.cp_large,
+        "blake3_large": limits.hash_large,
+        "git_status_porcelain": limits.git_status,
+    })
+}
+
+/// Delete the work dir, or keep it with `DVX_BENCH_KEEP=1`.
+fn finish(work: tempfile::TempDir, keep: bool) -> Result<()> {
+    if keep {
+        println!("work dir kept: {}", work.keep().display());
+        return Ok(());
+    }
+    let path = work.path().to_path_buf();
+    work.close()
+        .map_err(|e| format!("remove {}: {e}", path.display()))
+}

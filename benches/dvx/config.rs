@@ -1,0 +1,203 @@
+//! Run settings, read from `DVX_BENCH_*` environment variables, and scenario selection.
+
+use std::collections::BTreeSet;
+use std::env;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::Result;
+
+/// One thing the harness can measure; `DVX_BENCH_ONLY` names these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    AddSmall,
+    AddLarge,
+    StatusNoop,
+    Commit,
+    RestoreAll,
+    Checkout1pct,
+    Memory,
+    Log10k,
+    Dvc,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 9] = [
+        Scenario::AddSmall,
+        Scenario::AddLarge,
+        Scenario::StatusNoop,
+        Scenario::Commit,
+        Scenario::RestoreAll,
+        Scenario::Checkout1pct,
+        Scenario::Memory,
+        Scenario::Log10k,
+        Scenario::Dvc,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::AddSmall => "add_small",
+            Scenario::AddLarge => "add_large",
+            Scenario::StatusNoop => "status_noop",
+            Scenario::Commit => "commit",
+            Scenario::RestoreAll => "restore_all",
+            Scenario::Checkout1pct => "checkout_1pct",
+            Scenario::Memory => "memory",
+            Scenario::Log10k => "log_10k",
+            Scenario::Dvc => "dvc",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Scenario> {
+        // `full_checkout` is the target checked on the restore_all row.
+        if name == "full_checkout" {
+            return Some(Scenario::RestoreAll);
+        }
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Scenarios whose state or numbers this one needs; they run first, as setup.
+    fn needs(self) -> &'static [Scenario] {
+        use Scenario::*;
+        match self {
+            AddSmall | AddLarge | Log10k => &[],
+            StatusNoop | Commit => &[AddSmall, AddLarge],
+            RestoreAll | Dvc => &[AddSmall],
+            Checkout1pct => &[Commit, RestoreAll],
+            Memory => &[AddSmall, StatusNoop],
+        }
+    }
+}
+
+/// Which scenarios were asked for, and which must run (asked for plus their setup).
+pub struct Selection {
+    selected: BTreeSet<Scenario>,
+    run: BTreeSet<Scenario>,
+    /// `DVX_BENCH_ONLY` was given, so unnamed scenarios are silently left out.
+    pub explicit: bool,
+}
+
+impl Selection {
+    fn new(selected: BTreeSet<Scenario>, explicit: bool) -> Selection {
+        let mut run = BTreeSet::new();
+        let mut todo: Vec<Scenario> = selected.iter().copied().collect();
+        while let Some(s) = todo.pop() {
+            if run.insert(s) {
+                todo.extend_from_slice(s.needs());
+            }
+        }
+        Selection {
+            selected,
+            run,
+            explicit,
+        }
+    }
+
+    /// Report this scenario's rows.
+    pub fn reports(&self, s: Scenario) -> bool {
+        self.selected.contains(&s)
+    }
+
+    /// Run this scenario (reported or as setup for another).
+    pub fn runs(&self, s: Scenario) -> bool {
+        self.run.contains(&s)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.selected.iter().map(|s| s.name()).collect()
+    }
+}
+
+pub struct Config {
+    /// Number of small files.
+    pub files: usize,
+    /// Number of large files.
+    pub large: usize,
+    /// Size of each large file in bytes.
+    pub large_bytes: u64,
+    pub seed: u64,
+    /// Directory under which the work dir is created.
+    pub base_dir: PathBuf,
+    pub selection: Selection,
+    /// Commits made for `log_10k`.
+    pub log_commits: usize,
+    pub json_path: PathBuf,
+    pub keep: bool,
+    /// The dvx binary under test.
+    pub dvx: PathBuf,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let target_dir = target_tmp.parent().unwrap_or(target_tmp);
+        Ok(Config {
+            files: number("DVX_BENCH_FILES", 100_000)?,
+            large: number("DVX_BENCH_LARGE", 2)?,
+            large_bytes: number("DVX_BENCH_LARGE_BYTES", 1 << 30)?,
+            seed: number("DVX_BENCH_SEED", 1)?,
+            base_dir: path("DVX_BENCH_DIR", target_tmp),
+            selection: selection()?,
+            log_commits: number("DVX_BENCH_LOG_COMMITS", 10_000)?,
+            json_path: path("DVX_BENCH_JSON", &target_dir.join("bench-results.json")),
+            keep: flag("DVX_BENCH_KEEP"),
+            dvx: path("DVX_BENCH_BIN", Path::new(env!("CARGO_BIN_EXE_dvx"))),
+        })
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A number; `_` separators are allowed (`100_000`).
+fn number<T: FromStr>(name: &str, default: T) -> Result<T> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("{name}={v:?} is not a non-negative integer")),
+    }
+}
+
+fn path(name: &str, default: &Path) -> PathBuf {
+    var(name).map_or_else(|| default.to_path_buf(), PathBuf::from)
+}
+
+fn flag(name: &str) -> bool {
+    var(name).is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// `DVX_BENCH_ONLY` (a comma list) or everything; `log_10k` only when named or
+/// `DVX_BENCH_LOG=1`, because it spawns dvx twice per commit.
+fn selection() -> Result<Selection> {
+    let only = var("DVX_BENCH_ONLY");
+    let mut selected = match &only {
+        Some(list) => parse_list(list)?,
+        None => Scenario::ALL
+            .into_iter()
+            .filter(|s| *s != Scenario::Log10k)
+            .collect(),
+    };
+    if flag("DVX_BENCH_LOG") {
+        selected.insert(Scenario::Log10k);
+    }
+    Ok(Selection::new(selected, only.is_some()))
+}
+
+fn parse_list(list: &str) -> Result<BTreeSet<Scenario>> {
+    let names = list.split(',').map(str::trim).filter(|n| !n.is_empty());
+    names
+        .map(|n| {
+            Scenario::parse(n).ok_or_else(|| {
+                let valid: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "DVX_BENCH_ONLY: unknown scenario {n:?}; valid: {}, full_checkout",
+                    valid.join(", ")
+                )
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,204 @@
+//! Running commands: the environment every child gets, wall time, and per-command peak RSS.
+//!
+//! Peak memory comes from `wait4(2)` on the child's pid: the kernel returns that one
+//! child's `ru_maxrss`, unlike `getrusage(RUSAGE_CHILDREN)`, which is the maximum over
+//! every child ever waited for. `std::process::Child` is spawned as usual and then reaped
+//! by `wait4` instead of `Child::wait`, so no wrapper process adds to the measured time.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+use crate::Result;
+
+/// Author recorded by dvx and git in the benchmark repositories.
+const AUTHOR_NAME: &str = "Bench";
+const AUTHOR_EMAIL: &str = "bench@example.com";
+
+/// Git settings for every child: no background gc or maintenance competing for the disk
+/// during a measurement, and a fixed first branch name.
+const GIT_CONFIG: [(&str, &str); 3] = [
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("init.defaultBranch", "main"),
+];
+
+/// One timed command (or command plus `sync`).
+#[derive(Debug, Clone, Copy)]
+pub struct Measurement {
+    pub secs: f64,
+    /// Peak resident set size of the measured process, KiB (0 when not measured).
+    pub peak_rss_kib: u64,
+}
+
+pub struct Runner {
+    logs: PathBuf,
+    dvx: PathBuf,
+}
+
+impl Runner {
+    /// A runner whose children write their stderr under `logs`.
+    pub fn new(logs: PathBuf, dvx: PathBuf) -> Result<Runner> {
+        fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+        Ok(Runner { logs, dvx })
+    }
+
+    /// `program` run in `dir` with the benchmark environment.
+    pub fn command(&self, program: impl AsRef<OsStr>, dir: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir)
+            .env("DVX_AUTHOR", format!("{AUTHOR_NAME} <{AUTHOR_EMAIL}>"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
+            .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
+            .env("GIT_COMMITTER_NAME", AUTHOR_NAME)
+            .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL)
+            .env("GIT_CONFIG_COUNT", GIT_CONFIG.len().to_string())
+            .env("DVC_NO_ANALYTICS", "1");
+        for (i, (key, value)) in GIT_CONFIG.iter().enumerate() {
+            cmd.env(format!("GIT_CONFIG_KEY_{i}"), key)
+                .env(format!("GIT_CONFIG_VALUE_{i}"), value);
+        }
+        cmd
+    }
+
+    /// `dvx -q <args>` in `dir`.
+    pub fn dvx(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.command(&self.dvx, dir);
+        cmd.arg("-q").args(args);
+        cmd
+    }
+
+    /// `git <args>` in `dir`.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.command("git", dir);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Run untimed (setup); the command's stdout on success.
+    pub fn run(&self, mut cmd: Command) -> Result<String> {
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", describe(&cmd)))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(failure(&cmd, out.status, &stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Time `cmd` with its stdout discarded; `label` names its stderr log.
+    pub fn measure(&self, label: &str, cmd: Command) -> Result<Measurement> {
+        self.measure_to(label, cmd, Stdio::null())
+    }
+
+    /// Time `cmd` and also return its stdout (written to a log file, read afterwards).
+    pub fn measure_capture(&self, label: &str, cmd: Command) -> Result<(Measurement, String)> {
+        let path = self.logs.join(format!("{label}.out"));
+        let file = File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
+        let m = self.measure_to(label, cmd, file.into())?;
+        let out = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((m, out))
+    }
+
+    /// Flush dirty pages untimed, then time `cmd` followed by `sync`, so the time covers
+    /// getting the bytes to disk (dvx and cp alike), and nothing written earlier.
+    pub fn measure_synced(&self, label: &str, cmd: Command) -> Result<Measurement> {
+        self.sync()?;
+        let start = Instant::now();
+        let m = self.measure(label, cmd)?;
+        self.sync()?;
+        Ok(Measurement {
+            secs: start.elapsed().as_secs_f64(),
+            ..m
+        })
+    }
+
+    /// Run once untimed to warm caches, then the median of `n` timed runs (peak RSS is
+    /// the maximum over the runs).
+    pub fn median(&self, label: &str, n: usize, make: impl Fn() -> Command) -> Result<Measurement> {
+        self.measure(label, make())?;
+        let mut runs = (0..n)
+            .map(|_| self.measure(label, make()))
+            .collect::<Result<Vec<_>>>()?;
+        let peak_rss_kib = runs.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
+        runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+        let secs = runs.get(n / 2).map_or(0.0, |m| m.secs);
+        Ok(Measurement { secs, peak_rss_kib })
+    }
+
+    /// `sync(1)`: flush every dirty page of every filesystem.
+    pub fn sync(&self) -> Result<()> {
+        self.measure("sync", Command::new("sync")).map(|_| ())
+    }
+
+    fn measure_to(&self, label: &str, mut cmd: Command, stdout: Stdio) -> Result<Measurement> {
+        let log = self.logs.join(format!("{label}.err"));
+        let stderr = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        let start = Instant::now();
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("{}: {e}", describe(&cmd)))?;
+        let (status, peak_rss_kib) =
+            wait_with_peak_rss(child).map_err(|e| format!("{}: wait: {e}", describe(&cmd)))?;
+        let secs = start.elapsed().as_secs_f64();
+        if !status.success() {
+            let stderr = fs::read_to_string(&log).unwrap_or_default();
+            return Err(failure(&cmd, status, &stderr));
+        }
+        Ok(Measurement { secs, peak_rss_kib })
+    }
+}
+
+/// Reap `child` with `wait4`, returning its exit status and its own peak RSS in KiB.
+fn wait_with_peak_rss(child: Child) -> std::io::Result<(ExitStatus, u64)> {
+    let pid = libc::pid_t::try_from(child.id()).expect("a Linux pid fits in pid_t");
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is a plain C struct of integers; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our unreaped child (std has not waited for it), and both
+        // out-pointers point to live, writable locals of the right types.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    // The child is reaped; dropping the handle neither waits nor kills.
+    drop(child);
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0); // KiB on Linux
+    Ok((ExitStatus::from_raw(status), peak))
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
+    parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    format!("`{}`", parts.join(" "))
+}
+
+/// An error for a command that exited unsuccessfully, with the end of its stderr.
+fn failure(cmd: &Command, status: ExitStatus, stderr: &str) -> String {
+    const KEEP: usize = 1500;
+    let stderr = stderr.trim();
+    let cut = stderr.len().saturating_sub(KEEP);
+    let start = (cut..=stderr.len())
+        .find(|&i| stderr.is_char_boundary(i))
+        .unwrap_or(stderr.len());
+    let dots = if start > 0 { "…" } else { "" };
+    format!(
+        "{} failed ({status}): {dots}{}",
+        describe(cmd),
+        &stderr[start..]
+    )
+}

@@ -1,0 +1,92 @@
+//! `dvx cat`
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use dvx::history::diff;
+use dvx::history::revision;
+use dvx::object::EntryKind;
+use dvx::workspace::resolve_path;
+
+use super::Ctx;
+use super::hint::Hinted;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Read the file as of this revision (default: what is checked out).
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+    /// The tracked file to print.
+    path: PathBuf,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let ws = ctx.open()?;
+    let store = ws.repo().store();
+    let path = resolve_path(ws.root(), &ctx.cwd, &args.path)?;
+    let (id, kind) = match &args.rev {
+        Some(rev) => {
+            let commit = revision::resolve(ws.repo(), rev)?;
+            let tree = store.read_commit(&commit)?.tree;
+            let item = diff::lookup(store, tree, &path)?.ok_or_else(|| {
+                dvx::history::Error::NoSuchPath {
+                    path: path.to_string(),
+                    rev: rev.clone(),
+                }
+            })?;
+            (item.id.expect("stored items have ids"), item.kind)
+        }
+        None => {
+            let index = ws.load_index()?;
+            match index.tree_entry_covering(&path) {
+                Some(cover) if cover.path != path => {
+                    let rel = path
+                        .strip_dir(&cover.path)
+                        .expect("covered paths lie below");
+                    let rel = dvx::path::RepoPath::new(rel)?;
+                    let item = diff::lookup(store, cover.id, &rel)?
+                        .ok_or_else(|| dvx::workspace::Error::NotTracked { path: path.clone() })?;
+                    (item.id.expect("stored items have ids"), item.kind)
+                }
+                _ => {
+                    let e = index
+                        .get(&path)
+                        .ok_or_else(|| dvx::workspace::Error::NotTracked { path: path.clone() })?;
+                    let kind = match e.kind {
+                        dvx::index::Kind::File => EntryKind::File,
+                        dvx::index::Kind::Symlink => EntryKind::Symlink,
+                        dvx::index::Kind::Tree => EntryKind::Dir,
+                    };
+                    (e.id, kind)
+                }
+            }
+        }
+    };
+    if kind == EntryKind::Dir {
+        return Err(Hinted::new(
+            format!("'{path}' is a directory"),
+            format!("list it with `dvx ls {path}`"),
+        )
+        .into());
+    }
+    let mut file = store.open(&id).map_err(|e| match e {
+        dvx::store::Error::Missing { .. } => anyhow::Error::from(Hinted::new(
+            format!(
+                "the bytes of '{path}' ({}) are not in the local store",
+                id.short()
+            ),
+            "fetch them first (dvx pull), or read the file from a clone that has them",
+        )),
+        other => other.into(),
+    })?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match io::copy(&mut file, &mut out).and_then(|_| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // A closed pipe (`dvx cat f | head`) is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,316 @@
+//! `dvx checkout`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use dvx::git::pin::{self, Pin};
+use dvx::hash::ObjectId;
+use dvx::history::{merge, revision};
+use dvx::refs::{self, Expected, HEADS};
+use dvx::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, Workspace};
+
+use super::hint::Hinted;
+use super::{Ctx, render};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write only metadata; files whose bytes are not local stay "not fetched".
+    #[arg(long, conflicts_with = "eager")]
+    lazy: bool,
+    /// Write every file whose bytes are local (the default).
+    #[arg(long)]
+    eager: bool,
+    /// Discard local changes that the checkout would overwrite.
+    #[arg(short, long)]
+    force: bool,
+    /// Create this branch at the revision (default HEAD) and switch to it.
+    #[arg(short = 'b', value_name = "NEW_BRANCH")]
+    new_branch: Option<String>,
+    /// Check out the data that dvx.lock pins at this git revision (the code is not
+    /// changed).
+    #[arg(long, value_name = "GIT_REV", conflicts_with = "rev")]
+    git: Option<String>,
+    /// Branch, tag or commit to switch to (or, with paths, to restore them from).
+    rev: Option<String>,
+    /// Paths to restore (after `--`).
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let ws = ctx.open()?;
+    let mode = if args.lazy {
+        CheckoutMode::Lazy
+    } else {
+        CheckoutMode::Eager
+    };
+    if let Some(git_rev) = &args.git {
+        let (target, branch) = pinned_target(&ws, git_rev)?;
+        return switch_to_pin(ctx, &ws, target, branch, mode, args.force);
+    }
+    if !args.paths.is_empty() {
+        let source = match &args.rev {
+            Some(rev) => Some((revision::resolve(ws.repo(), rev)?, rev.as_str())),
+            None => None,
+        };
+        return restore(ctx, &ws, &args.paths, source);
+    }
+    let Some(rev) = args.rev.as_deref() else {
+        if let Some(name) = &args.new_branch {
+            let head = ws.repo().refs().head_commit()?;
+            return create_and_switch(ctx, &ws, name, head, mode, args.force);
+        }
+        return Err(Hinted::usage(
+            "nothing to check out",
+            "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
+        )
+        .into());
+    };
+    let target = match revision::resolve(ws.repo(), rev) {
+        Ok(id) => id,
+        // `dvx checkout data/x.csv`, as git allows, when it is a tracked path.
+        Err(dvx::history::Error::UnknownRevision(_)) if is_tracked_path(ctx, &ws, rev) => {
+            return restore(ctx, &ws, &[PathBuf::from(rev)], None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(name) = &args.new_branch {
+        return create_and_switch(ctx, &ws, name, Some(target), mode, args.force);
+    }
+    let branch = format!("{HEADS}{rev}");
+    let head = if ws.repo().refs().get(&branch)?.is_some() {
+        workspace::HeadMove::Switch(branch)
+    } else {
+        workspace::HeadMove::Detach
+    };
+    let report = switch(
+        ctx,
+        &ws,
+        target,
+        head.clone(),
+        mode,
+        args.force,
+        &format!("checkout: moving to {rev}"),
+    )?;
+    announce(ctx, &ws, &head, target, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_tracked_path(ctx: &Ctx, ws: &Workspace, arg: &str) -> bool {
+    let Ok(path) = workspace::resolve_path(ws.root(), &ctx.cwd, std::path::Path::new(arg)) else {
+        return false;
+    };
+    ws.load_index()
+        .map(|index| index.has_under(&path) || index.tree_entry_covering(&path).is_some())
+        .unwrap_or(false)
+}
+
+fn restore(
+    ctx: &Ctx,
+    ws: &Workspace,
+    paths: &[PathBuf],
+    source: Option<(ObjectId, &str)>,
+) -> Result<ExitCode> {
+    let bars = ctx.progress();
+    let report = workspace::restore(ws, &ctx.cwd, paths, source, &bars)?;
+    if !ctx.quiet {
+        println!(
+            "restored {}{}",
+            render::plural(report.restored.len(), "file", "files"),
+            if report.unchanged > 0 {
+                format!(" ({} already up to date)", report.unchanged)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !report.not_fetched.is_empty() {
+        eprintln!(
+            "warning: {} not restored: the bytes are not in the local store (first: {})",
+            render::plural(report.not_fetched.len(), "file was", "files were"),
+            report.not_fetched[0]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn switch(
+    ctx: &Ctx,
+    ws: &Workspace,
+    target: ObjectId,
+    head: workspace::HeadMove,
+    mode: CheckoutMode,
+    force: bool,
+    message: &str,
+) -> Result<CheckoutReport> {
+    let options = CheckoutOptions {
+        target,
+        head,
+        mode,
+        force,
+        who: ctx.signature(ws).or_else(|_| fallback_signature())?,
+        message: message.to_owned(),
+    };
+    let bars = ctx.progress();
+    Ok(workspace::checkout(ws, &options, &bars)?)
+}
+
+/// Reflog entries of a checkout need an identity, but a checkout should not fail for
+/// want of one.
+fn fallback_signature() -> Result<dvx::object::Signature> {
+    let (time, tz_minutes) = super::now()?;
+    Ok(dvx::object::Signature {
+        name: "dvx".into(),
+        email: String::new(),
+        time,
+        tz_minutes,
+    })
+}
+
+fn create_and_switch(
+    ctx: &Ctx,
+    ws: &Workspace,
+    name: &str,
+    at: Option<ObjectId>,
+    mode: CheckoutMode,
+    force: bool,
+) -> Result<ExitCode> {
+    refs::validate_name(name, "branch")?;
+    let Some(at) = at else {
+        return Err(dvx::history::Error::NoCommits.into());
+    };
+    let full = format!("{HEADS}{name}");
+    if ws.repo().refs().get(&full)?.is_some() {
+        return Err(Hinted::new(
+            format!("a branch named '{name}' already exists"),
+            format!("switch to it with `dvx checkout {name}`, or pick another name"),
+        )
+        .into());
+    }
+    let head = workspace::HeadMove::SetBranch {
+        branch: full,
+        expected: Expected::Absent,
+    };
+    let report = switch(
+        ctx,
+        ws,
+        at,
+        head.clone(),
+        mode,
+        force,
+        &format!("checkout: moving to new branch {name}"),
+    )?;
+    announce(ctx, ws, &head, at, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn announce(
+    ctx: &Ctx,
+    ws: &Workspace,
+    head: &workspace::HeadMove,
+    target: ObjectId,
+    r: &CheckoutReport,
+) -> Result<()> {
+    if ctx.quiet {
+        return Ok(());
+    }
+    let summary = ws.repo().store().read_commit(&target)?.summary().to_owned();
+    match head {
+        workspace::HeadMove::Switch(b) | workspace::HeadMove::SetBranch { branch: b, .. } => {
+            println!("Switched to branch '{}'", b.trim_start_matches(HEADS))
+        }
+        _ => println!("HEAD is now at {} {summary}", target.short()),
+    }
+    println!(
+        "wrote {}, removed {}{}",
+        render::plural(r.written, "file", "files"),
+        render::plural(r.removed, "file", "files"),
+        if r.not_fetched > 0 {
+            format!(", {} not fetched", r.not_fetched)
+        } else {
+            String::new()
+        }
+    );
+    if !r.carried.is_empty() {
+        println!(
+            "kept local changes in {}",
+            render::plural(r.carried.len(), "path", "paths")
+        );
+    }
+    Ok(())
+}
+
+/// The dvx commit (and branch) that `dvx.lock` pins at a git revision.
+pub(super) fn pinned_target(ws: &Workspace, git_rev: &str) -> Result<(ObjectId, Option<String>)> {
+    let Some(git) = ws.git() else {
+        return Err(Hinted::new(
+            "this repository has no git integration",
+            "--git needs a dvx repository inside a git work tree (created without --no-git)",
+        )
+        .into());
+    };
+    let bytes = git.read_at(git_rev, pin::FILE_NAME)?.ok_or_else(|| {
+        Hinted::new(
+            format!("{git_rev} has no {}", pin::FILE_NAME),
+            "that git commit was made before dvx pinned any data; pick a later one",
+        )
+    })?;
+    let where_ = format!("{git_rev}:{}", pin::FILE_NAME);
+    let text = String::from_utf8(bytes).with_context(|| format!("{where_} is not UTF-8"))?;
+    let pin = Pin::parse(&text, &where_)?;
+    if ws.repo().store().read_commit(&pin.commit).is_err() {
+        return Err(Hinted::new(
+            format!(
+                "{where_} pins dvx commit {}, which is not in this repository",
+                pin.commit.short()
+            ),
+            "fetch it from where it was made (dvx fetch / dvx pull), then run this again",
+        )
+        .into());
+    }
+    Ok((pin.commit, pin.branch))
+}
+
+/// Check out a pinned commit: on its branch when the branch is there or can fast-forward
+/// to it, detached otherwise.
+pub(super) fn switch_to_pin(
+    ctx: &Ctx,
+    ws: &Workspace,
+    target: ObjectId,
+    branch: Option<String>,
+    mode: CheckoutMode,
+    force: bool,
+) -> Result<ExitCode> {
+    let head = match branch {
+        Some(name) if refs::validate_name(&name, "branch").is_ok() => {
+            let full = format!("{HEADS}{name}");
+            match ws.repo().refs().get(&full)? {
+                Some(tip) if tip == target => workspace::HeadMove::Switch(full),
+                Some(tip) if merge::is_ancestor(ws.repo().store(), tip, target)? => {
+                    workspace::HeadMove::SetBranch {
+                        branch: full,
+                        expected: Expected::Is(tip),
+                    }
+                }
+                Some(_) => workspace::HeadMove::Detach,
+                None => workspace::HeadMove::SetBranch {
+                    branch: full,
+                    expected: Expected::Absent,
+                },
+            }
+        }
+        _ => workspace::HeadMove::Detach,
+    };
+    let report = switch(
+        ctx,
+        ws,
+        target,
+        head.clone(),
+        mode,
+        force,
+        "checkout: follow dvx.lock",
+    )?;
+    announce(ctx, ws, &head, target, &report)?;
+    Ok(ExitCode::SUCCESS)
+}

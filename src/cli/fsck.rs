@@ -1,0 +1,96 @@
+//! `dvx fsck`
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use dvx::history::fsck;
+use serde::Serialize;
+
+use super::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct JsonProblem {
+    id: String,
+    kind: &'static str,
+    problem: String,
+    via: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonFsck {
+    ok: bool,
+    objects_checked: usize,
+    corrupt: Vec<JsonProblem>,
+    missing: Vec<JsonProblem>,
+    problems: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let ws = ctx.open()?;
+    let bars = ctx.progress();
+    let report = fsck::fsck(ws.repo(), &bars)?;
+    let code = if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    if args.json {
+        let out = JsonFsck {
+            ok: report.is_clean(),
+            objects_checked: report.objects_checked,
+            corrupt: report
+                .corrupt
+                .iter()
+                .map(|(id, why)| JsonProblem {
+                    id: id.to_hex(),
+                    kind: "object",
+                    problem: why.clone(),
+                    via: None,
+                })
+                .collect(),
+            missing: report
+                .missing
+                .iter()
+                .map(|m| JsonProblem {
+                    id: m.id.to_hex(),
+                    kind: m.kind,
+                    problem: m.problem.clone(),
+                    via: Some(m.via.clone()),
+                })
+                .collect(),
+            problems: report.problems.clone(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(code);
+    }
+    for (id, why) in &report.corrupt {
+        println!("corrupt object {id}: {why}");
+    }
+    for m in &report.missing {
+        println!(
+            "missing {} {} (needed by {}): {}",
+            m.kind, m.id, m.via, m.problem
+        );
+    }
+    for p in &report.problems {
+        println!("damaged: {p}");
+    }
+    if report.is_clean() {
+        if !ctx.quiet {
+            println!("checked {} objects: no problems", report.objects_checked);
+        }
+    } else {
+        eprintln!(
+            "error: fsck found {} problem(s)\nhint: restore the named objects from another copy of the repository; `dvx gc` never deletes reachable objects",
+            report.corrupt.len() + report.missing.len() + report.problems.len()
+        );
+    }
+    Ok(code)
+}

@@ -1,0 +1,251 @@
+//! Turning errors into one line of what went wrong, a hint, and an exit code.
+//!
+//! The library's errors say what and where; the hint (the next step to take) is chosen
+//! here, from the most specific error in the chain.
+
+use std::io;
+
+use dvx::atomic::LockError;
+use dvx::{git, history, index, refs, repo, store, workspace};
+
+/// An error raised by the CLI itself, with its hint.
+#[derive(Debug)]
+pub struct Hinted {
+    message: String,
+    hint: String,
+    usage: bool,
+}
+
+impl Hinted {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Hinted {
+        Hinted {
+            message: message.into(),
+            hint: hint.into(),
+            usage: false,
+        }
+    }
+
+    /// A mistake in how the command was called (exit code 2).
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Hinted {
+        Hinted {
+            usage: true,
+            ..Hinted::new(message, hint)
+        }
+    }
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+/// Print `error: ...` and `hint: ...` to standard error.
+pub fn report(err: &anyhow::Error) {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        // Transparent wrappers repeat their source's text; print it once.
+        if parts.last().is_none_or(|last| !last.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    eprintln!("error: {}", parts.join(": "));
+    if let Some(h) = hint(err) {
+        eprintln!("hint: {h}");
+    }
+}
+
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Hinted>() {
+        Some(h) if h.usage => 2,
+        _ => 1,
+    }
+}
+
+fn hint(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|cause| {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            return Some(h.hint.clone());
+        }
+        if let Some(e) = cause.downcast_ref::<workspace::Error>() {
+            return workspace_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<history::Error>() {
+            return history_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<repo::Error>() {
+            return repo_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<store::Error>() {
+            return store_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<index::Error>() {
+            return index_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<refs::Error>() {
+            return refs_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<LockError>() {
+            return lock_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<git::Error>() {
+            return git_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<git::pin::Error>() {
+            return pin_hint(e);
+        }
+        cause.downcast_ref::<io::Error>().and_then(io_hint)
+    })
+}
+
+fn workspace_hint(e: &workspace::Error) -> Option<String> {
+    use workspace::Error as E;
+    Some(match e {
+        E::NoSuchPath { .. } => "check the spelling; `dvx status` lists what is tracked".into(),
+        E::OutsideRepo { root, .. } => format!("paths must lie inside {}", root.display()),
+        E::Reserved { .. } => "dvx keeps its own state in .dvx/ and git's in .git/; add your data paths".into(),
+        E::TrackedByGit { path, .. } => {
+            format!("to move it to dvx, untrack it in git first: git rm -r --cached {path}")
+        }
+        E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
+        E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
+        E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
+        E::WouldOverwrite { .. } => {
+            "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
+        }
+        E::MergeConflicts { .. } => {
+            "nothing was changed; resolve with --strategy ours or --strategy theirs, or change one side first".into()
+        }
+        E::MissingObject { .. } => "the bytes are not local; run `dvx fsck` to check the store".into(),
+        E::CaseCollision { .. } => "rename one of them in a new commit, or check out on a case-sensitive file system".into(),
+        E::Unsafe { .. } => "move the file or symlink out of the way and run the command again".into(),
+        E::Read { source, .. } | E::Write { source, .. } => return io_hint(source),
+        E::Repo(e) => return repo_hint(e),
+        E::Store(e) => return store_hint(e),
+        E::Refs(e) => return refs_hint(e),
+        E::Index(e) => return index_hint(e),
+        E::Git(e) => return git_hint(e),
+        E::Pin(e) => return pin_hint(e),
+        E::History(e) => return history_hint(e),
+    })
+}
+
+fn history_hint(e: &history::Error) -> Option<String> {
+    use history::Error as E;
+    Some(match e {
+        E::UnknownRevision(_) => "`dvx branch`, `dvx tag` and `dvx log` list what exists".into(),
+        E::Ambiguous { .. } => "give more digits of the commit id".into(),
+        E::NotACommit(..) => "give a commit id, branch or tag".into(),
+        E::NoCommits => {
+            "make the first commit with `dvx add <paths>` and `dvx commit -m <message>`".into()
+        }
+        E::NoParent { .. } => "`dvx log` shows how far back history goes".into(),
+        E::NothingToCommit(_) => {
+            "stage changes with `dvx add <paths>` first, or pass --allow-empty".into()
+        }
+        E::NoSuchPath { .. } => "`dvx ls <rev>` lists the paths that revision has".into(),
+        E::Store(e) => return store_hint(e),
+        E::Refs(e) => return refs_hint(e),
+        E::Index(e) => return index_hint(e),
+        E::Repo(e) => return repo_hint(e),
+    })
+}
+
+fn repo_hint(e: &repo::Error) -> Option<String> {
+    use repo::Error as E;
+    Some(match e {
+        E::NotARepo { .. } => {
+            "run `dvx init` to create one (inside git it goes to the top level)".into()
+        }
+        E::NewerFormat { .. } => "upgrade dvx to work with this repository".into(),
+        E::Config { .. } => {
+            "fix the file by hand, or restore it with `git checkout -- .dvx/config.toml`".into()
+        }
+        E::Lock(e) => return lock_hint(e),
+        E::Refs(e) => return refs_hint(e),
+        E::Io { source, .. } => return io_hint(source),
+    })
+}
+
+fn store_hint(e: &store::Error) -> Option<String> {
+    use store::Error as E;
+    Some(match e {
+        E::Missing { .. } => {
+            "the object is not in the local store; `dvx fsck` checks what else is missing".into()
+        }
+        E::Corrupt { .. } | E::Decode { .. } => {
+            "run `dvx fsck` to list damaged objects; restore them from a copy of the repository"
+                .into()
+        }
+        E::Io { source, .. } => return io_hint(source),
+    })
+}
+
+fn index_hint(e: &index::Error) -> Option<String> {
+    match e {
+        index::Error::Corrupt { .. } => Some(
+            "move .dvx/index and .dvx/index.delta aside, then run `dvx checkout HEAD` to rebuild the index from the last commit"
+                .into(),
+        ),
+        index::Error::Io { source, .. } => io_hint(source),
+    }
+}
+
+fn refs_hint(e: &refs::Error) -> Option<String> {
+    use refs::Error as E;
+    Some(match e {
+        E::InvalidName { .. } => "use letters, digits, '-', '_', '.' and '/'".into(),
+        E::Moved { .. } => "another dvx command moved it meanwhile; run the command again".into(),
+        E::DirectoryConflict { .. } => "pick another name, or delete the branch in the way".into(),
+        E::Corrupt { .. } => {
+            "fix or remove the damaged ref file; `dvx fsck` checks the rest".into()
+        }
+        E::Lock(e) => return lock_hint(e),
+        E::Io { source, .. } => return io_hint(source),
+    })
+}
+
+fn lock_hint(e: &LockError) -> Option<String> {
+    match e {
+        LockError::Busy { .. } => {
+            Some("another dvx command is writing to this repository; wait for it to finish and try again".into())
+        }
+        LockError::Io { source, .. } => io_hint(source),
+    }
+}
+
+fn git_hint(e: &git::Error) -> Option<String> {
+    Some(match e {
+        git::Error::UnknownRevision(_) => "`git log --oneline` lists git revisions".into(),
+        git::Error::Command { .. } => "run the git command by hand to see what is wrong".into(),
+        git::Error::Gix { .. } => "check that `git status` works in this repository".into(),
+        git::Error::Io { source, .. } => return io_hint(source),
+    })
+}
+
+fn pin_hint(e: &git::pin::Error) -> Option<String> {
+    Some(match e {
+        git::pin::Error::Parse { .. } => {
+            "fix dvx.lock, or take it from git: `git checkout -- dvx.lock` (after a conflict: `dvx merge --git-conflict`)".into()
+        }
+        git::pin::Error::NewerFormat { .. } => "upgrade dvx to read this dvx.lock".into(),
+        git::pin::Error::Io { source, .. } => return io_hint(source),
+    })
+}
+
+fn io_hint(e: &io::Error) -> Option<String> {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            Some("check the permissions of the file and its directory".into())
+        }
+        io::ErrorKind::StorageFull => {
+            Some("free some disk space and run the command again; nothing was lost".into())
+        }
+        io::ErrorKind::NotFound => Some("check that the path exists".into()),
+        io::ErrorKind::ReadOnlyFilesystem => Some("the file system is read-only".into()),
+        _ => None,
+    }
+}

@@ -1,0 +1,50 @@
+//! `dvx init`
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use dvx::repo::{self, InitOutcome};
+use dvx::workspace::init_root;
+
+use super::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Create the repository here even inside a git work tree, without git integration
+    /// (no dvx.lock, no .gitignore entries, no hooks).
+    #[arg(long)]
+    no_git: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = init_root(&ctx.cwd, args.no_git);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    match repo::init(&root, !args.no_git)? {
+        InitOutcome::Created => {
+            if !ctx.quiet {
+                println!(
+                    "Initialized a dvx repository in {}",
+                    root.join(repo::DVX_DIR).display()
+                );
+                if !args.no_git && dvx::git::discover(&root).is_some() {
+                    println!("Commit it with git: git add .dvx/config.toml .dvx/.gitignore");
+                }
+            }
+        }
+        InitOutcome::LocalStateCreated => {
+            if !ctx.quiet {
+                println!(
+                    "Set up local state for the existing dvx repository in {}",
+                    root.display()
+                );
+            }
+        }
+        InitOutcome::AlreadyExists => {
+            println!(
+                "A dvx repository already exists in {}; nothing changed",
+                root.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,292 @@
+//! `dvx merge`, and the merge driver git runs for `dvx.lock`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use dvx::git::pin::{self, Pin};
+use dvx::hash::ObjectId;
+use dvx::history::merge::{Strategy, is_ancestor, merge_base, merge_trees};
+use dvx::history::revision;
+use dvx::object::Commit;
+use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
+
+use super::hint::Hinted;
+use super::{Ctx, render};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StrategyArg {
+    Ours,
+    Theirs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The branch, tag or commit to merge into the current branch.
+    #[arg(required_unless_present = "git_conflict")]
+    rev: Option<String>,
+    /// Resolve every conflicting path one way.
+    #[arg(long, value_enum)]
+    strategy: Option<StrategyArg>,
+    /// The merge commit's message.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Resolve a git merge conflict in dvx.lock: merge the two pinned dvx commits and
+    /// rewrite dvx.lock (then `git commit` finishes the git merge).
+    #[arg(long, conflicts_with = "rev")]
+    git_conflict: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let ws = ctx.open()?;
+    let strategy = args.strategy.map(|s| match s {
+        StrategyArg::Ours => Strategy::Ours,
+        StrategyArg::Theirs => Strategy::Theirs,
+    });
+    if args.git_conflict {
+        return git_conflict(ctx, &ws, strategy, args.message);
+    }
+    let rev = args
+        .rev
+        .expect("clap requires a revision without --git-conflict");
+    let theirs = revision::resolve(ws.repo(), &rev)?;
+    let outcome = merge(ctx, &ws, theirs, &rev, strategy, args.message)?;
+    report(ctx, &outcome);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(
+    ctx: &Ctx,
+    ws: &Workspace,
+    theirs: ObjectId,
+    name: &str,
+    strategy: Option<Strategy>,
+    message: Option<String>,
+) -> Result<MergeOutcome> {
+    let options = MergeOptions {
+        theirs,
+        name: name.to_owned(),
+        strategy,
+        message,
+        who: ctx.signature(ws)?,
+        git: match ws.git() {
+            Some(g) => g.head_with_dirtiness()?,
+            None => None,
+        },
+    };
+    let bars = ctx.progress();
+    Ok(workspace::merge(ws, &options, &bars)?)
+}
+
+fn report(ctx: &Ctx, outcome: &MergeOutcome) {
+    if ctx.quiet {
+        return;
+    }
+    match outcome {
+        MergeOutcome::UpToDate => println!("Already up to date."),
+        MergeOutcome::FastForward(id, r) => println!(
+            "Fast-forward to {}: wrote {}, removed {}",
+            id.short(),
+            render::plural(r.written, "file", "files"),
+            render::plural(r.removed, "file", "files")
+        ),
+        MergeOutcome::Merged {
+            commit,
+            resolved,
+            report,
+        } => {
+            println!(
+                "Merged as {}: wrote {}, removed {}",
+                commit.short(),
+                render::plural(report.written, "file", "files"),
+                render::plural(report.removed, "file", "files")
+            );
+            if !resolved.is_empty() {
+                println!(
+                    "resolved {} by strategy",
+                    render::plural(resolved.len(), "conflict", "conflicts")
+                );
+            }
+        }
+    }
+}
+
+/// The pins on both sides of a conflicted `dvx.lock`.
+fn conflicted_pins(ws: &Workspace) -> Result<(Pin, Pin)> {
+    let path = ws.root().join(pin::FILE_NAME);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let Some((ours, theirs)) = pin::parse_conflict(&text) else {
+        return Err(Hinted::new(
+            "dvx.lock has no merge conflict",
+            "use `dvx merge <rev>` to merge dvx branches; --git-conflict is for a conflicted dvx.lock after `git merge`",
+        )
+        .into());
+    };
+    Ok((
+        Pin::parse(&ours, "dvx.lock (ours)")?,
+        Pin::parse(&theirs, "dvx.lock (theirs)")?,
+    ))
+}
+
+fn git_conflict(
+    ctx: &Ctx,
+    ws: &Workspace,
+    strategy: Option<Strategy>,
+    message: Option<String>,
+) -> Result<ExitCode> {
+    let Some(git) = ws.git() else {
+        return Err(Hinted::new(
+            "this repository has no git integration",
+            "--git-conflict needs git",
+        )
+        .into());
+    };
+    let (ours, theirs) = conflicted_pins(ws)?;
+    for (side, p) in [("ours", &ours), ("theirs", &theirs)] {
+        if ws.repo().store().read_commit(&p.commit).is_err() {
+            return Err(Hinted::new(
+                format!(
+                    "dvx.lock ({side}) pins dvx commit {}, which is not in this repository",
+                    p.commit.short()
+                ),
+                "fetch it first (dvx fetch), then run this again",
+            )
+            .into());
+        }
+    }
+    let head = ws.repo().refs().head_commit()?;
+    if head != Some(ours.commit) {
+        return Err(Hinted::new(
+            format!(
+                "the data is at {}, not at the commit our side of dvx.lock pins ({})",
+                head.map(|h| h.short())
+                    .unwrap_or_else(|| "no commit".into()),
+                ours.commit.short()
+            ),
+            format!(
+                "check out our side first: dvx checkout {}",
+                ours.commit.short()
+            ),
+        )
+        .into());
+    }
+    let outcome = merge(
+        ctx,
+        ws,
+        theirs.commit,
+        &format!("dvx.lock of the other side ({})", theirs.commit.short()),
+        strategy,
+        message,
+    )?;
+    report(ctx, &outcome);
+    let merged = ws
+        .repo()
+        .refs()
+        .head_commit()?
+        .expect("a merge leaves HEAD on a commit");
+    Pin {
+        commit: merged,
+        branch: ws
+            .repo()
+            .refs()
+            .read_head()?
+            .branch()
+            .map(str::to_owned)
+            .or(ours.branch),
+    }
+    .write(ws.root())?;
+    git.stage(&[pin::FILE_NAME.to_owned()])?;
+    if !ctx.quiet {
+        println!(
+            "dvx.lock now pins {}; it is staged, so `git commit` finishes the merge",
+            merged.short()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments git passes to a merge driver (`%O %A %B`).
+#[derive(Debug, clap::Args)]
+pub struct DriverArgs {
+    /// The common ancestor's version.
+    base: PathBuf,
+    /// Ours; the result is written here.
+    ours: PathBuf,
+    /// Theirs.
+    theirs: PathBuf,
+}
+
+/// Merge the dvx commits two versions of `dvx.lock` pin, without touching the work tree
+/// (the post-merge hook checks the result out). Exit 1 leaves the conflict to the user.
+pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
+    let ws = ctx.open()?;
+    let store = ws.repo().store();
+    let read = |p: &PathBuf, side: &str| -> Result<Pin> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        Ok(Pin::parse(&text, &format!("dvx.lock ({side})"))?)
+    };
+    let (ours, theirs) = (read(&args.ours, "ours")?, read(&args.theirs, "theirs")?);
+    let _ = &args.base;
+    if ours.commit == theirs.commit {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if store.read_commit(&ours.commit).is_err() || store.read_commit(&theirs.commit).is_err() {
+        eprintln!(
+            "dvx: a pinned commit is not local; leaving dvx.lock conflicted (fetch, then `dvx merge --git-conflict`)"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let result = if is_ancestor(store, theirs.commit, ours.commit)? {
+        ours.commit
+    } else if is_ancestor(store, ours.commit, theirs.commit)? {
+        theirs.commit
+    } else {
+        let base = merge_base(store, ours.commit, theirs.commit)?;
+        let tree_of = |id: ObjectId| -> Result<ObjectId> { Ok(store.read_commit(&id)?.tree) };
+        let base_tree = base.map(tree_of).transpose()?;
+        let merged = merge_trees(
+            store,
+            base_tree,
+            tree_of(ours.commit)?,
+            tree_of(theirs.commit)?,
+            None,
+            false,
+        )?;
+        if !merged.conflicts.is_empty() {
+            eprintln!(
+                "dvx: the pinned data versions conflict in {}; resolve with `dvx merge --git-conflict --strategy ours|theirs`",
+                render::plural(merged.conflicts.len(), "path", "paths")
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        let merged = merge_trees(
+            store,
+            base_tree,
+            tree_of(ours.commit)?,
+            tree_of(theirs.commit)?,
+            None,
+            true,
+        )?;
+        let commit = Commit {
+            tree: merged.tree,
+            parents: vec![ours.commit, theirs.commit],
+            author: ctx.signature(&ws)?,
+            message: "Merge pinned data versions (git merge of dvx.lock)\n".into(),
+            git: None,
+            runs: Vec::new(),
+            extensions: Vec::new(),
+        };
+        let id = store.put(&commit)?;
+        ws.repo().flush_objects()?;
+        id
+    };
+    let pin = Pin {
+        commit: result,
+        branch: ours.branch.or(theirs.branch),
+    };
+    dvx::atomic::write(&args.ours, pin.render().as_bytes())
+        .with_context(|| format!("cannot write {}", args.ours.display()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,244 @@
+//! The command line: parsing, one module per command, and everything printed.
+//!
+//! Each command parses its arguments, opens the repository, calls a few library
+//! functions and renders their reports as text or JSON. Only this module prints, reads
+//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`) or draws progress bars.
+
+mod add;
+mod branch;
+mod cat;
+mod checkout;
+mod commit;
+mod diff;
+mod fsck;
+mod gc;
+mod hint;
+mod hooks;
+mod init;
+mod log;
+mod ls;
+mod merge;
+mod render;
+mod rm;
+mod show;
+mod status;
+mod tag;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use dvx::object::Signature;
+use dvx::workspace::Workspace;
+
+/// Version your data like code: a content-addressed store, dataset history and lazy
+/// checkout inside a git repository.
+#[derive(Debug, Parser)]
+#[command(name = "dvx", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Run as if dvx was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Print less: no progress bars and no summaries.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Worker threads for hashing and copying (default: all cores).
+    #[arg(short = 'j', long = "jobs", global = true, value_name = "N")]
+    jobs: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a dvx repository (at the git top level when inside git).
+    Init(init::Args),
+    /// Track files and directories: store their bytes and stage them.
+    Add(add::Args),
+    /// Show staged, unstaged, new and not-fetched paths.
+    Status(status::Args),
+    /// Stop tracking paths (and delete their files unless --cached).
+    Rm(rm::Args),
+    /// Record the stage as a new dataset version.
+    Commit(commit::Args),
+    /// Show the history of dataset versions.
+    Log(log::Args),
+    /// Show one commit: metadata and the files it changed.
+    Show(show::Args),
+    /// List the files of a commit (or of the index).
+    Ls(ls::Args),
+    /// Write a tracked file's bytes to standard output.
+    Cat(cat::Args),
+    /// Compare commits, the stage and the work tree.
+    Diff(diff::Args),
+    /// List, create, delete or rename branches.
+    Branch(branch::Args),
+    /// List, create or delete tags.
+    Tag(tag::Args),
+    /// Switch to a branch, tag or commit, or restore paths.
+    Checkout(checkout::Args),
+    /// Merge another branch or commit into the current one.
+    Merge(merge::Args),
+    /// Delete local objects that nothing references.
+    Gc(gc::Args),
+    /// Verify every local object, the refs and the index.
+    Fsck(fsck::Args),
+    /// Install git hooks that keep data in step with git checkout, merge and push.
+    InstallHooks(hooks::InstallArgs),
+    /// Remove dvx's git hooks and restore the hooks that were there before.
+    UninstallHooks(hooks::UninstallArgs),
+    /// Merge driver for dvx.lock, run by git (see `dvx install-hooks`).
+    #[command(hide = true)]
+    MergeDriver(merge::DriverArgs),
+}
+
+/// What every command gets: where it runs and how loudly.
+pub struct Ctx {
+    pub cwd: PathBuf,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    /// Open the repository containing the working directory.
+    pub fn open(&self) -> Result<Workspace> {
+        let mut ws = Workspace::open(&self.cwd)?;
+        if let Ok(secs) = std::env::var("DVX_LOCK_TIMEOUT")
+            && let Ok(secs) = secs.parse::<f64>()
+        {
+            ws.repo_mut()
+                .set_lock_timeout(Duration::from_secs_f64(secs.max(0.0)));
+        }
+        Ok(ws)
+    }
+
+    /// Progress bars on a terminal, nothing on a pipe or with `-q`.
+    pub fn progress(&self) -> render::Bars {
+        render::Bars::new(!self.quiet && std::io::stderr().is_terminal())
+    }
+
+    /// Who is acting, and when: `DVX_AUTHOR` / `DVX_DATE`, then the repository's
+    /// `[user]`, then git's `user.name` / `user.email`.
+    pub fn signature(&self, ws: &Workspace) -> Result<Signature> {
+        let (time, tz_minutes) = now()?;
+        let (name, email) = if let Ok(author) = std::env::var("DVX_AUTHOR") {
+            Signature::parse_identity(&author).with_context(|| {
+                format!("DVX_AUTHOR='{author}' is not of the form 'Name <email>'")
+            })?
+        } else if let Some(name) = ws.repo().config().user.name.clone() {
+            (
+                name,
+                ws.repo().config().user.email.clone().unwrap_or_default(),
+            )
+        } else if let Some(id) = ws.git().and_then(|g| g.identity()) {
+            id
+        } else {
+            return Err(hint::Hinted::new(
+                "no author identity is configured",
+                "set DVX_AUTHOR='Name <email>', or `git config --global user.name` and user.email",
+            )
+            .into());
+        };
+        Ok(Signature {
+            name,
+            email,
+            time,
+            tz_minutes,
+        })
+    }
+}
+
+/// The current time and UTC offset, or `DVX_DATE` (`<unix seconds> [+hhmm]`).
+pub fn now() -> Result<(i64, i16)> {
+    if let Ok(date) = std::env::var("DVX_DATE") {
+        let mut parts = date.split_whitespace();
+        let secs = parts
+            .next()
+            .map(|s| s.trim_start_matches('@'))
+            .and_then(|s| s.parse::<i64>().ok())
+            .with_context(|| format!("DVX_DATE='{date}' is not '<unix seconds> [+hhmm]'"))?;
+        let tz = match parts.next() {
+            Some(tz) => dvx::refs::parse_tz(tz)
+                .with_context(|| format!("DVX_DATE='{date}': bad offset '{tz}'"))?,
+            None => 0,
+        };
+        return Ok((secs, tz));
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Ok((secs, render::local_offset_minutes(secs)))
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    if let Some(jobs) = cli.jobs {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global();
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            hint::report(&err);
+            ExitCode::from(hint::exit_code(&err))
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = match cli.dir {
+        Some(dir) => {
+            let dir = cwd.join(dir);
+            if !dir.is_dir() {
+                return Err(hint::Hinted::usage(
+                    format!("-C {}: no such directory", dir.display()),
+                    "give an existing directory to -C",
+                )
+                .into());
+            }
+            dir
+        }
+        None => cwd,
+    };
+    let ctx = Ctx {
+        cwd,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Add(args) => add::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Rm(args) => rm::run(&ctx, args),
+        Command::Commit(args) => commit::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Ls(args) => ls::run(&ctx, args),
+        Command::Cat(args) => cat::run(&ctx, args),
+        Command::Diff(args) => diff::run(&ctx, args),
+        Command::Branch(args) => branch::run(&ctx, args),
+        Command::Tag(args) => tag::run(&ctx, args),
+        Command::Checkout(args) => checkout::run(&ctx, args),
+        Command::Merge(args) => merge::run(&ctx, args),
+        Command::Gc(args) => gc::run(&ctx, args),
+        Command::Fsck(args) => fsck::run(&ctx, args),
+        Command::InstallHooks(args) => hooks::install(&ctx, args),
+        Command::UninstallHooks(args) => hooks::uninstall(&ctx, args),
+        Command::MergeDriver(args) => merge::driver(&ctx, args),
+    }
+}

@@ -1,0 +1,136 @@
+//! Shared rendering: progress bars, sizes, dates.
+
+use std::sync::RwLock;
+
+use dvx::progress::{Progress, Unit};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Progress bars on standard error, or nothing.
+pub struct Bars {
+    enabled: bool,
+    bar: RwLock<ProgressBar>,
+}
+
+impl Bars {
+    pub fn new(enabled: bool) -> Bars {
+        Bars {
+            enabled,
+            bar: RwLock::new(ProgressBar::hidden()),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, what: &str, total: Option<u64>, unit: Unit) {
+        if !self.enabled {
+            return;
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+        };
+        let template = match unit {
+            Unit::Bytes => "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            Unit::Files => "{msg:>12} [{bar:30}] {pos}/{len} files {per_sec} eta {eta}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_owned());
+        *self.bar.write().expect("progress lock poisoned") = bar;
+    }
+
+    fn advance(&self, n: u64) {
+        if self.enabled {
+            self.bar.read().expect("progress lock poisoned").inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            self.bar
+                .read()
+                .expect("progress lock poisoned")
+                .finish_and_clear();
+        }
+    }
+}
+
+/// `1.5 MiB`, `512 B`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `2026-11-27 09:08:45 +0100`, in the signature's own offset.
+pub fn date(time: i64, tz_minutes: i16) -> String {
+    let local = time + i64::from(tz_minutes) * 60;
+    let days = local.div_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} {}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        dvx::refs::format_tz(tz_minutes)
+    )
+}
+
+/// Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The local time zone's offset from UTC at `time`, in minutes.
+#[cfg(unix)]
+pub fn local_offset_minutes(time: i64) -> i16 {
+    let t = time as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`, which lives for the call.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok { (tm.tm_gmtoff / 60) as i16 } else { 0 }
+}
+
+#[cfg(not(unix))]
+pub fn local_offset_minutes(_time: i64) -> i16 {
+    0
+}
+
+/// `1 file`, `3 files`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates_and_sizes() {
+        assert_eq!(date(0, 0), "1970-01-01 00:00:00 +0000");
+        assert_eq!(date(1_700_000_000, 60), "2023-11-14 23:13:20 +0100");
+        assert_eq!(date(951_782_400, 0), "2000-02-29 00:00:00 +0000");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(plural(1, "file", "files"), "1 file");
+    }
+}

@@ -1,0 +1,186 @@
+//! `dvx status`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use dvx::refs::Head;
+use dvx::workspace::{self, Change, PinState, Status};
+use serde::Serialize;
+
+use super::Ctx;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print a JSON object instead of text (see docs/cli.md for its fields).
+    #[arg(long)]
+    json: bool,
+    /// Limit the report to these paths.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let ws = ctx.open()?;
+    let bars = ctx.progress();
+    let status = workspace::status(&ws, &ctx.cwd, &args.paths, &bars)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&JsonStatus::from(&status))?
+        );
+    } else {
+        print_text(&status);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    path: &'a str,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct JsonPin {
+    state: &'static str,
+    pinned: Option<String>,
+    message: Option<String>,
+}
+
+/// The `--json` shape. Stable: fields are only ever added.
+#[derive(Serialize)]
+struct JsonStatus<'a> {
+    branch: Option<&'a str>,
+    head: Option<String>,
+    clean: bool,
+    staged: Vec<JsonChange<'a>>,
+    unstaged: Vec<JsonChange<'a>>,
+    not_fetched: Vec<&'a str>,
+    not_ignored: Vec<&'a str>,
+    pin: JsonPin,
+    interrupted_checkout: Option<String>,
+}
+
+fn changes(list: &[Change]) -> Vec<JsonChange<'_>> {
+    list.iter()
+        .map(|c| JsonChange {
+            path: c.path.as_str(),
+            status: c.kind.name(),
+        })
+        .collect()
+}
+
+impl<'a> From<&'a Status> for JsonStatus<'a> {
+    fn from(s: &'a Status) -> Self {
+        let pin = match &s.pin {
+            PinState::NoGit => JsonPin {
+                state: "no-git",
+                pinned: None,
+                message: None,
+            },
+            PinState::NoPin => JsonPin {
+                state: "none",
+                pinned: None,
+                message: None,
+            },
+            PinState::Matches => JsonPin {
+                state: "matches",
+                pinned: s.head_commit.map(|c| c.to_hex()),
+                message: None,
+            },
+            PinState::Differs { pinned, .. } => JsonPin {
+                state: "differs",
+                pinned: Some(pinned.to_hex()),
+                message: None,
+            },
+            PinState::Unreadable(m) => JsonPin {
+                state: "unreadable",
+                pinned: None,
+                message: Some(m.clone()),
+            },
+        };
+        JsonStatus {
+            branch: s.head.branch(),
+            head: s.head_commit.map(|c| c.to_hex()),
+            clean: s.is_clean(),
+            staged: changes(&s.staged),
+            unstaged: changes(&s.unstaged),
+            not_fetched: s.not_fetched.iter().map(|p| p.as_str()).collect(),
+            not_ignored: s.not_ignored.iter().map(|p| p.as_str()).collect(),
+            pin,
+            interrupted_checkout: s.interrupted_checkout.map(|c| c.to_hex()),
+        }
+    }
+}
+
+fn print_section(title: &str, list: &[Change]) {
+    if list.is_empty() {
+        return;
+    }
+    println!("{title}");
+    for c in list {
+        println!("  {:<10}{}", format!("{}:", c.kind.name()), c.path);
+    }
+    println!();
+}
+
+fn print_text(s: &Status) {
+    match &s.head {
+        Head::Branch(_) => println!("On branch {}", s.head.branch().unwrap_or("?")),
+        Head::Detached(id) => println!("HEAD detached at {}", id.short()),
+    }
+    if s.head_commit.is_none() {
+        println!("No commits yet");
+    }
+    println!();
+    if let Some(target) = s.interrupted_checkout {
+        println!(
+            "A checkout of {} was interrupted; run `dvx checkout {}` to finish it.\n",
+            target.short(),
+            target.short()
+        );
+    }
+    let (tracked_changes, new): (Vec<Change>, Vec<Change>) = s
+        .unstaged
+        .iter()
+        .cloned()
+        .partition(|c| c.kind != workspace::ChangeKind::New);
+    print_section("Changes staged for commit (dvx commit):", &s.staged);
+    print_section(
+        "Changes not staged (dvx add to stage, dvx checkout -- <path> to discard):",
+        &tracked_changes,
+    );
+    print_section(
+        "New files under tracked directories (dvx add to track):",
+        &new,
+    );
+    if !s.not_fetched.is_empty() {
+        println!("Not fetched (tracked, bytes not in the work tree):");
+        for p in s.not_fetched.iter().take(20) {
+            println!("  {p}");
+        }
+        if s.not_fetched.len() > 20 {
+            println!("  ... and {} more", s.not_fetched.len() - 20);
+        }
+        println!();
+    }
+    if s.is_clean() {
+        println!("nothing to commit, the work tree matches the stage");
+    }
+    for p in &s.not_ignored {
+        eprintln!(
+            "warning: git does not ignore the tracked path {p}; its bytes could be committed to git (check .gitignore)"
+        );
+    }
+    match &s.pin {
+        PinState::Differs { pinned, head } => eprintln!(
+            "warning: dvx.lock pins {} but the data is at {}\nhint: run `dvx checkout --git HEAD` to follow the code, or `dvx commit` to pin the current data",
+            pinned.short(),
+            head.map(|h| h.short())
+                .unwrap_or_else(|| "no commit".into())
+        ),
+        PinState::Unreadable(m) => eprintln!("warning: {m}"),
+        _ => {}
+    }
+}

@@ -1,0 +1,102 @@
+//! The work tree as an index, for diffs against it.
+//!
+//! Loads the index and, in memory only, replaces every changed entry with what is on
+//! disk now: modified files re-hashed, deleted ones dropped, new files under tracked
+//! directories hashed and added. Not-fetched paths keep their recorded ids (they count
+//! as unchanged). Nothing is written.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::compare::{FileState, check_entry, hash_path};
+use super::walk::walk;
+use super::{Error, Workspace, read_err};
+use crate::index::{Entry, Index, Kind};
+use crate::path::RepoPath;
+
+/// The index with the work tree's changes applied in memory.
+pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Error> {
+    let root = ws.root();
+    let store = ws.repo().store();
+    let mut index = ws.load_index()?;
+    let wanted =
+        |p: &RepoPath| filter.is_empty() || filter.iter().any(|f| p.is_within(f) || f.is_within(p));
+    let entries: Vec<Entry> = index.iter().filter(|e| wanted(&e.path)).cloned().collect();
+    let states: Vec<(Entry, FileState)> = entries
+        .into_par_iter()
+        .map(|e| {
+            let state = check_entry(root, &index, store, &e, None)
+                .map_err(read_err(&e.path.to_fs_path(root)))?;
+            Ok::<_, Error>((e, state))
+        })
+        .collect::<Result<_, _>>()?;
+    for (mut e, state) in states {
+        match state {
+            FileState::Modified {
+                id,
+                size,
+                kind,
+                executable,
+                stat,
+            } => {
+                e.id = id;
+                e.size = size;
+                e.kind = kind;
+                e.executable = executable;
+                e.stat = stat;
+                index.upsert(e);
+            }
+            FileState::Deleted => {
+                index.remove(&e.path);
+            }
+            _ => {}
+        }
+    }
+    let roots: Vec<RepoPath> = index
+        .roots()
+        .iter()
+        .filter(|r| wanted(r))
+        .cloned()
+        .collect();
+    for r in roots {
+        if !r.to_fs_path(root).is_dir() {
+            continue;
+        }
+        let walked = walk(root, &r, ws.git().is_some())?;
+        let new: Vec<_> = walked
+            .files
+            .into_iter()
+            .filter(|f| {
+                index.get(&f.path).is_none() && index.tree_entry_covering(&f.path).is_none()
+            })
+            .collect();
+        let hashed: Vec<Entry> = new
+            .par_iter()
+            .map(|f| hash_new(root, &f.path, &f.metadata))
+            .collect::<Result<_, _>>()?;
+        for e in hashed {
+            index.upsert(e);
+        }
+    }
+    Ok(index)
+}
+
+fn hash_new(root: &Path, path: &RepoPath, metadata: &std::fs::Metadata) -> Result<Entry, Error> {
+    let abs = path.to_fs_path(root);
+    let (id, size) = hash_path(&abs, metadata).map_err(read_err(&abs))?;
+    let kind = if metadata.file_type().is_symlink() {
+        Kind::Symlink
+    } else {
+        Kind::File
+    };
+    let mut e = Entry::not_fetched(
+        path.clone(),
+        kind,
+        super::compare::is_executable(metadata),
+        id,
+        size,
+    );
+    e.not_fetched = false;
+    Ok(e)
+}
