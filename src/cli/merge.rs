@@ -111,8 +111,20 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome) {
     }
 }
 
-/// The pins on both sides of a conflicted `dvx.lock`.
+/// The pins on both sides of a conflicted `dvx.lock`: from git's index (stages 2 and 3)
+/// while the merge is in progress, else from the conflict markers in the file.
 fn conflicted_pins(ws: &Workspace) -> Result<(Pin, Pin)> {
+    if let Some(git) = ws.git()
+        && let (Ok(ours), Ok(theirs)) = (
+            git.git(&["show", &format!(":2:{}", pin::FILE_NAME)]),
+            git.git(&["show", &format!(":3:{}", pin::FILE_NAME)]),
+        )
+    {
+        return Ok((
+            Pin::parse(&ours, "dvx.lock (ours)")?,
+            Pin::parse(&theirs, "dvx.lock (theirs)")?,
+        ));
+    }
     let path = ws.root().join(pin::FILE_NAME);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -259,6 +271,14 @@ pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
                 "dvx: the pinned data versions conflict in {}; resolve with `dvx merge --git-conflict --strategy ours|theirs`",
                 render::plural(merged.conflicts.len(), "path", "paths")
             );
+            // Leave both sides in the file, as git would for text.
+            let text = format!(
+                "<<<<<<< ours\n{}=======\n{}>>>>>>> theirs\n",
+                ours.render(),
+                theirs.render()
+            );
+            dvx::atomic::write(&args.ours, text.as_bytes())
+                .with_context(|| format!("cannot write {}", args.ours.display()))?;
             return Ok(ExitCode::FAILURE);
         }
         let merged = merge_trees(

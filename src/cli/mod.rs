@@ -93,6 +93,9 @@ enum Command {
     /// Merge driver for dvx.lock, run by git (see `dvx install-hooks`).
     #[command(hide = true)]
     MergeDriver(merge::DriverArgs),
+    /// The work of an installed git hook, run by git.
+    #[command(hide = true)]
+    Hook(hooks::HookArgs),
 }
 
 /// What every command gets: where it runs and how loudly.
@@ -240,5 +243,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::InstallHooks(args) => hooks::install(&ctx, args),
         Command::UninstallHooks(args) => hooks::uninstall(&ctx, args),
         Command::MergeDriver(args) => merge::driver(&ctx, args),
+        Command::Hook(args) => hooks::run(&ctx, args),
     }
 }

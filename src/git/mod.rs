@@ -229,6 +229,11 @@ impl GitRepo {
         self.repo.git_dir()
     }
 
+    /// The git directory shared by all work trees (hooks, config, `info/`).
+    pub fn common_dir(&self) -> &Path {
+        self.repo.common_dir()
+    }
+
     /// `user.name` and `user.email` from git's configuration.
     pub fn identity(&self) -> Option<(String, String)> {
         let config = self.repo.config_snapshot();
