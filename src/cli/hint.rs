@@ -59,6 +59,7 @@ pub fn report(err: &anyhow::Error) {
 }
 
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    // Only the outermost error decides: a usage mistake is reported as such.
     match err.downcast_ref::<Hinted>() {
         Some(h) if h.usage => 2,
         _ => 1,
@@ -66,6 +67,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 }
 
 fn hint(err: &anyhow::Error) -> Option<String> {
+    // A hint attached with `.context(Hinted)` is found by downcasting the whole error.
+    if let Some(h) = err.downcast_ref::<Hinted>() {
+        return Some(h.hint.clone());
+    }
     err.chain().find_map(|cause| {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());

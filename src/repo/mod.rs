@@ -127,9 +127,13 @@ fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
         let d = common.join(dir);
         fs::create_dir_all(&d).map_err(io_err(&d))?;
     }
-    let refs = Refs::new(common.to_path_buf(), local.to_path_buf());
     for dvx in [common, local] {
-        refs.init_head(DEFAULT_BRANCH)?;
+        let branch = if dvx == local && local != common {
+            worktree_branch(local)
+        } else {
+            DEFAULT_BRANCH.to_owned()
+        };
+        Refs::new(common.to_path_buf(), dvx.to_path_buf()).init_head(&branch)?;
         let state = dvx.join(STATE_FILE);
         atomic::write_new(
             &state,
@@ -141,6 +145,31 @@ fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A linked work tree starts on a branch of its own that does not exist yet, so its
+/// first commit cannot move a branch another work tree has checked out.
+fn worktree_branch(local: &Path) -> String {
+    let name: String = local
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or("linked")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let branch = format!("worktree/{}", name.trim_matches('-'));
+    if crate::refs::validate_name(&branch, "branch").is_ok() {
+        branch
+    } else {
+        "worktree/linked".to_owned()
+    }
 }
 
 fn read_toml(path: &Path) -> Result<Option<toml::Table>, Error> {

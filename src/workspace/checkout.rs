@@ -8,7 +8,7 @@
 //! and T the target version:
 //! - W already equals T: the index takes T, nothing is written;
 //! - H equals T: P is left alone (a staged or unstaged change carried over, as git does);
-//! - W equals I and I equals H (clean): W becomes T;
+//! - W equals I and I equals H (clean), or neither I nor W exists: W becomes T;
 //! - otherwise P has local changes that would be lost: refused unless `force`.
 //!
 //! The target is recorded in `.dvx/CHECKOUT` before any file is touched, and the rules
@@ -452,11 +452,14 @@ fn plan_path(
             }
         }
     };
+    let nothing_here = old.is_none() && fs::symlink_metadata(path.to_fs_path(root)).is_err();
     let action = if w_is_t {
         Action::Adopt(path.clone(), new.cloned())
     } else if same(head, new) {
         Action::Carry(path.clone())
-    } else if w_is_i && same(old, head) {
+    } else if nothing_here || (w_is_i && same(old, head)) {
+        // Neither the index nor the work tree has anything here: no bytes can be lost
+        // (a fresh work tree, or a deletion that was staged).
         Action::Update(path.clone(), new.cloned())
     } else {
         return Ok(None);

@@ -28,7 +28,11 @@ impl Sandbox {
         let root = base.join("work");
         fs::create_dir_all(&home).expect("mkdir home");
         fs::create_dir_all(&root).expect("mkdir work");
-        Sandbox { _dir: dir, home, root }
+        Sandbox {
+            _dir: dir,
+            home,
+            root,
+        }
     }
 
     /// A git repository with one commit and a dvx repository at its top.
@@ -121,7 +125,10 @@ impl Sandbox {
         );
         let stderr = String::from_utf8(output.stderr).expect("utf-8 stderr");
         assert!(!stderr.contains("panicked"), "dvx panicked: {stderr}");
-        assert!(!stderr.contains("RUST_BACKTRACE"), "dvx printed a backtrace hint: {stderr}");
+        assert!(
+            !stderr.contains("RUST_BACKTRACE"),
+            "dvx printed a backtrace hint: {stderr}"
+        );
         stderr
     }
 
@@ -134,13 +141,27 @@ impl Sandbox {
     pub fn git(&self, args: &[&str]) -> String {
         let mut cmd = Command::new("git");
         self.seal(&mut cmd);
-        let output: Output = cmd.args(args).current_dir(&self.root).output().expect("run git");
+        let output: Output = cmd
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .expect("run git");
         assert!(
             output.status.success(),
             "git {args:?} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Run git with `args` in `root` without asserting anything.
+    pub fn git_raw(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("git");
+        self.seal(&mut cmd);
+        cmd.args(args)
+            .current_dir(&self.root)
+            .output()
+            .expect("run git")
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -172,7 +193,11 @@ impl Sandbox {
         for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
             let entry = entry.expect("walk");
             let p = entry.path();
-            let name = p.strip_prefix(&self.root).expect("inside root").to_string_lossy().into_owned();
+            let name = p
+                .strip_prefix(&self.root)
+                .expect("inside root")
+                .to_string_lossy()
+                .into_owned();
             if name.starts_with(".dvx") || name.starts_with(".git") || name.contains("/.git") {
                 continue;
             }
@@ -206,7 +231,10 @@ pub fn b3(bytes: &[u8]) -> String {
 
 /// Assert that `path`'s text contains `needle`.
 pub fn assert_contains(haystack: &str, needle: &str) {
-    assert!(haystack.contains(needle), "expected to find {needle:?} in:\n{haystack}");
+    assert!(
+        haystack.contains(needle),
+        "expected to find {needle:?} in:\n{haystack}"
+    );
 }
 
 /// The object path for an id in a repository's store.
