@@ -177,10 +177,21 @@ fn create_and_switch(
     force: bool,
 ) -> Result<ExitCode> {
     refs::validate_name(name, "branch")?;
-    let Some(at) = at else {
-        return Err(dvx::history::Error::NoCommits.into());
-    };
     let full = format!("{HEADS}{name}");
+    let Some(at) = at else {
+        // No commits yet: as in git, the unborn branch just gets another name.
+        let who = ctx.signature(ws).or_else(|_| fallback_signature())?;
+        let _lock = ws.repo().lock()?;
+        ws.repo().refs().set_head(
+            &refs::Head::Branch(full),
+            &who,
+            "checkout: new unborn branch",
+        )?;
+        if !ctx.quiet {
+            println!("Switched to a new branch '{name}' (no commits yet)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     if ws.repo().refs().get(&full)?.is_some() {
         return Err(Hinted::new(
             format!("a branch named '{name}' already exists"),

@@ -455,3 +455,72 @@ fn make_executable(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+#[test]
+fn gc_keeps_data_that_only_an_old_git_commit_pins() {
+    let sb = Sandbox::git_and_dvx();
+    sb.ok(&["checkout", "-b", "experiment"]);
+    sb.write("data/only-here.bin", &bytes(42, 10_000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "experiment data", "--git-add"]);
+    sb.git(&["commit", "-q", "-m", "pin the experiment"]);
+    let pinned_git = sb.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    // Nothing in dvx references it any more: the branch is gone, the reflog expired, the
+    // stage and HEAD moved on.
+    sb.ok(&["rm", "data/only-here.bin"]);
+    sb.write("data/other.txt", b"other\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "moved on"]);
+    sb.ok(&["checkout", "-b", "main2"]);
+    sb.ok(&["branch", "-D", "experiment"]);
+    let far_future = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 400 * 86_400)
+        .to_string();
+    sb.dvx()
+        .env("DVX_DATE", &far_future)
+        .args(["gc", "--grace", "0"])
+        .assert()
+        .success();
+    assert!(
+        object_path(&sb.root, &b3(&bytes(42, 10_000))).is_file(),
+        "the pinned blob survives gc"
+    );
+    sb.ok(&["fsck"]);
+    sb.ok(&["checkout", "--git", &pinned_git]);
+    assert_eq!(sb.read("data/only-here.bin"), bytes(42, 10_000));
+}
+
+#[test]
+fn hooks_stay_out_of_the_way_during_a_rebase() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/v.txt", b"base\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "base", "--git-add"]);
+    sb.git(&["commit", "-q", "-m", "pin base"]);
+    sb.git(&["checkout", "-q", "-b", "topic"]);
+    sb.write("data/v.txt", b"topic\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "topic data", "--git-add"]);
+    sb.git(&["commit", "-q", "-m", "pin topic"]);
+    sb.git(&["checkout", "-q", "main"]);
+    sb.ok(&["checkout", "--git", "HEAD"]);
+    sb.write("other.txt", b"code change on main\n");
+    sb.git(&["add", "other.txt"]);
+    sb.git(&["commit", "-q", "-m", "code on main"]);
+    sb.ok(&["install-hooks"]);
+    sb.git(&["checkout", "-q", "topic"]);
+    assert_eq!(
+        sb.read("data/v.txt"),
+        b"topic\n",
+        "outside a rebase the hook follows the pin"
+    );
+    // Rebasing topic onto main checks out main's commit first; the hook must not switch
+    // the data back and forth while git replays commits.
+    let head_before = sb.out(&["log", "--json", "-n", "1"]);
+    sb.git(&["rebase", "-q", "main"]);
+    assert_eq!(sb.out(&["log", "--json", "-n", "1"]), head_before);
+    assert_eq!(sb.read("data/v.txt"), b"topic\n");
+}
