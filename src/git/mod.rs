@@ -161,19 +161,22 @@ impl GitRepo {
         Ok(platform.is_excluded())
     }
 
-    /// The bytes of `path` (from the top) in the tree of git revision `rev`; `None` when
-    /// that commit has no such file.
-    pub fn read_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, Error> {
-        let id = self
-            .repo
+    /// The commit a git revision names.
+    fn commit_at(&self, rev: &str) -> Result<gix::Commit<'_>, Error> {
+        self.repo
             .rev_parse_single(rev)
-            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
-        let commit = id
+            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?
             .object()
             .map_err(gix_err(format!("reading {rev}")))?
             .peel_to_commit()
-            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
-        let tree = commit
+            .map_err(|_| Error::UnknownRevision(rev.to_owned()))
+    }
+
+    /// The bytes of `path` (from the top) in the tree of git revision `rev`; `None` when
+    /// that commit has no such file.
+    pub fn read_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let tree = self
+            .commit_at(rev)?
             .tree()
             .map_err(gix_err(format!("reading the tree of {rev}")))?;
         let Some(entry) = tree
@@ -188,24 +191,40 @@ impl GitRepo {
         Ok(Some(object.data.clone()))
     }
 
-    /// Resolve a git revision to its full hex id.
-    pub fn resolve(&self, rev: &str) -> Result<String, Error> {
-        let id = self
-            .repo
-            .rev_parse_single(rev)
-            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
-        let commit = id
-            .object()
-            .map_err(gix_err(format!("reading {rev}")))?
-            .peel_to_commit()
-            .map_err(|_| Error::UnknownRevision(rev.to_owned()))?;
-        Ok(commit.id.to_string())
-    }
-
-    /// Every commit reachable from any git ref, newest first (gc walks these for pins).
+    /// Every commit reachable from HEAD or any git ref (gc keeps what their `dvx.lock`
+    /// files pin).
     pub fn all_commits(&self) -> Result<Vec<String>, Error> {
-        let out = self.git(&["rev-list", "--all"])?;
-        Ok(out.lines().map(str::to_owned).collect())
+        let platform = self
+            .repo
+            .references()
+            .map_err(gix_err("listing git refs"))?;
+        let mut tips = Vec::new();
+        if let Ok(head) = self.commit_at("HEAD") {
+            tips.push(head.id);
+        }
+        for reference in platform
+            .all()
+            .map_err(gix_err("listing git refs"))?
+            .flatten()
+        {
+            let mut reference = reference;
+            // Refs that do not lead to a commit (a tag of a blob, say) pin nothing.
+            if let Ok(id) = reference.peel_to_id()
+                && let Ok(object) = id.object()
+                && let Ok(commit) = object.peel_to_commit()
+            {
+                tips.push(commit.id);
+            }
+        }
+        let walk = self
+            .repo
+            .rev_walk(tips)
+            .all()
+            .map_err(gix_err("walking git history"))?;
+        Ok(walk
+            .filter_map(Result::ok)
+            .map(|info| info.id.to_string())
+            .collect())
     }
 
     /// The hooks directory: `core.hooksPath` if set (relative to the work tree, as git
