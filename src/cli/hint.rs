@@ -156,6 +156,7 @@ fn history_hint(e: &history::Error) -> Option<String> {
         E::Refs(e) => return refs_hint(e),
         E::Index(e) => return index_hint(e),
         E::Repo(e) => return repo_hint(e),
+        E::Git(e) => return git_hint(e),
     })
 }
 

@@ -119,9 +119,9 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
         out.push((p.commit, "dvx.lock".to_owned()));
     }
     let mut seen_text: HashMap<Vec<u8>, Option<ObjectId>> = HashMap::new();
-    let commits = git.all_commits().unwrap_or_default();
-    for c in commits {
-        let Ok(Some(bytes)) = git.read_at(&c, pin::FILE_NAME) else {
+    // A git error stops gc: deleting without knowing every pin could take pinned data.
+    for c in git.all_commits()? {
+        let Some(bytes) = git.read_at(&c, pin::FILE_NAME)? else {
             continue;
         };
         let pinned = seen_text

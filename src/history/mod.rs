@@ -52,4 +52,6 @@ pub enum Error {
     Index(#[from] index::Error),
     #[error(transparent)]
     Repo(#[from] repo::Error),
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
 }
