@@ -18,37 +18,49 @@ pub const MIN_ABBREV: usize = 4;
 /// Resolve `spec` to a commit id.
 pub fn resolve(repo: &Repo, spec: &str) -> Result<ObjectId, Error> {
     let split = spec.find(['~', '^']).unwrap_or(spec.len());
-    let (base, mut ops) = spec.split_at(split);
+    let (base, suffix) = spec.split_at(split);
+    // The whole suffix is parsed before any commit is read, so a malformed one
+    // (`HEAD~x`) is an unknown revision, not a misleading "no parent".
+    let ops = parse_ops(suffix).ok_or_else(|| Error::UnknownRevision(spec.to_owned()))?;
     let mut id = resolve_base(repo, base, spec)?;
-    while !ops.is_empty() {
-        let op = ops.as_bytes()[0];
-        let digits_end = ops[1..]
-            .find(|c: char| !c.is_ascii_digit())
-            .map(|i| i + 1)
-            .unwrap_or(ops.len());
-        let n: usize = if digits_end == 1 {
-            1
-        } else {
-            ops[1..digits_end]
-                .parse()
-                .map_err(|_| Error::UnknownRevision(spec.to_owned()))?
-        };
-        ops = &ops[digits_end..];
+    for (op, n) in ops {
         match op {
             b'~' => {
                 for _ in 0..n {
                     id = parent(repo, id, 1, spec)?;
                 }
             }
-            b'^' => {
+            _ => {
                 if n > 0 {
                     id = parent(repo, id, n, spec)?;
                 }
             }
-            _ => return Err(Error::UnknownRevision(spec.to_owned())),
         }
     }
     Ok(id)
+}
+
+/// `~N` and `^N` steps (a missing N is 1); `None` if the suffix is anything else.
+fn parse_ops(mut ops: &str) -> Option<Vec<(u8, usize)>> {
+    let mut out = Vec::new();
+    while !ops.is_empty() {
+        let op = ops.as_bytes()[0];
+        if op != b'~' && op != b'^' {
+            return None;
+        }
+        let digits_end = ops[1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map(|i| i + 1)
+            .unwrap_or(ops.len());
+        let n = if digits_end == 1 {
+            1
+        } else {
+            ops[1..digits_end].parse().ok()?
+        };
+        out.push((op, n));
+        ops = &ops[digits_end..];
+    }
+    Some(out)
 }
 
 fn parent(repo: &Repo, id: ObjectId, n: usize, spec: &str) -> Result<ObjectId, Error> {
