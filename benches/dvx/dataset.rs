@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -131,7 +131,7 @@ fn write_small(root: &Path, seed: u64, i: usize, spec: &FileSpec) -> Result<()> 
 
 fn write_large(root: &Path, seed: u64, j: usize, spec: &FileSpec) -> Result<()> {
     let path = root.join(&spec.rel);
-    let err = |e: std::io::Error| format!("write {}: {e}", path.display());
+    let err = |e: io::Error| format!("write {}: {e}", path.display());
     let mut rng = SplitMix64::stream(seed, LARGE_STREAM + j as u64);
     let mut file = File::create(&path).map_err(err)?;
     let mut buf = vec![0; CHUNK];
@@ -183,7 +183,7 @@ fn pick_one_percent(seed: u64, n: usize) -> Vec<usize> {
 
 fn replace_file(root: &Path, rel: &Path, seed: u64, i: usize) -> Result<Change> {
     let path = root.join(rel);
-    let err = |e: std::io::Error| format!("rewrite {}: {e}", path.display());
+    let err = |e: io::Error| format!("rewrite {}: {e}", path.display());
     let old = blake3::hash(&fs::read(&path).map_err(err)?);
     let mut rng = SplitMix64::stream(seed, CHANGE_STREAM + i as u64);
     let size = rng.in_range(SMALL_MIN, SMALL_MAX);
@@ -215,6 +215,22 @@ pub fn verify_changes(root: &Path, changes: &[Change], want_new: bool) -> Result
         ));
     }
     Ok(())
+}
+
+/// Read every file under `dir`, in parallel, so that a timed step starts with its input
+/// in the page cache whatever the kernel has evicted since it was written: the dvx step
+/// and the limit it is compared with then start from the same state.
+pub fn warm(dir: &Path) -> Result<()> {
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok().filter(|e| e.file_type().is_file()))
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    files.par_iter().try_for_each(|path| {
+        let read = File::open(path).and_then(|mut f| io::copy(&mut f, &mut io::sink()));
+        read.map(|_| ())
+            .map_err(|e| format!("read {}: {e}", path.display()))
+    })
 }
 
 /// Number of files under `dir` and their total size (symlinks followed, so a checkout

@@ -10,7 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::Result;
-use crate::dataset::Dataset;
+use crate::dataset::{self, Dataset};
 use crate::measure::Runner;
 
 /// Seconds for each limit; `None` when not needed by the selection or when it failed.
@@ -75,6 +75,7 @@ fn soft(name: &str, f: impl FnOnce() -> Result<f64>) -> Option<f64> {
 
 /// `cp -r src dst` + `sync`; the copy is deleted afterwards.
 fn copy(runner: &Runner, src: &Path, dst: &Path) -> Result<f64> {
+    dataset::warm(src)?;
     let mut cp = runner.command("cp", Path::new("."));
     cp.arg("-r").arg(src).arg(dst);
     let m = runner.measure_synced("limit-cp", cp);
@@ -84,6 +85,7 @@ fn copy(runner: &Runner, src: &Path, dst: &Path) -> Result<f64> {
 
 /// Read and hash every small file, files in parallel on all cores.
 fn hash_small(dataset: &Dataset) -> Result<f64> {
+    dataset::warm(&dataset.small_dir())?;
     let start = Instant::now();
     dataset.small.par_iter().try_for_each(|f| {
         let path = dataset.root.join(&f.rel);
@@ -96,6 +98,7 @@ fn hash_small(dataset: &Dataset) -> Result<f64> {
 
 /// Hash each large file with BLAKE3's memory-mapped, multi-threaded mode.
 fn hash_large(dataset: &Dataset) -> Result<f64> {
+    dataset::warm(&dataset.large_dir())?;
     let start = Instant::now();
     for f in &dataset.large {
         let path = dataset.root.join(&f.rel);
@@ -126,10 +129,11 @@ fn git_status(runner: &Runner, dataset: &Dataset, repo: &Path) -> Result<f64> {
 
 fn committed_git_repo(runner: &Runner, dataset: &Dataset, repo: &Path) -> Result<()> {
     fs::create_dir_all(repo).map_err(|e| format!("create {}: {e}", repo.display()))?;
+    // Hard links, not copies: git only reads the files, and setup is not measured.
     let mut cp = runner.command("cp", repo);
-    cp.arg("-r")
+    cp.arg("-rl")
         .arg(dataset.small_dir())
-        .arg(crate::dataset::SMALL_DIR);
+        .arg(dataset::SMALL_DIR);
     runner.run(cp)?;
     runner.run(runner.git(repo, &["init", "-q"]))?;
     // Random bytes do not compress: storing them raw only saves setup time.

@@ -1,15 +1,20 @@
 //! Running commands: the environment every child gets, wall time, and per-command peak RSS.
 //!
-//! Peak memory comes from `wait4(2)` on the child's pid: the kernel returns that one
-//! child's `ru_maxrss`, unlike `getrusage(RUSAGE_CHILDREN)`, which is the maximum over
-//! every child ever waited for. `std::process::Child` is spawned as usual and then reaped
-//! by `wait4` instead of `Child::wait`, so no wrapper process adds to the measured time.
+//! Each measured command runs under a wrapper: this same harness binary, re-executed with
+//! [`WRAP_ENV`] set. The wrapper spawns the command, reaps it with `wait4(2)` and writes
+//! the command's own wall time and `ru_maxrss` to a file. The indirection is needed for
+//! memory: a child's `ru_maxrss` includes the RSS of the address space it `exec`ed from,
+//! which for a child spawned straight from the harness is the harness itself (tens of
+//! MiB after hashing and generating data). The wrapper is a fresh, small process, so the
+//! floor it adds is a few MiB; [`Runner::rss_floor_kib`] measures it. The wrapper also
+//! takes its own time stamps, so its start-up is not in the measured seconds.
 
-use std::ffi::OsStr;
+use std::env;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use crate::Result;
@@ -26,24 +31,30 @@ const GIT_CONFIG: [(&str, &str); 3] = [
     ("init.defaultBranch", "main"),
 ];
 
+/// Set (to a report file path) when the harness binary runs as the measuring wrapper.
+pub const WRAP_ENV: &str = "DVX_BENCH_WRAP";
+
 /// One timed command (or command plus `sync`).
 #[derive(Debug, Clone, Copy)]
 pub struct Measurement {
     pub secs: f64,
-    /// Peak resident set size of the measured process, KiB (0 when not measured).
+    /// Peak resident set size of the measured process, KiB.
     pub peak_rss_kib: u64,
 }
 
 pub struct Runner {
     logs: PathBuf,
     dvx: PathBuf,
+    /// This binary, re-executed as the wrapper.
+    exe: PathBuf,
 }
 
 impl Runner {
     /// A runner whose children write their stderr under `logs`.
     pub fn new(logs: PathBuf, dvx: PathBuf) -> Result<Runner> {
         fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
-        Ok(Runner { logs, dvx })
+        let exe = env::current_exe().map_err(|e| format!("locate the bench binary: {e}"))?;
+        Ok(Runner { logs, dvx, exe })
     }
 
     /// `program` run in `dir` with the benchmark environment.
@@ -111,11 +122,11 @@ impl Runner {
     /// getting the bytes to disk (dvx and cp alike), and nothing written earlier.
     pub fn measure_synced(&self, label: &str, cmd: Command) -> Result<Measurement> {
         self.sync()?;
-        let start = Instant::now();
         let m = self.measure(label, cmd)?;
+        let start = Instant::now();
         self.sync()?;
         Ok(Measurement {
-            secs: start.elapsed().as_secs_f64(),
+            secs: m.secs + start.elapsed().as_secs_f64(),
             ..m
         })
     }
@@ -135,30 +146,102 @@ impl Runner {
 
     /// `sync(1)`: flush every dirty page of every filesystem.
     pub fn sync(&self) -> Result<()> {
-        self.measure("sync", Command::new("sync")).map(|_| ())
+        self.run(Command::new("sync")).map(|_| ())
     }
 
-    fn measure_to(&self, label: &str, mut cmd: Command, stdout: Stdio) -> Result<Measurement> {
+    /// The peak RSS the wrapper reports for `true`: the floor under every memory number.
+    pub fn rss_floor_kib(&self) -> Result<u64> {
+        Ok(self
+            .measure("rss-floor", Command::new("true"))?
+            .peak_rss_kib)
+    }
+
+    fn measure_to(&self, label: &str, cmd: Command, stdout: Stdio) -> Result<Measurement> {
         let log = self.logs.join(format!("{label}.err"));
+        let report = self.logs.join(format!("{label}.rusage"));
         let stderr = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
-        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-        let start = Instant::now();
-        let child = cmd
-            .spawn()
+        let mut wrapper = self.wrapped(&cmd, &report);
+        wrapper.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        let status = wrapper
+            .status()
             .map_err(|e| format!("{}: {e}", describe(&cmd)))?;
-        let (status, peak_rss_kib) =
-            wait_with_peak_rss(child).map_err(|e| format!("{}: wait: {e}", describe(&cmd)))?;
-        let secs = start.elapsed().as_secs_f64();
         if !status.success() {
             let stderr = fs::read_to_string(&log).unwrap_or_default();
             return Err(failure(&cmd, status, &stderr));
         }
-        Ok(Measurement { secs, peak_rss_kib })
+        let text = fs::read_to_string(&report).map_err(|e| format!("{}: {e}", report.display()))?;
+        parse_report(&text)
+            .ok_or_else(|| format!("{}: unreadable wrapper report {text:?}", report.display()))
+    }
+
+    /// `cmd` run under the wrapper, with the same directory and environment.
+    fn wrapped(&self, cmd: &Command, report: &Path) -> Command {
+        let mut wrapper = Command::new(&self.exe);
+        wrapper
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .env(WRAP_ENV, report);
+        if let Some(dir) = cmd.get_current_dir() {
+            wrapper.current_dir(dir);
+        }
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(v) => wrapper.env(key, v),
+                None => wrapper.env_remove(key),
+            };
+        }
+        wrapper
     }
 }
 
-/// Reap `child` with `wait4`, returning its exit status and its own peak RSS in KiB.
-fn wait_with_peak_rss(child: Child) -> std::io::Result<(ExitStatus, u64)> {
+/// `"<secs> <peak KiB>"`, as the wrapper writes it.
+fn parse_report(text: &str) -> Option<Measurement> {
+    let mut words = text.split_whitespace();
+    let secs = words.next()?.parse().ok()?;
+    let peak_rss_kib = words.next()?.parse().ok()?;
+    Some(Measurement { secs, peak_rss_kib })
+}
+
+/// When this process is the wrapper (see the module doc): run the command in the
+/// arguments, write its time and peak RSS to the file named by [`WRAP_ENV`], and return
+/// the exit code to pass on. `None` when this process is the harness.
+pub fn run_as_wrapper() -> Option<i32> {
+    let report = env::var_os(WRAP_ENV)?;
+    let mut args = env::args_os().skip(1);
+    let Some(program) = args.next() else {
+        eprintln!("dvx bench wrapper: no command given");
+        return Some(127);
+    };
+    Some(wrap(&report, &program, args.collect()))
+}
+
+fn wrap(report: &OsStr, program: &OsStr, args: Vec<OsString>) -> i32 {
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_remove(WRAP_ENV);
+    let start = Instant::now();
+    let (status, peak_rss_kib) = match spawn_and_reap(&mut cmd) {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("dvx bench wrapper: {}: {e}", describe(&cmd));
+            return 127;
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    if let Err(e) = fs::write(report, format!("{secs} {peak_rss_kib}\n")) {
+        eprintln!(
+            "dvx bench wrapper: write {}: {e}",
+            Path::new(report).display()
+        );
+        return 127;
+    }
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Spawn `cmd`, reap it with `wait4`, and return its exit status and own peak RSS in KiB.
+fn spawn_and_reap(cmd: &mut Command) -> std::io::Result<(ExitStatus, u64)> {
+    let child = cmd.spawn()?;
     let pid = libc::pid_t::try_from(child.id()).expect("a Linux pid fits in pid_t");
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is a plain C struct of integers; all-zero is a valid value.
@@ -166,7 +249,7 @@ fn wait_with_peak_rss(child: Child) -> std::io::Result<(ExitStatus, u64)> {
     loop {
         // SAFETY: `pid` is our unreaped child (std has not waited for it), and both
         // out-pointers point to live, writable locals of the right types.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
         if reaped == pid {
             break;
         }

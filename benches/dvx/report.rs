@@ -135,7 +135,14 @@ impl Report {
     pub fn push(&mut self, row: Row) {
         match &row.error {
             Some(e) => println!("  {:<24} FAILED: {e}", row.scenario),
-            None => println!("  {:<24} {}", row.scenario, value_text(&row)),
+            None => {
+                let vs = match (row.reference_name.as_str(), row.reference) {
+                    ("" | "-", _) => String::new(),
+                    (name, Some(secs)) => format!("  (vs {name} {secs:.3} s)"),
+                    (name, None) => format!("  ({name})"),
+                };
+                println!("  {:<24} {}{vs}", row.scenario, value_text(&row));
+            }
         }
         self.rows.push(row);
     }
@@ -168,7 +175,9 @@ impl Report {
             let reference = row
                 .reference
                 .map_or_else(|| "-".into(), |r| format!("{r:.3}"));
-            let ratio = row.ratio().map_or_else(|| "-".into(), ratio_text);
+            let ratio = row
+                .ratio()
+                .map_or_else(|| "-".into(), |r| ratio_text(r, row.target));
             let target = row.target.describe(row.unit);
             let value = value_text(row);
             line(
@@ -246,10 +255,10 @@ fn value_text(row: &Row) -> String {
     }
 }
 
-fn ratio_text(r: f64) -> String {
-    if r < 0.1 {
-        format!("{:.2}%", r * 100.0)
-    } else {
-        format!("{r:.2}x")
+/// A ratio as a percentage when its target is one (under 1x), else as a multiple.
+fn ratio_text(r: f64, target: Target) -> String {
+    match target {
+        Target::RatioAtMost(max) if max < 1.0 => format!("{:.1}%", r * 100.0),
+        _ => format!("{r:.2}x"),
     }
 }
