@@ -273,10 +273,36 @@ impl Index {
         self.trees.remove(path);
     }
 
-    /// Add or replace an entry.
+    /// Add or replace an entry. A path is a file or a directory, never both: a new entry
+    /// replaces a file or symlink entry at one of its ancestors (a file that became a
+    /// directory) and every entry below it (a directory that became a file). Without
+    /// this, `add` of `x/y` where the file `x` was kept both, and the next tree build
+    /// silently dropped one of them.
     pub fn upsert(&mut self, entry: Entry) {
-        if self.get(&entry.path) == Some(&entry) {
-            return;
+        match self.get(&entry.path) {
+            Some(old) if *old == entry => return,
+            // An existing entry already obeys the rule; only new paths can break it.
+            Some(_) => {}
+            None => {
+                let files_above: Vec<RepoPath> = entry
+                    .path
+                    .ancestors()
+                    .filter(|dir| self.get(dir).is_some_and(|e| e.kind != Kind::Tree))
+                    .collect();
+                for dir in &files_above {
+                    self.remove(dir);
+                }
+                debug_assert!(
+                    self.tree_entry_covering(&entry.path).is_none(),
+                    "expand a not-fetched directory before adding below it"
+                );
+                if self
+                    .next_after(&entry.path, false)
+                    .is_some_and(|next| next.path.is_within(&entry.path))
+                {
+                    self.remove_under(&entry.path);
+                }
+            }
         }
         self.invalidate_trees(&entry.path);
         self.changed = true;

@@ -172,3 +172,24 @@ fn unchanged_index_writes_nothing() {
     index.write(false).expect("no-op write");
     assert!(!dir.path().join(BASE_FILE).exists());
 }
+
+/// Regression: a file that became a directory (or the reverse) kept its old entry next
+/// to the new ones, and the next tree build dropped one side silently.
+#[test]
+fn a_path_is_a_file_or_a_directory_never_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut index = Index::load(dir.path()).expect("empty");
+    for path in ["d/x", "d/k", "e/f/g", "e/f/h"] {
+        index.upsert(file(path, path));
+    }
+    index.write(false).expect("write");
+    // File to directory: the file entry goes.
+    index.upsert(file("d/x/y", "y"));
+    // Directory to file: everything below goes.
+    index.upsert(file("e/f", "f"));
+    assert_eq!(paths(&index), ["d/k", "d/x/y", "e/f"]);
+    assert_eq!(index.len(), 3);
+    index.write(false).expect("write");
+    let reloaded = Index::load(dir.path()).expect("load");
+    assert_eq!(paths(&reloaded), ["d/k", "d/x/y", "e/f"]);
+}

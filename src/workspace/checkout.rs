@@ -169,8 +169,10 @@ pub fn switch(
             )?;
             continue;
         }
+        // A directory in HEAD where the target has a file is planned file by file (its
+        // files are changes of their own); at this path HEAD has no file.
         let h = match head_tree {
-            Some(t) => diff::lookup(store, t, &change.path)?,
+            Some(t) => diff::lookup(store, t, &change.path)?.filter(|h| !h.is_dir()),
             None => None,
         };
         match plan_path(ws, index, &change.path, old, new, h.as_ref())? {
@@ -349,7 +351,12 @@ fn plan_added_dir(
         .iter()
         .any(|(_, i)| i.id.is_some_and(|id| store.contains(&id)));
     let abs = path.to_fs_path(ws.root());
-    let in_the_way = fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir());
+    // A tracked file the checkout already removes (it was planned first) is not in the
+    // way of the directory that replaces it.
+    let removed = actions
+        .iter()
+        .any(|a| matches!(a, Action::Update(p, None) if p == path));
+    let in_the_way = !removed && fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir());
     if in_the_way && !force {
         conflicts.push(path.clone());
         return Ok(());

@@ -1276,6 +1276,108 @@ fn detached_head_is_shown_in_status() {
     assert_eq!(sb.read("data/f"), b"v2\n");
 }
 
+/// Regression: `add` after a tracked file `x` was replaced by a directory `x/` kept the
+/// entry of the file beside the new `x/y`; the commit then said "nothing to commit" and
+/// the index listed `x` both as a file and as a directory.
+#[test]
+fn file_replaced_by_a_directory_is_committed() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/x", b"x as a file\n");
+    sb.write("data/k", b"k\n");
+    sb.ok(&["add", "data"]);
+    commit_at(&sb, 0, "file");
+    fs::remove_file(sb.path("data/x")).expect("rm");
+    sb.write("data/x/y", b"y below x\n");
+    sb.ok(&["add", "data"]);
+    let st = sb.status_json();
+    assert_eq!(
+        st["staged"],
+        serde_json::json!([
+            {"path": "data/x", "status": "deleted"},
+            {"path": "data/x/y", "status": "added"},
+        ])
+    );
+    assert_eq!(st["unstaged"], serde_json::json!([]));
+    commit_at(&sb, 10, "directory");
+    assert_eq!(
+        ls_json(&sb, &["HEAD"]).keys().collect::<Vec<_>>(),
+        ["data/k", "data/x/y"]
+    );
+    assert_eq!(
+        ls_json(&sb, &[]).keys().collect::<Vec<_>>(),
+        ["data/k", "data/x/y"]
+    );
+    assert_eq!(
+        sb.out(&["diff", "HEAD~1", "HEAD"]),
+        "D\tdata/x\nA\tdata/x/y\n"
+    );
+
+    // And back: the directory becomes a file again.
+    fs::remove_dir_all(sb.path("data/x")).expect("rm -r");
+    sb.write("data/x", b"x as a file again\n");
+    sb.ok(&["add", "data"]);
+    commit_at(&sb, 20, "file again");
+    assert_eq!(
+        ls_json(&sb, &["HEAD"]).keys().collect::<Vec<_>>(),
+        ["data/k", "data/x"]
+    );
+    assert_eq!(sb.status_json()["clean"], true);
+    sb.ok(&["fsck"]);
+}
+
+/// Regression: checking out a commit with a file where HEAD has a directory (clean work
+/// tree) was refused as "would overwrite local changes", because HEAD's directory was
+/// compared with the file; a lazy checkout the other way found the tracked file "in the
+/// way" of the directory replacing it.
+#[test]
+fn checkout_switches_a_path_between_file_and_directory() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/x", b"x as a file\n");
+    sb.write("data/k", b"k\n");
+    sb.ok(&["add", "data"]);
+    let file = commit_at(&sb, 0, "file");
+    let s_file = sb.snapshot("data");
+    fs::remove_file(sb.path("data/x")).expect("rm");
+    sb.write("data/x/y", b"y below x\n");
+    sb.write("data/x/z/w", b"w\n");
+    sb.ok(&["add", "data"]);
+    let dir = commit_at(&sb, 10, "directory");
+    let s_dir = sb.snapshot("data");
+
+    for lazy in [false, true] {
+        for (rev, want) in [(&file, &s_file), (&dir, &s_dir), (&file, &s_file)] {
+            let mut args = vec!["checkout"];
+            if lazy {
+                args.push("--lazy");
+            }
+            args.push(rev);
+            sb.ok(&args);
+            assert_eq!(&sb.snapshot("data"), want, "checkout {args:?}");
+            let st = sb.status_json();
+            assert_eq!(st["clean"], true, "{args:?}: {st}");
+            assert_eq!(st["not_fetched"], serde_json::json!([]));
+        }
+    }
+
+    // Lazily, with the directory's bytes not local: it becomes one not-fetched entry.
+    drop_object(&sb, &b3(b"y below x\n"));
+    drop_object(&sb, &b3(b"w\n"));
+    sb.ok(&["checkout", "--lazy", &dir]);
+    assert_eq!(sb.snapshot("data"), snap(&[("data/k", b"k\n")]));
+    let st = sb.status_json();
+    assert_eq!(st["clean"], true);
+    assert_eq!(st["not_fetched"], serde_json::json!(["data/x"]));
+    sb.ok(&["checkout", &file]);
+    assert_eq!(sb.snapshot("data"), s_file);
+    assert_eq!(sb.status_json()["clean"], true);
+
+    // A local edit to the file is still protected.
+    sb.write("data/x", b"edited\n");
+    let err = sb.fails(&["checkout", &dir], 1);
+    assert_contains(&err, "data/x");
+    assert_eq!(sb.read("data/x"), b"edited\n");
+}
+
 // ---------------------------------------------------------------------------------------
 // 7. lazy checkout
 
@@ -1399,13 +1501,17 @@ fn lazy_checkout_with_every_byte_local_is_a_full_checkout() {
 // ---------------------------------------------------------------------------------------
 // 10. a property test against a model
 
-const FILES: [&str; 6] = [
+/// Some of these are files in one state and directories in another (`data/sub`,
+/// `data/a`), so histories switch paths between the two.
+const FILES: [&str; 8] = [
     "data/a",
     "data/b.bin",
     "data/sub/c",
     "data/sub/d",
     "data/sub/deep/e",
     "data/other/f",
+    "data/sub",
+    "data/a/z",
 ];
 const BRANCHES: [&str; 3] = ["main", "b1", "b2"];
 
@@ -1475,9 +1581,24 @@ fn run_ops(ops: &[Op]) -> Result<(), TestCaseError> {
         clock += 1;
         match op {
             Op::Write(f, seed, len) => {
+                let path = FILES[*f];
+                // Like a user would: whatever is in the way goes first (a directory at
+                // the path, or a file where one of its parent directories must be).
+                let abs = sb.path(path);
+                if abs.is_dir() {
+                    fs::remove_dir_all(&abs).expect("rm -r");
+                }
+                let below = format!("{path}/");
+                m.work.retain(|p, _| !p.starts_with(&below));
+                for (i, _) in path.match_indices('/') {
+                    let parent = &path[..i];
+                    if m.work.remove(parent).is_some() {
+                        fs::remove_file(sb.path(parent)).expect("rm");
+                    }
+                }
                 let data = bytes(*seed, *len);
-                sb.write(FILES[*f], &data);
-                m.work.insert(FILES[*f].to_owned(), data);
+                sb.write(path, &data);
+                m.work.insert(path.to_owned(), data);
             }
             Op::Remove(f) => {
                 if m.work.remove(FILES[*f]).is_some() {
