@@ -79,10 +79,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         return create_and_switch(ctx, &ws, name, Some(target), mode, args.force);
     }
     let branch = format!("{HEADS}{rev}");
-    let head = if ws.repo().refs().get(&branch)?.is_some() {
-        workspace::HeadMove::Switch(branch)
-    } else {
-        workspace::HeadMove::Detach
+    // `checkout <name>` switches to the branch even when a tag of the same name (which
+    // revisions resolve first) names another commit, as git does: the files must be the
+    // branch's, not the tag's.
+    let (target, head) = match ws.repo().refs().get(&branch)? {
+        Some(tip) => (tip, workspace::HeadMove::Switch(branch)),
+        None => (target, workspace::HeadMove::Detach),
     };
     let report = switch(
         ctx,

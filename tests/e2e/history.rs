@@ -1251,6 +1251,28 @@ fn checkout_rev_paths_restores_just_those_paths_and_keeps_head() {
     assert_eq!(head(&sb).as_deref(), Some(c2.as_str()));
 }
 
+/// Regression: with a tag and a branch both named `dup`, `checkout dup` put HEAD on the
+/// branch but wrote the tag's files (revisions resolve tags first), leaving the tag's
+/// version staged against the branch.
+#[test]
+fn checkout_prefers_the_branch_when_a_tag_has_the_same_name() {
+    let sb = Sandbox::dvx_only();
+    let ids = three_commits(&sb);
+    sb.ok(&["tag", "dup", &ids[0]]);
+    sb.ok(&["branch", "dup", &ids[1]]);
+    sb.ok(&["checkout", "dup"]);
+    let st = sb.status_json();
+    assert_eq!(st["branch"], "dup");
+    assert_eq!(st["head"], ids[1].as_str());
+    assert_eq!(st["clean"], true, "{st}");
+    assert_eq!(sb.read("data/f"), b"v1\n");
+    // The tag is still reachable by its full name, and a revision still means the tag.
+    sb.ok(&["checkout", "refs/tags/dup"]);
+    assert_eq!(sb.read("data/f"), b"v0\n");
+    assert_eq!(sb.status_json()["branch"], Value::Null);
+    assert_eq!(resolve(&sb, "dup"), ids[0]);
+}
+
 #[test]
 fn detached_head_is_shown_in_status() {
     let sb = Sandbox::dvx_only();
