@@ -25,11 +25,32 @@ pub struct TempFile {
 impl TempFile {
     /// Create an empty temp file in `dir` (which must be on the same file system as the
     /// final location, so the rename is atomic).
+    ///
+    /// The file is created as any new file is (mode 0666 less the umask), not with the
+    /// temp-file default of 0600, which would make `.gitignore`, `dvx.lock` and
+    /// `.dvx/config.toml` unreadable to the rest of a team sharing the work tree.
     pub fn new_in(dir: &Path) -> io::Result<Self> {
-        let inner = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(TEMP_PREFIX);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let inner = builder.tempfile_in(dir)?;
         Ok(TempFile { inner })
+    }
+
+    /// A temp file that will replace `path`: it takes the mode of the file it replaces (a
+    /// user's `.gitignore`, a git hook), if there is one.
+    fn replacing(path: &Path) -> io::Result<Self> {
+        let tmp = TempFile::new_in(parent_of(path))?;
+        if let Ok(existing) = fs::symlink_metadata(path)
+            && existing.is_file()
+        {
+            tmp.file().set_permissions(existing.permissions())?;
+        }
+        Ok(tmp)
     }
 
     pub fn file(&self) -> &File {
@@ -79,7 +100,7 @@ impl Write for TempFile {
 /// Survives a kill at any point; use [`write_durable`] when it must also survive power
 /// loss.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut tmp = TempFile::new_in(parent_of(path))?;
+    let mut tmp = TempFile::replacing(path)?;
     tmp.write_all(bytes)?;
     tmp.persist(path)?;
     Ok(())
@@ -88,7 +109,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Like [`write`], and fsyncs the file before the rename and the directory after it.
 pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent_of(path);
-    let mut tmp = TempFile::new_in(dir)?;
+    let mut tmp = TempFile::replacing(path)?;
     tmp.write_all(bytes)?;
     tmp.sync()?;
     tmp.persist(path)?;
@@ -241,6 +262,43 @@ mod tests {
         assert_eq!(fs::read(&p).expect("read"), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(names.len(), 1);
+    }
+
+    /// Regression: files were written with the temp-file mode 0600, so a rewrite of a
+    /// user's `.gitignore` made it private.
+    #[cfg(unix)]
+    #[test]
+    fn writes_keep_the_mode_of_the_file_they_replace_and_new_files_follow_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        let umask = {
+            let probe = dir.path().join("probe");
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&probe)
+                .expect("create");
+            0o666 & !mode(&probe)
+        };
+        let new = dir.path().join("new");
+        write(&new, b"one").expect("write");
+        assert_eq!(mode(&new), 0o666 & !umask);
+        let durable = dir.path().join("durable");
+        write_durable(&durable, b"one").expect("write");
+        assert_eq!(mode(&durable), 0o666 & !umask);
+        assert!(write_new(&dir.path().join("fresh"), b"x").expect("write_new"));
+        assert_eq!(mode(&dir.path().join("fresh")), 0o666 & !umask);
+
+        let kept = dir.path().join("kept");
+        write(&kept, b"one").expect("write");
+        fs::set_permissions(&kept, fs::Permissions::from_mode(0o640)).expect("chmod");
+        write(&kept, b"two").expect("rewrite");
+        assert_eq!(mode(&kept), 0o640);
+        fs::set_permissions(&kept, fs::Permissions::from_mode(0o755)).expect("chmod");
+        write_durable(&kept, b"three").expect("rewrite");
+        assert_eq!(mode(&kept), 0o755);
+        assert_eq!(fs::read(&kept).expect("read"), b"three");
     }
 
     #[test]
