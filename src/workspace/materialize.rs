@@ -67,11 +67,15 @@ impl<'a> Materializer<'a> {
     }
 
     /// Make sure every directory from the root down to `dir` exists and is a real
-    /// directory (not a symlink that would lead the write elsewhere).
+    /// directory (not a symlink that would lead the write elsewhere), and holds no temp
+    /// file left by a killed dvx.
     fn prepare_dir(&self, path: &RepoPath) -> Result<PathBuf, Error> {
         let parent = path.parent().unwrap_or_else(RepoPath::root);
         let abs = parent.to_fs_path(self.root);
-        if self.safe_dirs.lock().expect("lock poisoned").contains(&abs) {
+        // Held while a directory is first prepared, so no other thread has a temp file in
+        // it yet when stale ones are removed.
+        let mut safe_dirs = self.safe_dirs.lock().expect("lock poisoned");
+        if safe_dirs.contains(&abs) {
             return Ok(abs);
         }
         let mut current = self.root.to_path_buf();
@@ -99,10 +103,8 @@ impl<'a> Materializer<'a> {
                 Err(e) => return Err(write_err(&current)(e)),
             }
         }
-        self.safe_dirs
-            .lock()
-            .expect("lock poisoned")
-            .insert(abs.clone());
+        remove_stale_temps(&abs);
+        safe_dirs.insert(abs.clone());
         Ok(abs)
     }
 
@@ -200,6 +202,25 @@ impl<'a> Materializer<'a> {
         // Every configured type failed or did not apply: a plain copy always works.
         copy_object(&object, dir, dest, mode)?;
         Ok(false)
+    }
+}
+
+/// Remove the temp files a dvx killed mid-write left in `dir` (half-written copies that
+/// would otherwise stay in the work tree for good). Only a holder of the repository lock
+/// writes into the work tree, so any found now are stale. Best effort: one that cannot be
+/// removed is harmless, since walks skip temp names.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(TEMP_PREFIX));
+        if stale && entry.file_type().is_ok_and(|t| !t.is_dir()) {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
