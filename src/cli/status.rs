@@ -170,7 +170,7 @@ fn print_text(s: &Status) {
     }
     for p in &s.not_ignored {
         eprintln!(
-            "warning: git does not ignore the tracked path {p}; its bytes could be committed to git (check .gitignore)"
+            "warning: git does not ignore the tracked path {p}; its bytes could be committed to git (`dvx add {p}` puts back its .gitignore entry)"
         );
     }
     match &s.pin {

@@ -264,16 +264,23 @@ fn track_root(
         .filter(|r| r.is_within(target) && *r != target)
         .cloned()
         .collect();
-    if !index.add_root(target.clone()) || ws.git().is_none() {
+    let added = index.add_root(target.clone());
+    if ws.git().is_none() {
         return Ok(());
     }
     let root = ws.root();
     let mut changed = Vec::new();
-    if !target.is_root() {
-        changed.push(ignore_block::add(root, target).map_err(write_err(root))?);
+    // The root's entry is checked on every add, not only when the root is new: if it was
+    // lost (a rewritten or merged `.gitignore`), adding again puts it back, as status's
+    // warning suggests. An entry that is there is not rewritten.
+    let covering = index.root_covering(target).cloned();
+    if let Some(covering) = covering.filter(|r| !r.is_root()) {
+        changed.push(ignore_block::add(root, &covering).map_err(write_err(root))?);
     }
-    for nested in &absorbed {
-        changed.push(ignore_block::remove(root, nested).map_err(write_err(root))?);
+    if added {
+        for nested in &absorbed {
+            changed.push(ignore_block::remove(root, nested).map_err(write_err(root))?);
+        }
     }
     for file in changed.into_iter().flatten() {
         if !report.gitignores_changed.contains(&file) {
