@@ -6,14 +6,14 @@
 //! `cli` turns the reports these functions return into text, JSON and progress bars.
 
 pub mod atomic;
-pub mod git;
-pub mod hash;
-pub mod history;
-pub mod index;
-pub mod object;
-pub mod path;
 pub mod progress;
+pub mod hash;
+pub mod path;
+pub mod object;
+pub mod store;
 pub mod refs;
 pub mod repo;
-pub mod store;
+pub mod git;
+pub mod index;
+pub mod history;
 pub mod workspace;

@@ -76,6 +76,9 @@ pub fn decode<T: for<'de> Deserialize<'de>>(
     if version > VERSION {
         return Err(DecodeError::Newer(version));
     }
+    if version == 0 {
+        return Err(DecodeError::BadMagic);
+    }
     let (content, sum) = bytes.split_at(bytes.len() - ID_LEN);
     let expected = ObjectId::of(content);
     if expected.as_bytes().as_slice() != sum {
