@@ -241,3 +241,70 @@ pub fn assert_contains(haystack: &str, needle: &str) {
 pub fn object_path(root: &Path, hex: &str) -> PathBuf {
     root.join(".dvx/objects").join(&hex[..2]).join(&hex[2..])
 }
+
+impl Sandbox {
+    /// Everything under `.dvx/`, one line per file or directory: path, and for files
+    /// size, mtime (ns) and BLAKE3 of the bytes. For "changed nothing on disk" checks. The
+    /// lock file is left out: it only anchors the kernel lock, and every writer (even one
+    /// that then refuses) creates it and records its pid there.
+    pub fn dvx_state(&self) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
+        let base = self.path(".dvx");
+        let mut out = Vec::new();
+        for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
+            let entry = entry.expect("walk .dvx");
+            let name = entry
+                .path()
+                .strip_prefix(&self.root)
+                .expect("inside root")
+                .to_string_lossy()
+                .into_owned();
+            if name == ".dvx/lock" {
+                continue;
+            }
+            let meta = entry.path().symlink_metadata().expect("lstat");
+            if !meta.is_file() {
+                out.push(name);
+                continue;
+            }
+            let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+            let bytes = fs::read(entry.path()).expect("read .dvx file");
+            out.push(format!("{name} {} {mtime} {}", meta.len(), b3(&bytes)));
+        }
+        out
+    }
+
+    /// The object files in the local store (relative paths, sorted).
+    pub fn objects(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in walkdir::WalkDir::new(self.path(".dvx/objects")).sort_by_file_name() {
+            let entry = entry.expect("walk objects");
+            if entry.file_type().is_file() {
+                let rel = entry
+                    .path()
+                    .strip_prefix(self.path(".dvx/objects"))
+                    .expect("inside objects");
+                out.push(rel.to_string_lossy().replace('/', ""));
+            }
+        }
+        out
+    }
+}
+
+/// Whether the tests run as root, for whom permission bits do not block reads or writes.
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The `error:` and `hint:` lines of a failed command's stderr: exactly one of each, the
+/// error first.
+pub fn error_and_hint(stderr: &str) -> (String, String) {
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let hints: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hint:")).collect();
+    assert_eq!(errors.len(), 1, "expected one error: line in:\n{stderr}");
+    assert_eq!(hints.len(), 1, "expected one hint: line in:\n{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error:"), "error: comes first:\n{stderr}");
+    (errors[0].to_owned(), hints[0].to_owned())
+}
