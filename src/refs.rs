@@ -26,6 +26,7 @@ pub const REMOTES: &str = "refs/remotes/";
 /// The all-zero id written in reflogs for "no value".
 const NULL_HEX: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// How long a ref update waits for another one by default.
 const REF_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -145,11 +146,21 @@ pub struct Refs {
     common: PathBuf,
     /// This work tree's: `HEAD`, `logs/HEAD`.
     local: PathBuf,
+    lock_timeout: Duration,
 }
 
 impl Refs {
     pub fn new(common: PathBuf, local: PathBuf) -> Refs {
-        Refs { common, local }
+        Refs {
+            common,
+            local,
+            lock_timeout: REF_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Wait at most `timeout` for a concurrent ref update.
+    pub fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
     }
 
     fn ref_path(&self, name: &str) -> PathBuf {
