@@ -217,17 +217,20 @@ fn read_config(dvx: &Path) -> Result<Config, Error> {
     })?;
     check_format(&path, &table, config::FORMAT)?;
     let local_path = dvx.join(LOCAL_CONFIG_FILE);
-    if let Some(local) = read_toml(&local_path)? {
-        config::merge_tables(&mut table, local);
-    }
-    let config: Config = table
-        .try_into()
-        .map_err(|e: toml::de::Error| Error::Config {
-            path: path.clone(),
-            message: e.message().to_owned(),
-        })?;
+    // After merging, a bad value may come from either file: name both.
+    let blame = match read_toml(&local_path)? {
+        Some(local) => {
+            config::merge_tables(&mut table, local);
+            PathBuf::from(format!("{} (with {})", path.display(), local_path.display()))
+        }
+        None => path.clone(),
+    };
+    let config: Config = table.try_into().map_err(|e: toml::de::Error| Error::Config {
+        path: blame.clone(),
+        message: e.message().to_owned(),
+    })?;
     LinkKind::parse_list(&config.core.link).map_err(|message| Error::Config {
-        path: path.clone(),
+        path: blame,
         message: format!("core.link: {message}"),
     })?;
     Ok(config)
@@ -268,8 +271,9 @@ impl Repo {
             register_worktree(&local, &common)?;
         }
         let store = Store::new(common.join("objects"), common.join("tmp"));
-        let refs = Refs::new(common.clone(), local.clone());
         let lock_timeout = Duration::from_secs_f64(config.core.lock_timeout.max(0.0));
+        let mut refs = Refs::new(common.clone(), local.clone());
+        refs.set_lock_timeout(lock_timeout);
         Ok(Repo {
             root: root.to_path_buf(),
             local,
@@ -316,6 +320,7 @@ impl Repo {
     /// Override how long a writer waits for the lock.
     pub fn set_lock_timeout(&mut self, timeout: Duration) {
         self.lock_timeout = timeout;
+        self.refs.set_lock_timeout(timeout);
     }
 
     /// Take the repository lock; every writing command holds it for its whole run.
