@@ -32,7 +32,10 @@ impl Tour {
             .output()
             .unwrap_or_else(|e| fail(&format!("cannot run {name}: {e}")));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        for line in stdout.lines().chain(String::from_utf8_lossy(&out.stderr).lines()) {
+        for line in stdout
+            .lines()
+            .chain(String::from_utf8_lossy(&out.stderr).lines())
+        {
             println!("    {line}");
         }
         if !out.status.success() {
@@ -56,7 +59,8 @@ impl Tour {
     }
 
     fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| fail(&format!("cannot read {rel}: {e}")))
+        std::fs::read_to_string(self.root.join(rel))
+            .unwrap_or_else(|e| fail(&format!("cannot read {rel}: {e}")))
     }
 
     fn check(&self, what: &str, ok: bool) {
@@ -88,7 +92,9 @@ fn build_dvx() -> PathBuf {
     let release = profile_dir.ends_with("release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "--bin", "dvx"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    build
+        .args(["build", "--quiet", "--bin", "dvx"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     if release {
         build.arg("--release");
     }
@@ -102,20 +108,28 @@ fn build_dvx() -> PathBuf {
 fn labels(version: u32) -> String {
     let mut text = String::from("file,label\n");
     for i in 0..200u32 {
-        let label = if version > 1 && i % 10 == 0 { "cat" } else { ["cat", "dog", "bird", "fish"][(i % 4) as usize] };
+        let label = if version > 1 && i % 10 == 0 {
+            "cat"
+        } else {
+            ["cat", "dog", "bird", "fish"][(i % 4) as usize]
+        };
         text.push_str(&format!("img{i:03}.bin,{label}\n"));
     }
     text
 }
 
 fn sample(i: u32) -> Vec<u8> {
-    (0..4096u32).map(|j| (i.wrapping_mul(2654435761).wrapping_add(j * 40503) >> 13) as u8).collect()
+    (0..4096u32)
+        .map(|j| (i.wrapping_mul(2654435761).wrapping_add(j * 40503) >> 13) as u8)
+        .collect()
 }
 
 fn main() {
     let dvx = build_dvx();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let root = std::fs::canonicalize(dir.path()).expect("canonical path").join("project");
+    let root = std::fs::canonicalize(dir.path())
+        .expect("canonical path")
+        .join("project");
     std::fs::create_dir_all(&root).expect("mkdir");
     let t = Tour { dvx, root };
 
@@ -143,22 +157,36 @@ fn main() {
     t.git(&["tag", "v1"]);
     t.dvx(&["tag", "v1"]);
     let status = t.git(&["status", "--porcelain"]);
-    t.check("git never sees the data bytes (they are in .gitignore)", !status.contains("data/"));
+    t.check(
+        "git never sees the data bytes (they are in .gitignore)",
+        !status.contains("data/"),
+    );
 
     section("Relabel, commit a second version");
     t.write("data/labels.csv", labels(2).as_bytes());
     t.dvx(&["status"]);
     t.dvx(&["diff", "--content"]);
     t.dvx(&["add", "data"]);
-    t.dvx(&["commit", "-m", "relabel: every tenth image is a cat", "--git-add"]);
+    t.dvx(&[
+        "commit",
+        "-m",
+        "relabel: every tenth image is a cat",
+        "--git-add",
+    ]);
     t.git(&["commit", "-q", "-m", "train on labels v2"]);
     t.dvx(&["log", "--oneline"]);
 
     section("git checkout brings the data back (the hooks follow dvx.lock)");
     t.git(&["checkout", "-q", "v1"]);
-    t.check("the labels are version 1 again", t.read("data/labels.csv") == labels(1));
+    t.check(
+        "the labels are version 1 again",
+        t.read("data/labels.csv") == labels(1),
+    );
     t.git(&["checkout", "-q", "main"]);
-    t.check("and version 2 on main", t.read("data/labels.csv") == labels(2));
+    t.check(
+        "and version 2 on main",
+        t.read("data/labels.csv") == labels(2),
+    );
 
     section("Branches for data, and git merge merges the pinned data too");
     t.git(&["checkout", "-q", "-b", "more-fish"]);
@@ -168,7 +196,10 @@ fn main() {
     t.dvx(&["commit", "-m", "one more fish", "--git-add"]);
     t.git(&["commit", "-q", "-m", "more fish"]);
     t.git(&["checkout", "-q", "main"]);
-    t.check("main does not have the extra fish", !t.root.join("data/images/fish-extra.bin").exists());
+    t.check(
+        "main does not have the extra fish",
+        !t.root.join("data/images/fish-extra.bin").exists(),
+    );
     t.write("data/README.txt", b"images are 4 KiB each\n");
     t.dvx(&["add", "data"]);
     t.dvx(&["commit", "-m", "describe the data", "--git-add"]);
@@ -176,21 +207,34 @@ fn main() {
     t.git(&["merge", "-q", "--no-edit", "more-fish"]);
     t.check(
         "after git merge both changes are there",
-        t.root.join("data/images/fish-extra.bin").exists() && t.root.join("data/README.txt").exists(),
+        t.root.join("data/images/fish-extra.bin").exists()
+            && t.root.join("data/README.txt").exists(),
     );
     t.dvx(&["log", "--oneline", "-n", "4"]);
 
     section("A second worktree checks out v1's data from the same store, lazily");
     let other = t.root.parent().expect("parent").join("experiment");
-    t.git(&["worktree", "add", "-q", other.to_str().expect("utf-8 path"), "v1"]);
+    t.git(&[
+        "worktree",
+        "add",
+        "-q",
+        other.to_str().expect("utf-8 path"),
+        "v1",
+    ]);
     t.run_in(&other, &t.dvx, &["checkout", "--git", "HEAD", "--lazy"]);
     let v1 = std::fs::read_to_string(other.join("data/labels.csv")).unwrap_or_default();
-    t.check("the worktree has v1's labels without copying the store", v1 == labels(1));
+    t.check(
+        "the worktree has v1's labels without copying the store",
+        v1 == labels(1),
+    );
 
     section("What changed, and a clean bill of health");
     t.dvx(&["diff", "--stat", "v1", "HEAD"]);
     t.dvx(&["show", "--json", "HEAD~1"]);
     t.dvx(&["fsck"]);
     t.dvx(&["gc", "--dry-run"]);
-    println!("\nThe tour is over: every step above ran for real in {}.", t.root.display());
+    println!(
+        "\nThe tour is over: every step above ran for real in {}.",
+        t.root.display()
+    );
 }

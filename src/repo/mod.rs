@@ -221,14 +221,20 @@ fn read_config(dvx: &Path) -> Result<Config, Error> {
     let blame = match read_toml(&local_path)? {
         Some(local) => {
             config::merge_tables(&mut table, local);
-            PathBuf::from(format!("{} (with {})", path.display(), local_path.display()))
+            PathBuf::from(format!(
+                "{} (with {})",
+                path.display(),
+                local_path.display()
+            ))
         }
         None => path.clone(),
     };
-    let config: Config = table.try_into().map_err(|e: toml::de::Error| Error::Config {
-        path: blame.clone(),
-        message: e.message().to_owned(),
-    })?;
+    let config: Config = table
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::Config {
+            path: blame.clone(),
+            message: e.message().to_owned(),
+        })?;
     LinkKind::parse_list(&config.core.link).map_err(|message| Error::Config {
         path: blame,
         message: format!("core.link: {message}"),
