@@ -1471,6 +1471,15 @@ fn lazy_checkout_writes_only_local_bytes_and_reports_the_rest_as_not_fetched() {
             .any(|l| l.contains("data/newdir/inner/n2") && l.ends_with("(not fetched)"))
     );
 
+    // Reading bytes that are not local fails clearly; a content diff says so.
+    let err = sb.fails(&["cat", "data/top"], 1);
+    assert_contains(&err, "not in the local store");
+    assert_contains(&err, "hint:");
+    let err = sb.fails(&["cat", "--rev", "main", "data/newdir/n1"], 1);
+    assert_contains(&err, "data/newdir/n1");
+    let out = sb.out(&["diff", "--content", &c1, "HEAD", "--", "data/top"]);
+    assert_contains(&out, "bytes not local");
+
     // add, diff and commit treat not-fetched paths as unchanged.
     assert_eq!(sb.out(&["diff"]), "");
     assert_eq!(sb.out(&["diff", "--cached"]), "");
@@ -1497,6 +1506,20 @@ fn lazy_checkout_writes_only_local_bytes_and_reports_the_rest_as_not_fetched() {
         );
     }
     assert_eq!(sb.status_json()["not_fetched"], st["not_fetched"]);
+    sb.ok(&["fsck"]);
+    // gc copes with absent blobs and keeps everything reachable.
+    let before = objects(&sb);
+    let far = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 30 * 86_400;
+    sb.dvx()
+        .env("DVX_DATE", format!("{far} +0000"))
+        .arg("gc")
+        .assert()
+        .success();
+    assert_eq!(objects(&sb), before);
     sb.ok(&["fsck"]);
 }
 
