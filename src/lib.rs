@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod progress;
 pub mod hash;
+pub mod stat;
 pub mod path;
 pub mod object;
 pub mod store;

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic::{self, TempFile};
 use crate::hash::{self, ObjectId};
 use crate::object::{Commit, DecodeError, Encode, Tree};
+use crate::stat::Stat;
 
 /// Files at least this large are streamed in chunks; smaller ones are read whole.
 const STREAM_THRESHOLD: u64 = 8 << 20;
@@ -60,9 +61,9 @@ pub enum Ingest {
         size: u64,
         /// A new object was written (false: the store already had these bytes).
         new: bool,
-        /// The file's metadata after reading, equal to the one before in every field that
-        /// matters (boxed: it is large and `Changed` carries nothing).
-        metadata: Box<Metadata>,
+        /// The file's stat after reading, equal to the one before in every field that
+        /// a change of content would touch.
+        stat: Stat,
     },
     /// The file changed while it was read; nothing was stored.
     Changed,
@@ -159,27 +160,22 @@ impl Store {
     }
 
     /// Copy a file into the store, hashing the bytes as they are copied, so what is stored
-    /// is exactly what was hashed. `before` is the file's metadata taken by the caller; if
-    /// the file's metadata differs after reading, nothing is stored.
-    pub fn ingest(&self, path: &Path, before: &Metadata) -> Result<Ingest, Error> {
+    /// is exactly what was hashed. `before` is the file's stat taken by the caller; if the
+    /// file's stat differs after reading, nothing is stored.
+    pub fn ingest(&self, path: &Path, before: &Stat) -> Result<Ingest, Error> {
         let mut file = File::open(path).map_err(io_err(path))?;
-        if before.len() < STREAM_THRESHOLD {
+        if before.size < STREAM_THRESHOLD {
             self.ingest_small(path, &mut file, before)
         } else {
             self.ingest_large(path, &mut file, before)
         }
     }
 
-    fn ingest_small(
-        &self,
-        path: &Path,
-        file: &mut File,
-        before: &Metadata,
-    ) -> Result<Ingest, Error> {
-        let mut bytes = Vec::with_capacity(before.len() as usize + 1);
+    fn ingest_small(&self, path: &Path, file: &mut File, before: &Stat) -> Result<Ingest, Error> {
+        let mut bytes = Vec::with_capacity(before.size as usize + 1);
         file.read_to_end(&mut bytes).map_err(io_err(path))?;
-        let after = file.metadata().map_err(io_err(path))?;
-        if bytes.len() as u64 != before.len() || !same_file_state(before, &after) {
+        let after = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
+        if bytes.len() as u64 != before.size || !before.same_content_state(&after) {
             return Ok(Ingest::Changed);
         }
         let id = ObjectId::of(&bytes);
@@ -194,16 +190,11 @@ impl Store {
             id,
             size: bytes.len() as u64,
             new,
-            metadata: Box::new(after),
+            stat: after,
         })
     }
 
-    fn ingest_large(
-        &self,
-        path: &Path,
-        file: &mut File,
-        before: &Metadata,
-    ) -> Result<Ingest, Error> {
+    fn ingest_large(&self, path: &Path, file: &mut File, before: &Stat) -> Result<Ingest, Error> {
         let mut tmp = self.temp()?;
         let mut hasher = blake3::Hasher::new();
         let mut buf = vec![0u8; CHUNK];
@@ -221,8 +212,8 @@ impl Store {
             written.map_err(io_err(tmp.path()))?;
             total += n as u64;
         }
-        let after = file.metadata().map_err(io_err(path))?;
-        if total != before.len() || !same_file_state(before, &after) {
+        let after = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
+        if total != before.size || !before.same_content_state(&after) {
             return Ok(Ingest::Changed);
         }
         let id = ObjectId::from(hasher.finalize());
@@ -235,7 +226,7 @@ impl Store {
             id,
             size: total,
             new,
-            metadata: Box::new(after),
+            stat: after,
         })
     }
 
@@ -389,24 +380,6 @@ fn set_read_only(file: &File) -> io::Result<()> {
     file.set_permissions(perm)
 }
 
-/// The fields that change when a file's content may have changed.
-#[cfg(unix)]
-pub fn same_file_state(a: &Metadata, b: &Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.len() == b.len()
-        && a.mtime() == b.mtime()
-        && a.mtime_nsec() == b.mtime_nsec()
-        && a.ctime() == b.ctime()
-        && a.ctime_nsec() == b.ctime_nsec()
-        && a.ino() == b.ino()
-        && a.dev() == b.dev()
-}
-
-#[cfg(not(unix))]
-pub fn same_file_state(a: &Metadata, b: &Metadata) -> bool {
-    a.len() == b.len() && a.modified().ok() == b.modified().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,8 +394,8 @@ mod tests {
     }
 
     fn ingest_file(store: &Store, path: &Path) -> (ObjectId, bool) {
-        let meta = fs::metadata(path).expect("stat");
-        match store.ingest(path, &meta).expect("ingest") {
+        let stat = Stat::from_metadata(&fs::metadata(path).expect("stat"));
+        match store.ingest(path, &stat).expect("ingest") {
             Ingest::Stored { id, new, .. } => (id, new),
             Ingest::Changed => panic!("file did not change"),
         }

@@ -1,11 +1,10 @@
 //! One index entry and the stat data that lets `status` skip unchanged files.
 
-use std::fs::Metadata;
-
 use serde::{Deserialize, Serialize};
 
 use crate::hash::ObjectId;
 use crate::path::RepoPath;
+pub use crate::stat::Stat;
 
 /// What an index entry describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,54 +14,6 @@ pub enum Kind {
     /// A whole directory that is not fetched, recorded as its tree id (a lazy checkout
     /// keeps untouched directories this way, so its cost does not grow with their size).
     Tree,
-}
-
-/// The stat fields compared to decide whether a file may have changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stat {
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub size: u64,
-}
-
-impl Stat {
-    #[cfg(unix)]
-    pub fn from_metadata(m: &Metadata) -> Stat {
-        use std::os::unix::fs::MetadataExt;
-        Stat {
-            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
-            dev: m.dev(),
-            ino: m.ino(),
-            mode: m.mode(),
-            size: m.len(),
-        }
-    }
-
-    #[cfg(not(unix))]
-    pub fn from_metadata(m: &Metadata) -> Stat {
-        let ns = |t: std::io::Result<std::time::SystemTime>| {
-            t.ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos() as i64)
-                .unwrap_or(0)
-        };
-        Stat {
-            mtime_ns: ns(m.modified()),
-            ctime_ns: ns(m.created()),
-            dev: 0,
-            ino: 0,
-            mode: if m.permissions().readonly() {
-                0o444
-            } else {
-                0o644
-            },
-            size: m.len(),
-        }
-    }
 }
 
 /// One tracked path.

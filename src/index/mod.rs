@@ -309,16 +309,19 @@ impl Index {
         self.overlay.insert(entry.path.clone(), Some(entry));
     }
 
-    /// Record new stat data for an entry whose content is unchanged (a refresh). Keeps
-    /// the tree cache, since no id changed.
-    pub fn refresh_stat(&mut self, path: &RepoPath, stat: Stat) {
-        if let Some(e) = self.get(path)
-            && e.stat != stat
-        {
-            let mut e = e.clone();
-            e.stat = stat;
+    /// Replace an entry with one that differs only in stat data or the not-fetched flag
+    /// (a refresh: the content is unchanged). Keeps the tree cache, since no id changed.
+    pub fn refresh(&mut self, fresh: Entry) {
+        let Some(old) = self.get(&fresh.path) else {
+            return;
+        };
+        debug_assert!(
+            old.id == fresh.id && old.kind == fresh.kind,
+            "a refresh keeps the content"
+        );
+        if *old != fresh {
             self.changed = true;
-            self.overlay.insert(path.clone(), Some(e));
+            self.overlay.insert(fresh.path.clone(), Some(fresh));
         }
     }
 

@@ -334,6 +334,11 @@ impl Repo {
         Ok(Lock::acquire(&self.local.join("lock"), self.lock_timeout)?)
     }
 
+    /// Take the repository lock only if it is free right now.
+    pub fn try_lock(&self) -> Result<Lock, Error> {
+        Ok(Lock::acquire(&self.local.join("lock"), Duration::ZERO)?)
+    }
+
     /// The path of a file in this work tree's local state.
     pub fn local_file(&self, name: &str) -> PathBuf {
         self.local.join(name)

@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::compare::{is_executable, symlink_target_bytes};
+use super::compare::{stat_matches, symlink_target_bytes};
 use super::walk::{Found, walk};
 use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
-use crate::index::{Entry, Index, Kind, Stat};
+use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
+use crate::stat::FileKind;
 use crate::store::{Ingest, Store};
 
 /// What `add` did.
@@ -97,7 +98,10 @@ pub fn add(
     // Skip files whose stat still matches their entry.
     let mut work = Vec::new();
     for f in &found {
-        expand_to(&mut index, store, &f.path)?;
+        // A tracked path never lies below an unexpanded tree, so only new ones need this.
+        if index.get(&f.path).is_none() {
+            expand_to(&mut index, store, &f.path)?;
+        }
         match index.get(&f.path) {
             Some(entry) if is_unchanged(root, &index, store, entry, f) => {
                 report.unchanged_files += 1
@@ -106,13 +110,13 @@ pub fn add(
         }
     }
 
-    let total: u64 = work.iter().map(|f| f.metadata.len()).sum();
+    let total: u64 = work.iter().map(|f| f.stat.size).sum();
     progress.start("adding", Some(total), Unit::Bytes);
     let stored: Vec<Stored> = work
         .par_iter()
         .map(|f| {
             let result = store_one(root, store, f);
-            progress.advance(f.metadata.len());
+            progress.advance(f.stat.size);
             result
         })
         .collect::<Result<_, _>>()?;
@@ -170,26 +174,18 @@ fn is_unchanged(root: &Path, index: &Index, store: &Store, entry: &Entry, f: &Fo
     if entry.not_fetched || entry.kind == Kind::Tree {
         return false;
     }
-    let is_link = f.metadata.file_type().is_symlink();
+    let is_link = f.kind == FileKind::Symlink;
     if entry.linked && entry.kind == Kind::File && is_link {
         // Symlink mode: a link still pointing at its object is the unchanged file.
         return fs::read_link(f.path.to_fs_path(root)).ok() == Some(store.path(&entry.id));
     }
     let kind = if is_link { Kind::Symlink } else { Kind::File };
-    let stat = Stat::from_metadata(&f.metadata);
-    kind == entry.kind
-        && stat.size == entry.stat.size
-        && stat.mtime_ns == entry.stat.mtime_ns
-        && stat.ino == entry.stat.ino
-        && stat.dev == entry.stat.dev
-        && stat.mode == entry.stat.mode
-        && (entry.linked || stat.ctime_ns == entry.stat.ctime_ns)
-        && !index.is_racy(entry)
+    kind == entry.kind && stat_matches(entry, &f.stat) && !index.is_racy(entry)
 }
 
 fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
     let abs = f.path.to_fs_path(root);
-    if f.metadata.file_type().is_symlink() {
+    if f.kind == FileKind::Symlink {
         let target = symlink_target_bytes(&abs).map_err(read_err(&abs))?;
         let new_object = !store.contains(&ObjectId::of(&target));
         let id = store.put_bytes(&target)?;
@@ -200,28 +196,28 @@ fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
                 executable: false,
                 id,
                 size: target.len() as u64,
-                stat: Stat::from_metadata(&f.metadata),
+                stat: f.stat,
                 not_fetched: false,
                 linked: false,
             },
             new_object,
         });
     }
-    match store.ingest(&abs, &f.metadata)? {
+    match store.ingest(&abs, &f.stat)? {
         Ingest::Changed => Ok(Stored::Changed(f.path.clone())),
         Ingest::Stored {
             id,
             size,
             new,
-            metadata,
+            stat,
         } => Ok(Stored::Entry {
             entry: Entry {
                 path: f.path.clone(),
                 kind: Kind::File,
-                executable: is_executable(&metadata),
+                executable: stat.is_executable(),
                 id,
                 size,
-                stat: Stat::from_metadata(&metadata),
+                stat,
                 not_fetched: false,
                 linked: false,
             },

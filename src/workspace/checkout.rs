@@ -32,6 +32,7 @@ use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{Expected, Head};
 use crate::repo::Repo;
+use crate::stat::{FileKind, Observed};
 
 const MARKER: &str = "CHECKOUT";
 
@@ -385,15 +386,19 @@ fn untracked_matches(
     target: Option<&Item>,
 ) -> Result<Option<bool>, Error> {
     let abs = path.to_fs_path(ws.root());
-    let meta = match fs::symlink_metadata(&abs) {
-        Ok(m) if !m.is_dir() => m,
+    let observed = match Observed::lstat(&abs) {
+        Ok(o) if o.kind != FileKind::Dir => o,
         _ => return Ok(None),
     };
     let Some(t) = target else {
         return Ok(Some(false));
     };
-    let (id, _) = hash_path(&abs, &meta).map_err(read_err(&abs))?;
-    let kind = if meta.file_type().is_symlink() {
+    if observed.kind == FileKind::Other {
+        // A fifo or socket is never the target's content (and must not be read).
+        return Ok(Some(false));
+    }
+    let (id, _) = hash_path(&abs, observed.kind).map_err(read_err(&abs))?;
+    let kind = if observed.kind == FileKind::Symlink {
         EntryKind::Symlink
     } else {
         EntryKind::File

@@ -5,12 +5,13 @@
 //! old mtime (`cp -p`, `rsync -t`, `tar`) is still caught through ctime and size, and a
 //! touched-but-identical file is recognised as clean.
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
 use std::path::Path;
 
 use crate::hash::{self, ObjectId};
 use crate::index::{Entry, Index, Kind, Stat};
+use crate::stat::{FileKind, Observed};
 use crate::store::Store;
 
 /// The state of one tracked path in the work tree.
@@ -48,20 +49,9 @@ impl FileState {
     }
 }
 
-#[cfg(unix)]
-pub fn is_executable(m: &Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    m.permissions().mode() & 0o100 != 0
-}
-
-#[cfg(not(unix))]
-pub fn is_executable(_m: &Metadata) -> bool {
-    false
-}
-
 /// The id and size of what is at `path` now: a symlink's target or a file's bytes.
-pub fn hash_path(path: &Path, metadata: &Metadata) -> io::Result<(ObjectId, u64)> {
-    if metadata.file_type().is_symlink() {
+pub fn hash_path(path: &Path, kind: FileKind) -> io::Result<(ObjectId, u64)> {
+    if kind == FileKind::Symlink {
         let target = symlink_target_bytes(path)?;
         Ok((ObjectId::of(&target), target.len() as u64))
     } else {
@@ -83,7 +73,9 @@ pub fn symlink_target_bytes(path: &Path) -> io::Result<Vec<u8>> {
     }
 }
 
-fn stat_matches(entry: &Entry, now: &Stat) -> bool {
+/// Whether the stat data recorded for `entry` still describes the file (racy entries
+/// aside, which the caller checks).
+pub(super) fn stat_matches(entry: &Entry, now: &Stat) -> bool {
     let old = &entry.stat;
     let same = old.size == now.size
         && old.mtime_ns == now.mtime_ns
@@ -95,27 +87,23 @@ fn stat_matches(entry: &Entry, now: &Stat) -> bool {
     same && (entry.linked || old.ctime_ns == now.ctime_ns)
 }
 
-/// Compare `entry` with the work tree under `root`. `metadata` is the lstat of the path
+/// Compare `entry` with the work tree under `root`. `observed` is the lstat of the path
 /// when the caller already has it (from a walk); `None` means look it up.
 pub fn check_entry(
     root: &Path,
     index: &Index,
     store: &Store,
     entry: &Entry,
-    metadata: Option<&Metadata>,
+    observed: Option<Observed>,
 ) -> io::Result<FileState> {
     let abs = entry.path.to_fs_path(root);
     if entry.kind == Kind::Tree {
         return Ok(FileState::NotFetched);
     }
-    let owned;
-    let metadata = match metadata {
-        Some(m) => m,
-        None => match fs::symlink_metadata(&abs) {
-            Ok(m) => {
-                owned = m;
-                &owned
-            }
+    let observed = match observed {
+        Some(o) => o,
+        None => match Observed::lstat(&abs) {
+            Ok(o) => o,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -131,21 +119,20 @@ pub fn check_entry(
             Err(e) => return Err(e),
         },
     };
-    let file_type = metadata.file_type();
-    if file_type.is_dir() {
-        return Ok(if entry.not_fetched {
-            FileState::NotFetched
-        } else {
-            FileState::Deleted
-        });
-    }
-    let kind = if file_type.is_symlink() {
-        Kind::Symlink
-    } else {
-        Kind::File
+    let kind = match observed.kind {
+        FileKind::File => Kind::File,
+        FileKind::Symlink => Kind::Symlink,
+        // A directory (or a fifo) where the file was: the file is gone.
+        FileKind::Dir | FileKind::Other => {
+            return Ok(if entry.not_fetched {
+                FileState::NotFetched
+            } else {
+                FileState::Deleted
+            });
+        }
     };
-    let executable = kind == Kind::File && is_executable(metadata);
-    let stat = Stat::from_metadata(metadata);
+    let stat = observed.stat;
+    let executable = kind == Kind::File && stat.is_executable();
     if !entry.not_fetched
         && kind == entry.kind
         && stat_matches(entry, &stat)
@@ -168,7 +155,7 @@ pub fn check_entry(
             stat,
         });
     }
-    let (id, size) = hash_path(&abs, metadata)?;
+    let (id, size) = hash_path(&abs, observed.kind)?;
     // In hard-link mode only the kind and bytes count: the object's mode is read-only.
     let same_mode = entry.linked || executable == entry.executable;
     if id == entry.id && kind == entry.kind && same_mode {
@@ -181,7 +168,8 @@ pub fn check_entry(
     if entry.linked
         && kind == Kind::File
         && store.metadata(&entry.id).is_some_and(|m| {
-            Stat::from_metadata(&m).ino == stat.ino && Stat::from_metadata(&m).dev == stat.dev
+            let object = Stat::from_metadata(&m);
+            object.ino == stat.ino && object.dev == stat.dev
         })
     {
         return Ok(FileState::Corrupt);

@@ -10,10 +10,11 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry, hash_path};
-use super::walk::walk;
+use super::walk::{Found, walk};
 use super::{Error, Workspace, read_err};
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
+use crate::stat::FileKind;
 
 /// The index with the work tree's changes applied in memory.
 pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Error> {
@@ -73,7 +74,7 @@ pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Erro
             .collect();
         let hashed: Vec<Entry> = new
             .par_iter()
-            .map(|f| hash_new(root, &f.path, &f.metadata))
+            .map(|f| hash_new(root, f))
             .collect::<Result<_, _>>()?;
         for e in hashed {
             index.upsert(e);
@@ -82,21 +83,15 @@ pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Erro
     Ok(index)
 }
 
-fn hash_new(root: &Path, path: &RepoPath, metadata: &std::fs::Metadata) -> Result<Entry, Error> {
-    let abs = path.to_fs_path(root);
-    let (id, size) = hash_path(&abs, metadata).map_err(read_err(&abs))?;
-    let kind = if metadata.file_type().is_symlink() {
+fn hash_new(root: &Path, f: &Found) -> Result<Entry, Error> {
+    let abs = f.path.to_fs_path(root);
+    let (id, size) = hash_path(&abs, f.kind).map_err(read_err(&abs))?;
+    let kind = if f.kind == FileKind::Symlink {
         Kind::Symlink
     } else {
         Kind::File
     };
-    let mut e = Entry::not_fetched(
-        path.clone(),
-        kind,
-        super::compare::is_executable(metadata),
-        id,
-        size,
-    );
+    let mut e = Entry::not_fetched(f.path.clone(), kind, f.stat.is_executable(), id, size);
     e.not_fetched = false;
     Ok(e)
 }

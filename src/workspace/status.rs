@@ -1,6 +1,5 @@
 //! `dvx status`: what differs between HEAD, the index and the work tree.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -12,10 +11,11 @@ use super::{Error, Workspace, read_err, resolve_path};
 use crate::git::pin::Pin;
 use crate::hash::ObjectId;
 use crate::history::diff::{self, IndexSource, TreeSource};
-use crate::index::{Entry, Index};
+use crate::index::{Entry, Index, Stat};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 use crate::refs::Head;
+use crate::stat::Observed;
 
 /// How a path changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,23 +117,34 @@ pub fn status(
 
     // Walk tracked directories once: it finds new files and gives the stat of tracked
     // ones (an lstat relative to the open directory is cheaper than one by full path).
-    let mut found: HashMap<RepoPath, Found> = HashMap::new();
+    // Starts are disjoint and sorted, so the concatenated walks are sorted too.
+    let mut found: Vec<Found> = Vec::new();
     let mut skipped = Vec::new();
     for start in walk_starts(&index, root, &filter) {
         let walked = walk(root, &start, ws.git().is_some())?;
         skipped.extend(walked.skipped);
-        for f in walked.files {
-            found.insert(f.path.clone(), f);
-        }
+        found.extend(walked.files);
     }
 
-    let entries: Vec<&Entry> = index.iter().filter(|e| wanted(&e.path)).collect();
-    progress.start("checking", Some(entries.len() as u64), Unit::Files);
-    let states: Vec<(&Entry, FileState)> = entries
+    // Pair each entry with what the walk saw, by a merge join of two sorted lists; what
+    // the walk saw that no entry claims is new.
+    let mut pairs: Vec<(&Entry, Option<Observed>)> = Vec::new();
+    let mut new_files: Vec<RepoPath> = Vec::new();
+    let mut seen = found.into_iter().peekable();
+    for entry in index.iter().filter(|e| wanted(&e.path)) {
+        while let Some(f) = seen.next_if(|f| f.path < entry.path) {
+            new_files.push(f.path);
+        }
+        let observed = seen.next_if(|f| f.path == entry.path).map(|f| f.observed());
+        pairs.push((entry, observed));
+    }
+    new_files.extend(seen.map(|f| f.path));
+
+    progress.start("checking", Some(pairs.len() as u64), Unit::Files);
+    let states: Vec<(&Entry, FileState)> = pairs
         .par_iter()
-        .map(|e| {
-            let meta = found.get(&e.path).map(|f| &f.metadata);
-            let state = check_entry(root, &index, store, e, meta)
+        .map(|(e, observed)| {
+            let state = check_entry(root, &index, store, e, *observed)
                 .map_err(read_err(&e.path.to_fs_path(root)))?;
             progress.advance(1);
             Ok::<_, Error>((*e, state))
@@ -143,12 +154,12 @@ pub fn status(
 
     let mut unstaged = Vec::new();
     let mut not_fetched = Vec::new();
-    let mut stale_stat = 0;
+    let mut refresh = Vec::new();
     for (entry, state) in &states {
         let kind = match state {
             FileState::Clean => continue,
-            FileState::Restat(_) | FileState::Fetched(_) => {
-                stale_stat += 1;
+            FileState::Restat(stat) | FileState::Fetched(stat) => {
+                refresh.push(((*entry).clone(), *stat));
                 continue;
             }
             FileState::NotFetched => {
@@ -164,10 +175,11 @@ pub fn status(
             kind,
         });
     }
-    for path in found.keys() {
-        if index.get(path).is_none() && index.tree_entry_covering(path).is_none() && wanted(path) {
+    let stale_stat = refresh.len();
+    for path in new_files {
+        if index.tree_entry_covering(&path).is_none() {
             unstaged.push(Change {
-                path: path.clone(),
+                path,
                 kind: ChangeKind::New,
             });
         }
@@ -192,6 +204,9 @@ pub fn status(
     };
     let pin = pin_state(ws, head_commit);
     skipped.sort();
+    if !refresh.is_empty() {
+        refresh_stat(ws, refresh);
+    }
     Ok(Status {
         head,
         head_commit,
@@ -204,6 +219,27 @@ pub fn status(
         skipped,
         stale_stat,
     })
+}
+
+/// Record new stat data for files whose content was unchanged, as git does, so the next
+/// status need not read them again. Best effort: only when no writer holds the lock right
+/// now, and only for entries no writer changed since they were read.
+fn refresh_stat(ws: &Workspace, refresh: Vec<(Entry, Stat)>) {
+    let Ok(_lock) = ws.repo().try_lock() else {
+        return;
+    };
+    let Ok(mut index) = ws.load_index() else {
+        return;
+    };
+    for (seen, stat) in refresh {
+        if index.get(&seen.path) == Some(&seen) {
+            let mut fresh = seen;
+            fresh.stat = stat;
+            fresh.not_fetched = false;
+            index.refresh(fresh);
+        }
+    }
+    let _ = ws.write_index(&mut index);
 }
 
 /// The directories to walk for new files: tracked directory roots, narrowed to the

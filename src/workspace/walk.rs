@@ -7,7 +7,7 @@
 //! `.git/` and `.dvx/` are never entered, symlinks are reported as symlinks and never
 //! followed, and files other than regular files and symlinks are skipped and reported.
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,12 +19,24 @@ use super::{Error, read_err};
 use crate::atomic::TEMP_PREFIX;
 use crate::git::ignore_block;
 use crate::path::{RepoPath, validate_name};
+use crate::stat::{FileKind, Observed, Stat};
 
-/// One file or symlink found.
-#[derive(Debug)]
+/// One file or symlink found, with what its lstat said (compact: a walk of a million
+/// files holds a million of these).
+#[derive(Debug, Clone)]
 pub struct Found {
     pub path: RepoPath,
-    pub metadata: Metadata,
+    pub kind: FileKind,
+    pub stat: Stat,
+}
+
+impl Found {
+    pub fn observed(&self) -> Observed {
+        Observed {
+            kind: self.kind,
+            stat: self.stat,
+        }
+    }
 }
 
 /// What a walk found, sorted by path.
@@ -35,15 +47,10 @@ pub struct Walk {
     pub skipped: Vec<RepoPath>,
 }
 
-/// The rules of one directory.
-struct Rules {
-    dir: RepoPath,
-    matcher: Gitignore,
-}
-
-/// Rules from the root down to a directory; each level shares its parents'.
+/// Rules from the root down to a directory, one matcher per directory that has any;
+/// each level shares its parents'.
 #[derive(Clone, Default)]
-struct RuleStack(Vec<Arc<Rules>>);
+struct RuleStack(Vec<Arc<Gitignore>>);
 
 impl RuleStack {
     fn with_dir(
@@ -59,11 +66,10 @@ impl RuleStack {
         Ok(out)
     }
 
-    fn is_ignored(&self, root: &Path, path: &RepoPath, is_dir: bool) -> bool {
-        for rules in self.0.iter().rev() {
-            let abs = path.to_fs_path(root);
-            let _ = &rules.dir;
-            match rules.matcher.matched(&abs, is_dir) {
+    /// The deepest directory with a rule about `abs` decides, as in git.
+    fn is_ignored(&self, abs: &Path, is_dir: bool) -> bool {
+        for matcher in self.0.iter().rev() {
+            match matcher.matched(abs, is_dir) {
                 Match::Ignore(_) => return true,
                 Match::Whitelist(_) => return false,
                 Match::None => {}
@@ -73,7 +79,11 @@ impl RuleStack {
     }
 }
 
-fn load_rules(root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<Option<Rules>, Error> {
+fn load_rules(
+    root: &Path,
+    dir: &RepoPath,
+    use_gitignore: bool,
+) -> Result<Option<Gitignore>, Error> {
     let abs = dir.to_fs_path(root);
     let mut builder = GitignoreBuilder::new(&abs);
     let mut any = false;
@@ -115,10 +125,7 @@ fn load_rules(root: &Path, dir: &RepoPath, use_gitignore: bool) -> Result<Option
         path: abs.display().to_string(),
         why: format!("ignore rules: {e}"),
     })?;
-    Ok(Some(Rules {
-        dir: dir.clone(),
-        matcher,
-    }))
+    Ok(Some(matcher))
 }
 
 /// Names dvx never enters or records: git's and dvx's own directories, ignore files
@@ -138,9 +145,11 @@ pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, 
     let mut walk = Walk::default();
     if !metadata.is_dir() {
         if metadata.is_file() || metadata.file_type().is_symlink() {
+            let observed = Observed::of(&metadata);
             walk.files.push(Found {
                 path: start.clone(),
-                metadata,
+                kind: observed.kind,
+                stat: observed.stat,
             });
         } else {
             walk.skipped.push(start.clone());
@@ -191,7 +200,7 @@ fn walk_dir(
         let path = dir.join_unchecked(name);
         let file_type = entry.file_type().map_err(read_err(&entry.path()))?;
         let is_dir = file_type.is_dir();
-        if rules.is_ignored(root, &path, is_dir) {
+        if !rules.0.is_empty() && rules.is_ignored(&entry.path(), is_dir) {
             continue;
         }
         if is_dir {
@@ -200,7 +209,15 @@ fn walk_dir(
             // DirEntry::metadata does not follow symlinks (an lstat relative to the
             // directory, cheaper than a full-path stat).
             let metadata = entry.metadata().map_err(read_err(&entry.path()))?;
-            files.push(Found { path, metadata });
+            files.push(Found {
+                path,
+                kind: if file_type.is_symlink() {
+                    FileKind::Symlink
+                } else {
+                    FileKind::File
+                },
+                stat: Stat::from_metadata(&metadata),
+            });
         } else {
             skipped.push(path);
         }
@@ -277,7 +294,7 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
         let walk = walk(root, &RepoPath::new("d").expect("p"), true).expect("walk");
         assert_eq!(names(&walk), ["d/etc"]);
-        assert!(walk.files[0].metadata.file_type().is_symlink());
+        assert_eq!(walk.files[0].kind, FileKind::Symlink);
         assert_eq!(walk.skipped, [RepoPath::new("d/pipe").expect("p")]);
     }
 

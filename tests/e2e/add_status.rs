@@ -866,3 +866,47 @@ fn files_dvx_writes_keep_their_mode_or_follow_the_umask() {
         assert_eq!(mode(created), 0o666 & !umask, "{created}");
     }
 }
+
+#[test]
+fn status_refreshes_stale_stat_data_once_then_writes_nothing() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/a.bin", &bytes(7, 30_000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "c"]);
+    // Same bytes, new inode and times: the stat data no longer matches.
+    let content = sb.read("data/a.bin");
+    std::fs::remove_file(sb.path("data/a.bin")).expect("rm");
+    sb.write("data/a.bin", &content);
+    let state = |sb: &Sandbox| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(sb.path(".dvx"))
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("index"))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).expect("read"),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = state(&sb);
+    assert_eq!(
+        sb.status_json()["clean"],
+        true,
+        "identical content is not a change"
+    );
+    let refreshed = state(&sb);
+    assert_ne!(
+        before, refreshed,
+        "status records the new stat data, as git does"
+    );
+    assert_eq!(sb.status_json()["clean"], true);
+    assert_eq!(
+        state(&sb),
+        refreshed,
+        "a status with nothing stale writes nothing"
+    );
+}
