@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::workspace;
+use serde::Serialize;
 
 use super::{Ctx, render};
 
@@ -13,6 +14,23 @@ pub struct Args {
     /// Files and directories to track (directories recursively).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Print what was staged as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct JsonAdd {
+    new_files: usize,
+    modified_files: usize,
+    unchanged_files: usize,
+    removed_files: usize,
+    bytes_hashed: u64,
+    objects_written: usize,
+    bytes_written: u64,
+    changed_while_adding: Vec<String>,
+    skipped: Vec<String>,
+    gitignores_changed: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
@@ -27,7 +45,29 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     for path in &report.skipped {
         eprintln!("warning: {path} is not a regular file, symlink or directory; skipped");
     }
-    if !ctx.quiet {
+    if args.json {
+        let out = JsonAdd {
+            new_files: report.new_files,
+            modified_files: report.modified_files,
+            unchanged_files: report.unchanged_files,
+            removed_files: report.removed_files,
+            bytes_hashed: report.bytes_hashed,
+            objects_written: report.objects_written,
+            bytes_written: report.bytes_written,
+            changed_while_adding: report
+                .changed_while_adding
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            skipped: report.skipped.iter().map(|p| p.to_string()).collect(),
+            gitignores_changed: report
+                .gitignores_changed
+                .iter()
+                .map(|p| render::relative(ws.root(), p))
+                .collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !ctx.quiet {
         let mut parts = Vec::new();
         if report.new_files > 0 {
             parts.push(format!("{} new", report.new_files));
@@ -54,14 +94,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             render::plural(report.objects_written, "new object", "new objects"),
         );
         if !report.gitignores_changed.is_empty() {
-            let files: Vec<String> = report
-                .gitignores_changed
-                .iter()
-                .map(|p| p.strip_prefix(ws.root()).unwrap_or(p).display().to_string())
-                .collect();
             println!(
                 "git now ignores the data; commit that with: git add {}",
-                files.join(" ")
+                render::relative_list(ws.root(), &report.gitignores_changed)
             );
         }
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use dvx::hash::ObjectId;
 use dvx::history::diff;
 use dvx::history::revision;
 use dvx::object::EntryKind;
@@ -49,6 +50,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     let item = diff::lookup(store, cover.id, &rel)?
                         .ok_or_else(|| dvx::workspace::Error::NotTracked { path: path.clone() })?;
                     (item.id.expect("stored items have ids"), item.kind)
+                }
+                _ if index.get(&path).is_none() && index.has_under(&path) => {
+                    // A directory of the index: no entry of its own, entries below.
+                    (ObjectId::of(b""), EntryKind::Dir)
                 }
                 _ => {
                     let e = index

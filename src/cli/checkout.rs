@@ -10,15 +10,20 @@ use dvx::history::{merge, revision};
 use dvx::refs::{self, Expected, HEADS};
 use dvx::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, Workspace};
 
+use serde::Serialize;
+
 use super::hint::Hinted;
 use super::{Ctx, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Write only metadata; files whose bytes are not local stay "not fetched".
+    /// Never fetch: write the files whose bytes are already local and record the rest as
+    /// "not fetched" (a directory with nothing local stays one entry). Costs time in
+    /// proportion to the files written, not to the dataset.
     #[arg(long, conflicts_with = "eager")]
     lazy: bool,
-    /// Write every file whose bytes are local (the default).
+    /// Write every file (the default). Bytes that are not local are reported, and left
+    /// not fetched until remotes can bring them.
     #[arg(long)]
     eager: bool,
     /// Discard local changes that the checkout would overwrite.
@@ -31,6 +36,9 @@ pub struct Args {
     /// changed).
     #[arg(long, value_name = "GIT_REV", conflicts_with = "rev")]
     git: Option<String>,
+    /// Print what happened as JSON.
+    #[arg(long)]
+    json: bool,
     /// Branch, tag or commit to switch to (or, with paths, to restore them from).
     rev: Option<String>,
     /// Paths to restore (after `--`).
@@ -47,19 +55,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     };
     if let Some(git_rev) = &args.git {
         let (target, branch) = pinned_target(&ws, git_rev)?;
-        return switch_to_pin(ctx, &ws, target, branch, mode, args.force);
+        return switch_to_pin(ctx, &ws, target, branch, mode, args.force, args.json);
     }
     if !args.paths.is_empty() {
         let source = match &args.rev {
             Some(rev) => Some((revision::resolve(ws.repo(), rev)?, rev.as_str())),
             None => None,
         };
-        return restore(ctx, &ws, &args.paths, source);
+        return restore(ctx, &ws, &args.paths, source, args.json);
     }
     let Some(rev) = args.rev.as_deref() else {
         if let Some(name) = &args.new_branch {
             let head = ws.repo().refs().head_commit()?;
-            return create_and_switch(ctx, &ws, name, head, mode, args.force);
+            return create_and_switch(ctx, &ws, name, head, mode, args.force, args.json);
         }
         return Err(Hinted::usage(
             "nothing to check out",
@@ -71,20 +79,25 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         Ok(id) => id,
         // `dvx checkout data/x.csv`, as git allows, when it is a tracked path.
         Err(dvx::history::Error::UnknownRevision(_)) if is_tracked_path(ctx, &ws, rev) => {
-            return restore(ctx, &ws, &[PathBuf::from(rev)], None);
+            return restore(ctx, &ws, &[PathBuf::from(rev)], None, args.json);
         }
         Err(e) => return Err(e.into()),
     };
     if let Some(name) = &args.new_branch {
-        return create_and_switch(ctx, &ws, name, Some(target), mode, args.force);
+        return create_and_switch(ctx, &ws, name, Some(target), mode, args.force, args.json);
     }
     let branch = format!("{HEADS}{rev}");
     // `checkout <name>` switches to the branch even when a tag of the same name (which
     // revisions resolve first) names another commit, as git does: the files must be the
-    // branch's, not the tag's.
-    let (target, head) = match ws.repo().refs().get(&branch)? {
-        Some(tip) => (tip, workspace::HeadMove::Switch(branch)),
-        None => (target, workspace::HeadMove::Detach),
+    // branch's, not the tag's. `checkout HEAD` stays on the current branch.
+    let current = match ws.repo().refs().read_head()? {
+        refs::Head::Branch(b) if rev == "HEAD" || rev == "@" => Some(b),
+        _ => None,
+    };
+    let (target, head) = match (current, ws.repo().refs().get(&branch)?) {
+        (Some(current), _) => (target, workspace::HeadMove::Switch(current)),
+        (None, Some(tip)) => (tip, workspace::HeadMove::Switch(branch)),
+        (None, None) => (target, workspace::HeadMove::Detach),
     };
     let report = switch(
         ctx,
@@ -95,7 +108,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         args.force,
         &format!("checkout: moving to {rev}"),
     )?;
-    announce(ctx, &ws, &head, target, &report)?;
+    let pin_changed = super::pin::repin(&ws)?;
+    announce(ctx, &ws, &head, target, &report, args.json, pin_changed)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -108,14 +122,31 @@ fn is_tracked_path(ctx: &Ctx, ws: &Workspace, arg: &str) -> bool {
         .unwrap_or(false)
 }
 
+#[derive(Serialize)]
+struct JsonRestore<'a> {
+    restored: Vec<&'a str>,
+    unchanged: usize,
+    not_fetched: Vec<&'a str>,
+}
+
 fn restore(
     ctx: &Ctx,
     ws: &Workspace,
     paths: &[PathBuf],
     source: Option<(ObjectId, &str)>,
+    json: bool,
 ) -> Result<ExitCode> {
     let bars = ctx.progress();
     let report = workspace::restore(ws, &ctx.cwd, paths, source, &bars)?;
+    if json {
+        let out = JsonRestore {
+            restored: report.restored.iter().map(|p| p.as_str()).collect(),
+            unchanged: report.unchanged,
+            not_fetched: report.not_fetched.iter().map(|p| p.as_str()).collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if !ctx.quiet {
         println!(
             "restored {}{}",
@@ -177,6 +208,7 @@ fn create_and_switch(
     at: Option<ObjectId>,
     mode: CheckoutMode,
     force: bool,
+    json: bool,
 ) -> Result<ExitCode> {
     refs::validate_name(name, "branch")?;
     let full = format!("{HEADS}{name}");
@@ -214,8 +246,21 @@ fn create_and_switch(
         force,
         &format!("checkout: moving to new branch {name}"),
     )?;
-    announce(ctx, ws, &head, at, &report)?;
+    let pin_changed = super::pin::repin(ws)?;
+    announce(ctx, ws, &head, at, &report, json, pin_changed)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct JsonCheckout<'a> {
+    head: String,
+    branch: Option<&'a str>,
+    written: usize,
+    removed: usize,
+    unchanged: usize,
+    not_fetched: usize,
+    carried: Vec<&'a str>,
+    pin_changed: bool,
 }
 
 fn announce(
@@ -224,16 +269,36 @@ fn announce(
     head: &workspace::HeadMove,
     target: ObjectId,
     r: &CheckoutReport,
+    json: bool,
+    pin_changed: bool,
 ) -> Result<()> {
+    let branch = match head {
+        workspace::HeadMove::Switch(b) | workspace::HeadMove::SetBranch { branch: b, .. } => {
+            Some(b.trim_start_matches(HEADS))
+        }
+        _ => None,
+    };
+    if json {
+        let out = JsonCheckout {
+            head: target.to_hex(),
+            branch,
+            written: r.written,
+            removed: r.removed,
+            unchanged: r.unchanged,
+            not_fetched: r.not_fetched,
+            carried: r.carried.iter().map(|p| p.as_str()).collect(),
+            pin_changed,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     if ctx.quiet {
         return Ok(());
     }
     let summary = ws.repo().store().read_commit(&target)?.summary().to_owned();
-    match head {
-        workspace::HeadMove::Switch(b) | workspace::HeadMove::SetBranch { branch: b, .. } => {
-            println!("Switched to branch '{}'", b.trim_start_matches(HEADS))
-        }
-        _ => println!("HEAD is now at {} {summary}", target.short()),
+    match branch {
+        Some(b) => println!("Switched to branch '{b}'"),
+        None => println!("HEAD is now at {} {summary}", target.short()),
     }
     println!(
         "wrote {}, removed {}{}",
@@ -251,7 +316,7 @@ fn announce(
             render::plural(r.carried.len(), "path", "paths")
         );
     }
-    Ok(())
+    super::pin::announce(ctx, ws, pin_changed)
 }
 
 /// The dvx commit (and branch) that `dvx.lock` pins at a git revision.
@@ -294,6 +359,7 @@ pub(super) fn switch_to_pin(
     branch: Option<String>,
     mode: CheckoutMode,
     force: bool,
+    json: bool,
 ) -> Result<ExitCode> {
     let head = match branch {
         Some(name) if refs::validate_name(&name, "branch").is_ok() => {
@@ -324,6 +390,7 @@ pub(super) fn switch_to_pin(
         force,
         "checkout: follow dvx.lock",
     )?;
-    announce(ctx, ws, &head, target, &report)?;
+    // Following the pin never rewrites it: `git checkout` must leave dvx.lock clean.
+    announce(ctx, ws, &head, target, &report, json, false)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::git::pin::Pin;
 use dvx::history::commit::{self, NewCommit};
 use serde::Serialize;
 
@@ -56,11 +55,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     // Last in the write order: objects, index, ref, then the pin.
     let mut to_add = Vec::new();
     if let Some(g) = ws.git() {
-        Pin {
-            commit: done.id,
-            branch: done.branch.clone(),
-        }
-        .write(ws.root())?;
+        super::pin::repin(&ws)?;
         to_add = g.files_to_stage()?;
         if args.git_add {
             g.stage(&to_add)?;

@@ -198,7 +198,7 @@ fn follow(
     if ws.repo().refs().head_commit()? == Some(target) {
         return Ok(ExitCode::SUCCESS);
     }
-    switch_to_pin(ctx, ws, target, branch, mode, false).map_err(|e| e.context(context()))
+    switch_to_pin(ctx, ws, target, branch, mode, false, false).map_err(|e| e.context(context()))
 }
 
 /// Refuse to push git commits whose pinned data is not here (it could never be fetched).

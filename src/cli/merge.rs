@@ -11,6 +11,8 @@ use dvx::history::revision;
 use dvx::object::Commit;
 use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
 
+use serde::Serialize;
+
 use super::hint::Hinted;
 use super::{Ctx, render};
 
@@ -35,6 +37,9 @@ pub struct Args {
     /// rewrite dvx.lock (then `git commit` finishes the git merge).
     #[arg(long, conflicts_with = "rev")]
     git_conflict: bool,
+    /// Print what happened as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
@@ -51,7 +56,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .expect("clap requires a revision without --git-conflict");
     let theirs = revision::resolve(ws.repo(), &rev)?;
     let outcome = merge(ctx, &ws, theirs, &rev, strategy, args.message)?;
-    report(ctx, &outcome);
+    // A merge moves HEAD like a commit does: the pin follows.
+    let pin_changed = super::pin::repin(&ws)?;
+    report(ctx, &outcome, args.json)?;
+    super::pin::announce(ctx, &ws, pin_changed && !args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -78,9 +86,50 @@ fn merge(
     Ok(workspace::merge(ws, &options, &bars)?)
 }
 
-fn report(ctx: &Ctx, outcome: &MergeOutcome) {
+#[derive(Serialize)]
+struct JsonMerge {
+    /// `up-to-date`, `fast-forward` or `merged`.
+    outcome: &'static str,
+    head: Option<String>,
+    written: usize,
+    removed: usize,
+    resolved: Vec<String>,
+}
+
+fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
+    if json {
+        let out = match outcome {
+            MergeOutcome::UpToDate => JsonMerge {
+                outcome: "up-to-date",
+                head: None,
+                written: 0,
+                removed: 0,
+                resolved: Vec::new(),
+            },
+            MergeOutcome::FastForward(id, r) => JsonMerge {
+                outcome: "fast-forward",
+                head: Some(id.to_hex()),
+                written: r.written,
+                removed: r.removed,
+                resolved: Vec::new(),
+            },
+            MergeOutcome::Merged {
+                commit,
+                resolved,
+                report,
+            } => JsonMerge {
+                outcome: "merged",
+                head: Some(commit.to_hex()),
+                written: report.written,
+                removed: report.removed,
+                resolved: resolved.iter().map(|p| p.to_string()).collect(),
+            },
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     if ctx.quiet {
-        return;
+        return Ok(());
     }
     match outcome {
         MergeOutcome::UpToDate => println!("Already up to date."),
@@ -109,6 +158,7 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome) {
             }
         }
     }
+    Ok(())
 }
 
 /// The pins on both sides of a conflicted `dvx.lock`: from git's index (stages 2 and 3)
@@ -191,7 +241,7 @@ fn git_conflict(
         strategy,
         message,
     )?;
-    report(ctx, &outcome);
+    report(ctx, &outcome, false)?;
     let merged = ws
         .repo()
         .refs()

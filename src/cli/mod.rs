@@ -18,6 +18,7 @@ mod init;
 mod log;
 mod ls;
 mod merge;
+mod pin;
 mod render;
 mod rm;
 mod show;

@@ -115,6 +115,23 @@ pub fn local_offset_minutes(_time: i64) -> i16 {
     0
 }
 
+/// A path under `root`, relative to it.
+pub fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Paths under `root` as a space-separated list relative to it (for `git add ...`).
+pub fn relative_list(root: &std::path::Path, paths: &[std::path::PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| relative(root, p))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `1 file`, `3 files`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::workspace;
+use serde::Serialize;
 
 use super::{Ctx, render};
 
@@ -18,12 +19,33 @@ pub struct Args {
     force: bool,
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Print what was untracked as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct JsonRm {
+    untracked: Vec<String>,
+    deleted_files: usize,
+    gitignores_changed: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let report = workspace::rm(&ws, &ctx.cwd, &args.paths, args.cached, args.force)?;
-    if !ctx.quiet {
+    if args.json {
+        let out = JsonRm {
+            untracked: report.untracked.iter().map(|p| p.to_string()).collect(),
+            deleted_files: report.deleted_files,
+            gitignores_changed: report
+                .gitignores_changed
+                .iter()
+                .map(|p| render::relative(ws.root(), p))
+                .collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !ctx.quiet {
         println!(
             "untracked {}{}",
             render::plural(report.untracked.len(), "path", "paths"),
@@ -37,12 +59,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             }
         );
         if !report.gitignores_changed.is_empty() {
-            let files: Vec<String> = report
-                .gitignores_changed
-                .iter()
-                .map(|p| p.strip_prefix(ws.root()).unwrap_or(p).display().to_string())
-                .collect();
-            println!("commit the ignore rules with: git add {}", files.join(" "));
+            println!(
+                "commit the ignore rules with: git add {}",
+                render::relative_list(ws.root(), &report.gitignores_changed)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -108,7 +108,7 @@ pub fn advance_head(
 }
 
 /// Trailing whitespace trimmed, one final newline, like git's default cleanup.
-fn normalize_message(message: &str) -> String {
+pub fn normalize_message(message: &str) -> String {
     let lines: Vec<&str> = message.lines().map(str::trim_end).collect();
     let mut text = lines.join("\n").trim().to_owned();
     text.push('\n');

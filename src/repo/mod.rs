@@ -352,6 +352,15 @@ impl Repo {
         Ok(())
     }
 
+    /// Flush files written into the work tree to stable storage, if configured to: one
+    /// flush of the file system for a whole checkout, before the index records them.
+    pub fn flush_worktree(&self) -> std::io::Result<()> {
+        if self.config.core.fsync {
+            atomic::sync_filesystem(&self.root)?;
+        }
+        Ok(())
+    }
+
     /// The `.dvx/` directories of every work tree sharing this store (this one included),
     /// for gc's roots.
     pub fn worktree_dirs(&self) -> Vec<PathBuf> {

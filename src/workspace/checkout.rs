@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::fs;
 
 use super::compare::{FileState, check_entry, hash_path};
-use super::restore::{entry_for, write_entries};
+use super::restore::{Existing, entry_for, write_entries};
 use super::rm::prune_empty_dirs;
 use super::{Error, Workspace, expand_to, read_err, write_err};
 use crate::atomic;
@@ -261,7 +261,8 @@ pub fn switch(
             }
         }
     }
-    let written = write_entries(ws, index, writes, progress)?;
+    // Planning compared every one of these with its target already.
+    let written = write_entries(ws, index, writes, Existing::Stale, progress)?;
     report.written = written.restored.len();
     report.unchanged += written.unchanged;
     report.not_fetched += written.not_fetched.len();

@@ -3,6 +3,7 @@
 use super::checkout::{CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, switch};
 use super::{Error, Workspace};
 use crate::hash::ObjectId;
+use crate::history::commit::normalize_message;
 use crate::history::merge::{Strategy, is_ancestor, merge_base, merge_trees};
 use crate::object::{Commit, GitLink, Signature};
 use crate::path::RepoPath;
@@ -118,10 +119,10 @@ pub fn merge(
         true,
     )?;
     let branch = repo.refs().read_head()?.branch().map(str::to_owned);
-    let message = options.message.clone().unwrap_or_else(|| match &branch {
-        Some(b) => format!("Merge {} into {b}\n", options.name),
-        None => format!("Merge {}\n", options.name),
-    });
+    let message = normalize_message(&options.message.clone().unwrap_or_else(|| match &branch {
+        Some(b) => format!("Merge {} into {b}", options.name),
+        None => format!("Merge {}", options.name),
+    }));
     let commit = Commit {
         tree: merged.tree,
         parents: vec![ours, theirs],

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry};
 use super::materialize::Materializer;
-use super::{Error, Workspace, expand_to, expand_tree_entry, read_err, resolve_path};
+use super::{Error, Workspace, expand_to, expand_tree_entry, read_err, resolve_path, write_err};
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
@@ -69,7 +69,7 @@ pub fn restore(
     for t in &targets {
         expand_to(&mut index, store, &t.path)?;
     }
-    let report = write_entries(ws, &mut index, targets, progress)?;
+    let report = write_entries(ws, &mut index, targets, Existing::Check, progress)?;
     ws.write_index(&mut index)?;
     Ok(report)
 }
@@ -114,13 +114,26 @@ fn index_targets(
     Ok(entries)
 }
 
-/// Make the work tree and the index hold `targets` (entries whose stat is ignored):
-/// files that already match are only re-stated, files whose bytes are local are
-/// written, the rest are recorded as not fetched.
+/// What `write_entries` may assume about the files already at the targets' paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Existing {
+    /// Unknown: compare first (through the entry's stat data when it has any), so files
+    /// that already match are only re-stated.
+    Check,
+    /// Known to differ from the targets (the caller compared them): write at once.
+    Stale,
+}
+
+/// Make the work tree and the index hold `targets`: files whose bytes are local are
+/// written, files that already match are left alone, and the rest are recorded as not
+/// fetched. A target with stat data (an index entry) is compared through it, so a clean
+/// file is not read; a target without (from a stored tree) is hashed if a file is there.
+/// New files are flushed to stable storage before the index names them.
 pub(super) fn write_entries(
     ws: &Workspace,
     index: &mut Index,
     targets: Vec<Entry>,
+    existing: Existing,
     progress: &dyn Progress,
 ) -> Result<RestoreReport, Error> {
     let root = ws.root();
@@ -137,24 +150,28 @@ pub(super) fn write_entries(
         .into_par_iter()
         .map(|mut target| {
             let size = target.size;
-            // Compare against the target itself: a zero stat forces a content check.
-            target.stat = Stat::default();
-            target.not_fetched = false;
-            let state = check_entry(root, index, store, &target, None)
-                .map_err(read_err(&target.path.to_fs_path(root)))?;
+            let state = match existing {
+                Existing::Check => check_entry(root, index, store, &target, None)
+                    .map_err(read_err(&target.path.to_fs_path(root)))?,
+                Existing::Stale => FileState::Deleted,
+            };
             let outcome = match state {
+                FileState::Clean => Outcome::Same(target),
                 FileState::Restat(stat) | FileState::Fetched(stat) => {
                     target.stat = stat;
+                    target.not_fetched = false;
                     Outcome::Same(target)
                 }
                 _ if !store.contains(&target.id) => {
                     target.not_fetched = true;
+                    target.stat = Stat::default();
                     Outcome::Absent(target)
                 }
                 _ => {
                     let (stat, linked) = materializer.write(&target)?;
                     target.stat = stat;
                     target.linked = linked;
+                    target.not_fetched = false;
                     Outcome::Written(target)
                 }
             };
@@ -162,6 +179,9 @@ pub(super) fn write_entries(
             Ok::<_, Error>(outcome)
         })
         .collect::<Result<_, _>>()?;
+    if outcomes.iter().any(|o| matches!(o, Outcome::Written(_))) {
+        ws.repo().flush_worktree().map_err(write_err(root))?;
+    }
     progress.finish();
     let mut report = RestoreReport::default();
     for outcome in outcomes {

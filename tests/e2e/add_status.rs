@@ -910,3 +910,21 @@ fn status_refreshes_stale_stat_data_once_then_writes_nothing() {
         "a status with nothing stale writes nothing"
     );
 }
+
+#[test]
+fn add_and_rm_report_json_and_cat_names_directories() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/a.txt", b"a\n");
+    sb.write("data/b.txt", b"b\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.out(&["add", "data", "--json"])).expect("json");
+    assert_eq!(json["new_files"], 2);
+    assert_eq!(json["objects_written"], 2);
+    assert_eq!(json["gitignores_changed"][0], ".gitignore");
+    let err = sb.fails(&["cat", "data"], 1);
+    assert_contains(&err, "'data' is a directory");
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.out(&["rm", "--cached", "data/a.txt", "--json"])).expect("json");
+    assert_eq!(json["untracked"][0], "data/a.txt");
+    assert_eq!(json["deleted_files"], 0);
+}

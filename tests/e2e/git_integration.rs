@@ -524,3 +524,61 @@ fn hooks_stay_out_of_the_way_during_a_rebase() {
     assert_eq!(sb.out(&["log", "--json", "-n", "1"]), head_before);
     assert_eq!(sb.read("data/v.txt"), b"topic\n");
 }
+
+#[test]
+fn commands_that_move_head_repin_and_following_the_pin_does_not() {
+    let sb = three_versions();
+    // Following the pin leaves dvx.lock as git has it.
+    sb.ok(&["checkout", "--git", "c1"]);
+    assert!(
+        sb.git(&["status", "--porcelain", "dvx.lock"])
+            .trim()
+            .is_empty()
+    );
+    // An explicit checkout moves the pin to what the work tree now has.
+    let v1 = sb.out(&["log", "--json", "-n", "1"]);
+    let v1: serde_json::Value = serde_json::from_str(&v1).expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.out(&["checkout", "main", "--json"])).expect("json");
+    assert_eq!(
+        json["pin_changed"], false,
+        "main is what dvx.lock already pins"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.out(&["checkout", v1[0]["id"].as_str().expect("id"), "--json"]))
+            .expect("json");
+    assert_eq!(json["pin_changed"], true);
+    assert_contains(
+        &String::from_utf8(sb.read("dvx.lock")).expect("utf8"),
+        v1[0]["id"].as_str().expect("id"),
+    );
+    assert_eq!(sb.status_json()["pin"]["state"], "matches");
+    // A merge commit is pinned too.
+    sb.ok(&["checkout", "main"]);
+    sb.ok(&["checkout", "-b", "side", "HEAD~1"]);
+    sb.write("data/side.txt", b"side\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "side"]);
+    sb.ok(&["checkout", "main"]);
+    let merged: serde_json::Value =
+        serde_json::from_str(&sb.out(&["merge", "side", "--json"])).expect("json");
+    assert_eq!(merged["outcome"], "merged");
+    assert_contains(
+        &String::from_utf8(sb.read("dvx.lock")).expect("utf8"),
+        merged["head"].as_str().expect("head"),
+    );
+}
+
+#[test]
+fn checkout_head_stays_on_the_branch() {
+    let sb = three_versions();
+    std::fs::remove_file(sb.path(".dvx/index")).expect("drop the index");
+    let _ = std::fs::remove_file(sb.path(".dvx/index.delta"));
+    sb.ok(&["checkout", "HEAD"]);
+    assert_contains(&sb.out(&["status"]), "On branch main");
+    assert_eq!(
+        sb.status_json()["clean"],
+        true,
+        "the index is rebuilt from HEAD"
+    );
+}
