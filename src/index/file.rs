@@ -55,7 +55,9 @@ pub struct Delta {
 
 /// Frame a body: magic, version, postcard, checksum. Returns the bytes and the checksum.
 pub fn encode<T: Serialize>(magic: &[u8; 4], body: &T) -> (Vec<u8>, ObjectId) {
-    let mut out = Vec::with_capacity(1 << 16);
+    // Sized exactly, so a large index is not copied through doubling buffers.
+    let size = postcard::experimental::serialized_size(body).unwrap_or(1 << 16);
+    let mut out = Vec::with_capacity(8 + size + ID_LEN);
     out.extend_from_slice(magic);
     out.extend_from_slice(&VERSION.to_le_bytes());
     postcard::to_io(body, &mut out).expect("encoding into a Vec cannot fail");

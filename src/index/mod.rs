@@ -493,16 +493,23 @@ impl Index {
     }
 
     fn write_base(&mut self, durable: bool) -> Result<(), Error> {
-        let entries: Vec<Entry> = self.iter().cloned().collect();
-        let base = file::Base {
+        // Fold the overlay into the base in place (no copy of a million entries); from
+        // here on the in-memory index is the new base, written or not.
+        let base = std::mem::take(&mut self.base);
+        let overlay = std::mem::take(&mut self.overlay);
+        self.base = fold(base, overlay);
+        self.force_base = true;
+        let file = file::Base {
             generation: self.generation + 1,
-            entries,
+            entries: std::mem::take(&mut self.base),
             roots: self.roots.clone(),
             trees: self.tree_list(),
         };
-        let (bytes, sum) = file::encode(file::BASE_MAGIC, &base);
+        let (bytes, sum) = file::encode(file::BASE_MAGIC, &file);
+        self.base = file.entries;
         let path = self.dir.join(BASE_FILE);
         self.base_mtime_ns = Self::write_file(&path, &bytes, durable)?;
+        drop(bytes);
         // The new base holds every change; the old delta names the old base's checksum,
         // so even if this removal is lost to a crash the delta is ignored.
         let delta = self.dir.join(DELTA_FILE);
@@ -516,14 +523,29 @@ impl Index {
                 });
             }
         }
-        self.base = base.entries;
-        self.generation = base.generation;
+        self.generation = file.generation;
         self.base_sum = Some(sum);
-        self.overlay.clear();
         self.delta_mtime_ns = 0;
         self.force_base = false;
         Ok(())
     }
+}
+
+/// The sorted base with the sorted changes applied, consuming both.
+fn fold(base: Vec<Entry>, overlay: BTreeMap<RepoPath, Option<Entry>>) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(base.len() + overlay.len());
+    let mut changes = overlay.into_iter().peekable();
+    for entry in base {
+        while let Some((_, change)) = changes.next_if(|(p, _)| *p < entry.path) {
+            out.extend(change);
+        }
+        match changes.next_if(|(p, _)| *p == entry.path) {
+            Some((_, change)) => out.extend(change),
+            None => out.push(entry),
+        }
+    }
+    out.extend(changes.filter_map(|(_, change)| change));
+    out
 }
 
 /// Merge-join of the sorted base with the sorted overlay of changes.

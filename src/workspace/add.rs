@@ -1,6 +1,5 @@
 //! `dvx add`: put files into the store and stage them.
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +15,9 @@ use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 use crate::stat::FileKind;
 use crate::store::{Ingest, Store};
+
+/// Files stored per round before their entries are staged.
+const STAGE_CHUNK: usize = 4096;
 
 /// What `add` did.
 #[derive(Debug, Default)]
@@ -112,55 +114,51 @@ pub fn add(
 
     let total: u64 = work.iter().map(|f| f.stat.size).sum();
     progress.start("adding", Some(total), Unit::Bytes);
-    let stored: Vec<Stored> = work
-        .par_iter()
-        .map(|f| {
-            let result = store_one(root, store, f);
-            progress.advance(f.stat.size);
-            result
-        })
-        .collect::<Result<_, _>>()?;
-    progress.finish();
-    report.bytes_hashed = total;
-
-    if stored.iter().any(|s| {
-        matches!(
-            s,
-            Stored::Entry {
-                new_object: true,
-                ..
-            }
-        )
-    }) {
-        ws.repo().flush_objects()?;
-    }
-    for s in stored {
-        match s {
-            Stored::Changed(path) => report.changed_while_adding.push(path),
-            Stored::Entry { entry, new_object } => {
-                if new_object {
-                    report.objects_written += 1;
-                    report.bytes_written += entry.size;
-                }
-                match index.get(&entry.path) {
-                    None => report.new_files += 1,
-                    Some(old)
-                        if old.id == entry.id
-                            && old.kind == entry.kind
-                            && old.executable == entry.executable =>
-                    {
-                        report.unchanged_files += 1
+    let mut any_new = false;
+    // In chunks, so the results waiting to be staged stay few however many files there are.
+    for chunk in work.chunks(STAGE_CHUNK) {
+        let stored: Vec<Stored> = chunk
+            .par_iter()
+            .map(|f| {
+                let result = store_one(root, store, f);
+                progress.advance(f.stat.size);
+                result
+            })
+            .collect::<Result<_, _>>()?;
+        for s in stored {
+            match s {
+                Stored::Changed(path) => report.changed_while_adding.push(path),
+                Stored::Entry { entry, new_object } => {
+                    if new_object {
+                        any_new = true;
+                        report.objects_written += 1;
+                        report.bytes_written += entry.size;
                     }
-                    Some(_) => report.modified_files += 1,
+                    match index.get(&entry.path) {
+                        None => report.new_files += 1,
+                        Some(old)
+                            if old.id == entry.id
+                                && old.kind == entry.kind
+                                && old.executable == entry.executable =>
+                        {
+                            report.unchanged_files += 1
+                        }
+                        Some(_) => report.modified_files += 1,
+                    }
+                    index.upsert(entry);
                 }
-                index.upsert(entry);
             }
         }
     }
+    progress.finish();
+    report.bytes_hashed = total;
+    // Objects reach stable storage before the index that names them is written.
+    if any_new {
+        ws.repo().flush_objects()?;
+    }
 
-    let seen: HashSet<&RepoPath> = found.iter().map(|f| &f.path).collect();
     for target in &targets {
-        report.removed_files += stage_deletions(&mut index, root, target, &seen);
+        report.removed_files += stage_deletions(&mut index, root, target, &found);
     }
     for target in &targets {
         track_root(ws, &mut index, target, &mut report)?;
@@ -229,15 +227,12 @@ fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
 /// Under an added directory, entries whose files are gone are staged as deleted. Entries
 /// not fetched stay (add treats them as unchanged), and so do files that still exist but
 /// were not walked (now ignored, or not regular files).
-fn stage_deletions(
-    index: &mut Index,
-    root: &Path,
-    target: &RepoPath,
-    seen: &HashSet<&RepoPath>,
-) -> usize {
+fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, found: &[Found]) -> usize {
+    // `found` is sorted by path.
+    let seen = |path: &RepoPath| found.binary_search_by(|f| f.path.cmp(path)).is_ok();
     let gone: Vec<RepoPath> = index
         .iter_under(target)
-        .filter(|e| !e.not_fetched && e.kind != Kind::Tree && !seen.contains(&e.path))
+        .filter(|e| !e.not_fetched && e.kind != Kind::Tree && !seen(&e.path))
         .filter(|e| fs::symlink_metadata(e.path.to_fs_path(root)).is_err())
         .map(|e| e.path.clone())
         .collect();

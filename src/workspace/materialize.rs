@@ -113,25 +113,31 @@ impl<'a> Materializer<'a> {
     pub fn write(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
         let dir = self.prepare_dir(&entry.path)?;
         let dest = entry.path.to_fs_path(self.root);
-        // An empty directory where the file goes (left by removed files) is replaced.
-        if let Ok(m) = fs::symlink_metadata(&dest)
-            && m.is_dir()
-        {
-            fs::remove_dir(&dest).map_err(|_| Error::Unsafe {
-                path: entry.path.clone(),
-                why: "a directory with other files is in the way".into(),
-            })?;
-        }
-        let linked = match entry.kind {
-            Kind::Symlink => {
-                self.write_symlink_entry(&entry.id, &dir, &dest)?;
-                false
+        let linked = match self.place(entry, &dir, &dest) {
+            // An empty directory where the file goes (left by removed files) is replaced;
+            // the common case pays nothing for checking.
+            Err(Error::Write { source, .. }) if is_directory_in_the_way(&source) => {
+                fs::remove_dir(&dest).map_err(|_| Error::Unsafe {
+                    path: entry.path.clone(),
+                    why: "a directory with other files is in the way".into(),
+                })?;
+                self.place(entry, &dir, &dest)?
             }
-            Kind::File => self.write_file(&entry.id, entry.executable, &dir, &dest)?,
-            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+            other => other?,
         };
         let metadata = fs::symlink_metadata(&dest).map_err(write_err(&dest))?;
         Ok((Stat::from_metadata(&metadata), linked))
+    }
+
+    fn place(&self, entry: &Entry, dir: &Path, dest: &Path) -> Result<bool, Error> {
+        match entry.kind {
+            Kind::Symlink => {
+                self.write_symlink_entry(&entry.id, dir, dest)?;
+                Ok(false)
+            }
+            Kind::File => self.write_file(&entry.id, entry.size, entry.executable, dir, dest),
+            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+        }
     }
 
     fn write_symlink_entry(&self, id: &ObjectId, dir: &Path, dest: &Path) -> Result<(), Error> {
@@ -144,14 +150,17 @@ impl<'a> Materializer<'a> {
     fn write_file(
         &self,
         id: &ObjectId,
+        size: u64,
         executable: bool,
         dir: &Path,
         dest: &Path,
     ) -> Result<bool, Error> {
         let object = self.store.path(id);
-        if !object.exists() {
-            return Err(crate::store::Error::Missing { id: *id }.into());
-        }
+        // Opening the object is also the check that it is there.
+        let source = File::open(&object).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::Store(crate::store::Error::Missing { id: *id }),
+            _ => write_err(&object)(e),
+        })?;
         let mode = if executable { 0o777 } else { 0o666 } & !self.umask;
         for link in &self.links {
             match link {
@@ -169,10 +178,7 @@ impl<'a> Materializer<'a> {
                     rename(&tmp, dest)?;
                     return Ok(false);
                 }
-                LinkKind::Copy => {
-                    copy_object(&object, dir, dest, mode)?;
-                    return Ok(false);
-                }
+                LinkKind::Copy => break,
                 LinkKind::Hardlink => {
                     // The object is read-only and shared; an executable file needs its own
                     // mode, so it takes the next link type.
@@ -199,10 +205,21 @@ impl<'a> Materializer<'a> {
                 }
             }
         }
-        // Every configured type failed or did not apply: a plain copy always works.
-        copy_object(&object, dir, dest, mode)?;
+        // `copy`, or every other configured type failed or did not apply: a plain copy
+        // always works.
+        copy_object(source, size, dir, dest, mode)?;
         Ok(false)
     }
+}
+
+/// A rename or create failed because a directory stands at the destination.
+fn is_directory_in_the_way(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::IsADirectory | io::ErrorKind::DirectoryNotEmpty
+    ) || e.raw_os_error() == Some(libc::EISDIR)
+        || e.raw_os_error() == Some(libc::ENOTEMPTY)
+        || e.raw_os_error() == Some(libc::EEXIST)
 }
 
 /// Remove the temp files a dvx killed mid-write left in `dir` (half-written copies that
@@ -224,14 +241,77 @@ fn remove_stale_temps(dir: &Path) {
     }
 }
 
-/// Copy an object to `dest` through a temp file in `dir` (the kernel copies the bytes:
-/// `io::copy` between files uses copy_file_range on Linux).
-fn copy_object(object: &Path, dir: &Path, dest: &Path, mode: u32) -> Result<(), Error> {
-    let mut src = File::open(object).map_err(write_err(object))?;
+/// Copy an object to `dest` through a temp file in `dir`.
+fn copy_object(
+    mut source: File,
+    size: u64,
+    dir: &Path,
+    dest: &Path,
+    mode: u32,
+) -> Result<(), Error> {
     let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
-    io::copy(&mut src, tmp.file_mut()).map_err(write_err(dest))?;
+    copy_bytes(&mut source, tmp.file_mut(), size).map_err(write_err(dest))?;
     set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
     tmp.persist(dest).map_err(write_err(dest))?;
+    Ok(())
+}
+
+/// Copy the whole object in the kernel (copy_file_range: no trip through user space and
+/// none of the stat calls `io::copy` makes), falling back to `io::copy` where the kernel
+/// cannot. A length other than `size` means a damaged object, and is an error.
+#[cfg(target_os = "linux")]
+fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut copied = 0u64;
+    loop {
+        // SAFETY: both descriptors are open for the call; null offsets use and advance
+        // the files' own positions.
+        let n = unsafe {
+            libc::copy_file_range(
+                source.as_raw_fd(),
+                std::ptr::null_mut(),
+                dest.as_raw_fd(),
+                std::ptr::null_mut(),
+                1 << 30,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
+                    if copied == 0 =>
+                {
+                    copied = io::copy(source, dest)?;
+                    break;
+                }
+                _ => return Err(e),
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        copied += n as u64;
+    }
+    if copied != size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the stored object has {copied} bytes, not {size}: run dvx fsck"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
+    let copied = io::copy(source, dest)?;
+    if copied != size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the stored object has {copied} bytes, not {size}: run dvx fsck"),
+        ));
+    }
     Ok(())
 }
 

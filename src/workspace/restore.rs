@@ -114,6 +114,28 @@ fn index_targets(
     Ok(entries)
 }
 
+/// Files per work item at most: a directory with more is split, so one huge directory
+/// still keeps every core busy.
+const GROUP: usize = 256;
+
+/// Consecutive targets with the same parent directory, in runs of at most [`GROUP`].
+fn group_by_directory(targets: Vec<Entry>) -> Vec<Vec<Entry>> {
+    let mut groups: Vec<Vec<Entry>> = Vec::new();
+    for target in targets {
+        let same_dir = groups.last().is_some_and(|g| {
+            g.len() < GROUP
+                && g.last()
+                    .is_some_and(|last| last.path.parent() == target.path.parent())
+        });
+        if same_dir {
+            groups.last_mut().expect("checked above").push(target);
+        } else {
+            groups.push(vec![target]);
+        }
+    }
+    groups
+}
+
 /// What `write_entries` may assume about the files already at the targets' paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Existing {
@@ -146,8 +168,12 @@ pub(super) fn write_entries(
         Same(Entry),
         Absent(Entry),
     }
-    let outcomes: Vec<Outcome> = targets
+    // One thread per directory at a time: creating and renaming files in a directory
+    // takes its lock, so two threads writing into the same one mostly wait for each other.
+    let groups = group_by_directory(targets);
+    let outcomes: Vec<Outcome> = groups
         .into_par_iter()
+        .flat_map_iter(|group| group.into_iter())
         .map(|mut target| {
             let size = target.size;
             let state = match existing {

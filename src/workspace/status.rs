@@ -141,15 +141,18 @@ pub fn status(
     new_files.extend(seen.map(|f| f.path));
 
     progress.start("checking", Some(pairs.len() as u64), Unit::Files);
+    // Keep only what is not clean: at a million entries that is what fits in memory.
     let states: Vec<(&Entry, FileState)> = pairs
         .par_iter()
         .map(|(e, observed)| {
             let state = check_entry(root, &index, store, e, *observed)
                 .map_err(read_err(&e.path.to_fs_path(root)))?;
             progress.advance(1);
-            Ok::<_, Error>((*e, state))
+            Ok::<_, Error>((state != FileState::Clean).then_some((*e, state)))
         })
+        .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
+    drop(pairs);
     progress.finish();
 
     let mut unstaged = Vec::new();

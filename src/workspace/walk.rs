@@ -53,14 +53,20 @@ pub struct Walk {
 struct RuleStack(Vec<Arc<Gitignore>>);
 
 impl RuleStack {
+    /// This stack plus the rules of `dir`, reading only the ignore files `present` says
+    /// the directory has (a walk knows from the listing, so it never opens a file that is
+    /// not there).
     fn with_dir(
         &self,
         root: &Path,
         dir: &RepoPath,
-        use_gitignore: bool,
+        present: IgnoreFiles,
     ) -> Result<RuleStack, Error> {
+        if !present.gitignore && !present.dvxignore {
+            return Ok(self.clone());
+        }
         let mut out = self.clone();
-        if let Some(rules) = load_rules(root, dir, use_gitignore)? {
+        if let Some(rules) = load_rules(root, dir, present)? {
             out.0.push(Arc::new(rules));
         }
         Ok(out)
@@ -79,10 +85,27 @@ impl RuleStack {
     }
 }
 
+/// Which ignore files a directory has (and, for `.gitignore`, whether they count).
+#[derive(Debug, Clone, Copy, Default)]
+struct IgnoreFiles {
+    gitignore: bool,
+    dvxignore: bool,
+}
+
+impl IgnoreFiles {
+    /// Unknown: try both (for the directories above a walk's start).
+    fn maybe(use_gitignore: bool) -> IgnoreFiles {
+        IgnoreFiles {
+            gitignore: use_gitignore,
+            dvxignore: true,
+        }
+    }
+}
+
 fn load_rules(
     root: &Path,
     dir: &RepoPath,
-    use_gitignore: bool,
+    present: IgnoreFiles,
 ) -> Result<Option<Gitignore>, Error> {
     let abs = dir.to_fs_path(root);
     let mut builder = GitignoreBuilder::new(&abs);
@@ -114,10 +137,12 @@ fn load_rules(
         }
         Ok(())
     };
-    if use_gitignore {
+    if present.gitignore {
         add_file(".gitignore", true)?;
     }
-    add_file(".dvxignore", false)?;
+    if present.dvxignore {
+        add_file(".dvxignore", false)?;
+    }
     if !any {
         return Ok(None);
     }
@@ -156,34 +181,53 @@ pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, 
         }
         return Ok(walk);
     }
-    // Rules of every directory from the root down to `start` apply below `start`.
+    // Rules of the directories above `start` apply below it; `start`'s own are loaded by
+    // the walk from its listing.
     let mut stack = RuleStack::default();
-    for dir in start.ancestors().chain(std::iter::once(start.clone())) {
-        stack = stack.with_dir(root, &dir, use_gitignore)?;
+    for dir in start.ancestors() {
+        stack = stack.with_dir(root, &dir, IgnoreFiles::maybe(use_gitignore))?;
     }
     let (files, skipped) = walk_dir(root, start, &stack, use_gitignore)?;
     walk.files = files;
     walk.skipped = skipped;
-    walk.files.sort_by(|a, b| a.path.cmp(&b.path));
-    walk.skipped.sort();
     Ok(walk)
 }
 
 type Collected = (Vec<Found>, Vec<RepoPath>);
 
+/// One name in a directory listing that the walk keeps.
+enum Listed {
+    File(Found),
+    Dir(RepoPath),
+    Skipped(RepoPath),
+}
+
+/// Walk one directory. The result is in path order without a global sort: the listing
+/// is sorted by name (bytewise, which within one directory is path order) and each
+/// subdirectory's results are spliced in at its name.
 fn walk_dir(
     root: &Path,
     dir: &RepoPath,
-    rules: &RuleStack,
+    parent_rules: &RuleStack,
     use_gitignore: bool,
 ) -> Result<Collected, Error> {
     let abs = dir.to_fs_path(root);
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    let mut subdirs = Vec::new();
+    let mut names = Vec::new();
+    let mut present = IgnoreFiles::default();
     for entry in fs::read_dir(&abs).map_err(read_err(&abs))? {
         let entry = entry.map_err(read_err(&abs))?;
         let name = entry.file_name();
+        match name.to_str() {
+            Some(".gitignore") => present.gitignore = use_gitignore,
+            Some(".dvxignore") => present.dvxignore = true,
+            _ => {}
+        }
+        names.push((name, entry));
+    }
+    let rules = parent_rules.with_dir(root, dir, present)?;
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut listed = Vec::with_capacity(names.len());
+    for (name, entry) in names {
         let Some(name) = name.to_str() else {
             return Err(Error::BadName {
                 path: entry.path().display().to_string(),
@@ -197,19 +241,19 @@ fn walk_dir(
             path: entry.path().display().to_string(),
             why: e.to_string(),
         })?;
-        let path = dir.join_unchecked(name);
         let file_type = entry.file_type().map_err(read_err(&entry.path()))?;
         let is_dir = file_type.is_dir();
         if !rules.0.is_empty() && rules.is_ignored(&entry.path(), is_dir) {
             continue;
         }
-        if is_dir {
-            subdirs.push(path);
+        let path = dir.join_unchecked(name);
+        listed.push(if is_dir {
+            Listed::Dir(path)
         } else if file_type.is_file() || file_type.is_symlink() {
             // DirEntry::metadata does not follow symlinks (an lstat relative to the
             // directory, cheaper than a full-path stat).
             let metadata = entry.metadata().map_err(read_err(&entry.path()))?;
-            files.push(Found {
+            Listed::File(Found {
                 path,
                 kind: if file_type.is_symlink() {
                     FileKind::Symlink
@@ -217,21 +261,35 @@ fn walk_dir(
                     FileKind::File
                 },
                 stat: Stat::from_metadata(&metadata),
-            });
+            })
         } else {
-            skipped.push(path);
-        }
+            Listed::Skipped(path)
+        });
     }
-    let nested: Vec<Collected> = subdirs
-        .par_iter()
-        .map(|sub| {
-            let stack = rules.with_dir(root, sub, use_gitignore)?;
-            walk_dir(root, sub, &stack, use_gitignore)
+    let subdirs: Vec<&RepoPath> = listed
+        .iter()
+        .filter_map(|l| match l {
+            Listed::Dir(p) => Some(p),
+            _ => None,
         })
-        .collect::<Result<_, _>>()?;
-    for (f, s) in nested {
-        files.extend(f);
-        skipped.extend(s);
+        .collect();
+    let mut nested = subdirs
+        .par_iter()
+        .map(|sub| walk_dir(root, sub, &rules, use_gitignore))
+        .collect::<Result<Vec<Collected>, _>>()?
+        .into_iter();
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for l in listed {
+        match l {
+            Listed::File(f) => files.push(f),
+            Listed::Skipped(p) => skipped.push(p),
+            Listed::Dir(_) => {
+                let (f, s) = nested.next().expect("one result per subdirectory");
+                files.extend(f);
+                skipped.extend(s);
+            }
+        }
     }
     Ok((files, skipped))
 }
