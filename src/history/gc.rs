@@ -80,8 +80,12 @@ fn mark_roots(
         }
     }
     if let Some(git) = git {
+        // A pin may name data made in another clone and never fetched here: there is
+        // nothing to keep then, and it is not damage.
         for (commit, via) in pinned_commits(repo.root(), git)? {
-            marker.commit(commit, &via);
+            if repo.store().contains(&commit) {
+                marker.commit(commit, &via);
+            }
         }
     }
     Ok(())
@@ -115,10 +119,14 @@ pub fn read_checkout_target(dir: &Path) -> Option<ObjectId> {
 /// in the work tree.
 fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>, Error> {
     let mut out = Vec::new();
-    if let Ok(Some(p)) = Pin::read(root) {
-        out.push((p.commit, "dvx.lock".to_owned()));
+    if let Ok(text) = std::fs::read_to_string(root.join(pin::FILE_NAME)) {
+        out.extend(
+            pins_in(&text)
+                .into_iter()
+                .map(|id| (id, "dvx.lock".to_owned())),
+        );
     }
-    let mut seen_text: HashMap<Vec<u8>, Option<ObjectId>> = HashMap::new();
+    let mut seen_text: HashMap<Vec<u8>, Vec<ObjectId>> = HashMap::new();
     // A git error stops gc: deleting without knowing every pin could take pinned data.
     for c in git.all_commits()? {
         let Some(bytes) = git.read_at(&c, pin::FILE_NAME)? else {
@@ -126,19 +134,28 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
         };
         let pinned = seen_text
             .entry(bytes.clone())
-            .or_insert_with(|| {
-                let text = String::from_utf8_lossy(&bytes);
-                Pin::parse(&text, "dvx.lock").ok().map(|p| p.commit)
-            })
-            .to_owned();
-        if let Some(id) = pinned {
-            out.push((
-                id,
-                format!("dvx.lock in git commit {}", &c[..c.len().min(10)]),
-            ));
-        }
+            .or_insert_with(|| pins_in(&String::from_utf8_lossy(&bytes)))
+            .clone();
+        let via = format!("dvx.lock in git commit {}", &c[..c.len().min(10)]);
+        out.extend(pinned.into_iter().map(|id| (id, via.clone())));
     }
     Ok(out)
+}
+
+/// The commits a `dvx.lock` text pins: one, or both sides of a merge conflict committed
+/// as is. A text that does not parse pins nothing.
+fn pins_in(text: &str) -> Vec<ObjectId> {
+    if let Ok(p) = Pin::parse(text, pin::FILE_NAME) {
+        return vec![p.commit];
+    }
+    let Some((ours, theirs)) = pin::parse_conflict(text) else {
+        return Vec::new();
+    };
+    [ours, theirs]
+        .iter()
+        .filter_map(|side| Pin::parse(side, pin::FILE_NAME).ok())
+        .map(|p| p.commit)
+        .collect()
 }
 
 /// Delete unreachable objects older than two hours.

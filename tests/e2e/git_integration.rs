@@ -582,3 +582,58 @@ fn checkout_head_stays_on_the_branch() {
         "the index is rebuilt from HEAD"
     );
 }
+
+#[test]
+fn gc_runs_when_history_pins_data_this_clone_never_had() {
+    let sb = three_versions();
+    // A git commit pinning a dvx commit made elsewhere (never fetched here).
+    let foreign = "ef".repeat(32);
+    sb.write(
+        "dvx.lock",
+        format!("format = 1\ncommit = \"{foreign}\"\n").as_bytes(),
+    );
+    sb.git(&["commit", "-q", "-am", "pin data from another clone"]);
+    sb.ok(&["gc"]);
+    sb.ok(&["fsck"]);
+}
+
+#[test]
+fn gc_keeps_both_sides_of_a_pin_committed_with_conflict_markers() {
+    let sb = Sandbox::git_and_dvx();
+    sb.ok(&["checkout", "-b", "left"]);
+    sb.write("data/left.bin", &bytes(11, 3000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "left"]);
+    let left = sb.out(&["log", "--json", "-n", "1"]);
+    let left: serde_json::Value = serde_json::from_str(&left).expect("json");
+    let left = left[0]["id"].as_str().expect("id").to_owned();
+    // Someone committed dvx.lock with conflict markers still in it.
+    let text = format!(
+        "<<<<<<< ours\nformat = 1\ncommit = \"{left}\"\n=======\nformat = 1\ncommit = \"{}\"\n>>>>>>> theirs\n",
+        "12".repeat(32)
+    );
+    sb.write("dvx.lock", text.as_bytes());
+    sb.git(&["add", "dvx.lock"]);
+    sb.git(&["commit", "-q", "-m", "oops, markers"]);
+    sb.ok(&["rm", "data/left.bin"]);
+    sb.write("data/other.txt", b"x\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "moved on"]);
+    sb.ok(&["checkout", "-b", "elsewhere"]);
+    sb.ok(&["branch", "-D", "left"]);
+    let far_future = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 400 * 86_400)
+        .to_string();
+    sb.dvx()
+        .env("DVX_DATE", &far_future)
+        .args(["gc", "--grace", "0"])
+        .assert()
+        .success();
+    assert!(
+        object_path(&sb.root, &b3(&bytes(11, 3000))).is_file(),
+        "our side's data survives"
+    );
+}
