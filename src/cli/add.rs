@@ -60,11 +60,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 .map(|p| p.to_string())
                 .collect(),
             skipped: report.skipped.iter().map(|p| p.to_string()).collect(),
-            gitignores_changed: report
-                .gitignores_changed
-                .iter()
-                .map(|p| render::relative(ws.root(), p))
-                .collect(),
+            gitignores_changed: render::relative_all(ws.root(), &report.gitignores_changed),
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use dvx::git::pin::{self, Pin};
 use dvx::hash::ObjectId;
-use dvx::history::merge::{Strategy, is_ancestor, merge_base, merge_trees};
+use dvx::history::merge::{Strategy, is_ancestor, merge_commits};
 use dvx::history::revision;
 use dvx::object::Commit;
 use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
@@ -290,6 +290,8 @@ pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
         Ok(Pin::parse(&text, &format!("dvx.lock ({side})"))?)
     };
     let (ours, theirs) = (read(&args.ours, "ours")?, read(&args.theirs, "theirs")?);
+    // git passes the common ancestor's file; dvx finds the merge base in its own graph,
+    // which knows more (several merges back), so it is not needed.
     let _ = &args.base;
     if ours.commit == theirs.commit {
         return Ok(ExitCode::SUCCESS);
@@ -305,17 +307,7 @@ pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
     } else if is_ancestor(store, ours.commit, theirs.commit)? {
         theirs.commit
     } else {
-        let base = merge_base(store, ours.commit, theirs.commit)?;
-        let tree_of = |id: ObjectId| -> Result<ObjectId> { Ok(store.read_commit(&id)?.tree) };
-        let base_tree = base.map(tree_of).transpose()?;
-        let merged = merge_trees(
-            store,
-            base_tree,
-            tree_of(ours.commit)?,
-            tree_of(theirs.commit)?,
-            None,
-            false,
-        )?;
+        let merged = merge_commits(store, ours.commit, theirs.commit, None, false)?;
         if !merged.conflicts.is_empty() {
             eprintln!(
                 "dvx: the pinned data versions conflict in {}; resolve with `dvx merge --git-conflict --strategy ours|theirs`",
@@ -331,14 +323,7 @@ pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot write {}", args.ours.display()))?;
             return Ok(ExitCode::FAILURE);
         }
-        let merged = merge_trees(
-            store,
-            base_tree,
-            tree_of(ours.commit)?,
-            tree_of(theirs.commit)?,
-            None,
-            true,
-        )?;
+        let merged = merge_commits(store, ours.commit, theirs.commit, None, true)?;
         let commit = Commit {
             tree: merged.tree,
             parents: vec![ours.commit, theirs.commit],

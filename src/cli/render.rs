@@ -123,13 +123,14 @@ pub fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
         .to_string()
 }
 
+/// Paths under `root`, each relative to it.
+pub fn relative_all(root: &std::path::Path, paths: &[std::path::PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| relative(root, p)).collect()
+}
+
 /// Paths under `root` as a space-separated list relative to it (for `git add ...`).
 pub fn relative_list(root: &std::path::Path, paths: &[std::path::PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| relative(root, p))
-        .collect::<Vec<_>>()
-        .join(" ")
+    relative_all(root, paths).join(" ")
 }
 
 /// `1 file`, `3 files`.

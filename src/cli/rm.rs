@@ -38,11 +38,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         let out = JsonRm {
             untracked: report.untracked.iter().map(|p| p.to_string()).collect(),
             deleted_files: report.deleted_files,
-            gitignores_changed: report
-                .gitignores_changed
-                .iter()
-                .map(|p| render::relative(ws.root(), p))
-                .collect(),
+            gitignores_changed: render::relative_all(ws.root(), &report.gitignores_changed),
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {

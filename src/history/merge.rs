@@ -45,6 +45,26 @@ pub fn merge_base(store: &Store, a: ObjectId, b: ObjectId) -> Result<Option<Obje
     Ok(None)
 }
 
+/// Merge the trees of two commits against their merge base (see [`merge_trees`]).
+pub fn merge_commits(
+    store: &Store,
+    ours: ObjectId,
+    theirs: ObjectId,
+    strategy: Option<Strategy>,
+    write: bool,
+) -> Result<TreeMerge, Error> {
+    let tree_of = |id: ObjectId| -> Result<ObjectId, Error> { Ok(store.read_commit(&id)?.tree) };
+    let base = merge_base(store, ours, theirs)?.map(tree_of).transpose()?;
+    merge_trees(
+        store,
+        base,
+        tree_of(ours)?,
+        tree_of(theirs)?,
+        strategy,
+        write,
+    )
+}
+
 /// The result of merging two trees.
 #[derive(Debug, Clone)]
 pub struct TreeMerge {

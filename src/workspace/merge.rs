@@ -4,7 +4,7 @@ use super::checkout::{CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, s
 use super::{Error, Workspace};
 use crate::hash::ObjectId;
 use crate::history::commit::normalize_message;
-use crate::history::merge::{Strategy, is_ancestor, merge_base, merge_trees};
+use crate::history::merge::{Strategy, is_ancestor, merge_commits};
 use crate::object::{Commit, GitLink, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
@@ -58,45 +58,18 @@ pub fn merge(
         who: options.who.clone(),
         message,
     };
-    let Some(ours) = ours else {
-        let report = switch(
-            ws,
-            &mut index,
-            &checkout(theirs, format!("merge {}: fast-forward", options.name)),
-            progress,
-        )?;
-        return Ok(MergeOutcome::FastForward(theirs, report));
+    let ours = match ours {
+        Some(ours) if is_ancestor(store, theirs, ours)? => return Ok(MergeOutcome::UpToDate),
+        Some(ours) if !is_ancestor(store, ours, theirs)? => ours,
+        // Nothing yet, or theirs is ahead: move forward.
+        _ => {
+            let message = format!("merge {}: fast-forward", options.name);
+            let report = switch(ws, &mut index, &checkout(theirs, message), progress)?;
+            return Ok(MergeOutcome::FastForward(theirs, report));
+        }
     };
-    if is_ancestor(store, theirs, ours)? {
-        return Ok(MergeOutcome::UpToDate);
-    }
-    if is_ancestor(store, ours, theirs)? {
-        let report = switch(
-            ws,
-            &mut index,
-            &checkout(theirs, format!("merge {}: fast-forward", options.name)),
-            progress,
-        )?;
-        return Ok(MergeOutcome::FastForward(theirs, report));
-    }
-    let base = merge_base(store, ours, theirs)?;
-    let base_tree = match base {
-        Some(b) => Some(store.read_commit(&b)?.tree),
-        None => None,
-    };
-    let (our_tree, their_tree) = (
-        store.read_commit(&ours)?.tree,
-        store.read_commit(&theirs)?.tree,
-    );
     // A dry run first, so a merge with conflicts writes nothing at all.
-    let dry = merge_trees(
-        store,
-        base_tree,
-        our_tree,
-        their_tree,
-        options.strategy,
-        false,
-    )?;
+    let dry = merge_commits(store, ours, theirs, options.strategy, false)?;
     if !dry.conflicts.is_empty() && options.strategy.is_none() {
         return Err(Error::MergeConflicts {
             count: dry.conflicts.len(),
@@ -110,14 +83,7 @@ pub fn merge(
             paths: dry.conflicts,
         });
     }
-    let merged = merge_trees(
-        store,
-        base_tree,
-        our_tree,
-        their_tree,
-        options.strategy,
-        true,
-    )?;
+    let merged = merge_commits(store, ours, theirs, options.strategy, true)?;
     let branch = repo.refs().read_head()?.branch().map(str::to_owned);
     let message = normalize_message(&options.message.clone().unwrap_or_else(|| match &branch {
         Some(b) => format!("Merge {} into {b}", options.name),

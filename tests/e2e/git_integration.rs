@@ -473,12 +473,7 @@ fn gc_keeps_data_that_only_an_old_git_commit_pins() {
     sb.ok(&["commit", "-m", "moved on"]);
     sb.ok(&["checkout", "-b", "main2"]);
     sb.ok(&["branch", "-D", "experiment"]);
-    let far_future = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 400 * 86_400)
-        .to_string();
+    let far_future = far_future();
     sb.dvx()
         .env("DVX_DATE", &far_future)
         .args(["gc", "--grace", "0"])
@@ -621,12 +616,7 @@ fn gc_keeps_both_sides_of_a_pin_committed_with_conflict_markers() {
     sb.ok(&["commit", "-m", "moved on"]);
     sb.ok(&["checkout", "-b", "elsewhere"]);
     sb.ok(&["branch", "-D", "left"]);
-    let far_future = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 400 * 86_400)
-        .to_string();
+    let far_future = far_future();
     sb.dvx()
         .env("DVX_DATE", &far_future)
         .args(["gc", "--grace", "0"])

@@ -209,6 +209,33 @@ impl Sandbox {
     }
 }
 
+/// Files and their bytes, sorted by path (what `Sandbox::snapshot` returns).
+pub type Snapshot = Vec<(String, Vec<u8>)>;
+
+/// An expected snapshot from literal paths and bytes.
+pub fn snap(files: &[(&str, &[u8])]) -> Snapshot {
+    let mut v: Snapshot = files
+        .iter()
+        .map(|(p, b)| ((*p).to_owned(), b.to_vec()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Seconds since the epoch, now. gc compares object mtimes (real time) with the
+/// `DVX_DATE` clock, so gc runs use clocks computed from this.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// A `DVX_DATE` far enough ahead that every object is old and every reflog entry expired.
+pub fn far_future() -> String {
+    (now() + 400 * 86_400).to_string()
+}
+
 /// Deterministic pseudo-random bytes (splitmix64), so tests need no data files.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -114,17 +114,6 @@ fn line_count(sb: &Sandbox, rel: &str) -> usize {
         .unwrap_or(0)
 }
 
-type Snapshot = Vec<(String, Vec<u8>)>;
-
-fn snap(files: &[(&str, &[u8])]) -> Snapshot {
-    let mut v: Snapshot = files
-        .iter()
-        .map(|(p, b)| ((*p).to_owned(), b.to_vec()))
-        .collect();
-    v.sort();
-    v
-}
-
 // ---------------------------------------------------------------------------------------
 // 1. commit
 

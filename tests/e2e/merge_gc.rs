@@ -3,24 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use dvx::object::{Encode, EntryKind, Tree};
 use serde_json::Value;
 
 use crate::harness::*;
 use crate::history::{commit_at, head, log_ids, log_json, ls_json, objects, out_at, resolve};
-
-type Snapshot = Vec<(String, Vec<u8>)>;
-
-fn snap(files: &[(&str, &[u8])]) -> Snapshot {
-    let mut v: Snapshot = files
-        .iter()
-        .map(|(p, b)| ((*p).to_owned(), b.to_vec()))
-        .collect();
-    v.sort();
-    v
-}
 
 // ---------------------------------------------------------------------------------------
 // merge
@@ -250,15 +238,6 @@ fn merge_refuses_to_overwrite_local_changes() {
 
 // ---------------------------------------------------------------------------------------
 // gc
-
-/// Seconds since the epoch, now. gc compares object mtimes (real time) with the
-/// `DVX_DATE` clock, so gc runs use clocks computed from this.
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}
 
 const DAY: i64 = 86_400;
 
