@@ -10,7 +10,9 @@
 //! no entry lies below a [`Kind::Tree`] entry; a cached tree id is dropped as soon as any
 //! path below its directory changes. Writing changes only `index.delta` unless the
 //! change set has grown large, so a command that changes a few entries of a million does
-//! not rewrite the whole index. A no-op command writes nothing.
+//! not rewrite the whole index. A no-op command writes nothing. An entry whose stat data
+//! was racy in the file holding it is smudged before that file is rewritten, so it never
+//! becomes trusted by moving to a newer file.
 
 mod entry;
 pub mod file;
@@ -88,7 +90,15 @@ pub struct Index {
     changed: bool,
     /// The next write must be a full base (after `replace_all`).
     force_base: bool,
+    /// Entries that were racy in the file they were last written to, with the stat data
+    /// they had there. Rewriting that file would make them look older than it and so
+    /// trusted: they are smudged first (see [`Index::smudge_racy`]).
+    racy: Vec<(RepoPath, Stat)>,
 }
+
+/// The `stat.size` of a smudged entry: no file has it, so the stat data never matches and
+/// the file is read again (git smudges the same way, with size 0).
+const SMUDGED_SIZE: u64 = u64::MAX;
 
 fn mtime_ns(path: &Path) -> io::Result<i64> {
     Ok(Stat::from_metadata(&fs::metadata(path)?).mtime_ns)
@@ -142,6 +152,17 @@ impl Index {
                 index.delta_mtime_ns = mtime_ns(&delta_path).map_err(io_err(&delta_path))?;
             }
         }
+        let (base_cutoff, delta_cutoff) = (index.base_mtime_ns, index.delta_mtime_ns);
+        let racy_in_base = index
+            .base
+            .iter()
+            .filter(|e| is_racy_at(e, base_cutoff) && !index.overlay.contains_key(&e.path));
+        let racy_in_delta =
+            (index.overlay.values().flatten()).filter(|e| is_racy_at(e, delta_cutoff));
+        index.racy = racy_in_base
+            .chain(racy_in_delta)
+            .map(|e| (e.path.clone(), e.stat))
+            .collect();
         Ok(index)
     }
 
@@ -355,6 +376,7 @@ impl Index {
         self.base = entries;
         // Nothing here has been written yet: every entry is racy until it is.
         self.base_mtime_ns = 0;
+        self.racy.clear();
         self.changed = true;
         self.force_base = true;
     }
@@ -452,6 +474,7 @@ impl Index {
         let threshold = MIN_DELTA.max(self.base.len() / 8);
         let delta_fits =
             self.base_sum.is_some() && !self.force_base && self.overlay.len() <= threshold;
+        self.smudge_racy(!delta_fits);
         if delta_fits {
             self.write_delta(durable)?;
         } else {
@@ -459,6 +482,31 @@ impl Index {
         }
         self.changed = false;
         Ok(())
+    }
+
+    /// Smudge the entries that were racy in the file about to be rewritten (the base, or
+    /// the delta for the entries in it), unless this session recorded them anew. The new
+    /// file is younger than their mtime, so without this the racy rule would trust stat
+    /// data that an edit in the same timestamp tick left unchanged (git's racy-git
+    /// problem, solved the same way).
+    fn smudge_racy(&mut self, base_write: bool) {
+        for (path, stat) in std::mem::take(&mut self.racy) {
+            let Some(entry) = self.get(&path) else {
+                continue;
+            };
+            if entry.stat != stat {
+                // Recorded anew by this session: the racy rule applies to the new file.
+                continue;
+            }
+            if base_write || self.overlay.contains_key(&path) {
+                let mut smudged = entry.clone();
+                smudged.stat.size = SMUDGED_SIZE;
+                self.overlay.insert(path, Some(smudged));
+            } else {
+                // Stays in the base, which is not rewritten.
+                self.racy.push((path, stat));
+            }
+        }
     }
 
     fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<i64, Error> {
@@ -489,6 +537,15 @@ impl Index {
         let (bytes, _) = file::encode(file::DELTA_MAGIC, &delta);
         let path = self.dir.join(DELTA_FILE);
         self.delta_mtime_ns = Self::write_file(&path, &bytes, durable)?;
+        let cutoff = self.delta_mtime_ns;
+        let racy: Vec<_> = self
+            .overlay
+            .values()
+            .flatten()
+            .filter(|e| is_racy_at(e, cutoff))
+            .map(|e| (e.path.clone(), e.stat))
+            .collect();
+        self.racy.extend(racy);
         Ok(())
     }
 
@@ -527,8 +584,21 @@ impl Index {
         self.base_sum = Some(sum);
         self.delta_mtime_ns = 0;
         self.force_base = false;
+        let cutoff = self.base_mtime_ns;
+        self.racy = self
+            .base
+            .iter()
+            .filter(|e| is_racy_at(e, cutoff))
+            .map(|e| (e.path.clone(), e.stat))
+            .collect();
         Ok(())
     }
+}
+
+/// Whether `entry`'s stat data is racy in a file written at `cutoff` (nanoseconds): its
+/// mtime is not older. Entries without stat data (not fetched) never are.
+fn is_racy_at(entry: &Entry, cutoff: i64) -> bool {
+    !entry.not_fetched && entry.stat.size != SMUDGED_SIZE && entry.stat.mtime_ns >= cutoff
 }
 
 /// The sorted base with the sorted changes applied, consuming both.

@@ -193,3 +193,67 @@ fn a_path_is_a_file_or_a_directory_never_both() {
     let reloaded = Index::load(dir.path()).expect("load");
     assert_eq!(paths(&reloaded), ["d/k", "d/x/y", "e/f"]);
 }
+
+/// Set a file's mtime to exactly `ns` nanoseconds since the epoch.
+fn set_mtime(path: &Path, ns: i64) {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns as u64);
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(time))
+        .expect("set mtime");
+}
+
+/// Whether `status` would trust `path`'s stat data as recorded with `stat` (and so skip
+/// reading a file that still has that stat).
+fn trusted(index: &Index, path: &str, stat: Stat) -> bool {
+    let e = index.get(&p(path)).expect("entry");
+    e.stat == stat && !index.is_racy(e)
+}
+
+/// Regression: an entry recorded in the same timestamp tick as the index file holding it
+/// is racy (its file may have changed within that tick without a new mtime), but when a
+/// later command rewrote the delta (or the base) for some other path, the entry moved to
+/// a newer file and its stat data was trusted again: an edit made in that tick was never
+/// seen. As git does, such entries are smudged when the file holding them is rewritten.
+#[test]
+fn a_racy_entry_stays_racy_when_the_index_is_rewritten() {
+    const TICK: i64 = 1_700_000_000_000_000_000;
+    for rewrite_base in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // y is recorded in the tick in which the base is written, x in the tick in which
+        // the delta is.
+        let mut y = file("y", "2");
+        y.stat.mtime_ns = TICK;
+        let racy_stat = y.stat;
+        let mut index = Index::load(dir.path()).expect("empty");
+        index.upsert(file("base", "b"));
+        index.upsert(y);
+        index.write(false).expect("base");
+        set_mtime(&dir.path().join(BASE_FILE), TICK);
+        let mut x = file("x", "1");
+        x.stat.mtime_ns = TICK;
+        let mut index = Index::load(dir.path()).expect("load");
+        index.upsert(x);
+        index.write(false).expect("delta");
+        set_mtime(&dir.path().join(DELTA_FILE), TICK);
+
+        let mut index = Index::load(dir.path()).expect("load");
+        assert!(!trusted(&index, "x", racy_stat));
+        assert!(!trusted(&index, "y", racy_stat));
+        // Another command changes something else; the files are written later than TICK.
+        index.upsert(file("z", "3"));
+        index.force_base = rewrite_base;
+        index.write(false).expect("rewrite");
+        let again = Index::load(dir.path()).expect("reload");
+        assert!(
+            !trusted(&again, "x", racy_stat),
+            "x trusted after a rewrite (base: {rewrite_base})"
+        );
+        assert!(
+            !trusted(&again, "y", racy_stat),
+            "y trusted after a rewrite (base: {rewrite_base})"
+        );
+        assert_eq!(again.get(&p("x")).map(|e| e.id), Some(ObjectId::of(b"1")));
+    }
+}
