@@ -459,7 +459,7 @@ impl Refs {
     fn lock(&self) -> Result<Lock, Error> {
         Ok(Lock::acquire(
             &self.common.join("refs-lock"),
-            REF_LOCK_TIMEOUT,
+            self.lock_timeout,
         )?)
     }
 }
@@ -570,6 +570,29 @@ mod tests {
         assert_eq!(log[1].who, who());
         assert_eq!(log[1].message, "commit: two");
         assert_eq!(refs.reflog("HEAD").expect("head log").len(), 2);
+    }
+
+    /// Regression: `refs-lock` was always waited for with the built-in 5 s, whatever
+    /// `core.lock_timeout` or `DVX_LOCK_TIMEOUT` said.
+    #[test]
+    fn a_ref_update_waits_only_as_long_as_configured() {
+        let (d, mut refs) = refs();
+        refs.set_lock_timeout(Duration::from_millis(50));
+        let _held = Lock::acquire(&d.path().join("refs-lock"), Duration::ZERO).expect("lock");
+        let start = std::time::Instant::now();
+        let result = refs.update(
+            "refs/heads/main",
+            Expected::Any,
+            Some(ObjectId::of(b"a")),
+            &who(),
+            "x",
+        );
+        assert!(matches!(result, Err(Error::Lock(LockError::Busy { .. }))));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "waited {:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
