@@ -6,7 +6,8 @@
 //!
 //! For each differing path P, with I its index entry, H its version in HEAD, W the file
 //! and T the target version:
-//! - W already equals T: the index takes T, nothing is written;
+//! - W already equals T: the index takes T, nothing is written (no file at all equals a
+//!   T whose bytes are not local: it becomes not fetched);
 //! - H equals T: P is left alone (a staged or unstaged change carried over, as git does);
 //! - W equals I and I equals H (clean), or neither I nor W exists: W becomes T;
 //! - otherwise P has local changes that would be lost: refused unless `force`.
@@ -433,7 +434,12 @@ fn plan_path(
                     (true, same(old, new))
                 }
                 FileState::NotFetched => (true, new.is_none()),
-                FileState::Deleted => (false, new.is_none()),
+                // Absent is what the work tree holds for a target whose bytes are not
+                // local, so a checkout killed after deleting the old file can go on.
+                FileState::Deleted => (
+                    false,
+                    new.is_none_or(|n| !n.id.is_some_and(|id| store.contains(&id))),
+                ),
                 FileState::Modified {
                     id,
                     kind,

@@ -13,3 +13,4 @@ mod git_integration;
 mod history;
 mod merge_gc;
 mod property;
+mod review;
