@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::fs;
 
-use super::compare::{FileState, check_entry, hash_path};
+use super::compare::{FileState, check_entry, hash_path, links_to_object, shares_object};
 use super::restore::{Existing, entry_for, write_entries};
 use super::rm::prune_empty_dirs;
 use super::{Error, Workspace, expand_to, read_err, write_err};
@@ -221,9 +221,13 @@ pub fn switch(
                     }
                     Some(item) => {
                         let mut entry = entry_for(path.clone(), &item);
-                        if let Ok(m) = fs::symlink_metadata(path.to_fs_path(root)) {
+                        let abs = path.to_fs_path(root);
+                        if let Ok(m) = fs::symlink_metadata(&abs) {
                             entry.stat = Stat::from_metadata(&m);
                             entry.not_fetched = false;
+                            // A file an interrupted checkout linked to its object.
+                            entry.linked = entry.kind == Kind::File
+                                && shares_object(&abs, &m, store, &entry.id);
                         }
                         index.upsert(entry);
                         report.unchanged += 1;
@@ -399,6 +403,9 @@ fn untracked_matches(
         // A fifo or socket is never the target's content (and must not be read).
         return Ok(Some(false));
     }
+    if observed.kind == FileKind::Symlink && links_to_target(ws, path, t) {
+        return Ok(Some(true));
+    }
     let (id, _) = hash_path(&abs, observed.kind).map_err(read_err(&abs))?;
     let kind = if observed.kind == FileKind::Symlink {
         EntryKind::Symlink
@@ -406,6 +413,15 @@ fn untracked_matches(
         EntryKind::File
     };
     Ok(Some(Some(id) == t.id && kind == t.kind))
+}
+
+/// Whether `path` is a symlink to the stored object of `target`, a file: what checkout
+/// writes in symlink mode.
+fn links_to_target(ws: &Workspace, path: &RepoPath, target: &Item) -> bool {
+    target.kind == EntryKind::File
+        && target
+            .id
+            .is_some_and(|id| links_to_object(&path.to_fs_path(ws.root()), ws.repo().store(), &id))
 }
 
 /// Decide what to do at a file-level path; `None` means a conflict.
@@ -471,6 +487,8 @@ fn plan_path(
             }
         }
     };
+    // In symlink mode, a link to the target's object is the target file.
+    let w_is_t = w_is_t || new.is_some_and(|n| links_to_target(ws, path, n));
     let nothing_here = old.is_none() && fs::symlink_metadata(path.to_fs_path(root)).is_err();
     let action = if w_is_t {
         Action::Adopt(path.clone(), new.cloned())

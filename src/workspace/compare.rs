@@ -73,6 +73,31 @@ pub fn symlink_target_bytes(path: &Path) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Whether the file at `abs` is a symlink to the stored object `id`, as checkout writes
+/// files in symlink mode (the link names the object's canonical path).
+pub(super) fn links_to_object(abs: &Path, store: &Store, id: &ObjectId) -> bool {
+    let Ok(target) = fs::read_link(abs) else {
+        return false;
+    };
+    let object = store.path(id);
+    target == object || fs::canonicalize(&object).is_ok_and(|c| c == target)
+}
+
+/// Whether the file at `abs` (whose lstat is `m`) shares the stored object `id`: a
+/// symlink to it, or a hard link to its inode.
+pub(super) fn shares_object(abs: &Path, m: &fs::Metadata, store: &Store, id: &ObjectId) -> bool {
+    if m.file_type().is_symlink() {
+        return links_to_object(abs, store, id);
+    }
+    let file = Stat::from_metadata(m);
+    m.is_file()
+        && file.ino != 0
+        && store.metadata(id).is_some_and(|o| {
+            let object = Stat::from_metadata(&o);
+            object.ino == file.ino && object.dev == file.dev
+        })
+}
+
 /// Whether the stat data recorded for `entry` still describes the file (racy entries
 /// aside, which the caller checks).
 pub(super) fn stat_matches(entry: &Entry, now: &Stat) -> bool {
@@ -143,7 +168,7 @@ pub fn check_entry(
     if entry.linked && entry.kind == Kind::File && kind == Kind::Symlink {
         // Symlink mode: the file is a link to its object. Pointing at the object is clean;
         // anything else counts as a changed file with the bytes it now points at.
-        if fs::read_link(&abs)? == store.path(&entry.id) {
+        if links_to_object(&abs, store, &entry.id) {
             return Ok(FileState::Restat(stat));
         }
         let (id, size) = hash::hash_file(&abs)?;

@@ -44,3 +44,85 @@ fn an_interrupted_checkout_to_absent_bytes_can_be_run_again() {
     assert!(!sb.exists("data/a.bin"));
     assert_contains(&status["not_fetched"].to_string(), "data/a.bin");
 }
+
+/// Set `core.link` in the tracked config.
+fn set_link(sb: &Sandbox, link: &str) {
+    let config = String::from_utf8(sb.read(".dvx/config.toml")).expect("utf-8");
+    let replaced = config.replace("link = \"reflink,copy\"", &format!("link = \"{link}\""));
+    assert_ne!(replaced, config, "the config has a link line:\n{config}");
+    sb.write(".dvx/config.toml", replaced.as_bytes());
+}
+
+/// Make `rel` a symlink to the stored object holding `content`, as checkout does in
+/// symlink mode.
+fn link_to_object(sb: &Sandbox, rel: &str, content: &[u8]) {
+    let object = fs::canonicalize(object_path(&sb.root, &b3(content))).expect("object");
+    let path = sb.path(rel);
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let _ = fs::remove_file(&path);
+    std::os::unix::fs::symlink(object, &path).expect("symlink");
+}
+
+/// Regression: in symlink mode a checkout writes each file as a symlink to its object.
+/// Killed before the index was written, the re-run hashed those links as symlinks (their
+/// target path, not the object's bytes), so it called them local changes and refused
+/// without `--force`; and a link it did adopt was recorded as an unlinked file, which
+/// `status` then reported as modified.
+#[test]
+fn an_interrupted_symlink_mode_checkout_can_be_run_again() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/a.bin", &bytes(1, 4000));
+    sb.write("data/keep.txt", b"keep\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    let one = rev_id(&sb, "HEAD");
+    sb.write("data/a.bin", &bytes(2, 4000));
+    sb.write("data/new/x.bin", &bytes(3, 3000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "two"]);
+    let two = rev_id(&sb, "HEAD");
+    set_link(&sb, "symlink");
+    sb.ok(&["checkout", &one]);
+    assert!(!sb.exists("data/new"));
+
+    // What a checkout to `two` killed after its writes leaves: every changed file is a
+    // link to its new object; the index, HEAD and CHECKOUT are as they were.
+    sb.write(".dvx/CHECKOUT", format!("{two}\n").as_bytes());
+    link_to_object(&sb, "data/a.bin", &bytes(2, 4000));
+    link_to_object(&sb, "data/new/x.bin", &bytes(3, 3000));
+
+    sb.ok(&["checkout", &two]);
+    assert!(!sb.exists(".dvx/CHECKOUT"));
+    let status = sb.status_json();
+    assert_eq!(status["clean"], true, "{status}");
+    assert_eq!(sb.read("data/a.bin"), bytes(2, 4000));
+    assert_eq!(sb.read("data/new/x.bin"), bytes(3, 3000));
+    sb.ok(&["fsck"]);
+}
+
+/// The same, from a work tree whose files were added (not checked out as links).
+#[test]
+fn an_interrupted_symlink_mode_checkout_over_added_files_can_be_run_again() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/a.bin", &bytes(1, 4000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    sb.write("data/a.bin", &bytes(2, 4000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "two"]);
+    let two = rev_id(&sb, "HEAD");
+    sb.ok(&["checkout", "-b", "old", "HEAD~1"]);
+    // Back to the added bytes: the index has a plain (not linked) entry for a.bin.
+    sb.write("data/a.bin", &bytes(1, 4000));
+    sb.ok(&["add", "data"]);
+    assert_eq!(sb.status_json()["clean"], true);
+    set_link(&sb, "symlink");
+
+    sb.write(".dvx/CHECKOUT", format!("{two}\n").as_bytes());
+    link_to_object(&sb, "data/a.bin", &bytes(2, 4000));
+
+    sb.ok(&["checkout", &two]);
+    let status = sb.status_json();
+    assert_eq!(status["clean"], true, "{status}");
+    assert_eq!(sb.read("data/a.bin"), bytes(2, 4000));
+}
