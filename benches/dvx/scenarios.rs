@@ -250,7 +250,8 @@ impl Chain<'_> {
         // skips the freed inodes while it allocates new ones ("recently deleted"), which
         // slows any program creating files then, and the cp limit was measured without it.
         let aside = self.repo.join("restore-aside");
-        std::fs::rename(&data, &aside).map_err(|e| format!("moving {} aside: {e}", data.display()))?;
+        std::fs::rename(&data, &aside)
+            .map_err(|e| format!("moving {} aside: {e}", data.display()))?;
         let m = self.timed("restore_all", &["checkout", "--", SMALL_DIR], &[DVX_DIR])?;
         remove(&aside)?;
         dataset::verify_tree(&data, self.dataset.small.len(), self.dataset.small_bytes())?;
