@@ -20,7 +20,7 @@ use std::fs;
 
 use super::compare::{FileState, check_entry, hash_path, links_to_object, shares_object};
 use super::restore::{Existing, entry_for, write_entries};
-use super::rm::prune_empty_dirs;
+use super::rm::{RealDirs, prune_empty_dirs};
 use super::{Error, Workspace, expand_to, read_err, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
@@ -207,6 +207,7 @@ pub fn switch(
     let mut report = CheckoutReport::default();
     let mut writes = Vec::new();
     let mut carried: HashSet<RepoPath> = HashSet::new();
+    let mut real_dirs = RealDirs::new(root);
     for action in actions {
         match action {
             Action::Carry(path) => {
@@ -248,7 +249,9 @@ pub fn switch(
                 if !local {
                     // No target bytes to write: the old file goes (it is clean or forced).
                     let abs = path.to_fs_path(root);
-                    if fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir()) {
+                    if real_dirs.lead_to(&path)
+                        && fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir())
+                    {
                         fs::remove_file(&abs).map_err(write_err(&abs))?;
                         prune_empty_dirs(root, &path);
                     }

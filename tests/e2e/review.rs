@@ -126,3 +126,52 @@ fn an_interrupted_symlink_mode_checkout_over_added_files_can_be_run_again() {
     assert_eq!(status["clean"], true, "{status}");
     assert_eq!(sb.read("data/a.bin"), bytes(2, 4000));
 }
+
+/// Regression: a checkout deleted tracked files through a parent directory that had been
+/// replaced by a symlink (data moved to another disk and linked back), removing files
+/// outside the work tree. Writes below such a symlink were already refused.
+#[test]
+fn checkout_never_deletes_through_a_symlinked_directory() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/sub/x.bin", &bytes(1, 3000));
+    sb.write("data/keep.txt", b"keep\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    let one = rev_id(&sb, "HEAD");
+    sb.ok(&["rm", "data/sub/x.bin"]);
+    sb.ok(&["commit", "-m", "two"]);
+    let two = rev_id(&sb, "HEAD");
+    sb.ok(&["checkout", &one]);
+    assert_eq!(sb.read("data/sub/x.bin"), bytes(1, 3000));
+
+    // The directory moves elsewhere and is linked back.
+    let outside = sb.home.join("elsewhere");
+    fs::rename(sb.path("data/sub"), &outside).expect("move");
+    std::os::unix::fs::symlink(&outside, sb.path("data/sub")).expect("symlink");
+
+    let _ = sb.dvx().args(["checkout", &two]).output().expect("run");
+    assert_eq!(
+        fs::read(outside.join("x.bin")).expect("the file outside the work tree is kept"),
+        bytes(1, 3000)
+    );
+}
+
+/// The same for `dvx rm` of a directory above the symlink.
+#[test]
+fn rm_never_deletes_through_a_symlinked_directory() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/sub/x.bin", &bytes(1, 3000));
+    sb.write("data/y.bin", &bytes(2, 3000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    let outside = sb.home.join("elsewhere");
+    fs::rename(sb.path("data/sub"), &outside).expect("move");
+    std::os::unix::fs::symlink(&outside, sb.path("data/sub")).expect("symlink");
+
+    sb.ok(&["rm", "data"]);
+    assert!(!sb.exists("data/y.bin"));
+    assert_eq!(
+        fs::read(outside.join("x.bin")).expect("the file outside the work tree is kept"),
+        bytes(1, 3000)
+    );
+}
