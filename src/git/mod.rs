@@ -202,17 +202,26 @@ impl GitRepo {
         if let Ok(head) = self.commit_at("HEAD") {
             tips.push(head.id);
         }
-        for reference in platform
-            .all()
-            .map_err(gix_err("listing git refs"))?
-            .flatten()
-        {
-            let mut reference = reference;
+        // Every error counts: gc relies on this list, and history it cannot read may pin
+        // data (a missing commit hides every pin behind it).
+        let failed = |what: &str| {
+            let what = what.to_owned();
+            move |e: &dyn std::fmt::Display| Error::Gix {
+                what,
+                message: e.to_string(),
+            }
+        };
+        for reference in platform.all().map_err(gix_err("listing git refs"))? {
+            let mut reference = reference.map_err(|e| failed("listing git refs")(&e))?;
+            let name = reference.name().as_bstr().to_string();
+            let id = reference
+                .peel_to_id()
+                .map_err(|e| failed(&format!("reading git ref {name}"))(&e))?;
+            let object = id
+                .object()
+                .map_err(|e| failed(&format!("reading git ref {name}"))(&e))?;
             // Refs that do not lead to a commit (a tag of a blob, say) pin nothing.
-            if let Ok(id) = reference.peel_to_id()
-                && let Ok(object) = id.object()
-                && let Ok(commit) = object.peel_to_commit()
-            {
+            if let Ok(commit) = object.peel_to_commit() {
                 tips.push(commit.id);
             }
         }
@@ -221,10 +230,11 @@ impl GitRepo {
             .rev_walk(tips)
             .all()
             .map_err(gix_err("walking git history"))?;
-        Ok(walk
-            .filter_map(Result::ok)
-            .map(|info| info.id.to_string())
-            .collect())
+        walk.map(|info| {
+            info.map(|info| info.id.to_string())
+                .map_err(|e| failed("walking git history")(&e))
+        })
+        .collect()
     }
 
     /// The hooks directory: `core.hooksPath` if set (relative to the work tree, as git

@@ -175,3 +175,50 @@ fn rm_never_deletes_through_a_symlinked_directory() {
         bytes(1, 3000)
     );
 }
+
+/// Regression: gc walks git history for the commits `dvx.lock` pins, and a git error must
+/// stop it before it deletes anything. But errors met while walking (a commit object
+/// that cannot be read) were dropped, so the history behind it was never searched and
+/// data pinned only there was deleted.
+#[test]
+fn gc_stops_when_git_history_cannot_be_walked() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/base.txt", b"base\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "base"]);
+    sb.ok(&["checkout", "-b", "experiment"]);
+    sb.write("data/only-here.bin", &bytes(42, 10_000));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "experiment data", "--git-add"]);
+    sb.git(&["commit", "-q", "-m", "pin the experiment"]);
+    // Nothing in dvx references the experiment any more: only that git commit pins it.
+    sb.ok(&["checkout", "main"]);
+    sb.ok(&["branch", "-D", "experiment"]);
+    // Code moves on in git; the middle commit's object will be lost.
+    sb.write("train.py", b"print('v2')\n");
+    sb.git(&["commit", "-q", "-am", "middle"]);
+    let middle = sb.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    sb.write("train.py", b"print('v3')\n");
+    sb.git(&["commit", "-q", "-am", "top"]);
+    let blob = object_path(&sb.root, &b3(&bytes(42, 10_000)));
+    let gc = |sb: &Sandbox| {
+        sb.dvx()
+            .env("DVX_DATE", far_future())
+            .args(["gc", "--grace", "0"])
+            .output()
+            .expect("run gc")
+    };
+    // With the history intact, the pin keeps the data.
+    assert!(gc(&sb).status.success());
+    assert!(blob.is_file(), "the pinned blob survives gc");
+
+    let loose = sb.path(&format!(".git/objects/{}/{}", &middle[..2], &middle[2..]));
+    fs::remove_file(&loose).expect("lose the middle commit");
+    let out = gc(&sb);
+    assert!(
+        blob.is_file(),
+        "data pinned behind an unreadable git commit survives gc: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!out.status.success(), "gc says it stopped");
+}
