@@ -13,8 +13,8 @@ use crate::hash::ObjectId;
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
-use crate::stat::FileKind;
-use crate::store::{Ingest, Store};
+use crate::stat::{FileKind, Stat};
+use crate::store::{self, Ingest, Store};
 
 /// Files stored per round before their entries are staged.
 const STAGE_CHUNK: usize = 4096;
@@ -108,6 +108,16 @@ pub fn add(
             Some(entry) if is_unchanged(root, &index, store, entry, f) => {
                 report.unchanged_files += 1
             }
+            Some(entry) if is_damaged_link(store, entry, f) => {
+                return Err(Error::Store(store::Error::Corrupt {
+                    id: entry.id,
+                    reason: format!(
+                        "'{}' is a hard link to it and was changed in place: damage to \
+                         the store, which dvx add does not record as an edit",
+                        f.path
+                    ),
+                }));
+            }
             _ => work.push(f),
         }
     }
@@ -179,6 +189,20 @@ fn is_unchanged(root: &Path, index: &Index, store: &Store, entry: &Entry, f: &Fo
     }
     let kind = if is_link { Kind::Symlink } else { Kind::File };
     kind == entry.kind && stat_matches(entry, &f.stat) && !index.is_racy(entry)
+}
+
+/// Whether `f` is a hard link to its entry's object whose bytes no longer match the
+/// object's id: the store is damaged (status says `corrupt`), and the bytes are not an
+/// edit to stage.
+fn is_damaged_link(store: &Store, entry: &Entry, f: &Found) -> bool {
+    entry.linked
+        && entry.kind == Kind::File
+        && f.kind == FileKind::File
+        && store.metadata(&entry.id).is_some_and(|m| {
+            let object = Stat::from_metadata(&m);
+            object.ino == f.stat.ino && object.dev == f.stat.dev
+        })
+        && matches!(store.verify(&entry.id), Err(store::Error::Corrupt { .. }))
 }
 
 fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {

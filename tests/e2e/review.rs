@@ -222,3 +222,37 @@ fn gc_stops_when_git_history_cannot_be_walked() {
     );
     assert!(!out.status.success(), "gc says it stopped");
 }
+
+/// Regression: in hard-link mode a file shares its object's inode, so writing into it
+/// changes the stored object. `status` calls that `corrupt` ("damage to the store, not an
+/// edit to commit"), but `dvx add` staged the new bytes as a modification and the next
+/// commit recorded them, hiding the damage.
+#[test]
+fn add_refuses_a_hardlinked_file_changed_in_place() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/small.txt", b"small\n");
+    sb.write("data/other.txt", b"other\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    set_link(&sb, "hardlink");
+    fs::remove_file(sb.path("data/small.txt")).expect("rm");
+    sb.ok(&["checkout", "--", "data/small.txt"]);
+    let path = sb.path("data/small.txt");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    f.write_all(b"SMALL\n").expect("write through the link");
+    drop(f);
+
+    let before = sb.dvx_state();
+    let err = sb.fails(&["add", "data"], 1);
+    let (error, _) = error_and_hint(&err);
+    assert_contains(&error, "data/small.txt");
+    assert_contains(&error, &b3(b"small\n")[..10]);
+    assert_eq!(sb.dvx_state(), before, "nothing staged");
+    assert_eq!(sb.status_json()["staged"], serde_json::json!([]));
+}
