@@ -182,6 +182,17 @@ pub(super) fn write_entries(
                 Existing::Stale => FileState::Deleted,
             };
             let outcome = match state {
+                // The file is the damaged object itself: writing the object again would
+                // only hide the damage.
+                FileState::Corrupt => {
+                    return Err(Error::Store(crate::store::Error::Corrupt {
+                        id: target.id,
+                        reason: format!(
+                            "'{}' is a hard link to it and was changed in place",
+                            target.path
+                        ),
+                    }));
+                }
                 FileState::Clean => Outcome::Same(target),
                 FileState::Restat(stat) | FileState::Fetched(stat) => {
                     target.stat = stat;

@@ -226,9 +226,10 @@ fn gc_stops_when_git_history_cannot_be_walked() {
 /// Regression: in hard-link mode a file shares its object's inode, so writing into it
 /// changes the stored object. `status` calls that `corrupt` ("damage to the store, not an
 /// edit to commit"), but `dvx add` staged the new bytes as a modification and the next
-/// commit recorded them, hiding the damage.
+/// commit recorded them, hiding the damage; and `dvx checkout -- <path>`, which status
+/// suggests, linked the damaged object again and recorded the file as clean.
 #[test]
-fn add_refuses_a_hardlinked_file_changed_in_place() {
+fn add_and_restore_refuse_a_hardlinked_file_changed_in_place() {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let sb = Sandbox::git_and_dvx();
@@ -249,6 +250,11 @@ fn add_refuses_a_hardlinked_file_changed_in_place() {
     drop(f);
 
     let before = sb.dvx_state();
+    // Restoring it would link the damaged object again and call the file clean.
+    let err = sb.fails(&["checkout", "--", "data/small.txt"], 1);
+    assert_contains(&err, "corrupt");
+    assert_eq!(sb.dvx_state(), before, "nothing restored");
+    assert_contains(&sb.status_json()["unstaged"].to_string(), "corrupt");
     let err = sb.fails(&["add", "data"], 1);
     let (error, _) = error_and_hint(&err);
     assert_contains(&error, "data/small.txt");
