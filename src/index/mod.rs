@@ -104,15 +104,18 @@ fn mtime_ns(path: &Path) -> io::Result<i64> {
     Ok(Stat::from_metadata(&fs::metadata(path)?).mtime_ns)
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+/// A file's bytes and modification time, both from one open (a writer may replace or
+/// remove the file at any moment); `None` when there is no file.
+fn read_optional(path: &Path) -> Result<Option<(Vec<u8>, i64)>, Error> {
+    let mut file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io_err(path)(source)),
+    };
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes).map_err(io_err(path))?;
+    let mtime = Stat::from_metadata(&file.metadata().map_err(io_err(path))?).mtime_ns;
+    Ok(Some((bytes, mtime)))
 }
 
 impl Index {
@@ -122,8 +125,15 @@ impl Index {
             dir: dir.to_path_buf(),
             ..Index::default()
         };
+        // The delta is read first. A writer replaces the base before it removes the delta,
+        // so whatever happens in between, the pair read is consistent: a delta with its
+        // base, a stale delta (ignored) with a newer base, or a newer base alone. Read the
+        // other way round, an old base could meet a delta already removed, losing the
+        // changes it held.
+        let delta_path = dir.join(DELTA_FILE);
+        let delta_file = read_optional(&delta_path)?;
         let base_path = dir.join(BASE_FILE);
-        if let Some(bytes) = read_optional(&base_path)? {
+        if let Some((bytes, mtime)) = read_optional(&base_path)? {
             let (base, sum): (file::Base, _) =
                 file::decode(file::BASE_MAGIC, &bytes).map_err(|source| Error::Corrupt {
                     path: base_path.clone(),
@@ -134,10 +144,9 @@ impl Index {
             index.trees = base.trees.into_iter().collect();
             index.generation = base.generation;
             index.base_sum = Some(sum);
-            index.base_mtime_ns = mtime_ns(&base_path).map_err(io_err(&base_path))?;
+            index.base_mtime_ns = mtime;
         }
-        let delta_path = dir.join(DELTA_FILE);
-        if let Some(bytes) = read_optional(&delta_path)? {
+        if let Some((bytes, mtime)) = delta_file {
             let (delta, _): (file::Delta, _) =
                 file::decode(file::DELTA_MAGIC, &bytes).map_err(|source| Error::Corrupt {
                     path: delta_path.clone(),
@@ -149,7 +158,7 @@ impl Index {
                 index.overlay = delta.changes.into_iter().collect();
                 index.roots = delta.roots;
                 index.trees = delta.trees.into_iter().collect();
-                index.delta_mtime_ns = mtime_ns(&delta_path).map_err(io_err(&delta_path))?;
+                index.delta_mtime_ns = mtime;
             }
         }
         let (base_cutoff, delta_cutoff) = (index.base_mtime_ns, index.delta_mtime_ns);

@@ -257,3 +257,55 @@ fn a_racy_entry_stays_racy_when_the_index_is_rewritten() {
         assert_eq!(again.get(&p("x")).map(|e| e.id), Some(ObjectId::of(b"1")));
     }
 }
+
+/// Regression: `load` read `index` and then `index.delta`. A writer that rewrote the base
+/// and removed the delta in between left the reader with the old base and no delta: a
+/// view missing changes made before the load began. gc reads other work trees' indexes
+/// without their locks, so it could delete an object only a recent entry named.
+#[test]
+fn a_load_racing_a_base_rewrite_sees_every_earlier_change() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let mut index = Index::load(&path).expect("empty");
+    index.upsert(file("seed", "0"));
+    index.write(false).expect("base");
+    let published = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (published, stop) = (published.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) && i < 20_000 {
+                i += 1;
+                // k_i reaches the index through the delta, then a base rewrite folds it.
+                index.upsert(file(&format!("k{i}"), "x"));
+                index.write(false).expect("delta");
+                published.store(i, Ordering::SeqCst);
+                index.force_base = true;
+                index.changed = true;
+                index.write(false).expect("base");
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    let mut missing = None;
+    while start.elapsed() < std::time::Duration::from_millis(400) {
+        let i = published.load(Ordering::SeqCst);
+        if i == 0 {
+            continue;
+        }
+        let loaded = Index::load(&path).expect("a load during writes succeeds");
+        if loaded.get(&p(&format!("k{i}"))).is_none() {
+            missing = Some(i);
+            break;
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer");
+    assert_eq!(
+        missing, None,
+        "a load missed an entry written before it began"
+    );
+}
