@@ -486,7 +486,9 @@ fn plan_path(
             let under_tree = index.tree_entry_covering(path).is_some();
             match untracked_matches(ws, path, new)? {
                 None => (true, new.is_none() || under_tree && same(old, new)),
-                Some(matches) => (under_tree && old.is_none(), matches),
+                // A file here is untracked (or, below a not-fetched directory, bytes
+                // the index has not recorded): it never counts as the index's version.
+                Some(matches) => (false, matches),
             }
         }
     };

@@ -262,3 +262,38 @@ fn add_and_restore_refuse_a_hardlinked_file_changed_in_place() {
     assert_eq!(sb.dvx_state(), before, "nothing staged");
     assert_eq!(sb.status_json()["staged"], serde_json::json!([]));
 }
+
+/// Regression: below a directory recorded as not fetched (lazy checkout), a checkout
+/// that adds a file took an untracked file already at that path for the index's version
+/// and overwrote it without `--force`. An untracked file in the way must equal the
+/// target, as everywhere else.
+#[test]
+fn checkout_keeps_an_untracked_file_below_a_not_fetched_directory() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/d/a.txt", b"a\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "a"]);
+    let a = rev_id(&sb, "HEAD");
+    sb.write("data/d/f.txt", b"theirs\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "b"]);
+    let b = rev_id(&sb, "HEAD");
+    sb.ok(&["rm", "data/d"]);
+    sb.write("data/other.txt", b"other\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "e"]);
+    // a.txt's bytes are not local, so a lazy checkout of `a` keeps data/d as one
+    // not-fetched entry.
+    fs::remove_file(object_path(&sb.root, &b3(b"a\n"))).expect("rm object");
+    sb.ok(&["checkout", "--lazy", &a]);
+    assert!(!sb.exists("data/d"));
+    sb.write("data/d/f.txt", b"mine\n");
+
+    let err = sb.fails(&["checkout", &b], 1);
+    assert_contains(&err, "data/d/f.txt");
+    assert_eq!(
+        sb.read("data/d/f.txt"),
+        b"mine\n",
+        "the untracked file is kept"
+    );
+}
