@@ -129,23 +129,43 @@ pub fn update(hasher: &mut blake3::Hasher, bytes: &[u8]) {
 
 /// Hash a file's current bytes; returns the id and the number of bytes hashed.
 ///
-/// Large files are memory-mapped and hashed with all cores. Used to check whether a file
-/// still matches its recorded id (status, fsck); `add` hashes while it copies instead, so
-/// that it stores exactly the bytes it hashed.
+/// Read in chunks, each large one hashed with all cores. Not memory-mapped: these are the
+/// user's files, and one truncated by another process while mapped would kill dvx with
+/// SIGBUS. Used to check whether a file still matches its recorded id (status, fsck);
+/// `add` hashes while it copies instead, so that it stores exactly the bytes it hashed.
 pub fn hash_file(path: &Path) -> io::Result<(ObjectId, u64)> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut hasher = blake3::Hasher::new();
-    if len as usize >= PARALLEL_THRESHOLD {
-        hasher.update_mmap_rayon(path)?;
-        let hashed = hasher.count();
-        return Ok((hasher.finalize().into(), hashed));
+    if (len as usize) < PARALLEL_THRESHOLD {
+        let mut buf = Vec::with_capacity(len as usize + 1);
+        file.read_to_end(&mut buf)?;
+        hasher.update(&buf);
+        return Ok((hasher.finalize().into(), buf.len() as u64));
     }
-    let mut buf = Vec::with_capacity(len as usize + 1);
-    file.read_to_end(&mut buf)?;
-    hasher.update(&buf);
-    Ok((hasher.finalize().into(), buf.len() as u64))
+    let mut buf = vec![0u8; HASH_CHUNK];
+    let mut total = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        update(&mut hasher, &buf[..filled]);
+        total += filled as u64;
+    }
+    Ok((hasher.finalize().into(), total))
 }
+
+/// Bytes read per round when hashing a large file.
+const HASH_CHUNK: usize = 16 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -175,7 +195,8 @@ mod tests {
     fn file_hash_equals_bytes_hash() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f");
-        let data: Vec<u8> = (0..3 * PARALLEL_THRESHOLD as u32)
+        // Several read rounds, the last one partial.
+        let data: Vec<u8> = (0..(2 * HASH_CHUNK + 3 * PARALLEL_THRESHOLD) as u32)
             .map(|i| (i % 251) as u8)
             .collect();
         crate::atomic::write(&path, &data).expect("write");

@@ -20,6 +20,9 @@ use crate::hash::{self, ObjectId};
 use crate::object::{Commit, DecodeError, Encode, Tree};
 use crate::stat::Stat;
 
+/// Reused objects older than this get a fresh mtime (see `has_intact`).
+const FRESHEN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Files at least this large are streamed in chunks; smaller ones are read whole.
 const STREAM_THRESHOLD: u64 = 8 << 20;
 const CHUNK: usize = 8 << 20;
@@ -147,7 +150,7 @@ impl Store {
     /// Store an encoded object (or any bytes) under their hash.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectId, Error> {
         let id = ObjectId::of(bytes);
-        if !self.contains(&id) {
+        if !self.has_intact(&id, bytes.len() as u64) {
             let mut tmp = self.temp()?;
             tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
             self.install(tmp, &id, bytes.len() as u64)?;
@@ -232,8 +235,35 @@ impl Store {
 
     /// The store has this object and its size is right (a cheap guard against an object
     /// truncated by an earlier power loss; fsck does the full check).
+    ///
+    /// An object found this way is about to be referenced again, so it is freshened:
+    /// gc never deletes an object younger than two hours, and without this a gc in
+    /// another work tree could take an old, unreferenced object that an `add` here has
+    /// just reused (git freshens reused objects for the same reason).
     fn has_intact(&self, id: &ObjectId, size: u64) -> bool {
-        self.metadata(id).is_some_and(|m| m.len() == size)
+        match self.metadata(id) {
+            Some(m) if m.len() == size => {
+                self.freshen(id, &m);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Set an object's mtime to now if it is older than an hour (rarely needed, and a
+    /// hard-linked checkout shares the mtime, so it is not touched every time).
+    fn freshen(&self, id: &ObjectId, metadata: &Metadata) {
+        let now = std::time::SystemTime::now();
+        let old = metadata
+            .modified()
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > FRESHEN_AFTER);
+        if old && let Ok(file) = File::open(self.path(id)) {
+            // Best effort: an object that cannot be freshened is at worst collected by a
+            // gc racing this command, and `fsck` names it.
+            let _ = file.set_modified(now);
+        }
     }
 
     fn temp(&self) -> Result<TempFile, Error> {
@@ -456,6 +486,34 @@ mod tests {
         store.remove(&id).expect("rm");
         assert!(matches!(store.verify(&id), Err(Error::Missing { .. })));
         assert!(matches!(store.read_tree(&id), Err(Error::Missing { .. })));
+    }
+
+    #[test]
+    fn a_reused_old_object_is_freshened_so_gc_keeps_it() {
+        let (dir, store) = store();
+        let id = store.put_bytes(b"reused").expect("put");
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::open(store.path(&id))
+            .expect("open")
+            .set_modified(two_hours_ago)
+            .expect("age the object");
+        let age = |store: &Store| {
+            store
+                .metadata(&id)
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .expect("mtime")
+        };
+        assert!(age(&store) > std::time::Duration::from_secs(3600));
+        let src = dir.path().join("src");
+        atomic::write(&src, b"reused").expect("write");
+        let (again, new) = ingest_file(&store, &src);
+        assert_eq!(again, id);
+        assert!(!new);
+        assert!(
+            age(&store) < std::time::Duration::from_secs(600),
+            "reusing the object freshened it"
+        );
     }
 
     #[test]

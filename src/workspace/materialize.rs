@@ -290,6 +290,10 @@ fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
             }
         }
         if n == 0 {
+            if copied == 0 && size > 0 {
+                // Some file systems answer 0 for files they cannot copy this way.
+                copied = io::copy(source, dest)?;
+            }
             break;
         }
         copied += n as u64;
