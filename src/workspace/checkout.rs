@@ -9,7 +9,8 @@
 //! - W already equals T: the index takes T, nothing is written (no file at all equals a
 //!   T whose bytes are not local: it becomes not fetched);
 //! - H equals T: P is left alone (a staged or unstaged change carried over, as git does);
-//! - W equals I and I equals H (clean), or neither I nor W exists: W becomes T;
+//! - W equals I and I equals H (clean), or neither I nor W exists: W becomes T (a file
+//!   deleted from the work tree counts as clean here, as in git: its bytes are stored);
 //! - otherwise P has local changes that would be lost: refused unless `force`.
 //!
 //! The target is recorded in `.dvx/CHECKOUT` before any file is touched, and the rules
@@ -453,10 +454,12 @@ fn plan_path(
                     (true, same(old, new))
                 }
                 FileState::NotFetched => (true, new.is_none()),
-                // Absent is what the work tree holds for a target whose bytes are not
-                // local, so a checkout killed after deleting the old file can go on.
+                // A deleted file loses no bytes (the index's are in the store), so, as in
+                // git, it does not stop a checkout. Absent is also what the work tree
+                // holds for a target whose bytes are not local, so a checkout killed
+                // after deleting the old file can go on.
                 FileState::Deleted => (
-                    false,
+                    true,
                     new.is_none_or(|n| !n.id.is_some_and(|id| store.contains(&id))),
                 ),
                 FileState::Modified {

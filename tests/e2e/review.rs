@@ -297,3 +297,20 @@ fn checkout_keeps_an_untracked_file_below_a_not_fetched_directory() {
         "the untracked file is kept"
     );
 }
+
+#[test]
+fn an_unstaged_deletion_does_not_block_a_checkout_that_rewrites_the_file() {
+    // As in git: the deleted file's bytes are in the store, so nothing is lost.
+    let sb = Sandbox::dvx_only();
+    sb.write("data/a.txt", b"one\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    sb.ok(&["branch", "first"]);
+    sb.write("data/a.txt", b"two\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "two"]);
+    std::fs::remove_file(sb.path("data/a.txt")).expect("delete");
+    sb.ok(&["checkout", "first"]);
+    assert_eq!(sb.read("data/a.txt"), b"one\n");
+    assert_eq!(sb.status_json()["clean"], true);
+}
