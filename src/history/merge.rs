@@ -90,16 +90,50 @@ pub fn merge_trees(
         write,
         conflicts: Vec::new(),
     };
-    let (tree, size) = merger
+    let (mut tree, size) = merger
         .merge_dir(&RepoPath::root(), base, Some(ours), Some(theirs))?
         .unwrap_or_else(|| (Tree::default().id(), 0));
     if write && size == 0 {
         store.put(&Tree::default())?;
     }
+    // One side may have added `data` as a root and the other `data/x`: the result must
+    // not nest roots, as no index-built tree does (it would read as a phantom change).
+    if write && let Some(normalized) = clear_nested_roots(store, tree, false)? {
+        tree = normalized;
+    }
     Ok(TreeMerge {
         tree,
         size,
         conflicts: merger.conflicts,
+    })
+}
+
+/// Rewrite a stored tree so that no root flag lies below another; `None` if it already
+/// holds. Reads the whole tree, which a merge can afford.
+fn clear_nested_roots(
+    store: &Store,
+    id: ObjectId,
+    under_root: bool,
+) -> Result<Option<ObjectId>, Error> {
+    let mut tree = store.read_tree(&id)?;
+    let mut changed = false;
+    for e in &mut tree.entries {
+        let below_root = under_root || e.root;
+        if under_root && e.root {
+            e.root = false;
+            changed = true;
+        }
+        if e.kind == EntryKind::Dir
+            && let Some(new_id) = clear_nested_roots(store, e.id, below_root)?
+        {
+            e.id = new_id;
+            changed = true;
+        }
+    }
+    Ok(if changed {
+        Some(store.put(&tree)?)
+    } else {
+        None
     })
 }
 
@@ -202,5 +236,65 @@ impl Merger<'_> {
             Some(Strategy::Theirs) => t.cloned(),
             Some(Strategy::Ours) | None => o.cloned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::TreeEntry;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("o")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("t")).expect("mkdir");
+        let store = Store::new(dir.path().join("o"), dir.path().join("t"));
+        (dir, store)
+    }
+
+    fn file(name: &str, root: bool) -> TreeEntry {
+        TreeEntry {
+            name: name.into(),
+            kind: EntryKind::File,
+            executable: false,
+            root,
+            size: 1,
+            id: ObjectId::of(name.as_bytes()),
+        }
+    }
+
+    fn dir(store: &Store, name: &str, root: bool, entries: Vec<TreeEntry>) -> TreeEntry {
+        let tree = Tree::from_unsorted(entries);
+        TreeEntry {
+            name: name.into(),
+            kind: EntryKind::Dir,
+            executable: false,
+            root,
+            size: tree.size(),
+            id: store.put(&tree).expect("put"),
+        }
+    }
+
+    #[test]
+    fn a_merge_never_nests_roots() {
+        let (_d, store) = store();
+        // Ours added `data` as a whole; theirs added `data/x` on its own, and `data/y`.
+        let ours = vec![dir(&store, "data", true, vec![file("x", false)])];
+        let theirs = vec![dir(
+            &store,
+            "data",
+            false,
+            vec![file("x", true), file("y", false)],
+        )];
+        let ours = store.put(&Tree::from_unsorted(ours)).expect("put");
+        let theirs = store.put(&Tree::from_unsorted(theirs)).expect("put");
+        let merged =
+            merge_trees(&store, None, ours, theirs, Some(Strategy::Ours), true).expect("merge");
+        let top = store.read_tree(&merged.tree).expect("top");
+        let data = top.get("data").expect("data");
+        assert!(data.root);
+        let below = store.read_tree(&data.id).expect("data tree");
+        assert!(below.entries.iter().all(|e| !e.root), "{below:?}");
+        assert_eq!(below.entries.len(), 2);
     }
 }
