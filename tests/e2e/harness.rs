@@ -104,7 +104,17 @@ impl Sandbox {
 
     /// Run dvx with `args`; return stdout as a string, asserting success.
     pub fn out(&self, args: &[&str]) -> String {
-        let output = self.dvx().args(args).output().expect("run dvx");
+        self.out_dated(DATE, args)
+    }
+
+    /// Like [`Sandbox::out`], with the clock (`DVX_DATE`) at `date`.
+    pub fn out_dated(&self, date: &str, args: &[&str]) -> String {
+        let output = self
+            .dvx()
+            .env("DVX_DATE", date)
+            .args(args)
+            .output()
+            .expect("run dvx");
         assert!(
             output.status.success(),
             "dvx {args:?} failed:\n{}",

@@ -20,18 +20,7 @@ pub(crate) fn at(t: i64) -> String {
 
 /// Run dvx at clock `t` (see [`at`]); assert success; return stdout.
 pub(crate) fn out_at(sb: &Sandbox, t: i64, args: &[&str]) -> String {
-    let output = sb
-        .dvx()
-        .env("DVX_DATE", at(t))
-        .args(args)
-        .output()
-        .expect("run dvx");
-    assert!(
-        output.status.success(),
-        "dvx {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 stdout")
+    sb.out_dated(&at(t), args)
 }
 
 /// `dvx commit --json -m msg` at clock `t`; returns the new commit id.

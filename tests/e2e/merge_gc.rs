@@ -247,18 +247,7 @@ fn date(secs: i64) -> String {
 
 /// Run dvx at an absolute clock; assert success; return stdout.
 fn out_on(sb: &Sandbox, secs: i64, args: &[&str]) -> String {
-    let output = sb
-        .dvx()
-        .env("DVX_DATE", date(secs))
-        .args(args)
-        .output()
-        .expect("run dvx");
-    assert!(
-        output.status.success(),
-        "dvx {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 stdout")
+    sb.out_dated(&date(secs), args)
 }
 
 /// `gc --json` at an absolute clock, parsed.
