@@ -80,6 +80,18 @@ pub struct Store {
 }
 
 impl Store {
+    /// An empty store in a new temporary directory (for unit tests of this and other
+    /// modules); the directory lives as long as the returned guard.
+    #[cfg(test)]
+    pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let objects = dir.path().join("objects");
+        let tmp = dir.path().join("tmp");
+        fs::create_dir_all(&objects).expect("mkdir");
+        fs::create_dir_all(&tmp).expect("mkdir");
+        (dir, Store::new(objects, tmp))
+    }
+
     /// A store over `objects/`, writing temp files in `tmp/` (same file system).
     pub fn new(objects: PathBuf, tmp: PathBuf) -> Store {
         Store { objects, tmp }
@@ -414,15 +426,6 @@ fn set_read_only(file: &File) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let objects = dir.path().join("objects");
-        let tmp = dir.path().join("tmp");
-        fs::create_dir_all(&objects).expect("mkdir");
-        fs::create_dir_all(&tmp).expect("mkdir");
-        (dir, Store::new(objects, tmp))
-    }
-
     fn ingest_file(store: &Store, path: &Path) -> (ObjectId, bool) {
         let stat = Stat::from_metadata(&fs::metadata(path).expect("stat"));
         match store.ingest(path, &stat).expect("ingest") {
@@ -433,7 +436,7 @@ mod tests {
 
     #[test]
     fn ingest_stores_once_and_read_back_is_identical() {
-        let (dir, store) = store();
+        let (dir, store) = Store::scratch();
         let small = dir.path().join("small");
         atomic::write(&small, b"hello").expect("write");
         let (id, new) = ingest_file(&store, &small);
@@ -461,7 +464,7 @@ mod tests {
 
     #[test]
     fn large_files_stream_and_hash_like_b3sum() {
-        let (dir, store) = store();
+        let (dir, store) = Store::scratch();
         let big = dir.path().join("big");
         let data: Vec<u8> = (0..(STREAM_THRESHOLD as usize + 12345))
             .map(|i| (i * 7 % 256) as u8)
@@ -474,7 +477,7 @@ mod tests {
 
     #[test]
     fn verify_names_corrupt_and_missing_objects() {
-        let (_dir, store) = store();
+        let (_dir, store) = Store::scratch();
         let id = store.put_bytes(b"abc").expect("put");
         let path = store.path(&id);
         let mut perm = fs::metadata(&path).expect("stat").permissions();
@@ -490,7 +493,7 @@ mod tests {
 
     #[test]
     fn a_reused_old_object_is_freshened_so_gc_keeps_it() {
-        let (dir, store) = store();
+        let (dir, store) = Store::scratch();
         let id = store.put_bytes(b"reused").expect("put");
         let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
         File::open(store.path(&id))
@@ -518,7 +521,7 @@ mod tests {
 
     #[test]
     fn a_truncated_object_is_replaced_by_a_good_copy() {
-        let (dir, store) = store();
+        let (dir, store) = Store::scratch();
         let id = store.put_bytes(b"0123456789").expect("put");
         let path = store.path(&id);
         fs::remove_file(&path).expect("rm");

@@ -112,17 +112,9 @@ mod tests {
         }
     }
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("o")).expect("mkdir");
-        std::fs::create_dir_all(dir.path().join("t")).expect("mkdir");
-        let store = Store::new(dir.path().join("o"), dir.path().join("t"));
-        (dir, store)
-    }
-
     #[test]
     fn builds_nested_trees_and_rewrites_only_changed_ones() {
-        let (_d, store) = store();
+        let (_d, store) = Store::scratch();
         let mut index = Index::default();
         for p in ["a/x", "a/y", "b/z", "c"] {
             index.upsert(entry(p));

@@ -244,14 +244,6 @@ mod tests {
     use super::*;
     use crate::object::TreeEntry;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("o")).expect("mkdir");
-        std::fs::create_dir_all(dir.path().join("t")).expect("mkdir");
-        let store = Store::new(dir.path().join("o"), dir.path().join("t"));
-        (dir, store)
-    }
-
     fn file(name: &str, root: bool) -> TreeEntry {
         TreeEntry {
             name: name.into(),
@@ -277,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_merge_never_nests_roots() {
-        let (_d, store) = store();
+        let (_d, store) = Store::scratch();
         // Ours added `data` as a whole; theirs added `data/x` on its own, and `data/y`.
         let ours = vec![dir(&store, "data", true, vec![file("x", false)])];
         let theirs = vec![dir(
