@@ -143,6 +143,12 @@ impl RepoPath {
         }
     }
 
+    /// The parent directory as a string slice (empty for a top-level path and the root),
+    /// for comparing parents without building paths.
+    pub fn parent_str(&self) -> &str {
+        self.0.rfind('/').map_or("", |i| &self.0[..i])
+    }
+
     /// The parent directory; `None` for the root.
     pub fn parent(&self) -> Option<RepoPath> {
         if self.0.is_empty() {
@@ -283,6 +289,8 @@ mod tests {
     fn navigates() {
         let x = p("a/b/c");
         assert_eq!(x.parent(), Some(p("a/b")));
+        assert_eq!(x.parent_str(), "a/b");
+        assert_eq!(p("a").parent_str(), "");
         assert_eq!(p("a").parent(), Some(RepoPath::root()));
         assert_eq!(RepoPath::root().parent(), None);
         assert_eq!(x.file_name(), "c");

@@ -125,7 +125,7 @@ fn group_by_directory(targets: Vec<Entry>) -> Vec<Vec<Entry>> {
         let same_dir = groups.last().is_some_and(|g| {
             g.len() < GROUP
                 && g.last()
-                    .is_some_and(|last| last.path.parent() == target.path.parent())
+                    .is_some_and(|last| last.path.parent_str() == target.path.parent_str())
         });
         if same_dir {
             groups.last_mut().expect("checked above").push(target);
