@@ -2,14 +2,17 @@
 //!
 //! `cargo run --release --example tour`
 //!
-//! It builds the `dvx` binary, makes a git repository with some training code, versions a
+//! It builds dvx, makes a git repository with some training code, versions a
 //! generated dataset with dvx, pins each data version to a git commit, lets git hooks
 //! bring the right data back on `git checkout` and `git merge`, shares the store with a
 //! second git worktree, and checks the repository. Every command is printed with its
 //! output, and every claim the tour makes is checked: it exits non-zero if one fails.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
+
+#[path = "../src/cli/mod.rs"]
+mod cli;
 
 struct Tour {
     dvx: PathBuf,
@@ -81,27 +84,27 @@ fn section(title: &str) {
     println!("\n== {title}\n");
 }
 
-/// Build the dvx binary of this checkout, with the profile the tour runs under.
-fn build_dvx() -> PathBuf {
-    let exe = std::env::current_exe().expect("the tour knows its own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("examples live in target/<profile>/examples")
-        .to_path_buf();
-    let release = profile_dir.ends_with("release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--quiet", "--bin", "dvx"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if release {
-        build.arg("--release");
-    }
-    if !build.status().is_ok_and(|s| s.success()) {
-        fail("cannot build the dvx binary");
-    }
-    profile_dir.join("dvx")
+/// The tour carries dvx's command line inside it (the same source files the `dvx`
+/// binary is built from), so `cargo run --example tour` compiles everything once instead
+/// of building the binary a second time with other features. It puts a copy of itself
+/// named `dvx` in `bin` and runs that copy, as a user runs dvx; git hooks run it too.
+fn install_dvx(bin: &Path) -> PathBuf {
+    let exe = std::env::current_exe()
+        .unwrap_or_else(|e| fail(&format!("cannot find the tour's own path: {e}")));
+    std::fs::create_dir_all(bin)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", bin.display())));
+    let dvx = bin.join("dvx");
+    std::fs::copy(&exe, &dvx)
+        .unwrap_or_else(|e| fail(&format!("cannot copy the tour to {}: {e}", dvx.display())));
+    dvx
+}
+
+/// Whether this process is the tour's copy of dvx (see [`install_dvx`]).
+fn invoked_as_dvx() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n == "dvx"))
+        .unwrap_or(false)
 }
 
 /// A small labelled image dataset: deterministic bytes, 200 samples in 4 classes.
@@ -124,9 +127,12 @@ fn sample(i: u32) -> Vec<u8> {
         .collect()
 }
 
-fn main() {
-    let dvx = build_dvx();
+fn main() -> ExitCode {
+    if invoked_as_dvx() {
+        return cli::main();
+    }
     let dir = tempfile::tempdir().expect("a temporary directory");
+    let dvx = install_dvx(&dir.path().join("bin"));
     let root = std::fs::canonicalize(dir.path())
         .expect("canonical path")
         .join("project");
@@ -237,4 +243,5 @@ fn main() {
         "\nThe tour is over: every step above ran for real in {}.",
         t.root.display()
     );
+    ExitCode::SUCCESS
 }
