@@ -9,6 +9,7 @@ mod branch;
 mod cat;
 mod checkout;
 mod commit;
+mod completion;
 mod diff;
 mod fsck;
 mod gc;
@@ -91,6 +92,8 @@ enum Command {
     InstallHooks(hooks::InstallArgs),
     /// Remove dvx's git hooks and restore the hooks that were there before.
     UninstallHooks(hooks::UninstallArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(completion::Args),
     /// Merge driver for dvx.lock, run by git (see `dvx install-hooks`).
     #[command(hide = true)]
     MergeDriver(merge::DriverArgs),
@@ -251,6 +254,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fsck(args) => fsck::run(&ctx, args),
         Command::InstallHooks(args) => hooks::install(&ctx, args),
         Command::UninstallHooks(args) => hooks::uninstall(&ctx, args),
+        Command::Completion(args) => completion::run(args),
         Command::MergeDriver(args) => merge::driver(&ctx, args),
         Command::Hook(args) => hooks::run(&ctx, args),
     }

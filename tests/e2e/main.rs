@@ -8,6 +8,7 @@ mod harness;
 mod add_status;
 mod bad_input;
 mod checkout_restore;
+mod completion;
 mod crash;
 mod git_integration;
 mod history;
