@@ -121,6 +121,80 @@ mod tests {
         assert_eq!(back.id(), t.id());
         assert_eq!(t.get("a").map(|e| e.kind), Some(EntryKind::Dir));
         assert_eq!(t.size(), 6);
+        // Pinned: this fails when the encoding changes, which is a format change
+        // (docs/format.md and a new format version), never a refactor.
+        assert_eq!(
+            t.id().to_hex(),
+            PINNED_ROUND_TRIP_ID,
+            "the tree encoding changed"
+        );
+    }
+
+    const PINNED_ROUND_TRIP_ID: &str =
+        "36e7afdb9b2137ce74b7304bb3fd7319da6d4463c5eee40e1cc039c9813d6c84";
+
+    /// Bytes written as whitespace-separated hex pairs (`44 56 58 4f`).
+    fn hex_bytes(text: &str) -> Vec<u8> {
+        text.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+            .collect()
+    }
+
+    /// The worked example in docs/format.md decodes, re-encodes to the same bytes and has
+    /// the ids the document states; so does the empty tree.
+    #[test]
+    fn the_worked_example_in_format_md_holds() {
+        let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md"));
+        let example = &doc[doc.find("### Worked example").expect("worked example")..];
+        let example = &example[..example.find("\n## ").expect("section end")];
+
+        // The tree of sub/: the fenced hex block.
+        let fenced = example.split("```").nth(1).expect("a fenced block");
+        let sub_bytes = hex_bytes(fenced);
+        assert_eq!(sub_bytes.len(), 50);
+        let sub = Tree::decode(&sub_bytes).expect("sub/ decodes");
+        assert_eq!(sub.encode(), sub_bytes);
+        assert_eq!(
+            ObjectId::of(&sub_bytes).to_hex(),
+            "f62549ff6ecdc07057fe137ea121d3ec8c3df1eab8de77d0ce490902f79dd9d0"
+        );
+        assert!(example.contains(&ObjectId::of(&sub_bytes).to_hex()));
+
+        // The root tree: the first column of the byte table.
+        let root_bytes: Vec<u8> = example
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split('`').next())
+            .flat_map(|cell| hex_bytes(cell))
+            .collect();
+        assert_eq!(root_bytes.len(), 91);
+        let root = Tree::decode(&root_bytes).expect("the root tree decodes");
+        assert_eq!(root.encode(), root_bytes);
+        let root_id = ObjectId::of(&root_bytes).to_hex();
+        assert_eq!(
+            root_id,
+            "1555431127fe08580d15f0bdd0bcdcf6a7c38cc66a4616427212264993b23c3b"
+        );
+        assert!(example.contains(&format!("`{root_id}`")));
+        let run = root.get("run.sh").expect("run.sh");
+        assert!(run.executable && run.root && run.kind == EntryKind::File);
+        assert_eq!(run.id, ObjectId::of(b"#!/bin/sh\n"));
+        let dir = root.get("sub").expect("sub");
+        assert_eq!(
+            (dir.kind, dir.size, dir.id),
+            (EntryKind::Dir, 300, sub.id())
+        );
+        assert_eq!(sub.entries[0].id, ObjectId::of(&[0u8; 300]));
+
+        // The empty tree, as stated above the example.
+        let empty = Tree::default();
+        assert_eq!(empty.encode(), [0x44, 0x56, 0x58, 0x4f, 0x01, 0x01, 0x00]);
+        let empty_id = empty.id().to_hex();
+        assert_eq!(
+            empty_id,
+            "9cd8d9755b12e73760ed9acedbb376b8e38166f9e71e58cebf54d187d71dbf8f"
+        );
+        assert!(doc.contains(&empty_id));
     }
 
     #[test]

@@ -588,8 +588,32 @@ fn gc_runs_when_history_pins_data_this_clone_never_had() {
         format!("format = 1\ncommit = \"{foreign}\"\n").as_bytes(),
     );
     sb.git(&["commit", "-q", "-am", "pin data from another clone"]);
-    sb.ok(&["gc"]);
+    // One blob nothing references: staged, then unstaged with the file kept.
+    sb.write("data/stray.bin", &bytes(99, 4000));
+    sb.ok(&["add", "data/stray.bin"]);
+    sb.ok(&["rm", "--cached", "data/stray.bin"]);
+    let gc = sb
+        .dvx()
+        .env("DVX_DATE", far_future())
+        .args(["gc", "--grace", "0", "--json"])
+        .assert()
+        .success();
+    let gc: serde_json::Value = serde_json::from_slice(&gc.get_output().stdout).expect("gc json");
+    assert_eq!(
+        gc["removed"],
+        serde_json::json!([b3(&bytes(99, 4000))]),
+        "only the unreferenced blob goes: {gc}"
+    );
+    for (path, content) in data_at(3).into_iter().chain(data_at(1)) {
+        assert!(
+            object_path(&sb.root, &b3(&content)).is_file(),
+            "{path} of a pinned version survives gc"
+        );
+    }
     sb.ok(&["fsck"]);
+    fs::remove_file(sb.path("data/stray.bin")).expect("rm the untracked file");
+    sb.ok(&["checkout", "--git", "c1"]);
+    assert!(sb.snapshot("data") == data_at(1), "v1's data is back");
 }
 
 #[test]

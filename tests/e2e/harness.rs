@@ -149,13 +149,14 @@ impl Sandbox {
 
     /// Run git with `args` in `root`; assert success, return stdout.
     pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.root, args)
+    }
+
+    /// Run git with `args` in `dir` (sealed like every command) and return its stdout.
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
         let mut cmd = Command::new("git");
         self.seal(&mut cmd);
-        let output: Output = cmd
-            .args(args)
-            .current_dir(&self.root)
-            .output()
-            .expect("run git");
+        let output: Output = cmd.args(args).current_dir(dir).output().expect("run git");
         assert!(
             output.status.success(),
             "git {args:?} failed:\n{}",

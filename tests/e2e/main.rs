@@ -10,6 +10,7 @@ mod bad_input;
 mod checkout_restore;
 mod completion;
 mod crash;
+mod fixtures;
 mod git_integration;
 mod history;
 mod merge_gc;
