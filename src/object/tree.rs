@@ -165,7 +165,7 @@ mod tests {
             .lines()
             .filter_map(|line| line.strip_prefix("| `"))
             .filter_map(|rest| rest.split('`').next())
-            .flat_map(|cell| hex_bytes(cell))
+            .flat_map(hex_bytes)
             .collect();
         assert_eq!(root_bytes.len(), 91);
         let root = Tree::decode(&root_bytes).expect("the root tree decodes");
