@@ -10,6 +10,7 @@ mod bad_input;
 mod checkout_restore;
 mod crash;
 mod git_integration;
+mod git_pin;
 mod history;
 mod merge_gc;
 mod property;
