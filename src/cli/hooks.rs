@@ -1,10 +1,11 @@
 //! `dvx install-hooks`, `dvx uninstall-hooks`, and `dvx hook`, which the installed hooks
 //! run.
 //!
-//! post-checkout and post-merge check out the data that the new `dvx.lock` pins (lazily
-//! unless installed with `--eager`), only when `dvx.lock` changed and never during a
-//! rebase. pre-push refuses a push whose commits pin dvx commits that are not in this
-//! repository. A hook that fails says so and leaves the data as it was: checkout plans
+//! post-checkout, post-merge and post-rewrite check out the data that the new `dvx.lock`
+//! pins (lazily unless installed with `--eager`), only when `dvx.lock` changed and never
+//! in the middle of a rebase (post-rewrite after a rebase runs as the rebase ends, and
+//! follows its result). pre-push refuses a push whose commits pin dvx commits that are
+//! not in this repository. A hook that fails says so and leaves the data as it was: checkout plans
 //! every path before it touches one.
 
 use std::io::Read;
@@ -34,7 +35,7 @@ pub struct UninstallArgs {}
 
 #[derive(Debug, clap::Args)]
 pub struct HookArgs {
-    /// post-checkout, post-merge or pre-push.
+    /// post-checkout, post-merge, post-rewrite or pre-push.
     name: String,
     /// Check out fully instead of lazily.
     #[arg(long)]
@@ -86,7 +87,7 @@ pub fn install(ctx: &Ctx, args: InstallArgs) -> Result<ExitCode> {
             println!("registered the dvx.lock merge driver (local git config and info/attributes)");
         }
         println!(
-            "git checkout and git merge now bring the pinned data along ({})",
+            "git checkout, merge and rebase now bring the pinned data along ({})",
             if args.eager {
                 "eager"
             } else {
@@ -165,13 +166,47 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
             }
             follow(ctx, &ws, git, mode, "post-merge")
         }
+        "post-rewrite" => {
+            let rebase = args.args.first().map(String::as_str) == Some("rebase");
+            // git runs post-rewrite for a rebase just before it removes the rebase's state,
+            // so only an amend can be "during a rebase" (one step of it: the rebase's own
+            // post-rewrite follows the pin when it ends).
+            if !rebase && in_rebase(git) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("cannot read the rewritten commits")?;
+            let Some(head) = git.head().map(|h| h.hex()) else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            // The commit HEAD replaced; after a rebase whose last commit was dropped,
+            // the branch's old tip.
+            let before =
+                rewritten_from(&input, &head).or_else(|| rebase.then(|| "ORIG_HEAD".to_owned()));
+            if before.is_some_and(|b| pin_bytes(git, &b) == pin_bytes(git, &head)) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            follow(ctx, &ws, git, mode, "post-rewrite")
+        }
         "pre-push" => pre_push(&ws, git),
         other => Err(Hinted::usage(
             format!("unknown hook '{other}'"),
-            "dvx handles post-checkout, post-merge and pre-push",
+            "dvx handles post-checkout, post-merge, post-rewrite and pre-push",
         )
         .into()),
     }
+}
+
+/// The commit that `new` replaced, from post-rewrite's input (`<old> <new> [<extra>]`
+/// per line).
+fn rewritten_from(input: &str, new: &str) -> Option<String> {
+    input.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let old = fields.next()?;
+        (fields.next()? == new).then(|| old.to_owned())
+    })
 }
 
 /// Check out what `dvx.lock` pins at HEAD.

@@ -87,7 +87,7 @@ enum Command {
     Gc(gc::Args),
     /// Verify every local object, the refs and the index.
     Fsck(fsck::Args),
-    /// Install git hooks that keep data in step with git checkout, merge and push.
+    /// Install git hooks that keep data in step with git checkout, merge, rebase and push.
     InstallHooks(hooks::InstallArgs),
     /// Remove dvx's git hooks and restore the hooks that were there before.
     UninstallHooks(hooks::UninstallArgs),
