@@ -1,6 +1,6 @@
 //! `dvx cat`
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,8 +11,8 @@ use dvx::history::revision;
 use dvx::object::EntryKind;
 use dvx::workspace::resolve_path;
 
-use super::Ctx;
 use super::hint::Hinted;
+use super::{Ctx, output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -86,12 +86,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         )),
         other => other.into(),
     })?;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match io::copy(&mut file, &mut out).and_then(|_| out.flush()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // A closed pipe (`dvx cat f | head`) is not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
+    match io::copy(&mut file, &mut output::Stdout) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        // `main` reports a failure to write (quietly for a closed pipe).
+        Err(_) if output::has_failed() => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot read the bytes of '{path}'"))),
     }
 }

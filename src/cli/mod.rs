@@ -2,7 +2,12 @@
 //!
 //! Each command parses its arguments, opens the repository, calls a few library
 //! functions and renders their reports as text or JSON. Only this module prints, reads
-//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`) or draws progress bars.
+//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`) or draws progress bars;
+//! standard output is written only through [`output`] (`outln!`, `out!`).
+
+// First, so its macros are in scope in every command module.
+#[macro_use]
+mod output;
 
 mod add;
 mod branch;
@@ -181,10 +186,12 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let printed = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
+                    // Help and version go to standard output, which may be full too.
+                    output::record(printed);
+                    output::finish(ExitCode::SUCCESS)
                 }
                 _ => ExitCode::from(2),
             };
@@ -195,13 +202,14 @@ pub fn main() -> ExitCode {
             .num_threads(jobs.max(1))
             .build_global();
     }
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
             hint::report(&err);
             ExitCode::from(hint::exit_code(&err))
         }
-    }
+    };
+    output::finish(code)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

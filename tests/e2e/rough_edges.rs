@@ -1,0 +1,106 @@
+//! Rough edges users hit: output that cannot be written, names that need quoting, git's
+//! revision spellings, empty messages, mode changes, hints, and unstaging.
+
+use std::fs;
+use std::process::{Output, Stdio};
+
+use crate::harness::*;
+
+/// A dvx-only repository with one commit of a small data directory.
+fn committed() -> Sandbox {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/a.txt", b"alpha\n");
+    sb.write("data/b.txt", b"beta\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "first"]);
+    sb
+}
+
+/// Run dvx with standard output on `/dev/full`.
+fn to_dev_full(sb: &Sandbox, args: &[&str]) -> Output {
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    sb.dvx_std()
+        .args(args)
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run dvx")
+}
+
+/// Run dvx with file descriptor 1 closed, as `dvx ... >&-` does.
+fn with_stdout_closed(sb: &Sandbox, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = sb.dvx_std();
+    cmd.args(args).stderr(Stdio::piped());
+    // SAFETY: close(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    cmd.output().expect("run dvx")
+}
+
+/// The run failed with exit 1 and one `error:`/`hint:` pair naming standard output and
+/// `reason`, without a panic.
+fn assert_write_failure(out: &Output, args: &[&str], reason: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "dvx {args:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "dvx {args:?} panicked: {stderr}"
+    );
+    let (error, _hint) = error_and_hint(&stderr);
+    assert_contains(&error, "error: cannot write to standard output: ");
+    assert_contains(&error, reason);
+}
+
+#[test]
+fn cat_to_a_full_disk_or_a_closed_stdout_fails() {
+    let sb = committed();
+    let big = bytes(7, 300_000);
+    sb.write("data/big.bin", &big);
+    sb.ok(&["add", "data"]);
+    for path in ["data/a.txt", "data/big.bin"] {
+        let args = ["cat", path];
+        assert_write_failure(&to_dev_full(&sb, &args), &args, "No space left on device");
+        assert_write_failure(
+            &with_stdout_closed(&sb, &args),
+            &args,
+            "Bad file descriptor",
+        );
+    }
+    // A closed pipe stays quiet, as before.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = sb
+        .dvx_std()
+        .args(["cat", "data/big.bin"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Commands that print nothing do not care that standard output is closed.
+    let out = with_stdout_closed(&sb, &["-q", "add", "data"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sb
+        .dvx()
+        .args(["cat", "data/big.bin"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert_eq!(out.stdout, big);
+}
