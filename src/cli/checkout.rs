@@ -144,11 +144,11 @@ fn restore(
             unchanged: report.unchanged,
             not_fetched: report.not_fetched.iter().map(|p| p.as_str()).collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if !ctx.quiet {
-        println!(
+        outln!(
             "restored {}{}",
             render::plural(report.restored.len(), "file", "files"),
             if report.unchanged > 0 {
@@ -222,7 +222,7 @@ fn create_and_switch(
             "checkout: new unborn branch",
         )?;
         if !ctx.quiet {
-            println!("Switched to a new branch '{name}' (no commits yet)");
+            outln!("Switched to a new branch '{name}' (no commits yet)");
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -289,7 +289,7 @@ fn announce(
             carried: r.carried.iter().map(|p| p.as_str()).collect(),
             pin_changed,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if ctx.quiet {
@@ -297,10 +297,10 @@ fn announce(
     }
     let summary = ws.repo().store().read_commit(&target)?.summary().to_owned();
     match branch {
-        Some(b) => println!("Switched to branch '{b}'"),
-        None => println!("HEAD is now at {} {summary}", target.short()),
+        Some(b) => outln!("Switched to branch '{b}'"),
+        None => outln!("HEAD is now at {} {summary}", target.short()),
     }
-    println!(
+    outln!(
         "wrote {}, removed {}{}",
         render::plural(r.written, "file", "files"),
         render::plural(r.removed, "file", "files"),
@@ -311,7 +311,7 @@ fn announce(
         }
     );
     if !r.carried.is_empty() {
-        println!(
+        outln!(
             "kept local changes in {}",
             render::plural(r.carried.len(), "path", "paths")
         );

@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let changes = diff::file_changes(changes);
     if args.json {
         let out: Vec<JsonChange> = changes.iter().map(JsonChange::new).collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if args.content {
         for c in &changes {
             print_content(&ws, c, worktree)?;
@@ -110,8 +110,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 FileStatus::Renamed { .. } => "R",
             };
             match &c.status {
-                FileStatus::Renamed { from } => println!("{letter}\t{from} -> {}", c.path),
-                _ => println!("{letter}\t{}", c.path),
+                FileStatus::Renamed { from } => outln!("{letter}\t{from} -> {}", c.path),
+                _ => outln!("{letter}\t{}", c.path),
             }
         }
     }
@@ -154,9 +154,9 @@ fn print_stat(changes: &[FileChange]) {
                 )
             }
         };
-        println!(" {:<width$} | {what}", c.path.as_str());
+        outln!(" {:<width$} | {what}", c.path.as_str());
     }
-    println!(
+    outln!(
         " {}: {added} added, {deleted} deleted, {modified} modified, {renamed} renamed; {} -> {}",
         render::plural(changes.len(), "file changed", "files changed"),
         render::size(before),
@@ -188,9 +188,9 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
         FileStatus::Renamed { from } => from.clone(),
         _ => c.path.clone(),
     };
-    println!("diff --dvx a/{old_path} b/{}", c.path);
+    outln!("diff --dvx a/{old_path} b/{}", c.path);
     if let FileStatus::Renamed { .. } = c.status {
-        println!("renamed, same bytes");
+        outln!("renamed, same bytes");
         return Ok(());
     }
     let side = |item: &Option<dvx::history::diff::Item>,
@@ -228,7 +228,7 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
             } else {
                 "/dev/null".into()
             };
-            print!(
+            out!(
                 "{}",
                 diff.unified_diff()
                     .context_radius(3)
@@ -236,12 +236,12 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
             );
         }
         (Ok(Some(_)), Ok(Some(_))) => {
-            println!("binary files differ ({} -> {})", size(&c.old), size(&c.new))
+            outln!("binary files differ ({} -> {})", size(&c.old), size(&c.new))
         }
         (Err(why), _) | (_, Err(why)) => {
-            println!("{} file too large to diff: {why}", status_name(&c.status))
+            outln!("{} file too large to diff: {why}", status_name(&c.status))
         }
-        _ => println!(
+        _ => outln!(
             "bytes not local ({} -> {}); fetch them to see the content",
             size(&c.old),
             size(&c.new)

@@ -68,25 +68,25 @@ pub fn install(ctx: &Ctx, args: InstallArgs) -> Result<ExitCode> {
     })?;
     if !ctx.quiet {
         if !report.installed.is_empty() {
-            println!(
+            outln!(
                 "installed {} in {}",
                 report.installed.join(", "),
                 report.dir.display()
             );
         }
         if !report.unchanged.is_empty() {
-            println!("already installed: {}", report.unchanged.join(", "));
+            outln!("already installed: {}", report.unchanged.join(", "));
         }
         for hook in &report.chained {
-            println!(
+            outln!(
                 "kept your existing {hook} hook: it runs first, as {hook}{}",
                 hooks::SAVED_SUFFIX
             );
         }
         if report.merge_driver {
-            println!("registered the dvx.lock merge driver (local git config and info/attributes)");
+            outln!("registered the dvx.lock merge driver (local git config and info/attributes)");
         }
-        println!(
+        outln!(
             "git checkout, merge and rebase now bring the pinned data along ({})",
             if args.eager {
                 "eager"
@@ -104,19 +104,19 @@ pub fn uninstall(ctx: &Ctx, _args: UninstallArgs) -> Result<ExitCode> {
     let report = hooks::uninstall(git)?;
     if !ctx.quiet {
         if report.removed.is_empty() {
-            println!("no dvx hooks were installed in {}", report.dir.display());
+            outln!("no dvx hooks were installed in {}", report.dir.display());
         } else {
-            println!(
+            outln!(
                 "removed {} from {}",
                 report.removed.join(", "),
                 report.dir.display()
             );
         }
         if !report.restored.is_empty() {
-            println!("restored your earlier {}", report.restored.join(", "));
+            outln!("restored your earlier {}", report.restored.join(", "));
         }
         for hook in &report.foreign {
-            println!("left {hook} alone: it is not dvx's");
+            outln!("left {hook} alone: it is not dvx's");
         }
     }
     Ok(ExitCode::SUCCESS)

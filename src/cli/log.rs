@@ -103,26 +103,26 @@ pub fn print_commit(id: ObjectId, c: &Commit, refs: &[String]) {
     } else {
         format!(" ({})", refs.join(", "))
     };
-    println!("commit {id}{deco}");
+    outln!("commit {id}{deco}");
     if c.parents.len() > 1 {
         let short: Vec<String> = c.parents.iter().map(|p| p.short()).collect();
-        println!("Merge:  {}", short.join(" "));
+        outln!("Merge:  {}", short.join(" "));
     }
-    println!("Author: {}", c.author);
-    println!(
+    outln!("Author: {}", c.author);
+    outln!(
         "Date:   {}",
         render::date(c.author.time, c.author.tz_minutes)
     );
     if let Some(g) = &c.git {
-        println!(
+        outln!(
             "Git:    {}{}",
             g.hex(),
             if g.dirty { " (dirty)" } else { "" }
         );
     }
-    println!();
+    outln!();
     for line in c.message.lines() {
-        println!("    {line}");
+        outln!("    {line}");
     }
 }
 
@@ -161,17 +161,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             } else {
                 format!("({}) ", refs.join(", "))
             };
-            println!("{} {deco}{}", id.short(), commit.summary());
+            outln!("{} {deco}{}", id.short(), commit.summary());
         } else {
             if !first {
-                println!();
+                outln!();
             }
             print_commit(id, &commit, &refs);
         }
         first = false;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -85,11 +85,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 local: r.local,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     for r in &rows {
-        println!(
+        outln!(
             "{:>10}  {}  {}{}",
             render::size(r.item.size),
             r.item.id.map(|i| i.short()).unwrap_or_default(),

@@ -125,15 +125,15 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
                 resolved: resolved.iter().map(|p| p.to_string()).collect(),
             },
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if ctx.quiet {
         return Ok(());
     }
     match outcome {
-        MergeOutcome::UpToDate => println!("Already up to date."),
-        MergeOutcome::FastForward(id, r) => println!(
+        MergeOutcome::UpToDate => outln!("Already up to date."),
+        MergeOutcome::FastForward(id, r) => outln!(
             "Fast-forward to {}: wrote {}, removed {}",
             id.short(),
             render::plural(r.written, "file", "files"),
@@ -144,14 +144,14 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
             resolved,
             report,
         } => {
-            println!(
+            outln!(
                 "Merged as {}: wrote {}, removed {}",
                 commit.short(),
                 render::plural(report.written, "file", "files"),
                 render::plural(report.removed, "file", "files")
             );
             if !resolved.is_empty() {
-                println!(
+                outln!(
                     "resolved {} by strategy",
                     render::plural(resolved.len(), "conflict", "conflicts")
                 );
@@ -260,7 +260,7 @@ fn git_conflict(
     .write(ws.root())?;
     git.stage(&[pin::FILE_NAME.to_owned()])?;
     if !ctx.quiet {
-        println!(
+        outln!(
             "dvx.lock now pins {}; it is staged, so `git commit` finishes the merge",
             merged.short()
         );

@@ -90,11 +90,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             commit: JsonCommit::new(id, &commit, refs),
             changes: changes.iter().map(JsonChange::new).collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&show)?);
+        outln!("{}", serde_json::to_string_pretty(&show)?);
         return Ok(ExitCode::SUCCESS);
     }
     print_commit(id, &commit, &refs);
-    println!();
+    outln!();
     for c in &changes {
         let size = c
             .new
@@ -103,8 +103,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .map(|i| i.size)
             .unwrap_or(0);
         match &c.status {
-            FileStatus::Renamed { from } => println!("  renamed:  {from} -> {}", c.path),
-            s => println!(
+            FileStatus::Renamed { from } => outln!("  renamed:  {from} -> {}", c.path),
+            s => outln!(
                 "  {:<10}{} ({})",
                 format!("{}:", status_name(s)),
                 c.path,
@@ -112,7 +112,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             ),
         }
     }
-    println!(
+    outln!(
         "{}",
         render::plural(changes.len(), "file changed", "files changed")
     );

@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let bars = ctx.progress();
     let status = workspace::status(&ws, &ctx.cwd, &args.paths, &bars)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&JsonStatus::from(&status))?
         );
@@ -118,24 +118,24 @@ fn print_section(title: &str, list: &[Change]) {
     if list.is_empty() {
         return;
     }
-    println!("{title}");
+    outln!("{title}");
     for c in list {
-        println!("  {:<10}{}", format!("{}:", c.kind.name()), c.path);
+        outln!("  {:<10}{}", format!("{}:", c.kind.name()), c.path);
     }
-    println!();
+    outln!();
 }
 
 fn print_text(s: &Status) {
     match &s.head {
-        Head::Branch(_) => println!("On branch {}", s.head.branch().unwrap_or("?")),
-        Head::Detached(id) => println!("HEAD detached at {}", id.short()),
+        Head::Branch(_) => outln!("On branch {}", s.head.branch().unwrap_or("?")),
+        Head::Detached(id) => outln!("HEAD detached at {}", id.short()),
     }
     if s.head_commit.is_none() {
-        println!("No commits yet");
+        outln!("No commits yet");
     }
-    println!();
+    outln!();
     if let Some(target) = s.interrupted_checkout {
-        println!(
+        outln!(
             "A checkout of {} was interrupted; run `dvx checkout {}` to finish it.\n",
             target.short(),
             target.short()
@@ -156,17 +156,17 @@ fn print_text(s: &Status) {
         &new,
     );
     if !s.not_fetched.is_empty() {
-        println!("Not fetched (tracked, bytes not in the work tree):");
+        outln!("Not fetched (tracked, bytes not in the work tree):");
         for p in s.not_fetched.iter().take(20) {
-            println!("  {p}");
+            outln!("  {p}");
         }
         if s.not_fetched.len() > 20 {
-            println!("  ... and {} more", s.not_fetched.len() - 20);
+            outln!("  ... and {} more", s.not_fetched.len() - 20);
         }
-        println!();
+        outln!();
     }
     if s.is_clean() {
-        println!("nothing to commit, the work tree matches the stage");
+        outln!("nothing to commit, the work tree matches the stage");
     }
     for p in &s.not_ignored {
         eprintln!(

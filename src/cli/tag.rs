@@ -45,10 +45,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     commit: id.to_hex(),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            outln!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             for (name, _) in tags {
-                println!("{}", name.trim_start_matches(TAGS));
+                outln!("{}", name.trim_start_matches(TAGS));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         refs.update(&full, Expected::Is(id), None, &who, "tag: deleted")?;
         if !ctx.quiet {
-            println!("deleted tag {name} (was {})", id.short());
+            outln!("deleted tag {name} (was {})", id.short());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -86,7 +86,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let expected = existing.map(Expected::Is).unwrap_or(Expected::Absent);
     refs.update(&full, expected, Some(target), &who, &format!("tag: {rev}"))?;
     if !ctx.quiet {
-        println!("tagged {} as {name}", target.short());
+        outln!("tagged {} as {name}", target.short());
     }
     Ok(ExitCode::SUCCESS)
 }
