@@ -145,3 +145,33 @@ pub fn finish(code: ExitCode) -> ExitCode {
         code
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every print in `cli` goes through this module: a `println!` would panic on a full
+    /// disk again.
+    #[test]
+    fn the_cli_prints_only_through_outln_and_out() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+        let mut offenders = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("list src/cli") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == "output.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                // `print!(` and `println!(`, not `eprint!(` and `eprintln!(`.
+                let prints = ["print!(", "println!("].iter().any(|mac| {
+                    code.match_indices(mac)
+                        .any(|(i, _)| !code[..i].ends_with(|c: char| c.is_alphanumeric()))
+                });
+                if prints {
+                    offenders.push(format!("{}:{}", path.display(), n + 1));
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "use outln!/out!: {offenders:?}");
+    }
+}

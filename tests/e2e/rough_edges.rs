@@ -104,3 +104,29 @@ fn cat_to_a_full_disk_or_a_closed_stdout_fails() {
     assert!(out.status.success());
     assert_eq!(out.stdout, big);
 }
+
+#[test]
+fn commands_writing_to_a_full_disk_fail_instead_of_panicking() {
+    let sb = committed();
+    sb.write("data/a.txt", b"changed\n");
+    let commands: [&[&str]; 7] = [
+        &["log"],
+        &["log", "--json"],
+        &["ls"],
+        &["status"],
+        &["status", "--json"],
+        &["diff", "--json"],
+        &["show"],
+    ];
+    for args in commands {
+        assert_write_failure(&to_dev_full(&sb, args), args, "No space left on device");
+        assert_write_failure(&with_stdout_closed(&sb, args), args, "Bad file descriptor");
+    }
+    let help = to_dev_full(&sb, &["--help"]);
+    assert_eq!(help.status.code(), Some(1));
+    // Writers do their work, then say that their report was lost.
+    sb.ok(&["add", "data"]);
+    let commit = to_dev_full(&sb, &["commit", "-m", "second"]);
+    assert_write_failure(&commit, &["commit"], "No space left on device");
+    assert_contains(&sb.out(&["log", "--oneline"]), "second");
+}
