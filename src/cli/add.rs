@@ -38,11 +38,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let bars = ctx.progress();
     let report = workspace::add(&ws, &ctx.cwd, &args.paths, &bars)?;
     for path in &report.changed_while_adding {
+        let path = render::quote_path(path.as_str());
         eprintln!(
             "warning: {path} changed while it was being read; it was not added (run dvx add again)"
         );
     }
     for path in &report.skipped {
+        let path = render::quote_path(path.as_str());
         eprintln!("warning: {path} is not a regular file, symlink or directory; skipped");
     }
     if args.json {

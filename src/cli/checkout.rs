@@ -162,7 +162,7 @@ fn restore(
         eprintln!(
             "warning: {} not restored: the bytes are not in the local store (first: {})",
             render::plural(report.not_fetched.len(), "file was", "files were"),
-            report.not_fetched[0]
+            render::quote_path(report.not_fetched[0].as_str())
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -110,8 +110,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 FileStatus::Renamed { .. } => "R",
             };
             match &c.status {
-                FileStatus::Renamed { from } => outln!("{letter}\t{from} -> {}", c.path),
-                _ => outln!("{letter}\t{}", c.path),
+                FileStatus::Renamed { from } => outln!(
+                    "{letter}\t{} -> {}",
+                    render::quote_path(from.as_str()),
+                    render::quote_path(c.path.as_str())
+                ),
+                _ => outln!("{letter}\t{}", render::quote_path(c.path.as_str())),
             }
         }
     }
@@ -121,7 +125,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 fn print_stat(changes: &[FileChange]) {
     let width = changes
         .iter()
-        .map(|c| c.path.as_str().len())
+        .map(|c| render::quote_path(c.path.as_str()).chars().count())
         .max()
         .unwrap_or(0)
         .min(60);
@@ -143,7 +147,7 @@ fn print_stat(changes: &[FileChange]) {
             }
             (FileStatus::Renamed { from }, _, _) => {
                 renamed += 1;
-                format!("renamed from {from}")
+                format!("renamed from {}", render::quote_path(from.as_str()))
             }
             (_, o, n) => {
                 modified += 1;
@@ -154,7 +158,10 @@ fn print_stat(changes: &[FileChange]) {
                 )
             }
         };
-        outln!(" {:<width$} | {what}", c.path.as_str());
+        outln!(
+            " {:<width$} | {what}",
+            render::quote_path(c.path.as_str()).as_ref()
+        );
     }
     outln!(
         " {}: {added} added, {deleted} deleted, {modified} modified, {renamed} renamed; {} -> {}",
@@ -188,7 +195,12 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
         FileStatus::Renamed { from } => from.clone(),
         _ => c.path.clone(),
     };
-    outln!("diff --dvx a/{old_path} b/{}", c.path);
+    let (a_name, b_name) = (format!("a/{old_path}"), format!("b/{}", c.path));
+    outln!(
+        "diff --dvx {} {}",
+        render::quote_path(&a_name),
+        render::quote_path(&b_name)
+    );
     if let FileStatus::Renamed { .. } = c.status {
         outln!("renamed, same bytes");
         return Ok(());
@@ -219,12 +231,12 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
             let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
             let diff = similar::TextDiff::from_lines(a.as_ref(), b.as_ref());
             let old_name = if c.old.is_some() {
-                format!("a/{old_path}")
+                render::quote_path(&a_name)
             } else {
                 "/dev/null".into()
             };
             let new_name = if c.new.is_some() {
-                format!("b/{}", c.path)
+                render::quote_path(&b_name)
             } else {
                 "/dev/null".into()
             };

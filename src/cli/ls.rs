@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             "{:>10}  {}  {}{}",
             render::size(r.item.size),
             r.item.id.map(|i| i.short()).unwrap_or_default(),
-            r.path,
+            render::quote_path(r.path.as_str()),
             if r.local { "" } else { "  (not fetched)" }
         );
     }

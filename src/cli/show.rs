@@ -103,11 +103,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .map(|i| i.size)
             .unwrap_or(0);
         match &c.status {
-            FileStatus::Renamed { from } => outln!("  renamed:  {from} -> {}", c.path),
+            FileStatus::Renamed { from } => outln!(
+                "  renamed:  {} -> {}",
+                render::quote_path(from.as_str()),
+                render::quote_path(c.path.as_str())
+            ),
             s => outln!(
                 "  {:<10}{} ({})",
                 format!("{}:", status_name(s)),
-                c.path,
+                render::quote_path(c.path.as_str()),
                 render::size(size)
             ),
         }

@@ -8,7 +8,7 @@ use dvx::refs::Head;
 use dvx::workspace::{self, Change, PinState, Status};
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -120,7 +120,11 @@ fn print_section(title: &str, list: &[Change]) {
     }
     outln!("{title}");
     for c in list {
-        outln!("  {:<10}{}", format!("{}:", c.kind.name()), c.path);
+        outln!(
+            "  {:<10}{}",
+            format!("{}:", c.kind.name()),
+            render::quote_path(c.path.as_str())
+        );
     }
     outln!();
 }
@@ -158,7 +162,7 @@ fn print_text(s: &Status) {
     if !s.not_fetched.is_empty() {
         outln!("Not fetched (tracked, bytes not in the work tree):");
         for p in s.not_fetched.iter().take(20) {
-            outln!("  {p}");
+            outln!("  {}", render::quote_path(p.as_str()));
         }
         if s.not_fetched.len() > 20 {
             outln!("  ... and {} more", s.not_fetched.len() - 20);
@@ -169,6 +173,7 @@ fn print_text(s: &Status) {
         outln!("nothing to commit, the work tree matches the stage");
     }
     for p in &s.not_ignored {
+        let p = render::quote_path(p.as_str());
         eprintln!(
             "warning: git does not ignore the tracked path {p}; its bytes could be committed to git (`dvx add {p}` puts back its .gitignore entry)"
         );

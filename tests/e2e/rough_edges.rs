@@ -130,3 +130,101 @@ fn commands_writing_to_a_full_disk_fail_instead_of_panicking() {
     assert_write_failure(&commit, &["commit"], "No space left on device");
     assert_contains(&sb.out(&["log", "--oneline"]), "second");
 }
+
+/// File names that need quoting, with the bytes of each file.
+const ODD_NAMES: [&str; 6] = [
+    "new\nline",
+    "tab\tname",
+    "esc\u{1b}[31m",
+    "q\"uote\\back",
+    "caf\u{e9}",
+    "trailing ",
+];
+
+#[test]
+fn names_with_control_characters_are_quoted_as_git_quotes_them() {
+    let sb = Sandbox::dvx_only();
+    for (i, name) in ODD_NAMES.iter().enumerate() {
+        sb.write(&format!("data/{name}"), format!("{i}\n").as_bytes());
+    }
+    sb.write("data/plain.txt", b"plain\n");
+    sb.ok(&["add", "data"]);
+    // git's own quoting of the same names (in a repository of their own).
+    let git_dir = sb.home.join("quoting");
+    fs::create_dir_all(&git_dir).expect("mkdir");
+    let git_dir = git_dir.to_str().expect("utf-8");
+    sb.git(&["init", "-q", git_dir]);
+    for name in ODD_NAMES {
+        dvx::atomic::write(&std::path::Path::new(git_dir).join(name), b"x").expect("write");
+    }
+    sb.git(&["-C", git_dir, "add", "."]);
+    let mut expected: Vec<String> = sb
+        .git(&["-C", git_dir, "ls-files"])
+        .lines()
+        .map(|l| match l.strip_prefix('"') {
+            Some(quoted) => format!("\"data/{quoted}"),
+            None if l.ends_with(' ') => format!("\"data/{l}\""), // git leaves it bare
+            None => format!("data/{l}"),
+        })
+        .collect();
+    expected.push("data/plain.txt".into());
+    expected.sort();
+    assert_contains(&expected.join("\n"), r#""data/new\nline""#);
+
+    let status = sb.out(&["status"]);
+    let mut staged: Vec<String> = status
+        .lines()
+        .filter_map(|l| l.strip_prefix("  added:    "))
+        .map(str::to_owned)
+        .collect();
+    staged.sort();
+    assert_eq!(staged, expected, "status:\n{status}");
+    sb.ok(&["commit", "-m", "odd names"]);
+    let mut listed: Vec<String> = sb
+        .out(&["ls"])
+        .lines()
+        .map(|l| {
+            l.trim_start()
+                .splitn(3, "  ")
+                .nth(2)
+                .expect("path column")
+                .to_owned()
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, expected);
+    let show = sb.out(&["show"]);
+    assert_contains(&show, "  added:    \"data/new\\nline\" (2 B)");
+    assert!(!show.contains('\t') && !show.contains('\u{1b}'), "{show:?}");
+
+    sb.write("data/new\nline", b"changed\n");
+    sb.write("data/trailing ", b"changed too\n");
+    assert_contains(&sb.out(&["status"]), "  modified: \"data/new\\nline\"\n");
+    let diff = sb.out(&["diff"]);
+    assert_eq!(diff, "M\t\"data/new\\nline\"\nM\t\"data/trailing \"\n");
+    let stat = sb.out(&["diff", "--stat"]);
+    assert_contains(&stat, " \"data/new\\nline\" | 2 B -> 8 B\n");
+    let content = sb.out(&["diff", "--content"]);
+    assert_contains(
+        &content,
+        "diff --dvx \"a/data/new\\nline\" \"b/data/new\\nline\"\n--- \"a/data/new\\nline\"\n+++ \"b/data/new\\nline\"\n",
+    );
+    // JSON keeps names exact.
+    let json: serde_json::Value = serde_json::from_str(&sb.out(&["diff", "--json"])).expect("json");
+    let paths: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|c| c["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["data/new\nline", "data/trailing "]);
+    let status = sb.status_json();
+    assert_eq!(status["unstaged"][0]["path"], "data/new\nline");
+    let ls: serde_json::Value = serde_json::from_str(&sb.out(&["ls", "--json"])).expect("json");
+    assert!(
+        ls.as_array()
+            .expect("array")
+            .iter()
+            .any(|f| f["path"] == "data/esc\u{1b}[31m")
+    );
+}
