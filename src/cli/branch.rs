@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::{merge, revision};
+use dvx::history::merge;
 use dvx::refs::{self, Expected, HEADS, Head};
 use dvx::workspace::Workspace;
 use serde::Serialize;
 
-use super::Ctx;
 use super::hint::Hinted;
+use super::{Ctx, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -96,7 +96,7 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitCode> {
 
 fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Result<ExitCode> {
     refs::validate_name(name, "branch")?;
-    let target = revision::resolve(ws.repo(), rev)?;
+    let target = rev::resolve(ws.repo(), rev)?;
     let full = format!("{HEADS}{name}");
     let who = ctx.signature(ws)?;
     let _lock = ws.repo().lock()?;

@@ -7,12 +7,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::diff;
-use dvx::history::revision;
 use dvx::object::EntryKind;
 use dvx::workspace::resolve_path;
 
 use super::hint::Hinted;
-use super::{Ctx, output};
+use super::{Ctx, output, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +28,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let path = resolve_path(ws.root(), &ctx.cwd, &args.path)?;
     let (id, kind) = match &args.rev {
         Some(rev) => {
-            let commit = revision::resolve(ws.repo(), rev)?;
+            let commit = rev::resolve(ws.repo(), rev)?;
             let tree = store.read_commit(&commit)?.tree;
             let item = diff::lookup(store, tree, &path)?.ok_or_else(|| {
                 dvx::history::Error::NoSuchPath {

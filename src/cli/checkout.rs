@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use dvx::git::pin::{self, Pin};
 use dvx::hash::ObjectId;
-use dvx::history::{merge, revision};
+use dvx::history::merge;
 use dvx::refs::{self, Expected, HEADS};
 use dvx::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, Workspace};
 
 use serde::Serialize;
 
 use super::hint::Hinted;
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     }
     if !args.paths.is_empty() {
         let source = match &args.rev {
-            Some(rev) => Some((revision::resolve(ws.repo(), rev)?, rev.as_str())),
+            Some(rev) => Some((rev::resolve(ws.repo(), rev)?, rev.as_str())),
             None => None,
         };
         return restore(ctx, &ws, &args.paths, source, args.json);
@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         )
         .into());
     };
-    let target = match revision::resolve(ws.repo(), rev) {
+    let target = match rev::resolve(ws.repo(), rev) {
         Ok(id) => id,
         // `dvx checkout data/x.csv`, as git allows, when it is a tracked path.
         Err(dvx::history::Error::UnknownRevision(_)) if is_tracked_path(ctx, &ws, rev) => {

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::diff::{self, FileChange, FileStatus, IndexSource, Source, TreeSource};
-use dvx::history::revision;
 use dvx::path::RepoPath;
 use dvx::workspace::{self, Workspace, resolve_path};
 
+use super::hint::Hinted;
 use super::show::{JsonChange, status_name};
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 /// Files larger than this are summarised, not diffed line by line.
 const CONTENT_LIMIT: u64 = 1 << 20;
@@ -31,7 +31,8 @@ pub struct Args {
     #[arg(long)]
     content: bool,
     /// `[REV [REV]]`: none compares HEAD with the work tree, one compares that revision
-    /// with the work tree, two compare the revisions.
+    /// with the work tree, two (or `REV..REV`) compare the revisions; `A...B` compares
+    /// the merge base of A and B with B.
     #[arg(num_args = 0..=2, value_name = "REV")]
     revs: Vec<String>,
     /// Limit to these paths (after `--`).
@@ -48,30 +49,45 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .iter()
         .map(|p| resolve_path(ws.root(), &ctx.cwd, p))
         .collect::<Result<_, _>>()?;
-    let tree_of = |rev: &str| -> Result<ObjectId> {
-        let id = revision::resolve(repo, rev)?;
-        Ok(store.read_commit(&id)?.tree)
-    };
-    let old_tree = match args.revs.first() {
-        Some(r) => Some(tree_of(r)?),
-        None => match repo.refs().head_commit()? {
-            Some(h) => Some(store.read_commit(&h)?.tree),
-            None => None,
+    let (old_commit, new_commit) = match args.revs.as_slice() {
+        [] => (repo.refs().head_commit()?, None),
+        // `A..B` and `A...B`, as git spells two revisions in one.
+        [one] => match rev::resolve_range(repo, one)? {
+            Some((from, to)) => (Some(from), Some(to)),
+            None => (Some(rev::resolve(repo, one)?), None),
         },
+        [a, b, ..] => {
+            if a.contains("..") || b.contains("..") {
+                return Err(Hinted::usage(
+                    format!(
+                        "cannot compare '{a}' with '{b}': give A..B or two revisions, not both"
+                    ),
+                    "dvx diff A B (or dvx diff A..B)",
+                )
+                .into());
+            }
+            (Some(rev::resolve(repo, a)?), Some(rev::resolve(repo, b)?))
+        }
+    };
+    let tree_of = |commit: Option<ObjectId>| -> Result<Option<ObjectId>> {
+        Ok(match commit {
+            Some(id) => Some(store.read_commit(&id)?.tree),
+            None => None,
+        })
     };
     let old = TreeSource {
         store,
-        tree: old_tree,
+        tree: tree_of(old_commit)?,
     };
     let options = diff::Options {
         collapse_added: false,
         filter: filter.clone(),
     };
-    let (changes, worktree) = match args.revs.get(1) {
-        Some(r) => {
+    let (changes, worktree) = match new_commit {
+        Some(commit) => {
             let new = TreeSource {
                 store,
-                tree: Some(tree_of(r)?),
+                tree: tree_of(Some(commit))?,
             };
             (diff::diff(&old, &new, &options)?.changes, false)
         }

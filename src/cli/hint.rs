@@ -148,6 +148,8 @@ fn history_hint(e: &history::Error) -> Option<String> {
             "make the first commit with `dvx add <paths>` and `dvx commit -m <message>`".into()
         }
         E::NoParent { .. } => "`dvx log` shows how far back history goes".into(),
+        E::NoMergeBase(_) => "compare the two revisions directly: A..B instead of A...B".into(),
+        E::EmptyMessage => "say what changed with -m <message>".into(),
         E::NothingToCommit(_) => {
             "stage changes with `dvx add <paths>` first, or pass --allow-empty".into()
         }

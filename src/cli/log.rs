@@ -7,14 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::log::{Walk, touches};
-use dvx::history::revision;
 use dvx::object::Commit;
 use dvx::refs::{HEADS, Head, TAGS};
 use dvx::repo::Repo;
 use dvx::workspace::resolve_path;
 use serde::Serialize;
 
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -130,8 +129,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let repo = ws.repo();
     let start = match &args.rev {
-        Some(r) => revision::resolve(repo, r)?,
-        None => revision::resolve(repo, "HEAD")?,
+        Some(r) => rev::resolve(repo, r)?,
+        None => rev::resolve(repo, "HEAD")?,
     };
     let paths: Vec<_> = args
         .paths

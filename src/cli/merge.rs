@@ -7,14 +7,13 @@ use anyhow::{Context, Result};
 use dvx::git::pin::{self, Pin};
 use dvx::hash::ObjectId;
 use dvx::history::merge::{Strategy, is_ancestor, merge_commits};
-use dvx::history::revision;
 use dvx::object::Commit;
 use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
 
 use serde::Serialize;
 
 use super::hint::Hinted;
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum StrategyArg {
@@ -54,7 +53,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let rev = args
         .rev
         .expect("clap requires a revision without --git-conflict");
-    let theirs = revision::resolve(ws.repo(), &rev)?;
+    let theirs = rev::resolve(ws.repo(), &rev)?;
     let outcome = merge(ctx, &ws, theirs, &rev, strategy, args.message)?;
     // A merge moves HEAD like a commit does: the pin follows.
     let pin_changed = super::pin::repin(&ws)?;

@@ -25,6 +25,7 @@ mod ls;
 mod merge;
 mod pin;
 mod render;
+mod rev;
 mod rm;
 mod show;
 mod status;

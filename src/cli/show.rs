@@ -4,11 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::history::diff::{self, FileStatus, TreeSource};
-use dvx::history::revision;
 use serde::Serialize;
 
 use super::log::{JsonCommit, decorations, print_commit};
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -66,7 +65,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let repo = ws.repo();
     let store = repo.store();
-    let id = revision::resolve(repo, args.rev.as_deref().unwrap_or("HEAD"))?;
+    let id = rev::resolve(repo, args.rev.as_deref().unwrap_or("HEAD"))?;
     let commit = store.read_commit(&id)?;
     let parent_tree = match commit.parents.first() {
         Some(p) => Some(store.read_commit(p)?.tree),

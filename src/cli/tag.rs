@@ -3,12 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::revision;
 use dvx::refs::{self, Expected, TAGS};
 use serde::Serialize;
 
-use super::Ctx;
 use super::hint::Hinted;
+use super::{Ctx, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -71,7 +70,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     }
     refs::validate_name(name, "tag")?;
     let rev = args.names.get(1).map(String::as_str).unwrap_or("HEAD");
-    let target = revision::resolve(ws.repo(), rev)?;
+    let target = rev::resolve(ws.repo(), rev)?;
     let _lock = ws.repo().lock()?;
     let existing = refs.get(&full)?;
     if let Some(old) = existing

@@ -228,3 +228,108 @@ fn names_with_control_characters_are_quoted_as_git_quotes_them() {
             .any(|f| f["path"] == "data/esc\u{1b}[31m")
     );
 }
+
+/// The id of `rev`, as `log --json` prints it.
+fn id_of(sb: &Sandbox, rev: &str) -> String {
+    let log: serde_json::Value =
+        serde_json::from_str(&sb.out(&["log", "--json", "-n", "1", rev])).expect("json");
+    log[0]["id"].as_str().expect("id").to_owned()
+}
+
+#[test]
+fn diff_accepts_git_range_spelling() {
+    let sb = committed();
+    sb.write("data/a.txt", b"second\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "second"]);
+    sb.ok(&["checkout", "-q", "-b", "side", "HEAD~1"]);
+    sb.write("data/side.txt", b"side\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "side"]);
+    let two = sb.out(&["diff", "main~1", "main"]);
+    assert_eq!(two, "M\tdata/a.txt\n");
+    assert_eq!(sb.out(&["diff", "main~1..main"]), two);
+    assert_eq!(
+        sb.out(&["diff", "--json", "main~1..main"]),
+        sb.out(&["diff", "--json", "main~1", "main"])
+    );
+    // An empty side is HEAD (here: side).
+    assert_eq!(
+        sb.out(&["diff", "main.."]),
+        sb.out(&["diff", "main", "side"])
+    );
+    assert_eq!(
+        sb.out(&["diff", "..main"]),
+        sb.out(&["diff", "side", "main"])
+    );
+    // Three dots: from where the two histories meet.
+    assert_eq!(sb.out(&["diff", "main...side"]), "A\tdata/side.txt\n");
+    assert_eq!(sb.out(&["diff", "side...main"]), "M\tdata/a.txt\n");
+    // Bad sides are named.
+    let stderr = sb.fails(&["diff", "main..nope"], 1);
+    assert_contains(&stderr, "unknown revision 'nope'");
+    sb.fails(&["diff", "main..side", "main"], 2);
+}
+
+#[test]
+fn commit_refuses_an_empty_message() {
+    let sb = committed();
+    sb.write("data/c.txt", b"c\n");
+    sb.ok(&["add", "data"]);
+    let state = sb.dvx_state();
+    for message in ["", "  ", "\n\n \t\n"] {
+        let stderr = sb.fails(&["commit", "-m", message], 1);
+        let (error, hint) = error_and_hint(&stderr);
+        assert_contains(&error, "empty commit message");
+        assert_contains(&hint, "-m");
+    }
+    assert_eq!(sb.dvx_state(), state, "a refused commit writes nothing");
+    sb.ok(&["commit", "-m", "x"]);
+}
+
+#[test]
+fn a_ref_whose_name_is_also_an_id_prefix_warns() {
+    let sb = committed();
+    let first = id_of(&sb, "HEAD");
+    sb.write("data/c.txt", b"c\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "second"]);
+    // A tag named like the start of the first commit's id, on the second commit.
+    let prefix = &first[..8];
+    sb.ok(&["tag", prefix, "HEAD"]);
+    let out = sb
+        .dvx()
+        .args(["log", "--oneline", "-n", "1", prefix])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_contains(&stdout, "second");
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: refname '{prefix}' is ambiguous: tag {prefix}, commit {}; the ref is used (give more digits to name the commit)\n",
+            &first[..10]
+        )
+    );
+    // More digits name the commit, without a warning.
+    let out = sb
+        .dvx()
+        .args(["log", "--oneline", "-n", "1", &first[..12]])
+        .output()
+        .expect("run");
+    assert_contains(&String::from_utf8_lossy(&out.stdout), "first");
+    assert!(out.stderr.is_empty());
+    // A tag and a branch of one name: the warning names both.
+    sb.ok(&["tag", "dup", "HEAD~1"]);
+    sb.ok(&["branch", "dup"]);
+    let out = sb.dvx().args(["show", "dup"]).output().expect("run");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: refname 'dup' is ambiguous: tag dup, branch dup\n"
+    );
+    // Plain names warn about nothing.
+    let out = sb.dvx().args(["show", "main"]).output().expect("run");
+    assert!(out.stderr.is_empty());
+}
