@@ -119,6 +119,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         print_stat(&changes);
     } else {
         for c in &changes {
+            let mode = c
+                .mode_change()
+                .map(|m| format!(" ({})", render::mode_change(m)))
+                .unwrap_or_default();
             let letter = match &c.status {
                 FileStatus::Added => "A",
                 FileStatus::Deleted => "D",
@@ -127,11 +131,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             };
             match &c.status {
                 FileStatus::Renamed { from } => outln!(
-                    "{letter}\t{} -> {}",
+                    "{letter}\t{} -> {}{mode}",
                     render::quote_path(from.as_str()),
                     render::quote_path(c.path.as_str())
                 ),
-                _ => outln!("{letter}\t{}", render::quote_path(c.path.as_str())),
+                _ => outln!("{letter}\t{}{mode}", render::quote_path(c.path.as_str())),
             }
         }
     }
@@ -167,12 +171,22 @@ fn print_stat(changes: &[FileChange]) {
             }
             (_, o, n) => {
                 modified += 1;
-                format!(
-                    "{} -> {}",
-                    render::size(o.unwrap_or(0)),
-                    render::size(n.unwrap_or(0))
-                )
+                if c.content_changed() {
+                    format!(
+                        "{} -> {}",
+                        render::size(o.unwrap_or(0)),
+                        render::size(n.unwrap_or(0))
+                    )
+                } else {
+                    String::new()
+                }
             }
+        };
+        // `chmod +x`: the mode alone, or the mode after the sizes.
+        let what = match c.mode_change().map(render::mode_change) {
+            Some(mode) if what.is_empty() => mode,
+            Some(mode) => format!("{what}, {mode}"),
+            None => what,
         };
         outln!(
             " {:<width$} | {what}",
@@ -217,8 +231,16 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
         render::quote_path(&a_name),
         render::quote_path(&b_name)
     );
+    if let Some((old, new)) = c.mode_change() {
+        // git's extended header lines.
+        outln!("old mode {}", render::git_mode(old));
+        outln!("new mode {}", render::git_mode(new));
+    }
     if let FileStatus::Renamed { .. } = c.status {
         outln!("renamed, same bytes");
+        return Ok(());
+    }
+    if !c.content_changed() {
         return Ok(());
     }
     let side = |item: &Option<dvx::history::diff::Item>,

@@ -165,6 +165,16 @@ pub fn quote_path(path: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A file's mode in git's numbers: `100755` when executable, else `100644`.
+pub fn git_mode(executable: bool) -> &'static str {
+    if executable { "100755" } else { "100644" }
+}
+
+/// `mode changed 100644 -> 100755`.
+pub fn mode_change((old, new): (bool, bool)) -> String {
+    format!("mode changed {} -> {}", git_mode(old), git_mode(new))
+}
+
 /// `1 file`, `3 files`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -182,6 +192,7 @@ mod tests {
         assert_eq!(size(512), "512 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(plural(1, "file", "files"), "1 file");
+        assert_eq!(mode_change((false, true)), "mode changed 100644 -> 100755");
     }
 
     #[test]

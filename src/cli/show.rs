@@ -27,6 +27,11 @@ pub struct JsonChange {
     pub new_id: Option<String>,
     pub old_size: Option<u64>,
     pub new_size: Option<u64>,
+    /// git's mode numbers, only when the executable bit changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_mode: Option<&'static str>,
 }
 
 impl JsonChange {
@@ -42,6 +47,8 @@ impl JsonChange {
             new_id: c.new.as_ref().and_then(|i| i.id).map(|i| i.to_hex()),
             old_size: c.old.as_ref().map(|i| i.size),
             new_size: c.new.as_ref().map(|i| i.size),
+            old_mode: c.mode_change().map(|(old, _)| render::git_mode(old)),
+            new_mode: c.mode_change().map(|(_, new)| render::git_mode(new)),
         }
     }
 }
@@ -101,17 +108,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .or(c.old.as_ref())
             .map(|i| i.size)
             .unwrap_or(0);
+        let mode = c.mode_change().map(render::mode_change);
         match &c.status {
             FileStatus::Renamed { from } => outln!(
-                "  renamed:  {} -> {}",
+                "  renamed:  {} -> {}{}",
                 render::quote_path(from.as_str()),
-                render::quote_path(c.path.as_str())
+                render::quote_path(c.path.as_str()),
+                mode.map(|m| format!(" ({m})")).unwrap_or_default()
             ),
             s => outln!(
-                "  {:<10}{} ({})",
+                "  {:<10}{} ({}{})",
                 format!("{}:", status_name(s)),
                 render::quote_path(c.path.as_str()),
-                render::size(size)
+                render::size(size),
+                mode.map(|m| format!(", {m}")).unwrap_or_default()
             ),
         }
     }

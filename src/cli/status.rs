@@ -39,6 +39,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 struct JsonChange<'a> {
     path: &'a str,
     status: &'static str,
+    /// Only when true, so the shape of other changes stays as it was.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    mode_changed: bool,
 }
 
 #[derive(Serialize)]
@@ -67,6 +70,7 @@ fn changes(list: &[Change]) -> Vec<JsonChange<'_>> {
         .map(|c| JsonChange {
             path: c.path.as_str(),
             status: c.kind.name(),
+            mode_changed: c.mode_changed,
         })
         .collect()
 }
@@ -121,9 +125,14 @@ fn print_section(title: &str, list: &[Change]) {
     outln!("{title}");
     for c in list {
         outln!(
-            "  {:<10}{}",
+            "  {:<10}{}{}",
             format!("{}:", c.kind.name()),
-            render::quote_path(c.path.as_str())
+            render::quote_path(c.path.as_str()),
+            if c.mode_changed {
+                " (mode changed)"
+            } else {
+                ""
+            }
         );
     }
     outln!();

@@ -333,3 +333,71 @@ fn a_ref_whose_name_is_also_an_id_prefix_warns() {
     let out = sb.dvx().args(["show", "main"]).output().expect("run");
     assert!(out.stderr.is_empty());
 }
+
+fn set_mode(sb: &Sandbox, rel: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(sb.path(rel), fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn a_mode_only_change_says_mode_changed() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/run.sh", b"echo hi\n\n");
+    sb.write("data/other.txt", b"x\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "first"]);
+    set_mode(&sb, "data/run.sh", 0o755);
+    assert_contains(
+        &sb.out(&["status"]),
+        "Changes not staged (dvx add to stage, dvx checkout -- <path> to discard):\n  modified: data/run.sh (mode changed)\n",
+    );
+    assert_eq!(
+        sb.out(&["diff"]),
+        "M\tdata/run.sh (mode changed 100644 -> 100755)\n"
+    );
+    assert_eq!(
+        sb.out(&["diff", "--stat"]),
+        " data/run.sh | mode changed 100644 -> 100755\n 1 file changed: 0 added, 0 deleted, 1 modified, 0 renamed; 9 B -> 9 B\n"
+    );
+    assert_eq!(
+        sb.out(&["diff", "--content"]),
+        "diff --dvx a/data/run.sh b/data/run.sh\nold mode 100644\nnew mode 100755\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&sb.out(&["diff", "--json"])).expect("json");
+    assert_eq!(json[0]["old_id"], json[0]["new_id"]);
+    assert_eq!(json[0]["old_mode"], "100644");
+    assert_eq!(json[0]["new_mode"], "100755");
+    assert_eq!(sb.status_json()["unstaged"][0]["mode_changed"], true);
+
+    sb.ok(&["add", "data"]);
+    assert_contains(
+        &sb.out(&["status"]),
+        "Changes staged for commit (dvx commit):\n  modified: data/run.sh (mode changed)\n",
+    );
+    assert_eq!(sb.status_json()["staged"][0]["mode_changed"], true);
+    sb.ok(&["commit", "-m", "executable"]);
+    assert_contains(
+        &sb.out(&["show"]),
+        "  modified: data/run.sh (9 B, mode changed 100644 -> 100755)\n",
+    );
+    // Bytes and mode together: both are said.
+    sb.write("data/run.sh", b"echo bye\n");
+    set_mode(&sb, "data/run.sh", 0o644);
+    assert_contains(
+        &sb.out(&["diff", "--stat"]),
+        " data/run.sh | 9 B -> 9 B, mode changed 100755 -> 100644\n",
+    );
+    let content = sb.out(&["diff", "--content"]);
+    assert_contains(
+        &content,
+        "old mode 100755\nnew mode 100644\n--- a/data/run.sh\n+++ b/data/run.sh\n",
+    );
+    // A plain edit says nothing about modes.
+    set_mode(&sb, "data/run.sh", 0o755);
+    assert_eq!(sb.out(&["diff"]), "M\tdata/run.sh\n");
+    assert!(sb.out(&["diff", "--json"]).find("mode").is_none());
+    assert_eq!(
+        sb.status_json()["unstaged"][0],
+        serde_json::json!({"path": "data/run.sh", "status": "modified"})
+    );
+}
