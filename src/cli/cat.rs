@@ -10,7 +10,7 @@ use dvx::history::diff;
 use dvx::object::EntryKind;
 use dvx::workspace::resolve_path;
 
-use super::hint::Hinted;
+use super::hint::{self, Hinted};
 use super::{Ctx, output, rev};
 
 #[derive(Debug, clap::Args)]
@@ -81,7 +81,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 "the bytes of '{path}' ({}) are not in the local store",
                 id.short()
             ),
-            "fetch them first (dvx pull), or read the file from a clone that has them",
+            format!(
+                "read the file in a clone that has its bytes, or {}",
+                hint::BRING_OBJECTS
+            ),
         )),
         other => other.into(),
     })?;

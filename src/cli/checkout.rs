@@ -12,7 +12,7 @@ use dvx::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, Worksp
 
 use serde::Serialize;
 
-use super::hint::Hinted;
+use super::hint::{self, Hinted};
 use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
@@ -343,7 +343,7 @@ pub(super) fn pinned_target(ws: &Workspace, git_rev: &str) -> Result<(ObjectId, 
                 "{where_} pins dvx commit {}, which is not in this repository",
                 pin.commit.short()
             ),
-            "fetch it from where it was made (dvx fetch / dvx pull), then run this again",
+            format!("{}, then run this again", hint::BRING_OBJECTS),
         )
         .into());
     }

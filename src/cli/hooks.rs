@@ -17,7 +17,7 @@ use dvx::git::{GitRepo, hooks};
 use dvx::workspace::{CheckoutMode, Workspace};
 
 use super::checkout::{pinned_target, switch_to_pin};
-use super::hint::Hinted;
+use super::hint::{self, Hinted};
 use super::{Ctx, render};
 
 #[derive(Debug, clap::Args)]
@@ -267,7 +267,10 @@ fn pre_push(ws: &Workspace, git: &GitRepo) -> Result<ExitCode> {
             render::plural(missing.len(), "pinned dvx commit is", "pinned dvx commits are"),
             missing.join(", ")
         ),
-        "the pushed code would name data nobody can fetch; commit the data here (dvx commit) or fetch it first",
+        format!(
+            "the pushed code would name data this clone cannot provide; push from the clone that made those commits, or {}",
+            hint::BRING_OBJECTS
+        ),
     )
     .into())
 }

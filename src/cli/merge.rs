@@ -12,7 +12,7 @@ use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
 
 use serde::Serialize;
 
-use super::hint::Hinted;
+use super::hint::{self, Hinted};
 use super::{Ctx, render, rev};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -211,7 +211,7 @@ fn git_conflict(
                     "dvx.lock ({side}) pins dvx commit {}, which is not in this repository",
                     p.commit.short()
                 ),
-                "fetch it first (dvx fetch), then run this again",
+                format!("{}, then run this again", hint::BRING_OBJECTS),
             )
             .into());
         }
@@ -297,7 +297,8 @@ pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
     }
     if store.read_commit(&ours.commit).is_err() || store.read_commit(&theirs.commit).is_err() {
         eprintln!(
-            "dvx: a pinned commit is not local; leaving dvx.lock conflicted (fetch, then `dvx merge --git-conflict`)"
+            "dvx: a pinned commit is not local; leaving dvx.lock conflicted ({}, then run `dvx merge --git-conflict`)",
+            hint::BRING_OBJECTS
         );
         return Ok(ExitCode::FAILURE);
     }

@@ -401,3 +401,83 @@ fn a_mode_only_change_says_mode_changed() {
         serde_json::json!({"path": "data/run.sh", "status": "modified"})
     );
 }
+
+/// The commands `dvx --help` lists.
+fn listed_commands(sb: &Sandbox) -> Vec<String> {
+    let help = sb.out(&["--help"]);
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// Every `dvx <word>` in `text` names a listed command (words that are not commands, as
+/// in "dvx cannot fetch yet", are not followed by a command-like hint).
+fn assert_names_only(text: &str, commands: &[String]) {
+    for (i, _) in text.match_indices("dvx ") {
+        let word: String = text[i + 4..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+            .collect();
+        if word == "cannot" {
+            continue;
+        }
+        assert!(
+            commands.contains(&word),
+            "'dvx {word}' is not a command ({commands:?}):\n{text}"
+        );
+    }
+}
+
+#[test]
+fn hints_about_missing_data_name_only_commands_that_exist() {
+    let sb = Sandbox::git_and_dvx();
+    let commands = listed_commands(&sb);
+    assert!(commands.contains(&"checkout".to_owned()), "{commands:?}");
+    assert!(
+        !commands.contains(&"pull".to_owned()),
+        "update this test once pull exists"
+    );
+    sb.write("data/a.txt", b"a\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "first", "--git-add"]);
+    sb.git(&["commit", "-q", "-m", "pin"]);
+    let mut stderrs = Vec::new();
+    // `cat` of a file whose bytes left the local store.
+    fs::remove_file(object_path(&sb.root, &b3(b"a\n"))).expect("remove object");
+    stderrs.push(sb.fails(&["cat", "data/a.txt"], 1));
+    // A pin, in git, of a dvx commit made in another clone.
+    let foreign = "ab".repeat(32);
+    let pin = format!("format = 1\ncommit = \"{foreign}\"\n");
+    sb.write("dvx.lock", pin.as_bytes());
+    sb.git(&["commit", "-q", "-am", "foreign pin"]);
+    stderrs.push(sb.fails(&["checkout", "--git", "HEAD"], 1));
+    // pre-push of that commit.
+    let head = sb.git(&["rev-parse", "HEAD"]);
+    let out = sb
+        .dvx()
+        .args(["hook", "pre-push", "origin", "/nowhere"])
+        .write_stdin(format!(
+            "refs/heads/main {} refs/heads/main {}\n",
+            head.trim(),
+            "0".repeat(40)
+        ))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    stderrs.push(String::from_utf8(out.stderr).expect("utf-8"));
+    // A conflicted dvx.lock whose other side is not here.
+    let mine = sb.git(&["show", "HEAD~1:dvx.lock"]);
+    sb.write(
+        "dvx.lock",
+        format!("<<<<<<< ours\n{mine}=======\n{pin}>>>>>>> theirs\n").as_bytes(),
+    );
+    stderrs.push(sb.fails(&["merge", "--git-conflict"], 1));
+    for stderr in &stderrs {
+        let (_, hint) = error_and_hint(stderr);
+        assert_contains(&hint, ".dvx/objects/");
+        assert_names_only(stderr, &commands);
+    }
+}
