@@ -122,6 +122,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         }
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
+        E::NotStagedOrCommitted { rev, .. } => {
+            format!("check the spelling; `dvx ls` lists the stage and `dvx ls {rev}` the commit")
+        }
         E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()

@@ -25,6 +25,7 @@ mod ls;
 mod merge;
 mod pin;
 mod render;
+mod reset;
 mod rev;
 mod rm;
 mod show;
@@ -69,6 +70,8 @@ enum Command {
     Status(status::Args),
     /// Stop tracking paths (and delete their files unless --cached).
     Rm(rm::Args),
+    /// Unstage paths: the stage takes them from HEAD (or a revision); files are not touched.
+    Reset(reset::Args),
     /// Record the stage as a new dataset version.
     Commit(commit::Args),
     /// Show the history of dataset versions.
@@ -238,6 +241,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Add(args) => add::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Rm(args) => rm::run(&ctx, args),
+        Command::Reset(args) => reset::run(&ctx, args),
         Command::Commit(args) => commit::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),

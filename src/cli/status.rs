@@ -159,7 +159,10 @@ fn print_text(s: &Status) {
         .iter()
         .cloned()
         .partition(|c| c.kind != workspace::ChangeKind::New);
-    print_section("Changes staged for commit (dvx commit):", &s.staged);
+    print_section(
+        "Changes staged for commit (dvx commit; dvx reset -- <path> to unstage):",
+        &s.staged,
+    );
     print_section(
         "Changes not staged (dvx add to stage, dvx checkout -- <path> to discard):",
         &tracked_changes,

@@ -14,5 +14,6 @@ mod git_pin;
 mod history;
 mod merge_gc;
 mod property;
+mod reset;
 mod review;
 mod rough_edges;

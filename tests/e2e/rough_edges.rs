@@ -372,7 +372,7 @@ fn a_mode_only_change_says_mode_changed() {
     sb.ok(&["add", "data"]);
     assert_contains(
         &sb.out(&["status"]),
-        "Changes staged for commit (dvx commit):\n  modified: data/run.sh (mode changed)\n",
+        "Changes staged for commit (dvx commit; dvx reset -- <path> to unstage):\n  modified: data/run.sh (mode changed)\n",
     );
     assert_eq!(sb.status_json()["staged"][0]["mode_changed"], true);
     sb.ok(&["commit", "-m", "executable"]);
