@@ -130,9 +130,12 @@ fn pin_bytes(git: &GitRepo, rev: &str) -> Option<Vec<u8>> {
     git.read_at(rev, pin::FILE_NAME).ok().flatten()
 }
 
+/// Whether git is replaying commits. `git pull --rebase` sets the reflog action
+/// `pull --rebase` for all it does, including the plain fast-forward it makes when there
+/// is nothing to replay, so only an action that starts with `rebase` counts.
 fn in_rebase(git: &GitRepo) -> bool {
     git.rebase_in_progress()
-        || std::env::var("GIT_REFLOG_ACTION").is_ok_and(|a| a.contains("rebase"))
+        || std::env::var("GIT_REFLOG_ACTION").is_ok_and(|a| a.starts_with("rebase"))
 }
 
 pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {

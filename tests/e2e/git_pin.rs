@@ -190,6 +190,23 @@ fn git_pull_rebase_brings_the_data_to_the_upstream_pin() {
     assert_eq!(sb.read("train.py"), b"print('local')\n");
     assert_eq!(sb.read("data/v.txt"), b"upstream\n");
     assert_eq!(sb.status_json()["pin"]["state"], "matches");
+
+    // With nothing local to replay, `pull --rebase` fast-forwards; the data follows too.
+    sb.git(&["push", "-q", "origin", "main"]);
+    sb.ok(&["checkout", "-q", "-b", "newer-data"]);
+    sb.write("data/v.txt", b"newer\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-q", "-m", "newer data"]);
+    let pin = sb.read("dvx.lock");
+    sb.ok(&["checkout", "-q", "upstream-data"]);
+    assert!(sb.git(&["status", "--porcelain"]).trim().is_empty());
+    sb.git(&["-C", clone, "pull", "-q", "--rebase"]);
+    dvx::atomic::write(&std::path::Path::new(clone).join("dvx.lock"), &pin).expect("pin");
+    sb.git(&["-C", clone, "commit", "-q", "-a", "-m", "pin newer data"]);
+    sb.git(&["-C", clone, "push", "-q", "origin", "main"]);
+    sb.git(&["pull", "-q", "--rebase"]);
+    assert_eq!(sb.read("data/v.txt"), b"newer\n");
+    assert_eq!(sb.status_json()["pin"]["state"], "matches");
 }
 
 #[test]
