@@ -5,8 +5,8 @@
 //! pins (lazily unless installed with `--eager`), only when `dvx.lock` changed and never
 //! in the middle of a rebase (post-rewrite after a rebase runs as the rebase ends, and
 //! follows its result). pre-push refuses a push whose commits pin dvx commits that are
-//! not in this repository. A hook that fails says so and leaves the data as it was: checkout plans
-//! every path before it touches one.
+//! not in this repository. A hook that fails says so and leaves the data as it was:
+//! checkout plans every path before it touches one.
 
 use std::io::Read;
 use std::process::ExitCode;
