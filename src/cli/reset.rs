@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use dvx::history::{self, revision};
 use dvx::workspace;
 use serde::Serialize;
 
@@ -34,7 +35,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let (rev, paths) = match (args.rev, args.paths) {
         (rev, paths) if !paths.is_empty() => (rev, paths),
         // `dvx reset data/x`, as git allows, when it is not a revision.
-        (Some(arg), _) if rev::resolve(ws.repo(), &arg).is_err() => {
+        (Some(arg), _)
+            if matches!(
+                revision::resolve(ws.repo(), &arg),
+                Err(history::Error::UnknownRevision(_))
+            ) =>
+        {
             (None, vec![PathBuf::from(arg)])
         }
         _ => {
