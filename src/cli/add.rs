@@ -38,11 +38,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let bars = ctx.progress();
     let report = workspace::add(&ws, &ctx.cwd, &args.paths, &bars)?;
     for path in &report.changed_while_adding {
+        let path = render::quote_path(path.as_str());
         eprintln!(
             "warning: {path} changed while it was being read; it was not added (run dvx add again)"
         );
     }
     for path in &report.skipped {
+        let path = render::quote_path(path.as_str());
         eprintln!("warning: {path} is not a regular file, symlink or directory; skipped");
     }
     if args.json {
@@ -62,7 +64,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             skipped: report.skipped.iter().map(|p| p.to_string()).collect(),
             gitignores_changed: render::relative_all(ws.root(), &report.gitignores_changed),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {
         let mut parts = Vec::new();
         if report.new_files > 0 {
@@ -78,7 +80,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             parts.push(format!("{} unchanged", report.unchanged_files));
         }
         let files = report.new_files + report.modified_files + report.unchanged_files;
-        println!(
+        outln!(
             "staged {}{}; stored {} in {}",
             render::plural(files, "file", "files"),
             if parts.is_empty() {
@@ -90,7 +92,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             render::plural(report.objects_written, "new object", "new objects"),
         );
         if !report.gitignores_changed.is_empty() {
-            println!(
+            outln!(
                 "git now ignores the data; commit that with: git add {}",
                 render::relative_list(ws.root(), &report.gitignores_changed)
             );

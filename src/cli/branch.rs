@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::{merge, revision};
+use dvx::history::merge;
 use dvx::refs::{self, Expected, HEADS, Head};
 use dvx::workspace::Workspace;
 use serde::Serialize;
 
-use super::Ctx;
 use super::hint::Hinted;
+use super::{Ctx, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -71,11 +71,11 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitCode> {
                 current: current(n),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if let Head::Detached(id) = head {
-        println!("* (HEAD detached at {})", id.short());
+        outln!("* (HEAD detached at {})", id.short());
     }
     for (name, id) in &branches {
         let summary = ws
@@ -84,7 +84,7 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitCode> {
             .read_commit(id)
             .map(|c| c.summary().to_owned())
             .unwrap_or_default();
-        println!(
+        outln!(
             "{} {:<20} {} {summary}",
             if current(name) { "*" } else { " " },
             name.trim_start_matches(HEADS),
@@ -96,7 +96,7 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitCode> {
 
 fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Result<ExitCode> {
     refs::validate_name(name, "branch")?;
-    let target = revision::resolve(ws.repo(), rev)?;
+    let target = rev::resolve(ws.repo(), rev)?;
     let full = format!("{HEADS}{name}");
     let who = ctx.signature(ws)?;
     let _lock = ws.repo().lock()?;
@@ -124,7 +124,7 @@ fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Resu
         &format!("branch: created from {rev}"),
     )?;
     if !ctx.quiet {
-        println!("created branch {name} at {}", target.short());
+        outln!("created branch {name} at {}", target.short());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -163,7 +163,7 @@ fn delete(ctx: &Ctx, ws: &Workspace, name: &str, force: bool) -> Result<ExitCode
     }
     refs.update(&full, Expected::Is(tip), None, &who, "branch: deleted")?;
     if !ctx.quiet {
-        println!("deleted branch {name} (was {})", tip.short());
+        outln!("deleted branch {name} (was {})", tip.short());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -216,7 +216,7 @@ fn rename(ctx: &Ctx, ws: &Workspace, names: &[String]) -> Result<ExitCode> {
     }
     refs.update(&old_full, Expected::Is(tip), None, &who, &message)?;
     if !ctx.quiet {
-        println!("renamed branch {old} to {new}");
+        outln!("renamed branch {old} to {new}");
     }
     Ok(ExitCode::SUCCESS)
 }

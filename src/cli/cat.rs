@@ -1,18 +1,17 @@
 //! `dvx cat`
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::diff;
-use dvx::history::revision;
 use dvx::object::EntryKind;
 use dvx::workspace::resolve_path;
 
-use super::Ctx;
-use super::hint::Hinted;
+use super::hint::{self, Hinted};
+use super::{Ctx, output, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +28,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let path = resolve_path(ws.root(), &ctx.cwd, &args.path)?;
     let (id, kind) = match &args.rev {
         Some(rev) => {
-            let commit = revision::resolve(ws.repo(), rev)?;
+            let commit = rev::resolve(ws.repo(), rev)?;
             let tree = store.read_commit(&commit)?.tree;
             let item = diff::lookup(store, tree, &path)?.ok_or_else(|| {
                 dvx::history::Error::NoSuchPath {
@@ -82,16 +81,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 "the bytes of '{path}' ({}) are not in the local store",
                 id.short()
             ),
-            "fetch them first (dvx pull), or read the file from a clone that has them",
+            format!(
+                "read the file in a clone that has its bytes, or {}",
+                hint::BRING_OBJECTS
+            ),
         )),
         other => other.into(),
     })?;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match io::copy(&mut file, &mut out).and_then(|_| out.flush()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // A closed pipe (`dvx cat f | head`) is not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
+    match io::copy(&mut file, &mut output::Stdout) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        // `main` reports a failure to write (quietly for a closed pipe).
+        Err(_) if output::has_failed() => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot read the bytes of '{path}'"))),
     }
 }

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use dvx::git::pin::{self, Pin};
 use dvx::hash::ObjectId;
-use dvx::history::{merge, revision};
+use dvx::history::merge;
 use dvx::refs::{self, Expected, HEADS};
 use dvx::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, Workspace};
 
 use serde::Serialize;
 
-use super::hint::Hinted;
-use super::{Ctx, render};
+use super::hint::{self, Hinted};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     }
     if !args.paths.is_empty() {
         let source = match &args.rev {
-            Some(rev) => Some((revision::resolve(ws.repo(), rev)?, rev.as_str())),
+            Some(rev) => Some((rev::resolve(ws.repo(), rev)?, rev.as_str())),
             None => None,
         };
         return restore(ctx, &ws, &args.paths, source, args.json);
@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         )
         .into());
     };
-    let target = match revision::resolve(ws.repo(), rev) {
+    let target = match rev::resolve(ws.repo(), rev) {
         Ok(id) => id,
         // `dvx checkout data/x.csv`, as git allows, when it is a tracked path.
         Err(dvx::history::Error::UnknownRevision(_)) if is_tracked_path(ctx, &ws, rev) => {
@@ -144,11 +144,11 @@ fn restore(
             unchanged: report.unchanged,
             not_fetched: report.not_fetched.iter().map(|p| p.as_str()).collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if !ctx.quiet {
-        println!(
+        outln!(
             "restored {}{}",
             render::plural(report.restored.len(), "file", "files"),
             if report.unchanged > 0 {
@@ -162,7 +162,7 @@ fn restore(
         eprintln!(
             "warning: {} not restored: the bytes are not in the local store (first: {})",
             render::plural(report.not_fetched.len(), "file was", "files were"),
-            report.not_fetched[0]
+            render::quote_path(report.not_fetched[0].as_str())
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -222,7 +222,7 @@ fn create_and_switch(
             "checkout: new unborn branch",
         )?;
         if !ctx.quiet {
-            println!("Switched to a new branch '{name}' (no commits yet)");
+            outln!("Switched to a new branch '{name}' (no commits yet)");
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -289,7 +289,7 @@ fn announce(
             carried: r.carried.iter().map(|p| p.as_str()).collect(),
             pin_changed,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if ctx.quiet {
@@ -297,10 +297,10 @@ fn announce(
     }
     let summary = ws.repo().store().read_commit(&target)?.summary().to_owned();
     match branch {
-        Some(b) => println!("Switched to branch '{b}'"),
-        None => println!("HEAD is now at {} {summary}", target.short()),
+        Some(b) => outln!("Switched to branch '{b}'"),
+        None => outln!("HEAD is now at {} {summary}", target.short()),
     }
-    println!(
+    outln!(
         "wrote {}, removed {}{}",
         render::plural(r.written, "file", "files"),
         render::plural(r.removed, "file", "files"),
@@ -311,7 +311,7 @@ fn announce(
         }
     );
     if !r.carried.is_empty() {
-        println!(
+        outln!(
             "kept local changes in {}",
             render::plural(r.carried.len(), "path", "paths")
         );
@@ -343,7 +343,7 @@ pub(super) fn pinned_target(ws: &Workspace, git_rev: &str) -> Result<(ObjectId, 
                 "{where_} pins dvx commit {}, which is not in this repository",
                 pin.commit.short()
             ),
-            "fetch it from where it was made (dvx fetch / dvx pull), then run this again",
+            format!("{}, then run this again", hint::BRING_OBJECTS),
         )
         .into());
     }

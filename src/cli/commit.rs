@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             git_dirty: git.as_ref().map(|g| g.dirty),
             to_git_add: if args.git_add { Vec::new() } else { to_add },
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if !ctx.quiet {
@@ -81,25 +81,25 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .read_commit(&done.id)?
             .summary()
             .to_owned();
-        println!(
+        outln!(
             "[{} {}] {summary}",
             done.branch.as_deref().unwrap_or("detached HEAD"),
             done.id.short()
         );
-        println!("{} of data", render::size(done.size));
+        outln!("{} of data", render::size(done.size));
         if let Some(g) = &git
             && g.dirty
         {
-            println!(
+            outln!(
                 "note: the git work tree has uncommitted changes; the commit records git {} as dirty",
                 &g.hex()[..10]
             );
         }
         if !to_add.is_empty() {
             if args.git_add {
-                println!("staged in git: {}", to_add.join(" "));
+                outln!("staged in git: {}", to_add.join(" "));
             } else {
-                println!(
+                outln!(
                     "pin this data version to the code with: git add {}",
                     to_add.join(" ")
                 );

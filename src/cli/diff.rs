@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::diff::{self, FileChange, FileStatus, IndexSource, Source, TreeSource};
-use dvx::history::revision;
 use dvx::path::RepoPath;
 use dvx::workspace::{self, Workspace, resolve_path};
 
+use super::hint::Hinted;
 use super::show::{JsonChange, status_name};
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 /// Files larger than this are summarised, not diffed line by line.
 const CONTENT_LIMIT: u64 = 1 << 20;
@@ -31,7 +31,8 @@ pub struct Args {
     #[arg(long)]
     content: bool,
     /// `[REV [REV]]`: none compares HEAD with the work tree, one compares that revision
-    /// with the work tree, two compare the revisions.
+    /// with the work tree, two (or `REV..REV`) compare the revisions; `A...B` compares
+    /// the merge base of A and B with B.
     #[arg(num_args = 0..=2, value_name = "REV")]
     revs: Vec<String>,
     /// Limit to these paths (after `--`).
@@ -48,30 +49,45 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .iter()
         .map(|p| resolve_path(ws.root(), &ctx.cwd, p))
         .collect::<Result<_, _>>()?;
-    let tree_of = |rev: &str| -> Result<ObjectId> {
-        let id = revision::resolve(repo, rev)?;
-        Ok(store.read_commit(&id)?.tree)
-    };
-    let old_tree = match args.revs.first() {
-        Some(r) => Some(tree_of(r)?),
-        None => match repo.refs().head_commit()? {
-            Some(h) => Some(store.read_commit(&h)?.tree),
-            None => None,
+    let (old_commit, new_commit) = match args.revs.as_slice() {
+        [] => (repo.refs().head_commit()?, None),
+        // `A..B` and `A...B`, as git spells two revisions in one.
+        [one] => match rev::resolve_range(repo, one)? {
+            Some((from, to)) => (Some(from), Some(to)),
+            None => (Some(rev::resolve(repo, one)?), None),
         },
+        [a, b, ..] => {
+            if a.contains("..") || b.contains("..") {
+                return Err(Hinted::usage(
+                    format!(
+                        "cannot compare '{a}' with '{b}': give A..B or two revisions, not both"
+                    ),
+                    "dvx diff A B (or dvx diff A..B)",
+                )
+                .into());
+            }
+            (Some(rev::resolve(repo, a)?), Some(rev::resolve(repo, b)?))
+        }
+    };
+    let tree_of = |commit: Option<ObjectId>| -> Result<Option<ObjectId>> {
+        Ok(match commit {
+            Some(id) => Some(store.read_commit(&id)?.tree),
+            None => None,
+        })
     };
     let old = TreeSource {
         store,
-        tree: old_tree,
+        tree: tree_of(old_commit)?,
     };
     let options = diff::Options {
         collapse_added: false,
         filter: filter.clone(),
     };
-    let (changes, worktree) = match args.revs.get(1) {
-        Some(r) => {
+    let (changes, worktree) = match new_commit {
+        Some(commit) => {
             let new = TreeSource {
                 store,
-                tree: Some(tree_of(r)?),
+                tree: tree_of(Some(commit))?,
             };
             (diff::diff(&old, &new, &options)?.changes, false)
         }
@@ -94,7 +110,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let changes = diff::file_changes(changes);
     if args.json {
         let out: Vec<JsonChange> = changes.iter().map(JsonChange::new).collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if args.content {
         for c in &changes {
             print_content(&ws, c, worktree)?;
@@ -103,6 +119,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         print_stat(&changes);
     } else {
         for c in &changes {
+            let mode = c
+                .mode_change()
+                .map(|m| format!(" ({})", render::mode_change(m)))
+                .unwrap_or_default();
             let letter = match &c.status {
                 FileStatus::Added => "A",
                 FileStatus::Deleted => "D",
@@ -110,8 +130,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 FileStatus::Renamed { .. } => "R",
             };
             match &c.status {
-                FileStatus::Renamed { from } => println!("{letter}\t{from} -> {}", c.path),
-                _ => println!("{letter}\t{}", c.path),
+                FileStatus::Renamed { from } => outln!(
+                    "{letter}\t{} -> {}{mode}",
+                    render::quote_path(from.as_str()),
+                    render::quote_path(c.path.as_str())
+                ),
+                _ => outln!("{letter}\t{}{mode}", render::quote_path(c.path.as_str())),
             }
         }
     }
@@ -121,7 +145,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 fn print_stat(changes: &[FileChange]) {
     let width = changes
         .iter()
-        .map(|c| c.path.as_str().len())
+        .map(|c| render::quote_path(c.path.as_str()).chars().count())
         .max()
         .unwrap_or(0)
         .min(60);
@@ -143,20 +167,33 @@ fn print_stat(changes: &[FileChange]) {
             }
             (FileStatus::Renamed { from }, _, _) => {
                 renamed += 1;
-                format!("renamed from {from}")
+                format!("renamed from {}", render::quote_path(from.as_str()))
             }
             (_, o, n) => {
                 modified += 1;
-                format!(
-                    "{} -> {}",
-                    render::size(o.unwrap_or(0)),
-                    render::size(n.unwrap_or(0))
-                )
+                if c.content_changed() {
+                    format!(
+                        "{} -> {}",
+                        render::size(o.unwrap_or(0)),
+                        render::size(n.unwrap_or(0))
+                    )
+                } else {
+                    String::new()
+                }
             }
         };
-        println!(" {:<width$} | {what}", c.path.as_str());
+        // `chmod +x`: the mode alone, or the mode after the sizes.
+        let what = match c.mode_change().map(render::mode_change) {
+            Some(mode) if what.is_empty() => mode,
+            Some(mode) => format!("{what}, {mode}"),
+            None => what,
+        };
+        outln!(
+            " {:<width$} | {what}",
+            render::quote_path(c.path.as_str()).as_ref()
+        );
     }
-    println!(
+    outln!(
         " {}: {added} added, {deleted} deleted, {modified} modified, {renamed} renamed; {} -> {}",
         render::plural(changes.len(), "file changed", "files changed"),
         render::size(before),
@@ -188,9 +225,22 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
         FileStatus::Renamed { from } => from.clone(),
         _ => c.path.clone(),
     };
-    println!("diff --dvx a/{old_path} b/{}", c.path);
+    let (a_name, b_name) = (format!("a/{old_path}"), format!("b/{}", c.path));
+    outln!(
+        "diff --dvx {} {}",
+        render::quote_path(&a_name),
+        render::quote_path(&b_name)
+    );
+    if let Some((old, new)) = c.mode_change() {
+        // git's extended header lines.
+        outln!("old mode {}", render::git_mode(old));
+        outln!("new mode {}", render::git_mode(new));
+    }
     if let FileStatus::Renamed { .. } = c.status {
-        println!("renamed, same bytes");
+        outln!("renamed, same bytes");
+        return Ok(());
+    }
+    if !c.content_changed() {
         return Ok(());
     }
     let side = |item: &Option<dvx::history::diff::Item>,
@@ -219,16 +269,16 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
             let (a, b) = (String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
             let diff = similar::TextDiff::from_lines(a.as_ref(), b.as_ref());
             let old_name = if c.old.is_some() {
-                format!("a/{old_path}")
+                render::quote_path(&a_name)
             } else {
                 "/dev/null".into()
             };
             let new_name = if c.new.is_some() {
-                format!("b/{}", c.path)
+                render::quote_path(&b_name)
             } else {
                 "/dev/null".into()
             };
-            print!(
+            out!(
                 "{}",
                 diff.unified_diff()
                     .context_radius(3)
@@ -236,12 +286,12 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
             );
         }
         (Ok(Some(_)), Ok(Some(_))) => {
-            println!("binary files differ ({} -> {})", size(&c.old), size(&c.new))
+            outln!("binary files differ ({} -> {})", size(&c.old), size(&c.new))
         }
         (Err(why), _) | (_, Err(why)) => {
-            println!("{} file too large to diff: {why}", status_name(&c.status))
+            outln!("{} file too large to diff: {why}", status_name(&c.status))
         }
-        _ => println!(
+        _ => outln!(
             "bytes not local ({} -> {}); fetch them to see the content",
             size(&c.old),
             size(&c.new)

@@ -67,24 +67,27 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 .collect(),
             problems: report.problems.clone(),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(code);
     }
     for (id, why) in &report.corrupt {
-        println!("corrupt object {id}: {why}");
+        outln!("corrupt object {id}: {why}");
     }
     for m in &report.missing {
-        println!(
+        outln!(
             "missing {} {} (needed by {}): {}",
-            m.kind, m.id, m.via, m.problem
+            m.kind,
+            m.id,
+            m.via,
+            m.problem
         );
     }
     for p in &report.problems {
-        println!("damaged: {p}");
+        outln!("damaged: {p}");
     }
     if report.is_clean() {
         if !ctx.quiet {
-            println!("checked {} objects: no problems", report.objects_checked);
+            outln!("checked {} objects: no problems", report.objects_checked);
         }
     } else {
         eprintln!(

@@ -48,16 +48,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             kept_young: report.kept_young,
             reachable: report.reachable,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
         for (id, size) in &report.removed {
-            println!("would remove {id} ({})", render::size(*size));
+            outln!("would remove {id} ({})", render::size(*size));
         }
     }
     if !ctx.quiet {
-        println!(
+        outln!(
             "{} {} ({}); kept {} reachable{}",
             if args.dry_run { "would free" } else { "freed" },
             render::plural(report.removed.len(), "object", "objects"),

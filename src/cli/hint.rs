@@ -8,6 +8,11 @@ use std::io;
 use dvx::atomic::LockError;
 use dvx::{git, history, index, refs, repo, store, workspace};
 
+/// How to get objects made in another clone, for hints about missing data. dvx has no
+/// remotes yet, so this names no command: a hint must only name commands that exist.
+pub const BRING_OBJECTS: &str =
+    "copy the .dvx/objects/ of the clone that made it into this one (dvx cannot fetch yet)";
+
 /// An error raised by the CLI itself, with its hint.
 #[derive(Debug)]
 pub struct Hinted {
@@ -117,6 +122,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         }
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
+        E::NotStagedOrCommitted { rev, .. } => {
+            format!("check the spelling; `dvx ls` lists the stage and `dvx ls {rev}` the commit")
+        }
         E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
@@ -148,6 +156,8 @@ fn history_hint(e: &history::Error) -> Option<String> {
             "make the first commit with `dvx add <paths>` and `dvx commit -m <message>`".into()
         }
         E::NoParent { .. } => "`dvx log` shows how far back history goes".into(),
+        E::NoMergeBase(_) => "compare the two revisions directly: A..B instead of A...B".into(),
+        E::EmptyMessage => "say what changed with -m <message>".into(),
         E::NothingToCommit(_) => {
             "stage changes with `dvx add <paths>` first, or pass --allow-empty".into()
         }
@@ -253,5 +263,88 @@ fn io_hint(e: &io::Error) -> Option<String> {
         io::ErrorKind::NotFound => Some("check that the path exists".into()),
         io::ErrorKind::ReadOnlyFilesystem => Some("the file system is read-only".into()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::CommandFactory;
+
+    /// Words that follow "dvx " in messages without naming a command.
+    const PROSE: &[&str] = &[
+        "binary",
+        "branches",
+        "cannot",
+        "command",
+        "commits",
+        "data",
+        "handles",
+        "hooks",
+        "in",
+        "keeps",
+        "local",
+        "never",
+        "object",
+        "pinned",
+        "process",
+        "reads",
+        "refuses",
+        "repository",
+        "to",
+        "will",
+    ];
+
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("list source directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Every `dvx <word>` in the code (messages and hints, of the CLI and the library)
+    /// names a command that exists: a hint must never send users to one that does not.
+    #[test]
+    fn messages_name_only_commands_that_exist() {
+        let commands: Vec<String> = super::super::Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        assert!(commands.iter().any(|c| c == "checkout"), "{commands:?}");
+        let mut files = Vec::new();
+        rust_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut unknown = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for (i, _) in line.match_indices("dvx ") {
+                    let word: String = line[i + 4..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                        .collect();
+                    let known = word.is_empty()
+                        || commands.contains(&word)
+                        || PROSE.contains(&word.as_str());
+                    if !known {
+                        unknown.push(format!("{}:{}: dvx {word}", file.display(), n + 1));
+                    }
+                }
+            }
+        }
+        assert!(
+            unknown.is_empty(),
+            "commands that do not exist: {unknown:#?}"
+        );
     }
 }

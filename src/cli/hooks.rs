@@ -1,11 +1,12 @@
 //! `dvx install-hooks`, `dvx uninstall-hooks`, and `dvx hook`, which the installed hooks
 //! run.
 //!
-//! post-checkout and post-merge check out the data that the new `dvx.lock` pins (lazily
-//! unless installed with `--eager`), only when `dvx.lock` changed and never during a
-//! rebase. pre-push refuses a push whose commits pin dvx commits that are not in this
-//! repository. A hook that fails says so and leaves the data as it was: checkout plans
-//! every path before it touches one.
+//! post-checkout, post-merge and post-rewrite check out the data that the new `dvx.lock`
+//! pins (lazily unless installed with `--eager`), only when `dvx.lock` changed and never
+//! in the middle of a rebase (post-rewrite after a rebase runs as the rebase ends, and
+//! follows its result). pre-push refuses a push whose commits pin dvx commits that are
+//! not in this repository. A hook that fails says so and leaves the data as it was:
+//! checkout plans every path before it touches one.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use dvx::git::{GitRepo, hooks};
 use dvx::workspace::{CheckoutMode, Workspace};
 
 use super::checkout::{pinned_target, switch_to_pin};
-use super::hint::Hinted;
+use super::hint::{self, Hinted};
 use super::{Ctx, render};
 
 #[derive(Debug, clap::Args)]
@@ -34,7 +35,7 @@ pub struct UninstallArgs {}
 
 #[derive(Debug, clap::Args)]
 pub struct HookArgs {
-    /// post-checkout, post-merge or pre-push.
+    /// post-checkout, post-merge, post-rewrite or pre-push.
     name: String,
     /// Check out fully instead of lazily.
     #[arg(long)]
@@ -67,26 +68,26 @@ pub fn install(ctx: &Ctx, args: InstallArgs) -> Result<ExitCode> {
     })?;
     if !ctx.quiet {
         if !report.installed.is_empty() {
-            println!(
+            outln!(
                 "installed {} in {}",
                 report.installed.join(", "),
                 report.dir.display()
             );
         }
         if !report.unchanged.is_empty() {
-            println!("already installed: {}", report.unchanged.join(", "));
+            outln!("already installed: {}", report.unchanged.join(", "));
         }
         for hook in &report.chained {
-            println!(
+            outln!(
                 "kept your existing {hook} hook: it runs first, as {hook}{}",
                 hooks::SAVED_SUFFIX
             );
         }
         if report.merge_driver {
-            println!("registered the dvx.lock merge driver (local git config and info/attributes)");
+            outln!("registered the dvx.lock merge driver (local git config and info/attributes)");
         }
-        println!(
-            "git checkout and git merge now bring the pinned data along ({})",
+        outln!(
+            "git checkout, merge and rebase now bring the pinned data along ({})",
             if args.eager {
                 "eager"
             } else {
@@ -103,19 +104,19 @@ pub fn uninstall(ctx: &Ctx, _args: UninstallArgs) -> Result<ExitCode> {
     let report = hooks::uninstall(git)?;
     if !ctx.quiet {
         if report.removed.is_empty() {
-            println!("no dvx hooks were installed in {}", report.dir.display());
+            outln!("no dvx hooks were installed in {}", report.dir.display());
         } else {
-            println!(
+            outln!(
                 "removed {} from {}",
                 report.removed.join(", "),
                 report.dir.display()
             );
         }
         if !report.restored.is_empty() {
-            println!("restored your earlier {}", report.restored.join(", "));
+            outln!("restored your earlier {}", report.restored.join(", "));
         }
         for hook in &report.foreign {
-            println!("left {hook} alone: it is not dvx's");
+            outln!("left {hook} alone: it is not dvx's");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -129,9 +130,12 @@ fn pin_bytes(git: &GitRepo, rev: &str) -> Option<Vec<u8>> {
     git.read_at(rev, pin::FILE_NAME).ok().flatten()
 }
 
+/// Whether git is replaying commits. `git pull --rebase` sets the reflog action
+/// `pull --rebase` for all it does, including the plain fast-forward it makes when there
+/// is nothing to replay, so only an action that starts with `rebase` counts.
 fn in_rebase(git: &GitRepo) -> bool {
     git.rebase_in_progress()
-        || std::env::var("GIT_REFLOG_ACTION").is_ok_and(|a| a.contains("rebase"))
+        || std::env::var("GIT_REFLOG_ACTION").is_ok_and(|a| a.starts_with("rebase"))
 }
 
 pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
@@ -165,13 +169,47 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
             }
             follow(ctx, &ws, git, mode, "post-merge")
         }
+        "post-rewrite" => {
+            let rebase = args.args.first().map(String::as_str) == Some("rebase");
+            // git runs post-rewrite for a rebase just before it removes the rebase's state,
+            // so only an amend can be "during a rebase" (one step of it: the rebase's own
+            // post-rewrite follows the pin when it ends).
+            if !rebase && in_rebase(git) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("cannot read the rewritten commits")?;
+            let Some(head) = git.head().map(|h| h.hex()) else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            // The commit HEAD replaced; after a rebase whose last commit was dropped,
+            // the branch's old tip.
+            let before =
+                rewritten_from(&input, &head).or_else(|| rebase.then(|| "ORIG_HEAD".to_owned()));
+            if before.is_some_and(|b| pin_bytes(git, &b) == pin_bytes(git, &head)) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            follow(ctx, &ws, git, mode, "post-rewrite")
+        }
         "pre-push" => pre_push(&ws, git),
         other => Err(Hinted::usage(
             format!("unknown hook '{other}'"),
-            "dvx handles post-checkout, post-merge and pre-push",
+            "dvx handles post-checkout, post-merge, post-rewrite and pre-push",
         )
         .into()),
     }
+}
+
+/// The commit that `new` replaced, from post-rewrite's input (`<old> <new> [<extra>]`
+/// per line).
+fn rewritten_from(input: &str, new: &str) -> Option<String> {
+    input.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let old = fields.next()?;
+        (fields.next()? == new).then(|| old.to_owned())
+    })
 }
 
 /// Check out what `dvx.lock` pins at HEAD.
@@ -232,7 +270,10 @@ fn pre_push(ws: &Workspace, git: &GitRepo) -> Result<ExitCode> {
             render::plural(missing.len(), "pinned dvx commit is", "pinned dvx commits are"),
             missing.join(", ")
         ),
-        "the pushed code would name data nobody can fetch; commit the data here (dvx commit) or fetch it first",
+        format!(
+            "the pushed code would name data this clone cannot provide; push from the clone that made those commits, or {}",
+            hint::BRING_OBJECTS
+        ),
     )
     .into())
 }

@@ -22,25 +22,25 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     match repo::init(&root, !args.no_git)? {
         InitOutcome::Created => {
             if !ctx.quiet {
-                println!(
+                outln!(
                     "Initialized a dvx repository in {}",
                     root.join(repo::DVX_DIR).display()
                 );
                 if !args.no_git && dvx::git::discover(&root).is_some() {
-                    println!("Commit it with git: git add .dvx/config.toml .dvx/.gitignore");
+                    outln!("Commit it with git: git add .dvx/config.toml .dvx/.gitignore");
                 }
             }
         }
         InitOutcome::LocalStateCreated => {
             if !ctx.quiet {
-                println!(
+                outln!(
                     "Set up local state for the existing dvx repository in {}",
                     root.display()
                 );
             }
         }
         InitOutcome::AlreadyExists => {
-            println!(
+            outln!(
                 "A dvx repository already exists in {}; nothing changed",
                 root.display()
             );

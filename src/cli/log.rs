@@ -7,14 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::log::{Walk, touches};
-use dvx::history::revision;
 use dvx::object::Commit;
 use dvx::refs::{HEADS, Head, TAGS};
 use dvx::repo::Repo;
 use dvx::workspace::resolve_path;
 use serde::Serialize;
 
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -103,26 +102,26 @@ pub fn print_commit(id: ObjectId, c: &Commit, refs: &[String]) {
     } else {
         format!(" ({})", refs.join(", "))
     };
-    println!("commit {id}{deco}");
+    outln!("commit {id}{deco}");
     if c.parents.len() > 1 {
         let short: Vec<String> = c.parents.iter().map(|p| p.short()).collect();
-        println!("Merge:  {}", short.join(" "));
+        outln!("Merge:  {}", short.join(" "));
     }
-    println!("Author: {}", c.author);
-    println!(
+    outln!("Author: {}", c.author);
+    outln!(
         "Date:   {}",
         render::date(c.author.time, c.author.tz_minutes)
     );
     if let Some(g) = &c.git {
-        println!(
+        outln!(
             "Git:    {}{}",
             g.hex(),
             if g.dirty { " (dirty)" } else { "" }
         );
     }
-    println!();
+    outln!();
     for line in c.message.lines() {
-        println!("    {line}");
+        outln!("    {line}");
     }
 }
 
@@ -130,8 +129,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let repo = ws.repo();
     let start = match &args.rev {
-        Some(r) => revision::resolve(repo, r)?,
-        None => revision::resolve(repo, "HEAD")?,
+        Some(r) => rev::resolve(repo, r)?,
+        None => rev::resolve(repo, "HEAD")?,
     };
     let paths: Vec<_> = args
         .paths
@@ -161,17 +160,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             } else {
                 format!("({}) ", refs.join(", "))
             };
-            println!("{} {deco}{}", id.short(), commit.summary());
+            outln!("{} {deco}{}", id.short(), commit.summary());
         } else {
             if !first {
-                println!();
+                outln!();
             }
             print_commit(id, &commit, &refs);
         }
         first = false;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(ExitCode::SUCCESS)
 }

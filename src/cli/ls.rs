@@ -5,14 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::history::diff::{self, Item};
-use dvx::history::revision;
 use dvx::index::Kind;
 use dvx::object::EntryKind;
 use dvx::path::RepoPath;
 use dvx::workspace::{Workspace, resolve_path};
 use serde::Serialize;
 
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,14 +44,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let (rev, path) = match args.args.as_slice() {
         [] => (None, None),
-        [one] => match revision::resolve(ws.repo(), one) {
+        [one] => match rev::resolve(ws.repo(), one) {
             Ok(id) => (Some(id), None),
             Err(_) => (None, Some(one.as_str())),
         },
-        [rev, path, ..] => (
-            Some(revision::resolve(ws.repo(), rev)?),
-            Some(path.as_str()),
-        ),
+        [rev, path, ..] => (Some(rev::resolve(ws.repo(), rev)?), Some(path.as_str())),
     };
     let filter = match path {
         Some(p) => resolve_path(ws.root(), &ctx.cwd, Path::new(p))?,
@@ -85,15 +81,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 local: r.local,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     for r in &rows {
-        println!(
+        outln!(
             "{:>10}  {}  {}{}",
             render::size(r.item.size),
             r.item.id.map(|i| i.short()).unwrap_or_default(),
-            r.path,
+            render::quote_path(r.path.as_str()),
             if r.local { "" } else { "  (not fetched)" }
         );
     }

@@ -7,14 +7,13 @@ use anyhow::{Context, Result};
 use dvx::git::pin::{self, Pin};
 use dvx::hash::ObjectId;
 use dvx::history::merge::{Strategy, is_ancestor, merge_commits};
-use dvx::history::revision;
 use dvx::object::Commit;
 use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
 
 use serde::Serialize;
 
-use super::hint::Hinted;
-use super::{Ctx, render};
+use super::hint::{self, Hinted};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum StrategyArg {
@@ -54,7 +53,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let rev = args
         .rev
         .expect("clap requires a revision without --git-conflict");
-    let theirs = revision::resolve(ws.repo(), &rev)?;
+    let theirs = rev::resolve(ws.repo(), &rev)?;
     let outcome = merge(ctx, &ws, theirs, &rev, strategy, args.message)?;
     // A merge moves HEAD like a commit does: the pin follows.
     let pin_changed = super::pin::repin(&ws)?;
@@ -125,15 +124,15 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
                 resolved: resolved.iter().map(|p| p.to_string()).collect(),
             },
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if ctx.quiet {
         return Ok(());
     }
     match outcome {
-        MergeOutcome::UpToDate => println!("Already up to date."),
-        MergeOutcome::FastForward(id, r) => println!(
+        MergeOutcome::UpToDate => outln!("Already up to date."),
+        MergeOutcome::FastForward(id, r) => outln!(
             "Fast-forward to {}: wrote {}, removed {}",
             id.short(),
             render::plural(r.written, "file", "files"),
@@ -144,14 +143,14 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
             resolved,
             report,
         } => {
-            println!(
+            outln!(
                 "Merged as {}: wrote {}, removed {}",
                 commit.short(),
                 render::plural(report.written, "file", "files"),
                 render::plural(report.removed, "file", "files")
             );
             if !resolved.is_empty() {
-                println!(
+                outln!(
                     "resolved {} by strategy",
                     render::plural(resolved.len(), "conflict", "conflicts")
                 );
@@ -212,7 +211,7 @@ fn git_conflict(
                     "dvx.lock ({side}) pins dvx commit {}, which is not in this repository",
                     p.commit.short()
                 ),
-                "fetch it first (dvx fetch), then run this again",
+                format!("{}, then run this again", hint::BRING_OBJECTS),
             )
             .into());
         }
@@ -260,7 +259,7 @@ fn git_conflict(
     .write(ws.root())?;
     git.stage(&[pin::FILE_NAME.to_owned()])?;
     if !ctx.quiet {
-        println!(
+        outln!(
             "dvx.lock now pins {}; it is staged, so `git commit` finishes the merge",
             merged.short()
         );
@@ -298,7 +297,8 @@ pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
     }
     if store.read_commit(&ours.commit).is_err() || store.read_commit(&theirs.commit).is_err() {
         eprintln!(
-            "dvx: a pinned commit is not local; leaving dvx.lock conflicted (fetch, then `dvx merge --git-conflict`)"
+            "dvx: a pinned commit is not local; leaving dvx.lock conflicted ({}, then run `dvx merge --git-conflict`)",
+            hint::BRING_OBJECTS
         );
         return Ok(ExitCode::FAILURE);
     }

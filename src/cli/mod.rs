@@ -2,7 +2,12 @@
 //!
 //! Each command parses its arguments, opens the repository, calls a few library
 //! functions and renders their reports as text or JSON. Only this module prints, reads
-//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`) or draws progress bars.
+//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`) or draws progress bars;
+//! standard output is written only through [`output`] (`outln!`, `out!`).
+
+// First, so its macros are in scope in every command module.
+#[macro_use]
+mod output;
 
 mod add;
 mod branch;
@@ -21,6 +26,8 @@ mod ls;
 mod merge;
 mod pin;
 mod render;
+mod reset;
+mod rev;
 mod rm;
 mod show;
 mod status;
@@ -64,6 +71,8 @@ enum Command {
     Status(status::Args),
     /// Stop tracking paths (and delete their files unless --cached).
     Rm(rm::Args),
+    /// Unstage paths: the stage takes them from HEAD (or a revision); files are not touched.
+    Reset(reset::Args),
     /// Record the stage as a new dataset version.
     Commit(commit::Args),
     /// Show the history of dataset versions.
@@ -88,7 +97,7 @@ enum Command {
     Gc(gc::Args),
     /// Verify every local object, the refs and the index.
     Fsck(fsck::Args),
-    /// Install git hooks that keep data in step with git checkout, merge and push.
+    /// Install git hooks that keep data in step with git checkout, merge, rebase and push.
     InstallHooks(hooks::InstallArgs),
     /// Remove dvx's git hooks and restore the hooks that were there before.
     UninstallHooks(hooks::UninstallArgs),
@@ -192,10 +201,12 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let printed = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
+                    // Help and version go to standard output, which may be full too.
+                    output::record(printed);
+                    output::finish(ExitCode::SUCCESS)
                 }
                 _ => ExitCode::from(2),
             };
@@ -206,13 +217,14 @@ pub fn main() -> ExitCode {
             .num_threads(jobs.max(1))
             .build_global();
     }
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
             hint::report(&err);
             ExitCode::from(hint::exit_code(&err))
         }
-    }
+    };
+    output::finish(code)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -240,6 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Add(args) => add::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Rm(args) => rm::run(&ctx, args),
+        Command::Reset(args) => reset::run(&ctx, args),
         Command::Commit(args) => commit::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),

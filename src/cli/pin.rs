@@ -34,7 +34,7 @@ pub fn announce(ctx: &Ctx, ws: &Workspace, changed: bool) -> Result<()> {
         None => return Ok(()),
     };
     if !files.is_empty() {
-        println!(
+        outln!(
             "dvx.lock now pins this data; record it with: git add {}",
             files.join(" ")
         );

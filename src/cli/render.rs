@@ -1,5 +1,6 @@
-//! Shared rendering: progress bars, sizes, dates.
+//! Shared rendering: progress bars, sizes, dates, paths.
 
+use std::borrow::Cow;
 use std::sync::RwLock;
 
 use dvx::progress::{Progress, Unit};
@@ -133,6 +134,47 @@ pub fn relative_list(root: &std::path::Path, paths: &[std::path::PathBuf]) -> St
     relative_all(root, paths).join(" ")
 }
 
+/// A path as people should see it, quoted as git quotes paths (`core.quotePath`, its
+/// default): a name with a control character, `"`, `\` or a non-ASCII byte is put in
+/// double quotes, with C escapes (`\n`, `\t`, `\"`, `\\`) and octal (`\303\251`) for
+/// the rest. Unlike git, a trailing space is quoted too, so it can be seen. Plain names
+/// are left as they are; `--json` output never goes through here.
+pub fn quote_path(path: &str) -> Cow<'_, str> {
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f;
+    if !path.bytes().any(needs_escape) && !path.ends_with(' ') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('"');
+    for b in path.bytes() {
+        match b {
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            b'\r' => out.push_str("\\r"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b if needs_escape(b) => out.push_str(&format!("\\{b:03o}")),
+            b => out.push(char::from(b)),
+        }
+    }
+    out.push('"');
+    Cow::Owned(out)
+}
+
+/// A file's mode in git's numbers: `100755` when executable, else `100644`.
+pub fn git_mode(executable: bool) -> &'static str {
+    if executable { "100755" } else { "100644" }
+}
+
+/// `mode changed 100644 -> 100755`.
+pub fn mode_change((old, new): (bool, bool)) -> String {
+    format!("mode changed {} -> {}", git_mode(old), git_mode(new))
+}
+
 /// `1 file`, `3 files`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -150,5 +192,20 @@ mod tests {
         assert_eq!(size(512), "512 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(plural(1, "file", "files"), "1 file");
+        assert_eq!(mode_change((false, true)), "mode changed 100644 -> 100755");
+    }
+
+    #[test]
+    fn quotes_paths_as_git_does() {
+        assert_eq!(quote_path("data/a b.csv"), "data/a b.csv");
+        assert!(matches!(quote_path("data/x"), Cow::Borrowed(_)));
+        assert_eq!(quote_path("a\nb"), r#""a\nb""#);
+        assert_eq!(quote_path("a\tb"), r#""a\tb""#);
+        assert_eq!(quote_path("say \"hi\""), r#""say \"hi\"""#);
+        assert_eq!(quote_path("back\\slash"), r#""back\\slash""#);
+        assert_eq!(quote_path("bell\u{7}\u{1b}\u{7f}"), r#""bell\a\033\177""#);
+        assert_eq!(quote_path("caf\u{e9}"), r#""caf\303\251""#);
+        assert_eq!(quote_path("trailing "), r#""trailing ""#);
+        assert_eq!(quote_path(" leading"), " leading");
     }
 }

@@ -40,9 +40,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             deleted_files: report.deleted_files,
             gitignores_changed: render::relative_all(ws.root(), &report.gitignores_changed),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {
-        println!(
+        outln!(
             "untracked {}{}",
             render::plural(report.untracked.len(), "path", "paths"),
             if args.cached {
@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             }
         );
         if !report.gitignores_changed.is_empty() {
-            println!(
+            outln!(
                 "commit the ignore rules with: git add {}",
                 render::relative_list(ws.root(), &report.gitignores_changed)
             );

@@ -4,11 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::history::diff::{self, FileStatus, TreeSource};
-use dvx::history::revision;
 use serde::Serialize;
 
 use super::log::{JsonCommit, decorations, print_commit};
-use super::{Ctx, render};
+use super::{Ctx, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +27,11 @@ pub struct JsonChange {
     pub new_id: Option<String>,
     pub old_size: Option<u64>,
     pub new_size: Option<u64>,
+    /// git's mode numbers, only when the executable bit changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_mode: Option<&'static str>,
 }
 
 impl JsonChange {
@@ -43,6 +47,8 @@ impl JsonChange {
             new_id: c.new.as_ref().and_then(|i| i.id).map(|i| i.to_hex()),
             old_size: c.old.as_ref().map(|i| i.size),
             new_size: c.new.as_ref().map(|i| i.size),
+            old_mode: c.mode_change().map(|(old, _)| render::git_mode(old)),
+            new_mode: c.mode_change().map(|(_, new)| render::git_mode(new)),
         }
     }
 }
@@ -66,7 +72,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let repo = ws.repo();
     let store = repo.store();
-    let id = revision::resolve(repo, args.rev.as_deref().unwrap_or("HEAD"))?;
+    let id = rev::resolve(repo, args.rev.as_deref().unwrap_or("HEAD"))?;
     let commit = store.read_commit(&id)?;
     let parent_tree = match commit.parents.first() {
         Some(p) => Some(store.read_commit(p)?.tree),
@@ -90,11 +96,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             commit: JsonCommit::new(id, &commit, refs),
             changes: changes.iter().map(JsonChange::new).collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&show)?);
+        outln!("{}", serde_json::to_string_pretty(&show)?);
         return Ok(ExitCode::SUCCESS);
     }
     print_commit(id, &commit, &refs);
-    println!();
+    outln!();
     for c in &changes {
         let size = c
             .new
@@ -102,17 +108,24 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .or(c.old.as_ref())
             .map(|i| i.size)
             .unwrap_or(0);
+        let mode = c.mode_change().map(render::mode_change);
         match &c.status {
-            FileStatus::Renamed { from } => println!("  renamed:  {from} -> {}", c.path),
-            s => println!(
-                "  {:<10}{} ({})",
+            FileStatus::Renamed { from } => outln!(
+                "  renamed:  {} -> {}{}",
+                render::quote_path(from.as_str()),
+                render::quote_path(c.path.as_str()),
+                mode.map(|m| format!(" ({m})")).unwrap_or_default()
+            ),
+            s => outln!(
+                "  {:<10}{} ({}{})",
                 format!("{}:", status_name(s)),
-                c.path,
-                render::size(size)
+                render::quote_path(c.path.as_str()),
+                render::size(size),
+                mode.map(|m| format!(", {m}")).unwrap_or_default()
             ),
         }
     }
-    println!(
+    outln!(
         "{}",
         render::plural(changes.len(), "file changed", "files changed")
     );

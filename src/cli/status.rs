@@ -8,7 +8,7 @@ use dvx::refs::Head;
 use dvx::workspace::{self, Change, PinState, Status};
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let bars = ctx.progress();
     let status = workspace::status(&ws, &ctx.cwd, &args.paths, &bars)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&JsonStatus::from(&status))?
         );
@@ -39,6 +39,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 struct JsonChange<'a> {
     path: &'a str,
     status: &'static str,
+    /// Only when true, so the shape of other changes stays as it was.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    mode_changed: bool,
 }
 
 #[derive(Serialize)]
@@ -67,6 +70,7 @@ fn changes(list: &[Change]) -> Vec<JsonChange<'_>> {
         .map(|c| JsonChange {
             path: c.path.as_str(),
             status: c.kind.name(),
+            mode_changed: c.mode_changed,
         })
         .collect()
 }
@@ -118,24 +122,33 @@ fn print_section(title: &str, list: &[Change]) {
     if list.is_empty() {
         return;
     }
-    println!("{title}");
+    outln!("{title}");
     for c in list {
-        println!("  {:<10}{}", format!("{}:", c.kind.name()), c.path);
+        outln!(
+            "  {:<10}{}{}",
+            format!("{}:", c.kind.name()),
+            render::quote_path(c.path.as_str()),
+            if c.mode_changed {
+                " (mode changed)"
+            } else {
+                ""
+            }
+        );
     }
-    println!();
+    outln!();
 }
 
 fn print_text(s: &Status) {
     match &s.head {
-        Head::Branch(_) => println!("On branch {}", s.head.branch().unwrap_or("?")),
-        Head::Detached(id) => println!("HEAD detached at {}", id.short()),
+        Head::Branch(_) => outln!("On branch {}", s.head.branch().unwrap_or("?")),
+        Head::Detached(id) => outln!("HEAD detached at {}", id.short()),
     }
     if s.head_commit.is_none() {
-        println!("No commits yet");
+        outln!("No commits yet");
     }
-    println!();
+    outln!();
     if let Some(target) = s.interrupted_checkout {
-        println!(
+        outln!(
             "A checkout of {} was interrupted; run `dvx checkout {}` to finish it.\n",
             target.short(),
             target.short()
@@ -146,7 +159,10 @@ fn print_text(s: &Status) {
         .iter()
         .cloned()
         .partition(|c| c.kind != workspace::ChangeKind::New);
-    print_section("Changes staged for commit (dvx commit):", &s.staged);
+    print_section(
+        "Changes staged for commit (dvx commit; dvx reset -- <path> to unstage):",
+        &s.staged,
+    );
     print_section(
         "Changes not staged (dvx add to stage, dvx checkout -- <path> to discard):",
         &tracked_changes,
@@ -156,19 +172,20 @@ fn print_text(s: &Status) {
         &new,
     );
     if !s.not_fetched.is_empty() {
-        println!("Not fetched (tracked, bytes not in the work tree):");
+        outln!("Not fetched (tracked, bytes not in the work tree):");
         for p in s.not_fetched.iter().take(20) {
-            println!("  {p}");
+            outln!("  {}", render::quote_path(p.as_str()));
         }
         if s.not_fetched.len() > 20 {
-            println!("  ... and {} more", s.not_fetched.len() - 20);
+            outln!("  ... and {} more", s.not_fetched.len() - 20);
         }
-        println!();
+        outln!();
     }
     if s.is_clean() {
-        println!("nothing to commit, the work tree matches the stage");
+        outln!("nothing to commit, the work tree matches the stage");
     }
     for p in &s.not_ignored {
+        let p = render::quote_path(p.as_str());
         eprintln!(
             "warning: git does not ignore the tracked path {p}; its bytes could be committed to git (`dvx add {p}` puts back its .gitignore entry)"
         );

@@ -3,12 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::revision;
 use dvx::refs::{self, Expected, TAGS};
 use serde::Serialize;
 
-use super::Ctx;
 use super::hint::Hinted;
+use super::{Ctx, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,10 +44,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     commit: id.to_hex(),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            outln!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             for (name, _) in tags {
-                println!("{}", name.trim_start_matches(TAGS));
+                outln!("{}", name.trim_start_matches(TAGS));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -65,13 +64,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         refs.update(&full, Expected::Is(id), None, &who, "tag: deleted")?;
         if !ctx.quiet {
-            println!("deleted tag {name} (was {})", id.short());
+            outln!("deleted tag {name} (was {})", id.short());
         }
         return Ok(ExitCode::SUCCESS);
     }
     refs::validate_name(name, "tag")?;
     let rev = args.names.get(1).map(String::as_str).unwrap_or("HEAD");
-    let target = revision::resolve(ws.repo(), rev)?;
+    let target = rev::resolve(ws.repo(), rev)?;
     let _lock = ws.repo().lock()?;
     let existing = refs.get(&full)?;
     if let Some(old) = existing
@@ -86,7 +85,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let expected = existing.map(Expected::Is).unwrap_or(Expected::Absent);
     refs.update(&full, expected, Some(target), &who, &format!("tag: {rev}"))?;
     if !ctx.quiet {
-        println!("tagged {} as {name}", target.short());
+        outln!("tagged {} as {name}", target.short());
     }
     Ok(ExitCode::SUCCESS)
 }

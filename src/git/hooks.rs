@@ -1,7 +1,9 @@
 //! Installing and removing the git hooks that keep data in step with code.
 //!
 //! Each hook is a short shell script that runs the hook that was there before (kept as
-//! `<hook>.pre-dvx`) and then `dvx hook <name>`, where the real work happens. Installing
+//! `<hook>.pre-dvx`) and then `dvx hook <name>`, where the real work happens; both get
+//! the hook's arguments and, for hooks git feeds on standard input (pre-push,
+//! post-rewrite), the same input. Installing
 //! is idempotent; uninstalling removes dvx's scripts and puts the earlier hooks back.
 //! `core.hooksPath` is honoured. The merge driver for `dvx.lock` is registered in the
 //! repository's local config and `info/attributes`, never in tracked files.
@@ -14,7 +16,7 @@ use super::{Error, GitRepo};
 use crate::atomic;
 
 /// The hooks dvx installs.
-pub const HOOKS: [&str; 3] = ["post-checkout", "post-merge", "pre-push"];
+pub const HOOKS: [&str; 4] = ["post-checkout", "post-merge", "post-rewrite", "pre-push"];
 /// The line that marks a hook as dvx's.
 pub const MARKER: &str = "# dvx-managed hook";
 /// Suffix of a hook that was there before dvx's.
@@ -61,8 +63,9 @@ fn script(hook: &str, dvx: &Path, eager: bool) -> String {
     let dvx = quote(&dvx.display().to_string());
     let saved = format!("{hook}{SAVED_SUFFIX}");
     let mode = if eager { " --eager" } else { "" };
-    let run_saved_and_dvx = if hook == "pre-push" {
-        // pre-push reads the refs being pushed on stdin: both hooks need it.
+    let run_saved_and_dvx = if reads_stdin(hook) {
+        // pre-push reads the refs being pushed on stdin, post-rewrite the rewritten
+        // commits: both the saved hook and dvx need it.
         format!(
             "input=$(mktemp) || exit 1\n\
              cat > \"$input\"\n\
@@ -92,6 +95,11 @@ fn script(hook: &str, dvx: &Path, eager: bool) -> String {
          hook_dir=$(dirname \"$0\")\n\
          {run_saved_and_dvx}"
     )
+}
+
+/// Whether git passes the hook data on standard input.
+fn reads_stdin(hook: &str) -> bool {
+    matches!(hook, "pre-push" | "post-rewrite")
 }
 
 fn is_ours(path: &Path) -> bool {
@@ -249,8 +257,11 @@ mod tests {
         assert!(s.contains("'/opt/my dvx/dvx'"));
         assert!(s.contains("post-checkout.pre-dvx"));
         assert!(s.contains("hook post-checkout --eager"));
-        let p = script("pre-push", Path::new("/bin/dvx"), false);
-        assert!(p.contains("< \"$input\""));
+        for hook in ["pre-push", "post-rewrite"] {
+            let p = script(hook, Path::new("/bin/dvx"), false);
+            assert!(p.contains(&format!("{hook}.pre-dvx\" \"$@\" < \"$input\"")));
+            assert!(p.contains(&format!("hook {hook} \"$@\" < \"$input\"")));
+        }
         assert_eq!(quote("it's"), r"'it'\''s'");
     }
 }

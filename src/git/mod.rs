@@ -35,7 +35,7 @@ pub enum Error {
     },
 }
 
-fn gix_err(what: impl Into<String>) -> impl FnOnce(gix::Error) -> Error {
+fn gix_err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> Error {
     let what = what.into();
     move |e| Error::Gix {
         what,
@@ -98,17 +98,59 @@ impl GitRepo {
         })
     }
 
-    /// The git commit and whether tracked files differ from it (untracked files do not
-    /// count, and neither does dvx's data, which git ignores).
+    /// The git commit and whether tracked files differ from it, staged or not. Untracked
+    /// files do not count, nor does dvx's data (git ignores it), nor `dvx.lock`: dvx
+    /// rewrites it on every commit and checkout, so a changed pin says nothing about the
+    /// code.
     pub fn head_with_dirtiness(&self) -> Result<Option<GitLink>, Error> {
         let Some(mut link) = self.head() else {
             return Ok(None);
         };
-        link.dirty = self
-            .repo
-            .is_dirty()
-            .map_err(gix_err("checking for local changes"))?;
+        link.dirty = self.code_is_dirty()?;
         Ok(Some(link))
+    }
+
+    /// Whether a tracked file other than `dvx.lock` differs between HEAD and the index,
+    /// or between the index and the work tree (gix's `is_dirty`, minus the pin).
+    fn code_is_dirty(&self) -> Result<bool, Error> {
+        let is_pin = |path: &gix::bstr::BStr| path == pin::FILE_NAME.as_bytes();
+        let what = "checking for local changes";
+        let head_tree = self.repo.head_tree_id_or_empty().map_err(gix_err(what))?;
+        let index = self.repo.index_or_empty().map_err(gix_err(what))?;
+        let mut staged = false;
+        self.repo
+            .tree_index_status(
+                &head_tree,
+                &index,
+                None,
+                gix::status::tree_index::TrackRenames::Disabled,
+                |change, _, _| {
+                    if is_pin(change.location()) {
+                        return Ok(std::ops::ControlFlow::Continue(()));
+                    }
+                    staged = true;
+                    Ok(std::ops::ControlFlow::Break(()))
+                },
+            )
+            .map_err(gix_err(what))?;
+        if staged {
+            return Ok(true);
+        }
+        let changes = self
+            .repo
+            .status(gix::progress::Discard)
+            .map_err(gix_err(what))?
+            .index_worktree_rewrites(None)
+            .index_worktree_submodules(gix::status::Submodule::AsConfigured { check_dirty: true })
+            .index_worktree_options_mut(|opts| opts.dirwalk_options = None)
+            .into_index_worktree_iter(Vec::new())
+            .map_err(gix_err(what))?;
+        for change in changes {
+            if !is_pin(change.map_err(gix_err(what))?.rela_path()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Paths git tracks at or below `rel` (a `/`-separated path from the top; empty for

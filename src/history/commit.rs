@@ -36,6 +36,11 @@ pub struct Committed {
 /// now names them), then the branch moves by compare-and-swap from the parent it was
 /// built on.
 pub fn commit(repo: &Repo, index: &mut Index, new: NewCommit) -> Result<Committed, Error> {
+    // As git: a message that is empty once tidied is refused, before anything is written.
+    let message = normalize_message(&new.message);
+    if message.trim().is_empty() {
+        return Err(Error::EmptyMessage);
+    }
     let store = repo.store();
     let parent = repo.refs().head_commit()?;
     let tree = build::write_tree(index, store)?;
@@ -53,7 +58,7 @@ pub fn commit(repo: &Repo, index: &mut Index, new: NewCommit) -> Result<Committe
         tree: tree.id,
         parents: parent.into_iter().collect(),
         author: new.author.clone(),
-        message: normalize_message(&new.message),
+        message,
         git: new.git,
         runs: Vec::new(),
         extensions: Vec::new(),

@@ -345,6 +345,14 @@ pub enum FileStatus {
     },
 }
 
+/// The executable bit before and after, when it changed on a file both sides have
+/// (`chmod +x`: a change even when the bytes are the same).
+pub fn mode_change(old: Option<&Item>, new: Option<&Item>) -> Option<(bool, bool)> {
+    let (old, new) = (old?, new?);
+    let files = old.kind == EntryKind::File && new.kind == EntryKind::File;
+    (files && old.executable != new.executable).then_some((old.executable, new.executable))
+}
+
 /// A file-level change with renames paired up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
@@ -352,6 +360,21 @@ pub struct FileChange {
     pub status: FileStatus,
     pub old: Option<Item>,
     pub new: Option<Item>,
+}
+
+impl FileChange {
+    /// See [`mode_change`].
+    pub fn mode_change(&self) -> Option<(bool, bool)> {
+        mode_change(self.old.as_ref(), self.new.as_ref())
+    }
+
+    /// Whether the bytes (or the kind) changed, as opposed to the mode alone.
+    pub fn content_changed(&self) -> bool {
+        match (&self.old, &self.new) {
+            (Some(old), Some(new)) => old.kind != new.kind || old.id != new.id,
+            _ => true,
+        }
+    }
 }
 
 /// Turn raw differences into file changes: a deletion and an addition of the same id

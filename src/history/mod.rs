@@ -30,6 +30,8 @@ pub enum Error {
         spec: String,
         candidates: Vec<ObjectId>,
     },
+    #[error("'{0}': the two revisions have no common ancestor")]
+    NoMergeBase(String),
     #[error("'{0}' names {1}, not a commit")]
     NotACommit(String, &'static str),
     #[error("HEAD has no commits yet")]
@@ -40,6 +42,8 @@ pub enum Error {
         id: ObjectId,
         n: usize,
     },
+    #[error("aborting commit due to an empty commit message")]
+    EmptyMessage,
     #[error("nothing to commit: the stage matches {}", .0.map(|id| id.short()).unwrap_or_else(|| "the empty tree".into()))]
     NothingToCommit(Option<ObjectId>),
     #[error("path '{path}' does not exist in {rev}")]

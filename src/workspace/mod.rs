@@ -2,7 +2,8 @@
 //!
 //! Owns: turning the paths a user typed into repository paths, walking tracked
 //! directories with the ignore rules, comparing files with the index, putting files into
-//! the store (`add`) and back into the work tree (`checkout`, full or lazy). Does not own
+//! the store (`add`) and back into the work tree (`checkout`, full or lazy), and setting
+//! the stage from a commit without touching files (`reset`). Does not own
 //! the commit graph (history) or git (git); it calls them.
 //!
 //! Invariants: untracked files are never modified or deleted; a file is replaced by a
@@ -14,6 +15,7 @@ mod checkout;
 mod compare;
 mod materialize;
 mod merge;
+mod reset;
 mod resolve;
 mod restore;
 mod rm;
@@ -30,6 +32,7 @@ pub use checkout::{
 pub use compare::{FileState, check_entry};
 pub use materialize::Materializer;
 pub use merge::{MergeOptions, MergeOutcome, merge};
+pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
@@ -60,6 +63,8 @@ pub enum Error {
     BadName { path: String, why: String },
     #[error("'{path}' did not match any tracked path")]
     NotTracked { path: RepoPath },
+    #[error("'{path}' is neither in the stage nor in {rev}")]
+    NotStagedOrCommitted { path: RepoPath, rev: String },
     #[error("'{path}' has local changes")]
     LocalChanges { path: RepoPath },
     #[error("checkout would overwrite local changes in {count} path(s): {list}")]

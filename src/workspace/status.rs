@@ -11,7 +11,7 @@ use super::{Error, Workspace, read_err, resolve_path};
 use crate::git::pin::Pin;
 use crate::hash::ObjectId;
 use crate::history::diff::{self, IndexSource, TreeSource};
-use crate::index::{Entry, Index, Stat};
+use crate::index::{Entry, Index, Kind, Stat};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 use crate::refs::Head;
@@ -49,6 +49,9 @@ impl ChangeKind {
 pub struct Change {
     pub path: RepoPath,
     pub kind: ChangeKind,
+    /// A modified file whose executable bit changed (`chmod +x`), with or without its
+    /// bytes.
+    pub mode_changed: bool,
 }
 
 /// How the checked-out data relates to `dvx.lock`.
@@ -159,6 +162,7 @@ pub fn status(
     let mut not_fetched = Vec::new();
     let mut refresh = Vec::new();
     for (entry, state) in &states {
+        let mut mode_changed = false;
         let kind = match state {
             FileState::Clean => continue,
             FileState::Restat(stat) | FileState::Fetched(stat) => {
@@ -169,13 +173,23 @@ pub fn status(
                 not_fetched.push(entry.path.clone());
                 continue;
             }
-            FileState::Modified { .. } => ChangeKind::Modified,
+            FileState::Modified {
+                kind, executable, ..
+            } => {
+                // A linked file's mode is the object's (read-only), not the user's.
+                mode_changed = !entry.linked
+                    && *kind == Kind::File
+                    && entry.kind == Kind::File
+                    && *executable != entry.executable;
+                ChangeKind::Modified
+            }
             FileState::Deleted => ChangeKind::Deleted,
             FileState::Corrupt => ChangeKind::Corrupt,
         };
         unstaged.push(Change {
             path: entry.path.clone(),
             kind,
+            mode_changed,
         });
     }
     let stale_stat = refresh.len();
@@ -184,6 +198,7 @@ pub fn status(
             unstaged.push(Change {
                 path,
                 kind: ChangeKind::New,
+                mode_changed: false,
             });
         }
     }
@@ -315,6 +330,7 @@ fn staged_changes(
                 (_, None) => ChangeKind::Deleted,
                 _ => ChangeKind::Modified,
             },
+            mode_changed: diff::mode_change(c.old.as_ref(), c.new.as_ref()).is_some(),
             path: c.path,
         })
         .collect())
