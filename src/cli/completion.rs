@@ -24,6 +24,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "dvx", &mut script);
-    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+    std::io::Write::write_all(&mut super::output::Stdout, &script)?;
     Ok(ExitCode::SUCCESS)
 }
