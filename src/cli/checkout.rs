@@ -26,7 +26,8 @@ pub struct Args {
     /// not fetched until remotes can bring them.
     #[arg(long)]
     eager: bool,
-    /// Discard local changes that the checkout would overwrite.
+    /// Throw local changes away: every tracked path ends as the revision (default HEAD)
+    /// has it; untracked files are kept.
     #[arg(short, long)]
     force: bool,
     /// Create this branch at the revision (default HEAD) and switch to it.
@@ -64,16 +65,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         return restore(ctx, &ws, &args.paths, source, args.json);
     }
-    let Some(rev) = args.rev.as_deref() else {
-        if let Some(name) = &args.new_branch {
+    let rev = match (args.rev.as_deref(), &args.new_branch) {
+        (Some(rev), _) => rev,
+        (None, Some(name)) => {
             let head = ws.repo().refs().head_commit()?;
             return create_and_switch(ctx, &ws, name, head, mode, args.force, args.json);
         }
-        return Err(Hinted::usage(
+        // `git checkout -f`: throw the local changes away, staying where HEAD is.
+        (None, None) if args.force => "HEAD",
+        (None, None) => {
+            return Err(Hinted::usage(
             "nothing to check out",
-            "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
-        )
-        .into());
+                "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
+            )
+            .into());
+        }
     };
     let target = match revision::resolve(ws.repo(), rev) {
         Ok(id) => id,

@@ -7,6 +7,7 @@ mod harness;
 
 mod add_status;
 mod bad_input;
+mod checkout_force;
 mod checkout_restore;
 mod crash;
 mod git_integration;
