@@ -116,6 +116,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
             format!("to move it to dvx, untrack it in git first: git rm -r --cached {path}")
         }
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
+        E::BeyondSymlink { link, .. } => format!(
+            "what lies beyond the symlink {link} is not in the work tree; add the link itself (dvx add {link}), or the directory it points to"
+        ),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
         E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
         E::WouldOverwrite { .. } => {

@@ -21,14 +21,15 @@
 //! The target is recorded in `.dvx/CHECKOUT` before any file is touched, and the rules
 //! above make a checkout cut short by a crash safe to run again without `--force`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry, hash_path, links_to_object, shares_object};
+use super::real_dirs::{self, RealDirs};
 use super::restore::{Existing, entry_for, write_entries};
-use super::rm::{RealDirs, prune_empty_dirs};
+use super::rm::prune_empty_dirs;
 use super::{Error, Workspace, expand_to, read_err, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
@@ -41,7 +42,7 @@ use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{Expected, Head};
 use crate::repo::Repo;
-use crate::stat::{FileKind, Observed};
+use crate::stat::FileKind;
 
 const MARKER: &str = "CHECKOUT";
 
@@ -235,7 +236,9 @@ pub fn switch(
                     Some(item) => {
                         let mut entry = entry_for(path.clone(), &item);
                         let abs = path.to_fs_path(root);
-                        if let Ok(m) = fs::symlink_metadata(&abs) {
+                        if real_dirs.lead_to(&path)
+                            && let Ok(m) = fs::symlink_metadata(&abs)
+                        {
                             entry.stat = Stat::from_metadata(&m);
                             entry.not_fetched = false;
                             // A file an interrupted checkout linked to its object.
@@ -372,13 +375,13 @@ fn plan_added_dir(
     let any_local = files
         .iter()
         .any(|(_, i)| i.id.is_some_and(|id| store.contains(&id)));
-    let abs = path.to_fs_path(ws.root());
     // A tracked file the checkout already removes (it was planned first) is not in the
     // way of the directory that replaces it.
     let removed = actions
         .iter()
         .any(|a| matches!(a, Action::Update(p, None) if p == path));
-    let in_the_way = !removed && fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir());
+    let in_the_way =
+        !removed && real_dirs::lstat(ws.root(), path).is_ok_and(|o| o.kind != FileKind::Dir);
     if in_the_way && !force {
         conflicts.push(path.clone());
         return Ok(());
@@ -407,7 +410,7 @@ fn untracked_matches(
     target: Option<&Item>,
 ) -> Result<Option<bool>, Error> {
     let abs = path.to_fs_path(ws.root());
-    let observed = match Observed::lstat(&abs) {
+    let observed = match real_dirs::lstat(ws.root(), path) {
         Ok(o) if o.kind != FileKind::Dir => o,
         _ => return Ok(None),
     };
@@ -434,6 +437,7 @@ fn untracked_matches(
 /// writes in symlink mode.
 fn links_to_target(ws: &Workspace, path: &RepoPath, target: &Item) -> bool {
     target.kind == EntryKind::File
+        && real_dirs::lstat(ws.root(), path).is_ok_and(|o| o.kind == FileKind::Symlink)
         && target
             .id
             .is_some_and(|id| links_to_object(&path.to_fs_path(ws.root()), ws.repo().store(), &id))
@@ -510,7 +514,7 @@ fn plan_path(
     };
     // In symlink mode, a link to the target's object is the target file.
     let w_is_t = w_is_t || new.is_some_and(|n| links_to_target(ws, path, n));
-    let nothing_here = old.is_none() && fs::symlink_metadata(path.to_fs_path(root)).is_err();
+    let nothing_here = old.is_none() && real_dirs::lstat(root, path).is_err();
     let action = if w_is_t {
         Action::Adopt(path.clone(), new.cloned())
     } else if force {
@@ -654,7 +658,8 @@ fn check_blocking_files(
             _ => None,
         })
         .collect();
-    let mut checked_dirs: HashSet<RepoPath> = HashSet::new();
+    // Directories on the way, and whether each is a real one.
+    let mut checked_dirs: HashMap<RepoPath, bool> = HashMap::new();
     for action in actions {
         let Action::Update(path, Some(item)) = action else {
             continue;
@@ -664,7 +669,7 @@ fn check_blocking_files(
         }
         // A directory where the file goes: everything in it must be going away.
         let abs = path.to_fs_path(root);
-        if fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+        if real_dirs::is_real_dir(root, path) {
             let blocked = walkdir::WalkDir::new(&abs)
                 .into_iter()
                 .filter_map(Result::ok)
@@ -680,18 +685,33 @@ fn check_blocking_files(
                 conflicts.push(path.clone());
             }
         }
-        // A file where a parent directory goes.
+        // A file or symlink where a parent directory goes. Only the highest counts: what
+        // lies beyond it is not in the work tree, and is never looked at (a symlink may
+        // lead out of the repository).
         for dir in path.ancestors().skip(1) {
-            if !checked_dirs.insert(dir.clone()) {
-                continue;
-            }
-            let abs = dir.to_fs_path(root);
-            if fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir()) && !removed.contains(&dir) {
-                if force {
-                    fs::remove_file(&abs).map_err(write_err(&abs))?;
-                } else {
-                    conflicts.push(dir);
+            let real = match checked_dirs.get(&dir) {
+                Some(&real) => real,
+                None => {
+                    let abs = dir.to_fs_path(root);
+                    let real = match fs::symlink_metadata(&abs) {
+                        Ok(m) if m.is_dir() => true,
+                        Ok(_) if removed.contains(&dir) => false,
+                        Ok(_) if force => {
+                            fs::remove_file(&abs).map_err(write_err(&abs))?;
+                            false
+                        }
+                        Ok(_) => {
+                            conflicts.push(dir.clone());
+                            false
+                        }
+                        Err(_) => false,
+                    };
+                    checked_dirs.insert(dir, real);
+                    real
                 }
+            };
+            if !real {
+                break;
             }
         }
     }

@@ -14,6 +14,7 @@ mod checkout;
 mod compare;
 mod materialize;
 mod merge;
+mod real_dirs;
 mod resolve;
 mod restore;
 mod rm;
@@ -58,6 +59,8 @@ pub enum Error {
     TrackedByGit { path: RepoPath, examples: String },
     #[error("'{path}' cannot be tracked: {why}")]
     BadName { path: String, why: String },
+    #[error("'{path}' is beyond a symbolic link ('{link}')")]
+    BeyondSymlink { path: RepoPath, link: RepoPath },
     #[error("'{path}' did not match any tracked path")]
     NotTracked { path: RepoPath },
     #[error("'{path}' has local changes")]
