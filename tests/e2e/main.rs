@@ -13,6 +13,7 @@ mod crash;
 mod git_integration;
 mod history;
 mod merge_gc;
+mod merge_per_file;
 mod property;
 mod review;
 mod symlinked_dirs;
