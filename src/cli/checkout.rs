@@ -222,6 +222,8 @@ fn create_and_switch(
         // No commits yet: as in git, the unborn branch just gets another name.
         let who = ctx.signature(ws).or_else(|_| fallback_signature())?;
         let _lock = ws.repo().lock()?;
+        ws.repo()
+            .ensure_not_checked_out_elsewhere(&full, dvx::repo::BranchChange::CheckOut)?;
         ws.repo().refs().set_head(
             &refs::Head::Branch(full),
             &who,
@@ -370,7 +372,13 @@ pub(super) fn switch_to_pin(
     let head = match branch {
         Some(name) if refs::validate_name(&name, "branch").is_ok() => {
             let full = format!("{HEADS}{name}");
+            let here = ws.repo().refs().read_head()? == refs::Head::Branch(full.clone());
             match ws.repo().refs().get(&full)? {
+                // Another work tree is on that branch: this one follows the pin detached,
+                // never onto (or moving) the other's branch.
+                _ if !here && ws.repo().other_worktree_on(&full).is_some() => {
+                    workspace::HeadMove::Detach
+                }
                 Some(tip) if tip == target => workspace::HeadMove::Switch(full),
                 Some(tip) if merge::is_ancestor(ws.repo().store(), tip, target)? => {
                     workspace::HeadMove::SetBranch {

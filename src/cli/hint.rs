@@ -155,6 +155,19 @@ fn history_hint(e: &history::Error) -> Option<String> {
             "stage changes with `dvx add <paths>` first, or pass --allow-empty".into()
         }
         E::NoSuchPath { .. } => "`dvx ls <rev>` lists the paths that revision has".into(),
+        E::NoSuchBranch(_) => "`dvx branch` lists branches".into(),
+        E::BranchExists(_) => {
+            "pick another name (`dvx branch -f <name>` moves an existing branch)".into()
+        }
+        E::CurrentBranch { change, .. } => match change {
+            repo::BranchChange::Delete => {
+                "switch to another branch first (dvx checkout <branch>)".into()
+            }
+            _ => "use `dvx checkout` or `dvx merge` to move the branch you are on".into(),
+        },
+        E::NotMerged(name) => {
+            format!("merge it first, or delete anyway with `dvx branch -D {name}`")
+        }
         E::Store(e) => return store_hint(e),
         E::Refs(e) => return refs_hint(e),
         E::Index(e) => return index_hint(e),
@@ -172,6 +185,24 @@ fn repo_hint(e: &repo::Error) -> Option<String> {
         E::NewerFormat { .. } => "upgrade dvx to work with this repository".into(),
         E::Config { .. } => {
             "fix the file by hand, or restore it with `git checkout -- .dvx/config.toml`".into()
+        }
+        E::BranchCheckedOut {
+            branch,
+            change,
+            worktree,
+        } => {
+            let at = worktree.display();
+            match change {
+                repo::BranchChange::CheckOut => format!(
+                    "work on it in {at}, or start a branch of your own from it here: dvx checkout -b <new-branch> {branch}"
+                ),
+                repo::BranchChange::Create => {
+                    format!("pick another name, or make its first commit in {at}")
+                }
+                _ => format!(
+                    "switch that work tree to another branch first: dvx -C {at} checkout <other-branch>"
+                ),
+            }
         }
         E::Lock(e) => return lock_hint(e),
         E::Refs(e) => return refs_hint(e),

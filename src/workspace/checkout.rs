@@ -41,7 +41,7 @@ use crate::object::{EntryKind, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{Expected, Head};
-use crate::repo::Repo;
+use crate::repo::{BranchChange, Repo};
 use crate::stat::FileKind;
 
 const MARKER: &str = "CHECKOUT";
@@ -131,6 +131,14 @@ pub fn switch(
     let repo = ws.repo();
     let store = repo.store();
     let root = ws.root();
+    // As in git, a branch another work tree has checked out is not checked out here too:
+    // a commit in one would silently revert the other. (Staying on this work tree's own
+    // branch is always fine.)
+    if let HeadMove::Switch(branch) | HeadMove::SetBranch { branch, .. } = &options.head
+        && repo.refs().read_head()? != Head::Branch(branch.clone())
+    {
+        repo.ensure_not_checked_out_elsewhere(branch, BranchChange::CheckOut)?;
+    }
     let head = repo.refs().head_commit()?;
     let head_tree = match head {
         Some(id) => Some(store.read_commit(&id)?.tree),

@@ -17,3 +17,4 @@ mod merge_per_file;
 mod property;
 mod review;
 mod symlinked_dirs;
+mod worktree_branches;
