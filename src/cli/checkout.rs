@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         (None, None) if args.force => "HEAD",
         (None, None) => {
             return Err(Hinted::usage(
-            "nothing to check out",
+                "nothing to check out",
                 "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
             )
             .into());
