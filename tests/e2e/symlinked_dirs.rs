@@ -273,3 +273,47 @@ fn an_untracked_symlink_in_the_way_of_a_directory_needs_force() {
     assert_clean(&sb);
     assert_eq!(fs::read(outside.join("x.txt")).expect("kept"), b"x\n");
 }
+
+/// The user's side of the same: a tracked symlink replaced in the work tree by a real
+/// directory (or a file) is a local change at the link's path, found without reading
+/// through anything; a checkout that would overwrite it refuses, `--force` replaces it.
+#[test]
+fn a_tracked_symlink_replaced_in_the_work_tree_is_a_local_change() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/v1/inner.txt", b"inner\n");
+    sb.write("data/p", b"a file\n");
+    sb.ok(&["add", "data"]);
+    let file = commit_at(&sb, 0, "file");
+    fs::remove_file(sb.path("data/p")).expect("rm");
+    symlink("v1", sb.path("data/p")).expect("symlink");
+    sb.ok(&["add", "data"]);
+    commit_at(&sb, 10, "link");
+
+    // A real directory with a file of the user's where the link was.
+    fs::remove_file(sb.path("data/p")).expect("rm link");
+    sb.write("data/p/mine.txt", b"mine\n");
+    assert_eq!(
+        sb.status_json()["unstaged"],
+        serde_json::json!([
+            {"path": "data/p", "status": "deleted"},
+            {"path": "data/p/mine.txt", "status": "new"},
+        ])
+    );
+    let err = sb.fails(&["checkout", &file], 1);
+    assert_contains(&err, "data/p");
+    assert_eq!(sb.read("data/p/mine.txt"), b"mine\n");
+
+    // A file where the link was: modified, and kept unless forced.
+    fs::remove_dir_all(sb.path("data/p")).expect("rm dir");
+    sb.write("data/p", b"edited\n");
+    assert_eq!(
+        sb.status_json()["unstaged"],
+        serde_json::json!([{"path": "data/p", "status": "modified"}])
+    );
+    let err = sb.fails(&["checkout", &file], 1);
+    assert_contains(&err, "data/p");
+    assert_eq!(sb.read("data/p"), b"edited\n");
+    sb.ok(&["checkout", "--force", &file]);
+    assert_eq!(sb.read("data/p"), b"a file\n");
+    assert_clean(&sb);
+}
