@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::merge;
-use dvx::refs::{self, Expected, HEADS, Head};
+use dvx::history::branch;
+use dvx::refs::{HEADS, Head};
 use dvx::workspace::Workspace;
 use serde::Serialize;
 
@@ -95,31 +95,13 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitCode> {
 }
 
 fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Result<ExitCode> {
-    refs::validate_name(name, "branch")?;
     let target = rev::resolve(ws.repo(), rev)?;
-    let full = format!("{HEADS}{name}");
     let who = ctx.signature(ws)?;
-    let _lock = ws.repo().lock()?;
-    let existing = ws.repo().refs().get(&full)?;
-    if existing.is_some() && !force {
-        return Err(Hinted::new(
-            format!("a branch named '{name}' already exists"),
-            "pick another name, or pass --force to move it",
-        )
-        .into());
-    }
-    if force && matches!(ws.repo().refs().read_head()?, Head::Branch(b) if b == full) {
-        return Err(Hinted::new(
-            format!("cannot move the current branch '{name}' with --force"),
-            "use `dvx checkout` or `dvx merge` to move the branch you are on",
-        )
-        .into());
-    }
-    let expected = existing.map(Expected::Is).unwrap_or(Expected::Absent);
-    ws.repo().refs().update(
-        &full,
-        expected,
-        Some(target),
+    branch::create(
+        ws.repo(),
+        name,
+        target,
+        force,
         &who,
         &format!("branch: created from {rev}"),
     )?;
@@ -130,38 +112,8 @@ fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Resu
 }
 
 fn delete(ctx: &Ctx, ws: &Workspace, name: &str, force: bool) -> Result<ExitCode> {
-    let full = format!("{HEADS}{name}");
     let who = ctx.signature(ws)?;
-    let _lock = ws.repo().lock()?;
-    let refs = ws.repo().refs();
-    let Some(tip) = refs.get(&full)? else {
-        return Err(Hinted::new(
-            format!("no branch named '{name}'"),
-            "`dvx branch` lists branches",
-        )
-        .into());
-    };
-    if matches!(refs.read_head()?, Head::Branch(b) if b == full) {
-        return Err(Hinted::new(
-            format!("cannot delete the current branch '{name}'"),
-            "switch to another branch first (dvx checkout <branch>)",
-        )
-        .into());
-    }
-    if !force {
-        let merged = match refs.head_commit()? {
-            Some(head) => merge::is_ancestor(ws.repo().store(), tip, head)?,
-            None => false,
-        };
-        if !merged {
-            return Err(Hinted::new(
-                format!("branch '{name}' is not merged into HEAD; deleting it could lose commits"),
-                format!("merge it first, or delete anyway with `dvx branch -D {name}`"),
-            )
-            .into());
-        }
-    }
-    refs.update(&full, Expected::Is(tip), None, &who, "branch: deleted")?;
+    let tip = branch::delete(ws.repo(), name, force, &who)?;
     if !ctx.quiet {
         outln!("deleted branch {name} (was {})", tip.short());
     }
@@ -169,10 +121,8 @@ fn delete(ctx: &Ctx, ws: &Workspace, name: &str, force: bool) -> Result<ExitCode
 }
 
 fn rename(ctx: &Ctx, ws: &Workspace, names: &[String]) -> Result<ExitCode> {
-    let refs = ws.repo().refs();
-    let head = refs.read_head()?;
     let (old, new) = match names {
-        [new] => match head.branch() {
+        [new] => match ws.repo().refs().read_head()?.branch() {
             Some(current) => (current.to_owned(), new.clone()),
             None => {
                 return Err(Hinted::usage(
@@ -191,30 +141,8 @@ fn rename(ctx: &Ctx, ws: &Workspace, names: &[String]) -> Result<ExitCode> {
             .into());
         }
     };
-    refs::validate_name(&new, "branch")?;
-    let (old_full, new_full) = (format!("{HEADS}{old}"), format!("{HEADS}{new}"));
     let who = ctx.signature(ws)?;
-    let _lock = ws.repo().lock()?;
-    let Some(tip) = refs.get(&old_full)? else {
-        return Err(Hinted::new(
-            format!("no branch named '{old}'"),
-            "`dvx branch` lists branches",
-        )
-        .into());
-    };
-    if refs.get(&new_full)?.is_some() {
-        return Err(Hinted::new(
-            format!("a branch named '{new}' already exists"),
-            "pick another name",
-        )
-        .into());
-    }
-    let message = format!("branch: renamed {old} to {new}");
-    refs.update(&new_full, Expected::Absent, Some(tip), &who, &message)?;
-    if matches!(&head, Head::Branch(b) if *b == old_full) {
-        refs.set_head(&Head::Branch(new_full.clone()), &who, &message)?;
-    }
-    refs.update(&old_full, Expected::Is(tip), None, &who, &message)?;
+    branch::rename(ws.repo(), &old, &new, &who)?;
     if !ctx.quiet {
         outln!("renamed branch {old} to {new}");
     }

@@ -26,7 +26,8 @@ pub struct Args {
     /// not fetched until remotes can bring them.
     #[arg(long)]
     eager: bool,
-    /// Discard local changes that the checkout would overwrite.
+    /// Throw local changes away: every tracked path ends as the revision (default HEAD)
+    /// has it; untracked files are kept.
     #[arg(short, long)]
     force: bool,
     /// Create this branch at the revision (default HEAD) and switch to it.
@@ -64,16 +65,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         return restore(ctx, &ws, &args.paths, source, args.json);
     }
-    let Some(rev) = args.rev.as_deref() else {
-        if let Some(name) = &args.new_branch {
+    let rev = match (args.rev.as_deref(), &args.new_branch) {
+        (Some(rev), _) => rev,
+        (None, Some(name)) => {
             let head = ws.repo().refs().head_commit()?;
             return create_and_switch(ctx, &ws, name, head, mode, args.force, args.json);
         }
-        return Err(Hinted::usage(
-            "nothing to check out",
-            "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
-        )
-        .into());
+        // `git checkout -f`: throw the local changes away, staying where HEAD is.
+        (None, None) if args.force => "HEAD",
+        (None, None) => {
+            return Err(Hinted::usage(
+                "nothing to check out",
+                "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
+            )
+            .into());
+        }
     };
     let target = match rev::resolve(ws.repo(), rev) {
         Ok(id) => id,
@@ -216,6 +222,8 @@ fn create_and_switch(
         // No commits yet: as in git, the unborn branch just gets another name.
         let who = ctx.signature(ws).or_else(|_| fallback_signature())?;
         let _lock = ws.repo().lock()?;
+        ws.repo()
+            .ensure_not_checked_out_elsewhere(&full, dvx::repo::BranchChange::CheckOut)?;
         ws.repo().refs().set_head(
             &refs::Head::Branch(full),
             &who,
@@ -364,7 +372,13 @@ pub(super) fn switch_to_pin(
     let head = match branch {
         Some(name) if refs::validate_name(&name, "branch").is_ok() => {
             let full = format!("{HEADS}{name}");
+            let here = ws.repo().refs().read_head()? == refs::Head::Branch(full.clone());
             match ws.repo().refs().get(&full)? {
+                // Another work tree is on that branch: this one follows the pin detached,
+                // never onto (or moving) the other's branch.
+                _ if !here && ws.repo().other_worktree_on(&full).is_some() => {
+                    workspace::HeadMove::Detach
+                }
                 Some(tip) if tip == target => workspace::HeadMove::Switch(full),
                 Some(tip) if merge::is_ancestor(ws.repo().store(), tip, target)? => {
                     workspace::HeadMove::SetBranch {

@@ -121,6 +121,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
             format!("to move it to dvx, untrack it in git first: git rm -r --cached {path}")
         }
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
+        E::BeyondSymlink { link, .. } => format!(
+            "what lies beyond the symlink {link} is not in the work tree; add the link itself (dvx add {link}), or the directory it points to"
+        ),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
         E::NotStagedOrCommitted { rev, .. } => {
             format!("check the spelling; `dvx ls` lists the stage and `dvx ls {rev}` the commit")
@@ -162,6 +165,19 @@ fn history_hint(e: &history::Error) -> Option<String> {
             "stage changes with `dvx add <paths>` first, or pass --allow-empty".into()
         }
         E::NoSuchPath { .. } => "`dvx ls <rev>` lists the paths that revision has".into(),
+        E::NoSuchBranch(_) => "`dvx branch` lists branches".into(),
+        E::BranchExists(_) => {
+            "pick another name (`dvx branch -f <name>` moves an existing branch)".into()
+        }
+        E::CurrentBranch { change, .. } => match change {
+            repo::BranchChange::Delete => {
+                "switch to another branch first (dvx checkout <branch>)".into()
+            }
+            _ => "use `dvx checkout` or `dvx merge` to move the branch you are on".into(),
+        },
+        E::NotMerged(name) => {
+            format!("merge it first, or delete anyway with `dvx branch -D {name}`")
+        }
         E::Store(e) => return store_hint(e),
         E::Refs(e) => return refs_hint(e),
         E::Index(e) => return index_hint(e),
@@ -179,6 +195,24 @@ fn repo_hint(e: &repo::Error) -> Option<String> {
         E::NewerFormat { .. } => "upgrade dvx to work with this repository".into(),
         E::Config { .. } => {
             "fix the file by hand, or restore it with `git checkout -- .dvx/config.toml`".into()
+        }
+        E::BranchCheckedOut {
+            branch,
+            change,
+            worktree,
+        } => {
+            let at = worktree.display();
+            match change {
+                repo::BranchChange::CheckOut => format!(
+                    "work on it in {at}, or start a branch of your own from it here: dvx checkout -b <new-branch> {branch}"
+                ),
+                repo::BranchChange::Create => {
+                    format!("pick another name, or make its first commit in {at}")
+                }
+                _ => format!(
+                    "switch that work tree to another branch first: dvx -C {at} checkout <other-branch>"
+                ),
+            }
         }
         E::Lock(e) => return lock_hint(e),
         E::Refs(e) => return refs_hint(e),

@@ -2,7 +2,11 @@
 //!
 //! A path takes whichever side changed it relative to the merge base; a path both sides
 //! changed differently is a conflict, unless a strategy (`ours`, `theirs`) resolves every
-//! conflict one way. Directories changed on both sides are merged entry by entry.
+//! conflict one way. As in git, the merge is per file, never per directory: a directory
+//! changed on both sides (or deleted on one side and changed on the other) is merged
+//! file by file, so only files changed on one side and deleted or changed differently on
+//! the other conflict, and a file on one side where the other keeps files below the
+//! same name is a file/directory conflict at that name.
 
 use std::collections::HashSet;
 
@@ -101,10 +105,12 @@ pub fn merge_trees(
     if write && let Some(normalized) = clear_nested_roots(store, tree, false)? {
         tree = normalized;
     }
+    let mut conflicts = merger.conflicts;
+    conflicts.sort();
     Ok(TreeMerge {
         tree,
         size,
-        conflicts: merger.conflicts,
+        conflicts,
     })
 }
 
@@ -156,6 +162,11 @@ fn dir_id(e: Option<&TreeEntry>) -> Option<ObjectId> {
     e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id)
 }
 
+/// The entry if it is a file or symlink, not a directory.
+fn file(e: Option<&TreeEntry>) -> Option<&TreeEntry> {
+    e.filter(|e| e.kind != EntryKind::Dir)
+}
+
 impl Merger<'_> {
     fn read(&self, id: Option<ObjectId>) -> Result<Tree, Error> {
         Ok(match id {
@@ -201,6 +212,11 @@ impl Merger<'_> {
         Ok(Some((id, size)))
     }
 
+    /// Merge one name of a directory. Whole entries equal on two sides are settled at
+    /// once; otherwise the merge goes file by file, as git's does: the files below the
+    /// name (where a side has a directory) and the file or symlink at the name are merged
+    /// apart, so a directory deleted on one side and changed on the other conflicts only
+    /// at the files changed on one side and deleted on the other.
     fn merge_entry(
         &mut self,
         path: &RepoPath,
@@ -220,22 +236,69 @@ impl Merger<'_> {
         if same(b, t) {
             return Ok(o.cloned());
         }
-        if let (Some(od), Some(td)) = (dir_id(o), dir_id(t)) {
-            let merged = self.merge_dir(path, dir_id(b), Some(od), Some(td))?;
-            return Ok(merged.map(|(id, size)| TreeEntry {
-                name: path.file_name().to_owned(),
-                kind: EntryKind::Dir,
-                executable: false,
-                root: o.is_some_and(|e| e.root) || t.is_some_and(|e| e.root),
-                size,
-                id,
-            }));
+        let conflicts_before = self.conflicts.len();
+        let below = if dir_id(b).or(dir_id(o)).or(dir_id(t)).is_some() {
+            self.merge_dir(path, dir_id(b), dir_id(o), dir_id(t))?
+        } else {
+            None
+        };
+        let conflicts_below = self.conflicts.len() > conflicts_before;
+        let conflicts_before = self.conflicts.len();
+        let here = self.merge_file(path, file(b), file(o), file(t));
+        let conflict_here = self.conflicts.len() > conflicts_before;
+        let below = below.map(|(id, size)| TreeEntry {
+            name: path.file_name().to_owned(),
+            kind: EntryKind::Dir,
+            executable: false,
+            root: dir_id(o).is_some() && o.is_some_and(|e| e.root)
+                || dir_id(t).is_some() && t.is_some_and(|e| e.root),
+            size,
+            id,
+        });
+        // A file here on one side and files below on the other (under either strategy,
+        // so the conflicts found do not depend on it): git's file/directory conflict. The
+        // strategy's side decides which stays.
+        let file_possible = here.is_some() || conflict_here;
+        let dir_possible = below.is_some() || conflicts_below;
+        if !(file_possible && dir_possible) {
+            return Ok(below.or(here));
+        }
+        if !conflict_here {
+            self.conflicts.push(path.clone());
+        }
+        let side = match self.strategy {
+            Some(Strategy::Theirs) => t,
+            Some(Strategy::Ours) | None => o,
+        };
+        Ok(if dir_id(side).is_some() { below } else { here })
+    }
+
+    /// Three-way merge of the file or symlink at `path` (a directory on a side counts as
+    /// no file there).
+    fn merge_file(
+        &mut self,
+        path: &RepoPath,
+        b: Option<&TreeEntry>,
+        o: Option<&TreeEntry>,
+        t: Option<&TreeEntry>,
+    ) -> Option<TreeEntry> {
+        if same(o, t) {
+            return o.map(|o| TreeEntry {
+                root: o.root || t.is_some_and(|t| t.root),
+                ..o.clone()
+            });
+        }
+        if same(b, o) {
+            return t.cloned();
+        }
+        if same(b, t) {
+            return o.cloned();
         }
         self.conflicts.push(path.clone());
-        Ok(match self.strategy {
+        match self.strategy {
             Some(Strategy::Theirs) => t.cloned(),
             Some(Strategy::Ours) | None => o.cloned(),
-        })
+        }
     }
 }
 
@@ -288,5 +351,209 @@ mod tests {
         let below = store.read_tree(&data.id).expect("data tree");
         assert!(below.entries.iter().all(|e| !e.root), "{below:?}");
         assert_eq!(below.entries.len(), 2);
+    }
+
+    /// A tree from `(path, content)` pairs; the top-level names are roots, as `dvx add`
+    /// of each makes them.
+    fn tree_of(store: &Store, files: &[(&str, &str)]) -> ObjectId {
+        fn build(store: &Store, files: &[(Vec<&str>, &str)], top: bool) -> Tree {
+            let mut names: Vec<&str> = files.iter().map(|(p, _)| p[0]).collect();
+            names.dedup();
+            let entries = names
+                .into_iter()
+                .map(|name| {
+                    let here: Vec<(Vec<&str>, &str)> = files
+                        .iter()
+                        .filter(|(p, _)| p[0] == name)
+                        .map(|(p, c)| (p[1..].to_vec(), *c))
+                        .collect();
+                    if here.len() == 1 && here[0].0.is_empty() {
+                        let bytes = here[0].1.as_bytes();
+                        TreeEntry {
+                            name: name.into(),
+                            kind: EntryKind::File,
+                            executable: false,
+                            root: top,
+                            size: bytes.len() as u64,
+                            id: ObjectId::of(bytes),
+                        }
+                    } else {
+                        let sub = build(store, &here, false);
+                        TreeEntry {
+                            name: name.into(),
+                            kind: EntryKind::Dir,
+                            executable: false,
+                            root: top,
+                            size: sub.size(),
+                            id: store.put(&sub).expect("put"),
+                        }
+                    }
+                })
+                .collect();
+            Tree::from_unsorted(entries)
+        }
+        let mut split: Vec<(Vec<&str>, &str)> = files
+            .iter()
+            .map(|(p, c)| (p.split('/').collect(), *c))
+            .collect();
+        split.sort();
+        store.put(&build(store, &split, true)).expect("put")
+    }
+
+    /// The files of a merged tree as `(path, content id)`.
+    fn files_of(store: &Store, tree: ObjectId) -> Vec<(String, ObjectId)> {
+        crate::history::diff::files_under(store, tree, &RepoPath::root())
+            .expect("files")
+            .into_iter()
+            .map(|(p, item)| (p.to_string(), item.id.expect("stored")))
+            .collect()
+    }
+
+    fn expect_files(files: &[(&str, &str)]) -> Vec<(String, ObjectId)> {
+        files
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), ObjectId::of(c.as_bytes())))
+            .collect()
+    }
+
+    fn paths(list: &[&str]) -> Vec<RepoPath> {
+        list.iter()
+            .map(|p| RepoPath::new(p).expect("path"))
+            .collect()
+    }
+
+    /// Base, ours, theirs; then for each strategy (none, ours, theirs) the conflicts
+    /// (the same whatever the strategy) and the merged files.
+    #[allow(clippy::type_complexity)]
+    const CASES: &[(
+        &str,
+        &[(&str, &str)],
+        &[(&str, &str)],
+        &[(&str, &str)],
+        &[&str],
+        &[(&str, &str)],
+        &[(&str, &str)],
+    )] = &[
+        (
+            "a directory deleted on one side, a file added in it on the other",
+            &[("top/d/a", "1"), ("top/d/b", "2"), ("top/k", "k")],
+            &[("top/k", "k")],
+            &[
+                ("top/d/a", "1"),
+                ("top/d/b", "2"),
+                ("top/d/new", "n"),
+                ("top/k", "k"),
+            ],
+            &[],
+            &[("top/d/new", "n"), ("top/k", "k")],
+            &[("top/d/new", "n"), ("top/k", "k")],
+        ),
+        (
+            "a directory deleted on one side, a file in it changed on the other",
+            &[("top/d/a", "1"), ("top/d/b", "2"), ("top/k", "k")],
+            &[("top/k", "k")],
+            &[
+                ("top/d/a", "1'"),
+                ("top/d/b", "2"),
+                ("top/d/new", "n"),
+                ("top/k", "k"),
+            ],
+            &["top/d/a"],
+            &[("top/d/new", "n"), ("top/k", "k")],
+            &[("top/d/a", "1'"), ("top/d/new", "n"), ("top/k", "k")],
+        ),
+        (
+            "a whole root deleted on one side, a file added to it on the other",
+            &[("data/a", "1")],
+            &[("other/x", "x")],
+            &[("data/a", "1"), ("data/new", "n")],
+            &[],
+            &[("data/new", "n"), ("other/x", "x")],
+            &[("data/new", "n"), ("other/x", "x")],
+        ),
+        (
+            "a file replaced by directories on both sides",
+            &[("top/p", "file"), ("top/k", "k")],
+            &[("top/p/a", "a"), ("top/k", "k")],
+            &[("top/p/b", "b"), ("top/k", "k")],
+            &[],
+            &[("top/k", "k"), ("top/p/a", "a"), ("top/p/b", "b")],
+            &[("top/k", "k"), ("top/p/a", "a"), ("top/p/b", "b")],
+        ),
+        (
+            "a directory replaced by a file on one side, changed on the other",
+            &[("top/p/x", "x"), ("top/k", "k")],
+            &[("top/p", "file"), ("top/k", "k")],
+            &[("top/p/x", "x'"), ("top/k", "k")],
+            &["top/p", "top/p/x"],
+            &[("top/k", "k"), ("top/p", "file")],
+            &[("top/k", "k"), ("top/p/x", "x'")],
+        ),
+        (
+            "a file changed on one side, replaced by a directory on the other",
+            &[("top/p", "file"), ("top/k", "k")],
+            &[("top/p", "file'"), ("top/k", "k")],
+            &[("top/p/y", "y"), ("top/k", "k")],
+            &["top/p"],
+            &[("top/k", "k"), ("top/p", "file'")],
+            &[("top/k", "k"), ("top/p/y", "y")],
+        ),
+        (
+            "a file added where the other side added files below the same name",
+            &[("top/k", "k")],
+            &[("top/k", "k"), ("top/p", "file")],
+            &[("top/k", "k"), ("top/p/y", "y")],
+            &["top/p"],
+            &[("top/k", "k"), ("top/p", "file")],
+            &[("top/k", "k"), ("top/p/y", "y")],
+        ),
+    ];
+
+    /// Regression: a directory deleted on one side and changed on the other was one
+    /// conflict at the directory ("changed on both sides: top/d"), and `--strategy
+    /// theirs` brought the deleted files back. As in git, the merge is per file.
+    #[test]
+    fn merges_file_by_file_never_per_directory() {
+        let (_d, store) = Store::scratch();
+        for (what, base, ours, theirs, conflicts, with_ours, with_theirs) in CASES {
+            let (b, o, t) = (
+                tree_of(&store, base),
+                tree_of(&store, ours),
+                tree_of(&store, theirs),
+            );
+            for (strategy, expected) in [
+                (None, with_ours),
+                (Some(Strategy::Ours), with_ours),
+                (Some(Strategy::Theirs), with_theirs),
+            ] {
+                let merged = merge_trees(&store, Some(b), o, t, strategy, true).expect("merge");
+                assert_eq!(merged.conflicts, paths(conflicts), "{what}, {strategy:?}");
+                if strategy.is_some() || conflicts.is_empty() {
+                    assert_eq!(
+                        files_of(&store, merged.tree),
+                        expect_files(expected),
+                        "{what}, {strategy:?}"
+                    );
+                }
+                let dry = merge_trees(&store, Some(b), o, t, strategy, false).expect("merge");
+                assert_eq!(dry.tree, merged.tree, "{what}: a dry run computes the same");
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_deleted_on_one_side_stays_a_root_where_the_other_added_to_it() {
+        let (_d, store) = Store::scratch();
+        let base = tree_of(&store, &[("data/a", "1")]);
+        let ours = tree_of(&store, &[("other/x", "x")]);
+        let theirs = tree_of(&store, &[("data/a", "1"), ("data/new", "n")]);
+        let merged = merge_trees(&store, Some(base), ours, theirs, None, true).expect("merge");
+        let top = store.read_tree(&merged.tree).expect("top");
+        assert!(top.get("data").expect("data").root);
+        assert!(top.get("other").expect("other").root);
+        let data = store
+            .read_tree(&top.get("data").expect("data").id)
+            .expect("data");
+        assert!(data.entries.iter().all(|e| !e.root));
     }
 }

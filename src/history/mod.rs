@@ -1,6 +1,7 @@
 //! The commit graph of dataset versions.
 //!
-//! Owns: building trees and commits from the index ([`build`], [`commit`]), comparing
+//! Owns: building trees and commits from the index ([`build`], [`commit`]), the branch
+//! rules ([`branch`]), comparing
 //! trees with each other or with the index ([`diff`]), what a revision string means
 //! ([`revision`]), walking history ([`log`]), three-way merges ([`merge`]), and what is
 //! reachable ([`reach`]) for gc and fsck. Does not touch the work tree.
@@ -8,6 +9,7 @@
 //! Invariants: objects are written (and flushed) before the index that caches them and
 //! before the ref that points at them; a ref only moves by compare-and-swap.
 
+pub mod branch;
 pub mod build;
 pub mod commit;
 pub mod diff;
@@ -48,6 +50,17 @@ pub enum Error {
     NothingToCommit(Option<ObjectId>),
     #[error("path '{path}' does not exist in {rev}")]
     NoSuchPath { path: String, rev: String },
+    #[error("no branch named '{0}'")]
+    NoSuchBranch(String),
+    #[error("a branch named '{0}' already exists")]
+    BranchExists(String),
+    #[error("cannot {} the current branch '{name}'", change.verb())]
+    CurrentBranch {
+        name: String,
+        change: repo::BranchChange,
+    },
+    #[error("branch '{0}' is not merged into HEAD; deleting it could lose commits")]
+    NotMerged(String),
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]

@@ -1,7 +1,8 @@
 //! Finding, creating and opening a dvx repository.
 //!
 //! Owns: the `.dvx/` layout, the repository format check, the merged configuration, the
-//! local state a fresh `git clone` lacks, and the repository lock. Does not own anything
+//! local state a fresh `git clone` lacks, the registry of linked work trees (and so which
+//! work tree has a branch checked out), and the repository lock. Does not own anything
 //! git-specific (finding the git top level or a linked worktree's main tree is `git`'s
 //! job; it passes the result in).
 //!
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::atomic::{self, Lock, LockError};
-use crate::refs::Refs;
+use crate::refs::{Head, Refs};
 use crate::store::Store;
 
 pub use config::{Config, LinkKind};
@@ -53,6 +54,12 @@ pub enum Error {
     },
     #[error("{} is invalid: {message}", path.display())]
     Config { path: PathBuf, message: String },
+    #[error("cannot {} branch '{branch}': it is checked out at {}", change.verb(), worktree.display())]
+    BranchCheckedOut {
+        branch: String,
+        change: BranchChange,
+        worktree: PathBuf,
+    },
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
@@ -63,6 +70,29 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+/// What a command would do to a branch (for the error when another work tree has it
+/// checked out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchChange {
+    Create,
+    Move,
+    Delete,
+    Rename,
+    CheckOut,
+}
+
+impl BranchChange {
+    pub fn verb(self) -> &'static str {
+        match self {
+            BranchChange::Create => "create",
+            BranchChange::Move => "move",
+            BranchChange::Delete => "delete",
+            BranchChange::Rename => "rename",
+            BranchChange::CheckOut => "check out",
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -361,6 +391,42 @@ impl Repo {
         Ok(())
     }
 
+    /// The other work tree (main or linked) whose HEAD is on `branch` (a full ref name,
+    /// which need not exist yet), named by its top directory; `None` when no other work
+    /// tree has it checked out. As in git, such a branch is not deleted, renamed, moved or
+    /// checked out here: its work tree would be left on a missing branch, or two work
+    /// trees on one branch, where a commit in one silently reverts the other. A work tree
+    /// whose HEAD cannot be read has no branch checked out.
+    pub fn other_worktree_on(&self, branch: &str) -> Option<PathBuf> {
+        self.worktree_dirs()
+            .into_iter()
+            .filter(|dir| *dir != self.local)
+            .find(|dir| {
+                let refs = Refs::new(self.common.clone(), dir.clone());
+                matches!(refs.read_head(), Ok(Head::Branch(b)) if b == branch)
+            })
+            .map(|dir| dir.parent().map(Path::to_path_buf).unwrap_or(dir))
+    }
+
+    /// Refuse to `change` a branch that another work tree has checked out.
+    pub fn ensure_not_checked_out_elsewhere(
+        &self,
+        branch: &str,
+        change: BranchChange,
+    ) -> Result<(), Error> {
+        match self.other_worktree_on(branch) {
+            Some(worktree) => Err(Error::BranchCheckedOut {
+                branch: branch
+                    .strip_prefix(crate::refs::HEADS)
+                    .unwrap_or(branch)
+                    .to_owned(),
+                change,
+                worktree,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The `.dvx/` directories of every work tree sharing this store (this one included),
     /// for gc's roots.
     pub fn worktree_dirs(&self) -> Vec<PathBuf> {
@@ -445,6 +511,46 @@ mod tests {
             init(dir.path(), true).expect("init"),
             InitOutcome::AlreadyExists
         );
+    }
+
+    #[test]
+    fn finds_the_other_work_tree_on_a_branch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("main");
+        let linked = dir.path().join("linked");
+        for d in [&main, &linked] {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        init(&main, true).expect("init");
+        fs::create_dir_all(linked.join(DVX_DIR)).expect("mkdir");
+        fs::copy(
+            main.join(DVX_DIR).join(CONFIG_FILE),
+            linked.join(DVX_DIR).join(CONFIG_FILE),
+        )
+        .expect("copy config");
+        let main_repo = Repo::open(&main, None).expect("open main");
+        let linked_repo = Repo::open(&linked, Some(&main.join(DVX_DIR))).expect("open linked");
+        // A linked work tree starts on a branch of its own, not yet created.
+        let Head::Branch(own) = linked_repo.refs().read_head().expect("head") else {
+            panic!("a linked work tree starts on a branch");
+        };
+        assert_eq!(main_repo.other_worktree_on(&own), Some(linked.clone()));
+        assert_eq!(
+            linked_repo.other_worktree_on("refs/heads/main"),
+            Some(main.clone())
+        );
+        // Its own branch is not "elsewhere"; a branch nobody is on is nowhere.
+        assert_eq!(main_repo.other_worktree_on("refs/heads/main"), None);
+        assert_eq!(linked_repo.other_worktree_on(&own), None);
+        assert_eq!(main_repo.other_worktree_on("refs/heads/free"), None);
+        assert!(matches!(
+            main_repo.ensure_not_checked_out_elsewhere(&own, BranchChange::Delete),
+            Err(Error::BranchCheckedOut { worktree, change: BranchChange::Delete, .. })
+                if worktree == linked
+        ));
+        // A removed work tree (its .dvx gone) has nothing checked out.
+        fs::remove_dir_all(&linked).expect("rm");
+        assert_eq!(main_repo.other_worktree_on(&own), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::compare::{stat_matches, symlink_target_bytes};
+use super::real_dirs;
 use super::walk::{Found, walk};
 use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
 use crate::git::ignore_block;
@@ -257,7 +258,7 @@ fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, found: &[F
     let gone: Vec<RepoPath> = index
         .iter_under(target)
         .filter(|e| !e.not_fetched && e.kind != Kind::Tree && !seen(&e.path))
-        .filter(|e| fs::symlink_metadata(e.path.to_fs_path(root)).is_err())
+        .filter(|e| real_dirs::lstat(root, &e.path).is_err())
         .map(|e| e.path.clone())
         .collect();
     for path in &gone {

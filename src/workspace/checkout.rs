@@ -13,28 +13,36 @@
 //!   deleted from the work tree counts as clean here, as in git: its bytes are stored);
 //! - otherwise P has local changes that would be lost: refused unless `force`.
 //!
+//! With `force`, as with `git checkout -f`, every tracked path ends equal to the target:
+//! P takes T unless W already equals it (nothing is carried over), and the paths where
+//! the index already equals the target are checked too, so a deleted or edited file
+//! comes back. Untracked files stay; bytes that are not local stay not fetched.
+//!
 //! The target is recorded in `.dvx/CHECKOUT` before any file is touched, and the rules
 //! above make a checkout cut short by a crash safe to run again without `--force`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
+use rayon::prelude::*;
+
 use super::compare::{FileState, check_entry, hash_path, links_to_object, shares_object};
+use super::real_dirs::{self, RealDirs};
 use super::restore::{Existing, entry_for, write_entries};
-use super::rm::{RealDirs, prune_empty_dirs};
+use super::rm::prune_empty_dirs;
 use super::{Error, Workspace, expand_to, read_err, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
 use crate::history::commit::advance_head;
 use crate::history::diff::{self, IndexSource, Item, TreeSource};
-use crate::index::{CachedTree, Index, Kind, Stat};
+use crate::index::{CachedTree, Entry, Index, Kind, Stat};
 use crate::object::{EntryKind, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{Expected, Head};
-use crate::repo::Repo;
-use crate::stat::{FileKind, Observed};
+use crate::repo::{BranchChange, Repo};
+use crate::stat::FileKind;
 
 const MARKER: &str = "CHECKOUT";
 
@@ -123,6 +131,14 @@ pub fn switch(
     let repo = ws.repo();
     let store = repo.store();
     let root = ws.root();
+    // As in git, a branch another work tree has checked out is not checked out here too:
+    // a commit in one would silently revert the other. (Staying on this work tree's own
+    // branch is always fine.)
+    if let HeadMove::Switch(branch) | HeadMove::SetBranch { branch, .. } = &options.head
+        && repo.refs().read_head()? != Head::Branch(branch.clone())
+    {
+        repo.ensure_not_checked_out_elsewhere(branch, BranchChange::CheckOut)?;
+    }
     let head = repo.refs().head_commit()?;
     let head_tree = match head {
         Some(id) => Some(store.read_commit(&id)?.tree),
@@ -178,13 +194,17 @@ pub fn switch(
             Some(t) => diff::lookup(store, t, &change.path)?.filter(|h| !h.is_dir()),
             None => None,
         };
-        match plan_path(ws, index, &change.path, old, new, h.as_ref())? {
+        match plan_path(ws, index, &change.path, old, new, h.as_ref(), options.force)? {
             Some(action) => actions.push(action),
-            None if options.force => {
-                actions.push(Action::Update(change.path.clone(), new.cloned()))
-            }
             None => conflicts.push(change.path.clone()),
         }
+    }
+    if options.force {
+        // The paths where the index already agrees with the target were not compared
+        // above; their files may still have been edited or deleted.
+        let listed: HashSet<&RepoPath> = out.changes.iter().map(|c| &c.path).collect();
+        actions.extend(discarded_edits(ws, index, &listed)?);
+        actions.extend(interrupted_leftovers(ws, index, target_tree)?);
     }
     check_blocking_files(ws, &actions, &mut conflicts, options.force)?;
     if !conflicts.is_empty() {
@@ -224,7 +244,9 @@ pub fn switch(
                     Some(item) => {
                         let mut entry = entry_for(path.clone(), &item);
                         let abs = path.to_fs_path(root);
-                        if let Ok(m) = fs::symlink_metadata(&abs) {
+                        if real_dirs.lead_to(&path)
+                            && let Ok(m) = fs::symlink_metadata(&abs)
+                        {
                             entry.stat = Stat::from_metadata(&m);
                             entry.not_fetched = false;
                             // A file an interrupted checkout linked to its object.
@@ -361,13 +383,13 @@ fn plan_added_dir(
     let any_local = files
         .iter()
         .any(|(_, i)| i.id.is_some_and(|id| store.contains(&id)));
-    let abs = path.to_fs_path(ws.root());
     // A tracked file the checkout already removes (it was planned first) is not in the
     // way of the directory that replaces it.
     let removed = actions
         .iter()
         .any(|a| matches!(a, Action::Update(p, None) if p == path));
-    let in_the_way = !removed && fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir());
+    let in_the_way =
+        !removed && real_dirs::lstat(ws.root(), path).is_ok_and(|o| o.kind != FileKind::Dir);
     if in_the_way && !force {
         conflicts.push(path.clone());
         return Ok(());
@@ -396,7 +418,7 @@ fn untracked_matches(
     target: Option<&Item>,
 ) -> Result<Option<bool>, Error> {
     let abs = path.to_fs_path(ws.root());
-    let observed = match Observed::lstat(&abs) {
+    let observed = match real_dirs::lstat(ws.root(), path) {
         Ok(o) if o.kind != FileKind::Dir => o,
         _ => return Ok(None),
     };
@@ -423,12 +445,14 @@ fn untracked_matches(
 /// writes in symlink mode.
 fn links_to_target(ws: &Workspace, path: &RepoPath, target: &Item) -> bool {
     target.kind == EntryKind::File
+        && real_dirs::lstat(ws.root(), path).is_ok_and(|o| o.kind == FileKind::Symlink)
         && target
             .id
             .is_some_and(|id| links_to_object(&path.to_fs_path(ws.root()), ws.repo().store(), &id))
 }
 
-/// Decide what to do at a file-level path; `None` means a conflict.
+/// Decide what to do at a file-level path; `None` means a conflict. With `force` the
+/// path always takes the target (there is no conflict, and nothing is carried over).
 fn plan_path(
     ws: &Workspace,
     index: &Index,
@@ -436,6 +460,7 @@ fn plan_path(
     old: Option<&Item>,
     new: Option<&Item>,
     head: Option<&Item>,
+    force: bool,
 ) -> Result<Option<Action>, Error> {
     let root = ws.root();
     let store = ws.repo().store();
@@ -497,9 +522,12 @@ fn plan_path(
     };
     // In symlink mode, a link to the target's object is the target file.
     let w_is_t = w_is_t || new.is_some_and(|n| links_to_target(ws, path, n));
-    let nothing_here = old.is_none() && fs::symlink_metadata(path.to_fs_path(root)).is_err();
+    let nothing_here = old.is_none() && real_dirs::lstat(root, path).is_err();
     let action = if w_is_t {
         Action::Adopt(path.clone(), new.cloned())
+    } else if force {
+        // `git checkout -f`: local changes here, staged or not, are thrown away.
+        Action::Update(path.clone(), new.cloned())
     } else if same(head, new) {
         Action::Carry(path.clone())
     } else if nothing_here || (w_is_i && same(old, head)) {
@@ -510,6 +538,115 @@ fn plan_path(
         return Ok(None);
     };
     Ok(Some(action))
+}
+
+/// For a forced checkout: the index entries that already equal the target (`listed`
+/// holds the paths that differ) but whose files were edited or deleted, as updates back
+/// to the target. Not-fetched entries whose bytes are still absent stay as they are.
+fn discarded_edits(
+    ws: &Workspace,
+    index: &Index,
+    listed: &HashSet<&RepoPath>,
+) -> Result<Vec<Action>, Error> {
+    let root = ws.root();
+    let store = ws.repo().store();
+    let candidates: Vec<&Entry> = index
+        .iter()
+        .filter(|e| e.kind != Kind::Tree && !listed.contains(&e.path))
+        .collect();
+    let updates: Vec<Option<Action>> = candidates
+        .into_par_iter()
+        .map(|entry| {
+            let state = check_entry(root, index, store, entry, None)
+                .map_err(read_err(&entry.path.to_fs_path(root)))?;
+            Ok(match state {
+                FileState::Modified { .. } | FileState::Deleted => {
+                    Some(Action::Update(entry.path.clone(), Some(item_of(entry))))
+                }
+                // The file is the damaged object itself: writing the object again would
+                // only hide the damage (as `checkout -- <path>` refuses too).
+                FileState::Corrupt => {
+                    return Err(Error::Store(crate::store::Error::Corrupt {
+                        id: entry.id,
+                        reason: format!(
+                            "'{}' is a hard link to it and was changed in place",
+                            entry.path
+                        ),
+                    }));
+                }
+                FileState::Clean
+                | FileState::Restat(_)
+                | FileState::Fetched(_)
+                | FileState::NotFetched => None,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(updates.into_iter().flatten().collect())
+}
+
+/// For a forced checkout after one that was cut short (towards another target): the
+/// files that one had already written at paths neither the index nor the new target
+/// tracks (it records its files in the index only at its end). They hold bytes that are
+/// in the store, so removing them loses nothing; left alone they would look like new
+/// files of the user's. A file there with other bytes is the user's and stays.
+fn interrupted_leftovers(
+    ws: &Workspace,
+    index: &Index,
+    target_tree: ObjectId,
+) -> Result<Vec<Action>, Error> {
+    let store = ws.repo().store();
+    let Some(interrupted) = interrupted_checkout(ws.repo()) else {
+        return Ok(Vec::new());
+    };
+    // An unreadable commit (gc'd meanwhile) wrote nothing this checkout can recognise.
+    let Ok(commit) = store.read_commit(&interrupted) else {
+        return Ok(Vec::new());
+    };
+    let interrupted_tree = TreeSource {
+        store,
+        tree: Some(commit.tree),
+    };
+    let file_level = diff::Options::default();
+    let added = |old: &dyn diff::Source| -> Result<Vec<(RepoPath, Item)>, Error> {
+        Ok(diff::diff(old, &interrupted_tree, &file_level)?
+            .changes
+            .into_iter()
+            .filter(|c| c.old.is_none())
+            .filter_map(|c| c.new.map(|n| (c.path, n)))
+            .collect())
+    };
+    let not_in_target: HashSet<RepoPath> = added(&TreeSource {
+        store,
+        tree: Some(target_tree),
+    })?
+    .into_iter()
+    .map(|(path, _)| path)
+    .collect();
+    let mut leftovers = Vec::new();
+    for (path, item) in added(&IndexSource { index, store })? {
+        if not_in_target.contains(&path)
+            && index.tree_entry_covering(&path).is_none()
+            && untracked_matches(ws, &path, Some(&item))? == Some(true)
+        {
+            leftovers.push(Action::Update(path, None));
+        }
+    }
+    Ok(leftovers)
+}
+
+/// The tree item an index entry of a file or symlink stands for.
+fn item_of(entry: &Entry) -> Item {
+    Item {
+        name: entry.path.file_name().to_owned(),
+        kind: match entry.kind {
+            Kind::Symlink => EntryKind::Symlink,
+            Kind::File | Kind::Tree => EntryKind::File,
+        },
+        executable: entry.executable,
+        root: false,
+        size: entry.size,
+        id: Some(entry.id),
+    }
 }
 
 /// A file cannot be written where a directory with other files stands, nor below a path
@@ -529,7 +666,8 @@ fn check_blocking_files(
             _ => None,
         })
         .collect();
-    let mut checked_dirs: HashSet<RepoPath> = HashSet::new();
+    // Directories on the way, and whether each is a real one.
+    let mut checked_dirs: HashMap<RepoPath, bool> = HashMap::new();
     for action in actions {
         let Action::Update(path, Some(item)) = action else {
             continue;
@@ -539,7 +677,7 @@ fn check_blocking_files(
         }
         // A directory where the file goes: everything in it must be going away.
         let abs = path.to_fs_path(root);
-        if fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
+        if real_dirs::is_real_dir(root, path) {
             let blocked = walkdir::WalkDir::new(&abs)
                 .into_iter()
                 .filter_map(Result::ok)
@@ -555,18 +693,33 @@ fn check_blocking_files(
                 conflicts.push(path.clone());
             }
         }
-        // A file where a parent directory goes.
+        // A file or symlink where a parent directory goes. Only the highest counts: what
+        // lies beyond it is not in the work tree, and is never looked at (a symlink may
+        // lead out of the repository).
         for dir in path.ancestors().skip(1) {
-            if !checked_dirs.insert(dir.clone()) {
-                continue;
-            }
-            let abs = dir.to_fs_path(root);
-            if fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir()) && !removed.contains(&dir) {
-                if force {
-                    fs::remove_file(&abs).map_err(write_err(&abs))?;
-                } else {
-                    conflicts.push(dir);
+            let real = match checked_dirs.get(&dir) {
+                Some(&real) => real,
+                None => {
+                    let abs = dir.to_fs_path(root);
+                    let real = match fs::symlink_metadata(&abs) {
+                        Ok(m) if m.is_dir() => true,
+                        Ok(_) if removed.contains(&dir) => false,
+                        Ok(_) if force => {
+                            fs::remove_file(&abs).map_err(write_err(&abs))?;
+                            false
+                        }
+                        Ok(_) => {
+                            conflicts.push(dir.clone());
+                            false
+                        }
+                        Err(_) => false,
+                    };
+                    checked_dirs.insert(dir, real);
+                    real
                 }
+            };
+            if !real {
+                break;
             }
         }
     }

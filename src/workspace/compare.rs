@@ -9,6 +9,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use super::real_dirs;
 use crate::hash::{self, ObjectId};
 use crate::index::{Entry, Index, Kind, Stat};
 use crate::stat::{FileKind, Observed};
@@ -127,7 +128,8 @@ pub fn check_entry(
     }
     let observed = match observed {
         Some(o) => o,
-        None => match Observed::lstat(&abs) {
+        // Never through a symlinked directory: a file beyond one is not the work tree's.
+        None => match real_dirs::lstat(root, &entry.path) {
             Ok(o) => o,
             Err(e)
                 if matches!(

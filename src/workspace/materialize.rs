@@ -4,8 +4,9 @@
 //! a reader or a crash sees the old file or the new one, never half of one. The link
 //! types are tried in the configured order: reflink (copy-on-write clone), copy, hard
 //! link or symlink to the read-only object. A destination is never written through a
-//! symlink: the rename replaces the link itself, and parent directories that are
-//! symlinks are refused.
+//! symlink: the rename replaces the link itself, and a parent directory that is a symlink
+//! is replaced by a real directory (as git does; planning has already refused an
+//! untracked one in the way unless forced). A parent that is a file is refused.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -67,8 +68,8 @@ impl<'a> Materializer<'a> {
     }
 
     /// Make sure every directory from the root down to `dir` exists and is a real
-    /// directory (not a symlink that would lead the write elsewhere), and holds no temp
-    /// file left by a killed dvx.
+    /// directory (a symlink, which would lead the write elsewhere, is replaced by one),
+    /// and holds no temp file left by a killed dvx.
     fn prepare_dir(&self, path: &RepoPath) -> Result<PathBuf, Error> {
         let parent = path.parent().unwrap_or_else(RepoPath::root);
         let abs = parent.to_fs_path(self.root);
@@ -83,11 +84,12 @@ impl<'a> Materializer<'a> {
             current.push(component);
             match fs::symlink_metadata(&current) {
                 Ok(m) if m.is_dir() => {}
+                // A symlink where a directory goes is replaced by the directory, as git
+                // does: nothing is written through it, and removing the link loses no
+                // bytes (what it points at is not the work tree's and stays as it is).
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(Error::Unsafe {
-                        path: path.clone(),
-                        why: format!("{} is a symlink", current.display()),
-                    });
+                    fs::remove_file(&current).map_err(write_err(&current))?;
+                    fs::create_dir(&current).map_err(write_err(&current))?;
                 }
                 Ok(_) => {
                     return Err(Error::Unsafe {

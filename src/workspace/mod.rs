@@ -15,6 +15,7 @@ mod checkout;
 mod compare;
 mod materialize;
 mod merge;
+mod real_dirs;
 mod reset;
 mod resolve;
 mod restore;
@@ -61,6 +62,8 @@ pub enum Error {
     TrackedByGit { path: RepoPath, examples: String },
     #[error("'{path}' cannot be tracked: {why}")]
     BadName { path: String, why: String },
+    #[error("'{path}' is beyond a symbolic link ('{link}')")]
+    BeyondSymlink { path: RepoPath, link: RepoPath },
     #[error("'{path}' did not match any tracked path")]
     NotTracked { path: RepoPath },
     #[error("'{path}' is neither in the stage nor in {rev}")]

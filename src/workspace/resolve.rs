@@ -7,43 +7,29 @@ use crate::path::RepoPath;
 use crate::repo::DVX_DIR;
 
 /// Resolve `arg` (relative to `cwd`, or absolute) to a path inside the repository at
-/// `root` (canonical). The path need not exist. Symlinks in the final component are not
-/// followed, so a tracked symlink stays a symlink.
+/// `root` (canonical). The path need not exist.
+///
+/// Inside the repository the path is taken as written, as git does: `..` is resolved
+/// lexically and no symlink is followed, neither in the final component (a tracked
+/// symlink stays a symlink) nor on the way (a tracked directory replaced by a link out
+/// of the repository is still that directory's path, not "outside the repository").
+/// Only the part that leads into the repository is resolved: a cwd reached through
+/// symlinks, /tmp on macOS, a link elsewhere that points into the repository.
 pub fn resolve_path(root: &Path, cwd: &Path, arg: &Path) -> Result<RepoPath, Error> {
     let joined = if arg.is_absolute() {
         arg.to_path_buf()
     } else {
-        cwd.join(arg)
+        // Where the user is, as the kernel sees it (as after `cd`, or git's `-C`).
+        std::fs::canonicalize(cwd)
+            .unwrap_or_else(|_| cwd.to_path_buf())
+            .join(arg)
     };
     let normal = normalize(&joined);
-    // Canonicalize the deepest existing ancestor of the parent, so a symlinked cwd (or
-    // /tmp on macOS) still lands inside the canonical root; the final component is kept
-    // as written, so a tracked symlink stays a symlink.
-    let mut tail = Vec::new();
-    let mut existing = normal.clone();
-    if let (Some(parent), Some(name)) = (normal.parent(), normal.file_name()) {
-        tail.push(name.to_os_string());
-        existing = parent.to_path_buf();
-    }
-    while !existing.exists() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                tail.push(name.to_os_string());
-                existing = parent.to_path_buf();
-            }
-            _ => break,
-        }
-    }
-    let mut full = std::fs::canonicalize(&existing).unwrap_or(existing);
-    for name in tail.into_iter().rev() {
-        full.push(name);
-    }
-    if !full.starts_with(root)
-        && let Ok(canonical) = std::fs::canonicalize(&normal)
-    {
-        // The final component was itself a symlinked directory leading into the repo.
-        full = canonical;
-    }
+    let full = if normal.starts_with(root) {
+        normal
+    } else {
+        enter_root(root, &normal)
+    };
     let rel = full.strip_prefix(root).map_err(|_| Error::OutsideRepo {
         path: arg.to_path_buf(),
         root: root.to_path_buf(),
@@ -66,6 +52,28 @@ pub fn resolve_path(root: &Path, cwd: &Path, arg: &Path) -> Result<RepoPath, Err
         path: arg.display().to_string(),
         why: e.to_string(),
     })
+}
+
+/// `path`, which does not lie lexically below `root`, with its shortest prefix whose real
+/// location is inside `root` replaced by that location; the rest is kept as written.
+/// Unchanged when no prefix leads inside.
+fn enter_root(root: &Path, path: &Path) -> PathBuf {
+    let mut prefix = PathBuf::new();
+    let mut components = path.components();
+    while let Some(component) = components.next() {
+        prefix.push(component);
+        if let Ok(real) = std::fs::canonicalize(&prefix)
+            && real.starts_with(root)
+        {
+            let rest = components.as_path();
+            return if rest.as_os_str().is_empty() {
+                real
+            } else {
+                real.join(rest)
+            };
+        }
+    }
+    path.to_path_buf()
 }
 
 /// Remove `.` and resolve `..` lexically.
@@ -119,6 +127,47 @@ mod tests {
             resolve_path(&root, &root, Path::new(".dvx/objects")),
             Err(Error::Reserved { .. })
         ));
+    }
+
+    /// Regression: below a tracked directory replaced by a symlink out of the
+    /// repository, a path was resolved through the link and called "outside the
+    /// repository"; one below a link to a sibling became the sibling's path.
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_directories_inside_the_repository_are_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = std::fs::canonicalize(dir.path()).expect("canon");
+        let root = base.join("repo");
+        std::fs::create_dir_all(root.join("data/v1")).expect("mkdir");
+        std::fs::create_dir_all(base.join("outside")).expect("mkdir");
+        std::os::unix::fs::symlink("v1", root.join("data/cur")).expect("symlink");
+        std::os::unix::fs::symlink(base.join("outside"), root.join("data/out")).expect("symlink");
+        for (arg, expected) in [
+            ("data/cur/x.txt", "data/cur/x.txt"),
+            ("data/out/x.txt", "data/out/x.txt"),
+            ("data/out/../v1", "data/v1"),
+        ] {
+            assert_eq!(
+                resolve_path(&root, &root, Path::new(arg))
+                    .expect("inside")
+                    .as_str(),
+                expected
+            );
+        }
+        // A cwd reached through a link from outside the repository still resolves.
+        std::os::unix::fs::symlink(&root, base.join("repo-link")).expect("symlink");
+        assert_eq!(
+            resolve_path(&root, &base.join("repo-link/data"), Path::new("cur/x.txt"))
+                .expect("inside")
+                .as_str(),
+            "data/cur/x.txt"
+        );
+        assert_eq!(
+            resolve_path(&root, &base, Path::new("repo-link/data/out/x.txt"))
+                .expect("inside")
+                .as_str(),
+            "data/out/x.txt"
+        );
     }
 
     #[cfg(unix)]

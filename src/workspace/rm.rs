@@ -1,10 +1,10 @@
 //! `dvx rm`: stop tracking paths, and delete their files unless `--cached`.
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::compare::check_entry;
+use super::real_dirs::RealDirs;
 use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
 use crate::git::ignore_block;
 use crate::index::Kind;
@@ -95,48 +95,6 @@ pub fn rm(
     }
     ws.write_index(&mut index)?;
     Ok(report)
-}
-
-/// The directories of the work tree known to be real directories (not symlinks or
-/// files), so that deleting tracked files never reaches through a symlink to files
-/// outside the work tree, and each directory is checked once.
-pub(super) struct RealDirs<'a> {
-    root: &'a Path,
-    known: HashSet<RepoPath>,
-}
-
-impl<'a> RealDirs<'a> {
-    pub(super) fn new(root: &'a Path) -> RealDirs<'a> {
-        RealDirs {
-            root,
-            known: HashSet::new(),
-        }
-    }
-
-    /// Whether every directory from the root down to `path`'s parent is a real directory.
-    /// When one is a symlink (or missing, or a file), `path` is not in the work tree, as
-    /// git sees it ("beyond a symbolic link"), and nothing may be deleted there.
-    pub(super) fn lead_to(&mut self, path: &RepoPath) -> bool {
-        let Some(parent) = path.parent() else {
-            return true;
-        };
-        for dir in parent
-            .ancestors()
-            .skip(1)
-            .chain(std::iter::once(parent.clone()))
-        {
-            if dir.is_root() || self.known.contains(&dir) {
-                continue;
-            }
-            match fs::symlink_metadata(dir.to_fs_path(self.root)) {
-                Ok(m) if m.is_dir() => {
-                    self.known.insert(dir);
-                }
-                _ => return false,
-            }
-        }
-        true
-    }
 }
 
 /// Remove the directories above `path` that are now empty, up to (not including) the

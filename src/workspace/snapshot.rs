@@ -10,6 +10,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry, hash_path};
+use super::real_dirs;
 use super::walk::{Found, walk};
 use super::{Error, Workspace, read_err};
 use crate::index::{Entry, Index, Kind};
@@ -61,7 +62,7 @@ pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Erro
         .cloned()
         .collect();
     for r in roots {
-        if !r.to_fs_path(root).is_dir() {
+        if !real_dirs::is_real_dir(root, &r) {
             continue;
         }
         let walked = walk(root, &r, ws.git().is_some())?;

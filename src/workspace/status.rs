@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::checkout::interrupted_checkout;
 use super::compare::{FileState, check_entry};
+use super::real_dirs;
 use super::walk::{Found, walk};
 use super::{Error, Workspace, read_err, resolve_path};
 use crate::git::pin::Pin;
@@ -265,7 +266,9 @@ fn refresh_stat(ws: &Workspace, refresh: Vec<(Entry, Stat)>) {
 fn walk_starts(index: &Index, root: &Path, filter: &[RepoPath]) -> Vec<RepoPath> {
     let mut starts = Vec::new();
     for r in index.roots() {
-        if !r.to_fs_path(root).is_dir() {
+        // A root replaced by a symlink (or lying beyond one) has no files of its own to
+        // find: its entries are checked one by one, as deleted.
+        if !real_dirs::is_real_dir(root, r) {
             continue;
         }
         if filter.is_empty() {
@@ -274,7 +277,7 @@ fn walk_starts(index: &Index, root: &Path, filter: &[RepoPath]) -> Vec<RepoPath>
         }
         for f in filter {
             if f.is_within(r) {
-                if f.to_fs_path(root).is_dir() {
+                if real_dirs::is_real_dir(root, f) {
                     starts.push(f.clone());
                 }
             } else if r.is_within(f) {

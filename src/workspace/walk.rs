@@ -15,6 +15,7 @@ use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
 
+use super::real_dirs::RealDirs;
 use super::{Error, read_err};
 use crate::atomic::TEMP_PREFIX;
 use crate::git::ignore_block;
@@ -167,6 +168,13 @@ pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, 
         std::io::ErrorKind::NotFound => Error::NoSuchPath { path: abs.clone() },
         _ => read_err(&abs)(e),
     })?;
+    // Found through a symlinked directory: what lies beyond is not the work tree's.
+    if let Some(link) = RealDirs::new(root).first_not_real(start) {
+        return Err(Error::BeyondSymlink {
+            path: start.clone(),
+            link,
+        });
+    }
     let mut walk = Walk::default();
     if !metadata.is_dir() {
         if metadata.is_file() || metadata.file_type().is_symlink() {

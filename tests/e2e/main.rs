@@ -7,6 +7,7 @@ mod harness;
 
 mod add_status;
 mod bad_input;
+mod checkout_force;
 mod checkout_restore;
 mod completion;
 mod crash;
@@ -15,7 +16,10 @@ mod git_integration;
 mod git_pin;
 mod history;
 mod merge_gc;
+mod merge_per_file;
 mod property;
 mod reset;
 mod review;
 mod rough_edges;
+mod symlinked_dirs;
+mod worktree_branches;
