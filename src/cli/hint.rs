@@ -367,7 +367,9 @@ mod tests {
                         .chars()
                         .take_while(|c| c.is_ascii_lowercase() || *c == '-')
                         .collect();
+                    // `dvx -C <dir> checkout` names a global option first.
                     let known = word.is_empty()
+                        || word.starts_with('-')
                         || commands.contains(&word)
                         || PROSE.contains(&word.as_str());
                     if !known {

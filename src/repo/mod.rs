@@ -360,13 +360,21 @@ impl Repo {
     }
 
     /// Take the repository lock; every writing command holds it for its whole run.
-    pub fn lock(&self) -> Result<Lock, Error> {
-        Ok(Lock::acquire(&self.local.join("lock"), self.lock_timeout)?)
+    pub fn lock(&self) -> Result<RepoLock, Error> {
+        self.lock_within(self.lock_timeout)
     }
 
     /// Take the repository lock only if it is free right now.
-    pub fn try_lock(&self) -> Result<Lock, Error> {
-        Ok(Lock::acquire(&self.local.join("lock"), Duration::ZERO)?)
+    pub fn try_lock(&self) -> Result<RepoLock, Error> {
+        self.lock_within(Duration::ZERO)
+    }
+
+    fn lock_within(&self, timeout: Duration) -> Result<RepoLock, Error> {
+        let lock = Lock::acquire(&self.local.join("lock"), timeout)?;
+        Ok(RepoLock {
+            _lock: lock,
+            local: self.local.clone(),
+        })
     }
 
     /// The path of a file in this work tree's local state.
@@ -446,6 +454,25 @@ impl Repo {
             }
         }
         dirs
+    }
+}
+
+/// Proof that this work tree's repository lock is held, for as long as it lives.
+///
+/// Every library function that writes repository state takes a `&RepoLock`, so a write
+/// without the lock does not compile; the lock is taken once, by the caller that starts
+/// a writing command, and passed down. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct RepoLock {
+    _lock: Lock,
+    local: PathBuf,
+}
+
+impl RepoLock {
+    /// Whether this guard is the lock of `repo`'s work tree (a guard from another work
+    /// tree proves nothing here).
+    pub fn guards(&self, repo: &Repo) -> bool {
+        self.local == repo.local
     }
 }
 
