@@ -1,0 +1,501 @@
+//! Connecting to a remote: an `object_store` client and the key prefix it works under.
+//!
+//! Owns: turning a [`RemoteUrl`] plus [`Settings`], [`Credentials`] and an
+//! [`Environment`] into a [`Backend`]; the request policy (bounded retries with backoff,
+//! timeouts) so an unreachable endpoint fails within a minute and never hangs; S3's
+//! conditional put, without which a second create would silently overwrite; the check
+//! that create-if-absent really refuses a second create.
+//! Does not own the remote's layout (`layout`) or what is stored there.
+//!
+//! Precedence, lowest first: the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`, read the
+//! way `object_store`'s `from_env` builders read the process environment), the remote's
+//! settings, the credentials from `config.local.toml`, the URL (bucket and prefix).
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{
+    BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutPayload, RetryConfig,
+};
+
+use super::settings::{Credentials, Environment, Settings};
+use super::url::RemoteUrl;
+
+/// Retries per request after the first try. With the backoff below, a dead endpoint
+/// costs at most about [`RETRY_TIMEOUT`] plus one request timeout.
+const MAX_RETRIES: usize = 4;
+/// No retry starts later than this after the first try.
+const RETRY_TIMEOUT: Duration = Duration::from_secs(20);
+const INIT_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// Establishing a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// One whole request; a large object travels in parts of tens of MiB, each its own
+/// request, so this is generous for a part and still bounds a stalled one.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connected remote: the store and the prefix every key lives under.
+///
+/// `Debug` shows only the URL: a client's own `Debug` may print its credentials.
+#[derive(Clone)]
+pub struct Backend {
+    store: Arc<dyn ObjectStore>,
+    root: Key,
+    shown: String,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot set up remote {url}: {message}")]
+    Build { url: String, message: String },
+    #[error("remote {url}: directory {path} does not exist")]
+    NoDirectory { url: String, path: String },
+    #[error(
+        "remote {url} does not refuse a second create of the same key, so two pushes could overwrite each other"
+    )]
+    NoConditionalCreate { url: String },
+    #[error("remote {url}: {source}")]
+    Store {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+impl Backend {
+    /// A backend over an existing store (tests wrap stores to count requests).
+    pub fn from_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: &[String],
+        shown: impl Into<String>,
+    ) -> Backend {
+        Backend {
+            store,
+            root: Key::from_iter(prefix.iter().map(String::as_str)),
+            shown: shown.into(),
+        }
+    }
+
+    /// Connect to `url`. Nothing is sent over the network here; the first request is.
+    /// A directory remote must exist unless `create` is set (the first `remote add`).
+    pub fn open(
+        url: &RemoteUrl,
+        settings: &Settings,
+        credentials: &Credentials,
+        env: &Environment,
+        create: bool,
+    ) -> Result<Backend, Error> {
+        let shown = url.to_string();
+        let build_err = |e: object_store::Error| Error::Build {
+            url: shown.clone(),
+            message: e.to_string(),
+        };
+        let store: Arc<dyn ObjectStore> = match url {
+            RemoteUrl::Directory(path) => {
+                if create {
+                    std::fs::create_dir_all(path).map_err(|e| Error::Build {
+                        url: shown.clone(),
+                        message: format!("cannot create {}: {e}", path.display()),
+                    })?;
+                }
+                if !path.is_dir() {
+                    return Err(Error::NoDirectory {
+                        url: shown,
+                        path: path.display().to_string(),
+                    });
+                }
+                Arc::new(LocalFileSystem::new_with_prefix(path).map_err(build_err)?)
+            }
+            RemoteUrl::S3 { bucket, .. } => {
+                install_tls_provider();
+                Arc::new(
+                    s3_builder(bucket, settings, credentials, env)
+                        .build()
+                        .map_err(build_err)?,
+                )
+            }
+            RemoteUrl::Gcs { bucket, .. } => {
+                install_tls_provider();
+                Arc::new(
+                    gcs_builder(bucket, settings, credentials, env)
+                        .build()
+                        .map_err(build_err)?,
+                )
+            }
+            RemoteUrl::Azure { container, .. } => {
+                install_tls_provider();
+                Arc::new(
+                    azure_builder(container, settings, credentials, env)
+                        .build()
+                        .map_err(build_err)?,
+                )
+            }
+        };
+        Ok(Backend::from_store(store, url.prefix(), shown))
+    }
+
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The full key of a path relative to the remote's prefix (`packs/x.idx`).
+    pub fn key(&self, relative: &str) -> Key {
+        let mut key = self.root.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            key = key.join(part);
+        }
+        key
+    }
+
+    /// A key relative to the remote's prefix, `None` for a key outside it.
+    pub fn relative(&self, key: &Key) -> Option<String> {
+        let parts: Vec<String> = key
+            .prefix_match(&self.root)?
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        Some(parts.join("/"))
+    }
+
+    /// How the remote is shown to people: its URL (which never holds a secret).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    pub(crate) fn store_err(&self, source: object_store::Error) -> Error {
+        Error::Store {
+            url: self.shown.clone(),
+            source,
+        }
+    }
+
+    /// Check, once, that creating a key that exists is refused: ref moves depend on it.
+    /// Writes and then deletes two probe keys under `tmp/`.
+    pub async fn probe_conditional_create(&self, nonce: &str) -> Result<(), Error> {
+        let key = self.key(&format!("tmp/probe-{nonce}"));
+        let create = || object_store::PutOptions::from(PutMode::Create);
+        self.store
+            .put_opts(&key, PutPayload::from_static(b"first\n"), create())
+            .await
+            .map_err(|e| self.store_err(e))?;
+        let second = self
+            .store
+            .put_opts(&key, PutPayload::from_static(b"second\n"), create())
+            .await;
+        let _ = self.store.delete(&key).await;
+        match second {
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(()),
+            Ok(_) => Err(Error::NoConditionalCreate {
+                url: self.shown.clone(),
+            }),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+}
+
+/// reqwest is built without a TLS crypto provider of its own (that would be aws-lc-rs,
+/// a C build); ring serves instead, installed once for the process.
+fn install_tls_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // An error means another part of the process installed one first: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: INIT_BACKOFF,
+            max_backoff: MAX_BACKOFF,
+            base: 2.0,
+        },
+        max_retries: MAX_RETRIES,
+        retry_timeout: RETRY_TIMEOUT,
+    }
+}
+
+/// The client settings every kind shares, as `(key, value)` for the builders' config.
+fn client_keys() -> [(ClientConfigKey, String); 2] {
+    [
+        (ClientConfigKey::ConnectTimeout, humantime(CONNECT_TIMEOUT)),
+        (ClientConfigKey::Timeout, humantime(REQUEST_TIMEOUT)),
+    ]
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
+/// Environment variables with `prefix`, lowercased as the builders' key parsers expect.
+fn env_with_prefix<'a>(
+    env: &'a Environment,
+    prefix: &'a str,
+) -> impl Iterator<Item = (String, &'a str)> + 'a {
+    env.iter()
+        .filter(move |(k, _)| k.starts_with(prefix))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str()))
+}
+
+pub(crate) fn s3_builder(
+    bucket: &str,
+    settings: &Settings,
+    creds: &Credentials,
+    env: &Environment,
+) -> AmazonS3Builder {
+    let mut b = AmazonS3Builder::new();
+    for (key, value) in client_keys() {
+        b = b.with_config(AmazonS3ConfigKey::Client(key), value);
+    }
+    for (key, value) in env_with_prefix(env, "AWS_") {
+        if let Ok(key) = key.parse::<AmazonS3ConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        b = b.with_endpoint(endpoint);
+    }
+    if let Some(region) = &settings.region {
+        b = b.with_region(region);
+    }
+    if let Some(allow) = settings.allow_http {
+        b = b.with_allow_http(allow);
+    }
+    if let Some(s) = &creds.access_key_id {
+        b = b.with_access_key_id(s.expose());
+    }
+    if let Some(s) = &creds.secret_access_key {
+        b = b.with_secret_access_key(s.expose());
+    }
+    if let Some(s) = &creds.session_token {
+        b = b.with_token(s.expose());
+    }
+    b.with_bucket_name(bucket)
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        .with_retry(retry_config())
+}
+
+pub(crate) fn gcs_builder(
+    bucket: &str,
+    settings: &Settings,
+    creds: &Credentials,
+    env: &Environment,
+) -> GoogleCloudStorageBuilder {
+    let mut b = GoogleCloudStorageBuilder::new();
+    for (key, value) in client_keys() {
+        b = b.with_config(GoogleConfigKey::Client(key), value);
+    }
+    for (key, value) in env_with_prefix(env, "GOOGLE_") {
+        if let Ok(key) = key.parse::<GoogleConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        b = b.with_config(GoogleConfigKey::BaseUrl, endpoint);
+    }
+    if let Some(allow) = settings.allow_http {
+        b = b.with_config(
+            GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
+            allow.to_string(),
+        );
+    }
+    if let Some(s) = &creds.service_account_key {
+        b = b.with_service_account_key(s.expose());
+    }
+    b.with_bucket_name(bucket).with_retry(retry_config())
+}
+
+pub(crate) fn azure_builder(
+    container: &str,
+    settings: &Settings,
+    creds: &Credentials,
+    env: &Environment,
+) -> MicrosoftAzureBuilder {
+    let mut b = MicrosoftAzureBuilder::new();
+    for (key, value) in client_keys() {
+        b = b.with_config(AzureConfigKey::Client(key), value);
+    }
+    for (key, value) in env_with_prefix(env, "AZURE_") {
+        if let Ok(key) = key.parse::<AzureConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        b = b.with_config(AzureConfigKey::Endpoint, endpoint);
+    }
+    if let Some(allow) = settings.allow_http {
+        b = b.with_allow_http(allow);
+    }
+    if let Some(account) = &settings.account {
+        b = b.with_account(account);
+    }
+    if let Some(s) = &creds.access_key {
+        b = b.with_access_key(s.expose());
+    }
+    if let Some(s) = &creds.sas_token {
+        b = b.with_config(AzureConfigKey::SasKey, s.expose());
+    }
+    b.with_container_name(container).with_retry(retry_config())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn s3_settings_override_the_environment_and_conditional_put_is_on() {
+        let env = env(&[
+            ("AWS_ENDPOINT_URL", "http://env.example:9000"),
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("HOME", "/ignored"),
+        ]);
+        let settings = Settings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            allow_http: Some(true),
+            ..Settings::default()
+        };
+        let b = s3_builder("bucket", &settings, &Credentials::default(), &env);
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Endpoint).as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDENV")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Bucket).as_deref(),
+            Some("bucket")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::ConditionalPut)
+                .as_deref(),
+            Some("etag")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
+                .as_deref(),
+            Some("true")
+        );
+    }
+
+    #[test]
+    fn local_credentials_win_over_the_environment() {
+        let env = env(&[("AWS_ACCESS_KEY_ID", "AKIDENV")]);
+        let creds = Credentials {
+            access_key_id: Some(crate::remote::settings::Secret::new("AKIDLOCAL")),
+            ..Credentials::default()
+        };
+        let b = s3_builder("b", &Settings::default(), &creds, &env);
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDLOCAL")
+        );
+    }
+
+    #[test]
+    fn gcs_and_azure_builders_take_their_settings() {
+        let env = env(&[
+            ("GOOGLE_SERVICE_ACCOUNT", "/keys/sa.json"),
+            ("AZURE_STORAGE_ACCOUNT_NAME", "envacct"),
+        ]);
+        let settings = Settings {
+            endpoint: Some("http://127.0.0.1:4443".into()),
+            ..Settings::default()
+        };
+        let g = gcs_builder("bkt", &settings, &Credentials::default(), &env);
+        assert_eq!(
+            g.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
+            Some("bkt")
+        );
+        assert_eq!(
+            g.get_config_value(&GoogleConfigKey::BaseUrl).as_deref(),
+            Some("http://127.0.0.1:4443")
+        );
+        assert_eq!(
+            g.get_config_value(&GoogleConfigKey::ServiceAccount)
+                .as_deref(),
+            Some("/keys/sa.json")
+        );
+        let a = azure_builder(
+            "cont",
+            &Settings {
+                account: Some("acct".into()),
+                ..Settings::default()
+            },
+            &Credentials::default(),
+            &env,
+        );
+        assert_eq!(
+            a.get_config_value(&AzureConfigKey::ContainerName)
+                .as_deref(),
+            Some("cont")
+        );
+        assert_eq!(
+            a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
+            Some("acct")
+        );
+        let a = azure_builder("cont", &Settings::default(), &Credentials::default(), &env);
+        assert_eq!(
+            a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
+            Some("envacct")
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_remote_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("absent");
+        let url = RemoteUrl::Directory(path.clone());
+        let err = Backend::open(
+            &url,
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            false,
+        )
+        .expect_err("missing");
+        assert!(matches!(err, Error::NoDirectory { .. }), "{err}");
+        let b = Backend::open(
+            &url,
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            true,
+        )
+        .expect("created");
+        assert!(path.is_dir());
+        assert_eq!(
+            b.relative(&b.key("packs/x.idx")).as_deref(),
+            Some("packs/x.idx")
+        );
+    }
+}

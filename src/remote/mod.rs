@@ -1,0 +1,15 @@
+//! Remotes: where dvx pushes objects and refs and fetches them from, with no server.
+//!
+//! Owns: the remote abstraction over `object_store` (directory, S3 and S3-compatible,
+//! GCS, Azure). The rest of dvx is synchronous; tokio stays inside this room.
+//!
+//! Rooms: [`url`] (what a remote URL names), [`settings`] (per-remote settings and
+//! credentials; secrets never shown), [`backend`] (the client, retries and timeouts).
+
+pub mod backend;
+pub mod settings;
+pub mod url;
+
+pub use backend::Backend;
+pub use settings::{Credentials, Environment, Secret, Settings};
+pub use url::{Kind, RemoteUrl};
