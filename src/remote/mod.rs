@@ -4,9 +4,12 @@
 //! GCS, Azure). The rest of dvx is synchronous; tokio stays inside this room.
 //!
 //! Rooms: [`url`] (what a remote URL names), [`settings`] (per-remote settings and
-//! credentials; secrets never shown), [`backend`] (the client, retries and timeouts).
+//! credentials; secrets never shown), [`backend`] (the client, retries and timeouts),
+//! [`pack`] and [`pack_index`] (small objects, many to a remote file).
 
 pub mod backend;
+pub mod pack;
+pub mod pack_index;
 pub mod settings;
 pub mod url;
 

@@ -1,0 +1,315 @@
+//! Pack indexes (`packs/<pack id>.idx`): which objects a pack holds, and where.
+//!
+//! Owns: the byte encoding of a pack index and its strict decoding, and looking an id
+//! up in one. Does not own the pack itself (`pack`) or fetching either (`transfer`).
+//!
+//! Layout (little-endian; see docs/format.md, "Pack index"):
+//!
+//! ```text
+//! magic "DVXN" | version u32 | pack id [32] | pack length u64 | count u32
+//! fan-out: 256 × u32 (fanout[b] = entries whose first id byte <= b)
+//! entries: count × (id [32] | offset u64 | length u32 | raw size u32), ids ascending
+//! checksum: BLAKE3 of every byte before it [32]
+//! ```
+//!
+//! Entries are fixed width and the fan-out sits at a fixed offset, so a reader can find
+//! one id with two ranged reads; dvx reads whole indexes (they are small) and caches
+//! them. Invariants of a decoded index: the checksum matches, the pack id is the one the
+//! index was fetched for, ids strictly ascend and agree with the fan-out, and every
+//! entry lies inside the pack after its header without overlapping another.
+
+use crate::hash::{ID_LEN, ObjectId};
+
+pub const MAGIC: &[u8; 4] = b"DVXN";
+pub const VERSION: u32 = 1;
+/// Magic, version, pack id, pack length, count.
+pub const HEADER_LEN: usize = 4 + 4 + ID_LEN + 8 + 4;
+pub const FANOUT_LEN: usize = 256 * 4;
+pub const ENTRY_LEN: usize = ID_LEN + 8 + 4 + 4;
+const CHECKSUM_LEN: usize = 32;
+
+/// Where one object lies in its pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub id: ObjectId,
+    /// Offset of the entry (its id, then its zstd frame) from the start of the pack.
+    pub offset: u64,
+    /// Bytes of the entry: 32 for the id plus the frame.
+    pub length: u32,
+    /// Size of the object itself.
+    pub raw_size: u32,
+}
+
+impl Entry {
+    pub fn range(&self) -> std::ops::Range<u64> {
+        self.offset..self.offset + u64::from(self.length)
+    }
+}
+
+/// A decoded pack index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackIndex {
+    pub pack: ObjectId,
+    pub pack_len: u64,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("pack index {pack} is too short ({len} bytes)")]
+    Short { pack: ObjectId, len: usize },
+    #[error("pack index {pack} does not start with DVXN")]
+    Magic { pack: ObjectId },
+    #[error(
+        "pack index {pack} has version {version}; this dvx reads version {VERSION} (upgrade dvx)"
+    )]
+    Version { pack: ObjectId, version: u32 },
+    #[error("pack index {pack} is damaged: its checksum does not match")]
+    Checksum { pack: ObjectId },
+    #[error("pack index {pack} names pack {found}")]
+    WrongPack { pack: ObjectId, found: ObjectId },
+    #[error("pack index {pack} is invalid: {reason}")]
+    Invalid { pack: ObjectId, reason: String },
+}
+
+impl PackIndex {
+    /// An index over `entries` (any order; duplicates are dropped) of a pack.
+    pub fn new(pack: ObjectId, pack_len: u64, mut entries: Vec<Entry>) -> PackIndex {
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        entries.dedup_by(|a, b| a.id == b.id);
+        PackIndex {
+            pack,
+            pack_len,
+            entries,
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn lookup(&self, id: &ObjectId) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.id.cmp(id))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            HEADER_LEN + FANOUT_LEN + self.entries.len() * ENTRY_LEN + CHECKSUM_LEN,
+        );
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(self.pack.as_bytes());
+        out.extend_from_slice(&self.pack_len.to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        let mut fanout = [0u32; 256];
+        for e in &self.entries {
+            fanout[e.id.as_bytes()[0] as usize] += 1;
+        }
+        let mut running = 0u32;
+        for count in fanout {
+            running += count;
+            out.extend_from_slice(&running.to_le_bytes());
+        }
+        for e in &self.entries {
+            out.extend_from_slice(e.id.as_bytes());
+            out.extend_from_slice(&e.offset.to_le_bytes());
+            out.extend_from_slice(&e.length.to_le_bytes());
+            out.extend_from_slice(&e.raw_size.to_le_bytes());
+        }
+        let checksum = blake3::hash(&out);
+        out.extend_from_slice(checksum.as_bytes());
+        out
+    }
+
+    /// Decode the index fetched as `packs/<pack>.idx`, checking everything the module
+    /// docs promise. Never panics, whatever the bytes.
+    pub fn decode(pack: &ObjectId, bytes: &[u8]) -> Result<PackIndex, DecodeError> {
+        let pack = *pack;
+        let invalid = |reason: String| DecodeError::Invalid { pack, reason };
+        if bytes.len() < HEADER_LEN + FANOUT_LEN + CHECKSUM_LEN {
+            return Err(DecodeError::Short {
+                pack,
+                len: bytes.len(),
+            });
+        }
+        if &bytes[..4] != MAGIC {
+            return Err(DecodeError::Magic { pack });
+        }
+        let version = u32_at(bytes, 4);
+        if version != VERSION {
+            return Err(DecodeError::Version { pack, version });
+        }
+        let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        if blake3::hash(body).as_bytes() != checksum {
+            return Err(DecodeError::Checksum { pack });
+        }
+        let found = ObjectId::from_bytes(id_at(bytes, 8));
+        if found != pack {
+            return Err(DecodeError::WrongPack { pack, found });
+        }
+        let pack_len = u64_at(bytes, 8 + ID_LEN);
+        let count = u32_at(bytes, 8 + ID_LEN + 8) as usize;
+        let expected = count
+            .checked_mul(ENTRY_LEN)
+            .and_then(|n| n.checked_add(HEADER_LEN + FANOUT_LEN + CHECKSUM_LEN));
+        if expected != Some(bytes.len()) {
+            return Err(invalid(format!(
+                "{count} entries do not fit its {} bytes",
+                bytes.len()
+            )));
+        }
+        let entries_at = HEADER_LEN + FANOUT_LEN;
+        let mut entries = Vec::with_capacity(count);
+        for i in 0..count {
+            let at = entries_at + i * ENTRY_LEN;
+            entries.push(Entry {
+                id: ObjectId::from_bytes(id_at(bytes, at)),
+                offset: u64_at(bytes, at + ID_LEN),
+                length: u32_at(bytes, at + ID_LEN + 8),
+                raw_size: u32_at(bytes, at + ID_LEN + 12),
+            });
+        }
+        // Ids strictly ascending, and the fan-out agrees with them.
+        if entries.windows(2).any(|w| w[0].id >= w[1].id) {
+            return Err(invalid("ids are not strictly ascending".into()));
+        }
+        let mut below = 0usize;
+        for b in 0..256usize {
+            while below < count && entries[below].id.as_bytes()[0] as usize <= b {
+                below += 1;
+            }
+            if u32_at(bytes, HEADER_LEN + b * 4) as usize != below {
+                return Err(invalid(format!("fan-out entry {b} is wrong")));
+            }
+        }
+        // Entries inside the pack, after its header, not overlapping.
+        let mut by_offset: Vec<&Entry> = entries.iter().collect();
+        by_offset.sort_by_key(|e| e.offset);
+        let mut end = super::pack::HEADER_LEN as u64;
+        for e in by_offset {
+            if e.offset < end {
+                return Err(invalid(format!(
+                    "entry {} overlaps another or the pack header",
+                    e.id.short()
+                )));
+            }
+            if (e.length as usize) < ID_LEN + super::pack::MIN_FRAME_LEN {
+                return Err(invalid(format!("entry {} is too short", e.id.short())));
+            }
+            if e.raw_size > super::pack::MAX_PACKED_SIZE {
+                return Err(invalid(format!(
+                    "entry {} is too large to be packed",
+                    e.id.short()
+                )));
+            }
+            end = e.offset + u64::from(e.length);
+            if end > pack_len {
+                return Err(invalid(format!(
+                    "entry {} lies past the end of the pack",
+                    e.id.short()
+                )));
+            }
+        }
+        Ok(PackIndex {
+            pack,
+            pack_len,
+            entries,
+        })
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn id_at(b: &[u8], at: usize) -> [u8; ID_LEN] {
+    b[at..at + ID_LEN].try_into().expect("32 bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> PackIndex {
+        let entries = (0u8..20)
+            .map(|i| Entry {
+                id: ObjectId::of(&[i]),
+                offset: 8 + u64::from(i) * 100,
+                length: 100,
+                raw_size: u32::from(i) * 3,
+            })
+            .collect();
+        PackIndex::new(ObjectId::of(b"pack"), 8 + 20 * 100, entries)
+    }
+
+    #[test]
+    fn round_trip_and_lookup() {
+        let idx = sample();
+        let bytes = idx.encode();
+        assert_eq!(bytes.len(), HEADER_LEN + FANOUT_LEN + 20 * ENTRY_LEN + 32);
+        let back = PackIndex::decode(&idx.pack, &bytes).expect("decodes");
+        assert_eq!(back, idx);
+        let id = ObjectId::of(&[7]);
+        assert_eq!(back.lookup(&id).map(|e| e.offset), Some(8 + 700));
+        assert!(back.lookup(&ObjectId::of(b"absent")).is_none());
+    }
+
+    #[test]
+    fn damage_is_named() {
+        let idx = sample();
+        let bytes = idx.encode();
+        let mut flipped = bytes.clone();
+        flipped[HEADER_LEN + FANOUT_LEN + 40] ^= 1;
+        assert!(matches!(
+            PackIndex::decode(&idx.pack, &flipped),
+            Err(DecodeError::Checksum { .. })
+        ));
+        let other = ObjectId::of(b"other");
+        let err = PackIndex::decode(&other, &bytes).expect_err("wrong pack");
+        assert!(err.to_string().contains(&other.to_hex()), "{err}");
+        assert!(matches!(
+            PackIndex::decode(&idx.pack, &bytes[..100]),
+            Err(DecodeError::Short { .. })
+        ));
+    }
+
+    #[test]
+    fn an_entry_past_the_pack_is_refused_even_with_a_good_checksum() {
+        let mut idx = sample();
+        idx.pack_len = 500;
+        let err = PackIndex::decode(&idx.pack, &idx.encode()).expect_err("past the end");
+        assert!(err.to_string().contains("past the end"), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_random_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let _ = PackIndex::decode(&ObjectId::of(b"pack"), &bytes);
+        }
+
+        #[test]
+        fn any_mutation_of_a_valid_index_is_an_error(at in 0usize..2000, xor in 1u8..=255) {
+            let idx = sample();
+            let mut bytes = idx.encode();
+            let at = at % bytes.len();
+            bytes[at] ^= xor;
+            prop_assert!(PackIndex::decode(&idx.pack, &bytes).is_err());
+        }
+
+        #[test]
+        fn truncations_are_errors(cut in 0usize..2000) {
+            let idx = sample();
+            let bytes = idx.encode();
+            let cut = cut % bytes.len();
+            prop_assert!(PackIndex::decode(&idx.pack, &bytes[..cut]).is_err());
+        }
+    }
+}
