@@ -5,9 +5,11 @@
 //!
 //! Rooms: [`url`] (what a remote URL names), [`settings`] (per-remote settings and
 //! credentials; secrets never shown), [`backend`] (the client, retries and timeouts),
-//! [`pack`] and [`pack_index`] (small objects, many to a remote file).
+//! [`pack`] and [`pack_index`] (small objects, many to a remote file), [`large`] (large
+//! objects as zstd frames with a seek table).
 
 pub mod backend;
+pub mod large;
 pub mod pack;
 pub mod pack_index;
 pub mod settings;
