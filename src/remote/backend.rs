@@ -23,7 +23,7 @@ use object_store::{
     BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutPayload, RetryConfig,
 };
 
-use super::settings::{Credentials, Environment, Settings};
+use super::settings::{Credentials, Environment, Secret, Settings};
 use super::url::RemoteUrl;
 
 /// Retries per request after the first try. With the backoff below, a dead endpoint
@@ -47,6 +47,9 @@ pub struct Backend {
     store: Arc<dyn ObjectStore>,
     root: Key,
     shown: String,
+    /// Secret values this backend was given, scrubbed from every error message (a
+    /// client's error may quote a request, and a SAS token travels in its URL).
+    secrets: Arc<Vec<Secret>>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -67,12 +70,14 @@ pub enum Error {
         "remote {url} does not refuse a second create of the same key, so two pushes could overwrite each other"
     )]
     NoConditionalCreate { url: String },
-    #[error("remote {url}: {source}")]
-    Store {
-        url: String,
-        #[source]
-        source: object_store::Error,
-    },
+    /// Connecting failed or timed out, after bounded retries.
+    #[error("remote {url} is unreachable: {message}")]
+    Unreachable { url: String, message: String },
+    /// The store refused the credentials, or they lack a permission.
+    #[error("remote {url} denied access (wrong or missing credentials?): {message}")]
+    Denied { url: String, message: String },
+    #[error("remote {url}: {message}")]
+    Store { url: String, message: String },
 }
 
 impl Backend {
@@ -86,6 +91,7 @@ impl Backend {
             store,
             root: Key::from_iter(prefix.iter().map(String::as_str)),
             shown: shown.into(),
+            secrets: Arc::new(Vec::new()),
         }
     }
 
@@ -99,9 +105,10 @@ impl Backend {
         create: bool,
     ) -> Result<Backend, Error> {
         let shown = url.to_string();
+        let secrets = secrets_of(credentials, env);
         let build_err = |e: object_store::Error| Error::Build {
             url: shown.clone(),
-            message: e.to_string(),
+            message: scrub(&e.to_string(), &secrets),
         };
         let store: Arc<dyn ObjectStore> = match url {
             RemoteUrl::Directory(path) => {
@@ -144,7 +151,9 @@ impl Backend {
                 )
             }
         };
-        Ok(Backend::from_store(store, url.prefix(), shown))
+        let mut backend = Backend::from_store(store, url.prefix(), shown);
+        backend.secrets = Arc::new(secrets_of(credentials, env));
+        Ok(backend)
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
@@ -174,10 +183,17 @@ impl Backend {
         &self.shown
     }
 
+    /// A store error as one of ours: classified (unreachable, denied, other) and with
+    /// every secret scrubbed from its text.
     pub(crate) fn store_err(&self, source: object_store::Error) -> Error {
-        Error::Store {
-            url: self.shown.clone(),
-            source,
+        let url = self.shown.clone();
+        let message = scrub(&error_chain(&source), &self.secrets);
+        match source {
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => Error::Denied { url, message },
+            _ if is_denied(&message) => Error::Denied { url, message },
+            _ if is_unreachable(&source) => Error::Unreachable { url, message },
+            _ => Error::Store { url, message },
         }
     }
 
@@ -204,6 +220,92 @@ impl Backend {
             Err(e) => Err(self.store_err(e)),
         }
     }
+}
+
+/// Every secret the client may see: the credentials, and environment values whose
+/// names say they are secret.
+fn secrets_of(credentials: &Credentials, env: &Environment) -> Vec<Secret> {
+    let mut secrets: Vec<Secret> = [
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        &credentials.session_token,
+        &credentials.service_account_key,
+        &credentials.access_key,
+        &credentials.sas_token,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    for (key, value) in env {
+        let key = key.to_ascii_uppercase();
+        let cloud =
+            key.starts_with("AWS_") || key.starts_with("GOOGLE_") || key.starts_with("AZURE_");
+        let secret = ["SECRET", "TOKEN", "KEY", "SAS", "PASSWORD"]
+            .iter()
+            .any(|w| key.contains(w));
+        if cloud && secret {
+            secrets.push(Secret::new(value.clone()));
+        }
+    }
+    secrets
+}
+
+/// `text` with every secret of at least 4 characters replaced by `***`.
+fn scrub(text: &str, secrets: &[Secret]) -> String {
+    let mut text = text.to_owned();
+    for s in secrets {
+        if s.expose().len() >= 4 {
+            text = text.replace(s.expose(), "***");
+        }
+    }
+    text
+}
+
+/// An error and its sources, joined by ": ", repeated text dropped.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a failed request was refused for its credentials. object_store reports an
+/// S3 403 as a generic error whose text carries the status and S3's error code (its
+/// retry error type is private), so the text is what there is to go on.
+fn is_denied(message: &str) -> bool {
+    ["status code: 401", "status code: 403"]
+        .iter()
+        .any(|s| message.contains(s))
+        || [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "AuthenticationFailed",
+        ]
+        .iter()
+        .any(|code| message.contains(&format!("<Code>{code}</Code>")))
+}
+
+/// Whether connecting failed or timed out (after the client's retries).
+fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(http) = s.downcast_ref::<HttpError>()
+            && matches!(http.kind(), HttpErrorKind::Connect | HttpErrorKind::Timeout)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// reqwest is built without a TLS crypto provider of its own (that would be aws-lc-rs,
@@ -468,6 +570,24 @@ mod tests {
             a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
             Some("envacct")
         );
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_messages() {
+        let env = env(&[
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        let creds = Credentials {
+            sas_token: Some(Secret::new("sv=2024&sig=abcdef")),
+            ..Credentials::default()
+        };
+        let secrets = secrets_of(&creds, &env);
+        let text = scrub(
+            "GET https://a.blob/x?sv=2024&sig=abcdef failed; key envsecret; eu-west-1",
+            &secrets,
+        );
+        assert_eq!(text, "GET https://a.blob/x?*** failed; key ***; eu-west-1");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub enum DecodeError {
 impl PackIndex {
     /// An index over `entries` (any order; duplicates are dropped) of a pack.
     pub fn new(pack: ObjectId, pack_len: u64, mut entries: Vec<Entry>) -> PackIndex {
-        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        entries.sort_by_key(|a| a.id);
         entries.dedup_by(|a, b| a.id == b.id);
         PackIndex {
             pack,
