@@ -4,6 +4,7 @@
 //! One test binary (faster to link); one module per area.
 
 mod harness;
+mod s3_server;
 
 mod add_status;
 mod bad_input;
@@ -13,4 +14,5 @@ mod git_integration;
 mod history;
 mod merge_gc;
 mod property;
+mod remote_conformance;
 mod review;
