@@ -35,9 +35,13 @@ const INIT_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// Establishing a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// One whole request; a large object travels in parts of tens of MiB, each its own
-/// request, so this is generous for a part and still bounds a stalled one.
+/// One whole small request (a listing, a HEAD, a ref): a silent endpoint fails within a
+/// minute, since every command starts with such requests.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// One whole request that moves bulk data (a pack, a part of a large object, a ranged
+/// read of up to tens of MiB): long enough for such a request on a slow uplink
+/// (16 MiB in 10 minutes is 28 KB/s), still bounded.
+const BULK_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A connected remote: the store and the prefix every key lives under.
 ///
@@ -45,6 +49,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Backend {
     store: Arc<dyn ObjectStore>,
+    /// The same store with a timeout sized for bulk data (the same client for a
+    /// directory remote).
+    bulk: Arc<dyn ObjectStore>,
     root: Key,
     shown: String,
     /// Secret values this backend was given, scrubbed from every error message (a
@@ -88,6 +95,7 @@ impl Backend {
         shown: impl Into<String>,
     ) -> Backend {
         Backend {
+            bulk: Arc::clone(&store),
             store,
             root: Key::from_iter(prefix.iter().map(String::as_str)),
             shown: shown.into(),
@@ -110,54 +118,63 @@ impl Backend {
             url: shown.clone(),
             message: scrub(&e.to_string(), &secrets),
         };
-        let store: Arc<dyn ObjectStore> = match url {
-            RemoteUrl::Directory(path) => {
-                if create {
-                    std::fs::create_dir_all(path).map_err(|e| Error::Build {
-                        url: shown.clone(),
-                        message: format!("cannot create {}: {e}", path.display()),
-                    })?;
+        let build = |timeout: Duration| -> Result<Arc<dyn ObjectStore>, Error> {
+            Ok(match url {
+                RemoteUrl::Directory(path) => {
+                    Arc::new(LocalFileSystem::new_with_prefix(path).map_err(build_err)?)
                 }
-                if !path.is_dir() {
-                    return Err(Error::NoDirectory {
-                        url: shown,
-                        path: path.display().to_string(),
-                    });
-                }
-                Arc::new(LocalFileSystem::new_with_prefix(path).map_err(build_err)?)
-            }
-            RemoteUrl::S3 { bucket, .. } => {
-                install_tls_provider();
-                Arc::new(
-                    s3_builder(bucket, settings, credentials, env)
+                RemoteUrl::S3 { bucket, .. } => Arc::new(
+                    s3_builder(bucket, settings, credentials, env, timeout)
                         .build()
                         .map_err(build_err)?,
-                )
-            }
-            RemoteUrl::Gcs { bucket, .. } => {
-                install_tls_provider();
-                Arc::new(
-                    gcs_builder(bucket, settings, credentials, env)
+                ),
+                RemoteUrl::Gcs { bucket, .. } => Arc::new(
+                    gcs_builder(bucket, settings, credentials, env, timeout)
                         .build()
                         .map_err(build_err)?,
-                )
-            }
-            RemoteUrl::Azure { container, .. } => {
-                install_tls_provider();
-                Arc::new(
-                    azure_builder(container, settings, credentials, env)
+                ),
+                RemoteUrl::Azure { container, .. } => Arc::new(
+                    azure_builder(container, settings, credentials, env, timeout)
                         .build()
                         .map_err(build_err)?,
-                )
+                ),
+            })
+        };
+        if let RemoteUrl::Directory(path) = url {
+            if create {
+                std::fs::create_dir_all(path).map_err(|e| Error::Build {
+                    url: shown.clone(),
+                    message: format!("cannot create {}: {e}", path.display()),
+                })?;
             }
+            if !path.is_dir() {
+                return Err(Error::NoDirectory {
+                    url: shown,
+                    path: path.display().to_string(),
+                });
+            }
+        } else {
+            install_tls_provider();
+        }
+        let store = build(REQUEST_TIMEOUT)?;
+        let bulk = match url {
+            RemoteUrl::Directory(_) => Arc::clone(&store),
+            _ => build(BULK_REQUEST_TIMEOUT)?,
         };
         let mut backend = Backend::from_store(store, url.prefix(), shown);
+        backend.bulk = bulk;
         backend.secrets = Arc::new(secrets_of(credentials, env));
         Ok(backend)
     }
 
+    /// The store, for small requests (listings, HEADs, refs, the manifest).
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// The store, for requests that move bulk data (packs, indexes, large objects).
+    pub fn bulk(&self) -> &Arc<dyn ObjectStore> {
+        &self.bulk
     }
 
     /// The full key of a path relative to the remote's prefix (`packs/x.idx`).
@@ -331,10 +348,10 @@ fn retry_config() -> RetryConfig {
 }
 
 /// The client settings every kind shares, as `(key, value)` for the builders' config.
-fn client_keys() -> [(ClientConfigKey, String); 2] {
+fn client_keys(timeout: Duration) -> [(ClientConfigKey, String); 2] {
     [
         (ClientConfigKey::ConnectTimeout, humantime(CONNECT_TIMEOUT)),
-        (ClientConfigKey::Timeout, humantime(REQUEST_TIMEOUT)),
+        (ClientConfigKey::Timeout, humantime(timeout)),
     ]
 }
 
@@ -357,9 +374,10 @@ pub(crate) fn s3_builder(
     settings: &Settings,
     creds: &Credentials,
     env: &Environment,
+    timeout: Duration,
 ) -> AmazonS3Builder {
     let mut b = AmazonS3Builder::new();
-    for (key, value) in client_keys() {
+    for (key, value) in client_keys(timeout) {
         b = b.with_config(AmazonS3ConfigKey::Client(key), value);
     }
     for (key, value) in env_with_prefix(env, "AWS_") {
@@ -395,9 +413,10 @@ pub(crate) fn gcs_builder(
     settings: &Settings,
     creds: &Credentials,
     env: &Environment,
+    timeout: Duration,
 ) -> GoogleCloudStorageBuilder {
     let mut b = GoogleCloudStorageBuilder::new();
-    for (key, value) in client_keys() {
+    for (key, value) in client_keys(timeout) {
         b = b.with_config(GoogleConfigKey::Client(key), value);
     }
     for (key, value) in env_with_prefix(env, "GOOGLE_") {
@@ -425,9 +444,10 @@ pub(crate) fn azure_builder(
     settings: &Settings,
     creds: &Credentials,
     env: &Environment,
+    timeout: Duration,
 ) -> MicrosoftAzureBuilder {
     let mut b = MicrosoftAzureBuilder::new();
-    for (key, value) in client_keys() {
+    for (key, value) in client_keys(timeout) {
         b = b.with_config(AzureConfigKey::Client(key), value);
     }
     for (key, value) in env_with_prefix(env, "AZURE_") {
@@ -478,7 +498,13 @@ mod tests {
             allow_http: Some(true),
             ..Settings::default()
         };
-        let b = s3_builder("bucket", &settings, &Credentials::default(), &env);
+        let b = s3_builder(
+            "bucket",
+            &settings,
+            &Credentials::default(),
+            &env,
+            REQUEST_TIMEOUT,
+        );
         assert_eq!(
             b.get_config_value(&AmazonS3ConfigKey::Endpoint).as_deref(),
             Some("http://127.0.0.1:9000")
@@ -509,13 +535,41 @@ mod tests {
     }
 
     #[test]
+    fn small_and_bulk_requests_get_their_own_timeouts() {
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            BULK_REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::Timeout))
+                .as_deref(),
+            Some("600s")
+        );
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout))
+                .as_deref(),
+            Some("5s")
+        );
+    }
+
+    #[test]
     fn local_credentials_win_over_the_environment() {
         let env = env(&[("AWS_ACCESS_KEY_ID", "AKIDENV")]);
         let creds = Credentials {
             access_key_id: Some(crate::remote::settings::Secret::new("AKIDLOCAL")),
             ..Credentials::default()
         };
-        let b = s3_builder("b", &Settings::default(), &creds, &env);
+        let b = s3_builder("b", &Settings::default(), &creds, &env, REQUEST_TIMEOUT);
         assert_eq!(
             b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
                 .as_deref(),
@@ -533,7 +587,13 @@ mod tests {
             endpoint: Some("http://127.0.0.1:4443".into()),
             ..Settings::default()
         };
-        let g = gcs_builder("bkt", &settings, &Credentials::default(), &env);
+        let g = gcs_builder(
+            "bkt",
+            &settings,
+            &Credentials::default(),
+            &env,
+            REQUEST_TIMEOUT,
+        );
         assert_eq!(
             g.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
             Some("bkt")
@@ -555,6 +615,7 @@ mod tests {
             },
             &Credentials::default(),
             &env,
+            REQUEST_TIMEOUT,
         );
         assert_eq!(
             a.get_config_value(&AzureConfigKey::ContainerName)
@@ -565,7 +626,13 @@ mod tests {
             a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
             Some("acct")
         );
-        let a = azure_builder("cont", &Settings::default(), &Credentials::default(), &env);
+        let a = azure_builder(
+            "cont",
+            &Settings::default(),
+            &Credentials::default(),
+            &env,
+            REQUEST_TIMEOUT,
+        );
         assert_eq!(
             a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
             Some("envacct")

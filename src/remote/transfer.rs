@@ -48,8 +48,9 @@ pub const DEFAULT_LARGE_THRESHOLD: u64 = 8 << 20;
 pub const DEFAULT_PACK_SIZE: u64 = 32 << 20;
 /// Entries of one pack at most this far apart are fetched with one GET.
 const COALESCE_GAP: u64 = 4 << 10;
-/// One coalesced GET fetches at most this much.
-const MAX_RUN: u64 = 16 << 20;
+/// One coalesced GET fetches at most this much (with `jobs` GETs in flight, this bounds
+/// a download's memory: 24 × 4 MiB, twice over while decoding).
+const MAX_RUN: u64 = 4 << 20;
 /// Bytes read from the end of a large object to find its seek table (one GET covers
 /// the table of objects up to about 7 GiB).
 const TAIL_GUESS: u64 = 64 << 10;
@@ -269,7 +270,7 @@ async fn load_index(
 
 async fn get_all(backend: &Backend, relative: &str, counters: &Counters) -> Result<Bytes, Error> {
     let key = backend.key(relative);
-    let bytes = async { backend.store().get(&key).await?.bytes().await }
+    let bytes = async { backend.bulk().get(&key).await?.bytes().await }
         .await
         .map_err(|e| backend.store_err(e))?;
     counters.request(bytes.len() as u64);
@@ -431,7 +432,7 @@ async fn upload_pack(
     let pack_len = built.bytes.len() as u64;
     // The pack first, then its index: a reader trusts only packs that have an index.
     backend
-        .store()
+        .bulk()
         .put(
             &backend.key(&layout::pack_key(&built.id)),
             PutPayload::from(built.bytes),
@@ -440,7 +441,7 @@ async fn upload_pack(
         .map_err(|e| backend.store_err(e))?;
     counters.request(pack_len);
     backend
-        .store()
+        .bulk()
         .put(
             &backend.key(&layout::index_key(&built.id)),
             PutPayload::from(index_bytes.clone()),
@@ -467,7 +468,7 @@ async fn upload_large(
 ) -> Result<(), Error> {
     let key = backend.key(&layout::large_key(&id));
     let upload = backend
-        .store()
+        .bulk()
         .put_multipart(&key)
         .await
         .map_err(|e| backend.store_err(e))?;
@@ -618,7 +619,8 @@ fn plan_runs(wanted: Vec<(ObjectId, Entry)>) -> Vec<Run> {
     runs
 }
 
-/// Fetch `ids` into `store`, skipping those it has.
+/// Fetch `ids` into `store`, skipping those it has. The new objects are not flushed:
+/// the caller flushes the store once (`Store::flush`) before an index or ref names them.
 pub async fn download(
     backend: &Backend,
     store: &Store,
@@ -667,7 +669,7 @@ async fn get_range(
     counters: &Counters,
 ) -> Result<Bytes, backend::Error> {
     let bytes = backend
-        .store()
+        .bulk()
         .get_range(&backend.key(relative), range)
         .await
         .map_err(|e| backend.store_err(e))?;
