@@ -285,65 +285,67 @@ impl Remote {
     }
 
     /// Fetch `ids` into `store` (each verified before it enters), skipping those it has.
+    /// A few ids are found with ranged reads of the pack indexes that are not cached;
+    /// many, by reading (and caching) them whole. The caller flushes the store after.
     pub fn download(
         &self,
         store: &Store,
         ids: &[ObjectId],
         progress: &dyn Progress,
     ) -> Result<TransferStats, Error> {
-        let (index, requests) = self.load_index()?;
-        let mut stats = self.runtime.block_on(transfer::download(
+        let known = self.index.lock().expect("index lock").clone();
+        Ok(self.runtime.block_on(transfer::download(
             &self.backend,
             store,
             ids,
             &self.options,
-            &index,
+            known.as_deref(),
+            self.cache.as_ref(),
             progress,
+        ))?)
+    }
+
+    /// Read every pack index whole (into the cache, if there is one) and keep it for the
+    /// range reads and downloads that follow (a mount, a `dvx fetch`). Returns the number
+    /// of packed objects the remote holds.
+    pub fn load_indexes(&self) -> Result<usize, Error> {
+        let (index, _) = self.runtime.block_on(transfer::index(
+            &self.backend,
+            self.cache.as_ref(),
+            self.options.jobs.max(1),
+            None,
         ))?;
-        stats.requests += requests;
-        Ok(stats)
+        let count = index.packed_objects();
+        *self.index.lock().expect("index lock") = Some(Arc::new(index));
+        Ok(count)
     }
 
     /// Read `len` bytes of `id` from `offset` without storing them (for `cat` and a
-    /// mount). Uses the pack index loaded by the last read, reloading it once if the id
-    /// is not in it.
+    /// mount), verified against the id. Uses the indexes kept by [`Self::load_indexes`],
+    /// else finds the id with ranged reads of the indexes.
     pub fn read_range(
         &self,
         id: &ObjectId,
         offset: u64,
         len: u64,
     ) -> Result<(Vec<u8>, TransferStats), Error> {
-        let cached = self.index.lock().expect("index lock").clone();
-        let (index, mut extra) = match cached {
-            Some(index) => (index, 0),
-            None => self.load_index()?,
-        };
-        let attempt =
-            self.runtime
-                .block_on(transfer::read_range(&self.backend, &index, id, offset, len));
-        let result = match attempt {
-            Err(transfer::Error::NotOnRemote { .. }) if extra == 0 => {
-                // Perhaps pushed since the index was loaded.
-                let (fresh, requests) = self.load_index()?;
-                extra = requests;
-                self.runtime
-                    .block_on(transfer::read_range(&self.backend, &fresh, id, offset, len))
+        let kept = self.index.lock().expect("index lock").clone();
+        let (index, requests) = match kept {
+            Some(index) if index.is_complete() || index.locate(id).is_some() => (index, 0),
+            _ => {
+                let (index, requests) = self.runtime.block_on(transfer::index(
+                    &self.backend,
+                    self.cache.as_ref(),
+                    self.options.jobs.max(1),
+                    Some(std::slice::from_ref(id)),
+                ))?;
+                (Arc::new(index), requests)
             }
-            other => other,
         };
-        let (bytes, mut stats) = result?;
-        stats.requests += extra;
+        let (bytes, mut stats) =
+            self.runtime
+                .block_on(transfer::read_range(&self.backend, &index, id, offset, len))?;
+        stats.requests += requests;
         Ok((bytes, stats))
-    }
-
-    fn load_index(&self) -> Result<(Arc<transfer::RemoteIndex>, u64), Error> {
-        let (index, requests) = self.runtime.block_on(transfer::index(
-            &self.backend,
-            self.cache.as_ref(),
-            self.options.jobs.max(1),
-        ))?;
-        let index = Arc::new(index);
-        *self.index.lock().expect("index lock") = Some(Arc::clone(&index));
-        Ok((index, requests))
     }
 }

@@ -221,6 +221,138 @@ impl PackIndex {
     }
 }
 
+/// Bytes a ranged lookup reads first: the header and the fan-out.
+pub const PREFIX_LEN: usize = HEADER_LEN + FANOUT_LEN;
+
+/// An index's header and fan-out, read without the rest, for finding a few ids with
+/// ranged reads. There is no checksum to check here (it covers the whole file): every
+/// entry found is checked for plausibility, and what it points at is verified against
+/// its id when read, as always.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOut {
+    pub pack: ObjectId,
+    pub pack_len: u64,
+    count: u32,
+    fanout: [u32; 256],
+}
+
+impl FanOut {
+    /// Decode the first [`PREFIX_LEN`] bytes of `packs/<pack>.idx`, whose whole length
+    /// (from the listing) is `file_len`.
+    pub fn decode(pack: &ObjectId, prefix: &[u8], file_len: u64) -> Result<FanOut, DecodeError> {
+        let pack = *pack;
+        let invalid = |reason: String| DecodeError::Invalid { pack, reason };
+        if prefix.len() != PREFIX_LEN {
+            return Err(DecodeError::Short {
+                pack,
+                len: prefix.len(),
+            });
+        }
+        if &prefix[..4] != MAGIC {
+            return Err(DecodeError::Magic { pack });
+        }
+        let version = u32_at(prefix, 4);
+        if version != VERSION {
+            return Err(DecodeError::Version { pack, version });
+        }
+        let found = ObjectId::from_bytes(id_at(prefix, 8));
+        if found != pack {
+            return Err(DecodeError::WrongPack { pack, found });
+        }
+        let pack_len = u64_at(prefix, 8 + ID_LEN);
+        let count = u32_at(prefix, 8 + ID_LEN + 8);
+        let expected =
+            (count as u64) * ENTRY_LEN as u64 + (HEADER_LEN + FANOUT_LEN + CHECKSUM_LEN) as u64;
+        if expected != file_len {
+            return Err(invalid(format!(
+                "{count} entries do not fit its {file_len} bytes"
+            )));
+        }
+        let mut fanout = [0u32; 256];
+        let mut previous = 0;
+        for (b, slot) in fanout.iter_mut().enumerate() {
+            *slot = u32_at(prefix, HEADER_LEN + b * 4);
+            if *slot < previous {
+                return Err(invalid(format!(
+                    "fan-out entry {b} is smaller than the one before"
+                )));
+            }
+            previous = *slot;
+        }
+        if previous != count {
+            return Err(invalid(
+                "the fan-out does not end at the entry count".into(),
+            ));
+        }
+        Ok(FanOut {
+            pack,
+            pack_len,
+            count,
+            fanout,
+        })
+    }
+
+    /// The byte range, in the index file, of the entries whose ids start with `first`.
+    pub fn slice(&self, first: u8) -> std::ops::Range<u64> {
+        let lo = if first == 0 {
+            0
+        } else {
+            self.fanout[first as usize - 1]
+        };
+        let hi = self.fanout[first as usize];
+        let at = |i: u32| (HEADER_LEN + FANOUT_LEN) as u64 + u64::from(i) * ENTRY_LEN as u64;
+        at(lo)..at(hi)
+    }
+
+    /// Find `id` in `bytes`, the [`Self::slice`] for its first byte.
+    pub fn find(&self, id: &ObjectId, bytes: &[u8]) -> Result<Option<Entry>, DecodeError> {
+        let pack = self.pack;
+        let invalid = |reason: String| DecodeError::Invalid { pack, reason };
+        let first = id.as_bytes()[0];
+        let range = self.slice(first);
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(DecodeError::Short {
+                pack,
+                len: bytes.len(),
+            });
+        }
+        let entries: Vec<Entry> = bytes
+            .chunks_exact(ENTRY_LEN)
+            .map(|c| Entry {
+                id: ObjectId::from_bytes(id_at(c, 0)),
+                offset: u64_at(c, ID_LEN),
+                length: u32_at(c, ID_LEN + 8),
+                raw_size: u32_at(c, ID_LEN + 12),
+            })
+            .collect();
+        if entries.iter().any(|e| e.id.as_bytes()[0] != first)
+            || entries.windows(2).any(|w| w[0].id >= w[1].id)
+        {
+            return Err(invalid(format!(
+                "the entries for ids starting {first:02x} are out of order"
+            )));
+        }
+        let Ok(i) = entries.binary_search_by(|e| e.id.cmp(id)) else {
+            return Ok(None);
+        };
+        let e = entries[i];
+        if e.offset < super::pack::HEADER_LEN as u64
+            || (e.length as usize) < ID_LEN + super::pack::MIN_FRAME_LEN
+            || e.raw_size > super::pack::MAX_PACKED_SIZE
+            || e.offset
+                .checked_add(u64::from(e.length))
+                .is_none_or(|end| end > self.pack_len)
+        {
+            return Err(invalid(format!("entry {} is out of bounds", e.id.short())));
+        }
+        Ok(Some(e))
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
@@ -289,7 +421,69 @@ mod tests {
         assert!(err.to_string().contains("past the end"), "{err}");
     }
 
+    #[test]
+    fn ranged_lookups_find_what_the_whole_index_finds() {
+        let idx = sample();
+        let bytes = idx.encode();
+        let fan =
+            FanOut::decode(&idx.pack, &bytes[..PREFIX_LEN], bytes.len() as u64).expect("fan-out");
+        assert_eq!(fan.count(), 20);
+        for i in 0u8..20 {
+            let id = ObjectId::of(&[i]);
+            let r = fan.slice(id.as_bytes()[0]);
+            let found = fan
+                .find(&id, &bytes[r.start as usize..r.end as usize])
+                .expect("slice");
+            assert_eq!(found.as_ref(), idx.lookup(&id));
+        }
+        let absent = ObjectId::of(b"absent");
+        let r = fan.slice(absent.as_bytes()[0]);
+        assert_eq!(
+            fan.find(&absent, &bytes[r.start as usize..r.end as usize])
+                .expect("slice"),
+            None
+        );
+        assert!(FanOut::decode(&idx.pack, &bytes[..PREFIX_LEN], bytes.len() as u64 + 1).is_err());
+        assert!(
+            FanOut::decode(
+                &ObjectId::of(b"other"),
+                &bytes[..PREFIX_LEN],
+                bytes.len() as u64
+            )
+            .is_err()
+        );
+    }
+
     proptest! {
+        #[test]
+        fn ranged_decoding_of_random_bytes_never_panics(
+            prefix in proptest::collection::vec(any::<u8>(), PREFIX_LEN..=PREFIX_LEN),
+            slice in proptest::collection::vec(any::<u8>(), 0..600),
+            len in 0u64..100_000,
+        ) {
+            let pack = ObjectId::of(b"pack");
+            if let Ok(fan) = FanOut::decode(&pack, &prefix, len) {
+                let _ = fan.find(&ObjectId::of(b"x"), &slice);
+            }
+        }
+
+        #[test]
+        fn ranged_lookups_in_a_mutated_index_never_panic_nor_leave_the_pack(at in 0usize..2200, xor in 1u8..=255, probe in 0u8..20) {
+            let idx = sample();
+            let mut bytes = idx.encode();
+            let at = at % bytes.len();
+            bytes[at] ^= xor;
+            if let Ok(fan) = FanOut::decode(&idx.pack, &bytes[..PREFIX_LEN], bytes.len() as u64) {
+                let id = ObjectId::of(&[probe]);
+                let r = fan.slice(id.as_bytes()[0]);
+                if r.end <= bytes.len() as u64
+                    && let Ok(Some(e)) = fan.find(&id, &bytes[r.start as usize..r.end as usize])
+                {
+                    prop_assert!(e.offset + u64::from(e.length) <= fan.pack_len);
+                }
+            }
+        }
+
         #[test]
         fn decoding_random_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
             let _ = PackIndex::decode(&ObjectId::of(b"pack"), &bytes);

@@ -33,7 +33,7 @@ use super::index_cache::IndexCache;
 use super::large::{self, SeekTable};
 use super::layout::{self, PackFile};
 use super::pack::{self, PackBuilder};
-use super::pack_index::{self, Entry, PackIndex};
+use super::pack_index::{self, Entry, FanOut, PackIndex};
 use crate::hash::ObjectId;
 use crate::progress::{Progress, Unit};
 use crate::store::{self, Store};
@@ -194,11 +194,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Task(e.to_string()))?
 }
 
-/// Where each packed object of a remote lies.
+/// Where each packed object of a remote lies, as far as it has been read.
 #[derive(Debug, Default)]
 pub struct RemoteIndex {
     objects: HashMap<ObjectId, (ObjectId, Entry)>,
     packs: usize,
+    /// Packs whose index was not read whole (not cached, and a few ids were wanted):
+    /// the pack and its index file's length.
+    unread: Vec<(ObjectId, u64)>,
 }
 
 impl RemoteIndex {
@@ -213,13 +216,33 @@ impl RemoteIndex {
     pub fn packs(&self) -> usize {
         self.packs
     }
+
+    /// Whether every index has been read whole.
+    pub fn is_complete(&self) -> bool {
+        self.unread.is_empty()
+    }
 }
 
-/// List the remote's packs and read every index (from `cache` where it has them).
+/// How much of each index `load_index` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Every index, whole (from the cache, else fetched and cached).
+    Whole,
+    /// Cached indexes whole; the others are only listed, for [`resolve`] to search
+    /// with ranged reads.
+    Cached,
+}
+
+/// At most this many wanted objects are looked up with ranged reads of indexes that are
+/// not cached; more, and reading the indexes whole (and caching them) is cheaper.
+pub const RANGED_LOOKUP_MAX: usize = 64;
+
+/// List the remote's packs and read their indexes as `depth` says.
 async fn load_index(
     backend: &Backend,
     cache: Option<&IndexCache>,
     jobs: usize,
+    depth: Depth,
     counters: &Counters,
 ) -> Result<RemoteIndex, Error> {
     let prefix = backend.key(layout::PACKS);
@@ -234,38 +257,105 @@ async fn load_index(
     counters
         .requests
         .fetch_add((metas.len() as u64) / 1000, Ordering::Relaxed);
-    let packs: Vec<ObjectId> = metas
+    let packs: Vec<(ObjectId, u64)> = metas
         .iter()
-        .filter_map(|m| backend.relative(&m.location))
-        .filter_map(|r| layout::parse_pack_key(&r))
-        .filter(|(_, kind)| *kind == PackFile::Index)
-        .map(|(id, _)| id)
+        .filter_map(|m| {
+            Some((
+                layout::parse_pack_key(&backend.relative(&m.location)?)?,
+                m.size,
+            ))
+        })
+        .filter(|((_, kind), _)| *kind == PackFile::Index)
+        .map(|((id, _), size)| (id, size))
         .collect();
-    let indexes: Vec<PackIndex> = stream::iter(packs)
-        .map(|pack| async move {
+    let loaded: Vec<Result<PackIndex, (ObjectId, u64)>> = stream::iter(packs)
+        .map(|(pack, size)| async move {
             if let Some(index) = cache.and_then(|c| c.get(&pack)) {
-                return Ok::<_, Error>(index);
+                return Ok::<_, Error>(Ok(index));
+            }
+            if depth == Depth::Cached {
+                return Ok(Err((pack, size)));
             }
             let bytes = get_all(backend, &layout::index_key(&pack), counters).await?;
             let index = PackIndex::decode(&pack, &bytes)?;
             if let Some(c) = cache {
                 c.put(&pack, &bytes);
             }
-            Ok(index)
+            Ok(Ok(index))
         })
         .buffer_unordered(jobs)
         .try_collect()
         .await?;
     let mut index = RemoteIndex {
-        packs: indexes.len(),
+        packs: loaded.len(),
         ..RemoteIndex::default()
     };
-    for pi in indexes {
-        for e in pi.entries() {
-            index.objects.entry(e.id).or_insert((pi.pack, *e));
+    for pi in loaded {
+        match pi {
+            Ok(pi) => {
+                for e in pi.entries() {
+                    index.objects.entry(e.id).or_insert((pi.pack, *e));
+                }
+            }
+            Err(unread) => index.unread.push(unread),
         }
     }
     Ok(index)
+}
+
+/// Find `ids` that `index` does not locate yet in the indexes it has not read, with
+/// ranged reads: each index's header and fan-out, then the fan-out's slice for each
+/// wanted id's first byte. What is found is added to `index`.
+async fn resolve(
+    backend: &Backend,
+    index: &mut RemoteIndex,
+    ids: &[ObjectId],
+    jobs: usize,
+    counters: &Counters,
+) -> Result<(), Error> {
+    let wanted: Vec<ObjectId> = ids
+        .iter()
+        .filter(|id| index.locate(id).is_none())
+        .copied()
+        .collect();
+    if wanted.is_empty() || index.unread.is_empty() {
+        return Ok(());
+    }
+    let wanted = &wanted;
+    let found: Vec<Vec<(ObjectId, Entry)>> = stream::iter(index.unread.clone())
+        .map(|(pack, size)| async move {
+            let key = layout::index_key(&pack);
+            let prefix = get_range(backend, &key, 0..pack_index::PREFIX_LEN as u64, counters)
+                .await
+                .map_err(Error::Backend)?;
+            let fan = FanOut::decode(&pack, &prefix, size)?;
+            let mut firsts: Vec<u8> = wanted.iter().map(|id| id.as_bytes()[0]).collect();
+            firsts.sort_unstable();
+            firsts.dedup();
+            let mut found = Vec::new();
+            for first in firsts {
+                let range = fan.slice(first);
+                if range.is_empty() {
+                    continue;
+                }
+                let slice = get_range(backend, &key, range, counters)
+                    .await
+                    .map_err(Error::Backend)?;
+                for id in wanted.iter().filter(|id| id.as_bytes()[0] == first) {
+                    if let Some(e) = fan.find(id, &slice)? {
+                        found.push((pack, e));
+                    }
+                }
+            }
+            Ok::<_, Error>(found)
+        })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    for (pack, e) in found.into_iter().flatten() {
+        index.objects.entry(e.id).or_insert((pack, e));
+    }
+    Ok(())
 }
 
 async fn get_all(backend: &Backend, relative: &str, counters: &Counters) -> Result<Bytes, Error> {
@@ -309,7 +399,7 @@ pub async fn upload(
 ) -> Result<TransferStats, Error> {
     let start = Instant::now();
     let counters = Counters::default();
-    let index = load_index(backend, cache, options.jobs(), &counters).await?;
+    let index = load_index(backend, cache, options.jobs(), Depth::Whole, &counters).await?;
     let mut skipped = 0u64;
     let mut small = Vec::new();
     let mut large = Vec::new();
@@ -626,21 +716,47 @@ pub async fn download(
     store: &Store,
     ids: &[ObjectId],
     options: &Options,
-    index: &RemoteIndex,
+    known: Option<&RemoteIndex>,
+    cache: Option<&IndexCache>,
     progress: &dyn Progress,
 ) -> Result<TransferStats, Error> {
     let start = Instant::now();
     let counters = Counters::default();
     let mut skipped = 0u64;
-    let mut packed = Vec::new();
-    let mut large = Vec::new();
+    let mut need = Vec::new();
     for id in unique(ids) {
         if store.contains(&id) {
             skipped += 1;
-        } else if let Some(located) = index.locate(&id) {
-            packed.push(*located);
         } else {
-            large.push(id);
+            need.push(id);
+        }
+    }
+    let loaded;
+    let index = match known {
+        Some(index) if index.is_complete() => index,
+        _ if need.is_empty() => {
+            loaded = RemoteIndex::default();
+            &loaded
+        }
+        _ => {
+            // A lazy pull of a few files reads only the index slices it needs.
+            let depth = if need.len() <= RANGED_LOOKUP_MAX {
+                Depth::Cached
+            } else {
+                Depth::Whole
+            };
+            let mut fresh = load_index(backend, cache, options.jobs(), depth, &counters).await?;
+            resolve(backend, &mut fresh, &need, options.jobs(), &counters).await?;
+            loaded = fresh;
+            &loaded
+        }
+    };
+    let mut packed = Vec::new();
+    let mut large = Vec::new();
+    for id in need {
+        match index.locate(&id) {
+            Some(located) => packed.push(*located),
+            None => large.push(id),
         }
     }
     progress.start(
@@ -925,13 +1041,23 @@ pub async fn read_range(
 }
 
 /// Load the remote's index (exposed for the facade, which keeps one for range reads).
+/// Load the remote's index: whole (and cached) when `ids` is `None`, else only as much
+/// as finding `ids` needs. Returns it and the requests it cost.
 pub(crate) async fn index(
     backend: &Backend,
     cache: Option<&IndexCache>,
     jobs: usize,
+    ids: Option<&[ObjectId]>,
 ) -> Result<(RemoteIndex, u64), Error> {
     let counters = Counters::default();
-    let index = load_index(backend, cache, jobs, &counters).await?;
+    let index = match ids {
+        None => load_index(backend, cache, jobs, Depth::Whole, &counters).await?,
+        Some(ids) => {
+            let mut index = load_index(backend, cache, jobs, Depth::Cached, &counters).await?;
+            resolve(backend, &mut index, ids, jobs, &counters).await?;
+            index
+        }
+    };
     Ok((index, counters.requests.load(Ordering::Relaxed)))
 }
 

@@ -164,6 +164,7 @@ struct Instrumented {
     pack_gets: AtomicU64,
     pack_get_bytes: AtomicU64,
     index_gets: AtomicU64,
+    index_get_bytes: AtomicU64,
     puts: AtomicU64,
     fail_puts_after: Option<u64>,
 }
@@ -177,6 +178,7 @@ impl Instrumented {
             pack_gets: AtomicU64::new(0),
             pack_get_bytes: AtomicU64::new(0),
             index_gets: AtomicU64::new(0),
+            index_get_bytes: AtomicU64::new(0),
             puts: AtomicU64::new(0),
             fail_puts_after,
         }
@@ -238,6 +240,7 @@ impl ObjectStore for Instrumented {
                 self.pack_get_bytes.fetch_add(n, Ordering::SeqCst);
             } else if name.ends_with(".idx") {
                 self.index_gets.fetch_add(1, Ordering::SeqCst);
+                self.index_get_bytes.fetch_add(n, Ordering::SeqCst);
             }
         }
         Ok(result)
@@ -426,14 +429,18 @@ fn a_large_object_travels_in_several_multipart_parts() {
 fn downloading_one_packed_object_moves_only_its_bytes() {
     for_each_target(|t| {
         let (_a, local) = store();
-        let ids: Vec<ObjectId> = (0..100)
+        // 600 objects of 10 kB: one pack of about 6 MB, an index of about 32 kB.
+        let ids: Vec<ObjectId> = (0..600)
             .map(|i| local.put_bytes(&noise(i, 10_000)).expect("put"))
             .collect();
         t.remote().upload(&local, &ids, &Silent).expect("upload");
 
+        // No cache: list the packs, read the index's header and fan-out and the slice
+        // for the id's first byte, then one ranged GET of exactly the entry.
         let cache_dir = tempfile::tempdir().expect("tempdir");
+        let cache = IndexCache::new(cache_dir.path().join("packs"));
         let (remote, counts) = t.instrumented(None);
-        let remote = remote.with_index_cache(IndexCache::new(cache_dir.path().join("packs")));
+        let remote = remote.with_index_cache(cache.clone());
         let (_b, other) = store();
         let want = ids[42];
         let stats = remote
@@ -442,7 +449,6 @@ fn downloading_one_packed_object_moves_only_its_bytes() {
         assert_eq!(stats.objects, 1);
         other.verify(&want).expect("intact");
         assert!(!other.contains(&ids[41]) && !other.contains(&ids[43]));
-        // One ranged GET of the pack, of exactly that entry: its id and its frame.
         assert_eq!(counts.count(&counts.pack_gets), 1, "{}", t.kind);
         let pack_bytes = counts.count(&counts.pack_get_bytes);
         assert!(
@@ -450,22 +456,48 @@ fn downloading_one_packed_object_moves_only_its_bytes() {
             "{}: fetched {pack_bytes} bytes of the pack for one 10 kB object",
             t.kind
         );
-        // List the packs, GET the index, GET the entry.
-        assert_eq!(counts.count(&counts.requests), 3, "{}", t.kind);
-        assert_eq!(stats.requests, 3, "{}: {stats:?}", t.kind);
+        let index_bytes = counts.count(&counts.index_get_bytes);
+        assert!(
+            index_bytes < 1076 + 10 * 52,
+            "{}: read {index_bytes} bytes of a 32 kB index to find one id",
+            t.kind
+        );
+        assert_eq!(counts.count(&counts.requests), 4, "{}", t.kind);
+        assert_eq!(stats.requests, 4, "{}: {stats:?}", t.kind);
+        let (bytes, range_stats) = remote.read_range(&ids[3], 100, 50).expect("range");
+        assert_eq!(bytes, local.read(&ids[3]).expect("read")[100..150]);
+        assert_eq!(range_stats.requests, 4, "{}: {range_stats:?}", t.kind);
 
-        // With the index cached, the next object costs a listing and one GET.
+        // Indexes read whole are cached and kept: the next object is one GET.
+        remote.load_indexes().expect("load indexes");
+        assert!(
+            cache_dir
+                .path()
+                .join("packs")
+                .read_dir()
+                .expect("cache")
+                .next()
+                .is_some()
+        );
         let before = counts.count(&counts.requests);
         remote
             .download(&other, &[ids[7]], &Silent)
             .expect("download another");
+        assert_eq!(counts.count(&counts.requests) - before, 1, "{}", t.kind);
+
+        // Another remote over the same cache: a listing and the entry.
+        let (fresh, fresh_counts) = t.instrumented(None);
+        let fresh = fresh.with_index_cache(cache);
+        fresh
+            .download(&other, &[ids[8]], &Silent)
+            .expect("download with the cache");
         assert_eq!(
-            counts.count(&counts.index_gets),
-            1,
-            "{}: the index came from the cache",
+            fresh_counts.count(&fresh_counts.index_gets),
+            0,
+            "{}",
             t.kind
         );
-        assert_eq!(counts.count(&counts.requests) - before, 2, "{}", t.kind);
+        assert_eq!(fresh_counts.count(&fresh_counts.requests), 2, "{}", t.kind);
 
         // Neighbours in one pack come in one GET.
         let before_gets = counts.count(&counts.pack_gets);
