@@ -68,6 +68,11 @@ pub enum Error {
     Compress { id: ObjectId, reason: String },
 }
 
+/// Whether a frame size is one the format allows.
+pub fn valid_frame_size(frame_size: u32) -> bool {
+    frame_size.is_power_of_two() && (MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&frame_size)
+}
+
 /// Number of frames for an object of `raw_size` bytes.
 pub fn frame_count(raw_size: u64, frame_size: u32) -> u64 {
     raw_size.div_ceil(u64::from(frame_size)).max(1)
@@ -300,7 +305,7 @@ fn parse_footer(id: &ObjectId, footer: &[u8]) -> Result<(u64, u32, u32), Error> 
     let raw_size = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes"));
     let frame_size = u32_at(8);
     let count = u32_at(12);
-    if !frame_size.is_power_of_two() || !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&frame_size) {
+    if !valid_frame_size(frame_size) {
         return Err(corrupt("bad frame size"));
     }
     if raw_size == 0 || u64::from(count) != frame_count(raw_size, frame_size) {

@@ -10,8 +10,9 @@
 //! credentials; secrets never shown), [`backend`] (the client, retries and timeouts),
 //! [`layout`] (key names, the manifest), [`pack`] and [`pack_index`] (small objects),
 //! [`large`] (large objects with a seek table), [`refs`] (branches and tags),
-//! [`transfer`] (upload, download, range reads), [`index_cache`] (local copies of pack
-//! indexes).
+//! [`transfer`] (its [`transfer::catalog`] finds what the remote holds, then
+//! [`transfer::upload`], [`transfer::download`] and range reads), [`index_cache`] (local
+//! copies of pack indexes).
 //!
 //! Invariants (docs/format.md, "Remotes"): objects before the indexes that name them,
 //! indexes before refs; a ref moves only by create-if-absent of its next number; nothing
@@ -309,7 +310,7 @@ impl Remote {
     /// range reads and downloads that follow (a mount, a `dvx fetch`). Returns the number
     /// of packed objects the remote holds.
     pub fn load_indexes(&self) -> Result<usize, Error> {
-        let (index, _) = self.runtime.block_on(transfer::index(
+        let (index, _) = self.runtime.block_on(transfer::catalog::index(
             &self.backend,
             self.cache.as_ref(),
             self.options.jobs.max(1),
@@ -333,7 +334,7 @@ impl Remote {
         let (index, requests) = match kept {
             Some(index) if index.is_complete() || index.locate(id).is_some() => (index, 0),
             _ => {
-                let (index, requests) = self.runtime.block_on(transfer::index(
+                let (index, requests) = self.runtime.block_on(transfer::catalog::index(
                     &self.backend,
                     self.cache.as_ref(),
                     self.options.jobs.max(1),

@@ -403,6 +403,36 @@ fn upload_then_download_round_trips_byte_for_byte() {
 }
 
 #[test]
+fn empty_and_tiny_objects_survive_any_threshold() {
+    for_each_target(|t| {
+        let (_a, local) = store();
+        let ids: Vec<ObjectId> = [&b""[..], b"x", &noise(1, 5000)]
+            .iter()
+            .map(|b| local.put_bytes(b).expect("put"))
+            .collect();
+        // Everything non-empty travels alone; an invalid frame size falls back to the
+        // default.
+        let remote = t.remote().with_options(TransferOptions {
+            large_threshold: 0,
+            frame_size: 1000,
+            ..TransferOptions::default()
+        });
+        let up = remote.upload(&local, &ids, &Silent).expect("upload");
+        assert_eq!(up.objects, 3, "{}: {up:?}", t.kind);
+        assert_eq!(t.list_raw("objects").len(), 2, "{}", t.kind);
+        let (_b, other) = store();
+        remote.download(&other, &ids, &Silent).expect("download");
+        for id in &ids {
+            other.verify(id).expect("intact");
+        }
+        let (bytes, _) = remote
+            .read_range(&ids[2], 4990, 100)
+            .expect("range past the end");
+        assert_eq!(bytes, noise(1, 5000)[4990..]);
+    });
+}
+
+#[test]
 fn a_large_object_travels_in_several_multipart_parts() {
     for_each_target(|t| {
         let (_a, local) = store();
