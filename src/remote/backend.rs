@@ -23,6 +23,7 @@ use object_store::{
     BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutPayload, RetryConfig,
 };
 
+use super::aws_profile::{self, Profile};
 use super::settings::{Credentials, Environment, Secret, Settings};
 use super::url::RemoteUrl;
 
@@ -85,6 +86,12 @@ pub enum Error {
     Denied { url: String, message: String },
     #[error("remote {url}: {message}")]
     Store { url: String, message: String },
+    #[error("remote {url}: {source}")]
+    Profile {
+        url: String,
+        #[source]
+        source: Box<aws_profile::Error>,
+    },
 }
 
 impl Backend {
@@ -113,7 +120,14 @@ impl Backend {
         create: bool,
     ) -> Result<Backend, Error> {
         let shown = url.to_string();
-        let secrets = secrets_of(credentials, env);
+        let profile = match url {
+            RemoteUrl::S3 { .. } => aws_profile::load(env).map_err(|source| Error::Profile {
+                url: shown.clone(),
+                source: Box::new(source),
+            })?,
+            _ => None,
+        };
+        let secrets = secrets_of(credentials, env, profile.as_ref());
         let build_err = |e: object_store::Error| Error::Build {
             url: shown.clone(),
             message: scrub(&e.to_string(), &secrets),
@@ -124,9 +138,16 @@ impl Backend {
                     Arc::new(LocalFileSystem::new_with_prefix(path).map_err(build_err)?)
                 }
                 RemoteUrl::S3 { bucket, .. } => Arc::new(
-                    s3_builder(bucket, settings, credentials, env, timeout)
-                        .build()
-                        .map_err(build_err)?,
+                    s3_builder(
+                        bucket,
+                        settings,
+                        credentials,
+                        env,
+                        profile.as_ref(),
+                        timeout,
+                    )
+                    .build()
+                    .map_err(build_err)?,
                 ),
                 RemoteUrl::Gcs { bucket, .. } => Arc::new(
                     gcs_builder(bucket, settings, credentials, env, timeout)
@@ -163,7 +184,7 @@ impl Backend {
         };
         let mut backend = Backend::from_store(store, url.prefix(), shown);
         backend.bulk = bulk;
-        backend.secrets = Arc::new(secrets_of(credentials, env));
+        backend.secrets = Arc::new(secrets);
         Ok(backend)
     }
 
@@ -241,7 +262,11 @@ impl Backend {
 
 /// Every secret the client may see: the credentials, and environment values whose
 /// names say they are secret.
-fn secrets_of(credentials: &Credentials, env: &Environment) -> Vec<Secret> {
+fn secrets_of(
+    credentials: &Credentials,
+    env: &Environment,
+    profile: Option<&Profile>,
+) -> Vec<Secret> {
     let mut secrets: Vec<Secret> = [
         &credentials.access_key_id,
         &credentials.secret_access_key,
@@ -254,6 +279,14 @@ fn secrets_of(credentials: &Credentials, env: &Environment) -> Vec<Secret> {
     .flatten()
     .cloned()
     .collect();
+    if let Some(p) = profile {
+        secrets.extend(
+            [&p.access_key_id, &p.secret_access_key, &p.session_token]
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+    }
     for (key, value) in env {
         let key = key.to_ascii_uppercase();
         let cloud =
@@ -374,11 +407,30 @@ pub(crate) fn s3_builder(
     settings: &Settings,
     creds: &Credentials,
     env: &Environment,
+    profile: Option<&Profile>,
     timeout: Duration,
 ) -> AmazonS3Builder {
     let mut b = AmazonS3Builder::new();
     for (key, value) in client_keys(timeout) {
         b = b.with_config(AmazonS3ConfigKey::Client(key), value);
+    }
+    // A shared-credentials profile is the weakest source: the environment and the
+    // remote's settings override it, as they do for the AWS CLI.
+    if let Some(p) = profile {
+        if let (Some(id), Some(secret)) = (&p.access_key_id, &p.secret_access_key) {
+            b = b
+                .with_access_key_id(id.expose())
+                .with_secret_access_key(secret.expose());
+            if let Some(token) = &p.session_token {
+                b = b.with_token(token.expose());
+            }
+        }
+        if let Some(region) = &p.region {
+            b = b.with_region(region);
+        }
+        if let Some(endpoint) = &p.endpoint_url {
+            b = b.with_endpoint(endpoint);
+        }
     }
     for (key, value) in env_with_prefix(env, "AWS_") {
         if let Ok(key) = key.parse::<AmazonS3ConfigKey>() {
@@ -503,6 +555,7 @@ mod tests {
             &settings,
             &Credentials::default(),
             &env,
+            None,
             REQUEST_TIMEOUT,
         );
         assert_eq!(
@@ -535,12 +588,67 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_is_the_weakest_source() {
+        let profile = Profile {
+            access_key_id: Some(Secret::new("AKIDPROFILE")),
+            secret_access_key: Some(Secret::new("profilesecret")),
+            region: Some("ap-south-1".into()),
+            ..Profile::default()
+        };
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            Some(&profile),
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDPROFILE")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(),
+            Some("ap-south-1")
+        );
+        let env = env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+        ]);
+        let settings = Settings {
+            region: Some("eu-north-1".into()),
+            ..Settings::default()
+        };
+        let b = s3_builder(
+            "b",
+            &settings,
+            &Credentials::default(),
+            &env,
+            Some(&profile),
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDENV")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(),
+            Some("eu-north-1")
+        );
+        let secrets = secrets_of(&Credentials::default(), &Environment::new(), Some(&profile));
+        assert_eq!(scrub("key profilesecret", &secrets), "key ***");
+    }
+
+    #[test]
     fn small_and_bulk_requests_get_their_own_timeouts() {
         let b = s3_builder(
             "b",
             &Settings::default(),
             &Credentials::default(),
             &Environment::new(),
+            None,
             BULK_REQUEST_TIMEOUT,
         );
         assert_eq!(
@@ -553,6 +661,7 @@ mod tests {
             &Settings::default(),
             &Credentials::default(),
             &Environment::new(),
+            None,
             REQUEST_TIMEOUT,
         );
         assert_eq!(
@@ -569,7 +678,14 @@ mod tests {
             access_key_id: Some(crate::remote::settings::Secret::new("AKIDLOCAL")),
             ..Credentials::default()
         };
-        let b = s3_builder("b", &Settings::default(), &creds, &env, REQUEST_TIMEOUT);
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &creds,
+            &env,
+            None,
+            REQUEST_TIMEOUT,
+        );
         assert_eq!(
             b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
                 .as_deref(),
@@ -649,7 +765,7 @@ mod tests {
             sas_token: Some(Secret::new("sv=2024&sig=abcdef")),
             ..Credentials::default()
         };
-        let secrets = secrets_of(&creds, &env);
+        let secrets = secrets_of(&creds, &env, None);
         let text = scrub(
             "GET https://a.blob/x?sv=2024&sig=abcdef failed; key envsecret; eu-west-1",
             &secrets,

@@ -7,7 +7,7 @@
 //! (which objects a push needs), checkout, or the CLI's commands.
 //!
 //! Rooms: [`url`] (what a remote URL names), [`settings`] (per-remote settings and
-//! credentials; secrets never shown), [`backend`] (the client, retries and timeouts),
+//! credentials; secrets never shown), [`aws_profile`] (AWS shared credentials files), [`backend`] (the client, retries and timeouts),
 //! [`layout`] (key names, the manifest), [`pack`] and [`pack_index`] (small objects),
 //! [`large`] (large objects with a seek table), [`refs`] (branches and tags),
 //! [`transfer`] (its [`transfer::catalog`] finds what the remote holds, then
@@ -18,6 +18,7 @@
 //! indexes before refs; a ref moves only by create-if-absent of its next number; nothing
 //! fetched enters the local store before it is verified against its id.
 
+pub mod aws_profile;
 pub mod backend;
 pub mod index_cache;
 pub mod large;

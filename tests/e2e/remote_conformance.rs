@@ -957,6 +957,63 @@ fn wrong_credentials_fail_fast_with_a_typed_error_that_hides_the_secret() {
     assert!(good.refs(RefKind::Branch).expect("list").is_empty());
 }
 
+#[test]
+fn s3_credentials_can_come_from_an_aws_profile() {
+    let server = S3Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("credentials");
+    dvx::atomic::write(
+        &file,
+        format!(
+            "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong\n[dvx]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            crate::s3_server::ACCESS_KEY,
+            crate::s3_server::SECRET_KEY
+        )
+        .as_bytes(),
+    )
+    .expect("write credentials");
+    let mut env = server.env();
+    env.remove("AWS_ACCESS_KEY_ID");
+    env.remove("AWS_SECRET_ACCESS_KEY");
+    env.insert(
+        "AWS_SHARED_CREDENTIALS_FILE".into(),
+        file.display().to_string(),
+    );
+    let url = RemoteUrl::parse(&server.url("p")).expect("url");
+    let open = |env: &Environment| {
+        Remote::open(
+            &url,
+            &Settings::default(),
+            &Credentials::default(),
+            env,
+            false,
+        )
+    };
+    // The default profile holds wrong keys; the named one works.
+    let err = open(&env)
+        .expect("open")
+        .refs(RefKind::Branch)
+        .expect_err("default profile");
+    assert!(
+        matches!(
+            err,
+            dvx::remote::Error::Refs(refs::Error::Backend(backend::Error::Denied { .. }))
+        ),
+        "{err:?}"
+    );
+    env.insert("AWS_PROFILE".into(), "dvx".into());
+    assert!(
+        open(&env)
+            .expect("open")
+            .refs(RefKind::Branch)
+            .expect("listed")
+            .is_empty()
+    );
+    env.insert("AWS_PROFILE".into(), "absent".into());
+    let err = open(&env).expect_err("no such profile");
+    assert!(err.to_string().contains("'absent'"), "{err}");
+}
+
 fn unreachable_settings(endpoint: String) -> (RemoteUrl, Settings, Environment) {
     let url = RemoteUrl::parse("s3://bucket/p").expect("url");
     let settings = Settings {
