@@ -556,6 +556,11 @@ fn two_concurrent_ref_moves_from_the_same_seq_exactly_one_wins() {
             t.kind
         );
         remote.init(Some("main")).expect("init");
+        let never = remote
+            .read_ref(RefKind::Branch, "main")
+            .expect("read an absent ref");
+        assert_eq!((never.seq, never.target), (0, None), "{}", t.kind);
+        assert!(remote.refs(RefKind::Branch).expect("list").is_empty());
         let c1 = ObjectId::of(b"commit 1");
         assert_eq!(
             remote
