@@ -13,6 +13,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::url::RemoteUrl;
+
 /// The process environment as the caller chooses to pass it (the CLI passes
 /// `std::env::vars()`; tests pass a map of their own). The library never reads the
 /// environment itself.
@@ -97,6 +99,111 @@ pub enum Error {
         key: String,
         expected: &'static str,
     },
+    #[error("no remote named '{name}' is configured")]
+    NoSuchRemote { name: String },
+    #[error("remote '{name}' has no url")]
+    NoUrl { name: String },
+    #[error("secrets in the tracked .dvx/config.toml would be shared through git: {}", keys.join(", "))]
+    SecretInTracked { keys: Vec<String> },
+    #[error(transparent)]
+    Url(#[from] super::url::Error),
+}
+
+/// Everything needed to open one configured remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub name: String,
+    /// A directory remote's relative path is already resolved against the work tree.
+    pub url: RemoteUrl,
+    pub settings: Settings,
+    pub credentials: Credentials,
+}
+
+/// Resolve remote `name` from the whole tracked `config.toml` table and the whole
+/// `config.local.toml` table (if any): its `[remote.<name>]` table with the local one
+/// laid over it, its URL (a relative directory resolved against `top`, the work-tree
+/// top), its settings, and its credentials, which only the local file may hold. Any
+/// secret in the tracked file is refused, naming it, whichever remote it belongs to.
+pub fn resolve(
+    name: &str,
+    tracked: &toml::Table,
+    local: Option<&toml::Table>,
+    top: &std::path::Path,
+) -> Result<Resolved, Error> {
+    let secrets = tracked_secrets(tracked);
+    if !secrets.is_empty() {
+        return Err(Error::SecretInTracked { keys: secrets });
+    }
+    let table_of = |t: &toml::Table| -> Option<toml::Table> {
+        t.get("remote")?.as_table()?.get(name)?.as_table().cloned()
+    };
+    let shared = table_of(tracked);
+    let private = local.and_then(table_of);
+    let mut merged = match (shared, &private) {
+        (None, None) => return Err(Error::NoSuchRemote { name: name.into() }),
+        (shared, _) => shared.unwrap_or_default(),
+    };
+    if let Some(private) = &private {
+        for (k, v) in private {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    let url = match merged.get("url") {
+        Some(toml::Value::String(u)) => RemoteUrl::parse(u)?.resolved_against(top),
+        Some(_) => {
+            return Err(Error::BadValue {
+                remote: name.into(),
+                key: "url".into(),
+                expected: "a string",
+            });
+        }
+        None => return Err(Error::NoUrl { name: name.into() }),
+    };
+    Ok(Resolved {
+        name: name.into(),
+        url,
+        settings: Settings::from_table(name, &merged)?,
+        credentials: match &private {
+            Some(p) => Credentials::from_local_table(name, p)?,
+            None => Credentials::default(),
+        },
+    })
+}
+
+/// The remote a command uses when none is named: `core.remote` (the local file wins),
+/// else `origin` if it exists, else the only remote if there is exactly one.
+pub fn default_remote(tracked: &toml::Table, local: Option<&toml::Table>) -> Option<String> {
+    let core_remote = |t: &toml::Table| -> Option<String> {
+        Some(
+            t.get("core")?
+                .as_table()?
+                .get("remote")?
+                .as_str()?
+                .to_owned(),
+        )
+    };
+    if let Some(name) = local.and_then(core_remote).or_else(|| core_remote(tracked)) {
+        return Some(name);
+    }
+    let mut names: Vec<String> = [Some(tracked), local]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            t.get("remote")?
+                .as_table()
+                .map(|r| r.keys().cloned().collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.iter().any(|n| n == "origin") {
+        return Some("origin".into());
+    }
+    match names.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
 }
 
 impl Settings {
@@ -239,6 +346,50 @@ mod tests {
             err.to_string(),
             "remote.origin.jobs must be a whole number from 1 to 1024"
         );
+    }
+
+    #[test]
+    fn a_remote_resolves_from_both_files_and_secrets_stay_local() {
+        let tracked: toml::Table = "format = 1\n[remote.origin]\nurl = \"../store\"\njobs = 4\n[remote.s3]\nurl = \"s3://b/p\"\n"
+            .parse()
+            .expect("toml");
+        let local: toml::Table = "[remote.s3]\nregion = \"eu-west-1\"\nsecret_access_key = \"sk\"\n[core]\nremote = \"s3\"\n"
+            .parse()
+            .expect("toml");
+        let top = std::path::Path::new("/repo");
+        let origin = resolve("origin", &tracked, Some(&local), top).expect("origin");
+        assert_eq!(origin.url, RemoteUrl::Directory("/repo/../store".into()));
+        assert_eq!(origin.settings.jobs, Some(4));
+        let s3 = resolve("s3", &tracked, Some(&local), top).expect("s3");
+        assert_eq!(s3.settings.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s3.credentials.secret_access_key, Some(Secret::new("sk")));
+        assert_eq!(
+            default_remote(&tracked, Some(&local)).as_deref(),
+            Some("s3")
+        );
+        assert_eq!(default_remote(&tracked, None).as_deref(), Some("origin"));
+        assert!(matches!(
+            resolve("nope", &tracked, Some(&local), top),
+            Err(Error::NoSuchRemote { .. })
+        ));
+
+        let leaky: toml::Table =
+            "[remote.s3]\nurl = \"s3://b\"\naccess_key_id = \"a\"\nsecret_access_key = \"s\"\n"
+                .parse()
+                .expect("toml");
+        let err = resolve("s3", &leaky, None, top).expect_err("secret in tracked");
+        assert_eq!(
+            err.to_string(),
+            "secrets in the tracked .dvx/config.toml would be shared through git: remote.s3.access_key_id, remote.s3.secret_access_key"
+        );
+        let no_url: toml::Table = "[remote.x]\nregion = \"r\"\n".parse().expect("toml");
+        assert!(matches!(
+            resolve("x", &no_url, None, top),
+            Err(Error::NoUrl { .. })
+        ));
+        let lonely: toml::Table = "[remote.backup]\nurl = \"/b\"\n".parse().expect("toml");
+        assert_eq!(default_remote(&lonely, None).as_deref(), Some("backup"));
+        assert_eq!(default_remote(&toml::Table::new(), None), None);
     }
 
     #[test]
