@@ -199,9 +199,9 @@ impl PackIndex {
             if (e.length as usize) < ID_LEN + super::pack::MIN_FRAME_LEN {
                 return Err(invalid(format!("entry {} is too short", e.id.short())));
             }
-            if e.raw_size > super::pack::MAX_PACKED_SIZE {
+            if e.raw_size > super::pack::MAX_PACKED_SIZE || e.length > max_length(e.raw_size) {
                 return Err(invalid(format!(
-                    "entry {} is too large to be packed",
+                    "entry {} is too large for its size",
                     e.id.short()
                 )));
             }
@@ -339,6 +339,7 @@ impl FanOut {
         if e.offset < super::pack::HEADER_LEN as u64
             || (e.length as usize) < ID_LEN + super::pack::MIN_FRAME_LEN
             || e.raw_size > super::pack::MAX_PACKED_SIZE
+            || e.length > max_length(e.raw_size)
             || e.offset
                 .checked_add(u64::from(e.length))
                 .is_none_or(|end| end > self.pack_len)
@@ -351,6 +352,13 @@ impl FanOut {
     pub fn count(&self) -> u32 {
         self.count
     }
+}
+
+/// The longest entry an object of `raw_size` bytes can have: its id and zstd's bound on
+/// a frame of that size. A longer one is a lie that would make a reader fetch more.
+fn max_length(raw_size: u32) -> u32 {
+    let bound = zstd::zstd_safe::compress_bound(raw_size as usize);
+    u32::try_from(ID_LEN + bound).unwrap_or(u32::MAX)
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -376,7 +384,7 @@ mod tests {
                 id: ObjectId::of(&[i]),
                 offset: 8 + u64::from(i) * 100,
                 length: 100,
-                raw_size: u32::from(i) * 3,
+                raw_size: 100 + u32::from(i) * 3,
             })
             .collect();
         PackIndex::new(ObjectId::of(b"pack"), 8 + 20 * 100, entries)
@@ -411,6 +419,27 @@ mod tests {
             PackIndex::decode(&idx.pack, &bytes[..100]),
             Err(DecodeError::Short { .. })
         ));
+    }
+
+    #[test]
+    fn an_entry_longer_than_its_size_allows_is_refused() {
+        let pack = ObjectId::of(b"pack");
+        let long = Entry {
+            id: ObjectId::of(b"x"),
+            offset: 8,
+            length: 1_000_000,
+            raw_size: 10,
+        };
+        let idx = PackIndex::new(pack, 2_000_000, vec![long]);
+        let bytes = idx.encode();
+        let err = PackIndex::decode(&pack, &bytes).expect_err("too long");
+        assert!(err.to_string().contains("too large for its size"), "{err}");
+        let fan = FanOut::decode(&pack, &bytes[..PREFIX_LEN], bytes.len() as u64).expect("fan-out");
+        let r = fan.slice(long.id.as_bytes()[0]);
+        assert!(
+            fan.find(&long.id, &bytes[r.start as usize..r.end as usize])
+                .is_err()
+        );
     }
 
     #[test]
