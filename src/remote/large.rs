@@ -208,11 +208,14 @@ impl SeekTable {
                 chaining_value: c[4..].try_into().expect("32 bytes"),
             })
             .collect();
-        if frames
-            .iter()
-            .any(|f| (f.compressed_len as usize) < super::pack::MIN_FRAME_LEN)
-        {
-            return Err(corrupt("a frame is too short".into()));
+        // A frame is at least the smallest zstd frame and at most zstd's bound for the
+        // frame size, so a lying table cannot make a reader fetch more than a frame.
+        let most = zstd::zstd_safe::compress_bound(frame_size as usize);
+        if frames.iter().any(|f| {
+            let n = f.compressed_len as usize;
+            n < super::pack::MIN_FRAME_LEN || n > most
+        }) {
+            return Err(corrupt("a frame's compressed length is impossible".into()));
         }
         let st = SeekTable::new(raw_size, frame_size, frames);
         let expected_len = st.offsets[st.frames.len()] + (table_len + FOOTER_LEN) as u64;
