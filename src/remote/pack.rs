@@ -140,7 +140,7 @@ pub fn decode_entry(pack: &ObjectId, entry: &Entry, bytes: &[u8]) -> Result<Vec<
             bytes.len()
         )));
     }
-    if entry.raw_size > MAX_PACKED_SIZE {
+    if entry.raw_size >= MAX_PACKED_SIZE {
         return Err(corrupt(
             "the index gives a size too large for a pack".into(),
         ));

@@ -199,7 +199,7 @@ impl PackIndex {
             if (e.length as usize) < ID_LEN + super::pack::MIN_FRAME_LEN {
                 return Err(invalid(format!("entry {} is too short", e.id.short())));
             }
-            if e.raw_size > super::pack::MAX_PACKED_SIZE || e.length > max_length(e.raw_size) {
+            if e.raw_size >= super::pack::MAX_PACKED_SIZE || e.length > max_length(e.raw_size) {
                 return Err(invalid(format!(
                     "entry {} is too large for its size",
                     e.id.short()
@@ -338,7 +338,7 @@ impl FanOut {
         let e = entries[i];
         if e.offset < super::pack::HEADER_LEN as u64
             || (e.length as usize) < ID_LEN + super::pack::MIN_FRAME_LEN
-            || e.raw_size > super::pack::MAX_PACKED_SIZE
+            || e.raw_size >= super::pack::MAX_PACKED_SIZE
             || e.length > max_length(e.raw_size)
             || e.offset
                 .checked_add(u64::from(e.length))
