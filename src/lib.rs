@@ -18,3 +18,4 @@ pub mod git;
 pub mod index;
 pub mod history;
 pub mod workspace;
+pub mod remote;

@@ -395,6 +395,52 @@ impl Store {
     }
 }
 
+/// An object arriving in pieces from elsewhere (a remote): its bytes are hashed as they
+/// are written to a temp file, and [`IncomingObject::finish`] installs them only if they
+/// hash to the id they were announced under. Dropping it unfinished leaves nothing.
+pub struct IncomingObject {
+    id: ObjectId,
+    tmp: TempFile,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+impl Store {
+    /// Start receiving the object `id`.
+    pub fn incoming(&self, id: ObjectId) -> Result<IncomingObject, Error> {
+        Ok(IncomingObject {
+            id,
+            tmp: self.temp()?,
+            hasher: blake3::Hasher::new(),
+            size: 0,
+        })
+    }
+}
+
+impl IncomingObject {
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        hash::update(&mut self.hasher, bytes);
+        self.size += bytes.len() as u64;
+        self.tmp.write_all(bytes).map_err(io_err(self.tmp.path()))
+    }
+
+    /// Install the object if its bytes hash to its id (else [`Error::Corrupt`], and
+    /// nothing enters the store). Returns whether it was new.
+    pub fn finish(self, store: &Store) -> Result<bool, Error> {
+        let actual = ObjectId::from(self.hasher.finalize());
+        if actual != self.id {
+            return Err(Error::Corrupt {
+                id: self.id,
+                reason: format!("received bytes hash to {}", actual.short()),
+            });
+        }
+        if store.has_intact(&self.id, self.size) {
+            return Ok(false);
+        }
+        store.install(self.tmp, &self.id, self.size)
+    }
+}
+
 /// Read until `buf` is full or the file ends.
 fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -517,6 +563,22 @@ mod tests {
             age(&store) < std::time::Duration::from_secs(600),
             "reusing the object freshened it"
         );
+    }
+
+    #[test]
+    fn incoming_objects_enter_only_with_the_right_bytes() {
+        let (_dir, store) = Store::scratch();
+        let id = ObjectId::of(b"remote bytes");
+        let mut wrong = store.incoming(id).expect("incoming");
+        wrong.write(b"remote bytez").expect("write");
+        assert!(matches!(wrong.finish(&store), Err(Error::Corrupt { .. })));
+        assert!(!store.contains(&id));
+        assert_eq!(fs::read_dir(store.tmp_dir()).expect("tmp").count(), 0);
+        let mut right = store.incoming(id).expect("incoming");
+        right.write(b"remote ").expect("write");
+        right.write(b"bytes").expect("write");
+        assert!(right.finish(&store).expect("installed"));
+        store.verify(&id).expect("intact");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! the typed view but never rejected, so an older dvx can read a newer config of the same
 //! format.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The repository format this build reads and writes.
@@ -64,6 +66,10 @@ pub struct Config {
     pub user: User,
     #[serde(default)]
     pub checkout: Checkout,
+    /// `[remote.<name>]` tables, kept raw: `remote::settings` reads them (and knows
+    /// which keys are secrets, allowed only in `config.local.toml`).
+    #[serde(default)]
+    pub remote: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +86,9 @@ pub struct Core {
     /// Integrate with the enclosing git repository (`dvx init --no-git` sets false).
     #[serde(default = "yes")]
     pub git: bool,
+    /// The remote `push`, `fetch` and `pull` use when none is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 impl Default for Core {
@@ -89,6 +98,7 @@ impl Default for Core {
             lock_timeout: default_lock_timeout(),
             fsync: true,
             git: true,
+            remote: None,
         }
     }
 }
@@ -179,6 +189,31 @@ mod tests {
         let config: Config = base.try_into().expect("typed");
         assert_eq!(config.core.link, "copy");
         assert!(!config.core.fsync);
+    }
+
+    #[test]
+    fn remote_tables_and_the_default_remote_are_read() {
+        let mut base: toml::Table =
+            "format = 1\n[core]\nremote = \"origin\"\n[remote.origin]\nurl = \"s3://b/p\"\nregion = \"eu-west-1\"\n"
+                .parse()
+                .expect("toml");
+        let local: toml::Table = "[remote.origin]\nsecret_access_key = \"s\"\n"
+            .parse()
+            .expect("toml");
+        merge_tables(&mut base, local);
+        let config: Config = base.try_into().expect("typed");
+        assert_eq!(config.core.remote.as_deref(), Some("origin"));
+        let origin = &config.remote["origin"];
+        assert_eq!(
+            origin.get("url").and_then(toml::Value::as_str),
+            Some("s3://b/p")
+        );
+        assert!(origin.contains_key("secret_access_key"));
+        let plain: Config =
+            toml::Table::from_iter([("format".to_owned(), toml::Value::Integer(1))])
+                .try_into()
+                .expect("typed");
+        assert!(plain.remote.is_empty() && plain.core.remote.is_none());
     }
 
     #[test]

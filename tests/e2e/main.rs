@@ -4,6 +4,7 @@
 //! One test binary (faster to link); one module per area.
 
 mod harness;
+mod s3_server;
 
 mod add_status;
 mod bad_input;
@@ -18,6 +19,7 @@ mod history;
 mod merge_gc;
 mod merge_per_file;
 mod property;
+mod remote_conformance;
 mod reset;
 mod review;
 mod rough_edges;

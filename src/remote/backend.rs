@@ -1,0 +1,804 @@
+//! Connecting to a remote: an `object_store` client and the key prefix it works under.
+//!
+//! Owns: turning a [`RemoteUrl`] plus [`Settings`], [`Credentials`] and an
+//! [`Environment`] into a [`Backend`]; the request policy (bounded retries with backoff,
+//! timeouts) so an unreachable endpoint fails within a minute and never hangs; S3's
+//! conditional put, without which a second create would silently overwrite; the check
+//! that create-if-absent really refuses a second create.
+//! Does not own the remote's layout (`layout`) or what is stored there.
+//!
+//! Precedence, lowest first: the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`, read the
+//! way `object_store`'s `from_env` builders read the process environment), the remote's
+//! settings, the credentials from `config.local.toml`, the URL (bucket and prefix).
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{
+    BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutPayload, RetryConfig,
+};
+
+use super::aws_profile::{self, Profile};
+use super::settings::{Credentials, Environment, Secret, Settings};
+use super::url::RemoteUrl;
+
+/// Retries per request after the first try. With the backoff below, a dead endpoint
+/// costs at most about [`RETRY_TIMEOUT`] plus one request timeout.
+const MAX_RETRIES: usize = 4;
+/// No retry starts later than this after the first try.
+const RETRY_TIMEOUT: Duration = Duration::from_secs(20);
+const INIT_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// Establishing a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// One whole small request (a listing, a HEAD, a ref): a silent endpoint fails within a
+/// minute, since every command starts with such requests.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// One whole request that moves bulk data (a pack, a part of a large object, a ranged
+/// read of up to tens of MiB): long enough for such a request on a slow uplink
+/// (16 MiB in 10 minutes is 28 KB/s), still bounded.
+const BULK_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A connected remote: the store and the prefix every key lives under.
+///
+/// `Debug` shows only the URL: a client's own `Debug` may print its credentials.
+#[derive(Clone)]
+pub struct Backend {
+    store: Arc<dyn ObjectStore>,
+    /// The same store with a timeout sized for bulk data (the same client for a
+    /// directory remote).
+    bulk: Arc<dyn ObjectStore>,
+    root: Key,
+    shown: String,
+    /// Secret values this backend was given, scrubbed from every error message (a
+    /// client's error may quote a request, and a SAS token travels in its URL).
+    secrets: Arc<Vec<Secret>>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot set up remote {url}: {message}")]
+    Build { url: String, message: String },
+    #[error("remote {url}: directory {path} does not exist")]
+    NoDirectory { url: String, path: String },
+    #[error(
+        "remote {url} does not refuse a second create of the same key, so two pushes could overwrite each other"
+    )]
+    NoConditionalCreate { url: String },
+    /// Connecting failed or timed out, after bounded retries.
+    #[error("remote {url} is unreachable: {message}")]
+    Unreachable { url: String, message: String },
+    /// The store refused the credentials, or they lack a permission.
+    #[error("remote {url} denied access (wrong or missing credentials?): {message}")]
+    Denied { url: String, message: String },
+    #[error("remote {url}: {message}")]
+    Store { url: String, message: String },
+    #[error("remote {url}: {source}")]
+    Profile {
+        url: String,
+        #[source]
+        source: Box<aws_profile::Error>,
+    },
+}
+
+impl Backend {
+    /// A backend over an existing store (tests wrap stores to count requests).
+    pub fn from_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: &[String],
+        shown: impl Into<String>,
+    ) -> Backend {
+        Backend {
+            bulk: Arc::clone(&store),
+            store,
+            root: Key::from_iter(prefix.iter().map(String::as_str)),
+            shown: shown.into(),
+            secrets: Arc::new(Vec::new()),
+        }
+    }
+
+    /// Connect to `url`. Nothing is sent over the network here; the first request is.
+    /// A directory remote must exist unless `create` is set (the first `remote add`).
+    pub fn open(
+        url: &RemoteUrl,
+        settings: &Settings,
+        credentials: &Credentials,
+        env: &Environment,
+        create: bool,
+    ) -> Result<Backend, Error> {
+        let shown = url.to_string();
+        let profile = match url {
+            RemoteUrl::S3 { .. } => aws_profile::load(env).map_err(|source| Error::Profile {
+                url: shown.clone(),
+                source: Box::new(source),
+            })?,
+            _ => None,
+        };
+        let secrets = secrets_of(credentials, env, profile.as_ref());
+        let build_err = |e: object_store::Error| Error::Build {
+            url: shown.clone(),
+            message: scrub(&e.to_string(), &secrets),
+        };
+        let build = |timeout: Duration| -> Result<Arc<dyn ObjectStore>, Error> {
+            Ok(match url {
+                RemoteUrl::Directory(path) => {
+                    Arc::new(LocalFileSystem::new_with_prefix(path).map_err(build_err)?)
+                }
+                RemoteUrl::S3 { bucket, .. } => Arc::new(
+                    s3_builder(
+                        bucket,
+                        settings,
+                        credentials,
+                        env,
+                        profile.as_ref(),
+                        timeout,
+                    )
+                    .build()
+                    .map_err(build_err)?,
+                ),
+                RemoteUrl::Gcs { bucket, .. } => Arc::new(
+                    gcs_builder(bucket, settings, credentials, env, timeout)
+                        .build()
+                        .map_err(build_err)?,
+                ),
+                RemoteUrl::Azure { container, .. } => Arc::new(
+                    azure_builder(container, settings, credentials, env, timeout)
+                        .build()
+                        .map_err(build_err)?,
+                ),
+            })
+        };
+        if let RemoteUrl::Directory(path) = url {
+            if create {
+                std::fs::create_dir_all(path).map_err(|e| Error::Build {
+                    url: shown.clone(),
+                    message: format!("cannot create {}: {e}", path.display()),
+                })?;
+            }
+            if !path.is_dir() {
+                return Err(Error::NoDirectory {
+                    url: shown,
+                    path: path.display().to_string(),
+                });
+            }
+        } else {
+            install_tls_provider();
+        }
+        let store = build(REQUEST_TIMEOUT)?;
+        let bulk = match url {
+            RemoteUrl::Directory(_) => Arc::clone(&store),
+            _ => build(BULK_REQUEST_TIMEOUT)?,
+        };
+        let mut backend = Backend::from_store(store, url.prefix(), shown);
+        backend.bulk = bulk;
+        backend.secrets = Arc::new(secrets);
+        Ok(backend)
+    }
+
+    /// The store, for small requests (listings, HEADs, refs, the manifest).
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The store, for requests that move bulk data (packs, indexes, large objects).
+    pub fn bulk(&self) -> &Arc<dyn ObjectStore> {
+        &self.bulk
+    }
+
+    /// The full key of a path relative to the remote's prefix (`packs/x.idx`).
+    pub fn key(&self, relative: &str) -> Key {
+        let mut key = self.root.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            key = key.join(part);
+        }
+        key
+    }
+
+    /// A key relative to the remote's prefix, `None` for a key outside it.
+    pub fn relative(&self, key: &Key) -> Option<String> {
+        let parts: Vec<String> = key
+            .prefix_match(&self.root)?
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        Some(parts.join("/"))
+    }
+
+    /// How the remote is shown to people: its URL (which never holds a secret).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// A store error as one of ours: classified (unreachable, denied, other) and with
+    /// every secret scrubbed from its text.
+    pub(crate) fn store_err(&self, source: object_store::Error) -> Error {
+        let url = self.shown.clone();
+        let message = scrub(&error_chain(&source), &self.secrets);
+        match source {
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => Error::Denied { url, message },
+            _ if is_denied(&message) => Error::Denied { url, message },
+            _ if is_unreachable(&source) => Error::Unreachable { url, message },
+            _ => Error::Store { url, message },
+        }
+    }
+
+    /// Check, once, that creating a key that exists is refused: ref moves depend on it.
+    /// Writes and then deletes two probe keys under `tmp/`.
+    pub async fn probe_conditional_create(&self, nonce: &str) -> Result<(), Error> {
+        let key = self.key(&format!("tmp/probe-{nonce}"));
+        let create = || object_store::PutOptions::from(PutMode::Create);
+        self.store
+            .put_opts(&key, PutPayload::from_static(b"first\n"), create())
+            .await
+            .map_err(|e| self.store_err(e))?;
+        let second = self
+            .store
+            .put_opts(&key, PutPayload::from_static(b"second\n"), create())
+            .await;
+        let _ = self.store.delete(&key).await;
+        match second {
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(()),
+            Ok(_) => Err(Error::NoConditionalCreate {
+                url: self.shown.clone(),
+            }),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+}
+
+/// Every secret the client may see: the credentials, and environment values whose
+/// names say they are secret.
+fn secrets_of(
+    credentials: &Credentials,
+    env: &Environment,
+    profile: Option<&Profile>,
+) -> Vec<Secret> {
+    let mut secrets: Vec<Secret> = [
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        &credentials.session_token,
+        &credentials.service_account_key,
+        &credentials.access_key,
+        &credentials.sas_token,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    if let Some(p) = profile {
+        secrets.extend(
+            [&p.access_key_id, &p.secret_access_key, &p.session_token]
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+    }
+    for (key, value) in env {
+        let key = key.to_ascii_uppercase();
+        let cloud =
+            key.starts_with("AWS_") || key.starts_with("GOOGLE_") || key.starts_with("AZURE_");
+        let secret = ["SECRET", "TOKEN", "KEY", "SAS", "PASSWORD"]
+            .iter()
+            .any(|w| key.contains(w));
+        if cloud && secret {
+            secrets.push(Secret::new(value.clone()));
+        }
+    }
+    secrets
+}
+
+/// `text` with every secret of at least 4 characters replaced by `***`.
+fn scrub(text: &str, secrets: &[Secret]) -> String {
+    let mut text = text.to_owned();
+    for s in secrets {
+        if s.expose().len() >= 4 {
+            text = text.replace(s.expose(), "***");
+        }
+    }
+    text
+}
+
+/// An error and its sources, joined by ": ", repeated text dropped.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a failed request was refused for its credentials. object_store reports an
+/// S3 403 as a generic error whose text carries the status and S3's error code (its
+/// retry error type is private), so the text is what there is to go on.
+fn is_denied(message: &str) -> bool {
+    ["status code: 401", "status code: 403"]
+        .iter()
+        .any(|s| message.contains(s))
+        || [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "AuthenticationFailed",
+        ]
+        .iter()
+        .any(|code| message.contains(&format!("<Code>{code}</Code>")))
+}
+
+/// Whether connecting failed or timed out (after the client's retries).
+fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(http) = s.downcast_ref::<HttpError>()
+            && matches!(http.kind(), HttpErrorKind::Connect | HttpErrorKind::Timeout)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// reqwest is built without a TLS crypto provider of its own (that would be aws-lc-rs,
+/// a C build); ring serves instead, installed once for the process.
+fn install_tls_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // An error means another part of the process installed one first: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: INIT_BACKOFF,
+            max_backoff: MAX_BACKOFF,
+            base: 2.0,
+        },
+        max_retries: MAX_RETRIES,
+        retry_timeout: RETRY_TIMEOUT,
+    }
+}
+
+/// The client settings every kind shares, as `(key, value)` for the builders' config.
+fn client_keys(timeout: Duration) -> [(ClientConfigKey, String); 2] {
+    [
+        (ClientConfigKey::ConnectTimeout, humantime(CONNECT_TIMEOUT)),
+        (ClientConfigKey::Timeout, humantime(timeout)),
+    ]
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
+/// Environment variables with `prefix`, lowercased as the builders' key parsers expect.
+fn env_with_prefix<'a>(
+    env: &'a Environment,
+    prefix: &'a str,
+) -> impl Iterator<Item = (String, &'a str)> + 'a {
+    env.iter()
+        .filter(move |(k, _)| k.starts_with(prefix))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str()))
+}
+
+pub(crate) fn s3_builder(
+    bucket: &str,
+    settings: &Settings,
+    creds: &Credentials,
+    env: &Environment,
+    profile: Option<&Profile>,
+    timeout: Duration,
+) -> AmazonS3Builder {
+    let mut b = AmazonS3Builder::new();
+    for (key, value) in client_keys(timeout) {
+        b = b.with_config(AmazonS3ConfigKey::Client(key), value);
+    }
+    // A shared-credentials profile is the weakest source: the environment and the
+    // remote's settings override it, as they do for the AWS CLI.
+    if let Some(p) = profile {
+        if let (Some(id), Some(secret)) = (&p.access_key_id, &p.secret_access_key) {
+            b = b
+                .with_access_key_id(id.expose())
+                .with_secret_access_key(secret.expose());
+            if let Some(token) = &p.session_token {
+                b = b.with_token(token.expose());
+            }
+        }
+        if let Some(region) = &p.region {
+            b = b.with_region(region);
+        }
+        if let Some(endpoint) = &p.endpoint_url {
+            b = b.with_endpoint(endpoint);
+        }
+    }
+    for (key, value) in env_with_prefix(env, "AWS_") {
+        if let Ok(key) = key.parse::<AmazonS3ConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        b = b.with_endpoint(endpoint);
+    }
+    if let Some(region) = &settings.region {
+        b = b.with_region(region);
+    }
+    if let Some(allow) = settings.allow_http {
+        b = b.with_allow_http(allow);
+    }
+    if let Some(s) = &creds.access_key_id {
+        b = b.with_access_key_id(s.expose());
+    }
+    if let Some(s) = &creds.secret_access_key {
+        b = b.with_secret_access_key(s.expose());
+    }
+    if let Some(s) = &creds.session_token {
+        b = b.with_token(s.expose());
+    }
+    b.with_bucket_name(bucket)
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        .with_retry(retry_config())
+}
+
+pub(crate) fn gcs_builder(
+    bucket: &str,
+    settings: &Settings,
+    creds: &Credentials,
+    env: &Environment,
+    timeout: Duration,
+) -> GoogleCloudStorageBuilder {
+    let mut b = GoogleCloudStorageBuilder::new();
+    for (key, value) in client_keys(timeout) {
+        b = b.with_config(GoogleConfigKey::Client(key), value);
+    }
+    for (key, value) in env_with_prefix(env, "GOOGLE_") {
+        if let Ok(key) = key.parse::<GoogleConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        b = b.with_config(GoogleConfigKey::BaseUrl, endpoint);
+    }
+    if let Some(allow) = settings.allow_http {
+        b = b.with_config(
+            GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
+            allow.to_string(),
+        );
+    }
+    if let Some(s) = &creds.service_account_key {
+        b = b.with_service_account_key(s.expose());
+    }
+    b.with_bucket_name(bucket).with_retry(retry_config())
+}
+
+pub(crate) fn azure_builder(
+    container: &str,
+    settings: &Settings,
+    creds: &Credentials,
+    env: &Environment,
+    timeout: Duration,
+) -> MicrosoftAzureBuilder {
+    let mut b = MicrosoftAzureBuilder::new();
+    for (key, value) in client_keys(timeout) {
+        b = b.with_config(AzureConfigKey::Client(key), value);
+    }
+    for (key, value) in env_with_prefix(env, "AZURE_") {
+        if let Ok(key) = key.parse::<AzureConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        b = b.with_config(AzureConfigKey::Endpoint, endpoint);
+    }
+    if let Some(allow) = settings.allow_http {
+        b = b.with_allow_http(allow);
+    }
+    if let Some(account) = &settings.account {
+        b = b.with_account(account);
+    }
+    if let Some(s) = &creds.access_key {
+        b = b.with_access_key(s.expose());
+    }
+    if let Some(s) = &creds.sas_token {
+        b = b.with_config(AzureConfigKey::SasKey, s.expose());
+    }
+    b.with_container_name(container).with_retry(retry_config())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn s3_settings_override_the_environment_and_conditional_put_is_on() {
+        let env = env(&[
+            ("AWS_ENDPOINT_URL", "http://env.example:9000"),
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("HOME", "/ignored"),
+        ]);
+        let settings = Settings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            allow_http: Some(true),
+            ..Settings::default()
+        };
+        let b = s3_builder(
+            "bucket",
+            &settings,
+            &Credentials::default(),
+            &env,
+            None,
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Endpoint).as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDENV")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Bucket).as_deref(),
+            Some("bucket")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::ConditionalPut)
+                .as_deref(),
+            Some("etag")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
+                .as_deref(),
+            Some("true")
+        );
+    }
+
+    #[test]
+    fn a_profile_is_the_weakest_source() {
+        let profile = Profile {
+            access_key_id: Some(Secret::new("AKIDPROFILE")),
+            secret_access_key: Some(Secret::new("profilesecret")),
+            region: Some("ap-south-1".into()),
+            ..Profile::default()
+        };
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            Some(&profile),
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDPROFILE")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(),
+            Some("ap-south-1")
+        );
+        let env = env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+        ]);
+        let settings = Settings {
+            region: Some("eu-north-1".into()),
+            ..Settings::default()
+        };
+        let b = s3_builder(
+            "b",
+            &settings,
+            &Credentials::default(),
+            &env,
+            Some(&profile),
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDENV")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Region).as_deref(),
+            Some("eu-north-1")
+        );
+        let secrets = secrets_of(&Credentials::default(), &Environment::new(), Some(&profile));
+        assert_eq!(scrub("key profilesecret", &secrets), "key ***");
+    }
+
+    #[test]
+    fn small_and_bulk_requests_get_their_own_timeouts() {
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            None,
+            BULK_REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::Timeout))
+                .as_deref(),
+            Some("600s")
+        );
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            None,
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout))
+                .as_deref(),
+            Some("5s")
+        );
+    }
+
+    #[test]
+    fn local_credentials_win_over_the_environment() {
+        let env = env(&[("AWS_ACCESS_KEY_ID", "AKIDENV")]);
+        let creds = Credentials {
+            access_key_id: Some(crate::remote::settings::Secret::new("AKIDLOCAL")),
+            ..Credentials::default()
+        };
+        let b = s3_builder(
+            "b",
+            &Settings::default(),
+            &creds,
+            &env,
+            None,
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+                .as_deref(),
+            Some("AKIDLOCAL")
+        );
+    }
+
+    #[test]
+    fn gcs_and_azure_builders_take_their_settings() {
+        let env = env(&[
+            ("GOOGLE_SERVICE_ACCOUNT", "/keys/sa.json"),
+            ("AZURE_STORAGE_ACCOUNT_NAME", "envacct"),
+        ]);
+        let settings = Settings {
+            endpoint: Some("http://127.0.0.1:4443".into()),
+            ..Settings::default()
+        };
+        let g = gcs_builder(
+            "bkt",
+            &settings,
+            &Credentials::default(),
+            &env,
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            g.get_config_value(&GoogleConfigKey::Bucket).as_deref(),
+            Some("bkt")
+        );
+        assert_eq!(
+            g.get_config_value(&GoogleConfigKey::BaseUrl).as_deref(),
+            Some("http://127.0.0.1:4443")
+        );
+        assert_eq!(
+            g.get_config_value(&GoogleConfigKey::ServiceAccount)
+                .as_deref(),
+            Some("/keys/sa.json")
+        );
+        let a = azure_builder(
+            "cont",
+            &Settings {
+                account: Some("acct".into()),
+                ..Settings::default()
+            },
+            &Credentials::default(),
+            &env,
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            a.get_config_value(&AzureConfigKey::ContainerName)
+                .as_deref(),
+            Some("cont")
+        );
+        assert_eq!(
+            a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
+            Some("acct")
+        );
+        let a = azure_builder(
+            "cont",
+            &Settings::default(),
+            &Credentials::default(),
+            &env,
+            REQUEST_TIMEOUT,
+        );
+        assert_eq!(
+            a.get_config_value(&AzureConfigKey::AccountName).as_deref(),
+            Some("envacct")
+        );
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_messages() {
+        let env = env(&[
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        let creds = Credentials {
+            sas_token: Some(Secret::new("sv=2024&sig=abcdef")),
+            ..Credentials::default()
+        };
+        let secrets = secrets_of(&creds, &env, None);
+        let text = scrub(
+            "GET https://a.blob/x?sv=2024&sig=abcdef failed; key envsecret; eu-west-1",
+            &secrets,
+        );
+        assert_eq!(text, "GET https://a.blob/x?*** failed; key ***; eu-west-1");
+    }
+
+    #[test]
+    fn a_missing_directory_remote_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("absent");
+        let url = RemoteUrl::Directory(path.clone());
+        let err = Backend::open(
+            &url,
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            false,
+        )
+        .expect_err("missing");
+        assert!(matches!(err, Error::NoDirectory { .. }), "{err}");
+        let b = Backend::open(
+            &url,
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            true,
+        )
+        .expect("created");
+        assert!(path.is_dir());
+        assert_eq!(
+            b.relative(&b.key("packs/x.idx")).as_deref(),
+            Some("packs/x.idx")
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! Packs (`packs/<pack id>.pack`): many small objects in one remote file.
+//!
+//! Owns: building a pack (each object compressed with zstd as a frame of its own,
+//! behind its id) together with its [`PackIndex`], and decoding one entry read back with
+//! a ranged GET. Does not own choosing which objects go in a pack or fetching
+//! (`transfer`).
+//!
+//! Layout (see docs/format.md, "Packs"):
+//!
+//! ```text
+//! magic "DVXP" | version u32 LE
+//! entries: id [32] | zstd frame of the object's bytes      (repeated)
+//! ```
+//!
+//! The pack id is BLAKE3 of the whole pack file. Invariants: a decoded entry is exactly
+//! one zstd frame behind the id it was asked for, decompresses to exactly the size the
+//! index gave, and hashes to that id; anything else is an error naming the object.
+//! Decoding never panics and never allocates more than the index's size bound allows.
+
+use super::pack_index::{Entry, PackIndex};
+use crate::hash::{ID_LEN, ObjectId};
+
+pub const MAGIC: &[u8; 4] = b"DVXP";
+pub const VERSION: u32 = 1;
+pub const HEADER_LEN: usize = 8;
+/// The smallest possible zstd frame (magic, frame header, one empty last block).
+pub const MIN_FRAME_LEN: usize = 9;
+/// Objects at or above this size are never packed: a reader refuses a larger entry, so
+/// a lying index cannot make it allocate more.
+pub const MAX_PACKED_SIZE: u32 = 64 << 20;
+/// zstd level for packs and large objects: fast, and most of the gain on typical data.
+pub const LEVEL: i32 = 3;
+
+/// A pack being filled.
+pub struct PackBuilder {
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+/// A finished pack and its index.
+pub struct Pack {
+    pub id: ObjectId,
+    pub bytes: Vec<u8>,
+    pub index: PackIndex,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("object {id} is too large to pack ({size} bytes)")]
+    TooLarge { id: ObjectId, size: usize },
+    #[error("cannot compress object {id}: {source}")]
+    Compress {
+        id: ObjectId,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("object {id} in pack {pack} is corrupt: {reason}")]
+    Corrupt {
+        id: ObjectId,
+        pack: ObjectId,
+        reason: String,
+    },
+}
+
+impl Default for PackBuilder {
+    fn default() -> Self {
+        PackBuilder::new()
+    }
+}
+
+impl PackBuilder {
+    pub fn new() -> PackBuilder {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        PackBuilder {
+            bytes,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Bytes in the pack so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Append an object (the caller has checked that `raw` hashes to `id`).
+    pub fn add(&mut self, id: ObjectId, raw: &[u8]) -> Result<(), Error> {
+        if raw.len() >= MAX_PACKED_SIZE as usize {
+            return Err(Error::TooLarge {
+                id,
+                size: raw.len(),
+            });
+        }
+        let frame =
+            zstd::bulk::compress(raw, LEVEL).map_err(|source| Error::Compress { id, source })?;
+        let offset = self.bytes.len() as u64;
+        self.bytes.extend_from_slice(id.as_bytes());
+        self.bytes.extend_from_slice(&frame);
+        self.entries.push(Entry {
+            id,
+            offset,
+            length: (ID_LEN + frame.len()) as u32,
+            raw_size: raw.len() as u32,
+        });
+        Ok(())
+    }
+
+    pub fn finish(self) -> Pack {
+        let id = ObjectId::of(&self.bytes);
+        let index = PackIndex::new(id, self.bytes.len() as u64, self.entries);
+        Pack {
+            id,
+            bytes: self.bytes,
+            index,
+        }
+    }
+}
+
+/// Decode one entry from exactly its bytes (`entry.range()` of pack `pack`), checking
+/// the id behind it, the frame, the size and the hash.
+pub fn decode_entry(pack: &ObjectId, entry: &Entry, bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let corrupt = |reason: String| Error::Corrupt {
+        id: entry.id,
+        pack: *pack,
+        reason,
+    };
+    if bytes.len() != entry.length as usize || bytes.len() < ID_LEN + MIN_FRAME_LEN {
+        return Err(corrupt(format!(
+            "expected {} bytes, got {}",
+            entry.length,
+            bytes.len()
+        )));
+    }
+    if entry.raw_size >= MAX_PACKED_SIZE {
+        return Err(corrupt(
+            "the index gives a size too large for a pack".into(),
+        ));
+    }
+    let (id, frame) = bytes.split_at(ID_LEN);
+    if id != entry.id.as_bytes() {
+        return Err(corrupt(
+            "the pack holds a different object at this offset".into(),
+        ));
+    }
+    match zstd::zstd_safe::find_frame_compressed_size(frame) {
+        Ok(n) if n == frame.len() => {}
+        _ => return Err(corrupt("not exactly one zstd frame".into())),
+    }
+    let raw = zstd::bulk::decompress(frame, entry.raw_size as usize)
+        .map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
+    if raw.len() != entry.raw_size as usize {
+        return Err(corrupt(format!(
+            "decompressed to {} bytes, expected {}",
+            raw.len(),
+            entry.raw_size
+        )));
+    }
+    if ObjectId::of(&raw) != entry.id {
+        return Err(corrupt("content does not match its id".into()));
+    }
+    Ok(raw)
+}
+
+/// Check a whole pack against its id (used when a pack is read whole).
+pub fn verify_pack(pack: &ObjectId, bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER_LEN && &bytes[..4] == MAGIC && ObjectId::of(bytes) == *pack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn objects() -> Vec<Vec<u8>> {
+        vec![
+            b"".to_vec(),
+            b"hello".to_vec(),
+            vec![7u8; 100_000],
+            (0..5000u32).flat_map(|i| i.to_le_bytes()).collect(),
+        ]
+    }
+
+    fn built() -> Pack {
+        let mut b = PackBuilder::new();
+        for o in objects() {
+            b.add(ObjectId::of(&o), &o).expect("add");
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn every_entry_reads_back_alone() {
+        let pack = built();
+        assert!(verify_pack(&pack.id, &pack.bytes));
+        let index = PackIndex::decode(&pack.id, &pack.index.encode()).expect("index");
+        for o in objects() {
+            let e = index.lookup(&ObjectId::of(&o)).expect("indexed");
+            let r = e.range();
+            let raw = decode_entry(&pack.id, e, &pack.bytes[r.start as usize..r.end as usize])
+                .expect("decodes");
+            assert_eq!(raw, o);
+        }
+        // Compression works: 100k equal bytes take a few dozen.
+        assert!(pack.bytes.len() < 30_000, "{}", pack.bytes.len());
+    }
+
+    #[test]
+    fn a_flipped_byte_or_a_lying_entry_names_the_object() {
+        let pack = built();
+        let o = vec![7u8; 100_000];
+        let id = ObjectId::of(&o);
+        let e = *pack.index.lookup(&id).expect("indexed");
+        let r = e.range().start as usize..e.range().end as usize;
+        let mut bytes = pack.bytes[r.clone()].to_vec();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x40;
+        let err = decode_entry(&pack.id, &e, &bytes).expect_err("flipped");
+        assert!(err.to_string().contains(&id.to_hex()), "{err}");
+        let lying = Entry {
+            raw_size: e.raw_size - 1,
+            ..e
+        };
+        assert!(decode_entry(&pack.id, &lying, &pack.bytes[r.clone()]).is_err());
+        let other = Entry {
+            id: ObjectId::of(b"hello"),
+            ..e
+        };
+        assert!(decode_entry(&pack.id, &other, &pack.bytes[r]).is_err());
+        assert!(!verify_pack(&pack.id, &pack.bytes[..pack.bytes.len() - 1]));
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_entry_bytes_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+            raw_size in 0u32..100_000,
+        ) {
+            let entry = Entry { id: ObjectId::of(b"x"), offset: 8, length: bytes.len() as u32, raw_size };
+            prop_assert!(decode_entry(&ObjectId::of(b"p"), &entry, &bytes).is_err());
+        }
+
+        #[test]
+        fn mutated_entries_never_yield_other_bytes(at in 0usize..10_000, xor in 1u8..=255) {
+            let pack = built();
+            let o: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
+            let e = *pack.index.lookup(&ObjectId::of(&o)).expect("indexed");
+            let mut bytes = pack.bytes[e.range().start as usize..e.range().end as usize].to_vec();
+            let at = at % bytes.len();
+            bytes[at] ^= xor;
+            // Either an error or, if zstd happens to decode the damaged frame to the
+            // same bytes, exactly the object: never anything else.
+            if let Ok(raw) = decode_entry(&pack.id, &e, &bytes) {
+                prop_assert_eq!(raw, o);
+            }
+        }
+    }
+}

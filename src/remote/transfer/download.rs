@@ -1,0 +1,425 @@
+//! Downloading objects from a remote, and reading byte ranges without storing them.
+//!
+//! Owns: planning ranged GETs (entries of one pack coalesced), decoding and verifying
+//! every entry before any is stored, reading large objects' seek tables and streaming
+//! their frames, verified, into the store.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use object_store::ObjectStoreExt;
+
+use super::catalog::{Depth, RANGED_LOOKUP_MAX, RemoteIndex, load_index, resolve};
+use super::{Counters, Error, Options, TransferStats, blocking, get_range, unique};
+use crate::hash::ObjectId;
+use crate::progress::{Progress, Unit};
+use crate::remote::backend::Backend;
+use crate::remote::index_cache::IndexCache;
+use crate::remote::large::{self, SeekTable};
+use crate::remote::layout;
+use crate::remote::pack;
+use crate::remote::pack_index::Entry;
+use crate::store::Store;
+
+/// Entries of one pack at most this far apart are fetched with one GET.
+const COALESCE_GAP: u64 = 4 << 10;
+/// One coalesced GET fetches at most this much (with `jobs` GETs in flight, this bounds
+/// a download's memory: 24 × 4 MiB, twice over while decoding).
+const MAX_RUN: u64 = 4 << 20;
+/// Bytes read from the end of a large object to find its seek table (one GET covers
+/// the table of objects up to about 7 GiB).
+const TAIL_GUESS: u64 = 64 << 10;
+/// Compressed bytes of a large object fetched per GET while downloading it.
+const LARGE_BATCH: u64 = 32 << 20;
+
+/// Entries of one pack fetched with one GET.
+struct Run {
+    pack: ObjectId,
+    range: Range<u64>,
+    entries: Vec<Entry>,
+}
+
+/// Group entries by pack and coalesce neighbours into runs.
+fn plan_runs(wanted: Vec<(ObjectId, Entry)>) -> Vec<Run> {
+    let mut by_pack: HashMap<ObjectId, Vec<Entry>> = HashMap::new();
+    for (pack, e) in wanted {
+        by_pack.entry(pack).or_default().push(e);
+    }
+    let mut runs = Vec::new();
+    for (pack, mut entries) in by_pack {
+        entries.sort_by_key(|e| e.offset);
+        let mut current: Option<Run> = None;
+        for e in entries {
+            let r = e.range();
+            match &mut current {
+                Some(run)
+                    if r.start <= run.range.end + COALESCE_GAP
+                        && r.end - run.range.start <= MAX_RUN =>
+                {
+                    run.range.end = run.range.end.max(r.end);
+                    run.entries.push(e);
+                }
+                _ => {
+                    runs.extend(current.take());
+                    current = Some(Run {
+                        pack,
+                        range: r,
+                        entries: vec![e],
+                    });
+                }
+            }
+        }
+        runs.extend(current);
+    }
+    runs
+}
+
+/// Fetch `ids` into `store`, skipping those it has. The new objects are not flushed:
+/// the caller flushes the store once (`Store::flush`) before an index or ref names them.
+pub async fn download(
+    backend: &Backend,
+    store: &Store,
+    ids: &[ObjectId],
+    options: &Options,
+    known: Option<&RemoteIndex>,
+    cache: Option<&IndexCache>,
+    progress: &dyn Progress,
+) -> Result<TransferStats, Error> {
+    let start = Instant::now();
+    let counters = Counters::default();
+    let mut skipped = 0u64;
+    let mut need = Vec::new();
+    for id in unique(ids) {
+        if store.contains(&id) {
+            skipped += 1;
+        } else {
+            need.push(id);
+        }
+    }
+    let loaded;
+    let index = match known {
+        Some(index) if index.is_complete() => index,
+        _ if need.is_empty() => {
+            loaded = RemoteIndex::default();
+            &loaded
+        }
+        _ => {
+            // A lazy pull of a few files reads only the index slices it needs.
+            let depth = if need.len() <= RANGED_LOOKUP_MAX {
+                Depth::Cached
+            } else {
+                Depth::Whole
+            };
+            let mut fresh = load_index(backend, cache, options.jobs(), depth, &counters).await?;
+            resolve(backend, &mut fresh, &need, options.jobs(), &counters).await?;
+            loaded = fresh;
+            &loaded
+        }
+    };
+    let mut packed = Vec::new();
+    let mut large = Vec::new();
+    for id in need {
+        match index.locate(&id) {
+            Some(located) => packed.push(*located),
+            None => large.push(id),
+        }
+    }
+    progress.start(
+        "downloading",
+        Some((packed.len() + large.len()) as u64),
+        Unit::Files,
+    );
+    let runs = stream::iter(plan_runs(packed))
+        .map(|run| fetch_run(backend, store, run, &counters, progress))
+        .buffer_unordered(options.jobs())
+        .try_collect::<Vec<()>>();
+    let larges = stream::iter(large)
+        .map(|id| fetch_large(backend, store, id, &counters, progress))
+        .buffer_unordered(options.pack_jobs().min(2))
+        .try_collect::<Vec<()>>();
+    let result = futures_util::future::try_join(runs, larges).await;
+    progress.finish();
+    result?;
+    Ok(counters.stats(skipped, start))
+}
+
+async fn fetch_run(
+    backend: &Backend,
+    store: &Store,
+    run: Run,
+    counters: &Counters,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let first = run.entries[0].id;
+    let bytes = get_range(
+        backend,
+        &layout::pack_key(&run.pack),
+        run.range.clone(),
+        counters,
+    )
+    .await
+    .map_err(|source| Error::Unreadable { id: first, source })?;
+    let want = run.range.end - run.range.start;
+    if bytes.len() as u64 != want {
+        // Name the first object the short read cut off.
+        let got_end = run.range.start + bytes.len() as u64;
+        let id = run
+            .entries
+            .iter()
+            .find(|e| e.range().end > got_end)
+            .map_or(first, |e| e.id);
+        return Err(Error::Truncated {
+            url: backend.shown().into(),
+            id,
+            expected: want,
+            got: bytes.len() as u64,
+        });
+    }
+    let local = store.clone();
+    let n = run.entries.len() as u64;
+    blocking(move || {
+        // Decode and verify every entry before storing any, so a damaged run stores
+        // nothing.
+        let mut raws = Vec::with_capacity(run.entries.len());
+        for e in &run.entries {
+            let at = (e.offset - run.range.start) as usize;
+            let slice = &bytes[at..at + e.length as usize];
+            raws.push(pack::decode_entry(&run.pack, e, slice)?);
+        }
+        for raw in raws {
+            local.put_bytes(&raw)?;
+        }
+        Ok(())
+    })
+    .await?;
+    counters.objects.fetch_add(n, Ordering::Relaxed);
+    progress.advance(n);
+    Ok(())
+}
+
+/// Read a large object's seek table: one HEAD for its length, one GET for its tail
+/// (two if the table is larger than [`TAIL_GUESS`]).
+async fn seek_table(
+    backend: &Backend,
+    id: &ObjectId,
+    counters: &Counters,
+) -> Result<SeekTable, Error> {
+    let relative = layout::large_key(id);
+    counters.request(0);
+    let len = match backend.store().head(&backend.key(&relative)).await {
+        Ok(meta) => meta.size,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(Error::NotOnRemote {
+                url: backend.shown().into(),
+                id: *id,
+            });
+        }
+        Err(e) => {
+            return Err(Error::Unreadable {
+                id: *id,
+                source: backend.store_err(e),
+            });
+        }
+    };
+    let min = large::HEADER_LEN + large::FOOTER_LEN as u64;
+    if len < min {
+        return Err(large::Error::Corrupt {
+            id: *id,
+            reason: format!("{len} bytes is too short"),
+        }
+        .into());
+    }
+    let unreadable = |source| Error::Unreadable { id: *id, source };
+    let mut tail = get_range(
+        backend,
+        &relative,
+        len.saturating_sub(TAIL_GUESS).max(large::HEADER_LEN)..len,
+        counters,
+    )
+    .await
+    .map_err(unreadable)?;
+    if tail.len() < large::FOOTER_LEN {
+        return Err(large::Error::Corrupt {
+            id: *id,
+            reason: "short read of its footer".into(),
+        }
+        .into());
+    }
+    let need = SeekTable::tail_len(id, &tail[tail.len() - large::FOOTER_LEN..])? as u64;
+    if need > tail.len() as u64 {
+        if need > len - large::HEADER_LEN {
+            return Err(large::Error::Corrupt {
+                id: *id,
+                reason: "its seek table is longer than the object".into(),
+            }
+            .into());
+        }
+        tail = get_range(backend, &relative, len - need..len, counters)
+            .await
+            .map_err(unreadable)?;
+    }
+    Ok(SeekTable::decode(id, &tail, len)?)
+}
+
+async fn fetch_large(
+    backend: &Backend,
+    store: &Store,
+    id: ObjectId,
+    counters: &Counters,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let table = Arc::new(seek_table(backend, &id, counters).await?);
+    let relative = layout::large_key(&id);
+    let mut incoming = Some(store.incoming(id)?);
+    let count = table.frames().len();
+    let mut i = 0;
+    while i < count {
+        // Frames up to LARGE_BATCH compressed bytes per GET.
+        let mut j = i + 1;
+        while j < count
+            && table.file_range_of(i..j + 1).end - table.file_range(i).start <= LARGE_BATCH
+        {
+            j += 1;
+        }
+        let range = table.file_range_of(i..j);
+        let bytes = get_range(backend, &relative, range.clone(), counters)
+            .await
+            .map_err(|source| Error::Unreadable { id, source })?;
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(Error::Truncated {
+                url: backend.shown().into(),
+                id,
+                expected: range.end - range.start,
+                got: bytes.len() as u64,
+            });
+        }
+        let mut inc = incoming.take().expect("handed back after each batch");
+        let t = Arc::clone(&table);
+        let start = range.start;
+        inc = blocking(move || {
+            for k in i..j {
+                let r = t.file_range(k);
+                let raw = t.decode_frame(
+                    &id,
+                    k,
+                    &bytes[(r.start - start) as usize..(r.end - start) as usize],
+                )?;
+                inc.write(&raw)?;
+            }
+            Ok(inc)
+        })
+        .await?;
+        incoming = Some(inc);
+        i = j;
+    }
+    let inc = incoming.take().expect("incoming");
+    let local = store.clone();
+    blocking(move || Ok(inc.finish(&local)?)).await?;
+    counters.objects.fetch_add(1, Ordering::Relaxed);
+    progress.advance(1);
+    Ok(())
+}
+
+/// Read `len` bytes of object `id` from `offset` without storing it (clamped to the
+/// object's end). Every byte returned was verified against the id.
+pub async fn read_range(
+    backend: &Backend,
+    index: &RemoteIndex,
+    id: &ObjectId,
+    offset: u64,
+    len: u64,
+) -> Result<(Vec<u8>, TransferStats), Error> {
+    let start = Instant::now();
+    let counters = Counters::default();
+    let want = offset..offset.saturating_add(len);
+    let out = if let Some((pack, entry)) = index.locate(id).copied() {
+        let bytes = get_range(backend, &layout::pack_key(&pack), entry.range(), &counters)
+            .await
+            .map_err(|source| Error::Unreadable { id: *id, source })?;
+        if bytes.len() as u64 != u64::from(entry.length) {
+            return Err(Error::Truncated {
+                url: backend.shown().into(),
+                id: *id,
+                expected: entry.length.into(),
+                got: bytes.len() as u64,
+            });
+        }
+        let raw = blocking(move || Ok(pack::decode_entry(&pack, &entry, &bytes)?)).await?;
+        let end = (want.end).min(raw.len() as u64) as usize;
+        let begin = (want.start as usize).min(end);
+        raw[begin..end].to_vec()
+    } else {
+        let table = Arc::new(seek_table(backend, id, &counters).await?);
+        let frames = table.frames_for(want.clone());
+        if frames.is_empty() {
+            Vec::new()
+        } else {
+            let range = table.file_range_of(frames.clone());
+            let bytes = get_range(backend, &layout::large_key(id), range.clone(), &counters)
+                .await
+                .map_err(|source| Error::Unreadable { id: *id, source })?;
+            if bytes.len() as u64 != range.end - range.start {
+                return Err(Error::Truncated {
+                    url: backend.shown().into(),
+                    id: *id,
+                    expected: range.end - range.start,
+                    got: bytes.len() as u64,
+                });
+            }
+            let id = *id;
+            blocking(move || {
+                let mut out = Vec::new();
+                for k in frames {
+                    let r = table.file_range(k);
+                    let raw = table.decode_frame(
+                        &id,
+                        k,
+                        &bytes[(r.start - range.start) as usize..(r.end - range.start) as usize],
+                    )?;
+                    let fr = table.raw_range(k);
+                    let lo = want.start.max(fr.start) - fr.start;
+                    let hi = want.end.min(fr.end) - fr.start;
+                    out.extend_from_slice(&raw[lo as usize..hi as usize]);
+                }
+                Ok(out)
+            })
+            .await?
+        }
+    };
+    counters.objects.fetch_add(1, Ordering::Relaxed);
+    Ok((out, counters.stats(0, start)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u8, offset: u64, length: u32) -> Entry {
+        Entry {
+            id: ObjectId::of(&[n]),
+            offset,
+            length,
+            raw_size: 1,
+        }
+    }
+
+    #[test]
+    fn neighbouring_entries_share_a_get_and_distant_ones_do_not() {
+        let p = ObjectId::of(b"p");
+        let runs = plan_runs(vec![
+            (p, entry(1, 8, 100)),
+            (p, entry(2, 108, 100)),
+            (p, entry(3, 1_000_000, 100)),
+        ]);
+        let mut ranges: Vec<_> = runs
+            .iter()
+            .map(|r| (r.range.clone(), r.entries.len()))
+            .collect();
+        ranges.sort_by_key(|(r, _)| r.start);
+        assert_eq!(ranges, vec![(8..208, 2), (1_000_000..1_000_100, 1)]);
+    }
+}

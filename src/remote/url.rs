@@ -1,0 +1,313 @@
+//! Remote URLs: where a remote lives.
+//!
+//! Owns: parsing what a user writes after `dvx remote add <name>` into a [`RemoteUrl`]:
+//! a local directory (a path or `file://`), `s3://bucket/prefix`, `gs://bucket/prefix` or
+//! `az://container/prefix`. Does not own settings or credentials (`settings`) or
+//! connecting (`backend`).
+//!
+//! Invariants: a parsed prefix has no empty, `.` or `..` component, so a key built under
+//! it can never leave it; anything that is not one of the four forms is refused with an
+//! error naming the URL as written (a remote URL holds no secrets: credentials never go
+//! in it, see `settings`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The kind of store a remote URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Directory,
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Directory => "directory",
+            Kind::S3 => "s3",
+            Kind::Gcs => "gcs",
+            Kind::Azure => "azure",
+        }
+    }
+}
+
+/// A parsed remote URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteUrl {
+    /// A directory on a file system this machine mounts. Relative paths are kept as
+    /// written; the caller resolves them (against the repository top) before connecting.
+    Directory(PathBuf),
+    /// `s3://bucket/prefix`: Amazon S3 or an S3-compatible store (custom endpoint).
+    S3 { bucket: String, prefix: Vec<String> },
+    /// `gs://bucket/prefix`: Google Cloud Storage.
+    Gcs { bucket: String, prefix: Vec<String> },
+    /// `az://container/prefix`: Azure Blob Storage (the account comes from settings).
+    Azure {
+        container: String,
+        prefix: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("remote URL '{url}' is empty")]
+    Empty { url: String },
+    #[error(
+        "remote URL '{url}' has an unsupported scheme '{scheme}' (expected a path, file://, s3://, gs:// or az://)"
+    )]
+    UnsupportedScheme { url: String, scheme: String },
+    #[error("remote URL '{url}' names no {what}")]
+    MissingBucket { url: String, what: &'static str },
+    #[error("remote URL '{url}': '{name}' is not a valid {what} name")]
+    BadBucket {
+        url: String,
+        name: String,
+        what: &'static str,
+    },
+    #[error("remote URL '{url}': the prefix may not contain '{component}'")]
+    BadPrefix { url: String, component: String },
+    #[error("remote URL '{url}': file:// URLs must name a local absolute path (file:///path)")]
+    BadFileUrl { url: String },
+    #[error("remote URL '{url}' may not carry a query, fragment or user name")]
+    Decorated { url: String },
+}
+
+impl RemoteUrl {
+    /// Parse a remote URL as a user wrote it.
+    pub fn parse(written: &str) -> Result<RemoteUrl, Error> {
+        // Errors echo the URL, but never a user-info part, which could be a secret.
+        let shown = redact(written);
+        let url = shown.as_str();
+        let trimmed = written.trim();
+        if trimmed.is_empty() {
+            return Err(Error::Empty { url: url.into() });
+        }
+        let Some((scheme, rest)) = trimmed.split_once("://") else {
+            return Ok(RemoteUrl::Directory(PathBuf::from(trimmed)));
+        };
+        let lower = scheme.to_ascii_lowercase();
+        match lower.as_str() {
+            "file" => parse_file(url, rest),
+            "s3" | "gs" | "az" => {
+                if rest.contains(['?', '#', '@']) {
+                    return Err(Error::Decorated { url: url.into() });
+                }
+                let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let what = if lower == "az" { "container" } else { "bucket" };
+                if bucket.is_empty() {
+                    return Err(Error::MissingBucket {
+                        url: url.into(),
+                        what,
+                    });
+                }
+                if !valid_bucket(bucket) {
+                    return Err(Error::BadBucket {
+                        url: url.into(),
+                        name: bucket.into(),
+                        what,
+                    });
+                }
+                let prefix = parse_prefix(url, path)?;
+                let bucket = bucket.to_owned();
+                Ok(match lower.as_str() {
+                    "s3" => RemoteUrl::S3 { bucket, prefix },
+                    "gs" => RemoteUrl::Gcs { bucket, prefix },
+                    _ => RemoteUrl::Azure {
+                        container: bucket,
+                        prefix,
+                    },
+                })
+            }
+            _ => Err(Error::UnsupportedScheme {
+                url: url.into(),
+                scheme: scheme.into(),
+            }),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            RemoteUrl::Directory(_) => Kind::Directory,
+            RemoteUrl::S3 { .. } => Kind::S3,
+            RemoteUrl::Gcs { .. } => Kind::Gcs,
+            RemoteUrl::Azure { .. } => Kind::Azure,
+        }
+    }
+
+    /// The key prefix inside the bucket or container (empty for a directory remote,
+    /// whose path is the root of its store).
+    pub fn prefix(&self) -> &[String] {
+        match self {
+            RemoteUrl::Directory(_) => &[],
+            RemoteUrl::S3 { prefix, .. }
+            | RemoteUrl::Gcs { prefix, .. }
+            | RemoteUrl::Azure { prefix, .. } => prefix,
+        }
+    }
+
+    /// A directory remote's path made absolute against `base` (the repository top, for
+    /// a relative path written in the config); other URLs are returned unchanged.
+    pub fn resolved_against(&self, base: &Path) -> RemoteUrl {
+        match self {
+            RemoteUrl::Directory(p) if p.is_relative() => RemoteUrl::Directory(base.join(p)),
+            other => other.clone(),
+        }
+    }
+}
+
+fn parse_file(url: &str, rest: &str) -> Result<RemoteUrl, Error> {
+    // file:///abs/path or file://localhost/abs/path; percent-escapes are not decoded
+    // (a path with a literal '%' is written as a plain path instead).
+    let path = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !path.starts_with('/') || path.contains(['?', '#']) {
+        return Err(Error::BadFileUrl { url: url.into() });
+    }
+    Ok(RemoteUrl::Directory(PathBuf::from(path)))
+}
+
+fn parse_prefix(url: &str, path: &str) -> Result<Vec<String>, Error> {
+    let mut prefix = Vec::new();
+    for component in path.split('/') {
+        match component {
+            "" => {}
+            "." | ".." => {
+                return Err(Error::BadPrefix {
+                    url: url.into(),
+                    component: component.into(),
+                });
+            }
+            c if c.chars().any(|ch| ch.is_control() || ch == '\\') => {
+                return Err(Error::BadPrefix {
+                    url: url.into(),
+                    component: c.into(),
+                });
+            }
+            c => prefix.push(c.to_owned()),
+        }
+    }
+    Ok(prefix)
+}
+
+/// Bucket and container names: the characters every one of the three services allows
+/// somewhere (each service has stricter rules of its own, which it enforces).
+fn valid_bucket(name: &str) -> bool {
+    name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with(['-', '.'])
+}
+
+impl fmt::Display for RemoteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, bucket, prefix) = match self {
+            RemoteUrl::Directory(p) => return write!(f, "{}", p.display()),
+            RemoteUrl::S3 { bucket, prefix } => ("s3", bucket, prefix),
+            RemoteUrl::Gcs { bucket, prefix } => ("gs", bucket, prefix),
+            RemoteUrl::Azure { container, prefix } => ("az", container, prefix),
+        };
+        write!(f, "{scheme}://{bucket}")?;
+        for c in prefix {
+            write!(f, "/{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `written` with any user-info part (`scheme://user:password@...`) replaced by `***`.
+fn redact(written: &str) -> String {
+    if let Some((scheme, rest)) = written.split_once("://") {
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{scheme}://***@{}", &rest[at + 1..]);
+        }
+    }
+    written.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> RemoteUrl {
+        RemoteUrl::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn local_paths_and_file_urls_are_directory_remotes() {
+        assert_eq!(parse("/srv/dvx"), RemoteUrl::Directory("/srv/dvx".into()));
+        assert_eq!(parse("../store"), RemoteUrl::Directory("../store".into()));
+        assert_eq!(
+            parse("file:///srv/dvx"),
+            RemoteUrl::Directory("/srv/dvx".into())
+        );
+        assert_eq!(
+            parse("file://localhost/srv/dvx"),
+            RemoteUrl::Directory("/srv/dvx".into())
+        );
+        assert_eq!(parse("/srv/dvx").kind(), Kind::Directory);
+        assert_eq!(
+            parse("../store").resolved_against(Path::new("/repo")),
+            RemoteUrl::Directory("/repo/../store".into())
+        );
+    }
+
+    #[test]
+    fn cloud_urls_split_bucket_and_prefix() {
+        assert_eq!(
+            parse("s3://my-bucket/team/data/"),
+            RemoteUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: vec!["team".into(), "data".into()]
+            }
+        );
+        assert_eq!(
+            parse("gs://b"),
+            RemoteUrl::Gcs {
+                bucket: "b".into(),
+                prefix: vec![]
+            }
+        );
+        assert_eq!(
+            parse("az://container/x"),
+            RemoteUrl::Azure {
+                container: "container".into(),
+                prefix: vec!["x".into()]
+            }
+        );
+        assert_eq!(parse("S3://b//p//q").to_string(), "s3://b/p/q");
+        assert_eq!(parse("az://c/p").kind(), Kind::Azure);
+        assert_eq!(parse("gs://c/p").prefix(), ["p".to_string()]);
+    }
+
+    #[test]
+    fn bad_urls_are_refused_naming_the_url() {
+        for (url, needle) in [
+            ("", "empty"),
+            ("http://example.com/x", "unsupported scheme 'http'"),
+            ("ftp://host/x", "unsupported scheme 'ftp'"),
+            ("s3://", "names no bucket"),
+            ("az:///x", "names no container"),
+            ("s3://bu cket/x", "not a valid bucket name"),
+            ("s3://b/../x", "may not contain '..'"),
+            ("gs://b/./x", "may not contain '.'"),
+            ("file://host/x", "file:// URLs must name"),
+            ("file://relative", "file:// URLs must name"),
+            ("s3://b/x?versionId=1", "query"),
+        ] {
+            let err = RemoteUrl::parse(url).expect_err(url).to_string();
+            assert!(err.contains(needle), "{url}: {err}");
+            assert!(err.contains(&format!("'{url}'")), "{url}: {err}");
+        }
+        let err = RemoteUrl::parse("s3://AKIDEXAMPLE:wJalrXUtnFEMI@b/x")
+            .expect_err("user info")
+            .to_string();
+        assert!(err.contains("user name"), "{err}");
+        assert!(
+            !err.contains("wJalrXUtnFEMI") && !err.contains("AKIDEXAMPLE"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! A real S3 protocol server inside the test process: s3s with its file-system backend
+//! (s3s-fs), on 127.0.0.1 at a free port, with access keys required so every request's
+//! signature is checked.
+//!
+//! Reused by every test that needs S3 (library scenarios and, later, the CLI's).
+//! Two things differ from real S3 and are handled here, not papered over in dvx:
+//! - s3s-fs checks `If-None-Match: *` and then writes, so two racing creates of one key
+//!   could both succeed; real S3 decides atomically. The server runs conditional writes
+//!   one at a time, which makes it atomic the way S3 is.
+//! - s3s-fs 0.14.1 answers a HEAD or GET of a key that is also a "folder" with 500
+//!   instead of 404. dvx's layout never makes a key a folder, and nothing here or in
+//!   dvx treats a 500 as "absent".
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+
+pub const ACCESS_KEY: &str = "AKIDDVXTEST";
+pub const SECRET_KEY: &str = "dvx-test-secret-key-do-not-use";
+pub const REGION: &str = "us-east-1";
+
+/// A running server; stops when dropped.
+pub struct S3Server {
+    pub addr: SocketAddr,
+    pub bucket: String,
+    root: tempfile::TempDir,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl S3Server {
+    /// Start a server with one empty bucket, `bucket`.
+    pub fn start() -> S3Server {
+        let root = tempfile::tempdir().expect("tempdir");
+        let bucket = "dvx-test".to_owned();
+        std::fs::create_dir_all(root.path().join(&bucket)).expect("bucket dir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("s3-test-server")
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("local addr");
+        let conditional = Arc::new(tokio::sync::Mutex::new(()));
+        runtime.spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                let conditional = Arc::clone(&conditional);
+                tokio::spawn(async move {
+                    let handler = service_fn(move |req: hyper::Request<Incoming>| {
+                        let service = service.clone();
+                        let conditional = Arc::clone(&conditional);
+                        async move {
+                            let req = req.map(s3s::Body::from);
+                            // Conditional writes one at a time (see the module docs).
+                            if req.headers().contains_key(hyper::header::IF_NONE_MATCH)
+                                || req.headers().contains_key(hyper::header::IF_MATCH)
+                            {
+                                let _guard = conditional.lock().await;
+                                service.call(req).await
+                            } else {
+                                service.call(req).await
+                            }
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), handler)
+                        .await;
+                });
+            }
+        });
+        S3Server {
+            addr,
+            bucket,
+            root,
+            runtime: Some(runtime),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `s3://<bucket>/<prefix>`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("s3://{}/{prefix}", self.bucket)
+    }
+
+    /// The directory that holds the bucket's objects (for inspecting what was stored).
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.root.path().join(&self.bucket)
+    }
+
+    /// The environment a client needs to reach this server, as the AWS variables a
+    /// user would set for MinIO and the like.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        self.env_with_secret(SECRET_KEY)
+    }
+
+    /// The same environment with another secret key (wrong credentials).
+    pub fn env_with_secret(&self, secret: &str) -> BTreeMap<String, String> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", secret.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
