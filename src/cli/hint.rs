@@ -325,6 +325,7 @@ mod tests {
         "process",
         "reads",
         "refuses",
+        "remote",
         "repository",
         "to",
         "will",
