@@ -76,7 +76,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         )
         .into());
     }
-    let mut file = store.open(&id).map_err(|e| match e {
+    // Checked against the id before anything is printed: a damaged object is an error
+    // naming it and the path, and nothing reaches standard output.
+    let mut file = store.open_verified(&id).map_err(|e| match e {
         dvx::store::Error::Missing { .. } => anyhow::Error::from(Hinted::new(
             format!(
                 "the bytes of '{path}' ({}) are not in the local store",
@@ -84,7 +86,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             ),
             "fetch them first (dvx pull), or read the file from a clone that has them",
         )),
-        other => other.into(),
+        other => anyhow::Error::from(other).context(format!("cannot print '{path}'")),
     })?;
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -127,6 +127,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::MissingObject { .. } => "the bytes are not local; run `dvx fsck` to check the store".into(),
         E::CaseCollision { .. } => "rename one of them in a new commit, or check out on a case-sensitive file system".into(),
         E::Unsafe { .. } => "move the file or symlink out of the way and run the command again".into(),
+        E::NotWritten { .. } => {
+            "the stored copy is damaged; `dvx add` a good copy of the file to repair it, and run `dvx fsck` to list other damage".into()
+        }
         E::Read { source, .. } | E::Write { source, .. } => return io_hint(source),
         E::Repo(e) => return repo_hint(e),
         E::Store(e) => return store_hint(e),
@@ -183,7 +186,7 @@ fn store_hint(e: &store::Error) -> Option<String> {
             "the object is not in the local store; `dvx fsck` checks what else is missing".into()
         }
         E::Corrupt { .. } | E::Decode { .. } => {
-            "run `dvx fsck` to list damaged objects; restore them from a copy of the repository"
+            "run `dvx fsck` to list damaged objects; restore them from a copy of the repository (`dvx add` of a good copy of a file repairs its object)"
                 .into()
         }
         E::Io { source, .. } => return io_hint(source),

@@ -6,6 +6,12 @@
 //! link or symlink to the read-only object. A destination is never written through a
 //! symlink: the rename replaces the link itself, and parent directories that are
 //! symlinks are refused.
+//!
+//! Copies and clones are checked against the object's id before they are renamed into
+//! place (a copy is hashed while it is made, a clone is read back), so a damaged object
+//! never reaches the work tree: the temp file is removed and the error names the object
+//! and the path. Hard links and symlinks share the read-only object itself; there `fsck`
+//! (and `status`, which calls such a file `corrupt`) is the check.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -20,7 +26,7 @@ use crate::hash::ObjectId;
 use crate::index::{Entry, Kind, Stat};
 use crate::path::RepoPath;
 use crate::repo::LinkKind;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// Puts objects into the work tree, remembering what the file system supports.
 pub struct Materializer<'a> {
@@ -113,7 +119,14 @@ impl<'a> Materializer<'a> {
     pub fn write(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
         let dir = self.prepare_dir(&entry.path)?;
         let dest = entry.path.to_fs_path(self.root);
-        let linked = match self.place(entry, &dir, &dest) {
+        let placed = self.place(entry, &dir, &dest).map_err(|e| match e {
+            Error::Store(source @ store::Error::Corrupt { .. }) => Error::NotWritten {
+                path: entry.path.clone(),
+                source,
+            },
+            other => other,
+        });
+        let linked = match placed {
             // An empty directory where the file goes (left by removed files) is replaced;
             // the common case pays nothing for checking.
             Err(Error::Write { source, .. }) if is_directory_in_the_way(&source) => {
@@ -141,6 +154,7 @@ impl<'a> Materializer<'a> {
     }
 
     fn write_symlink_entry(&self, id: &ObjectId, dir: &Path, dest: &Path) -> Result<(), Error> {
+        // `read` checks the target's bytes against the id.
         let target = self.store.read(id)?;
         let tmp = self.temp_path(dir);
         make_symlink(&target, &tmp).map_err(write_err(dest))?;
@@ -157,10 +171,7 @@ impl<'a> Materializer<'a> {
     ) -> Result<bool, Error> {
         let object = self.store.path(id);
         // Opening the object is also the check that it is there.
-        let source = File::open(&object).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::Store(crate::store::Error::Missing { id: *id }),
-            _ => write_err(&object)(e),
-        })?;
+        let source = self.store.open(id)?;
         let mode = if executable { 0o777 } else { 0o666 } & !self.umask;
         for link in &self.links {
             match link {
@@ -174,7 +185,17 @@ impl<'a> Materializer<'a> {
                         self.reflink_failed.store(true, Ordering::Relaxed);
                         continue;
                     }
-                    set_mode(&tmp, mode).map_err(write_err(dest))?;
+                    // The clone shares the object's blocks, damage included: read it
+                    // back before it becomes the work-tree file.
+                    let checked = self
+                        .store
+                        .verify_copy(id, &tmp)
+                        .map_err(Error::Store)
+                        .and_then(|()| set_mode(&tmp, mode).map_err(write_err(dest)));
+                    if let Err(e) = checked {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(e);
+                    }
                     rename(&tmp, dest)?;
                     return Ok(false);
                 }
@@ -207,8 +228,37 @@ impl<'a> Materializer<'a> {
         }
         // `copy`, or every other configured type failed or did not apply: a plain copy
         // always works.
-        copy_object(source, size, dir, dest, mode)?;
+        self.copy_object(id, source, size, dir, dest, mode)?;
         Ok(false)
+    }
+
+    /// Copy an object to `dest` through a temp file in `dir`, hashing it on the way; the
+    /// temp file is removed (dropped) unless the bytes are the object's.
+    fn copy_object(
+        &self,
+        id: &ObjectId,
+        source: File,
+        size: u64,
+        dir: &Path,
+        dest: &Path,
+        mode: u32,
+    ) -> Result<(), Error> {
+        let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let copied = self
+            .store
+            .copy_verified(id, source, tmp.file_mut(), &tmp_path)?;
+        if copied != size {
+            // The object hashes right but is not what the entry records: a damaged tree
+            // or index entry, not a damaged object.
+            return Err(write_err(dest)(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("object {id} has {copied} bytes, not the {size} recorded: run dvx fsck"),
+            )));
+        }
+        set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
+        tmp.persist(dest).map_err(write_err(dest))?;
+        Ok(())
     }
 }
 
@@ -239,84 +289,6 @@ fn remove_stale_temps(dir: &Path) {
             let _ = fs::remove_file(entry.path());
         }
     }
-}
-
-/// Copy an object to `dest` through a temp file in `dir`.
-fn copy_object(
-    mut source: File,
-    size: u64,
-    dir: &Path,
-    dest: &Path,
-    mode: u32,
-) -> Result<(), Error> {
-    let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
-    copy_bytes(&mut source, tmp.file_mut(), size).map_err(write_err(dest))?;
-    set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
-    tmp.persist(dest).map_err(write_err(dest))?;
-    Ok(())
-}
-
-/// Copy the whole object in the kernel (copy_file_range: no trip through user space and
-/// none of the stat calls `io::copy` makes), falling back to `io::copy` where the kernel
-/// cannot. A length other than `size` means a damaged object, and is an error.
-#[cfg(target_os = "linux")]
-fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mut copied = 0u64;
-    loop {
-        // SAFETY: both descriptors are open for the call; null offsets use and advance
-        // the files' own positions.
-        let n = unsafe {
-            libc::copy_file_range(
-                source.as_raw_fd(),
-                std::ptr::null_mut(),
-                dest.as_raw_fd(),
-                std::ptr::null_mut(),
-                1 << 30,
-                0,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
-                    if copied == 0 =>
-                {
-                    copied = io::copy(source, dest)?;
-                    break;
-                }
-                _ => return Err(e),
-            }
-        }
-        if n == 0 {
-            if copied == 0 && size > 0 {
-                // Some file systems answer 0 for files they cannot copy this way.
-                copied = io::copy(source, dest)?;
-            }
-            break;
-        }
-        copied += n as u64;
-    }
-    if copied != size {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the stored object has {copied} bytes, not {size}: run dvx fsck"),
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
-    let copied = io::copy(source, dest)?;
-    if copied != size {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the stored object has {copied} bytes, not {size}: run dvx fsck"),
-        ));
-    }
-    Ok(())
 }
 
 fn rename(tmp: &Path, dest: &Path) -> Result<(), Error> {

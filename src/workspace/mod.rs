@@ -80,6 +80,13 @@ pub enum Error {
     CaseCollision { path: RepoPath, other: RepoPath },
     #[error("'{path}' cannot be written: {why}")]
     Unsafe { path: RepoPath, why: String },
+    /// The stored bytes for `path` do not match their id; nothing was written there.
+    #[error("'{path}' was not written")]
+    NotWritten {
+        path: RepoPath,
+        #[source]
+        source: store::Error,
+    },
     #[error("cannot read '{}'", path.display())]
     Read {
         path: PathBuf,

@@ -9,6 +9,7 @@ mod add_status;
 mod bad_input;
 mod checkout_restore;
 mod crash;
+mod data_safety;
 mod git_integration;
 mod history;
 mod merge_gc;

@@ -1,0 +1,158 @@
+//! Regression tests for ways the only copy of some bytes could be lost or damaged bytes
+//! could spread. Each test is named after the bug it pins down.
+
+use std::fs;
+
+use crate::harness::*;
+
+/// Overwrite a stored object with other bytes (objects are read-only; the rename
+/// replaces the file), as a bad disk or a stray write would.
+fn damage(sb: &Sandbox, id: &str, bytes: &[u8]) {
+    dvx::atomic::write(&object_path(&sb.root, id), bytes).expect("overwrite object");
+}
+
+/// The same bytes with the last one flipped: same size, other content.
+fn flipped(good: &[u8]) -> Vec<u8> {
+    let mut bad = good.to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x20;
+    bad
+}
+
+/// Names of dvx temp files left in a directory.
+fn temp_files(sb: &Sandbox, dir: &str) -> Vec<String> {
+    fs::read_dir(sb.path(dir))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".dvx-tmp-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------
+// Corrupt objects spread silently
+
+/// A small file and one large enough to be copied in chunks, committed.
+fn two_sizes() -> (Sandbox, Vec<(&'static str, Vec<u8>)>) {
+    let sb = Sandbox::git_and_dvx();
+    let files = vec![
+        ("data/small.txt", b"the only good copy\n".to_vec()),
+        ("data/large.bin", bytes(7, 9 << 20)),
+    ];
+    for (path, content) in &files {
+        sb.write(path, content);
+    }
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "data"]);
+    (sb, files)
+}
+
+/// Regression: an object overwritten with other bytes of the same size was printed by
+/// `dvx cat` with exit 0.
+#[test]
+fn cat_refuses_an_object_damaged_at_the_same_size() {
+    let (sb, files) = two_sizes();
+    for (path, good) in &files {
+        let id = b3(good);
+        damage(&sb, &id, &flipped(good));
+        for args in [&["cat", path][..], &["cat", "--rev", "HEAD", path]] {
+            let output = sb.dvx().args(args).output().expect("run");
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+            assert!(output.stdout.is_empty(), "{args:?} printed damaged bytes");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let (error, hint) = error_and_hint(&stderr);
+            assert_contains(&error, &id);
+            assert_contains(&error, path);
+            assert_contains(&hint, "dvx fsck");
+        }
+    }
+}
+
+/// Regression: `dvx checkout -- <path>` wrote a damaged object's bytes into the work tree
+/// (copy and reflink modes), after which `status` said "nothing to commit".
+#[test]
+fn checkout_does_not_write_a_damaged_object() {
+    let (sb, files) = two_sizes();
+    for (path, good) in &files {
+        let id = b3(good);
+        damage(&sb, &id, &flipped(good));
+        fs::remove_file(sb.path(path)).expect("rm");
+        let before = sb.dvx_state();
+        let err = sb.fails(&["checkout", "--", path], 1);
+        let (error, hint) = error_and_hint(&err);
+        assert_contains(&error, &id);
+        assert_contains(&error, path);
+        assert_contains(&hint, "dvx add");
+        assert!(!sb.exists(path), "{path} was written from a damaged object");
+        assert_eq!(temp_files(&sb, "data"), Vec::<String>::new());
+        assert_eq!(sb.dvx_state(), before, "the index did not change");
+        let status = sb.status_json();
+        assert_eq!(status["clean"], false, "{status}");
+        assert_eq!(
+            status["unstaged"],
+            serde_json::json!([{ "path": path, "status": "deleted" }])
+        );
+        // Putting the good file back and adding it repairs the object.
+        sb.write(path, good);
+        sb.ok(&["add", "data"]);
+        assert_eq!(fs::read(object_path(&sb.root, &id)).expect("object"), *good);
+    }
+    sb.ok(&["fsck"]);
+    assert_eq!(sb.status_json()["clean"], true);
+}
+
+/// Regression: switching to a commit wrote a damaged object's bytes too; the checkout now
+/// stops naming the object and the path, and the re-run after a repair completes.
+#[test]
+fn switching_commits_does_not_write_a_damaged_object() {
+    let (sb, files) = two_sizes();
+    let (path, good) = &files[0];
+    let first = sb.status_json()["head"].as_str().expect("head").to_owned();
+    sb.write(path, b"second version\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "second"]);
+    let id = b3(good);
+    damage(&sb, &id, &flipped(good));
+    let err = sb.fails(&["checkout", &first], 1);
+    assert_contains(&err, &id);
+    assert_contains(&err, path);
+    assert_eq!(sb.read(path), b"second version\n", "the old file is kept");
+    assert_eq!(temp_files(&sb, "data"), Vec::<String>::new());
+    assert_eq!(
+        sb.status_json()["interrupted_checkout"],
+        first.as_str(),
+        "the checkout is reported as cut short"
+    );
+    // Adding a good copy (under another name) repairs the object; the re-run completes.
+    sb.write("data/spare.txt", good);
+    sb.ok(&["add", "data/spare.txt"]);
+    sb.ok(&["rm", "--cached", "data/spare.txt"]);
+    sb.ok(&["checkout", &first]);
+    assert_eq!(sb.read(path), *good);
+    assert_eq!(
+        sb.status_json()["interrupted_checkout"],
+        serde_json::Value::Null
+    );
+    sb.ok(&["fsck"]);
+}
+
+/// Regression: re-adding the correct original file did not repair an object damaged at
+/// the same size (the store only compared sizes), so the damage stayed for good.
+#[test]
+fn adding_a_good_copy_repairs_an_object_damaged_at_the_same_size() {
+    let (sb, files) = two_sizes();
+    let (path, good) = &files[0];
+    let id = b3(good);
+    damage(&sb, &id, &flipped(good));
+    assert_contains(&sb.fails(&["fsck"], 1), "fsck found 1 problem");
+    // A second file with the same bytes, added later: the store already "has" them.
+    sb.write("data/copy.txt", good);
+    let out: serde_json::Value =
+        serde_json::from_str(&sb.out(&["add", "--json", "data"])).expect("json");
+    assert_eq!(out["objects_written"], 1, "{out}");
+    assert_eq!(fs::read(object_path(&sb.root, &id)).expect("object"), *good);
+    sb.ok(&["fsck"]);
+    assert_eq!(sb.out(&["cat", path]).as_bytes(), &good[..]);
+}
