@@ -118,6 +118,10 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
         E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
+        E::StagedNotCommitted { .. } => "use --cached to keep the file, or -f to delete it".into(),
+        E::StagedDiffersFromFileAndHead { .. } => {
+            "commit the staged version first, or use -f to untrack it anyway".into()
+        }
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
         }

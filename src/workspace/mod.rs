@@ -62,6 +62,10 @@ pub enum Error {
     NotTracked { path: RepoPath },
     #[error("'{path}' has local changes")]
     LocalChanges { path: RepoPath },
+    #[error("'{path}' has changes staged in the index that HEAD's commit does not hold")]
+    StagedNotCommitted { path: RepoPath },
+    #[error("'{path}' has staged content different from both the file and HEAD's commit")]
+    StagedDiffersFromFileAndHead { path: RepoPath },
     #[error("checkout would overwrite local changes in {count} path(s): {list}")]
     WouldOverwrite {
         count: usize,

@@ -156,3 +156,74 @@ fn adding_a_good_copy_repairs_an_object_damaged_at_the_same_size() {
     sb.ok(&["fsck"]);
     assert_eq!(sb.out(&["cat", path]).as_bytes(), &good[..]);
 }
+
+// ---------------------------------------------------------------------------------------
+// dvx rm deletes the only copy
+
+/// Regression: `dvx rm` deleted a file that was added but never committed, without `-f`;
+/// the only copy was then an unreferenced object that gc removes after two hours.
+#[test]
+fn rm_refuses_to_delete_a_file_whose_bytes_no_commit_holds() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("fresh/results.csv", b"only copy\n");
+    sb.ok(&["add", "fresh"]);
+    let before = sb.dvx_state();
+    for args in [&["rm", "fresh/results.csv"][..], &["rm", "fresh"]] {
+        let err = sb.fails(args, 1);
+        let (error, hint) = error_and_hint(&err);
+        assert_contains(&error, "fresh/results.csv");
+        assert_contains(&error, "staged");
+        assert_eq!(
+            hint,
+            "hint: use --cached to keep the file, or -f to delete it"
+        );
+        assert_eq!(sb.read("fresh/results.csv"), b"only copy\n");
+        assert_eq!(sb.dvx_state(), before, "{args:?} changed nothing");
+    }
+    // --cached keeps the file, so nothing is lost.
+    sb.ok(&["rm", "--cached", "fresh/results.csv"]);
+    assert_eq!(sb.read("fresh/results.csv"), b"only copy\n");
+
+    // Once committed, the bytes are safe and rm deletes the file.
+    sb.ok(&["add", "fresh"]);
+    sb.ok(&["commit", "-m", "results"]);
+    sb.ok(&["rm", "fresh/results.csv"]);
+    assert!(!sb.exists("fresh/results.csv"));
+    sb.ok(&["checkout", "HEAD", "--", "fresh"]);
+    assert_eq!(sb.read("fresh/results.csv"), b"only copy\n");
+
+    // A staged edit of a committed file is refused the same way; -f deletes it.
+    sb.write("fresh/results.csv", b"second run\n");
+    sb.ok(&["add", "fresh"]);
+    let err = sb.fails(&["rm", "fresh/results.csv"], 1);
+    assert_contains(&err, "use --cached to keep the file, or -f to delete it");
+    assert_eq!(sb.read("fresh/results.csv"), b"second run\n");
+    sb.ok(&["rm", "-f", "fresh/results.csv"]);
+    assert!(!sb.exists("fresh/results.csv"));
+}
+
+/// Regression (the same bug, `--cached` side): untracking staged bytes that neither HEAD
+/// nor the file holds any more (the file was edited again after `add`) dropped the last
+/// reference to them, which `git rm --cached` refuses.
+#[test]
+fn rm_cached_refuses_staged_bytes_that_neither_head_nor_the_file_holds() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/a.txt", b"committed\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    sb.write("data/a.txt", b"staged\n");
+    sb.ok(&["add", "data"]);
+    sb.write("data/a.txt", b"edited after add\n");
+    let before = sb.dvx_state();
+    let err = sb.fails(&["rm", "--cached", "data/a.txt"], 1);
+    let (error, hint) = error_and_hint(&err);
+    assert_contains(&error, "data/a.txt");
+    assert_contains(&error, "different from both the file and HEAD");
+    assert_contains(&hint, "-f");
+    assert_eq!(sb.dvx_state(), before);
+    // Without --cached it is a file with changes not staged, refused as before.
+    assert_contains(&sb.fails(&["rm", "data/a.txt"], 1), "local changes");
+    // -f untracks it anyway, keeping the file.
+    sb.ok(&["rm", "--cached", "-f", "data/a.txt"]);
+    assert_eq!(sb.read("data/a.txt"), b"edited after add\n");
+}
