@@ -117,6 +117,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         }
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
+        E::NothingToTrack { .. } => {
+            "dvx tracks files and symlinks, not empty directories (nor files its ignore rules leave out); add the directory once it holds files".into()
+        }
         E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
         E::StagedNotCommitted { .. } => "use --cached to keep the file, or -f to delete it".into(),
         E::StagedDiffersFromFileAndHead { .. } => {

@@ -91,6 +91,14 @@ pub fn add(
     let mut found = Vec::new();
     for target in &targets {
         let walked = walk(root, target, ws.git().is_some())?;
+        // Trees hold no empty directories, so such a root could never be committed, and
+        // nothing would be tracked to show for it. (A tracked directory emptied on disk
+        // is different: adding it stages the deletions.)
+        if walked.files.is_empty() && !index.has_under(target) {
+            return Err(Error::NothingToTrack {
+                path: target.clone(),
+            });
+        }
         found.extend(walked.files);
         report.skipped.extend(walked.skipped);
     }

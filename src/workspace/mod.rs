@@ -60,6 +60,8 @@ pub enum Error {
     BadName { path: String, why: String },
     #[error("'{path}' did not match any tracked path")]
     NotTracked { path: RepoPath },
+    #[error("'{path}' has no files to track")]
+    NothingToTrack { path: RepoPath },
     #[error("'{path}' has local changes")]
     LocalChanges { path: RepoPath },
     #[error("'{path}' has changes staged in the index that HEAD's commit does not hold")]

@@ -22,7 +22,8 @@ use crate::store::Store;
 /// What `rm` did.
 #[derive(Debug, Default)]
 pub struct RmReport {
-    /// Index entries removed (files, and unexpanded directories counted once).
+    /// Index entries removed (files, and unexpanded directories counted once), and roots
+    /// dropped that had no entries (an added directory whose files were all deleted).
     pub untracked: Vec<RepoPath>,
     /// Files deleted from the work tree.
     pub deleted_files: usize,
@@ -49,7 +50,10 @@ pub fn rm(
     for arg in paths {
         let path = resolve_path(root, cwd, arg)?;
         expand_to(&mut index, store, &path)?;
-        if !index.has_under(&path) {
+        // A root with no entries (a directory whose files were all deleted) can still be
+        // dropped.
+        let has_root = index.roots().iter().any(|r| r.is_within(&path));
+        if !index.has_under(&path) && !has_root {
             return Err(Error::NotTracked { path });
         }
         targets.push(path);
@@ -65,6 +69,7 @@ pub fn rm(
         }
     }
     let mut report = RmReport::default();
+    let mut dropped_roots = Vec::new();
     let mut real_dirs = RealDirs::new(root);
     for target in &targets {
         let entries: Vec<_> = index.iter_under(target).cloned().collect();
@@ -91,6 +96,7 @@ pub fn rm(
             .collect();
         for r in roots {
             index.remove_root(&r);
+            dropped_roots.push(r.clone());
             if ws.git().is_some()
                 && !r.is_root()
                 && let Some(file) = ignore_block::remove(root, &r).map_err(write_err(root))?
@@ -98,6 +104,11 @@ pub fn rm(
             {
                 report.gitignores_changed.push(file);
             }
+        }
+    }
+    for r in dropped_roots {
+        if !report.untracked.iter().any(|p| p.is_within(&r)) {
+            report.untracked.push(r);
         }
     }
     ws.write_index(&mut index)?;

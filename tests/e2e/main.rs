@@ -15,3 +15,4 @@ mod history;
 mod merge_gc;
 mod property;
 mod review;
+mod tracked_paths;
