@@ -112,9 +112,15 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::NoSuchPath { .. } => "check the spelling; `dvx status` lists what is tracked".into(),
         E::OutsideRepo { root, .. } => format!("paths must lie inside {}", root.display()),
         E::Reserved { .. } => "dvx keeps its own state in .dvx/ and git's in .git/; add your data paths".into(),
-        E::TrackedByGit { path, .. } => {
-            format!("to move it to dvx, untrack it in git first: git rm -r --cached {path}")
+        E::NeverTracked { .. } => {
+            "add your data paths; .gitignore, .dvxignore, dvx.lock and .dvx/ stay with git".into()
         }
+        E::GitTopLevel { .. } => {
+            "add the data directories and files themselves (dvx add data/ models/), not the whole repository".into()
+        }
+        E::TrackedByGit { path, .. } => format!(
+            "if '{path}' holds only data, untrack it in git first (git rm -r --cached {path}); if it holds code, add only its data paths"
+        ),
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
         E::NotTracked { .. } => "`dvx status` and `dvx ls` list tracked paths; `dvx add` tracks new ones".into(),
         E::NothingToTrack { .. } => {

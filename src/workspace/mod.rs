@@ -35,7 +35,7 @@ pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};
-pub use walk::{Found, Walk, walk};
+pub use walk::{Found, Walk, never_tracked, walk};
 
 use crate::git::{self, GitRepo};
 use crate::hash::ObjectId;
@@ -54,6 +54,13 @@ pub enum Error {
     OutsideRepo { path: PathBuf, root: PathBuf },
     #[error("'{}' is inside {inside}, which dvx never tracks", path.display())]
     Reserved { path: PathBuf, inside: &'static str },
+    #[error("'{}' is {why}; dvx never tracks it", path.display())]
+    NeverTracked { path: PathBuf, why: &'static str },
+    #[error(
+        "'{}' is the top of the git work tree: git cannot ignore it, so the data would end up in git beside the code",
+        path.display()
+    )]
+    GitTopLevel { path: PathBuf },
     #[error("'{path}' is tracked by git ({examples}); dvx refuses to take it over")]
     TrackedByGit { path: RepoPath, examples: String },
     #[error("'{path}' cannot be tracked: {why}")]

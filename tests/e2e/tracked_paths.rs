@@ -90,3 +90,137 @@ fn rm_removes_a_root_whose_files_were_all_deleted() {
         assert_eq!(sb.status_json()["clean"], true);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// `dvx add` takes over files it must not
+
+/// Regression: `dvx add .gitignore` staged a git-tracked `.gitignore` and wrote
+/// `/.gitignore` into dvx's own block, so git stopped seeing its own ignore rules; other
+/// files git and dvx keep for themselves could be named the same way.
+#[test]
+fn add_never_tracks_ignore_files_dvx_lock_or_dvx_and_git_internals() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write(".gitignore", b"*.pyc\n");
+    sb.git(&["add", ".gitignore"]);
+    sb.git(&["commit", "-q", "-m", "ignore rules"]);
+    sb.write(".dvxignore", b"*.tmp\n");
+    sb.write("data/a.csv", b"a\n");
+    sb.write("data/.gitignore", b"*.log\n");
+    sb.write("data/.git/config", b"[core]\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "data"]);
+    let before = sb.dvx_state();
+    let gitignore_before = gitignore(&sb);
+    for path in [
+        ".gitignore",
+        ".dvxignore",
+        "dvx.lock",
+        "data/.gitignore",
+        "data/.git/config",
+        ".dvx/config.toml",
+    ] {
+        let err = sb.fails(&["add", path], 1);
+        let (error, hint) = error_and_hint(&err);
+        assert_contains(&error, path);
+        assert_contains(&error, "never tracks");
+        assert_contains(&hint, "add your data paths");
+        assert_eq!(sb.dvx_state(), before, "adding {path} changed nothing");
+        assert_eq!(gitignore(&sb), gitignore_before, "adding {path}");
+    }
+    let tracked = sb.out(&["ls"]);
+    assert_eq!(tracked.lines().count(), 1, "{tracked}");
+    assert_contains(&tracked, "data/a.csv");
+    // git still sees its own files.
+    assert!(
+        !gitignore(&sb).lines().any(|l| l == "/.gitignore"),
+        "{}",
+        gitignore(&sb)
+    );
+    assert_eq!(sb.git(&["ls-files", ".gitignore"]), ".gitignore\n");
+    assert_contains(
+        &sb.git(&["status", "--porcelain", "--", ".dvxignore"]),
+        "?? .dvxignore",
+    );
+}
+
+/// Regression: in a git repository with nothing committed, `dvx add .` stored `dvx.lock`
+/// as data, dropped dvx's `.gitignore` block (the top cannot be listed in it) and so
+/// exposed the data to git.
+#[test]
+fn add_of_the_git_top_level_is_refused_and_keeps_the_data_ignored() {
+    let sb = Sandbox::empty();
+    sb.git(&["init", "-q", "-b", "main"]);
+    sb.ok(&["init"]);
+    sb.write("data/x.bin", &bytes(1, 100));
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "data"]);
+    assert!(sb.exists("dvx.lock"));
+    let before = sb.dvx_state();
+    let gitignore_before = gitignore(&sb);
+    for args in [&["add", "."][..], &["add", "data", "."]] {
+        let err = sb.fails(args, 1);
+        let (error, hint) = error_and_hint(&err);
+        assert_contains(&error, "top of the git work tree");
+        assert_contains(&hint, "dvx add data/");
+        assert_eq!(sb.dvx_state(), before);
+        assert_eq!(gitignore(&sb), gitignore_before);
+    }
+    // From a subdirectory `.` is that directory, which is fine.
+    sb.dvx()
+        .current_dir(sb.path("data"))
+        .args(["add", "."])
+        .assert()
+        .success();
+    let porcelain = sb.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        !porcelain.contains("data/"),
+        "git sees the data:\n{porcelain}"
+    );
+    assert_contains(&porcelain, "dvx.lock");
+    let tracked = sb.out(&["ls"]);
+    assert!(!tracked.contains("dvx.lock"), "{tracked}");
+}
+
+/// Regression: refusing `dvx add .` in a repository with code suggested
+/// `git rm -r --cached .`, which would untrack all the code.
+#[test]
+fn refusing_to_add_code_never_suggests_untracking_it() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("src/model.py", b"import torch\n");
+    sb.git(&["add", "src/model.py"]);
+    sb.git(&["commit", "-q", "-m", "code"]);
+    sb.write("src/weights.bin", &bytes(2, 100));
+    let err = sb.fails(&["add", "."], 1);
+    let (_, hint) = error_and_hint(&err);
+    assert!(!hint.contains("git rm"), "{hint}");
+    // A directory with code in it: the untracking is only suggested for data.
+    let err = sb.fails(&["add", "src"], 1);
+    let (error, hint) = error_and_hint(&err);
+    assert_contains(&error, "src/model.py");
+    assert_contains(&hint, "if it holds code, add only its data paths");
+    sb.ok(&["add", "src/weights.bin"]);
+    assert_eq!(
+        sb.git(&["ls-files"]).lines().count(),
+        4,
+        "git keeps the code"
+    );
+}
+
+/// In a repository without git, the top can be added; dvx's own files there are still
+/// left out (a `dvx.lock` further down is just a file).
+#[test]
+fn adding_the_top_without_git_skips_dvx_lock_and_ignore_files() {
+    let sb = Sandbox::dvx_only();
+    sb.write("dvx.lock", b"format = 1\n");
+    sb.write(".dvxignore", b"*.tmp\n");
+    sb.write("data/dvx.lock", b"a data file\n");
+    sb.write("data/a.tmp", b"ignored\n");
+    sb.write("top.txt", b"top\n");
+    sb.ok(&["add", "."]);
+    let paths: Vec<String> = sb
+        .out(&["ls"])
+        .lines()
+        .map(|l| l.rsplit("  ").next().expect("path").to_owned())
+        .collect();
+    assert_eq!(paths, ["data/dvx.lock", "top.txt"]);
+}
