@@ -227,3 +227,154 @@ fn rm_cached_refuses_staged_bytes_that_neither_head_nor_the_file_holds() {
     sb.ok(&["rm", "--cached", "-f", "data/a.txt"]);
     assert_eq!(sb.read("data/a.txt"), b"edited after add\n");
 }
+
+// ---------------------------------------------------------------------------------------
+// fsck says "no problems" when referenced blobs were deleted
+
+/// `dvx fsck --json`, expecting `code`.
+fn fsck_json(sb: &Sandbox, code: i32) -> serde_json::Value {
+    let out = sb.dvx().args(["fsck", "--json"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(code), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The missing blobs of an fsck report: id -> (paths, via).
+fn missing_blobs(report: &serde_json::Value) -> Vec<(String, Vec<String>, String)> {
+    let mut out: Vec<_> = report["missing"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|m| m["kind"] == "blob")
+        .map(|m| {
+            let paths = m["paths"]
+                .as_array()
+                .expect("paths")
+                .iter()
+                .map(|p| p.as_str().expect("path").to_owned())
+                .collect();
+            (
+                m["id"].as_str().expect("id").to_owned(),
+                paths,
+                m["via"].as_str().expect("via").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Regression: `dvx fsck` said "no problems" when blobs that tags and branches reference
+/// had been deleted from the store (only commits and trees were followed). With no
+/// remote to fetch them from, they are lost data: listed with their paths, exit 1.
+#[test]
+fn fsck_reports_blobs_that_tags_and_branches_need_and_the_store_lacks() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/labels.csv", b"v1 labels\n");
+    sb.write("data/copy.csv", b"v1 labels\n");
+    sb.write("data/kept.csv", b"kept\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "v1"]);
+    sb.ok(&["tag", "v1"]);
+    sb.ok(&["checkout", "-b", "side"]);
+    sb.write("data/side.csv", b"only on side\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "side"]);
+    sb.ok(&["checkout", "main"]);
+    sb.write("data/labels.csv", b"v2 labels\n");
+    sb.write("data/copy.csv", b"v2 labels\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "v2"]);
+    sb.ok(&["fsck"]);
+
+    let only_tagged = b3(b"v1 labels\n");
+    let only_side = b3(b"only on side\n");
+    for id in [&only_tagged, &only_side] {
+        fs::remove_file(object_path(&sb.root, id)).expect("delete the blob");
+    }
+    let report = fsck_json(&sb, 1);
+    assert_eq!(report["ok"], false);
+    let missing = missing_blobs(&report);
+    let tag_commit = sb.out(&["log", "--oneline", "-n", "1", "v1"])[..10].to_owned();
+    let side_commit = sb.out(&["log", "--oneline", "-n", "1", "side"])[..10].to_owned();
+    let mut expected = vec![
+        (
+            only_tagged.clone(),
+            vec!["data/copy.csv".to_owned(), "data/labels.csv".to_owned()],
+            format!("commit {tag_commit} from refs/heads/main"),
+        ),
+        (
+            only_side.clone(),
+            vec!["data/side.csv".to_owned()],
+            format!("commit {side_commit} from refs/heads/side"),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(missing, expected);
+    // The text form names the blob, its paths and the commit.
+    let output = sb.dvx().arg("fsck").output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_contains(
+        &stdout,
+        &format!(
+            "missing blob {only_side} (needed by data/side.csv in commit {side_commit} from refs/heads/side): not in the local store"
+        ),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_contains(&stderr, "fsck found 2 problem(s)");
+    assert_contains(&stderr, "hint:");
+
+    // A deleted branch still in its reflog (within gc's grace) needs its blobs too.
+    sb.ok(&["branch", "-D", "side"]);
+    let missing = missing_blobs(&fsck_json(&sb, 1));
+    assert!(
+        missing
+            .iter()
+            .any(|(id, _, via)| *id == only_side && via.contains("from reflog of")),
+        "{missing:?}"
+    );
+}
+
+/// Regression (the same bug, index side): a not-fetched index entry whose bytes are not
+/// in the store was skipped, so the last record of data that exists nowhere passed.
+#[test]
+fn fsck_reports_a_not_fetched_index_entry_whose_bytes_exist_nowhere() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/keep.txt", b"keep\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "base"]);
+    sb.ok(&["checkout", "-b", "tmp"]);
+    let lost = bytes(1, 100);
+    sb.write("data/a.bin", &lost);
+    sb.ok(&["add", "data"]);
+    let out: serde_json::Value =
+        serde_json::from_str(&sb.out(&["commit", "--json", "-m", "a"])).expect("json");
+    let tmp_commit = out["id"].as_str().expect("id").to_owned();
+    sb.ok(&["checkout", "main"]);
+    fs::remove_file(object_path(&sb.root, &b3(&lost))).expect("rm blob");
+    // The bytes are not local, so the restored path is staged as not fetched.
+    let restored: serde_json::Value =
+        serde_json::from_str(&sb.out(&["checkout", "--json", "tmp", "--", "data/a.bin"]))
+            .expect("json");
+    assert_eq!(restored["not_fetched"], serde_json::json!(["data/a.bin"]));
+    // Drop every other reference: the branch, and the commit its reflog names (as gc
+    // does once a reflog entry expires).
+    sb.ok(&["branch", "-D", "tmp"]);
+    fs::remove_file(object_path(&sb.root, &tmp_commit)).expect("rm commit");
+    let report = fsck_json(&sb, 1);
+    assert_eq!(
+        missing_blobs(&report),
+        [(
+            b3(&lost),
+            vec!["data/a.bin".to_owned()],
+            "the index".to_owned()
+        )]
+    );
+    assert_eq!(
+        report["missing"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(report["corrupt"], serde_json::json!([]));
+    assert_eq!(report["problems"], serde_json::json!([]));
+}
