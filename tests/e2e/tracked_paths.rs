@@ -224,3 +224,88 @@ fn adding_the_top_without_git_skips_dvx_lock_and_ignore_files() {
         .collect();
     assert_eq!(paths, ["data/dvx.lock", "top.txt"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// New files inside a not-fetched directory are invisible
+
+/// Regression: after `checkout --lazy` left `top/d` as one not-fetched entry, a new file
+/// written inside it was invisible to `status` ("nothing to commit") and to `dvx diff`,
+/// while `dvx add` staged it. Files whose bytes match the tree were fetched by hand and
+/// are not changes; files that differ from it are modified.
+#[test]
+fn new_files_inside_a_not_fetched_directory_are_listed_as_new() {
+    let sb = Sandbox::dvx_only();
+    sb.write("top/keep/k", b"k\n");
+    sb.ok(&["add", "top"]);
+    sb.ok(&["commit", "-m", "one"]);
+    let d_files: [(&str, &[u8]); 3] = [
+        ("top/d/a", b"a\n"),
+        ("top/d/b", b"b\n"),
+        ("top/d/sub/s", b"s\n"),
+    ];
+    for (path, content) in d_files {
+        sb.write(path, content);
+    }
+    sb.ok(&["add", "top"]);
+    sb.ok(&["commit", "-m", "two"]);
+    sb.ok(&["checkout", "HEAD~1"]);
+    // The bytes of top/d are not local (a clone that never fetched them).
+    for (_, content) in d_files {
+        std::fs::remove_file(object_path(&sb.root, &b3(content))).expect("rm object");
+    }
+    sb.ok(&["checkout", "--lazy", "main"]);
+    assert_eq!(
+        sb.status_json()["not_fetched"],
+        serde_json::json!(["top/d"])
+    );
+
+    sb.write("top/d/new.txt", b"x\n");
+    let status = sb.status_json();
+    assert_eq!(
+        changes(&status, "unstaged"),
+        pairs(&[("top/d/new.txt", "new")])
+    );
+    assert_eq!(status["clean"], false);
+    assert_contains(&sb.out(&["status"]), "new:      top/d/new.txt");
+    assert_eq!(sb.out(&["diff"]), "A\ttop/d/new.txt\n");
+
+    // Fetched by hand (the tree's bytes): not a change. Edited: modified.
+    sb.write("top/d/a", b"a\n");
+    sb.write("top/d/sub/s", b"edited\n");
+    sb.write("top/d/sub/n", b"n\n");
+    let before = sb.dvx_state();
+    let expected = pairs(&[
+        ("top/d/new.txt", "new"),
+        ("top/d/sub/n", "new"),
+        ("top/d/sub/s", "modified"),
+    ]);
+    assert_eq!(changes(&sb.status_json(), "unstaged"), expected);
+    assert_eq!(sb.dvx_state(), before, "status wrote nothing");
+    let narrowed: serde_json::Value =
+        serde_json::from_str(&sb.out(&["status", "--json", "top/d/sub"])).expect("json");
+    assert_eq!(
+        changes(&narrowed, "unstaged"),
+        pairs(&[("top/d/sub/n", "new"), ("top/d/sub/s", "modified")])
+    );
+    assert_eq!(
+        sb.out(&["diff"]),
+        "A\ttop/d/new.txt\nA\ttop/d/sub/n\nM\ttop/d/sub/s\n"
+    );
+    // add agrees, and afterwards nothing is left unstaged.
+    sb.ok(&["add", "top"]);
+    let status = sb.status_json();
+    assert_eq!(
+        changes(&status, "staged"),
+        pairs(&[
+            ("top/d/new.txt", "added"),
+            ("top/d/sub/n", "added"),
+            ("top/d/sub/s", "modified"),
+        ])
+    );
+    assert_eq!(changes(&status, "unstaged"), vec![]);
+    assert_eq!(status["not_fetched"], serde_json::json!(["top/d/b"]));
+    assert_eq!(
+        sb.out(&["diff", "--cached"]),
+        "A\ttop/d/new.txt\nA\ttop/d/sub/n\nM\ttop/d/sub/s\n"
+    );
+}
