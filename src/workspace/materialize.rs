@@ -115,18 +115,25 @@ impl<'a> Materializer<'a> {
     }
 
     /// Write `entry`'s bytes at its path. Returns the stat of the new file and whether
-    /// it shares the object's inode (hard link or symlink to the store).
+    /// it shares the object's inode (hard link or symlink to the store). An object that
+    /// is not in the store is `store::Error::Missing`, before anything is written or any
+    /// directory made (callers record the path as not fetched).
     pub fn write(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
-        let dir = self.prepare_dir(&entry.path)?;
-        let dest = entry.path.to_fs_path(self.root);
-        let placed = self.place(entry, &dir, &dest).map_err(|e| match e {
+        self.write_checked(entry).map_err(|e| match e {
+            // Damaged bytes: say which path was left unwritten.
             Error::Store(source @ store::Error::Corrupt { .. }) => Error::NotWritten {
                 path: entry.path.clone(),
                 source,
             },
             other => other,
-        });
-        let linked = match placed {
+        })
+    }
+
+    fn write_checked(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
+        let source = self.open_source(entry)?;
+        let dir = self.prepare_dir(&entry.path)?;
+        let dest = entry.path.to_fs_path(self.root);
+        let linked = match self.place(entry, source, &dir, &dest) {
             // An empty directory where the file goes (left by removed files) is replaced;
             // the common case pays nothing for checking.
             Err(Error::Write { source, .. }) if is_directory_in_the_way(&source) => {
@@ -134,7 +141,7 @@ impl<'a> Materializer<'a> {
                     path: entry.path.clone(),
                     why: "a directory with other files is in the way".into(),
                 })?;
-                self.place(entry, &dir, &dest)?
+                self.place(entry, self.open_source(entry)?, &dir, &dest)?
             }
             other => other?,
         };
@@ -142,36 +149,44 @@ impl<'a> Materializer<'a> {
         Ok((Stat::from_metadata(&metadata), linked))
     }
 
-    fn place(&self, entry: &Entry, dir: &Path, dest: &Path) -> Result<bool, Error> {
-        match entry.kind {
-            Kind::Symlink => {
-                self.write_symlink_entry(&entry.id, dir, dest)?;
+    /// What `entry` is made from: the open object of a file, or a symlink's target
+    /// (`read` checks it against the id). Opening is also the check that it is there.
+    fn open_source(&self, entry: &Entry) -> Result<Source, Error> {
+        Ok(match entry.kind {
+            Kind::File => Source::File(self.store.open(&entry.id)?),
+            Kind::Symlink => Source::Symlink(self.store.read(&entry.id)?),
+            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+        })
+    }
+
+    fn place(&self, entry: &Entry, source: Source, dir: &Path, dest: &Path) -> Result<bool, Error> {
+        match source {
+            Source::Symlink(target) => {
+                self.write_symlink(&target, dir, dest)?;
                 Ok(false)
             }
-            Kind::File => self.write_file(&entry.id, entry.size, entry.executable, dir, dest),
-            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+            Source::File(object) => {
+                self.write_file(&entry.id, object, entry.size, entry.executable, dir, dest)
+            }
         }
     }
 
-    fn write_symlink_entry(&self, id: &ObjectId, dir: &Path, dest: &Path) -> Result<(), Error> {
-        // `read` checks the target's bytes against the id.
-        let target = self.store.read(id)?;
+    fn write_symlink(&self, target: &[u8], dir: &Path, dest: &Path) -> Result<(), Error> {
         let tmp = self.temp_path(dir);
-        make_symlink(&target, &tmp).map_err(write_err(dest))?;
+        make_symlink(target, &tmp).map_err(write_err(dest))?;
         rename(&tmp, dest)
     }
 
     fn write_file(
         &self,
         id: &ObjectId,
+        source: File,
         size: u64,
         executable: bool,
         dir: &Path,
         dest: &Path,
     ) -> Result<bool, Error> {
         let object = self.store.path(id);
-        // Opening the object is also the check that it is there.
-        let source = self.store.open(id)?;
         let mode = if executable { 0o777 } else { 0o666 } & !self.umask;
         for link in &self.links {
             match link {
@@ -247,7 +262,7 @@ impl<'a> Materializer<'a> {
         let tmp_path = tmp.path().to_path_buf();
         let copied = self
             .store
-            .copy_verified(id, source, tmp.file_mut(), &tmp_path)?;
+            .copy_verified(id, source, size, tmp.file_mut(), &tmp_path)?;
         if copied != size {
             // The object hashes right but is not what the entry records: a damaged tree
             // or index entry, not a damaged object.
@@ -260,6 +275,12 @@ impl<'a> Materializer<'a> {
         tmp.persist(dest).map_err(write_err(dest))?;
         Ok(())
     }
+}
+
+/// The bytes an entry is made from, taken out of the store before anything is written.
+enum Source {
+    File(File),
+    Symlink(Vec<u8>),
 }
 
 /// A rename or create failed because a directory stands at the destination.
