@@ -384,10 +384,18 @@ impl Store {
         }
     }
 
-    /// Check that the file at `copy` (a clone of object `id` about to be renamed into the
+    /// Check that the file at `copy` (a copy of object `id` about to be renamed into the
     /// work tree) holds exactly the object's bytes.
     pub fn verify_copy(&self, id: &ObjectId, copy: &Path) -> Result<(), Error> {
         let (actual, _) = hash::hash_file(copy).map_err(io_err(copy))?;
+        check_id(id, actual)
+    }
+
+    /// Check object `id` through `object`, the file opened by [`Store::open`] and not read
+    /// yet: used for a reflink clone made from that open file, which holds exactly the
+    /// blocks hashed here (objects are never changed in place, only replaced by rename).
+    pub fn verify_opened(&self, id: &ObjectId, object: &mut File) -> Result<(), Error> {
+        let (actual, _) = hash::hash_open_file(object).map_err(io_err(&self.path(id)))?;
         check_id(id, actual)
     }
 
@@ -651,6 +659,9 @@ mod tests {
             store
                 .verify_copy(&id, &out_path)
                 .expect("the copy is intact");
+            store
+                .verify_opened(&id, &mut store.open(&id).expect("open"))
+                .expect("the object is intact");
 
             // Same size, other bytes.
             let mut bad = good.to_vec();
@@ -675,6 +686,9 @@ mod tests {
                     .map(|_| ())
             ));
             assert!(corrupt(store.verify_copy(&id, &store.path(&id))));
+            assert!(corrupt(
+                store.verify_opened(&id, &mut store.open(&id).expect("open"))
+            ));
         }
     }
 
