@@ -134,7 +134,11 @@ pub fn update(hasher: &mut blake3::Hasher, bytes: &[u8]) {
 /// SIGBUS. Used to check whether a file still matches its recorded id (status, fsck);
 /// `add` hashes while it copies instead, so that it stores exactly the bytes it hashed.
 pub fn hash_file(path: &Path) -> io::Result<(ObjectId, u64)> {
-    let mut file = File::open(path)?;
+    hash_open_file(&mut File::open(path)?)
+}
+
+/// [`hash_file`] for a file already open, read from its current position to the end.
+pub fn hash_open_file(file: &mut File) -> io::Result<(ObjectId, u64)> {
     let len = file.metadata()?.len();
     let mut hasher = blake3::Hasher::new();
     if (len as usize) < PARALLEL_THRESHOLD {

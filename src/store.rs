@@ -9,7 +9,9 @@
 //! to `tmp/` and renamed into place, so a crash leaves either no object or a whole one;
 //! object files are read-only, so a hard-linked or symlinked checkout cannot be edited
 //! into corruption by accident; a blob is stored raw so checkout can reflink or hard-link
-//! it. `add` stores exactly the bytes it hashed.
+//! it. `add` stores exactly the bytes it hashed, and replaces a damaged object it meets
+//! with them. Bytes handed out of the store (`read`, `open_verified`, `copy_verified`)
+//! have been hashed and match their id: a damaged object is an error, never served.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -26,6 +28,10 @@ const FRESHEN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Files at least this large are streamed in chunks; smaller ones are read whole.
 const STREAM_THRESHOLD: u64 = 8 << 20;
 const CHUNK: usize = 8 << 20;
+
+/// Objects up to this size are read out whole and checked in memory (`open_verified`);
+/// larger ones are checked in a first pass, so no byte is handed out before the check.
+const VERIFY_IN_MEMORY: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -128,22 +134,83 @@ impl Store {
         })
     }
 
+    /// An object's bytes, checked against its id (a damaged object is `Corrupt`).
     pub fn read(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
         let mut file = self.open(id)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(io_err(&self.path(id)))?;
+        check_id(id, ObjectId::of(&bytes))?;
         Ok(bytes)
+    }
+
+    /// A reader of an object's bytes for copying them out (`dvx cat`), checked against
+    /// the id before the first byte is handed out: small objects are read and checked in
+    /// memory, larger ones are hashed in a first pass and then streamed.
+    pub fn open_verified(&self, id: &ObjectId) -> Result<Box<dyn Read + Send>, Error> {
+        self.open_verified_within(id, VERIFY_IN_MEMORY)
+    }
+
+    fn open_verified_within(
+        &self,
+        id: &ObjectId,
+        in_memory: u64,
+    ) -> Result<Box<dyn Read + Send>, Error> {
+        let file = self.open(id)?;
+        let path = self.path(id);
+        let size = file.metadata().map_err(io_err(&path))?.len();
+        if size <= in_memory {
+            drop(file);
+            return Ok(Box::new(io::Cursor::new(self.read(id)?)));
+        }
+        self.verify(id)?;
+        Ok(Box::new(file))
+    }
+
+    /// Copy object `id`, opened as `source` (see [`Store::open`]) and expected to hold
+    /// `size` bytes, into `out` (a temp file the caller renames into place only on
+    /// success, `out_path` naming it in errors), hashing the bytes as they are copied.
+    /// Bytes that do not hash to `id` are `Corrupt`; what was written to `out` must then
+    /// be thrown away. Returns the bytes copied.
+    pub fn copy_verified(
+        &self,
+        id: &ObjectId,
+        mut source: File,
+        size: u64,
+        out: &mut File,
+        out_path: &Path,
+    ) -> Result<u64, Error> {
+        let path = self.path(id);
+        // `size` only picks the way to copy; the hash checks what is really there.
+        if size < STREAM_THRESHOLD {
+            let mut bytes = Vec::with_capacity(size as usize + 1);
+            source.read_to_end(&mut bytes).map_err(io_err(&path))?;
+            check_id(id, ObjectId::of(&bytes))?;
+            out.write_all(&bytes).map_err(io_err(out_path))?;
+            return Ok(bytes.len() as u64);
+        }
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = read_full(&mut source, &mut buf).map_err(io_err(&path))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buf[..n];
+            // As in `ingest_large`: hashing runs beside the write, so checking costs
+            // little more than the copy.
+            let (_, written) =
+                rayon::join(|| hash::update(&mut hasher, chunk), || out.write_all(chunk));
+            written.map_err(io_err(out_path))?;
+            total += n as u64;
+        }
+        check_id(id, ObjectId::from(hasher.finalize()))?;
+        Ok(total)
     }
 
     fn read_object<T: Encode>(&self, id: &ObjectId) -> Result<T, Error> {
         let bytes = self.read(id)?;
-        if ObjectId::of(&bytes) != *id {
-            return Err(Error::Corrupt {
-                id: *id,
-                reason: "content does not match its id".into(),
-            });
-        }
         T::decode(&bytes).map_err(|source| Error::Decode {
             id: *id,
             kind: T::KIND.name(),
@@ -245,8 +312,11 @@ impl Store {
         })
     }
 
-    /// The store has this object and its size is right (a cheap guard against an object
-    /// truncated by an earlier power loss; fsck does the full check).
+    /// The store has this object intact: its size is right and its bytes hash to its id.
+    /// An object damaged at rest (a bad disk, a stray write) is then replaced by the caller
+    /// with the good bytes it has in hand, so adding a good copy of a file repairs the
+    /// store. Reading the object costs less than writing it, which is what a new object
+    /// costs, so re-adding known bytes never costs more than adding new ones.
     ///
     /// An object found this way is about to be referenced again, so it is freshened:
     /// gc never deletes an object younger than two hours, and without this a gc in
@@ -254,7 +324,7 @@ impl Store {
     /// just reused (git freshens reused objects for the same reason).
     fn has_intact(&self, id: &ObjectId, size: u64) -> bool {
         match self.metadata(id) {
-            Some(m) if m.len() == size => {
+            Some(m) if m.len() == size && self.verify(id).is_ok() => {
                 self.freshen(id, &m);
                 true
             }
@@ -287,10 +357,11 @@ impl Store {
         set_read_only(tmp.file()).map_err(io_err(tmp.path()))?;
         let dest = self.path(id);
         if let Some(existing) = self.metadata(id) {
-            if existing.len() == size {
+            // A damaged copy is replaced with the good bytes; an intact one was installed
+            // by another writer since `has_intact` looked.
+            if existing.len() == size && self.verify(id).is_ok() {
                 return Ok(false);
             }
-            // A damaged copy: replace it with the good bytes.
             tmp.persist(&dest).map_err(io_err(&dest))?;
             return Ok(true);
         }
@@ -307,14 +378,25 @@ impl Store {
     pub fn verify(&self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path(id);
         match hash::hash_file(&path) {
-            Ok((actual, _)) if actual == *id => Ok(()),
-            Ok((actual, _)) => Err(Error::Corrupt {
-                id: *id,
-                reason: format!("content hashes to {}", actual.short()),
-            }),
+            Ok((actual, _)) => check_id(id, actual),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Missing { id: *id }),
             Err(source) => Err(Error::Io { path, source }),
         }
+    }
+
+    /// Check that the file at `copy` (a copy of object `id` about to be renamed into the
+    /// work tree) holds exactly the object's bytes.
+    pub fn verify_copy(&self, id: &ObjectId, copy: &Path) -> Result<(), Error> {
+        let (actual, _) = hash::hash_file(copy).map_err(io_err(copy))?;
+        check_id(id, actual)
+    }
+
+    /// Check object `id` through `object`, the file opened by [`Store::open`] and not read
+    /// yet: used for a reflink clone made from that open file, which holds exactly the
+    /// blocks hashed here (objects are never changed in place, only replaced by rename).
+    pub fn verify_opened(&self, id: &ObjectId, object: &mut File) -> Result<(), Error> {
+        let (actual, _) = hash::hash_open_file(object).map_err(io_err(&self.path(id)))?;
+        check_id(id, actual)
     }
 
     /// Every object id in the store (files whose names are not ids are skipped).
@@ -441,6 +523,17 @@ impl IncomingObject {
     }
 }
 
+/// `Corrupt` unless bytes that hash to `actual` are the object `id`.
+fn check_id(id: &ObjectId, actual: ObjectId) -> Result<(), Error> {
+    if actual == *id {
+        return Ok(());
+    }
+    Err(Error::Corrupt {
+        id: *id,
+        reason: format!("content hashes to {}", actual.short()),
+    })
+}
+
 /// Read until `buf` is full or the file ends.
 fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -562,6 +655,112 @@ mod tests {
         assert!(
             age(&store) < std::time::Duration::from_secs(600),
             "reusing the object freshened it"
+        );
+    }
+
+    /// Replace an object's bytes in place of the read-only original (as a bad disk or a
+    /// stray write would).
+    fn damage(store: &Store, id: &ObjectId, bytes: &[u8]) {
+        let path = store.path(id);
+        fs::remove_file(&path).expect("rm");
+        atomic::write(&path, bytes).expect("damaged copy");
+    }
+
+    fn read_all(mut reader: Box<dyn Read + Send>) -> Vec<u8> {
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).expect("read");
+        out
+    }
+
+    #[test]
+    fn damaged_objects_are_never_read_out() {
+        let (dir, store) = Store::scratch();
+        let small = store.put_bytes(b"0123456789").expect("put");
+        let big_bytes: Vec<u8> = (0..(STREAM_THRESHOLD as usize + 4321))
+            .map(|i| (i * 13 % 256) as u8)
+            .collect();
+        let big = store.put_bytes(&big_bytes).expect("put");
+        for (id, good) in [(small, &b"0123456789"[..]), (big, &big_bytes[..])] {
+            // Intact: every way out hands over exactly the bytes.
+            assert_eq!(store.read(&id).expect("read"), good);
+            assert_eq!(read_all(store.open_verified(&id).expect("open")), good);
+            assert_eq!(
+                read_all(store.open_verified_within(&id, 0).expect("open")),
+                good,
+                "the hash-first path"
+            );
+            let mut out = TempFile::new_in(dir.path()).expect("out");
+            let out_path = out.path().to_path_buf();
+            let n = store
+                .copy_verified(
+                    &id,
+                    store.open(&id).expect("open"),
+                    good.len() as u64,
+                    out.file_mut(),
+                    &out_path,
+                )
+                .expect("copy");
+            assert_eq!(n, good.len() as u64);
+            assert_eq!(fs::read(&out_path).expect("read"), good);
+            store
+                .verify_copy(&id, &out_path)
+                .expect("the copy is intact");
+            store
+                .verify_opened(&id, &mut store.open(&id).expect("open"))
+                .expect("the object is intact");
+
+            // Same size, other bytes.
+            let mut bad = good.to_vec();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            damage(&store, &id, &bad);
+            let corrupt = |r: Result<(), Error>| matches!(r, Err(Error::Corrupt { .. }));
+            assert!(corrupt(store.read(&id).map(|_| ())));
+            assert!(corrupt(store.open_verified(&id).map(|_| ())));
+            assert!(corrupt(store.open_verified_within(&id, 0).map(|_| ())));
+            let mut out = TempFile::new_in(dir.path()).expect("out");
+            let out_path = out.path().to_path_buf();
+            assert!(corrupt(
+                store
+                    .copy_verified(
+                        &id,
+                        store.open(&id).expect("open"),
+                        good.len() as u64,
+                        out.file_mut(),
+                        &out_path
+                    )
+                    .map(|_| ())
+            ));
+            assert!(corrupt(store.verify_copy(&id, &store.path(&id))));
+            assert!(corrupt(
+                store.verify_opened(&id, &mut store.open(&id).expect("open"))
+            ));
+        }
+    }
+
+    #[test]
+    fn adding_good_bytes_repairs_an_object_damaged_at_the_same_size() {
+        let (dir, store) = Store::scratch();
+        let id = store.put_bytes(b"tree bytes").expect("put");
+        damage(&store, &id, b"TREE BYTES");
+        assert_eq!(store.put_bytes(b"tree bytes").expect("put again"), id);
+        store.verify(&id).expect("repaired by put");
+
+        let src = dir.path().join("src");
+        atomic::write(&src, b"file bytes").expect("write");
+        let (id, _) = ingest_file(&store, &src);
+        damage(&store, &id, b"FILE BYTES");
+        let (again, new) = ingest_file(&store, &src);
+        assert_eq!(again, id);
+        assert!(new, "the good bytes were written");
+        store.verify(&id).expect("repaired by ingest");
+        assert!(
+            store
+                .path(&id)
+                .metadata()
+                .expect("stat")
+                .permissions()
+                .readonly()
         );
     }
 

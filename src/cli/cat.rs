@@ -75,7 +75,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         )
         .into());
     }
-    let mut file = store.open(&id).map_err(|e| match e {
+    // Checked against the id before anything is printed: a damaged object is an error
+    // naming it and the path, and nothing reaches standard output.
+    let mut file = store.open_verified(&id).map_err(|e| match e {
         dvx::store::Error::Missing { .. } => anyhow::Error::from(Hinted::new(
             format!(
                 "the bytes of '{path}' ({}) are not in the local store",
@@ -86,7 +88,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 hint::BRING_OBJECTS
             ),
         )),
-        other => other.into(),
+        other => anyhow::Error::from(other).context(format!("cannot print '{path}'")),
     })?;
     match io::copy(&mut file, &mut output::Stdout) {
         Ok(_) => Ok(ExitCode::SUCCESS),

@@ -201,8 +201,8 @@ fn print_stat(changes: &[FileChange]) {
     );
 }
 
-/// The bytes behind an id: from the store, else from the work-tree file if it still has
-/// exactly those bytes.
+/// The bytes behind an id: from the store (checked against the id, so a damaged object
+/// is never shown), else from the work-tree file if it still has exactly those bytes.
 fn load(ws: &Workspace, path: &RepoPath, id: ObjectId, worktree: bool) -> Option<Vec<u8>> {
     if let Ok(bytes) = ws.repo().store().read(&id) {
         return Some(bytes);

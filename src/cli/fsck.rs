@@ -6,7 +6,7 @@ use anyhow::Result;
 use dvx::history::fsck;
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,6 +21,8 @@ struct JsonProblem {
     kind: &'static str,
     problem: String,
     via: Option<String>,
+    /// For a missing blob, the paths that need it.
+    paths: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -53,6 +55,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     kind: "object",
                     problem: why.clone(),
                     via: None,
+                    paths: Vec::new(),
                 })
                 .collect(),
             missing: report
@@ -63,6 +66,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     kind: m.kind,
                     problem: m.problem.clone(),
                     via: Some(m.via.clone()),
+                    paths: m.paths.iter().map(|p| p.to_string()).collect(),
                 })
                 .collect(),
             problems: report.problems.clone(),
@@ -74,12 +78,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         outln!("corrupt object {id}: {why}");
     }
     for m in &report.missing {
+        let needed_by = if m.paths.is_empty() {
+            m.via.clone()
+        } else {
+            let paths: Vec<_> = m.paths.iter().map(|p| render::quote_path(p.as_str())).collect();
+            format!("{} in {}", paths.join(", "), m.via)
+        };
         outln!(
-            "missing {} {} (needed by {}): {}",
-            m.kind,
-            m.id,
-            m.via,
-            m.problem
+            "missing {} {} (needed by {needed_by}): {}",
+            m.kind, m.id, m.problem
         );
     }
     for p in &report.problems {
@@ -91,7 +98,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
     } else {
         eprintln!(
-            "error: fsck found {} problem(s)\nhint: restore the named objects from another copy of the repository; `dvx gc` never deletes reachable objects",
+            "error: fsck found {} problem(s)\nhint: restore the named objects from another copy of the repository (`dvx add` of a good copy of a named file also puts its bytes back); `dvx gc` never deletes reachable objects",
             report.corrupt.len() + report.missing.len() + report.problems.len()
         );
     }

@@ -117,9 +117,15 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::NoSuchPath { .. } => "check the spelling; `dvx status` lists what is tracked".into(),
         E::OutsideRepo { root, .. } => format!("paths must lie inside {}", root.display()),
         E::Reserved { .. } => "dvx keeps its own state in .dvx/ and git's in .git/; add your data paths".into(),
-        E::TrackedByGit { path, .. } => {
-            format!("to move it to dvx, untrack it in git first: git rm -r --cached {path}")
+        E::NeverTracked { .. } => {
+            "add your data paths; .gitignore, .dvxignore, dvx.lock and .dvx/ stay with git".into()
         }
+        E::GitTopLevel { .. } => {
+            "add the data directories and files themselves (dvx add data/ models/), not the whole repository".into()
+        }
+        E::TrackedByGit { path, .. } => format!(
+            "if '{path}' holds only data, untrack it in git first (git rm -r --cached {path}); if it holds code, add only its data paths"
+        ),
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
         E::BeyondSymlink { link, .. } => format!(
             "what lies beyond the symlink {link} is not in the work tree; add the link itself (dvx add {link}), or the directory it points to"
@@ -128,7 +134,14 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::NotStagedOrCommitted { rev, .. } => {
             format!("check the spelling; `dvx ls` lists the stage and `dvx ls {rev}` the commit")
         }
+        E::NothingToTrack { .. } => {
+            "dvx tracks files and symlinks, not empty directories (nor files its ignore rules leave out); add the directory once it holds files".into()
+        }
         E::LocalChanges { .. } => "commit or restore the change first, or use --force to delete it anyway".into(),
+        E::StagedNotCommitted { .. } => "use --cached to keep the file, or -f to delete it".into(),
+        E::StagedDiffersFromFileAndHead { .. } => {
+            "commit the staged version first, or use -f to untrack it anyway".into()
+        }
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
         }
@@ -138,6 +151,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::MissingObject { .. } => "the bytes are not local; run `dvx fsck` to check the store".into(),
         E::CaseCollision { .. } => "rename one of them in a new commit, or check out on a case-sensitive file system".into(),
         E::Unsafe { .. } => "move the file or symlink out of the way and run the command again".into(),
+        E::NotWritten { .. } => {
+            "the stored copy is damaged; `dvx add` a good copy of the file to repair it, and run `dvx fsck` to list other damage".into()
+        }
         E::Read { source, .. } | E::Write { source, .. } => return io_hint(source),
         E::Repo(e) => return repo_hint(e),
         E::Store(e) => return store_hint(e),
@@ -227,7 +243,7 @@ fn store_hint(e: &store::Error) -> Option<String> {
             "the object is not in the local store; `dvx fsck` checks what else is missing".into()
         }
         E::Corrupt { .. } | E::Decode { .. } => {
-            "run `dvx fsck` to list damaged objects; restore them from a copy of the repository"
+            "run `dvx fsck` to list damaged objects; restore them from a copy of the repository (`dvx add` of a good copy of a file repairs its object)"
                 .into()
         }
         E::Io { source, .. } => return io_hint(source),

@@ -1,5 +1,17 @@
 //! Checking the repository: every local object against its id, every commit and tree
-//! reachable from a ref, and the index against the store.
+//! reachable from a ref, a reflog entry or the index, and that the blobs they name are
+//! in the store.
+//!
+//! Only blobs may be absent from a repository (a lazy checkout, a partial fetch). With
+//! no remote to fetch them from, which is every repository until remotes exist, an
+//! absent blob that a ref, a reflog entry or the index needs is lost data: it is
+//! reported as missing with the paths that need it. (Once a remote is configured, such
+//! blobs will be "not local" instead, and whether the remote has them is the remote
+//! check's job.) Presence is checked against the listing of the store that the object
+//! check makes anyway, so this costs no extra I/O.
+//!
+//! A reflog entry whose commit is gone is skipped: gc takes the commits of expired
+//! reflog entries (`--grace`), whole, and that is not damage.
 
 use rayon::prelude::*;
 
@@ -17,8 +29,8 @@ pub struct Report {
     pub objects_checked: usize,
     /// Objects whose bytes do not hash to their name.
     pub corrupt: Vec<(ObjectId, String)>,
-    /// Commits and trees reachable from refs, and blobs the index needs, that are absent
-    /// or cannot be decoded.
+    /// Commits and trees reachable from refs, reflog entries and the index that are
+    /// absent or cannot be decoded, and blobs they or the index need that are absent.
     pub missing: Vec<Missing>,
     /// Other damage: an unreadable ref or index.
     pub problems: Vec<String>,
@@ -35,7 +47,9 @@ impl Report {
 pub fn fsck(repo: &Repo, progress: &dyn Progress) -> Result<Report, Error> {
     let store = repo.store();
     let mut report = Report::default();
-    let ids = store.list()?;
+    let mut ids = store.list()?;
+    // Sorted, the listing answers "is this blob here?" for the reachability walk below.
+    ids.sort_unstable();
     progress.start("checking objects", Some(ids.len() as u64), Unit::Files);
     let results: Vec<Option<(ObjectId, String)>> = ids
         .par_iter()
@@ -53,7 +67,7 @@ pub fn fsck(repo: &Repo, progress: &dyn Progress) -> Result<Report, Error> {
     report.objects_checked = ids.len();
     report.corrupt = results.into_iter().flatten().collect();
 
-    let mut marker = Marker::new(store);
+    let mut marker = Marker::checking_blobs(store, &ids);
     match repo.refs().list("refs/") {
         Ok(refs) => {
             for (name, id) in refs {
@@ -67,19 +81,30 @@ pub fn fsck(repo: &Repo, progress: &dyn Progress) -> Result<Report, Error> {
         Ok(None) => {}
         Err(e) => report.problems.push(e.to_string()),
     }
+    match repo.refs().all_reflogs() {
+        Ok(logs) => {
+            for (name, log) in logs {
+                let via = format!("reflog of {name}");
+                for id in log.iter().flat_map(|e| [e.old, e.new]).flatten() {
+                    if ids.binary_search(&id).is_ok() {
+                        marker.commit(id, &via);
+                    }
+                }
+            }
+        }
+        Err(e) => report.problems.push(e.to_string()),
+    }
     match Index::load(repo.local_dir()) {
         Ok(index) => {
             for e in index.iter() {
                 match e.kind {
-                    Kind::Tree => marker.tree(e.id, &format!("index entry {}", e.path)),
-                    _ if e.not_fetched => {}
-                    _ if !store.contains(&e.id) => report.missing.push(Missing {
-                        id: e.id,
-                        kind: "blob",
-                        via: format!("index entry {}", e.path),
-                        problem: "not in the local store".into(),
-                    }),
-                    _ => {}
+                    Kind::Tree => {
+                        let via = format!("index entry {}", e.path);
+                        marker.tree_at(e.id, &via, &e.path, "the index");
+                    }
+                    // Fetched or not: with no remote, the store is the only place the
+                    // bytes can come from.
+                    Kind::File | Kind::Symlink => marker.blob_at(e.id, &e.path, "the index"),
                 }
             }
         }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::compare::{stat_matches, symlink_target_bytes};
 use super::real_dirs;
-use super::walk::{Found, walk};
+use super::walk::{Found, never_tracked, walk};
 use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
@@ -67,15 +67,27 @@ pub fn add(
     let mut targets = Vec::new();
     for arg in paths {
         let path = resolve_path(root, cwd, arg)?;
+        if let Some(why) = never_tracked(&path) {
+            return Err(Error::NeverTracked {
+                path: arg.clone(),
+                why,
+            });
+        }
         let abs = path.to_fs_path(root);
         if fs::symlink_metadata(&abs).is_err() {
             return Err(Error::NoSuchPath { path: arg.clone() });
         }
         if let Some(git) = ws.git() {
+            // The top is where the code, `.gitignore` and `dvx.lock` live; a root there
+            // could not be listed in any `.gitignore`.
+            if path.is_root() {
+                return Err(Error::GitTopLevel { path: arg.clone() });
+            }
+            // Files a walk never records (ignore files below the path) are no conflict.
             let tracked: Vec<String> = git
                 .tracked_under(path.as_str(), 64)?
                 .into_iter()
-                .filter(|p| !p.ends_with(".gitignore") && !p.ends_with(".dvxignore"))
+                .filter(|p| RepoPath::new(p).is_ok_and(|p| never_tracked(&p).is_none()))
                 .take(3)
                 .collect();
             if !tracked.is_empty() {
@@ -92,6 +104,14 @@ pub fn add(
     let mut found = Vec::new();
     for target in &targets {
         let walked = walk(root, target, ws.git().is_some())?;
+        // Trees hold no empty directories, so such a root could never be committed, and
+        // nothing would be tracked to show for it. (A tracked directory emptied on disk
+        // is different: adding it stages the deletions.)
+        if walked.files.is_empty() && !index.has_under(target) {
+            return Err(Error::NothingToTrack {
+                path: target.clone(),
+            });
+        }
         found.extend(walked.files);
         report.skipped.extend(walked.skipped);
     }

@@ -7,6 +7,13 @@
 //! symlink: the rename replaces the link itself, and a parent directory that is a symlink
 //! is replaced by a real directory (as git does; planning has already refused an
 //! untracked one in the way unless forced). A parent that is a file is refused.
+//!
+//! Copies and clones are checked against the object's id before they are renamed into
+//! place (a copy is hashed while it is made; a clone is made from the open object, which
+//! is then hashed), so a damaged object never reaches the work tree: the temp file is
+//! removed and the error names the object and the path. Hard links and symlinks share
+//! the read-only object itself; there `fsck` (and `status`, which calls such a file
+//! `corrupt`) is the check.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -21,7 +28,7 @@ use crate::hash::ObjectId;
 use crate::index::{Entry, Kind, Stat};
 use crate::path::RepoPath;
 use crate::repo::LinkKind;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// Puts objects into the work tree, remembering what the file system supports.
 pub struct Materializer<'a> {
@@ -111,11 +118,25 @@ impl<'a> Materializer<'a> {
     }
 
     /// Write `entry`'s bytes at its path. Returns the stat of the new file and whether
-    /// it shares the object's inode (hard link or symlink to the store).
+    /// it shares the object's inode (hard link or symlink to the store). An object that
+    /// is not in the store is `store::Error::Missing`, before anything is written or any
+    /// directory made (callers record the path as not fetched).
     pub fn write(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
+        self.write_checked(entry).map_err(|e| match e {
+            // Damaged bytes: say which path was left unwritten.
+            Error::Store(source @ store::Error::Corrupt { .. }) => Error::NotWritten {
+                path: entry.path.clone(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    fn write_checked(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
+        let source = self.open_source(entry)?;
         let dir = self.prepare_dir(&entry.path)?;
         let dest = entry.path.to_fs_path(self.root);
-        let linked = match self.place(entry, &dir, &dest) {
+        let linked = match self.place(entry, source, &dir, &dest) {
             // An empty directory where the file goes (left by removed files) is replaced;
             // the common case pays nothing for checking.
             Err(Error::Write { source, .. }) if is_directory_in_the_way(&source) => {
@@ -123,7 +144,7 @@ impl<'a> Materializer<'a> {
                     path: entry.path.clone(),
                     why: "a directory with other files is in the way".into(),
                 })?;
-                self.place(entry, &dir, &dest)?
+                self.place(entry, self.open_source(entry)?, &dir, &dest)?
             }
             other => other?,
         };
@@ -131,38 +152,44 @@ impl<'a> Materializer<'a> {
         Ok((Stat::from_metadata(&metadata), linked))
     }
 
-    fn place(&self, entry: &Entry, dir: &Path, dest: &Path) -> Result<bool, Error> {
-        match entry.kind {
-            Kind::Symlink => {
-                self.write_symlink_entry(&entry.id, dir, dest)?;
+    /// What `entry` is made from: the open object of a file, or a symlink's target
+    /// (`read` checks it against the id). Opening is also the check that it is there.
+    fn open_source(&self, entry: &Entry) -> Result<Source, Error> {
+        Ok(match entry.kind {
+            Kind::File => Source::File(self.store.open(&entry.id)?),
+            Kind::Symlink => Source::Symlink(self.store.read(&entry.id)?),
+            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+        })
+    }
+
+    fn place(&self, entry: &Entry, source: Source, dir: &Path, dest: &Path) -> Result<bool, Error> {
+        match source {
+            Source::Symlink(target) => {
+                self.write_symlink(&target, dir, dest)?;
                 Ok(false)
             }
-            Kind::File => self.write_file(&entry.id, entry.size, entry.executable, dir, dest),
-            Kind::Tree => unreachable!("tree entries are expanded before materializing"),
+            Source::File(object) => {
+                self.write_file(&entry.id, object, entry.size, entry.executable, dir, dest)
+            }
         }
     }
 
-    fn write_symlink_entry(&self, id: &ObjectId, dir: &Path, dest: &Path) -> Result<(), Error> {
-        let target = self.store.read(id)?;
+    fn write_symlink(&self, target: &[u8], dir: &Path, dest: &Path) -> Result<(), Error> {
         let tmp = self.temp_path(dir);
-        make_symlink(&target, &tmp).map_err(write_err(dest))?;
+        make_symlink(target, &tmp).map_err(write_err(dest))?;
         rename(&tmp, dest)
     }
 
     fn write_file(
         &self,
         id: &ObjectId,
+        mut source: File,
         size: u64,
         executable: bool,
         dir: &Path,
         dest: &Path,
     ) -> Result<bool, Error> {
         let object = self.store.path(id);
-        // Opening the object is also the check that it is there.
-        let source = File::open(&object).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::Store(crate::store::Error::Missing { id: *id }),
-            _ => write_err(&object)(e),
-        })?;
         let mode = if executable { 0o777 } else { 0o666 } & !self.umask;
         for link in &self.links {
             match link {
@@ -171,12 +198,24 @@ impl<'a> Materializer<'a> {
                         continue;
                     }
                     let tmp = self.temp_path(dir);
-                    if reflink_copy::reflink(&object, &tmp).is_err() {
+                    if reflink_copy::reflink_file_to_path(&source, &tmp).is_err() {
                         let _ = fs::remove_file(&tmp);
                         self.reflink_failed.store(true, Ordering::Relaxed);
                         continue;
                     }
-                    set_mode(&tmp, mode).map_err(write_err(dest))?;
+                    // The clone shares the blocks of the object it was made from, damage
+                    // included. Hashing that open object checks them; reading the clone
+                    // back instead would read from disk what the object's cached pages
+                    // already hold (on XFS that more than doubled a full restore).
+                    let checked = self
+                        .store
+                        .verify_opened(id, &mut source)
+                        .map_err(Error::Store)
+                        .and_then(|()| set_mode(&tmp, mode).map_err(write_err(dest)));
+                    if let Err(e) = checked {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(e);
+                    }
                     rename(&tmp, dest)?;
                     return Ok(false);
                 }
@@ -209,9 +248,44 @@ impl<'a> Materializer<'a> {
         }
         // `copy`, or every other configured type failed or did not apply: a plain copy
         // always works.
-        copy_object(source, size, dir, dest, mode)?;
+        self.copy_object(id, source, size, dir, dest, mode)?;
         Ok(false)
     }
+
+    /// Copy an object to `dest` through a temp file in `dir`, hashing it on the way; the
+    /// temp file is removed (dropped) unless the bytes are the object's.
+    fn copy_object(
+        &self,
+        id: &ObjectId,
+        source: File,
+        size: u64,
+        dir: &Path,
+        dest: &Path,
+        mode: u32,
+    ) -> Result<(), Error> {
+        let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let copied = self
+            .store
+            .copy_verified(id, source, size, tmp.file_mut(), &tmp_path)?;
+        if copied != size {
+            // The object hashes right but is not what the entry records: a damaged tree
+            // or index entry, not a damaged object.
+            return Err(write_err(dest)(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("object {id} has {copied} bytes, not the {size} recorded: run dvx fsck"),
+            )));
+        }
+        set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
+        tmp.persist(dest).map_err(write_err(dest))?;
+        Ok(())
+    }
+}
+
+/// The bytes an entry is made from, taken out of the store before anything is written.
+enum Source {
+    File(File),
+    Symlink(Vec<u8>),
 }
 
 /// A rename or create failed because a directory stands at the destination.
@@ -241,84 +315,6 @@ fn remove_stale_temps(dir: &Path) {
             let _ = fs::remove_file(entry.path());
         }
     }
-}
-
-/// Copy an object to `dest` through a temp file in `dir`.
-fn copy_object(
-    mut source: File,
-    size: u64,
-    dir: &Path,
-    dest: &Path,
-    mode: u32,
-) -> Result<(), Error> {
-    let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
-    copy_bytes(&mut source, tmp.file_mut(), size).map_err(write_err(dest))?;
-    set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
-    tmp.persist(dest).map_err(write_err(dest))?;
-    Ok(())
-}
-
-/// Copy the whole object in the kernel (copy_file_range: no trip through user space and
-/// none of the stat calls `io::copy` makes), falling back to `io::copy` where the kernel
-/// cannot. A length other than `size` means a damaged object, and is an error.
-#[cfg(target_os = "linux")]
-fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mut copied = 0u64;
-    loop {
-        // SAFETY: both descriptors are open for the call; null offsets use and advance
-        // the files' own positions.
-        let n = unsafe {
-            libc::copy_file_range(
-                source.as_raw_fd(),
-                std::ptr::null_mut(),
-                dest.as_raw_fd(),
-                std::ptr::null_mut(),
-                1 << 30,
-                0,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
-                    if copied == 0 =>
-                {
-                    copied = io::copy(source, dest)?;
-                    break;
-                }
-                _ => return Err(e),
-            }
-        }
-        if n == 0 {
-            if copied == 0 && size > 0 {
-                // Some file systems answer 0 for files they cannot copy this way.
-                copied = io::copy(source, dest)?;
-            }
-            break;
-        }
-        copied += n as u64;
-    }
-    if copied != size {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the stored object has {copied} bytes, not {size}: run dvx fsck"),
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn copy_bytes(source: &mut File, dest: &mut File, size: u64) -> io::Result<()> {
-    let copied = io::copy(source, dest)?;
-    if copied != size {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the stored object has {copied} bytes, not {size}: run dvx fsck"),
-        ));
-    }
-    Ok(())
 }
 
 fn rename(tmp: &Path, dest: &Path) -> Result<(), Error> {

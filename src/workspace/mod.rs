@@ -39,7 +39,7 @@ pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};
-pub use walk::{Found, Walk, walk};
+pub use walk::{Found, Walk, never_tracked, walk};
 
 use crate::git::{self, GitRepo};
 use crate::hash::ObjectId;
@@ -58,6 +58,13 @@ pub enum Error {
     OutsideRepo { path: PathBuf, root: PathBuf },
     #[error("'{}' is inside {inside}, which dvx never tracks", path.display())]
     Reserved { path: PathBuf, inside: &'static str },
+    #[error("'{}' is {why}; dvx never tracks it", path.display())]
+    NeverTracked { path: PathBuf, why: &'static str },
+    #[error(
+        "'{}' is the top of the git work tree: git cannot ignore it, so the data would end up in git beside the code",
+        path.display()
+    )]
+    GitTopLevel { path: PathBuf },
     #[error("'{path}' is tracked by git ({examples}); dvx refuses to take it over")]
     TrackedByGit { path: RepoPath, examples: String },
     #[error("'{path}' cannot be tracked: {why}")]
@@ -68,8 +75,14 @@ pub enum Error {
     NotTracked { path: RepoPath },
     #[error("'{path}' is neither in the stage nor in {rev}")]
     NotStagedOrCommitted { path: RepoPath, rev: String },
+    #[error("'{path}' has no files to track")]
+    NothingToTrack { path: RepoPath },
     #[error("'{path}' has local changes")]
     LocalChanges { path: RepoPath },
+    #[error("'{path}' has changes staged in the index that HEAD's commit does not hold")]
+    StagedNotCommitted { path: RepoPath },
+    #[error("'{path}' has staged content different from both the file and HEAD's commit")]
+    StagedDiffersFromFileAndHead { path: RepoPath },
     #[error("checkout would overwrite local changes in {count} path(s): {list}")]
     WouldOverwrite {
         count: usize,
@@ -88,6 +101,13 @@ pub enum Error {
     CaseCollision { path: RepoPath, other: RepoPath },
     #[error("'{path}' cannot be written: {why}")]
     Unsafe { path: RepoPath, why: String },
+    /// The stored bytes for `path` do not match their id; nothing was written there.
+    #[error("'{path}' was not written")]
+    NotWritten {
+        path: RepoPath,
+        #[source]
+        source: store::Error,
+    },
     #[error("cannot read '{}'", path.display())]
     Read {
         path: PathBuf,

@@ -199,18 +199,22 @@ pub(super) fn write_entries(
                     target.not_fetched = false;
                     Outcome::Same(target)
                 }
-                _ if !store.contains(&target.id) => {
-                    target.not_fetched = true;
-                    target.stat = Stat::default();
-                    Outcome::Absent(target)
-                }
-                _ => {
-                    let (stat, linked) = materializer.write(&target)?;
-                    target.stat = stat;
-                    target.linked = linked;
-                    target.not_fetched = false;
-                    Outcome::Written(target)
-                }
+                // The materializer opens the object first, so one that is not in the
+                // store costs no extra lookup and leaves nothing behind.
+                _ => match materializer.write(&target) {
+                    Ok((stat, linked)) => {
+                        target.stat = stat;
+                        target.linked = linked;
+                        target.not_fetched = false;
+                        Outcome::Written(target)
+                    }
+                    Err(Error::Store(crate::store::Error::Missing { .. })) => {
+                        target.not_fetched = true;
+                        target.stat = Stat::default();
+                        Outcome::Absent(target)
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             progress.advance(size);
             Ok::<_, Error>(outcome)

@@ -3,7 +3,9 @@
 //! Loads the index and, in memory only, replaces every changed entry with what is on
 //! disk now: modified files re-hashed, deleted ones dropped, new files under tracked
 //! directories hashed and added. Not-fetched paths keep their recorded ids (they count
-//! as unchanged). Nothing is written.
+//! as unchanged). A file found below a not-fetched directory is judged as `add` judges
+//! it: the directory is expanded (in memory), so a file its tree lacks is new and one it
+//! has counts only if its bytes differ. Nothing is written.
 
 use std::path::Path;
 
@@ -12,7 +14,7 @@ use rayon::prelude::*;
 use super::compare::{FileState, check_entry, hash_path};
 use super::real_dirs;
 use super::walk::{Found, walk};
-use super::{Error, Workspace, read_err};
+use super::{Error, Workspace, expand_to, read_err};
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::stat::FileKind;
@@ -66,22 +68,59 @@ pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Erro
             continue;
         }
         let walked = walk(root, &r, ws.git().is_some())?;
-        let new: Vec<_> = walked
+        let untracked: Vec<Found> = walked
             .files
             .into_iter()
-            .filter(|f| {
-                index.get(&f.path).is_none() && index.tree_entry_covering(&f.path).is_none()
-            })
+            .filter(|f| index.get(&f.path).is_none())
             .collect();
-        let hashed: Vec<Entry> = new
+        for f in &untracked {
+            expand_to(&mut index, store, &f.path)?;
+        }
+        let changed: Vec<Option<Entry>> = untracked
             .par_iter()
-            .map(|f| hash_new(root, f))
+            .map(|f| match index.get(&f.path) {
+                // Below a not-fetched directory whose tree has this path.
+                Some(entry) => changed_entry(root, &index, store, entry, f),
+                None => hash_new(root, f).map(Some),
+            })
             .collect::<Result<_, _>>()?;
-        for e in hashed {
+        for e in changed.into_iter().flatten() {
             index.upsert(e);
         }
     }
     Ok(index)
+}
+
+/// `entry` (not fetched) with what `f` holds now, or `None` when it holds the recorded
+/// bytes (fetched by hand).
+fn changed_entry(
+    root: &Path,
+    index: &Index,
+    store: &crate::store::Store,
+    entry: &Entry,
+    f: &Found,
+) -> Result<Option<Entry>, Error> {
+    let state = check_entry(root, index, store, entry, Some(f.observed()))
+        .map_err(read_err(&f.path.to_fs_path(root)))?;
+    let FileState::Modified {
+        id,
+        size,
+        kind,
+        executable,
+        stat,
+    } = state
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Entry {
+        id,
+        size,
+        kind,
+        executable,
+        stat,
+        not_fetched: false,
+        ..entry.clone()
+    }))
 }
 
 fn hash_new(root: &Path, f: &Found) -> Result<Entry, Error> {

@@ -1,4 +1,9 @@
 //! `dvx status`: what differs between HEAD, the index and the work tree.
+//!
+//! A directory that is not fetched is one index entry, but files may appear below it (a
+//! user writing a new file there, or fetching some by hand): its stored tree decides
+//! what they are, as it does for `add` and `diff`. A path the tree lacks is new; a path
+//! it has is either that file fetched by hand (not a change) or modified.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +13,7 @@ use super::checkout::interrupted_checkout;
 use super::compare::{FileState, check_entry};
 use super::real_dirs;
 use super::walk::{Found, walk};
-use super::{Error, Workspace, read_err, resolve_path};
+use super::{Error, Workspace, expand_to, read_err, resolve_path};
 use crate::git::pin::Pin;
 use crate::hash::ObjectId;
 use crate::history::diff::{self, IndexSource, TreeSource};
@@ -112,7 +117,7 @@ pub fn status(
     let root = ws.root();
     let repo = ws.repo();
     let store = repo.store();
-    let index = ws.load_index()?;
+    let mut index = ws.load_index()?;
     let filter: Vec<RepoPath> = paths
         .iter()
         .map(|p| resolve_path(root, cwd, p))
@@ -133,16 +138,16 @@ pub fn status(
     // Pair each entry with what the walk saw, by a merge join of two sorted lists; what
     // the walk saw that no entry claims is new.
     let mut pairs: Vec<(&Entry, Option<Observed>)> = Vec::new();
-    let mut new_files: Vec<RepoPath> = Vec::new();
+    let mut new_files: Vec<Found> = Vec::new();
     let mut seen = found.into_iter().peekable();
     for entry in index.iter().filter(|e| wanted(&e.path)) {
         while let Some(f) = seen.next_if(|f| f.path < entry.path) {
-            new_files.push(f.path);
+            new_files.push(f);
         }
         let observed = seen.next_if(|f| f.path == entry.path).map(|f| f.observed());
         pairs.push((entry, observed));
     }
-    new_files.extend(seen.map(|f| f.path));
+    new_files.extend(seen);
 
     progress.start("checking", Some(pairs.len() as u64), Unit::Files);
     // Keep only what is not clean: at a million entries that is what fits in memory.
@@ -163,7 +168,6 @@ pub fn status(
     let mut not_fetched = Vec::new();
     let mut refresh = Vec::new();
     for (entry, state) in &states {
-        let mut mode_changed = false;
         let kind = match state {
             FileState::Clean => continue,
             FileState::Restat(stat) | FileState::Fetched(stat) => {
@@ -174,36 +178,25 @@ pub fn status(
                 not_fetched.push(entry.path.clone());
                 continue;
             }
-            FileState::Modified {
-                kind, executable, ..
-            } => {
-                // A linked file's mode is the object's (read-only), not the user's.
-                mode_changed = !entry.linked
-                    && *kind == Kind::File
-                    && entry.kind == Kind::File
-                    && *executable != entry.executable;
-                ChangeKind::Modified
-            }
+            FileState::Modified { .. } => ChangeKind::Modified,
             FileState::Deleted => ChangeKind::Deleted,
             FileState::Corrupt => ChangeKind::Corrupt,
         };
         unstaged.push(Change {
             path: entry.path.clone(),
             kind,
-            mode_changed,
+            mode_changed: mode_changed(entry, state),
         });
     }
     let stale_stat = refresh.len();
-    for path in new_files {
-        if index.tree_entry_covering(&path).is_none() {
-            unstaged.push(Change {
-                path,
-                kind: ChangeKind::New,
-                mode_changed: false,
-            });
-        }
-    }
-    unstaged.sort_by(|a, b| a.path.cmp(&b.path));
+    let (below_not_fetched, new_files): (Vec<Found>, Vec<Found>) = new_files
+        .into_iter()
+        .partition(|f| index.tree_entry_covering(&f.path).is_some());
+    unstaged.extend(new_files.into_iter().map(|f| Change {
+        path: f.path,
+        kind: ChangeKind::New,
+        mode_changed: false,
+    }));
 
     let head = repo.refs().read_head()?;
     let head_commit = repo.refs().head_commit()?;
@@ -221,6 +214,15 @@ pub fn status(
             .collect(),
         None => Vec::new(),
     };
+    // After the staged diff, which profits from the index's cached trees as they are.
+    if !below_not_fetched.is_empty() {
+        unstaged.extend(changes_below_not_fetched(
+            ws,
+            &mut index,
+            below_not_fetched,
+        )?);
+    }
+    unstaged.sort_by(|a, b| a.path.cmp(&b.path));
     let pin = pin_state(ws, head_commit);
     skipped.sort();
     if !refresh.is_empty() {
@@ -238,6 +240,61 @@ pub fn status(
         skipped,
         stale_stat,
     })
+}
+
+/// The changes among files found below not-fetched directory entries. Those entries are
+/// expanded in this in-memory index only (status writes nothing), as `add` and `diff`
+/// expand them: a file the stored tree does not have is new, one it has is compared with
+/// it.
+fn changes_below_not_fetched(
+    ws: &Workspace,
+    index: &mut Index,
+    found: Vec<Found>,
+) -> Result<Vec<Change>, Error> {
+    let root = ws.root();
+    let store = ws.repo().store();
+    for f in &found {
+        expand_to(index, store, &f.path)?;
+    }
+    let index = &*index;
+    found
+        .into_par_iter()
+        .filter_map(|f| {
+            let Some(entry) = index.get(&f.path) else {
+                return Some(Ok(Change {
+                    path: f.path,
+                    kind: ChangeKind::New,
+                    mode_changed: false,
+                }));
+            };
+            match check_entry(root, index, store, entry, Some(f.observed())) {
+                Ok(state) if state.is_change() => Some(Ok(Change {
+                    mode_changed: mode_changed(entry, &state),
+                    path: f.path,
+                    kind: ChangeKind::Modified,
+                })),
+                // The bytes the tree records: fetched by hand.
+                Ok(_) => None,
+                Err(e) => Some(Err(read_err(&f.path.to_fs_path(root))(e))),
+            }
+        })
+        .collect()
+}
+
+/// Whether a modified file's executable bit differs from its entry's. A linked file's
+/// mode is the object's (read-only), not the user's.
+fn mode_changed(entry: &Entry, state: &FileState) -> bool {
+    match state {
+        FileState::Modified {
+            kind, executable, ..
+        } => {
+            !entry.linked
+                && *kind == Kind::File
+                && entry.kind == Kind::File
+                && *executable != entry.executable
+        }
+        _ => false,
+    }
 }
 
 /// Record new stat data for files whose content was unchanged, as git does, so the next

@@ -4,7 +4,8 @@
 //! block is skipped), in the directories from the repository root down. A rule applies
 //! only to what lies *below* the path being walked: a rule that ignores the path itself or
 //! one of its ancestors does not hide it, since data is meant to be ignored by git.
-//! `.git/` and `.dvx/` are never entered, symlinks are reported as symlinks and never
+//! `.git/` and `.dvx/` are never entered, ignore files and the top-level `dvx.lock` are
+//! never recorded (git tracks them), symlinks are reported as symlinks and never
 //! followed, and files other than regular files and symlinks are skipped and reported.
 
 use std::fs;
@@ -18,7 +19,7 @@ use rayon::prelude::*;
 use super::real_dirs::RealDirs;
 use super::{Error, read_err};
 use crate::atomic::TEMP_PREFIX;
-use crate::git::ignore_block;
+use crate::git::{ignore_block, pin};
 use crate::path::{RepoPath, validate_name};
 use crate::stat::{FileKind, Observed, Stat};
 
@@ -160,6 +161,23 @@ pub fn is_reserved(name: &str) -> bool {
     matches!(name, ".git" | ".dvx" | ".gitignore" | ".dvxignore") || name.starts_with(TEMP_PREFIX)
 }
 
+/// Why dvx never tracks `path`, if it is one of the paths a walk never records: anything
+/// inside `.git/` or `.dvx/`, an ignore file, a dvx temp file, or the top-level
+/// `dvx.lock` (the pin, which git tracks). These stay git's (or dvx's own) even when
+/// named directly.
+pub fn never_tracked(path: &RepoPath) -> Option<&'static str> {
+    if path.as_str() == pin::FILE_NAME {
+        return Some("the pin of the data version, which git tracks");
+    }
+    path.components().find_map(|name| match name {
+        ".git" => Some("inside a .git directory"),
+        ".dvx" => Some("inside a .dvx directory"),
+        ".gitignore" | ".dvxignore" => Some("an ignore file, which git tracks"),
+        _ if name.starts_with(TEMP_PREFIX) => Some("a dvx temp file"),
+        _ => None,
+    })
+}
+
 /// Walk `start` (a file, symlink or directory under `root`). `use_gitignore` applies the
 /// user's `.gitignore` lines as well as `.dvxignore`.
 pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, Error> {
@@ -242,7 +260,7 @@ fn walk_dir(
                 why: "the name is not valid UTF-8".into(),
             });
         };
-        if is_reserved(name) {
+        if is_reserved(name) || (dir.is_root() && name == pin::FILE_NAME) {
             continue;
         }
         validate_name(name).map_err(|e| Error::BadName {
@@ -362,6 +380,31 @@ mod tests {
         assert_eq!(names(&walk), ["d/etc"]);
         assert_eq!(walk.files[0].kind, FileKind::Symlink);
         assert_eq!(walk.skipped, [RepoPath::new("d/pipe").expect("p")]);
+    }
+
+    #[test]
+    fn dvx_lock_is_skipped_only_at_the_top_and_reserved_paths_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("data")).expect("mkdir");
+        for f in ["dvx.lock", "a.csv", "data/dvx.lock", "data/.gitignore"] {
+            atomic::write(&root.join(f), b"x").expect("write");
+        }
+        let walk = walk(root, &RepoPath::root(), false).expect("walk");
+        assert_eq!(names(&walk), ["a.csv", "data/dvx.lock"]);
+        let path = |p: &str| RepoPath::new(p).expect("path");
+        for reserved in [
+            "dvx.lock",
+            ".gitignore",
+            "data/.dvxignore",
+            "data/.git/config",
+            "sub/.dvx/index",
+        ] {
+            assert!(never_tracked(&path(reserved)).is_some(), "{reserved}");
+        }
+        for data in ["data/dvx.lock", "a.gitignore", "data/x.csv"] {
+            assert_eq!(never_tracked(&path(data)), None, "{data}");
+        }
     }
 
     #[test]

@@ -817,7 +817,8 @@ fn rm_removes_the_gitignore_line() {
     let text = String::from_utf8(sb.read(".gitignore")).expect("utf-8");
     assert!(text.lines().any(|l| l == "/model.pt"), "{text}");
     assert!(text.lines().any(|l| l == "/data"), "{text}");
-    sb.ok(&["rm", "model.pt"]);
+    // Never committed: only -f deletes it.
+    sb.ok(&["rm", "-f", "model.pt"]);
     assert!(!sb.exists("model.pt"));
     let text = String::from_utf8(sb.read(".gitignore")).expect("utf-8");
     assert!(!text.contains("/model.pt"), "{text}");

@@ -158,7 +158,14 @@ fn apply(sb: &Sandbox, model: &mut Model, op: &Op) {
         }
         Op::Add => {
             let ok = run(sb, &["add", "data"]);
-            assert_eq!(ok, model.data_exists, "add data succeeds iff data/ exists");
+            // A directory with no files to track is refused, unless adding it stages
+            // the deletion of tracked files.
+            let something = !model.work.is_empty() || !model.staged.is_empty();
+            assert_eq!(
+                ok,
+                model.data_exists && something,
+                "add data succeeds iff data/ exists and has files or tracked ones"
+            );
             if ok {
                 model.staged = model.work.clone();
                 model.tracked = true;
