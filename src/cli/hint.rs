@@ -330,6 +330,7 @@ mod tests {
         "command",
         "commits",
         "data",
+        "directory",
         "handles",
         "hooks",
         "in",
@@ -343,7 +344,9 @@ mod tests {
         "refuses",
         "remote",
         "repository",
+        "temp",
         "to",
+        "tracks",
         "will",
     ];
 
