@@ -81,12 +81,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         let needed_by = if m.paths.is_empty() {
             m.via.clone()
         } else {
-            let paths: Vec<_> = m.paths.iter().map(|p| render::quote_path(p.as_str())).collect();
+            let paths: Vec<_> = m
+                .paths
+                .iter()
+                .map(|p| render::quote_path(p.as_str()))
+                .collect();
             format!("{} in {}", paths.join(", "), m.via)
         };
         outln!(
             "missing {} {} (needed by {needed_by}): {}",
-            m.kind, m.id, m.problem
+            m.kind,
+            m.id,
+            m.problem
         );
     }
     for p in &report.problems {
