@@ -278,7 +278,9 @@ fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, found: &[F
     let gone: Vec<RepoPath> = index
         .iter_under(target)
         .filter(|e| !e.not_fetched && e.kind != Kind::Tree && !seen(&e.path))
-        .filter(|e| real_dirs::lstat(root, &e.path).is_err())
+        // Gone, or replaced by a directory the walk found no files in (files in one
+        // would be new entries that replace this one).
+        .filter(|e| !real_dirs::lstat(root, &e.path).is_ok_and(|o| o.kind != FileKind::Dir))
         .map(|e| e.path.clone())
         .collect();
     for path in &gone {

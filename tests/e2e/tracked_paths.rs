@@ -1,6 +1,8 @@
 //! Regression tests for what dvx tracks, and what `status`, `diff` and `rm` see of it.
 //! Each test is named after the bug it pins down.
 
+use std::fs;
+
 use crate::harness::*;
 
 fn changes(status: &serde_json::Value, list: &str) -> Vec<(String, String)> {
@@ -308,4 +310,33 @@ fn new_files_inside_a_not_fetched_directory_are_listed_as_new() {
         sb.out(&["diff", "--cached"]),
         "A\ttop/d/new.txt\nA\ttop/d/sub/n\nM\ttop/d/sub/s\n"
     );
+}
+
+/// Regression: a tracked file replaced by an empty directory was called `deleted` by
+/// status, but `dvx add` of its parent kept it staged, so the deletion could not be
+/// committed.
+#[test]
+fn add_stages_a_file_replaced_by_an_empty_directory_as_deleted() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/keep.txt", b"keep\n");
+    sb.write("data/sub", b"a file for now\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "one"]);
+    fs::remove_file(sb.path("data/sub")).expect("rm");
+    fs::create_dir(sb.path("data/sub")).expect("mkdir");
+    let status = sb.status_json();
+    assert_eq!(
+        changes(&status, "unstaged"),
+        pairs(&[("data/sub", "deleted")])
+    );
+    sb.ok(&["add", "data"]);
+    let status = sb.status_json();
+    assert_eq!(
+        changes(&status, "staged"),
+        pairs(&[("data/sub", "deleted")])
+    );
+    assert_eq!(changes(&status, "unstaged"), pairs(&[]));
+    sb.ok(&["commit", "-m", "two"]);
+    assert_eq!(sb.out(&["ls", "--json"]).matches("\"path\"").count(), 1);
+    assert!(sb.path("data/sub").is_dir(), "the directory stays");
 }
