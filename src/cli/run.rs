@@ -53,8 +53,9 @@ pub struct JsonRecorded {
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
-    // No identity: refuse before the command runs, not after.
+    // No identity or an empty message: refuse before the command runs, not after.
     ctx.signature(&ws)?;
+    record::check_message(args.message.as_deref())?;
     let bars = ctx.progress();
     if args.add_deps {
         let lock = ws.repo().lock()?;

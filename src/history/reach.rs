@@ -1,9 +1,9 @@
 //! What is reachable from a set of commits and trees.
 //!
 //! Commits lead to their parents, trees and run records; trees to their entries; run
-//! records to the trees and blobs of their deps and outs. Blobs
-//! are marked without being read. A commit or tree that cannot be read is recorded as
-//! missing, with what led to it. Blobs may legitimately be absent when a remote holds
+//! records to the trees and blobs of their deps and outs. Blobs are marked without
+//! being read. A commit, tree or run record that cannot be read is recorded as missing,
+//! with what led to it. Blobs may legitimately be absent when a remote holds
 //! them (not fetched), so gc only marks them; fsck, with no remote to fetch from, also
 //! checks them against the store's listing and records absent ones with the paths that
 //! need them.

@@ -58,6 +58,7 @@ pub fn record(
 ) -> Result<Recorded, Error> {
     let root = ws.root();
     let store = ws.repo().store();
+    check_message(into.message.as_deref())?;
     inputs::check_unchanged(ws, &plan.deps)?;
     plan.check_outs_written(ws)?;
     let outs: Vec<PathBuf> = plan
@@ -129,6 +130,17 @@ pub fn record(
         commit,
         added,
     })
+}
+
+/// Refuse a message that is empty once tidied, as `commit` does, before anything is
+/// written (and, for `run`, before the command runs).
+pub fn check_message(message: Option<&str>) -> Result<(), Error> {
+    match message {
+        Some(m) if commit::normalize_message(m).trim().is_empty() => {
+            Err(crate::history::Error::EmptyMessage.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `run: sh train.sh`, `record: python train.py`, `record: models/model.pt`.

@@ -913,3 +913,41 @@ fn the_lineage_index_is_a_cache_that_follows_new_runs() {
     assert_eq!(json(&sb, &["trace", "models/model.pt", "--json"]), second);
     assert!(cache.is_file());
 }
+
+#[test]
+fn large_checkpoints_in_a_directory_out() {
+    let sb = pipeline();
+    // Over the 8 MiB line where add and checkout stream instead of reading whole.
+    let big = crate::harness::bytes(7, 9 << 20);
+    sb.write("data/big/shard.bin", &big);
+    sb.ok(&["add", "data/big"]);
+    sb.ok(&["commit", "-m", "big"]);
+    sb.ok(&[
+        "run", "-d", "data/big", "-o", "ckpt", "--", "sh", "-c",
+        "mkdir -p ckpt && cat data/big/shard.bin data/big/shard.bin > ckpt/e1.pt && cp data/big/shard.bin ckpt/e2.pt",
+    ]);
+    let run = &json(&sb, &["runs", "--json"])[0];
+    assert_eq!(run["outs"][0]["path"], "ckpt");
+    assert_eq!(run["outs"][0]["kind"], "dir");
+    assert_eq!(run["outs"][0]["size"], 3 * (9 << 20));
+    // Each checkpoint leads to the run, also the one equal to its input.
+    for file in ["ckpt/e1.pt", "ckpt/e2.pt"] {
+        let trace = json(&sb, &["trace", file, "--json"]);
+        assert_eq!(trace["made_by"], run["id"], "{file}");
+    }
+    let into = sb.root.parent().expect("parent").join("big-repro");
+    let out = sb.out(&[
+        "reproduce",
+        "ckpt/e1.pt",
+        "--into",
+        into.to_str().expect("utf-8"),
+        "--run",
+        "--check",
+    ]);
+    assert_contains(&out, "identical: ckpt (");
+    assert_eq!(
+        fs::read(into.join("data/big/shard.bin")).expect("input"),
+        big
+    );
+    assert_eq!(fs::read(into.join("ckpt/e2.pt")).expect("out"), big);
+}

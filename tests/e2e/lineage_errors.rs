@@ -200,6 +200,15 @@ fn an_out_that_is_also_a_dep_or_belongs_to_git() {
         1,
         "'A=B' is not an environment variable name",
     );
+    refused(
+        &sb,
+        &[
+            "run", "-d", "data/raw", "-o", "o.txt", "-m", " ", "--", "touch", "o.txt",
+        ],
+        1,
+        "empty commit message",
+    );
+    assert!(!sb.exists("o.txt"), "refused before the command ran");
 }
 
 #[test]
@@ -297,4 +306,28 @@ fn reproduce_refuses_to_overwrite_local_changes_or_files_in_the_way() {
         status["staged"][0]["path"], "data/features/all.csv",
         "{status}"
     );
+}
+
+#[test]
+fn a_dep_whose_bytes_are_not_fetched() {
+    let sb = pipeline();
+    sb.ok(&["branch", "one"]);
+    sb.write("data/raw/a.csv", b"only on main\n");
+    sb.ok(&["add", "data/raw"]);
+    sb.ok(&["commit", "-m", "two"]);
+    sb.ok(&["checkout", "one"]);
+    // The newer bytes are no longer local: a lazy checkout leaves the file not fetched.
+    let object = crate::harness::object_path(&sb.root, &crate::harness::b3(b"only on main\n"));
+    fs::remove_file(object).expect("drop object");
+    sb.ok(&["checkout", "--lazy", "main"]);
+    assert!(!sb.exists("data/raw/a.csv"));
+    refused(
+        &sb,
+        &[
+            "run", "-d", "data/raw", "-o", "o.txt", "--", "touch", "o.txt",
+        ],
+        1,
+        "dep 'data/raw' is not fetched: data/raw/a.csv",
+    );
+    assert!(!sb.exists("o.txt"));
 }
