@@ -20,7 +20,9 @@ use super::runs::{Ancestry, Run, every_tip};
 use super::{Error, read_run};
 use crate::atomic;
 use crate::hash::ObjectId;
-use crate::object::EntryKind;
+use crate::history::diff;
+use crate::object::{EntryKind, RunRecord};
+use crate::path::RepoPath;
 use crate::repo::Repo;
 use crate::store::Store;
 
@@ -85,42 +87,52 @@ impl Catalog {
         &made[start..end]
     }
 
-    /// The run that made `id`, other than `exclude`: of the runs whose outs hold it, the
-    /// one whose commit a newest-first walk of `ancestry` meets first; when none of them
-    /// is there (the bytes were copied from another branch), the newest one whose commit
-    /// is no later than `not_after`.
+    /// The run that made `id`, found at `path`, other than `exclude`. Of the runs whose
+    /// outs hold it, those whose commit a newest-first walk of `ancestry` meets come
+    /// first, in that order; then (bytes copied from another branch) the others whose
+    /// commit is no later than `not_after`, newest first. Among them, a run that wrote
+    /// the bytes at `path` itself wins; else one that did not also read them (a run that
+    /// read and wrote the same bytes only copied them); else the first.
     pub fn producer(
         &self,
         store: &Store,
         id: &ObjectId,
+        path: &RepoPath,
         ancestry: &mut Ancestry,
         not_after: Option<i64>,
         exclude: Option<ObjectId>,
     ) -> Result<Option<Run>, Error> {
-        let candidates: Vec<&Made> = self
-            .made(id)
-            .iter()
-            .filter(|m| Some(m.run) != exclude)
-            .collect();
-        let mut best: Option<(usize, &Made)> = None;
-        for made in &candidates {
-            if let Some(pos) = ancestry.position(&made.commit)?
-                && best.is_none_or(|(b, _)| pos < b)
-            {
-                best = Some((pos, made));
+        let mut reachable = Vec::new();
+        let mut elsewhere = Vec::new();
+        for made in self.made(id).iter().filter(|m| Some(m.run) != exclude) {
+            match ancestry.position(&made.commit)? {
+                Some(pos) => reachable.push((pos, *made)),
+                None if not_after.is_none_or(|t| made.time <= t)
+                    && store.contains(&made.commit) =>
+                {
+                    elsewhere.push(*made)
+                }
+                None => {}
             }
         }
-        let chosen = match best {
-            Some((_, made)) => Some(*made),
-            None => candidates
-                .into_iter()
-                .filter(|m| not_after.is_none_or(|t| m.time <= t) && store.contains(&m.commit))
-                .max_by_key(|m| (m.time, m.commit))
-                .copied(),
-        };
-        chosen
-            .map(|m| Run::load(store, m.run, m.commit))
-            .transpose()
+        reachable.sort_by_key(|(pos, _)| *pos);
+        elsewhere.sort_by_key(|m| std::cmp::Reverse((m.time, m.commit)));
+        let ranked = reachable.into_iter().map(|(_, m)| m).chain(elsewhere);
+        let mut best: Option<(u8, Run)> = None;
+        for made in ranked {
+            let run = Run::load(store, made.run, made.commit)?;
+            let class = if wrote_at(store, &run.record, path, id)? {
+                return Ok(Some(run));
+            } else if reads(store, &run.record, id)? {
+                2
+            } else {
+                1
+            };
+            if best.as_ref().is_none_or(|(b, _)| class < *b) {
+                best = Some((class, run));
+            }
+        }
+        Ok(best.map(|(_, run)| run))
     }
 
     /// Read the commits reachable from `tips` that are not in the catalog yet, with their
@@ -168,6 +180,42 @@ impl Catalog {
         self.body.made.dedup();
         Ok(true)
     }
+}
+
+/// Whether one of `record`'s outs holds `id` at `path` (the out itself, or a file below
+/// an out directory).
+fn wrote_at(
+    store: &Store,
+    record: &RunRecord,
+    path: &RepoPath,
+    id: &ObjectId,
+) -> Result<bool, Error> {
+    for out in &record.outs {
+        if out.path == *path {
+            return Ok(out.id == *id);
+        }
+        if out.kind == EntryKind::Dir
+            && let Some(below) = path.strip_dir(&out.path)
+        {
+            let below = RepoPath::new(below).expect("the rest of a valid path is valid");
+            let item = diff::lookup(store, out.id, &below)?;
+            return Ok(item.and_then(|i| i.id) == Some(*id));
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `record`'s data deps hold `id` (as a dep, or anywhere below a dep directory).
+fn reads(store: &Store, record: &RunRecord, id: &ObjectId) -> Result<bool, Error> {
+    for dep in &record.deps {
+        if dep.id == *id {
+            return Ok(true);
+        }
+        if dep.kind == EntryKind::Dir && ids_below(store, dep.id)?.contains(id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Every tree and blob id below tree `id` (each once).

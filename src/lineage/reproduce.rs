@@ -12,7 +12,7 @@
 //! differ from the recorded git blobs); `write_into` copies the work tree's versions, so
 //! the command can run there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -297,9 +297,16 @@ pub fn write_worktree(
         Some(head) => Some(store.read_commit(&head)?.tree),
         None => None,
     };
+    // HEAD's files below the deps, listed once (not one lookup per input file).
+    let mut in_head: HashMap<RepoPath, diff::Item> = HashMap::new();
+    if let Some(tree) = head_tree {
+        for dep in &plan.run.record.deps {
+            in_head.extend(diff::files_under(store, tree, &dep.path)?);
+        }
+    }
     let mut conflicts = Vec::new();
     for input in &plan.inputs {
-        if !may_replace(ws, &index, head_tree, input)? {
+        if !may_replace(ws, &index, in_head.get(&input.path), input)? {
             conflicts.push(input.path.clone());
         }
     }
@@ -333,7 +340,7 @@ pub fn write_worktree(
 fn may_replace(
     ws: &Workspace,
     index: &index::Index,
-    head_tree: Option<ObjectId>,
+    head: Option<&diff::Item>,
     input: &Input,
 ) -> Result<bool, Error> {
     let root = ws.root();
@@ -371,11 +378,7 @@ fn may_replace(
         (Some((kind, id)), Some(e)) => *kind == entry_kind(e.kind) && *id == e.id,
         (Some(_), None) => false,
     };
-    let head = match head_tree {
-        Some(tree) => diff::lookup(store, tree, &input.path)?,
-        None => None,
-    };
-    let index_is_head = match (entry, &head) {
+    let index_is_head = match (entry, head) {
         (None, None) => true,
         (Some(e), Some(h)) => {
             entry_kind(e.kind) == h.kind && Some(e.id) == h.id && e.executable == h.executable

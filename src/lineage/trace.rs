@@ -2,13 +2,14 @@
 //! that made those, back to data no run made.
 //!
 //! The run is found by the bytes' id, not by the path, so a checkpoint renamed or copied
-//! elsewhere is still found. Of several runs that made the same bytes, the one met first
-//! walking history newest first from the revision asked about (HEAD by default) wins;
-//! bytes copied from another branch fall back to the newest run anywhere. An input's run
-//! is looked for before the run that read it: in the history of that run's commit's
-//! parents first, then among runs no newer than it, and never the run itself (a command
-//! that copies a file has an out equal to its input). Each run appears once, however
-//! many paths lead to it.
+//! elsewhere is still found. Of several runs that wrote the same bytes, one that wrote
+//! them at the path asked about wins, else one that did not also read them; among
+//! equals, the one met first walking history newest first from the revision asked about
+//! (HEAD by default), then, for bytes copied from another branch, the newest run
+//! anywhere (see [`Catalog::producer`]). An input's run is looked for before the run
+//! that read it: in the history of that run's commit's parents first, then among runs
+//! no newer than it, and never the run itself (a command that copies a file has an out
+//! equal to its input). Each run appears once, however many paths lead to it.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -92,6 +93,7 @@ pub fn trace(
                 let Some(producer) = catalog.producer(
                     store,
                     &input.id,
+                    &input.path,
                     &mut ancestry,
                     Some(consumer.author.time),
                     Some(consumer.id),
@@ -123,7 +125,7 @@ pub fn made_by(ws: &Workspace, catalog: &Catalog, target: &Target) -> Result<Run
     let store = ws.repo().store();
     let mut ancestry = Ancestry::new(store, &target.scope)?;
     catalog
-        .producer(store, &target.id, &mut ancestry, None, None)?
+        .producer(store, &target.id, &target.path, &mut ancestry, None, None)?
         .ok_or_else(|| Error::NoRun {
             path: target.path.clone(),
             kind: if target.kind == EntryKind::Dir {

@@ -951,3 +951,46 @@ fn large_checkpoints_in_a_directory_out() {
     );
     assert_eq!(fs::read(into.join("ckpt/e2.pt")).expect("out"), big);
 }
+
+/// When several runs wrote the same bytes, the one that wrote them at the path asked
+/// about wins; for a path no run wrote, a run that only copied its input does not.
+#[test]
+fn a_run_that_copies_its_input_is_not_taken_for_the_maker_of_those_bytes() {
+    let sb = pipeline();
+    prepare(&sb);
+    sb.ok(&[
+        "run",
+        "-d",
+        "data/features",
+        "-o",
+        "models/copy.pt",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p models && cp data/features/all.csv models/copy.pt",
+    ]);
+    let made_by = |path: &str| {
+        let trace = json(&sb, &["trace", path, "--json", "--depth", "1"]);
+        trace["runs"][0]["command"]
+            .as_array()
+            .expect("command")
+            .last()
+            .and_then(Value::as_str)
+            .expect("last argument")
+            .to_owned()
+    };
+    assert_eq!(made_by("data/features/all.csv"), "prepare.sh");
+    assert_eq!(
+        made_by("models/copy.pt"),
+        "mkdir -p models && cp data/features/all.csv models/copy.pt"
+    );
+    fs::copy(sb.path("models/copy.pt"), sb.path("elsewhere.csv")).expect("copy");
+    assert_eq!(made_by("elsewhere.csv"), "prepare.sh");
+    // The copy run's own input leads back to prepare, not to itself.
+    let trace = json(&sb, &["trace", "models/copy.pt", "--json"]);
+    assert_eq!(trace["runs"].as_array().expect("runs").len(), 2);
+    assert_eq!(
+        trace["runs"][0]["inputs"][0]["made_by"],
+        trace["runs"][1]["id"]
+    );
+}
