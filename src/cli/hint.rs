@@ -6,7 +6,7 @@
 use std::io;
 
 use dvx::atomic::LockError;
-use dvx::{git, history, index, refs, repo, store, workspace};
+use dvx::{git, history, index, lineage, refs, repo, store, workspace};
 
 /// How to get objects made in another clone, for hints about missing data. dvx has no
 /// remotes yet, so this names no command: a hint must only name commands that exist.
@@ -79,6 +79,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
     err.chain().find_map(|cause| {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());
+        }
+        if let Some(e) = cause.downcast_ref::<lineage::Error>() {
+            return lineage_hint(e);
         }
         if let Some(e) = cause.downcast_ref::<workspace::Error>() {
             return workspace_hint(e);
@@ -162,6 +165,67 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::Git(e) => return git_hint(e),
         E::Pin(e) => return pin_hint(e),
         E::History(e) => return history_hint(e),
+    })
+}
+
+fn lineage_hint(e: &lineage::Error) -> Option<String> {
+    use lineage::Error as E;
+    Some(match e {
+        E::DepMissing { .. } => {
+            "check the spelling; paths are relative to the current directory".into()
+        }
+        E::DepNotTracked { path } => format!(
+            "track data with `dvx add {path}` (or pass --add-deps), or code with `git add {path}`"
+        ),
+        E::DepModified { path, .. } => format!(
+            "stage the changes with `dvx add {path}` (or pass --add-deps), or discard them with `dvx checkout -- {path}`"
+        ),
+        E::DepNotFetched { path, .. } => {
+            format!("bring its bytes into the work tree first: dvx checkout -- {path}")
+        }
+        E::DepChanged { .. } => {
+            "a run must not change what it reads; what it wrote stays on disk, not added".into()
+        }
+        E::OutIsDep { .. } => "write the outs to paths apart from the deps".into(),
+        E::OutTrackedByGit { path, .. } => format!(
+            "outs are data for dvx: untrack it in git first (git rm -r --cached {path}), or write elsewhere"
+        ),
+        E::OutNotTrackable { .. } => {
+            "write outs to data paths (not .dvx/, .git/, an ignore file or dvx.lock)".into()
+        }
+        E::OutNotWritten { .. } => {
+            "check that the command writes every -o path (relative to where dvx run started); what it wrote stays on disk, not added".into()
+        }
+        E::OutMissing { .. } => "check the spelling; the outs must exist".into(),
+        E::OutChanged { .. } => {
+            "something is still writing it; record the run once it is finished".into()
+        }
+        E::BadEnvName { .. } => {
+            "give the variable's name only; its value is read from the environment".into()
+        }
+        E::NoRun { .. } => {
+            "`dvx runs` lists the recorded runs; make files with `dvx run`, or record how they were made with `dvx record`".into()
+        }
+        E::InputsNotLocal { .. } => BRING_OBJECTS.into(),
+        E::IntoConflicts { .. } => "choose an empty directory, or remove those files".into(),
+        E::IntoNotAllowed { .. } => {
+            "choose a directory of its own (leave out --into to check the inputs out in the work tree)".into()
+        }
+        E::WouldOverwrite { .. } => {
+            "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --into <dir> to write the inputs elsewhere".into()
+        }
+        E::RecordMismatch { .. } => "run `dvx fsck` to check the store".into(),
+        E::InvalidRecord(_) => "check the dep and out paths given".into(),
+        E::NoCommand(_) => {
+            "it was recorded without --command; run the command by hand in the directory the inputs went to".into()
+        }
+        E::Read { source, .. } | E::Write { source, .. } => return io_hint(source),
+        E::Workspace(e) => return workspace_hint(e),
+        E::History(e) => return history_hint(e),
+        E::Store(e) => return store_hint(e),
+        E::Index(e) => return index_hint(e),
+        E::Repo(e) => return repo_hint(e),
+        E::Git(e) => return git_hint(e),
     })
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Each command parses its arguments, opens the repository, calls a few library
 //! functions and renders their reports as text or JSON. Only this module prints, reads
-//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`) or draws progress bars;
+//! the environment (`DVX_AUTHOR`, `DVX_DATE`, `DVX_LOCK_TIMEOUT`, the variables `run
+//! --env` records) or draws progress bars, and only it runs a user's command (`run`,
+//! `reproduce --run`);
 //! standard output is written only through [`output`] (`outln!`, `out!`).
 
 // First, so its macros are in scope in every command module.
@@ -25,13 +27,18 @@ mod log;
 mod ls;
 mod merge;
 mod pin;
+mod record;
 mod render;
+mod reproduce;
 mod reset;
 mod rev;
 mod rm;
+mod run;
+mod runs;
 mod show;
 mod status;
 mod tag;
+mod trace;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -93,6 +100,16 @@ enum Command {
     Checkout(checkout::Args),
     /// Merge another branch or commit into the current one.
     Merge(merge::Args),
+    /// Run a command and record its lineage: deps, code, command, outs.
+    Run(run::Args),
+    /// Record the lineage of a run that happened elsewhere.
+    Record(record::Args),
+    /// List the recorded runs, newest first.
+    Runs(runs::Args),
+    /// Show the run that made a file, and the runs behind its inputs.
+    Trace(trace::Args),
+    /// Check out the exact inputs of the run that made a file; optionally rerun it.
+    Reproduce(reproduce::Args),
     /// Delete local objects that nothing references.
     Gc(gc::Args),
     /// Verify every local object, the refs and the index.
@@ -263,6 +280,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tag(args) => tag::run(&ctx, args),
         Command::Checkout(args) => checkout::run(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Record(args) => record::run(&ctx, args),
+        Command::Runs(args) => runs::run(&ctx, args),
+        Command::Trace(args) => trace::run(&ctx, args),
+        Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Fsck(args) => fsck::run(&ctx, args),
         Command::InstallHooks(args) => hooks::install(&ctx, args),

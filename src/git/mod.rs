@@ -17,7 +17,7 @@ pub mod pin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::object::{GitHash, GitLink};
+use crate::object::{GitBlob, GitHash, GitLink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -82,6 +82,15 @@ impl GitRepo {
         let main = self.repo.main_repo().ok()?;
         let dir = main.workdir()?.to_path_buf();
         Some(std::fs::canonicalize(&dir).unwrap_or(dir))
+    }
+
+    /// The hash function of this repository's object ids.
+    pub fn object_hash(&self) -> GitHash {
+        match self.repo.object_hash() {
+            gix::hash::Kind::Sha1 => GitHash::Sha1,
+            #[allow(unreachable_patterns)]
+            _ => GitHash::Sha256,
+        }
     }
 
     /// The git commit HEAD is at (`None` before the first git commit).
@@ -357,6 +366,26 @@ impl GitRepo {
     pub fn git(&self, args: &[&str]) -> Result<String, Error> {
         run_git(&self.work_tree, args)
     }
+}
+
+/// The git blob id of `bytes` under `algorithm`, as `git hash-object --no-filters`
+/// computes it (lineage records code deps this way).
+pub fn blob_id(algorithm: GitHash, bytes: &[u8]) -> Result<GitBlob, Error> {
+    let kind = match algorithm {
+        GitHash::Sha1 => gix::hash::Kind::Sha1,
+        GitHash::Sha256 => {
+            return Err(Error::Gix {
+                what: "hashing a blob".into(),
+                message: "SHA-256 object ids are not supported by this build".into(),
+            });
+        }
+    };
+    let id = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, bytes)
+        .map_err(gix_err("hashing a blob"))?;
+    Ok(GitBlob {
+        algorithm,
+        id: id.as_bytes().to_vec(),
+    })
 }
 
 /// Run `git` in `dir` and return its standard output.

@@ -36,6 +36,16 @@ pub struct Committed {
 /// now names them), then the branch moves by compare-and-swap from the parent it was
 /// built on.
 pub fn commit(repo: &Repo, index: &mut Index, new: NewCommit) -> Result<Committed, Error> {
+    commit_with_runs(repo, index, new, Vec::new())
+}
+
+/// [`commit`] with run records (lineage), already stored, listed in the commit.
+pub fn commit_with_runs(
+    repo: &Repo,
+    index: &mut Index,
+    new: NewCommit,
+    runs: Vec<ObjectId>,
+) -> Result<Committed, Error> {
     // As git: a message that is empty once tidied is refused, before anything is written.
     let message = normalize_message(&new.message);
     if message.trim().is_empty() {
@@ -60,7 +70,7 @@ pub fn commit(repo: &Repo, index: &mut Index, new: NewCommit) -> Result<Committe
         author: new.author.clone(),
         message,
         git: new.git,
-        runs: Vec::new(),
+        runs,
         extensions: Vec::new(),
     };
     let id = store.put(&commit)?;

@@ -1,8 +1,9 @@
 //! What is reachable from a set of commits and trees.
 //!
-//! Commits lead to their parents, trees and run records; trees to their entries. Blobs
-//! are marked without being read. A commit or tree that cannot be read is recorded as
-//! missing, with what led to it. Blobs may legitimately be absent when a remote holds
+//! Commits lead to their parents, trees and run records; trees to their entries; run
+//! records to the trees and blobs of their deps and outs. Blobs are marked without
+//! being read. A commit, tree or run record that cannot be read is recorded as missing,
+//! with what led to it. Blobs may legitimately be absent when a remote holds
 //! them (not fetched), so gc only marks them; fsck, with no remote to fetch from, also
 //! checks them against the store's listing and records absent ones with the paths that
 //! need them.
@@ -11,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Error;
 use crate::hash::ObjectId;
-use crate::object::EntryKind;
+use crate::object::{Encode, EntryKind, RunRecord};
 use crate::path::RepoPath;
 use crate::store::{self, Store};
 
@@ -100,7 +101,7 @@ impl<'a> Marker<'a> {
                     let origin = format!("{here} from {via}");
                     self.walk_tree(commit.tree, &here, RepoPath::root(), &origin);
                     for run in commit.runs {
-                        self.seen.insert(run);
+                        self.run(run, &origin);
                     }
                     for parent in commit.parents {
                         stack.push((parent, here.clone()));
@@ -108,6 +109,37 @@ impl<'a> Marker<'a> {
                 }
                 Err(e) => self.note(id, "commit", &reached_by, e.into()),
             }
+        }
+    }
+
+    /// Mark a run record and the trees and blobs of its deps and outs; `via` names the
+    /// commit that lists it.
+    fn run(&mut self, id: ObjectId, via: &str) {
+        if !self.seen.insert(id) {
+            return;
+        }
+        let record = self.store.read(&id).and_then(|bytes| {
+            RunRecord::decode(&bytes).map_err(|source| store::Error::Decode {
+                id,
+                kind: "run record",
+                source,
+            })
+        });
+        match record {
+            Ok(record) => {
+                let here = format!("run record {} in {via}", id.short());
+                for artifact in record.deps.iter().chain(&record.outs) {
+                    match artifact.kind {
+                        EntryKind::Dir => {
+                            self.walk_tree(artifact.id, &here, artifact.path.clone(), &here)
+                        }
+                        EntryKind::File | EntryKind::Symlink => {
+                            self.blob_at(artifact.id, &artifact.path, &here)
+                        }
+                    }
+                }
+            }
+            Err(e) => self.note(id, "run record", via, e.into()),
         }
     }
 
@@ -209,7 +241,7 @@ impl<'a> Marker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::{Tree, TreeEntry};
+    use crate::object::{Artifact, Commit, Origin, Signature, Tree, TreeEntry};
 
     fn entry(name: &str, kind: EntryKind, id: ObjectId) -> TreeEntry {
         TreeEntry {
@@ -260,5 +292,80 @@ mod tests {
         assert_eq!(marker.missing[0].kind, "blob");
         assert_eq!(marker.missing[0].via, "the index");
         assert_eq!(paths, ["data/gone", "data/sub/copy", "elsewhere/gone"]);
+    }
+
+    fn commit_listing(store: &Store, runs: Vec<ObjectId>) -> ObjectId {
+        let tree = store.put(&Tree::default()).expect("put");
+        store
+            .put(&Commit {
+                tree,
+                parents: vec![],
+                author: Signature {
+                    name: "A".into(),
+                    email: "a@b".into(),
+                    time: 0,
+                    tz_minutes: 0,
+                },
+                message: "m\n".into(),
+                git: None,
+                runs,
+                extensions: vec![],
+            })
+            .expect("put")
+    }
+
+    /// gc keeps what a run record names even where no tree names it, and a run record
+    /// that cannot be read stops it (reported as missing, with the commit that lists it).
+    #[test]
+    fn run_records_lead_to_their_deps_and_outs() {
+        let (_dir, store) = Store::scratch();
+        let input = store.put_bytes(b"input").expect("put");
+        let below = store.put_bytes(b"checkpoint").expect("put");
+        let outs = store
+            .put(&Tree::from_unsorted(vec![entry(
+                "e1.pt",
+                EntryKind::File,
+                below,
+            )]))
+            .expect("put");
+        let artifact = |path: &str, kind, id| Artifact {
+            path: RepoPath::new(path).expect("path"),
+            kind,
+            executable: false,
+            size: 1,
+            id,
+        };
+        let run = store
+            .put(&RunRecord {
+                command: vec!["train".into()],
+                origin: Origin::Ran,
+                cwd: RepoPath::root(),
+                deps: vec![artifact("data.csv", EntryKind::File, input)],
+                code: vec![],
+                outs: vec![artifact("ckpt", EntryKind::Dir, outs)],
+                env: vec![],
+                exit_code: 0,
+                started: 0,
+                ended: 0,
+                git: None,
+                extensions: vec![],
+            })
+            .expect("put");
+        let commit = commit_listing(&store, vec![run]);
+        let mut marker = Marker::new(&store);
+        marker.commit(commit, "refs/heads/main");
+        assert!(marker.missing.is_empty(), "{:?}", marker.missing);
+        for id in [run, input, outs, below] {
+            assert!(marker.seen.contains(&id), "{id:?} is reachable");
+        }
+
+        let gone = ObjectId::of(b"no such run");
+        let commit = commit_listing(&store, vec![gone]);
+        let mut marker = Marker::new(&store);
+        marker.commit(commit, "refs/heads/main");
+        assert_eq!(marker.missing.len(), 1);
+        assert_eq!(marker.missing[0].id, gone);
+        assert_eq!(marker.missing[0].kind, "run record");
+        assert!(marker.missing[0].via.contains(&commit.short()));
     }
 }

@@ -123,22 +123,28 @@ impl Encode for Commit {
                 "git commit id has the wrong length".into(),
             ));
         }
-        for (i, ext) in self.extensions.iter().enumerate() {
-            if i > 0 && self.extensions[i - 1].key >= ext.key {
-                return Err(DecodeError::Invalid(format!(
-                    "extensions out of order or duplicated at '{}'",
-                    ext.key
-                )));
-            }
-            if ext.critical && !KNOWN_EXTENSIONS.contains(&ext.key.as_str()) {
-                return Err(DecodeError::Invalid(format!(
-                    "needs a newer dvx: unknown critical extension '{}'",
-                    ext.key
-                )));
-            }
-        }
-        Ok(())
+        validate_extensions(&self.extensions)
     }
+}
+
+/// Extension keys strictly increasing, and none critical that this build does not know
+/// (shared by every object kind that carries extensions).
+pub(super) fn validate_extensions(extensions: &[Extension]) -> Result<(), DecodeError> {
+    for (i, ext) in extensions.iter().enumerate() {
+        if i > 0 && extensions[i - 1].key >= ext.key {
+            return Err(DecodeError::Invalid(format!(
+                "extensions out of order or duplicated at '{}'",
+                ext.key
+            )));
+        }
+        if ext.critical && !KNOWN_EXTENSIONS.contains(&ext.key.as_str()) {
+            return Err(DecodeError::Invalid(format!(
+                "needs a newer dvx: unknown critical extension '{}'",
+                ext.key
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The objects dvx stores, and their byte encodings.
 //!
-//! Owns: [`Tree`] and [`Commit`] and the rules that make their encodings canonical. A
-//! blob is a file's raw bytes and needs no code here. Does not own where objects live
+//! Owns: [`Tree`], [`Commit`] and [`RunRecord`] and the rules that make their encodings
+//! canonical. A blob is a file's raw bytes and needs no code here. Does not own where objects live
 //! (that is `store`).
 //!
 //! Every non-blob object is a 6-byte header (`DVXO`, kind, format version) followed by a
@@ -10,9 +10,11 @@
 //! re-encode to exactly the same bytes is an error, so one object has exactly one id.
 
 mod commit;
+mod run;
 mod tree;
 
 pub use commit::{Commit, Extension, GitHash, GitLink, Signature};
+pub use run::{Artifact, CodeDep, EnvVar, GitBlob, Origin, RunRecord, shell_words};
 pub use tree::{EntryKind, Tree, TreeEntry};
 
 use serde::Serialize;
@@ -32,7 +34,7 @@ pub const HEADER_LEN: usize = 6;
 pub enum Kind {
     Tree = 1,
     Commit = 2,
-    /// Reserved for lineage run records.
+    /// A lineage run record.
     Run = 3,
 }
 

@@ -14,6 +14,7 @@ use crate::hash::ObjectId;
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
+use crate::repo::RepoLock;
 use crate::stat::{FileKind, Stat};
 use crate::store::{self, Ingest, Store};
 
@@ -57,7 +58,19 @@ pub fn add(
     paths: &[PathBuf],
     progress: &dyn Progress,
 ) -> Result<AddReport, Error> {
-    let _lock = ws.repo().lock()?;
+    let lock = ws.repo().lock()?;
+    add_locked(ws, &lock, cwd, paths, progress)
+}
+
+/// [`add`] under the repository lock the caller holds (lineage adds a run's outs and
+/// commits them under one lock).
+pub fn add_locked(
+    ws: &Workspace,
+    _lock: &RepoLock,
+    cwd: &Path,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<AddReport, Error> {
     let root = ws.root();
     let store = ws.repo().store();
     let mut index = ws.load_index()?;

@@ -26,16 +26,16 @@ mod walk;
 
 use std::path::{Path, PathBuf};
 
-pub use add::{AddReport, add};
+pub use add::{AddReport, add, add_locked};
 pub use checkout::{
     CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, checkout, interrupted_checkout, switch,
 };
-pub use compare::{FileState, check_entry};
+pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
 pub use materialize::Materializer;
 pub use merge::{MergeOptions, MergeOutcome, merge};
 pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
-pub use restore::{RestoreReport, restore};
+pub use restore::{RestoreReport, restore, restore_locked};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};

@@ -17,6 +17,7 @@ use crate::index::{Entry, Index, Kind, Stat};
 use crate::object::EntryKind;
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
+use crate::repo::RepoLock;
 
 /// What a restore did.
 #[derive(Debug, Default)]
@@ -37,7 +38,20 @@ pub fn restore(
     source: Option<(ObjectId, &str)>,
     progress: &dyn Progress,
 ) -> Result<RestoreReport, Error> {
-    let _lock = ws.repo().lock()?;
+    let lock = ws.repo().lock()?;
+    restore_locked(ws, &lock, cwd, paths, source, progress)
+}
+
+/// [`restore`] under the repository lock the caller holds (lineage checks for local
+/// changes and restores a run's inputs under one lock).
+pub fn restore_locked(
+    ws: &Workspace,
+    _lock: &RepoLock,
+    cwd: &Path,
+    paths: &[PathBuf],
+    source: Option<(ObjectId, &str)>,
+    progress: &dyn Progress,
+) -> Result<RestoreReport, Error> {
     let root = ws.root();
     let store = ws.repo().store();
     let mut index = ws.load_index()?;

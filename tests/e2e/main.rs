@@ -17,6 +17,8 @@ mod fixtures;
 mod git_integration;
 mod git_pin;
 mod history;
+mod lineage;
+mod lineage_errors;
 mod merge_gc;
 mod merge_per_file;
 mod property;
