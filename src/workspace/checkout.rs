@@ -495,10 +495,7 @@ fn plan_path(
                 } => {
                     let now = Item {
                         name: String::new(),
-                        kind: match kind {
-                            Kind::Symlink => EntryKind::Symlink,
-                            _ => EntryKind::File,
-                        },
+                        kind: kind.into(),
                         executable,
                         root: false,
                         size: 0,
@@ -638,10 +635,7 @@ fn interrupted_leftovers(
 fn item_of(entry: &Entry) -> Item {
     Item {
         name: entry.path.file_name().to_owned(),
-        kind: match entry.kind {
-            Kind::Symlink => EntryKind::Symlink,
-            Kind::File | Kind::Tree => EntryKind::File,
-        },
+        kind: entry.kind.into(),
         executable: entry.executable,
         root: false,
         size: entry.size,

@@ -212,17 +212,12 @@ pub fn expand_tree_entry(
     index.remove(dir);
     for child in &tree.entries {
         let path = dir.join_unchecked(&child.name);
-        let kind = match child.kind {
-            crate::object::EntryKind::File => index::Kind::File,
-            crate::object::EntryKind::Symlink => index::Kind::Symlink,
-            crate::object::EntryKind::Dir => index::Kind::Tree,
-        };
         if child.root {
             index.add_root(path.clone());
         }
         index.upsert(index::Entry::not_fetched(
             path,
-            kind,
+            child.kind.into(),
             child.executable,
             child.id,
             child.size,

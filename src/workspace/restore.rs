@@ -14,7 +14,6 @@ use super::{Error, Workspace, expand_to, expand_tree_entry, read_err, resolve_pa
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
-use crate::object::EntryKind;
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 
@@ -76,14 +75,9 @@ pub fn restore(
 
 /// An index entry (not yet fetched) for a file item of a stored tree.
 pub(super) fn entry_for(path: RepoPath, item: &Item) -> Entry {
-    let kind = match item.kind {
-        EntryKind::File => Kind::File,
-        EntryKind::Symlink => Kind::Symlink,
-        EntryKind::Dir => Kind::Tree,
-    };
     Entry::not_fetched(
         path,
-        kind,
+        item.kind.into(),
         item.executable,
         item.id.expect("stored items have ids"),
         item.size,
