@@ -19,3 +19,4 @@ pub mod index;
 pub mod history;
 pub mod workspace;
 pub mod remote;
+pub mod flow;

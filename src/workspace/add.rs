@@ -14,6 +14,7 @@ use crate::hash::ObjectId;
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
+use crate::repo::RepoLock;
 use crate::stat::{FileKind, Stat};
 use crate::store::{self, Ingest, Store};
 
@@ -53,11 +54,11 @@ enum Stored {
 /// Track `paths` (relative to `cwd`): hash and store every file, stage the result.
 pub fn add(
     ws: &Workspace,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     progress: &dyn Progress,
 ) -> Result<AddReport, Error> {
-    let _lock = ws.repo().lock()?;
     let root = ws.root();
     let store = ws.repo().store();
     let mut index = ws.load_index()?;
@@ -172,9 +173,9 @@ pub fn add(
         report.removed_files += stage_deletions(&mut index, root, target, &found);
     }
     for target in &targets {
-        track_root(ws, &mut index, target, &mut report)?;
+        track_root(ws, lock, &mut index, target, &mut report)?;
     }
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 
@@ -270,6 +271,7 @@ fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, found: &[F
 /// Record `target` as a root and keep git ignoring it.
 fn track_root(
     ws: &Workspace,
+    lock: &RepoLock,
     index: &mut Index,
     target: &RepoPath,
     report: &mut AddReport,
@@ -291,11 +293,11 @@ fn track_root(
     // warning suggests. An entry that is there is not rewritten.
     let covering = index.root_covering(target).cloned();
     if let Some(covering) = covering.filter(|r| !r.is_root()) {
-        changed.push(ignore_block::add(root, &covering).map_err(write_err(root))?);
+        changed.push(ignore_block::add(root, lock, &covering).map_err(write_err(root))?);
     }
     if added {
         for nested in &absorbed {
-            changed.push(ignore_block::remove(root, nested).map_err(write_err(root))?);
+            changed.push(ignore_block::remove(root, lock, nested).map_err(write_err(root))?);
         }
     }
     for file in changed.into_iter().flatten() {

@@ -14,7 +14,6 @@ mod add;
 mod checkout;
 mod compare;
 mod materialize;
-mod merge;
 mod real_dirs;
 mod reset;
 mod resolve;
@@ -32,7 +31,6 @@ pub use checkout::{
 };
 pub use compare::{FileState, check_entry};
 pub use materialize::Materializer;
-pub use merge::{MergeOptions, MergeOutcome, merge};
 pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore};
@@ -46,7 +44,7 @@ use crate::hash::ObjectId;
 use crate::history;
 use crate::index::{self, Index};
 use crate::path::RepoPath;
-use crate::repo::{self, Repo};
+use crate::repo::{self, Repo, RepoLock};
 use crate::store;
 
 /// What went wrong in a work-tree operation.
@@ -72,12 +70,6 @@ pub enum Error {
     LocalChanges { path: RepoPath },
     #[error("checkout would overwrite local changes in {count} path(s): {list}")]
     WouldOverwrite {
-        count: usize,
-        list: String,
-        paths: Vec<RepoPath>,
-    },
-    #[error("merge stopped: {count} path(s) changed on both sides: {list}")]
-    MergeConflicts {
         count: usize,
         list: String,
         paths: Vec<RepoPath>,
@@ -188,10 +180,23 @@ impl Workspace {
         Ok(Index::load(self.repo.local_dir())?)
     }
 
-    /// Write the index, durably when the repository flushes.
-    pub fn write_index(&self, index: &mut Index) -> Result<(), Error> {
+    /// Write the index, durably when the repository flushes, under the repository lock.
+    pub fn write_index(&self, lock: &RepoLock, index: &mut Index) -> Result<(), Error> {
+        debug_assert!(lock.guards(&self.repo), "the lock of another work tree");
         Ok(index.write(self.repo.config().core.fsync)?)
     }
+}
+
+/// Whether `arg` (typed relative to `cwd`) names a tracked path: an index entry, a
+/// directory with entries below it, or a path inside a directory that is not fetched.
+/// (`dvx checkout <path>` restores it, as git allows, when it is no revision.)
+pub fn is_tracked_path(ws: &Workspace, cwd: &Path, arg: &Path) -> bool {
+    let Ok(path) = resolve_path(ws.root(), cwd, arg) else {
+        return false;
+    };
+    ws.load_index()
+        .map(|index| index.has_under(&path) || index.tree_entry_covering(&path).is_some())
+        .unwrap_or(false)
 }
 
 /// Replace an unexpanded tree entry at `dir` by its children (files not fetched,

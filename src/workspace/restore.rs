@@ -16,6 +16,7 @@ use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
+use crate::repo::RepoLock;
 
 /// What a restore did.
 #[derive(Debug, Default)]
@@ -31,12 +32,12 @@ pub struct RestoreReport {
 /// Restore `paths` (relative to `cwd`) from the index, or from commit `source`.
 pub fn restore(
     ws: &Workspace,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     source: Option<(ObjectId, &str)>,
     progress: &dyn Progress,
 ) -> Result<RestoreReport, Error> {
-    let _lock = ws.repo().lock()?;
     let root = ws.root();
     let store = ws.repo().store();
     let mut index = ws.load_index()?;
@@ -69,7 +70,7 @@ pub fn restore(
         expand_to(&mut index, store, &t.path)?;
     }
     let report = write_entries(ws, &mut index, targets, Existing::Check, progress)?;
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 

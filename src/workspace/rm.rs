@@ -9,6 +9,7 @@ use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
 use crate::git::ignore_block;
 use crate::index::Kind;
 use crate::path::RepoPath;
+use crate::repo::RepoLock;
 
 /// What `rm` did.
 #[derive(Debug, Default)]
@@ -25,12 +26,12 @@ pub struct RmReport {
 /// and a file with changes not staged is refused unless `force`.
 pub fn rm(
     ws: &Workspace,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     cached: bool,
     force: bool,
 ) -> Result<RmReport, Error> {
-    let _lock = ws.repo().lock()?;
     let root = ws.root();
     let store = ws.repo().store();
     let mut index = ws.load_index()?;
@@ -86,14 +87,14 @@ pub fn rm(
             index.remove_root(&r);
             if ws.git().is_some()
                 && !r.is_root()
-                && let Some(file) = ignore_block::remove(root, &r).map_err(write_err(root))?
+                && let Some(file) = ignore_block::remove(root, lock, &r).map_err(write_err(root))?
                 && !report.gitignores_changed.contains(&file)
             {
                 report.gitignores_changed.push(file);
             }
         }
     }
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 
