@@ -118,7 +118,7 @@ fn flow_hint(e: &flow::Error) -> Option<String> {
     use flow::Error as E;
     Some(match e {
         E::NoGit { what } => format!(
-            "{what} needs a dvx repository inside a git work tree (created without --no-git)"
+            "use {what} in a dvx repository inside a git work tree (one created without --no-git)"
         ),
         E::NoPin { .. } => {
             "that git commit was made before dvx pinned any data; pick a later one".into()

@@ -2,9 +2,9 @@
 //! `git merge`), and the `dvx.lock` merge driver git runs.
 //!
 //! All three join two commits through the one merge-commit builder,
-//! [`history::merge::join`]: up to date, fast-forward, or a two-parent merge commit. The
-//! first two then check the result out (moving HEAD's branch by compare-and-swap) and
-//! write `dvx.lock`, under the repository lock. The driver runs inside git's own merge,
+//! [`crate::history::merge::join`]: up to date, fast-forward, or a two-parent merge
+//! commit. The first two then check the result out (moving HEAD's branch by
+//! compare-and-swap) and write `dvx.lock`, under the repository lock. The driver runs inside git's own merge,
 //! without the lock: it stores objects (safe for concurrent writers: each is created by
 //! rename) and writes only the file git gave it, never the work tree or a ref; the
 //! post-merge hook then checks the result out.

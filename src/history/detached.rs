@@ -34,12 +34,16 @@ pub fn left_behind(
     if tips.contains(&old) {
         return Ok(Vec::new());
     }
+    // Most often `old` is an earlier commit of some branch: the walk from the refs stops
+    // there (newest first, so it costs the commits made since, not the whole history).
+    // Only commits really being abandoned cost a walk of everything the refs reach.
     let mut kept = HashSet::new();
     for step in Walk::new(store, &tips)? {
-        kept.insert(step?.0);
-    }
-    if kept.contains(&old) {
-        return Ok(Vec::new());
+        let (id, _) = step?;
+        if id == old {
+            return Ok(Vec::new());
+        }
+        kept.insert(id);
     }
     let mut orphans = Vec::new();
     for step in Walk::new(store, &[old])? {

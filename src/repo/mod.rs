@@ -361,8 +361,8 @@ impl Repo {
         &self.refs
     }
 
-    /// Move (or with `new == None`, delete) a ref by compare-and-swap from `expected`;
-    /// see [`Refs::update`]. The caller holds this work tree's repository lock.
+    /// Move (or with `new == None`, delete) a ref by compare-and-swap from `expected`,
+    /// logging the move in its reflog. The caller holds this work tree's repository lock.
     pub fn update_ref(
         &self,
         lock: &RepoLock,
