@@ -1,7 +1,9 @@
 //! Refs: HEAD, branches, tags and their reflogs.
 //!
 //! Owns: reading and moving `HEAD` and `refs/{heads,tags,remotes}/…`, and appending every
-//! move to a reflog (`logs/…`). Does not own what a revision string means (history).
+//! move to a reflog (`logs/…`). Does not own what a revision string means (history), nor
+//! the repository lock: moving is crate-internal, and outside the crate refs move through
+//! `Repo::update_ref` and `Repo::set_head`, which take the lock's guard.
 //!
 //! Invariants: a ref file holds one full hex id and a newline; it is replaced by a temp
 //! file and a rename, never written in place. Every move is a compare-and-swap on the old

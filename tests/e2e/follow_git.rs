@@ -374,3 +374,30 @@ fn linked_worktrees_follow_their_own_git_branch() {
     assert_ne!(json(&out)["branch"], "taken");
     assert_eq!(sb.status_json()["branch"], "taken");
 }
+
+#[test]
+fn init_starts_on_gits_branch() {
+    let sb = Sandbox::git_only();
+    sb.git(&["checkout", "-q", "-b", "trunk"]);
+    sb.ok(&["init"]);
+    let status = sb.status_json();
+    assert_eq!(status["branch"], "trunk");
+    assert_eq!(status["head"], serde_json::Value::Null);
+    sb.write("data/a.txt", b"a\n");
+    sb.ok(&["add", "data"]);
+    assert_eq!(
+        json(&sb.out(&["commit", "-m", "a", "--json"]))["branch"],
+        "trunk"
+    );
+    assert_eq!(branches(&sb).len(), 1, "no `main` was ever made");
+}
+
+#[test]
+fn a_damaged_record_of_gits_branch_is_only_seen_again() {
+    let (sb, base) = pinned_main();
+    sb.write(".dvx/GIT_BRANCH", b"\xff\xfe not a record");
+    let status = sb.status_json();
+    assert_eq!(status["branch"], "main");
+    assert_eq!(status["head"], base.as_str());
+    assert_eq!(sb.read(".dvx/GIT_BRANCH"), b"ref: refs/heads/main\n");
+}
