@@ -196,7 +196,11 @@ fn main() -> ExitCode {
 
     section("Branches for data, and git merge merges the pinned data too");
     t.git(&["checkout", "-q", "-b", "more-fish"]);
-    t.dvx(&["checkout", "-b", "more-fish"]);
+    t.check(
+        "dvx follows git onto the new branch",
+        t.dvx(&["status", "--json"])
+            .contains("\"branch\": \"more-fish\""),
+    );
     t.write("data/images/fish-extra.bin", &sample(9999));
     t.dvx(&["add", "data"]);
     t.dvx(&["commit", "-m", "one more fish", "--git-add"]);

@@ -18,5 +18,6 @@ pub mod git;
 pub mod index;
 pub mod history;
 pub mod workspace;
-pub mod lineage;
 pub mod remote;
+pub mod flow;
+pub mod lineage;

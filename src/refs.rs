@@ -1,7 +1,9 @@
 //! Refs: HEAD, branches, tags and their reflogs.
 //!
 //! Owns: reading and moving `HEAD` and `refs/{heads,tags,remotes}/…`, and appending every
-//! move to a reflog (`logs/…`). Does not own what a revision string means (history).
+//! move to a reflog (`logs/…`). Does not own what a revision string means (history), nor
+//! the repository lock: moving is crate-internal, and outside the crate refs move through
+//! `Repo::update_ref` and `Repo::set_head`, which take the lock's guard.
 //!
 //! Invariants: a ref file holds one full hex id and a newline; it is replaced by a temp
 //! file and a rename, never written in place. Every move is a compare-and-swap on the old
@@ -180,7 +182,7 @@ impl Refs {
     }
 
     /// Create a HEAD pointing at `branch` if there is none (a fresh repository or clone).
-    pub fn init_head(&self, branch: &str) -> Result<(), Error> {
+    pub(crate) fn init_head(&self, branch: &str) -> Result<(), Error> {
         let path = self.head_path();
         atomic::write_new(&path, format!("ref: {HEADS}{branch}\n").as_bytes())
             .map(|_| ())
@@ -212,8 +214,14 @@ impl Refs {
         }
     }
 
-    /// Point HEAD somewhere else, logging the move in HEAD's reflog.
-    pub fn set_head(&self, head: &Head, who: &Signature, message: &str) -> Result<(), Error> {
+    /// Point HEAD somewhere else, logging the move in HEAD's reflog. Outside this crate
+    /// HEAD moves through `Repo::set_head`, which takes the repository lock's guard.
+    pub(crate) fn set_head(
+        &self,
+        head: &Head,
+        who: &Signature,
+        message: &str,
+    ) -> Result<(), Error> {
         let _lock = self.lock()?;
         let old = self.head_commit().ok().flatten();
         let (text, new) = match head {
@@ -254,8 +262,10 @@ impl Refs {
     }
 
     /// Move (or with `new == None`, delete) a ref, if it still has the `expected` value.
-    /// When HEAD is on this branch, HEAD's reflog records the move too.
-    pub fn update(
+    /// When HEAD is on this branch, HEAD's reflog records the move too. Outside this
+    /// crate refs move through `Repo::update_ref`, which takes the repository lock's
+    /// guard.
+    pub(crate) fn update(
         &self,
         name: &str,
         expected: Expected,

@@ -34,9 +34,9 @@ struct JsonAdd {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let (ws, lock) = ctx.open_locked()?;
     let bars = ctx.progress();
-    let report = workspace::add(&ws, &ctx.cwd, &args.paths, &bars)?;
+    let report = workspace::add(&ws, &lock, &ctx.cwd, &args.paths, &bars)?;
     for path in &report.changed_while_adding {
         let path = render::quote_path(path.as_str());
         eprintln!(

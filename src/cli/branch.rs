@@ -41,7 +41,12 @@ struct JsonBranch {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let ws = if args.delete || args.force_delete || args.rename || !args.names.is_empty() {
+        // Writers take the lock (and follow git) once their arguments are checked.
+        ctx.open_plain()?
+    } else {
+        ctx.open()?
+    };
     if args.delete || args.force_delete {
         let [name] = args.names.as_slice() else {
             return Err(Hinted::usage("give one branch to delete", "dvx branch -d <name>").into());
@@ -97,8 +102,10 @@ fn list(ws: &Workspace, json: bool) -> Result<ExitCode> {
 fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Result<ExitCode> {
     let target = rev::resolve(ws.repo(), rev)?;
     let who = ctx.signature(ws)?;
+    let lock = ctx.lock_following(ws)?;
     branch::create(
         ws.repo(),
+        &lock,
         name,
         target,
         force,
@@ -113,7 +120,8 @@ fn create(ctx: &Ctx, ws: &Workspace, name: &str, rev: &str, force: bool) -> Resu
 
 fn delete(ctx: &Ctx, ws: &Workspace, name: &str, force: bool) -> Result<ExitCode> {
     let who = ctx.signature(ws)?;
-    let tip = branch::delete(ws.repo(), name, force, &who)?;
+    let lock = ctx.lock_following(ws)?;
+    let tip = branch::delete(ws.repo(), &lock, name, force, &who)?;
     if !ctx.quiet {
         outln!("deleted branch {name} (was {})", tip.short());
     }
@@ -122,17 +130,8 @@ fn delete(ctx: &Ctx, ws: &Workspace, name: &str, force: bool) -> Result<ExitCode
 
 fn rename(ctx: &Ctx, ws: &Workspace, names: &[String]) -> Result<ExitCode> {
     let (old, new) = match names {
-        [new] => match ws.repo().refs().read_head()?.branch() {
-            Some(current) => (current.to_owned(), new.clone()),
-            None => {
-                return Err(Hinted::usage(
-                    "HEAD is detached; name the branch to rename",
-                    "dvx branch -m <old> <new>",
-                )
-                .into());
-            }
-        },
-        [old, new] => (old.clone(), new.clone()),
+        [new] => (None, new.clone()),
+        [old, new] => (Some(old.clone()), new.clone()),
         _ => {
             return Err(Hinted::usage(
                 "give the new name (and optionally the old one)",
@@ -141,8 +140,23 @@ fn rename(ctx: &Ctx, ws: &Workspace, names: &[String]) -> Result<ExitCode> {
             .into());
         }
     };
+    // Follow git first: `branch -m NEW` renames the branch dvx is on after that.
+    let lock = ctx.lock_following(ws)?;
+    let old = match old {
+        Some(old) => old,
+        None => match ws.repo().refs().read_head()?.branch() {
+            Some(current) => current.to_owned(),
+            None => {
+                return Err(Hinted::usage(
+                    "HEAD is detached; name the branch to rename",
+                    "dvx branch -m <old> <new>",
+                )
+                .into());
+            }
+        },
+    };
     let who = ctx.signature(ws)?;
-    branch::rename(ws.repo(), &old, &new, &who)?;
+    branch::rename(ws.repo(), &lock, &old, &new, &who)?;
     if !ctx.quiet {
         outln!("renamed branch {old} to {new}");
     }

@@ -3,17 +3,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use dvx::git::pin::{self, Pin};
+use anyhow::Result;
+use dvx::flow::pin;
+use dvx::flow::switch::{self, NewBranch, NotTaken, SwitchOptions, Switched};
 use dvx::hash::ObjectId;
-use dvx::history::merge;
-use dvx::refs::{self, Expected, HEADS};
-use dvx::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, Workspace};
+use dvx::repo::RepoLock;
+use dvx::workspace::{self, CheckoutMode, Workspace};
 
 use serde::Serialize;
 
-use super::hint::{self, Hinted};
-use super::{Ctx, render, rev};
+use super::hint::Hinted;
+use super::{Ctx, follow, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,84 +48,75 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
-    let mode = if args.lazy {
-        CheckoutMode::Lazy
+    let ws = ctx.open_plain()?;
+    if args.git.is_none()
+        && args.paths.is_empty()
+        && args.rev.is_none()
+        && args.new_branch.is_none()
+        && !args.force
+    {
+        return Err(Hinted::usage(
+            "nothing to check out",
+            "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
+        )
+        .into());
+    }
+    // Switching follows a git branch switch itself (quietly: the checkout settles what
+    // it could not follow); restoring paths follows as every other command does.
+    let restoring = args.git.is_none() && !args.paths.is_empty();
+    let lock = if restoring {
+        ctx.lock_following(&ws)?
     } else {
-        CheckoutMode::Eager
+        ctx.lock(&ws)?
     };
+    let options = || -> Result<SwitchOptions> {
+        Ok(SwitchOptions {
+            mode: if args.lazy {
+                CheckoutMode::Lazy
+            } else {
+                CheckoutMode::Eager
+            },
+            force: args.force,
+            who: ctx.reflog_signature(&ws)?,
+        })
+    };
+    let bars = ctx.progress();
     if let Some(git_rev) = &args.git {
-        let (target, branch) = pinned_target(&ws, git_rev)?;
-        return switch_to_pin(ctx, &ws, target, branch, mode, args.force, args.json);
+        let switched = pin::checkout_git(&ws, &lock, git_rev, &options()?, &bars)?;
+        announce(ctx, &ws, &switched, args.json)?;
+        return Ok(ExitCode::SUCCESS);
     }
     if !args.paths.is_empty() {
         let source = match &args.rev {
             Some(rev) => Some((rev::resolve(ws.repo(), rev)?, rev.as_str())),
             None => None,
         };
-        return restore(ctx, &ws, &args.paths, source, args.json);
+        return restore(ctx, &ws, &lock, &args.paths, source, args.json);
     }
     let rev = match (args.rev.as_deref(), &args.new_branch) {
         (Some(rev), _) => rev,
         (None, Some(name)) => {
-            let head = ws.repo().refs().head_commit()?;
-            return create_and_switch(ctx, &ws, name, head, mode, args.force, args.json);
+            return new_branch(ctx, &ws, &lock, name, None, &options()?, args.json);
         }
         // `git checkout -f`: throw the local changes away, staying where HEAD is.
-        (None, None) if args.force => "HEAD",
-        (None, None) => {
-            return Err(Hinted::usage(
-                "nothing to check out",
-                "give a branch, tag or commit (dvx checkout main), or paths to restore (dvx checkout -- data/)",
-            )
-            .into());
-        }
+        (None, None) => "HEAD",
     };
     let target = match rev::resolve(ws.repo(), rev) {
         Ok(id) => id,
         // `dvx checkout data/x.csv`, as git allows, when it is a tracked path.
-        Err(dvx::history::Error::UnknownRevision(_)) if is_tracked_path(ctx, &ws, rev) => {
-            return restore(ctx, &ws, &[PathBuf::from(rev)], None, args.json);
+        Err(dvx::history::Error::UnknownRevision(_))
+            if workspace::is_tracked_path(&ws, &ctx.cwd, std::path::Path::new(rev)) =>
+        {
+            return restore(ctx, &ws, &lock, &[PathBuf::from(rev)], None, args.json);
         }
         Err(e) => return Err(e.into()),
     };
     if let Some(name) = &args.new_branch {
-        return create_and_switch(ctx, &ws, name, Some(target), mode, args.force, args.json);
+        return new_branch(ctx, &ws, &lock, name, Some(target), &options()?, args.json);
     }
-    let branch = format!("{HEADS}{rev}");
-    // `checkout <name>` switches to the branch even when a tag of the same name (which
-    // revisions resolve first) names another commit, as git does: the files must be the
-    // branch's, not the tag's. `checkout HEAD` stays on the current branch.
-    let current = match ws.repo().refs().read_head()? {
-        refs::Head::Branch(b) if rev == "HEAD" || rev == "@" => Some(b),
-        _ => None,
-    };
-    let (target, head) = match (current, ws.repo().refs().get(&branch)?) {
-        (Some(current), _) => (target, workspace::HeadMove::Switch(current)),
-        (None, Some(tip)) => (tip, workspace::HeadMove::Switch(branch)),
-        (None, None) => (target, workspace::HeadMove::Detach),
-    };
-    let report = switch(
-        ctx,
-        &ws,
-        target,
-        head.clone(),
-        mode,
-        args.force,
-        &format!("checkout: moving to {rev}"),
-    )?;
-    let pin_changed = super::pin::repin(&ws)?;
-    announce(ctx, &ws, &head, target, &report, args.json, pin_changed)?;
+    let switched = switch::to_revision(&ws, &lock, rev, target, &options()?, &bars)?;
+    announce(ctx, &ws, &switched, args.json)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn is_tracked_path(ctx: &Ctx, ws: &Workspace, arg: &str) -> bool {
-    let Ok(path) = workspace::resolve_path(ws.root(), &ctx.cwd, std::path::Path::new(arg)) else {
-        return false;
-    };
-    ws.load_index()
-        .map(|index| index.has_under(&path) || index.tree_entry_covering(&path).is_some())
-        .unwrap_or(false)
 }
 
 #[derive(Serialize)]
@@ -138,12 +129,13 @@ struct JsonRestore<'a> {
 fn restore(
     ctx: &Ctx,
     ws: &Workspace,
+    lock: &RepoLock,
     paths: &[PathBuf],
     source: Option<(ObjectId, &str)>,
     json: bool,
 ) -> Result<ExitCode> {
     let bars = ctx.progress();
-    let report = workspace::restore(ws, &ctx.cwd, paths, source, &bars)?;
+    let report = workspace::restore(ws, lock, &ctx.cwd, paths, source, &bars)?;
     if json {
         let out = JsonRestore {
             restored: report.restored.iter().map(|p| p.as_str()).collect(),
@@ -174,88 +166,31 @@ fn restore(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn switch(
+fn new_branch(
     ctx: &Ctx,
     ws: &Workspace,
-    target: ObjectId,
-    head: workspace::HeadMove,
-    mode: CheckoutMode,
-    force: bool,
-    message: &str,
-) -> Result<CheckoutReport> {
-    let options = CheckoutOptions {
-        target,
-        head,
-        mode,
-        force,
-        who: ctx.signature(ws).or_else(|_| fallback_signature())?,
-        message: message.to_owned(),
-    };
-    let bars = ctx.progress();
-    Ok(workspace::checkout(ws, &options, &bars)?)
-}
-
-/// Reflog entries of a checkout need an identity, but a checkout should not fail for
-/// want of one.
-fn fallback_signature() -> Result<dvx::object::Signature> {
-    let (time, tz_minutes) = super::now()?;
-    Ok(dvx::object::Signature {
-        name: "dvx".into(),
-        email: String::new(),
-        time,
-        tz_minutes,
-    })
-}
-
-fn create_and_switch(
-    ctx: &Ctx,
-    ws: &Workspace,
+    lock: &RepoLock,
     name: &str,
-    at: Option<ObjectId>,
-    mode: CheckoutMode,
-    force: bool,
+    start: Option<ObjectId>,
+    options: &SwitchOptions,
     json: bool,
 ) -> Result<ExitCode> {
-    refs::validate_name(name, "branch")?;
-    let full = format!("{HEADS}{name}");
-    let Some(at) = at else {
-        // No commits yet: as in git, the unborn branch just gets another name.
-        let who = ctx.signature(ws).or_else(|_| fallback_signature())?;
-        let _lock = ws.repo().lock()?;
-        ws.repo()
-            .ensure_not_checked_out_elsewhere(&full, dvx::repo::BranchChange::CheckOut)?;
-        ws.repo().refs().set_head(
-            &refs::Head::Branch(full),
-            &who,
-            "checkout: new unborn branch",
-        )?;
-        if !ctx.quiet {
-            outln!("Switched to a new branch '{name}' (no commits yet)");
+    let bars = ctx.progress();
+    match switch::to_new_branch(ws, lock, name, start, options, &bars)? {
+        NewBranch::Unborn { followed } => {
+            follow::announce(ctx, &followed);
+            if !ctx.quiet {
+                outln!("Switched to a new branch '{name}' (no commits yet)");
+            }
         }
-        return Ok(ExitCode::SUCCESS);
-    };
-    if ws.repo().refs().get(&full)?.is_some() {
-        return Err(Hinted::new(
-            format!("a branch named '{name}' already exists"),
-            format!("switch to it with `dvx checkout {name}`, or pick another name"),
-        )
-        .into());
+        NewBranch::AlreadyOn { followed, branch } => {
+            follow::announce(ctx, &followed);
+            if !ctx.quiet {
+                outln!("Already on '{branch}'");
+            }
+        }
+        NewBranch::Switched(switched) => announce(ctx, ws, &switched, json)?,
     }
-    let head = workspace::HeadMove::SetBranch {
-        branch: full,
-        expected: Expected::Absent,
-    };
-    let report = switch(
-        ctx,
-        ws,
-        at,
-        head.clone(),
-        mode,
-        force,
-        &format!("checkout: moving to new branch {name}"),
-    )?;
-    let pin_changed = super::pin::repin(ws)?;
-    announce(ctx, ws, &head, at, &report, json, pin_changed)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -271,140 +206,97 @@ struct JsonCheckout<'a> {
     pin_changed: bool,
 }
 
-fn announce(
-    ctx: &Ctx,
-    ws: &Workspace,
-    head: &workspace::HeadMove,
-    target: ObjectId,
-    r: &CheckoutReport,
-    json: bool,
-    pin_changed: bool,
-) -> Result<()> {
-    let branch = match head {
-        workspace::HeadMove::Switch(b) | workspace::HeadMove::SetBranch { branch: b, .. } => {
-            Some(b.trim_start_matches(HEADS))
-        }
-        _ => None,
-    };
+/// Render a switch: what moved and was written, then (on standard error) the branch
+/// following, a branch a pin could not take, and commits left behind.
+pub(super) fn announce(ctx: &Ctx, ws: &Workspace, s: &Switched, json: bool) -> Result<()> {
+    follow::announce(ctx, &s.followed);
+    let r = &s.report;
     if json {
         let out = JsonCheckout {
-            head: target.to_hex(),
-            branch,
+            head: s.target.to_hex(),
+            branch: s.branch.as_deref(),
             written: r.written,
             removed: r.removed,
             unchanged: r.unchanged,
             not_fetched: r.not_fetched,
             carried: r.carried.iter().map(|p| p.as_str()).collect(),
-            pin_changed,
+            pin_changed: s.pin_changed,
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
-    if ctx.quiet {
-        return Ok(());
-    }
-    let summary = ws.repo().store().read_commit(&target)?.summary().to_owned();
-    match branch {
-        Some(b) => outln!("Switched to branch '{b}'"),
-        None => outln!("HEAD is now at {} {summary}", target.short()),
-    }
-    outln!(
-        "wrote {}, removed {}{}",
-        render::plural(r.written, "file", "files"),
-        render::plural(r.removed, "file", "files"),
-        if r.not_fetched > 0 {
-            format!(", {} not fetched", r.not_fetched)
-        } else {
-            String::new()
+    } else if !ctx.quiet {
+        let summary = ws
+            .repo()
+            .store()
+            .read_commit(&s.target)?
+            .summary()
+            .to_owned();
+        match &s.branch {
+            Some(b) => outln!("Switched to branch '{b}'"),
+            None => outln!("HEAD is now at {} {summary}", s.target.short()),
         }
-    );
-    if !r.carried.is_empty() {
         outln!(
-            "kept local changes in {}",
-            render::plural(r.carried.len(), "path", "paths")
+            "wrote {}, removed {}{}",
+            render::plural(r.written, "file", "files"),
+            render::plural(r.removed, "file", "files"),
+            if r.not_fetched > 0 {
+                format!(", {} not fetched", r.not_fetched)
+            } else {
+                String::new()
+            }
+        );
+        if !r.carried.is_empty() {
+            outln!(
+                "kept local changes in {}",
+                render::plural(r.carried.len(), "path", "paths")
+            );
+        }
+        super::pin::announce(ctx, ws, s.pin_changed)?;
+    }
+    if let Some(not_taken) = &s.branch_not_taken
+        && !ctx.quiet
+    {
+        let why = match not_taken {
+            NotTaken::Elsewhere { branch, tip } => format!(
+                "branch '{branch}' is at {}, which does not lead to it",
+                tip.short()
+            ),
+            NotTaken::CheckedOutElsewhere { branch, worktree } => {
+                format!("branch '{branch}' is checked out at {}", worktree.display())
+            }
+        };
+        eprintln!(
+            "note: HEAD is detached at the pinned commit: {why}; commits made now belong to no branch until `dvx checkout -b <new-branch>`"
         );
     }
-    super::pin::announce(ctx, ws, pin_changed)
+    left_behind(ws, &s.left_behind)
 }
 
-/// The dvx commit (and branch) that `dvx.lock` pins at a git revision.
-pub(super) fn pinned_target(ws: &Workspace, git_rev: &str) -> Result<(ObjectId, Option<String>)> {
-    let Some(git) = ws.git() else {
-        return Err(Hinted::new(
-            "this repository has no git integration",
-            "--git needs a dvx repository inside a git work tree (created without --no-git)",
-        )
-        .into());
+/// As git warns: commits only the old detached HEAD reached are kept by the reflog alone.
+fn left_behind(ws: &Workspace, commits: &[ObjectId]) -> Result<()> {
+    const SHOWN: usize = 4;
+    let Some(newest) = commits.first() else {
+        return Ok(());
     };
-    let bytes = git.read_at(git_rev, pin::FILE_NAME)?.ok_or_else(|| {
-        Hinted::new(
-            format!("{git_rev} has no {}", pin::FILE_NAME),
-            "that git commit was made before dvx pinned any data; pick a later one",
-        )
-    })?;
-    let where_ = format!("{git_rev}:{}", pin::FILE_NAME);
-    let text = String::from_utf8(bytes).with_context(|| format!("{where_} is not UTF-8"))?;
-    let pin = Pin::parse(&text, &where_)?;
-    if ws.repo().store().read_commit(&pin.commit).is_err() {
-        return Err(Hinted::new(
-            format!(
-                "{where_} pins dvx commit {}, which is not in this repository",
-                pin.commit.short()
-            ),
-            format!("{}, then run this again", hint::BRING_OBJECTS),
-        )
-        .into());
+    eprintln!(
+        "warning: you are leaving {} behind, not connected to any of your branches:\n",
+        render::plural(commits.len(), "commit", "commits")
+    );
+    for id in commits.iter().take(SHOWN) {
+        let summary = ws
+            .repo()
+            .store()
+            .read_commit(id)
+            .map(|c| c.summary().to_owned())
+            .unwrap_or_default();
+        eprintln!("  {} {summary}", id.short());
     }
-    Ok((pin.commit, pin.branch))
-}
-
-/// Check out a pinned commit: on its branch when the branch is there or can fast-forward
-/// to it, detached otherwise.
-pub(super) fn switch_to_pin(
-    ctx: &Ctx,
-    ws: &Workspace,
-    target: ObjectId,
-    branch: Option<String>,
-    mode: CheckoutMode,
-    force: bool,
-    json: bool,
-) -> Result<ExitCode> {
-    let head = match branch {
-        Some(name) if refs::validate_name(&name, "branch").is_ok() => {
-            let full = format!("{HEADS}{name}");
-            let here = ws.repo().refs().read_head()? == refs::Head::Branch(full.clone());
-            match ws.repo().refs().get(&full)? {
-                // Another work tree is on that branch: this one follows the pin detached,
-                // never onto (or moving) the other's branch.
-                _ if !here && ws.repo().other_worktree_on(&full).is_some() => {
-                    workspace::HeadMove::Detach
-                }
-                Some(tip) if tip == target => workspace::HeadMove::Switch(full),
-                Some(tip) if merge::is_ancestor(ws.repo().store(), tip, target)? => {
-                    workspace::HeadMove::SetBranch {
-                        branch: full,
-                        expected: Expected::Is(tip),
-                    }
-                }
-                Some(_) => workspace::HeadMove::Detach,
-                None => workspace::HeadMove::SetBranch {
-                    branch: full,
-                    expected: Expected::Absent,
-                },
-            }
-        }
-        _ => workspace::HeadMove::Detach,
-    };
-    let report = switch(
-        ctx,
-        ws,
-        target,
-        head.clone(),
-        mode,
-        force,
-        "checkout: follow dvx.lock",
-    )?;
-    // Following the pin never rewrites it: `git checkout` must leave dvx.lock clean.
-    announce(ctx, ws, &head, target, &report, json, false)?;
-    Ok(ExitCode::SUCCESS)
+    if commits.len() > SHOWN {
+        eprintln!(" ... and {} more.", commits.len() - SHOWN);
+    }
+    eprintln!(
+        "\nIf you want to keep {} by creating a new branch, this may be a good time\nto do so with:\n\n dvx branch <new-branch-name> {}\n",
+        if commits.len() == 1 { "it" } else { "them" },
+        newest.short()
+    );
+    Ok(())
 }

@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::commit::{self, NewCommit};
+use dvx::flow::commit::{self, CommitOptions};
 use serde::Serialize;
 
-use super::{Ctx, render};
+use super::{Ctx, follow, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,31 +36,20 @@ struct JsonCommit {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let ws = ctx.open_plain()?;
     let author = ctx.signature(&ws)?;
-    let _lock = ws.repo().lock()?;
-    let mut index = ws.load_index()?;
-    // The code's state is read before dvx.lock changes it.
-    let git = match ws.git() {
-        Some(g) => g.head_with_dirtiness()?,
-        None => None,
-    };
-    let new = NewCommit {
+    let lock = ctx.lock(&ws)?;
+    let options = CommitOptions {
         message: args.message,
         author,
         allow_empty: args.allow_empty,
-        git: git.clone(),
+        git_add: args.git_add,
     };
-    let done = commit::commit(ws.repo(), &mut index, new)?;
-    // Last in the write order: objects, index, ref, then the pin.
-    let mut to_add = Vec::new();
-    if let Some(g) = ws.git() {
-        super::pin::repin(&ws)?;
-        to_add = g.files_to_stage()?;
-        if args.git_add {
-            g.stage(&to_add)?;
-        }
-    }
+    let report = commit::commit(&ws, &lock, options)?;
+    follow::announce(ctx, &report.followed);
+    let done = &report.committed;
+    let git = &report.git;
+    let to_add = &report.git_files;
     if args.json {
         let out = JsonCommit {
             id: done.id.to_hex(),
@@ -69,7 +58,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             branch: done.branch.clone(),
             git_commit: git.as_ref().map(|g| g.hex()),
             git_dirty: git.as_ref().map(|g| g.dirty),
-            to_git_add: if args.git_add { Vec::new() } else { to_add },
+            to_git_add: if report.staged_in_git {
+                Vec::new()
+            } else {
+                to_add.clone()
+            },
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -87,7 +80,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             done.id.short()
         );
         outln!("{} of data", render::size(done.size));
-        if let Some(g) = &git
+        if let Some(g) = git
             && g.dirty
         {
             outln!(
@@ -96,7 +89,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             );
         }
         if !to_add.is_empty() {
-            if args.git_add {
+            if report.staged_in_git {
                 outln!("staged in git: {}", to_add.join(" "));
             } else {
                 outln!(

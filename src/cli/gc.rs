@@ -32,14 +32,13 @@ struct JsonGc {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
-    let _lock = ws.repo().lock()?;
+    let (ws, lock) = ctx.open_locked()?;
     let options = Options {
         dry_run: args.dry_run,
         grace: Duration::from_secs(args.grace * 86_400),
         now: super::now()?.0,
     };
-    let report = gc::gc(ws.repo(), ws.git(), &options)?;
+    let report = gc::gc(ws.repo(), &lock, ws.git(), &options)?;
     if args.json {
         let out = JsonGc {
             dry_run: args.dry_run,

@@ -6,7 +6,7 @@
 use std::io;
 
 use dvx::atomic::LockError;
-use dvx::{git, history, index, lineage, refs, repo, store, workspace};
+use dvx::{flow, git, history, index, lineage, refs, repo, store, workspace};
 
 /// How to get objects made in another clone, for hints about missing data. dvx has no
 /// remotes yet, so this names no command: a hint must only name commands that exist.
@@ -83,6 +83,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<lineage::Error>() {
             return lineage_hint(e);
         }
+        if let Some(e) = cause.downcast_ref::<flow::Error>() {
+            return flow_hint(e);
+        }
         if let Some(e) = cause.downcast_ref::<workspace::Error>() {
             return workspace_hint(e);
         }
@@ -111,6 +114,45 @@ fn hint(err: &anyhow::Error) -> Option<String> {
             return pin_hint(e);
         }
         cause.downcast_ref::<io::Error>().and_then(io_hint)
+    })
+}
+
+fn flow_hint(e: &flow::Error) -> Option<String> {
+    use flow::Error as E;
+    Some(match e {
+        E::NoGit { what } => format!(
+            "use {what} in a dvx repository inside a git work tree (one created without --no-git)"
+        ),
+        E::NoPin { .. } => {
+            "that git commit was made before dvx pinned any data; pick a later one".into()
+        }
+        E::PinnedCommitMissing { .. } => format!("{BRING_OBJECTS}, then run this again"),
+        E::NoPinConflict => "use `dvx merge <rev>` to merge dvx branches; --git-conflict is for a conflicted dvx.lock after `git merge`".into(),
+        E::NotAtOurPin { ours, .. } => {
+            format!("check out our side first: dvx checkout {}", ours.short())
+        }
+        E::MergeConflicts { .. } => {
+            "nothing was changed; resolve with --strategy ours or --strategy theirs, or change one side first".into()
+        }
+        E::NewBranchExists(name) => {
+            format!("switch to it with `dvx checkout {name}`, or pick another name")
+        }
+        E::PushRefused { .. } => format!(
+            "the pushed code would name data this clone cannot provide; push from the clone that made those commits, or {BRING_OBJECTS}"
+        ),
+        E::NotFollowed { why, .. } => super::follow::blocked_hint(why),
+        E::NoIdentity => {
+            "set DVX_AUTHOR='Name <email>', or `git config --global user.name` and user.email"
+                .into()
+        }
+        E::Read { source, .. } | E::Write { source, .. } => return io_hint(source),
+        E::Workspace(e) => return workspace_hint(e),
+        E::History(e) => return history_hint(e),
+        E::Git(e) => return git_hint(e),
+        E::Pin(e) => return pin_hint(e),
+        E::Repo(e) => return repo_hint(e),
+        E::Refs(e) => return refs_hint(e),
+        E::Store(e) => return store_hint(e),
     })
 }
 
@@ -147,9 +189,6 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         }
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
-        }
-        E::MergeConflicts { .. } => {
-            "nothing was changed; resolve with --strategy ours or --strategy theirs, or change one side first".into()
         }
         E::MissingObject { .. } => "the bytes are not local; run `dvx fsck` to check the store".into(),
         E::CaseCollision { .. } => "rename one of them in a new commit, or check out on a case-sensitive file system".into(),
@@ -226,6 +265,7 @@ fn lineage_hint(e: &lineage::Error) -> Option<String> {
         E::Index(e) => return index_hint(e),
         E::Repo(e) => return repo_hint(e),
         E::Git(e) => return git_hint(e),
+        E::Flow(e) => return flow_hint(e),
     })
 }
 
@@ -258,6 +298,10 @@ fn history_hint(e: &history::Error) -> Option<String> {
         E::NotMerged(name) => {
             format!("merge it first, or delete anyway with `dvx branch -D {name}`")
         }
+        E::TagExists { .. } => {
+            "tags do not move; pick another name, or pass --force to move it".into()
+        }
+        E::NoSuchTag(_) => "`dvx tag` lists tags".into(),
         E::Store(e) => return store_hint(e),
         E::Refs(e) => return refs_hint(e),
         E::Index(e) => return index_hint(e),
@@ -362,6 +406,11 @@ fn pin_hint(e: &git::pin::Error) -> Option<String> {
             "fix dvx.lock, or take it from git: `git checkout -- dvx.lock` (after a conflict: `dvx merge --git-conflict`)".into()
         }
         git::pin::Error::NewerFormat { .. } => "upgrade dvx to read this dvx.lock".into(),
+        git::pin::Error::NotUtf8 { .. } => {
+            "dvx.lock is a small TOML file; fix it, or take it from git (`git checkout -- dvx.lock`)"
+                .into()
+        }
+        git::pin::Error::Git(e) => return git_hint(e),
         git::pin::Error::Io { source, .. } => return io_hint(source),
     })
 }
@@ -398,6 +447,7 @@ mod tests {
         "handles",
         "hooks",
         "in",
+        "is",
         "keeps",
         "local",
         "never",
@@ -409,6 +459,7 @@ mod tests {
         "remote",
         "repository",
         "temp",
+        "stays",
         "to",
         "tracks",
         "will",

@@ -1,24 +1,18 @@
 //! `dvx install-hooks`, `dvx uninstall-hooks`, and `dvx hook`, which the installed hooks
-//! run.
-//!
-//! post-checkout, post-merge and post-rewrite check out the data that the new `dvx.lock`
-//! pins (lazily unless installed with `--eager`), only when `dvx.lock` changed and never
-//! in the middle of a rebase (post-rewrite after a rebase runs as the rebase ends, and
-//! follows its result). pre-push refuses a push whose commits pin dvx commits that are
-//! not in this repository. A hook that fails says so and leaves the data as it was:
-//! checkout plans every path before it touches one.
+//! run (what each hook does is `dvx::flow::hooks`). A hook that fails says so and leaves
+//! the data as it was.
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use dvx::git::pin::{self, Pin};
+use dvx::flow::hooks::{self as flow_hooks, HookOptions, HookOutcome, HookReport};
+use dvx::flow::switch::SwitchOptions;
 use dvx::git::{GitRepo, hooks};
 use dvx::workspace::{CheckoutMode, Workspace};
 
-use super::checkout::{pinned_target, switch_to_pin};
-use super::hint::{self, Hinted};
-use super::{Ctx, render};
+use super::hint::Hinted;
+use super::{Ctx, follow};
 
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
@@ -56,7 +50,7 @@ fn git_of(ws: &Workspace) -> Result<&GitRepo> {
 }
 
 pub fn install(ctx: &Ctx, args: InstallArgs) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let ws = ctx.open_plain()?;
     let git = git_of(&ws)?;
     let exe = std::env::current_exe().context("cannot find the dvx binary's own path")?;
     let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
@@ -99,7 +93,7 @@ pub fn install(ctx: &Ctx, args: InstallArgs) -> Result<ExitCode> {
 }
 
 pub fn uninstall(ctx: &Ctx, _args: UninstallArgs) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let ws = ctx.open_plain()?;
     let git = git_of(&ws)?;
     let report = hooks::uninstall(git)?;
     if !ctx.quiet {
@@ -122,32 +116,48 @@ pub fn uninstall(ctx: &Ctx, _args: UninstallArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The bytes of `dvx.lock` at a git revision; `None` for the null id or no file.
-fn pin_bytes(git: &GitRepo, rev: &str) -> Option<Vec<u8>> {
-    if rev.is_empty() || rev.bytes().all(|b| b == b'0') {
-        return None;
-    }
-    git.read_at(rev, pin::FILE_NAME).ok().flatten()
-}
-
-/// Whether git is replaying commits. `git pull --rebase` sets the reflog action
-/// `pull --rebase` for all it does, including the plain fast-forward it makes when there
-/// is nothing to replay, so only an action that starts with `rebase` counts.
-fn in_rebase(git: &GitRepo) -> bool {
-    git.rebase_in_progress()
-        || std::env::var("GIT_REFLOG_ACTION").is_ok_and(|a| a.starts_with("rebase"))
-}
-
 pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
-    let ws = ctx.open()?;
-    let git = git_of(&ws)?;
+    let ws = ctx.open_plain()?;
+    git_of(&ws)?;
+    let reflog_action = std::env::var("GIT_REFLOG_ACTION").ok();
+    let reflog_action = reflog_action.as_deref();
+    let name = args.name.as_str();
+    if name == "pre-push" {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .context("cannot read the refs being pushed")?;
+        flow_hooks::pre_push(&ws, &input)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !matches!(name, "post-checkout" | "post-merge" | "post-rewrite") {
+        return Err(Hinted::usage(
+            format!("unknown hook '{name}'"),
+            "dvx handles post-checkout, post-merge, post-rewrite and pre-push",
+        )
+        .into());
+    }
     let lazy = !args.eager && ws.repo().config().checkout.lazy;
-    let mode = if lazy {
-        CheckoutMode::Lazy
-    } else {
-        CheckoutMode::Eager
+    let options = HookOptions {
+        switch: SwitchOptions {
+            mode: if lazy {
+                CheckoutMode::Lazy
+            } else {
+                CheckoutMode::Eager
+            },
+            force: false,
+            who: ctx.reflog_signature(&ws)?,
+        },
+        reflog_action,
     };
-    match args.name.as_str() {
+    let bars = ctx.progress();
+    let failed = || {
+        Hinted::new(
+            format!("dvx {name} hook: the data was left as it was"),
+            "fix the problem below, then run `dvx checkout --git HEAD`",
+        )
+    };
+    let report = match name {
         "post-checkout" => {
             let [prev, new, flag, ..] = args.args.as_slice() else {
                 return Err(Hinted::usage(
@@ -156,124 +166,47 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
                 )
                 .into());
             };
-            // Only branch checkouts (flag 1), not `git checkout -- file`; not mid-rebase.
-            if flag != "1" || in_rebase(git) || pin_bytes(git, prev) == pin_bytes(git, new) {
-                return Ok(ExitCode::SUCCESS);
-            }
-            follow(ctx, &ws, git, mode, "post-checkout")
+            let branch_checkout = flag == "1";
+            ctx.lock(&ws).and_then(|lock| {
+                Ok(flow_hooks::post_checkout(
+                    &ws,
+                    &lock,
+                    prev,
+                    new,
+                    branch_checkout,
+                    &options,
+                    &bars,
+                )?)
+            })
         }
         "post-merge" => {
             let squash = args.args.first().map(String::as_str) == Some("1");
-            if squash || in_rebase(git) || pin_bytes(git, "ORIG_HEAD") == pin_bytes(git, "HEAD") {
-                return Ok(ExitCode::SUCCESS);
-            }
-            follow(ctx, &ws, git, mode, "post-merge")
+            ctx.lock(&ws)
+                .and_then(|lock| Ok(flow_hooks::post_merge(&ws, &lock, squash, &options, &bars)?))
         }
-        "post-rewrite" => {
+        _ => {
             let rebase = args.args.first().map(String::as_str) == Some("rebase");
-            // git runs post-rewrite for a rebase just before it removes the rebase's state,
-            // so only an amend can be "during a rebase" (one step of it: the rebase's own
-            // post-rewrite follows the pin when it ends).
-            if !rebase && in_rebase(git) {
-                return Ok(ExitCode::SUCCESS);
-            }
             let mut input = String::new();
             std::io::stdin()
                 .read_to_string(&mut input)
                 .context("cannot read the rewritten commits")?;
-            let Some(head) = git.head().map(|h| h.hex()) else {
-                return Ok(ExitCode::SUCCESS);
-            };
-            // The commit HEAD replaced; after a rebase whose last commit was dropped,
-            // the branch's old tip.
-            let before =
-                rewritten_from(&input, &head).or_else(|| rebase.then(|| "ORIG_HEAD".to_owned()));
-            if before.is_some_and(|b| pin_bytes(git, &b) == pin_bytes(git, &head)) {
-                return Ok(ExitCode::SUCCESS);
-            }
-            follow(ctx, &ws, git, mode, "post-rewrite")
+            ctx.lock(&ws).and_then(|lock| {
+                Ok(flow_hooks::post_rewrite(
+                    &ws, &lock, rebase, &input, &options, &bars,
+                )?)
+            })
         }
-        "pre-push" => pre_push(&ws, git),
-        other => Err(Hinted::usage(
-            format!("unknown hook '{other}'"),
-            "dvx handles post-checkout, post-merge, post-rewrite and pre-push",
-        )
-        .into()),
-    }
-}
-
-/// The commit that `new` replaced, from post-rewrite's input (`<old> <new> [<extra>]`
-/// per line).
-fn rewritten_from(input: &str, new: &str) -> Option<String> {
-    input.lines().find_map(|line| {
-        let mut fields = line.split_whitespace();
-        let old = fields.next()?;
-        (fields.next()? == new).then(|| old.to_owned())
-    })
-}
-
-/// Check out what `dvx.lock` pins at HEAD.
-fn follow(
-    ctx: &Ctx,
-    ws: &Workspace,
-    git: &GitRepo,
-    mode: CheckoutMode,
-    hook: &str,
-) -> Result<ExitCode> {
-    if pin_bytes(git, "HEAD").is_none() {
-        if !ctx.quiet {
-            eprintln!("dvx: this git commit has no dvx.lock; the data was left as it was");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let context = || {
-        Hinted::new(
-            format!("dvx {hook} hook: the data was left as it was"),
-            "fix the problem below, then run `dvx checkout --git HEAD`",
-        )
     };
-    let (target, branch) = pinned_target(ws, "HEAD").map_err(|e| e.context(context()))?;
-    if ws.repo().refs().head_commit()? == Some(target) {
-        return Ok(ExitCode::SUCCESS);
-    }
-    switch_to_pin(ctx, ws, target, branch, mode, false, false).map_err(|e| e.context(context()))
-}
-
-/// Refuse to push git commits whose pinned data is not here (it could never be fetched).
-fn pre_push(ws: &Workspace, git: &GitRepo) -> Result<ExitCode> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("cannot read the refs being pushed")?;
-    let mut missing = Vec::new();
-    for line in input.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let [local_ref, local_sha, ..] = fields.as_slice() else {
-            continue;
-        };
-        let Some(bytes) = pin_bytes(git, local_sha) else {
-            continue;
-        };
-        let where_ = format!("{local_ref}:{}", pin::FILE_NAME);
-        let text = String::from_utf8_lossy(&bytes);
-        let pin = Pin::parse(&text, &where_)?;
-        if ws.repo().store().read_commit(&pin.commit).is_err() {
-            missing.push(format!("{where_} pins {}", pin.commit.short()));
+    let report: HookReport = report.map_err(|e| e.context(failed()))?;
+    follow::announce(ctx, &report.followed);
+    match &report.outcome {
+        HookOutcome::Skipped | HookOutcome::AtPin => {}
+        HookOutcome::NoPin => {
+            if !ctx.quiet {
+                eprintln!("dvx: this git commit has no dvx.lock; the data was left as it was");
+            }
         }
+        HookOutcome::Switched(switched) => super::checkout::announce(ctx, &ws, switched, false)?,
     }
-    if missing.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    Err(Hinted::new(
-        format!(
-            "push refused: {} not in this repository ({})",
-            render::plural(missing.len(), "pinned dvx commit is", "pinned dvx commits are"),
-            missing.join(", ")
-        ),
-        format!(
-            "the pushed code would name data this clone cannot provide; push from the clone that made those commits, or {}",
-            hint::BRING_OBJECTS
-        ),
-    )
-    .into())
+    Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,13 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let root = init_root(&ctx.cwd, args.no_git);
     let root = std::fs::canonicalize(&root).unwrap_or(root);
-    match repo::init(&root, !args.no_git)? {
+    let outcome = repo::init(&root, !args.no_git)?;
+    if outcome != InitOutcome::AlreadyExists && !args.no_git {
+        // Start on git's branch (and remember it), as every later command would.
+        let ws = ctx.open_plain()?;
+        drop(ctx.lock_following(&ws)?);
+    }
+    match outcome {
         InitOutcome::Created => {
             if !ctx.quiet {
                 outln!(

@@ -3,17 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use dvx::git::pin::{self, Pin};
-use dvx::hash::ObjectId;
-use dvx::history::merge::{Strategy, is_ancestor, merge_commits};
-use dvx::object::Commit;
-use dvx::workspace::{self, MergeOptions, MergeOutcome, Workspace};
+use anyhow::Result;
+use dvx::flow::merge::{self, DriverOutcome, MergeOptions, MergeOutcome};
+use dvx::history::merge::Strategy;
 
 use serde::Serialize;
 
-use super::hint::{self, Hinted};
-use super::{Ctx, render, rev};
+use super::hint;
+use super::{Ctx, follow, render, rev};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum StrategyArg {
@@ -42,47 +39,43 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let ws = ctx.open_plain()?;
     let strategy = args.strategy.map(|s| match s {
         StrategyArg::Ours => Strategy::Ours,
         StrategyArg::Theirs => Strategy::Theirs,
     });
+    let who = ctx.signature(&ws)?;
+    let bars = ctx.progress();
     if args.git_conflict {
-        return git_conflict(ctx, &ws, strategy, args.message);
+        let lock = ctx.lock(&ws)?;
+        let done = merge::resolve_git_conflict(&ws, &lock, strategy, args.message, &who, &bars)?;
+        follow::announce(ctx, &done.followed);
+        report(ctx, &done.outcome, false)?;
+        if !ctx.quiet {
+            outln!(
+                "dvx.lock now pins {}; it is staged, so `git commit` finishes the merge",
+                done.pinned.short()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let rev = args
         .rev
         .expect("clap requires a revision without --git-conflict");
     let theirs = rev::resolve(ws.repo(), &rev)?;
-    let outcome = merge(ctx, &ws, theirs, &rev, strategy, args.message)?;
-    // A merge moves HEAD like a commit does: the pin follows.
-    let pin_changed = super::pin::repin(&ws)?;
-    report(ctx, &outcome, args.json)?;
-    super::pin::announce(ctx, &ws, pin_changed && !args.json)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn merge(
-    ctx: &Ctx,
-    ws: &Workspace,
-    theirs: ObjectId,
-    name: &str,
-    strategy: Option<Strategy>,
-    message: Option<String>,
-) -> Result<MergeOutcome> {
+    let lock = ctx.lock(&ws)?;
     let options = MergeOptions {
         theirs,
-        name: name.to_owned(),
+        name: rev,
         strategy,
-        message,
-        who: ctx.signature(ws)?,
-        git: match ws.git() {
-            Some(g) => g.head_with_dirtiness()?,
-            None => None,
-        },
+        message: args.message,
+        who,
     };
-    let bars = ctx.progress();
-    Ok(workspace::merge(ws, &options, &bars)?)
+    let done = merge::merge(&ws, &lock, &options, &bars)?;
+    follow::announce(ctx, &done.followed);
+    report(ctx, &done.outcome, args.json)?;
+    super::pin::announce(ctx, &ws, done.pin_changed && !args.json)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]
@@ -160,117 +153,11 @@ fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The pins on both sides of a conflicted `dvx.lock`: from git's index (stages 2 and 3)
-/// while the merge is in progress, else from the conflict markers in the file.
-fn conflicted_pins(ws: &Workspace) -> Result<(Pin, Pin)> {
-    if let Some(git) = ws.git()
-        && let (Ok(ours), Ok(theirs)) = (
-            git.git(&["show", &format!(":2:{}", pin::FILE_NAME)]),
-            git.git(&["show", &format!(":3:{}", pin::FILE_NAME)]),
-        )
-    {
-        return Ok((
-            Pin::parse(&ours, "dvx.lock (ours)")?,
-            Pin::parse(&theirs, "dvx.lock (theirs)")?,
-        ));
-    }
-    let path = ws.root().join(pin::FILE_NAME);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let Some((ours, theirs)) = pin::parse_conflict(&text) else {
-        return Err(Hinted::new(
-            "dvx.lock has no merge conflict",
-            "use `dvx merge <rev>` to merge dvx branches; --git-conflict is for a conflicted dvx.lock after `git merge`",
-        )
-        .into());
-    };
-    Ok((
-        Pin::parse(&ours, "dvx.lock (ours)")?,
-        Pin::parse(&theirs, "dvx.lock (theirs)")?,
-    ))
-}
-
-fn git_conflict(
-    ctx: &Ctx,
-    ws: &Workspace,
-    strategy: Option<Strategy>,
-    message: Option<String>,
-) -> Result<ExitCode> {
-    let Some(git) = ws.git() else {
-        return Err(Hinted::new(
-            "this repository has no git integration",
-            "--git-conflict needs git",
-        )
-        .into());
-    };
-    let (ours, theirs) = conflicted_pins(ws)?;
-    for (side, p) in [("ours", &ours), ("theirs", &theirs)] {
-        if ws.repo().store().read_commit(&p.commit).is_err() {
-            return Err(Hinted::new(
-                format!(
-                    "dvx.lock ({side}) pins dvx commit {}, which is not in this repository",
-                    p.commit.short()
-                ),
-                format!("{}, then run this again", hint::BRING_OBJECTS),
-            )
-            .into());
-        }
-    }
-    let head = ws.repo().refs().head_commit()?;
-    if head != Some(ours.commit) {
-        return Err(Hinted::new(
-            format!(
-                "the data is at {}, not at the commit our side of dvx.lock pins ({})",
-                head.map(|h| h.short())
-                    .unwrap_or_else(|| "no commit".into()),
-                ours.commit.short()
-            ),
-            format!(
-                "check out our side first: dvx checkout {}",
-                ours.commit.short()
-            ),
-        )
-        .into());
-    }
-    let outcome = merge(
-        ctx,
-        ws,
-        theirs.commit,
-        &format!("dvx.lock of the other side ({})", theirs.commit.short()),
-        strategy,
-        message,
-    )?;
-    report(ctx, &outcome, false)?;
-    let merged = ws
-        .repo()
-        .refs()
-        .head_commit()?
-        .expect("a merge leaves HEAD on a commit");
-    Pin {
-        commit: merged,
-        branch: ws
-            .repo()
-            .refs()
-            .read_head()?
-            .branch()
-            .map(str::to_owned)
-            .or(ours.branch),
-    }
-    .write(ws.root())?;
-    git.stage(&[pin::FILE_NAME.to_owned()])?;
-    if !ctx.quiet {
-        outln!(
-            "dvx.lock now pins {}; it is staged, so `git commit` finishes the merge",
-            merged.short()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Arguments git passes to a merge driver (`%O %A %B`).
 #[derive(Debug, clap::Args)]
 pub struct DriverArgs {
-    /// The common ancestor's version.
+    /// The common ancestor's version (unused: dvx finds the merge base in its own graph,
+    /// which knows more, several merges back).
     base: PathBuf,
     /// Ours; the result is written here.
     ours: PathBuf,
@@ -281,67 +168,24 @@ pub struct DriverArgs {
 /// Merge the dvx commits two versions of `dvx.lock` pin, without touching the work tree
 /// (the post-merge hook checks the result out). Exit 1 leaves the conflict to the user.
 pub fn driver(ctx: &Ctx, args: DriverArgs) -> Result<ExitCode> {
-    let ws = ctx.open()?;
-    let store = ws.repo().store();
-    let read = |p: &PathBuf, side: &str| -> Result<Pin> {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        Ok(Pin::parse(&text, &format!("dvx.lock ({side})"))?)
-    };
-    let (ours, theirs) = (read(&args.ours, "ours")?, read(&args.theirs, "theirs")?);
-    // git passes the common ancestor's file; dvx finds the merge base in its own graph,
-    // which knows more (several merges back), so it is not needed.
-    let _ = &args.base;
-    if ours.commit == theirs.commit {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if store.read_commit(&ours.commit).is_err() || store.read_commit(&theirs.commit).is_err() {
-        eprintln!(
-            "dvx: a pinned commit is not local; leaving dvx.lock conflicted ({}, then run `dvx merge --git-conflict`)",
-            hint::BRING_OBJECTS
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let result = if is_ancestor(store, theirs.commit, ours.commit)? {
-        ours.commit
-    } else if is_ancestor(store, ours.commit, theirs.commit)? {
-        theirs.commit
-    } else {
-        let merged = merge_commits(store, ours.commit, theirs.commit, None, false)?;
-        if !merged.conflicts.is_empty() {
+    // Git runs this in the middle of its merge: no lock, and no following.
+    let ws = ctx.open_plain()?;
+    let who = ctx.signature(&ws).ok();
+    match merge::merge_driver(&ws, &args.ours, &args.theirs, who.as_ref())? {
+        DriverOutcome::Same | DriverOutcome::Merged(_) => Ok(ExitCode::SUCCESS),
+        DriverOutcome::NotLocal => {
+            eprintln!(
+                "dvx: a pinned commit is not local; leaving dvx.lock conflicted ({}, then run `dvx merge --git-conflict`)",
+                hint::BRING_OBJECTS
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        DriverOutcome::Conflicts(n) => {
             eprintln!(
                 "dvx: the pinned data versions conflict in {}; resolve with `dvx merge --git-conflict --strategy ours|theirs`",
-                render::plural(merged.conflicts.len(), "path", "paths")
+                render::plural(n, "path", "paths")
             );
-            // Leave both sides in the file, as git would for text.
-            let text = format!(
-                "<<<<<<< ours\n{}=======\n{}>>>>>>> theirs\n",
-                ours.render(),
-                theirs.render()
-            );
-            dvx::atomic::write(&args.ours, text.as_bytes())
-                .with_context(|| format!("cannot write {}", args.ours.display()))?;
-            return Ok(ExitCode::FAILURE);
+            Ok(ExitCode::FAILURE)
         }
-        let merged = merge_commits(store, ours.commit, theirs.commit, None, true)?;
-        let commit = Commit {
-            tree: merged.tree,
-            parents: vec![ours.commit, theirs.commit],
-            author: ctx.signature(&ws)?,
-            message: "Merge pinned data versions (git merge of dvx.lock)\n".into(),
-            git: None,
-            runs: Vec::new(),
-            extensions: Vec::new(),
-        };
-        let id = store.put(&commit)?;
-        ws.repo().flush_objects()?;
-        id
-    };
-    let pin = Pin {
-        commit: result,
-        branch: ours.branch.or(theirs.branch),
-    };
-    dvx::atomic::write(&args.ours, pin.render().as_bytes())
-        .with_context(|| format!("cannot write {}", args.ours.display()))?;
-    Ok(ExitCode::SUCCESS)
+    }
 }

@@ -6,6 +6,12 @@
 //! --env` records) or draws progress bars, and only it runs a user's command (`run`,
 //! `reproduce --run`);
 //! standard output is written only through [`output`] (`outln!`, `out!`).
+//!
+//! This is the one layer that takes the repository lock: a writing command takes it once,
+//! before it reads anything ([`Ctx::open_locked`], [`Ctx::lock`]), and passes the guard to
+//! the library functions it calls. Opening also follows a git branch switch that happened
+//! since the last command ([`follow`]); read-only commands do so only when the lock is
+//! free at that moment.
 
 // First, so its macros are in scope in every command module.
 #[macro_use]
@@ -18,6 +24,7 @@ mod checkout;
 mod commit;
 mod completion;
 mod diff;
+mod follow;
 mod fsck;
 mod gc;
 mod hint;
@@ -48,6 +55,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dvx::object::Signature;
+use dvx::repo::RepoLock;
 use dvx::workspace::Workspace;
 
 /// Version your data like code: a content-addressed store, dataset history and lazy
@@ -135,8 +143,24 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Open the repository containing the working directory.
+    /// Open the repository containing the working directory, for a command that only
+    /// reads: a git branch switch since the last command is followed if the lock is free
+    /// right now (never waiting for it).
     pub fn open(&self) -> Result<Workspace> {
+        let ws = self.open_plain()?;
+        if dvx::flow::follow::pending(&ws)?
+            && let Ok(lock) = ws.repo().try_lock()
+        {
+            let who = self.reflog_signature(&ws)?;
+            let followed = dvx::flow::follow::follow_git_branch(&ws, &lock, &who)?;
+            follow::announce(self, &followed);
+        }
+        Ok(ws)
+    }
+
+    /// Open the repository without following git (the hooks and the merge driver, which
+    /// git runs, and the commands whose flows follow it themselves).
+    pub fn open_plain(&self) -> Result<Workspace> {
         let mut ws = Workspace::open(&self.cwd)?;
         if let Ok(secs) = std::env::var("DVX_LOCK_TIMEOUT")
             && let Ok(secs) = secs.parse::<f64>()
@@ -147,9 +171,48 @@ impl Ctx {
         Ok(ws)
     }
 
+    /// Open the repository for a command that writes: take the repository lock, then
+    /// follow a git branch switch since the last command.
+    pub fn open_locked(&self) -> Result<(Workspace, RepoLock)> {
+        let ws = self.open_plain()?;
+        let lock = self.lock_following(&ws)?;
+        Ok((ws, lock))
+    }
+
+    /// Take the repository lock, then follow a git branch switch since the last command.
+    pub fn lock_following(&self, ws: &Workspace) -> Result<RepoLock> {
+        let lock = self.lock(ws)?;
+        if dvx::flow::follow::pending(ws)? {
+            let who = self.reflog_signature(ws)?;
+            let followed = dvx::flow::follow::follow_git_branch(ws, &lock, &who)?;
+            follow::announce(self, &followed);
+        }
+        Ok(lock)
+    }
+
+    /// Take the repository lock, waiting up to its timeout: once per writing command,
+    /// before it reads what it will change.
+    pub fn lock(&self, ws: &Workspace) -> Result<RepoLock> {
+        Ok(ws.repo().lock()?)
+    }
+
     /// Progress bars on a terminal, nothing on a pipe or with `-q`.
     pub fn progress(&self) -> render::Bars {
         render::Bars::new(!self.quiet && std::io::stderr().is_terminal())
+    }
+
+    /// Who signs reflog entries: [`Ctx::signature`], or the name `dvx` when no identity
+    /// is configured (moving HEAD should not fail for want of one).
+    pub fn reflog_signature(&self, ws: &Workspace) -> Result<Signature> {
+        self.signature(ws).or_else(|_| {
+            let (time, tz_minutes) = now()?;
+            Ok(Signature {
+                name: "dvx".into(),
+                email: String::new(),
+                time,
+                tz_minutes,
+            })
+        })
     }
 
     /// Who is acting, and when: `DVX_AUTHOR` / `DVX_DATE`, then the repository's

@@ -31,7 +31,7 @@ struct JsonReset<'a> {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
+    let ws = ctx.open_plain()?;
     let (rev, paths) = match (args.rev, args.paths) {
         (rev, paths) if !paths.is_empty() => (rev, paths),
         // `dvx reset data/x`, as git allows, when it is not a revision.
@@ -51,11 +51,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .into());
         }
     };
+    let lock = ctx.lock_following(&ws)?;
     let source = match &rev {
         Some(r) => Some((rev::resolve(ws.repo(), r)?, r.as_str())),
         None => None,
     };
-    let report = workspace::reset(&ws, &ctx.cwd, &paths, source)?;
+    let report = workspace::reset(&ws, &lock, &ctx.cwd, &paths, source)?;
     let rev = rev.as_deref().unwrap_or("HEAD");
     if args.json {
         let out = JsonReset {

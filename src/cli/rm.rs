@@ -32,8 +32,8 @@ struct JsonRm {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
-    let report = workspace::rm(&ws, &ctx.cwd, &args.paths, args.cached, args.force)?;
+    let (ws, lock) = ctx.open_locked()?;
+    let report = workspace::rm(&ws, &lock, &ctx.cwd, &args.paths, args.cached, args.force)?;
     if args.json {
         let out = JsonRm {
             untracked: report.untracked.iter().map(|p| p.to_string()).collect(),

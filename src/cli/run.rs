@@ -109,11 +109,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     report(ctx, &ws, &done, args.json)
 }
 
-/// Repoint `dvx.lock` and tell what was recorded (shared with `record`).
+/// Tell what was recorded and what git should commit (shared with `record`).
 pub fn report(ctx: &Ctx, ws: &Workspace, done: &Recorded, json: bool) -> Result<ExitCode> {
     let mut to_add = Vec::new();
     if let Some(git) = ws.git() {
-        super::pin::repin(ws)?;
         to_add = git.files_to_stage()?;
     }
     if json {

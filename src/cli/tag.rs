@@ -3,10 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::refs::{self, Expected, TAGS};
+use dvx::history::tag;
 use serde::Serialize;
 
-use super::hint::Hinted;
 use super::{Ctx, rev};
 
 #[derive(Debug, clap::Args)]
@@ -32,58 +31,49 @@ struct JsonTag {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let ws = ctx.open()?;
-    let refs = ws.repo().refs();
     if args.names.is_empty() {
-        let tags = refs.list(TAGS)?;
+        let ws = ctx.open()?;
+        let tags = tag::list(ws.repo())?;
         if args.json {
             let out: Vec<JsonTag> = tags
-                .iter()
-                .map(|(n, id)| JsonTag {
-                    name: n.trim_start_matches(TAGS).to_owned(),
+                .into_iter()
+                .map(|(name, id)| JsonTag {
+                    name,
                     commit: id.to_hex(),
                 })
                 .collect();
             outln!("{}", serde_json::to_string_pretty(&out)?);
         } else {
             for (name, _) in tags {
-                outln!("{}", name.trim_start_matches(TAGS));
+                outln!("{name}");
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let ws = ctx.open_plain()?;
     let name = &args.names[0];
-    let full = format!("{TAGS}{name}");
     let who = ctx.signature(&ws)?;
     if args.delete {
-        let _lock = ws.repo().lock()?;
-        let Some(id) = refs.get(&full)? else {
-            return Err(
-                Hinted::new(format!("no tag named '{name}'"), "`dvx tag` lists tags").into(),
-            );
-        };
-        refs.update(&full, Expected::Is(id), None, &who, "tag: deleted")?;
+        let lock = ctx.lock_following(&ws)?;
+        let id = tag::delete(ws.repo(), &lock, name, &who)?;
         if !ctx.quiet {
             outln!("deleted tag {name} (was {})", id.short());
         }
         return Ok(ExitCode::SUCCESS);
     }
-    refs::validate_name(name, "tag")?;
+    dvx::refs::validate_name(name, "tag")?;
     let rev = args.names.get(1).map(String::as_str).unwrap_or("HEAD");
     let target = rev::resolve(ws.repo(), rev)?;
-    let _lock = ws.repo().lock()?;
-    let existing = refs.get(&full)?;
-    if let Some(old) = existing
-        && !args.force
-    {
-        return Err(Hinted::new(
-            format!("tag '{name}' already exists (at {})", old.short()),
-            "tags do not move; pick another name, or pass --force to move it",
-        )
-        .into());
-    }
-    let expected = existing.map(Expected::Is).unwrap_or(Expected::Absent);
-    refs.update(&full, expected, Some(target), &who, &format!("tag: {rev}"))?;
+    let lock = ctx.lock_following(&ws)?;
+    tag::create(
+        ws.repo(),
+        &lock,
+        name,
+        target,
+        args.force,
+        &who,
+        &format!("tag: {rev}"),
+    )?;
     if !ctx.quiet {
         outln!("tagged {} as {name}", target.short());
     }

@@ -4,7 +4,8 @@
 //! its parent directory, inside a block dvx marks and owns, so git never stores the bytes.
 //! Lines outside the block are the user's and are never touched. Walks read
 //! `.gitignore` files through [`user_lines`], which skips the block: otherwise a second
-//! `dvx add data/` would find its own data ignored.
+//! `dvx add data/` would find its own data ignored. The block changes only under the
+//! repository lock (its guard is a parameter of every change).
 
 use std::fs;
 use std::io;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::atomic;
 use crate::path::RepoPath;
+use crate::repo::RepoLock;
 
 pub const BEGIN: &str = "# >>> dvx: tracked data, managed by dvx (do not edit) >>>";
 pub const END: &str = "# <<< dvx <<<";
@@ -109,7 +111,7 @@ fn read(file: &Path) -> io::Result<String> {
 
 /// Make sure `path` is listed in dvx's block of its directory's `.gitignore`. Returns the
 /// file when it changed.
-pub fn add(root: &Path, path: &RepoPath) -> io::Result<Option<PathBuf>> {
+pub fn add(root: &Path, _lock: &RepoLock, path: &RepoPath) -> io::Result<Option<PathBuf>> {
     let file = gitignore_for(root, path);
     let text = read(&file)?;
     let pattern = pattern_for(path.file_name());
@@ -126,7 +128,7 @@ pub fn add(root: &Path, path: &RepoPath) -> io::Result<Option<PathBuf>> {
 
 /// Remove `path` from dvx's block; the block (and a file that held nothing else) goes
 /// away when empty. Returns the file when it changed.
-pub fn remove(root: &Path, path: &RepoPath) -> io::Result<Option<PathBuf>> {
+pub fn remove(root: &Path, _lock: &RepoLock, path: &RepoPath) -> io::Result<Option<PathBuf>> {
     let file = gitignore_for(root, path);
     let text = read(&file)?;
     let pattern = pattern_for(path.file_name());
@@ -156,30 +158,44 @@ mod tests {
         RepoPath::new(s).expect("valid")
     }
 
+    /// A repository in `dir`, and its lock held.
+    fn locked(dir: &Path) -> RepoLock {
+        crate::repo::init(dir, true).expect("init");
+        crate::repo::Repo::open(dir, None)
+            .expect("open")
+            .lock()
+            .expect("lock")
+    }
+
     #[test]
     fn adds_once_keeps_user_lines_and_removes_cleanly() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let lock = locked(dir.path());
         let gi = dir.path().join(".gitignore");
         atomic::write(&gi, b"*.tmp\n").expect("write");
-        assert_eq!(add(dir.path(), &p("data")).expect("add"), Some(gi.clone()));
-        assert_eq!(add(dir.path(), &p("data")).expect("add"), None);
-        add(dir.path(), &p("model.pt")).expect("add");
+        assert_eq!(
+            add(dir.path(), &lock, &p("data")).expect("add"),
+            Some(gi.clone())
+        );
+        assert_eq!(add(dir.path(), &lock, &p("data")).expect("add"), None);
+        add(dir.path(), &lock, &p("model.pt")).expect("add");
         let text = fs::read_to_string(&gi).expect("read");
         assert_eq!(text, format!("*.tmp\n{BEGIN}\n/data\n/model.pt\n{END}\n"));
         assert_eq!(user_lines(&text).collect::<Vec<_>>(), ["*.tmp"]);
-        remove(dir.path(), &p("data")).expect("rm");
-        remove(dir.path(), &p("model.pt")).expect("rm");
+        remove(dir.path(), &lock, &p("data")).expect("rm");
+        remove(dir.path(), &lock, &p("model.pt")).expect("rm");
         assert_eq!(fs::read_to_string(&gi).expect("read"), "*.tmp\n");
     }
 
     #[test]
     fn nested_paths_use_their_own_directory_and_escape_globs() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let lock = locked(dir.path());
         fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
-        add(dir.path(), &p("a/b/[x]*.bin")).expect("add");
+        add(dir.path(), &lock, &p("a/b/[x]*.bin")).expect("add");
         let text = fs::read_to_string(dir.path().join("a/b/.gitignore")).expect("read");
         assert!(text.contains("/\\[x\\]\\*.bin\n"), "{text}");
-        remove(dir.path(), &p("a/b/[x]*.bin")).expect("rm");
+        remove(dir.path(), &lock, &p("a/b/[x]*.bin")).expect("rm");
         assert!(!dir.path().join("a/b/.gitignore").exists());
     }
 }

@@ -1,7 +1,7 @@
 //! Everything about git.
 //!
 //! Owns: finding the git work tree and a linked worktree's main tree, the git commit the
-//! code is at and whether it is dirty, which paths git tracks or ignores, reading files at
+//! code is at and whether it is dirty, the branch git is on, which paths git tracks or ignores, reading files at
 //! any git revision, the hooks directory (honouring `core.hooksPath`), dvx's block in
 //! `.gitignore` files ([`ignore_block`]), the pin file `dvx.lock` ([`pin`]) and the hooks
 //! ([`hooks`]).
@@ -41,6 +41,15 @@ fn gix_err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> E
         what,
         message: e.to_string(),
     }
+}
+
+/// Where git's HEAD is in one work tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitHead {
+    /// On a branch (its short name, without `refs/heads/`), which may have no commits yet.
+    Branch(String),
+    /// Detached at a commit, or on something that is not a branch.
+    Detached,
 }
 
 /// A git work tree that holds (or will hold) a dvx repository.
@@ -105,6 +114,23 @@ impl GitRepo {
             id: id.as_bytes().to_vec(),
             dirty: false,
         })
+    }
+
+    /// The branch git's HEAD is on in this work tree, or that it is detached.
+    pub fn current_head(&self) -> Result<GitHead, Error> {
+        let name = self
+            .repo
+            .head_name()
+            .map_err(gix_err("reading git's HEAD"))?;
+        Ok(
+            match name
+                .as_ref()
+                .and_then(|n| n.as_bstr().strip_prefix(b"refs/heads/"))
+            {
+                Some(short) => GitHead::Branch(String::from_utf8_lossy(short).into_owned()),
+                None => GitHead::Detached,
+            },
+        )
     }
 
     /// The git commit and whether tracked files differ from it, staged or not. Untracked

@@ -3,6 +3,11 @@
 //! A few lines of TOML at the top of the work tree, tracked by git, so that checking out
 //! an old git commit can bring back the data it was made with. Stable and readable: the
 //! same pin always renders to the same bytes.
+//!
+//! Owns the file's format and every way of reading it: in the work tree ([`Pin::read`]),
+//! at a git revision ([`at_revision`], [`bytes_at`]), both sides of a git merge conflict
+//! ([`conflict_sides`]), and the commits any version of the text names ([`pinned_by`]).
+//! The work tree's file is written only under the repository lock ([`Pin::write`]).
 
 use std::fs;
 use std::io;
@@ -10,8 +15,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::GitRepo;
 use crate::atomic;
 use crate::hash::ObjectId;
+use crate::repo::RepoLock;
 
 pub const FILE_NAME: &str = "dvx.lock";
 const FORMAT: u32 = 1;
@@ -22,6 +29,10 @@ pub enum Error {
     Parse { where_: String, message: String },
     #[error("{where_} has format {found}, but this dvx reads format {FORMAT}")]
     NewerFormat { where_: String, found: u32 },
+    #[error("{where_} is not UTF-8")]
+    NotUtf8 { where_: String },
+    #[error(transparent)]
+    Git(#[from] super::Error),
     #[error("{}", path.display())]
     Io {
         path: PathBuf,
@@ -90,6 +101,14 @@ impl Pin {
         })
     }
 
+    /// Parse the file's bytes; `where_` names it in errors.
+    pub fn parse_bytes(bytes: &[u8], where_: &str) -> Result<Pin, Error> {
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
+            where_: where_.to_owned(),
+        })?;
+        Pin::parse(text, where_)
+    }
+
     /// Read `dvx.lock` in the work tree; `None` when there is none.
     pub fn read(root: &Path) -> Result<Option<Pin>, Error> {
         let path = root.join(FILE_NAME);
@@ -100,8 +119,9 @@ impl Pin {
         }
     }
 
-    /// Write `dvx.lock`; returns whether its bytes changed.
-    pub fn write(&self, root: &Path) -> Result<bool, Error> {
+    /// Write `dvx.lock` in the work tree `root`, under the repository lock (always the
+    /// last write of a command); returns whether its bytes changed.
+    pub fn write(&self, root: &Path, _lock: &RepoLock) -> Result<bool, Error> {
         let path = root.join(FILE_NAME);
         let text = self.render();
         if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
@@ -111,6 +131,64 @@ impl Pin {
             .map_err(|source| Error::Io { path, source })?;
         Ok(true)
     }
+}
+
+/// The bytes of `dvx.lock` in git revision `rev`; `None` when that commit has none, and
+/// for the null id (all zeros) or an empty name, which git hooks pass for "no commit".
+pub fn bytes_at(git: &GitRepo, rev: &str) -> Result<Option<Vec<u8>>, super::Error> {
+    if rev.is_empty() || rev.bytes().all(|b| b == b'0') {
+        return Ok(None);
+    }
+    git.read_at(rev, FILE_NAME)
+}
+
+/// The pin `dvx.lock` holds in git revision `rev` (named `<rev>:dvx.lock` in errors);
+/// `None` when that commit has no `dvx.lock`.
+pub fn at_revision(git: &GitRepo, rev: &str) -> Result<Option<Pin>, Error> {
+    match bytes_at(git, rev)? {
+        Some(bytes) => Pin::parse_bytes(&bytes, &format!("{rev}:{FILE_NAME}")).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The commits a `dvx.lock` text pins: one, or both sides of a merge conflict committed
+/// as is. A text that does not parse pins nothing.
+pub fn pinned_by(text: &str) -> Vec<ObjectId> {
+    if let Ok(p) = Pin::parse(text, FILE_NAME) {
+        return vec![p.commit];
+    }
+    let Some((ours, theirs)) = parse_conflict(text) else {
+        return Vec::new();
+    };
+    [ours, theirs]
+        .iter()
+        .filter_map(|side| Pin::parse(side, FILE_NAME).ok())
+        .map(|p| p.commit)
+        .collect()
+}
+
+/// The pins on both sides of a conflicted `dvx.lock`, ours first: from git's index
+/// (stages 2 and 3) while a git merge is in progress, else from the conflict markers in
+/// the work tree's file (`root`). `None` when the file has no conflict.
+pub fn conflict_sides(git: &GitRepo, root: &Path) -> Result<Option<(Pin, Pin)>, Error> {
+    if let (Ok(ours), Ok(theirs)) = (
+        git.git(&["show", &format!(":2:{FILE_NAME}")]),
+        git.git(&["show", &format!(":3:{FILE_NAME}")]),
+    ) {
+        return Ok(Some((
+            Pin::parse(&ours, "dvx.lock (ours)")?,
+            Pin::parse(&theirs, "dvx.lock (theirs)")?,
+        )));
+    }
+    let path = root.join(FILE_NAME);
+    let text = fs::read_to_string(&path).map_err(|source| Error::Io { path, source })?;
+    let Some((ours, theirs)) = parse_conflict(&text) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Pin::parse(&ours, "dvx.lock (ours)")?,
+        Pin::parse(&theirs, "dvx.lock (theirs)")?,
+    )))
 }
 
 /// The two sides of a `dvx.lock` that git left with conflict markers.
@@ -211,5 +289,15 @@ mod tests {
             Pin::parse(&theirs, "theirs").expect("theirs").commit,
             ObjectId::of(b"b")
         );
+        // Committed with its markers, the text pins both sides.
+        assert_eq!(pinned_by(&text), [ObjectId::of(b"a"), ObjectId::of(b"b")]);
+        assert_eq!(pinned_by(&a), [ObjectId::of(b"a")]);
+        assert!(pinned_by("not toml at all [").is_empty());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named() {
+        let err = Pin::parse_bytes(b"\xff\xfe", "v1:dvx.lock").expect_err("not utf-8");
+        assert_eq!(err.to_string(), "v1:dvx.lock is not UTF-8");
     }
 }

@@ -7,14 +7,15 @@
 //! HEAD on the branch here and is refused while another work tree has it checked out.
 //! Does not own checking out (`workspace`) or how refs are stored (`refs`).
 //!
-//! Each function takes the repository lock; every ref moves by compare-and-swap.
+//! Each function runs under the repository lock (its guard is a parameter); every ref
+//! moves by compare-and-swap.
 
 use super::Error;
 use super::merge::is_ancestor;
 use crate::hash::ObjectId;
 use crate::object::Signature;
 use crate::refs::{self, Expected, HEADS, Head};
-use crate::repo::{BranchChange, Repo};
+use crate::repo::{BranchChange, Repo, RepoLock};
 
 fn full_name(name: &str) -> String {
     format!("{HEADS}{name}")
@@ -27,6 +28,7 @@ fn is_current(repo: &Repo, full: &str) -> Result<bool, Error> {
 /// Create branch `name` at `target`; with `force`, move it there if it exists.
 pub fn create(
     repo: &Repo,
+    lock: &RepoLock,
     name: &str,
     target: ObjectId,
     force: bool,
@@ -35,7 +37,6 @@ pub fn create(
 ) -> Result<(), Error> {
     refs::validate_name(name, "branch")?;
     let full = full_name(name);
-    let _lock = repo.lock()?;
     let existing = repo.refs().get(&full)?;
     if existing.is_some() && !force {
         return Err(Error::BranchExists(name.to_owned()));
@@ -55,16 +56,20 @@ pub fn create(
     };
     repo.ensure_not_checked_out_elsewhere(&full, change)?;
     let expected = existing.map(Expected::Is).unwrap_or(Expected::Absent);
-    repo.refs()
-        .update(&full, expected, Some(target), who, message)?;
+    repo.update_ref(lock, &full, expected, Some(target), who, message)?;
     Ok(())
 }
 
 /// Delete branch `name`; unless `force`, only when it is merged into HEAD. Returns the
 /// commit it pointed at.
-pub fn delete(repo: &Repo, name: &str, force: bool, who: &Signature) -> Result<ObjectId, Error> {
+pub fn delete(
+    repo: &Repo,
+    lock: &RepoLock,
+    name: &str,
+    force: bool,
+    who: &Signature,
+) -> Result<ObjectId, Error> {
     let full = full_name(name);
-    let _lock = repo.lock()?;
     let refs = repo.refs();
     let Some(tip) = refs.get(&full)? else {
         return Err(Error::NoSuchBranch(name.to_owned()));
@@ -85,15 +90,20 @@ pub fn delete(repo: &Repo, name: &str, force: bool, who: &Signature) -> Result<O
             return Err(Error::NotMerged(name.to_owned()));
         }
     }
-    refs.update(&full, Expected::Is(tip), None, who, "branch: deleted")?;
+    repo.update_ref(lock, &full, Expected::Is(tip), None, who, "branch: deleted")?;
     Ok(tip)
 }
 
 /// Rename branch `old` to `new`; HEAD follows when it is on `old` here.
-pub fn rename(repo: &Repo, old: &str, new: &str, who: &Signature) -> Result<(), Error> {
+pub fn rename(
+    repo: &Repo,
+    lock: &RepoLock,
+    old: &str,
+    new: &str,
+    who: &Signature,
+) -> Result<(), Error> {
     refs::validate_name(new, "branch")?;
     let (old_full, new_full) = (full_name(old), full_name(new));
-    let _lock = repo.lock()?;
     let refs = repo.refs();
     let Some(tip) = refs.get(&old_full)? else {
         return Err(Error::NoSuchBranch(old.to_owned()));
@@ -104,10 +114,33 @@ pub fn rename(repo: &Repo, old: &str, new: &str, who: &Signature) -> Result<(), 
     repo.ensure_not_checked_out_elsewhere(&old_full, BranchChange::Rename)?;
     repo.ensure_not_checked_out_elsewhere(&new_full, BranchChange::Create)?;
     let message = format!("branch: renamed {old} to {new}");
-    refs.update(&new_full, Expected::Absent, Some(tip), who, &message)?;
+    repo.update_ref(lock, &new_full, Expected::Absent, Some(tip), who, &message)?;
     if is_current(repo, &old_full)? {
-        refs.set_head(&Head::Branch(new_full), who, &message)?;
+        repo.set_head(lock, &Head::Branch(new_full), who, &message)?;
     }
-    refs.update(&old_full, Expected::Is(tip), None, who, &message)?;
+    repo.update_ref(lock, &old_full, Expected::Is(tip), None, who, &message)?;
+    Ok(())
+}
+
+/// Before the first commit, give the unborn branch HEAD is on another name, as
+/// `git checkout -b` does then: no ref exists yet, so only HEAD changes.
+pub fn rename_unborn(
+    repo: &Repo,
+    lock: &RepoLock,
+    name: &str,
+    who: &Signature,
+) -> Result<(), Error> {
+    refs::validate_name(name, "branch")?;
+    let full = full_name(name);
+    if repo.refs().get(&full)?.is_some() {
+        return Err(Error::BranchExists(name.to_owned()));
+    }
+    repo.ensure_not_checked_out_elsewhere(&full, BranchChange::CheckOut)?;
+    repo.set_head(
+        lock,
+        &Head::Branch(full),
+        who,
+        "checkout: new unborn branch",
+    )?;
     Ok(())
 }

@@ -44,11 +44,7 @@ fn build_dir(
         .map(|child| match child {
             Child::Entry(e) => Planned::Ready(TreeEntry {
                 name: e.path.file_name().to_owned(),
-                kind: match e.kind {
-                    Kind::File => EntryKind::File,
-                    Kind::Symlink => EntryKind::Symlink,
-                    Kind::Tree => EntryKind::Dir,
-                },
+                kind: e.kind.into(),
                 executable: e.kind == Kind::File && e.executable,
                 root: index.is_root(&e.path),
                 size: e.size,

@@ -5,7 +5,7 @@ use crate::hash::ObjectId;
 use crate::index::Index;
 use crate::object::{Commit, GitLink, Signature};
 use crate::refs::{Expected, Head};
-use crate::repo::Repo;
+use crate::repo::{Repo, RepoLock};
 
 /// What to commit.
 #[derive(Debug, Clone)]
@@ -30,22 +30,29 @@ pub struct Committed {
     pub size: u64,
 }
 
-/// Snapshot the index as a commit on top of HEAD. The caller holds the repository lock.
+/// Snapshot the index as a commit on top of HEAD, under the repository lock.
 ///
 /// Order: trees and the commit are written and flushed, then the index (whose tree cache
 /// now names them), then the branch moves by compare-and-swap from the parent it was
 /// built on.
-pub fn commit(repo: &Repo, index: &mut Index, new: NewCommit) -> Result<Committed, Error> {
-    commit_with_runs(repo, index, new, Vec::new())
+pub fn commit(
+    repo: &Repo,
+    lock: &RepoLock,
+    index: &mut Index,
+    new: NewCommit,
+) -> Result<Committed, Error> {
+    commit_with_runs(repo, lock, index, new, Vec::new())
 }
 
 /// [`commit`] with run records (lineage), already stored, listed in the commit.
 pub fn commit_with_runs(
     repo: &Repo,
+    lock: &RepoLock,
     index: &mut Index,
     new: NewCommit,
     runs: Vec<ObjectId>,
 ) -> Result<Committed, Error> {
+    debug_assert!(lock.guards(repo), "the lock of another work tree");
     // As git: a message that is empty once tidied is refused, before anything is written.
     let message = normalize_message(&new.message);
     if message.trim().is_empty() {
@@ -83,6 +90,7 @@ pub fn commit_with_runs(
     };
     let branch = advance_head(
         repo,
+        lock,
         parent,
         id,
         &new.author,
@@ -101,6 +109,7 @@ pub fn commit_with_runs(
 /// Returns the branch that moved.
 pub fn advance_head(
     repo: &Repo,
+    lock: &RepoLock,
     expected: Option<ObjectId>,
     new: ObjectId,
     who: &Signature,
@@ -112,11 +121,11 @@ pub fn advance_head(
                 Some(id) => Expected::Is(id),
                 None => Expected::Absent,
             };
-            repo.refs().update(&name, want, Some(new), who, message)?;
+            repo.update_ref(lock, &name, want, Some(new), who, message)?;
             Ok(name.strip_prefix(crate::refs::HEADS).map(str::to_owned))
         }
         Head::Detached(_) => {
-            repo.refs().set_head(&Head::Detached(new), who, message)?;
+            repo.set_head(lock, &Head::Detached(new), who, message)?;
             Ok(None)
         }
     }

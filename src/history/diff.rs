@@ -6,7 +6,7 @@
 
 use super::Error;
 use crate::hash::ObjectId;
-use crate::index::{Child, Index, Kind};
+use crate::index::{Child, Index};
 use crate::object::{EntryKind, Tree};
 use crate::path::RepoPath;
 use crate::store::Store;
@@ -134,11 +134,7 @@ impl Source for IndexSource<'_> {
             .map(|child| match child {
                 Child::Entry(e) => Item {
                     name: e.path.file_name().to_owned(),
-                    kind: match e.kind {
-                        Kind::File => EntryKind::File,
-                        Kind::Symlink => EntryKind::Symlink,
-                        Kind::Tree => EntryKind::Dir,
-                    },
+                    kind: e.kind.into(),
                     executable: e.executable,
                     root: self.index.is_root(&e.path),
                     size: e.size,

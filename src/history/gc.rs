@@ -15,11 +15,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::Error;
 use super::reach::Marker;
 use crate::git::GitRepo;
-use crate::git::pin::{self, Pin};
+use crate::git::pin;
 use crate::hash::ObjectId;
 use crate::index::{Index, Kind};
 use crate::refs::{Head, Refs};
-use crate::repo::Repo;
+use crate::repo::{Repo, RepoLock};
 
 /// Objects younger than this are never deleted.
 pub const MIN_AGE: Duration = Duration::from_secs(2 * 3600);
@@ -121,7 +121,7 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(root.join(pin::FILE_NAME)) {
         out.extend(
-            pins_in(&text)
+            pin::pinned_by(&text)
                 .into_iter()
                 .map(|id| (id, "dvx.lock".to_owned())),
         );
@@ -129,12 +129,12 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
     let mut seen_text: HashMap<Vec<u8>, Vec<ObjectId>> = HashMap::new();
     // A git error stops gc: deleting without knowing every pin could take pinned data.
     for c in git.all_commits()? {
-        let Some(bytes) = git.read_at(&c, pin::FILE_NAME)? else {
+        let Some(bytes) = pin::bytes_at(git, &c)? else {
             continue;
         };
         let pinned = seen_text
             .entry(bytes.clone())
-            .or_insert_with(|| pins_in(&String::from_utf8_lossy(&bytes)))
+            .or_insert_with(|| pin::pinned_by(&String::from_utf8_lossy(&bytes)))
             .clone();
         let via = format!("dvx.lock in git commit {}", &c[..c.len().min(10)]);
         out.extend(pinned.into_iter().map(|id| (id, via.clone())));
@@ -142,24 +142,13 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
     Ok(out)
 }
 
-/// The commits a `dvx.lock` text pins: one, or both sides of a merge conflict committed
-/// as is. A text that does not parse pins nothing.
-fn pins_in(text: &str) -> Vec<ObjectId> {
-    if let Ok(p) = Pin::parse(text, pin::FILE_NAME) {
-        return vec![p.commit];
-    }
-    let Some((ours, theirs)) = pin::parse_conflict(text) else {
-        return Vec::new();
-    };
-    [ours, theirs]
-        .iter()
-        .filter_map(|side| Pin::parse(side, pin::FILE_NAME).ok())
-        .map(|p| p.commit)
-        .collect()
-}
-
-/// Delete unreachable objects older than two hours.
-pub fn gc(repo: &Repo, git: Option<&GitRepo>, options: &Options) -> Result<Report, Error> {
+/// Delete unreachable objects older than two hours, under the repository lock.
+pub fn gc(
+    repo: &Repo,
+    _lock: &RepoLock,
+    git: Option<&GitRepo>,
+    options: &Options,
+) -> Result<Report, Error> {
     let store = repo.store();
     let mut marker = Marker::new(store);
     mark_roots(repo, git, options, &mut marker)?;

@@ -7,14 +7,19 @@
 //! file by file, so only files changed on one side and deleted or changed differently on
 //! the other conflict, and a file on one side where the other keeps files below the
 //! same name is a file/directory conflict at that name.
+//!
+//! [`join`] is the one place a merge commit is built: `dvx merge`, `dvx merge
+//! --git-conflict` and the `dvx.lock` merge driver all go through it.
 
 use std::collections::HashSet;
 
 use super::Error;
+use super::commit::normalize_message;
 use super::log::Walk;
 use crate::hash::ObjectId;
-use crate::object::{Encode, EntryKind, Tree, TreeEntry};
+use crate::object::{Commit, Encode, EntryKind, GitLink, Signature, Tree, TreeEntry};
 use crate::path::RepoPath;
+use crate::repo::Repo;
 use crate::store::Store;
 
 /// How to resolve conflicting paths.
@@ -47,6 +52,75 @@ pub fn merge_base(store: &Store, a: ObjectId, b: ObjectId) -> Result<Option<Obje
         }
     }
     Ok(None)
+}
+
+/// How `theirs` joined `ours` (see [`join`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// `theirs` is already part of `ours`: nothing to do.
+    UpToDate,
+    /// `ours` is part of `theirs` (or there is no `ours`): `theirs` itself is the result.
+    FastForward,
+    /// A two-parent merge commit was stored and flushed.
+    Merged {
+        commit: ObjectId,
+        /// Conflicts the strategy resolved.
+        resolved: Vec<RepoPath>,
+    },
+    /// The trees conflict and no strategy resolves them: nothing was written.
+    Conflicts(Vec<RepoPath>),
+}
+
+/// What a merge commit records besides its parents and tree.
+#[derive(Debug, Clone)]
+pub struct MergeCommit {
+    /// How to resolve conflicts; `None` stops at the first dry run that finds any.
+    pub strategy: Option<Strategy>,
+    pub author: Signature,
+    /// Tidied as `commit` tidies messages.
+    pub message: String,
+    /// The git commit the code is at, if known.
+    pub git: Option<GitLink>,
+}
+
+/// Join `theirs` into `ours`, the one merge-commit builder: up to date when `ours`
+/// contains `theirs`; a fast-forward when `theirs` contains `ours` (or there is no
+/// `ours`); otherwise the three-way merge of their trees, first as a dry run (so a merge
+/// with conflicts and no strategy writes nothing), then stored with a two-parent commit
+/// `[ours, theirs]`, and flushed. Objects need no lock: they are created by rename and
+/// never change, so the `dvx.lock` merge driver, which git runs, uses this too.
+pub fn join(
+    repo: &Repo,
+    ours: Option<ObjectId>,
+    theirs: ObjectId,
+    how: &MergeCommit,
+) -> Result<Joined, Error> {
+    let store = repo.store();
+    let ours = match ours {
+        Some(ours) if is_ancestor(store, theirs, ours)? => return Ok(Joined::UpToDate),
+        Some(ours) if !is_ancestor(store, ours, theirs)? => ours,
+        _ => return Ok(Joined::FastForward),
+    };
+    let dry = merge_commits(store, ours, theirs, how.strategy, false)?;
+    if !dry.conflicts.is_empty() && how.strategy.is_none() {
+        return Ok(Joined::Conflicts(dry.conflicts));
+    }
+    let merged = merge_commits(store, ours, theirs, how.strategy, true)?;
+    let commit = Commit {
+        tree: merged.tree,
+        parents: vec![ours, theirs],
+        author: how.author.clone(),
+        message: normalize_message(&how.message),
+        git: how.git.clone(),
+        runs: Vec::new(),
+        extensions: Vec::new(),
+    };
+    let id = store.put(&commit)?;
+    repo.flush_objects()?;
+    Ok(Joined::Merged {
+        commit: id,
+        resolved: merged.conflicts,
+    })
 }
 
 /// Merge the trees of two commits against their merge base (see [`merge_trees`]).
@@ -555,5 +629,89 @@ mod tests {
             .read_tree(&top.get("data").expect("data").id)
             .expect("data");
         assert!(data.entries.iter().all(|e| !e.root));
+    }
+
+    fn signature(time: i64) -> Signature {
+        Signature {
+            name: "A".into(),
+            email: "a@b".into(),
+            time,
+            tz_minutes: 0,
+        }
+    }
+
+    /// A commit of `files` on `parents`, stored.
+    fn commit_of(repo: &Repo, files: &[(&str, &str)], parents: &[ObjectId], time: i64) -> ObjectId {
+        let tree = tree_of(repo.store(), files);
+        repo.store()
+            .put(&Commit {
+                tree,
+                parents: parents.to_vec(),
+                author: signature(time),
+                message: format!("at {time}\n"),
+                git: None,
+                runs: Vec::new(),
+                extensions: Vec::new(),
+            })
+            .expect("put")
+    }
+
+    fn how(strategy: Option<Strategy>) -> MergeCommit {
+        MergeCommit {
+            strategy,
+            author: signature(99),
+            message: "  Merge side  \n\n".into(),
+            git: None,
+        }
+    }
+
+    #[test]
+    fn join_is_the_one_merge_commit_builder() {
+        let (_d, repo) = Repo::scratch();
+        let base = commit_of(&repo, &[("d/a", "1"), ("d/b", "2")], &[], 1);
+        let ours = commit_of(&repo, &[("d/a", "1'"), ("d/b", "2")], &[base], 2);
+        let theirs = commit_of(&repo, &[("d/a", "1"), ("d/b", "2'")], &[base], 3);
+        let join = |o, t, s| join(&repo, o, t, &how(s)).expect("join");
+        assert_eq!(join(Some(ours), base, None), Joined::UpToDate);
+        assert_eq!(join(Some(ours), ours, None), Joined::UpToDate);
+        assert_eq!(join(Some(base), ours, None), Joined::FastForward);
+        assert_eq!(join(None, ours, None), Joined::FastForward);
+        let Joined::Merged { commit, resolved } = join(Some(ours), theirs, None) else {
+            panic!("two diverged sides merge");
+        };
+        assert!(resolved.is_empty());
+        let merged = repo.store().read_commit(&commit).expect("stored");
+        assert_eq!(merged.parents, [ours, theirs]);
+        assert_eq!(merged.message, "Merge side\n", "tidied as commit tidies");
+        assert_eq!(merged.author, signature(99));
+        assert_eq!(
+            files_of(repo.store(), merged.tree),
+            expect_files(&[("d/a", "1'"), ("d/b", "2'")])
+        );
+    }
+
+    #[test]
+    fn a_join_with_conflicts_and_no_strategy_writes_nothing() {
+        let (_d, repo) = Repo::scratch();
+        let base = commit_of(&repo, &[("a", "1")], &[], 1);
+        let ours = commit_of(&repo, &[("a", "ours")], &[base], 2);
+        let theirs = commit_of(&repo, &[("a", "theirs")], &[base], 3);
+        let before = repo.store().list().expect("list").len();
+        assert_eq!(
+            join(&repo, Some(ours), theirs, &how(None)).expect("join"),
+            Joined::Conflicts(paths(&["a"]))
+        );
+        assert_eq!(repo.store().list().expect("list").len(), before);
+        let Joined::Merged { commit, resolved } =
+            join(&repo, Some(ours), theirs, &how(Some(Strategy::Theirs))).expect("join")
+        else {
+            panic!("a strategy resolves the conflict");
+        };
+        assert_eq!(resolved, paths(&["a"]));
+        let tree = repo.store().read_commit(&commit).expect("commit").tree;
+        assert_eq!(
+            files_of(repo.store(), tree),
+            expect_files(&[("a", "theirs")])
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! The commit graph of dataset versions.
 //!
 //! Owns: building trees and commits from the index ([`build`], [`commit`]), the branch
-//! rules ([`branch`]), comparing
+//! and tag rules ([`branch`], [`tag`]), comparing
 //! trees with each other or with the index ([`diff`]), what a revision string means
-//! ([`revision`]), walking history ([`log`]), three-way merges ([`merge`]), and what is
-//! reachable ([`reach`]) for gc and fsck. Does not touch the work tree.
+//! ([`revision`]), walking history ([`log`]), three-way merges and the one merge-commit
+//! builder ([`merge`]), what is reachable ([`reach`]) for gc and fsck, and which commits
+//! a detached HEAD leaves behind ([`detached`]). Does not touch the work tree.
 //!
 //! Invariants: objects are written (and flushed) before the index that caches them and
 //! before the ref that points at them; a ref only moves by compare-and-swap.
@@ -12,6 +13,7 @@
 pub mod branch;
 pub mod build;
 pub mod commit;
+pub mod detached;
 pub mod diff;
 pub mod fsck;
 pub mod gc;
@@ -19,6 +21,7 @@ pub mod log;
 pub mod merge;
 pub mod reach;
 pub mod revision;
+pub mod tag;
 
 use crate::hash::ObjectId;
 use crate::{index, refs, repo, store};
@@ -61,6 +64,10 @@ pub enum Error {
     },
     #[error("branch '{0}' is not merged into HEAD; deleting it could lose commits")]
     NotMerged(String),
+    #[error("tag '{name}' already exists (at {})", at.short())]
+    TagExists { name: String, at: ObjectId },
+    #[error("no tag named '{0}'")]
+    NoSuchTag(String),
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]

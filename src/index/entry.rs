@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hash::ObjectId;
+use crate::object::EntryKind;
 use crate::path::RepoPath;
 pub use crate::stat::Stat;
 
@@ -14,6 +15,28 @@ pub enum Kind {
     /// A whole directory that is not fetched, recorded as its tree id (a lazy checkout
     /// keeps untouched directories this way, so its cost does not grow with their size).
     Tree,
+}
+
+/// The one conversion between the index's kinds and a tree entry's: a file is a file, a
+/// symlink a symlink, and an unexpanded tree entry stands for a directory.
+impl From<Kind> for EntryKind {
+    fn from(kind: Kind) -> EntryKind {
+        match kind {
+            Kind::File => EntryKind::File,
+            Kind::Symlink => EntryKind::Symlink,
+            Kind::Tree => EntryKind::Dir,
+        }
+    }
+}
+
+impl From<EntryKind> for Kind {
+    fn from(kind: EntryKind) -> Kind {
+        match kind {
+            EntryKind::File => Kind::File,
+            EntryKind::Symlink => Kind::Symlink,
+            EntryKind::Dir => Kind::Tree,
+        }
+    }
 }
 
 /// One tracked path.
@@ -54,5 +77,21 @@ impl Entry {
             not_fetched: true,
             linked: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_convert_both_ways() {
+        for kind in [Kind::File, Kind::Symlink, Kind::Tree] {
+            assert_eq!(Kind::from(EntryKind::from(kind)), kind);
+        }
+        for kind in [EntryKind::File, EntryKind::Symlink, EntryKind::Dir] {
+            assert_eq!(EntryKind::from(Kind::from(kind)), kind);
+        }
+        assert_eq!(EntryKind::from(Kind::Tree), EntryKind::Dir);
     }
 }

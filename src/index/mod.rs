@@ -475,8 +475,10 @@ impl Index {
     }
 
     /// Persist the changes: the delta when it is small, otherwise a new base. Writes
-    /// nothing when nothing changed. `durable` adds fsyncs (file and directory).
-    pub fn write(&mut self, durable: bool) -> Result<(), Error> {
+    /// nothing when nothing changed. `durable` adds fsyncs (file and directory). Outside
+    /// this crate the index is written through `Workspace::write_index`, which takes the
+    /// repository lock's guard.
+    pub(crate) fn write(&mut self, durable: bool) -> Result<(), Error> {
         if !self.changed {
             return Ok(());
         }

@@ -117,6 +117,8 @@ pub enum Error {
     Repo(#[from] repo::Error),
     #[error(transparent)]
     Git(#[from] git::Error),
+    #[error(transparent)]
+    Flow(#[from] Box<crate::flow::Error>),
 }
 
 fn read_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

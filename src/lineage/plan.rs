@@ -194,7 +194,7 @@ pub fn add_deps(
     if to_add.is_empty() {
         return Ok(None);
     }
-    Ok(Some(workspace::add_locked(
+    Ok(Some(workspace::add(
         ws, lock, root, &to_add, progress,
     )?))
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use super::Error;
 use super::inputs;
 use super::plan::RunPlan;
+use crate::flow;
 use crate::hash::ObjectId;
 use crate::history::commit::{self, Committed, NewCommit};
 use crate::history::{build, diff};
@@ -45,6 +46,8 @@ pub struct Recorded {
     pub commit: Committed,
     /// Adding the outs.
     pub added: AddReport,
+    /// `dvx.lock` now names the new commit (it named another before).
+    pub pin_changed: bool,
 }
 
 /// Record `plan`'s run, which ended as `finished`, in a new commit on HEAD.
@@ -59,6 +62,9 @@ pub fn record(
     let root = ws.root();
     let store = ws.repo().store();
     check_message(into.message.as_deref())?;
+    // A run commits on the current branch, as `dvx commit` does: after following a git
+    // branch switch (refused when dvx cannot follow it).
+    flow::follow::follow_or_refuse(ws, lock, &into.author).map_err(Box::new)?;
     inputs::check_unchanged(ws, &plan.deps)?;
     plan.check_outs_written(ws)?;
     let outs: Vec<PathBuf> = plan
@@ -66,7 +72,7 @@ pub fn record(
         .iter()
         .map(|o| PathBuf::from(o.path.as_str()))
         .collect();
-    let added = workspace::add_locked(ws, lock, root, &outs, progress)?;
+    let added = workspace::add(ws, lock, root, &outs, progress)?;
     if let Some(path) = added.changed_while_adding.first() {
         let out = plan
             .outs
@@ -114,6 +120,7 @@ pub fn record(
     let message = into.message.unwrap_or_else(|| default_message(&record));
     let commit = commit::commit_with_runs(
         ws.repo(),
+        lock,
         &mut index,
         NewCommit {
             message,
@@ -124,11 +131,14 @@ pub fn record(
         },
         vec![run],
     )?;
+    // Last, under the lock: `dvx.lock` names the new commit.
+    let pin_changed = flow::pin::repin(ws, lock).map_err(Box::new)?;
     Ok(Recorded {
         run,
         record,
         commit,
         added,
+        pin_changed,
     })
 }
 

@@ -326,7 +326,7 @@ pub fn write_worktree(
         .collect();
     let label = commit.short();
     let restored =
-        workspace::restore_locked(ws, lock, root, &paths, Some((*commit, &label)), progress)?;
+        workspace::restore(ws, lock, root, &paths, Some((*commit, &label)), progress)?;
     Ok(Written {
         written: restored.restored.len(),
         unchanged: restored.unchanged,

@@ -89,6 +89,9 @@ pub struct Core {
     /// The remote `push`, `fetch` and `pull` use when none is named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// dvx's current branch follows git's branch switches (`git checkout`, `git switch`).
+    #[serde(default = "yes")]
+    pub follow_git_branch: bool,
 }
 
 impl Default for Core {
@@ -99,6 +102,7 @@ impl Default for Core {
             fsync: true,
             git: true,
             remote: None,
+            follow_git_branch: true,
         }
     }
 }

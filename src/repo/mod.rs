@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::atomic::{self, Lock, LockError};
-use crate::refs::{Head, Refs};
+use crate::hash::ObjectId;
+use crate::object::Signature;
+use crate::refs::{Expected, Head, Refs};
 use crate::store::Store;
 
 pub use config::{Config, LinkKind};
@@ -285,6 +287,15 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// A new repository (without git integration) in a temporary directory, for tests.
+    #[cfg(test)]
+    pub(crate) fn scratch() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        init(dir.path(), false).expect("init");
+        let repo = Repo::open(dir.path(), None).expect("open");
+        (dir, repo)
+    }
+
     /// Open the repository whose work tree is `root`. `common` is the `.dvx/` of the main
     /// work tree when `root` is a linked git worktree (objects, refs and logs are shared);
     /// `None` means this work tree's own `.dvx/`.
@@ -344,8 +355,38 @@ impl Repo {
         &self.store
     }
 
+    /// HEAD, branches and tags, for reading; they move only through [`Repo::update_ref`]
+    /// and [`Repo::set_head`], which take the lock guard.
     pub fn refs(&self) -> &Refs {
         &self.refs
+    }
+
+    /// Move (or with `new == None`, delete) a ref by compare-and-swap from `expected`,
+    /// logging the move in its reflog. The caller holds this work tree's repository lock.
+    pub fn update_ref(
+        &self,
+        lock: &RepoLock,
+        name: &str,
+        expected: Expected,
+        new: Option<ObjectId>,
+        who: &Signature,
+        message: &str,
+    ) -> Result<(), crate::refs::Error> {
+        debug_assert!(lock.guards(self), "the lock of another work tree");
+        self.refs.update(name, expected, new, who, message)
+    }
+
+    /// Point HEAD at a branch or a commit, logging the move. The caller holds this work
+    /// tree's repository lock.
+    pub fn set_head(
+        &self,
+        lock: &RepoLock,
+        head: &Head,
+        who: &Signature,
+        message: &str,
+    ) -> Result<(), crate::refs::Error> {
+        debug_assert!(lock.guards(self), "the lock of another work tree");
+        self.refs.set_head(head, who, message)
     }
 
     /// Link types checkout tries, in order (validated when the config was read).

@@ -54,19 +54,7 @@ enum Stored {
 /// Track `paths` (relative to `cwd`): hash and store every file, stage the result.
 pub fn add(
     ws: &Workspace,
-    cwd: &Path,
-    paths: &[PathBuf],
-    progress: &dyn Progress,
-) -> Result<AddReport, Error> {
-    let lock = ws.repo().lock()?;
-    add_locked(ws, &lock, cwd, paths, progress)
-}
-
-/// [`add`] under the repository lock the caller holds (lineage adds a run's outs and
-/// commits them under one lock).
-pub fn add_locked(
-    ws: &Workspace,
-    _lock: &RepoLock,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     progress: &dyn Progress,
@@ -205,9 +193,9 @@ pub fn add_locked(
         report.removed_files += stage_deletions(&mut index, root, target, &found);
     }
     for target in &targets {
-        track_root(ws, &mut index, target, &mut report)?;
+        track_root(ws, lock, &mut index, target, &mut report)?;
     }
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 
@@ -305,6 +293,7 @@ fn stage_deletions(index: &mut Index, root: &Path, target: &RepoPath, found: &[F
 /// Record `target` as a root and keep git ignoring it.
 fn track_root(
     ws: &Workspace,
+    lock: &RepoLock,
     index: &mut Index,
     target: &RepoPath,
     report: &mut AddReport,
@@ -326,11 +315,11 @@ fn track_root(
     // warning suggests. An entry that is there is not rewritten.
     let covering = index.root_covering(target).cloned();
     if let Some(covering) = covering.filter(|r| !r.is_root()) {
-        changed.push(ignore_block::add(root, &covering).map_err(write_err(root))?);
+        changed.push(ignore_block::add(root, lock, &covering).map_err(write_err(root))?);
     }
     if added {
         for nested in &absorbed {
-            changed.push(ignore_block::remove(root, nested).map_err(write_err(root))?);
+            changed.push(ignore_block::remove(root, lock, nested).map_err(write_err(root))?);
         }
     }
     for file in changed.into_iter().flatten() {

@@ -41,7 +41,7 @@ use crate::object::{EntryKind, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{Expected, Head};
-use crate::repo::{BranchChange, Repo};
+use crate::repo::{BranchChange, Repo, RepoLock};
 use crate::stat::FileKind;
 
 const MARKER: &str = "CHECKOUT";
@@ -110,20 +110,21 @@ enum Action {
     Carry(RepoPath),
 }
 
-/// Switch the work tree, index and HEAD to `options.target`.
+/// Switch the work tree, index and HEAD to `options.target`, under the repository lock.
 pub fn checkout(
     ws: &Workspace,
+    lock: &RepoLock,
     options: &CheckoutOptions,
     progress: &dyn Progress,
 ) -> Result<CheckoutReport, Error> {
-    let _lock = ws.repo().lock()?;
     let mut index = ws.load_index()?;
-    switch(ws, &mut index, options, progress)
+    switch(ws, lock, &mut index, options, progress)
 }
 
-/// [`checkout`] for a caller that already holds the lock and has the index loaded.
+/// [`checkout`] for a caller that has the index loaded already.
 pub fn switch(
     ws: &Workspace,
+    lock: &RepoLock,
     index: &mut Index,
     options: &CheckoutOptions,
     progress: &dyn Progress,
@@ -306,7 +307,7 @@ pub fn switch(
             index.add_root(path.clone());
             if ws.git().is_some()
                 && !path.is_root()
-                && let Some(f) = ignore_block::add(root, &path).map_err(write_err(root))?
+                && let Some(f) = ignore_block::add(root, lock, &path).map_err(write_err(root))?
             {
                 report.gitignores_changed.push(f);
             }
@@ -327,41 +328,30 @@ pub fn switch(
             index.cache_tree(dir.clone(), CachedTree { id, size });
         }
     }
-    ws.write_index(index)?;
-    move_head(repo, head, options)?;
+    ws.write_index(lock, index)?;
+    move_head(repo, lock, head, options)?;
     let _ = fs::remove_file(&marker);
     Ok(report)
 }
 
-fn move_head(repo: &Repo, head: Option<ObjectId>, options: &CheckoutOptions) -> Result<(), Error> {
-    let refs = repo.refs();
+fn move_head(
+    repo: &Repo,
+    lock: &RepoLock,
+    head: Option<ObjectId>,
+    options: &CheckoutOptions,
+) -> Result<(), Error> {
+    let (who, message) = (&options.who, options.message.as_str());
     match &options.head {
-        HeadMove::Switch(branch) => refs.set_head(
-            &Head::Branch(branch.clone()),
-            &options.who,
-            &options.message,
-        )?,
-        HeadMove::SetBranch { branch, expected } => {
-            refs.update(
-                branch,
-                *expected,
-                Some(options.target),
-                &options.who,
-                &options.message,
-            )?;
-            refs.set_head(
-                &Head::Branch(branch.clone()),
-                &options.who,
-                &options.message,
-            )?;
+        HeadMove::Switch(branch) => {
+            repo.set_head(lock, &Head::Branch(branch.clone()), who, message)?
         }
-        HeadMove::Detach => refs.set_head(
-            &Head::Detached(options.target),
-            &options.who,
-            &options.message,
-        )?,
+        HeadMove::SetBranch { branch, expected } => {
+            repo.update_ref(lock, branch, *expected, Some(options.target), who, message)?;
+            repo.set_head(lock, &Head::Branch(branch.clone()), who, message)?;
+        }
+        HeadMove::Detach => repo.set_head(lock, &Head::Detached(options.target), who, message)?,
         HeadMove::Advance => {
-            advance_head(repo, head, options.target, &options.who, &options.message)?;
+            advance_head(repo, lock, head, options.target, who, message)?;
         }
     }
     Ok(())
@@ -495,10 +485,7 @@ fn plan_path(
                 } => {
                     let now = Item {
                         name: String::new(),
-                        kind: match kind {
-                            Kind::Symlink => EntryKind::Symlink,
-                            _ => EntryKind::File,
-                        },
+                        kind: kind.into(),
                         executable,
                         root: false,
                         size: 0,
@@ -638,10 +625,7 @@ fn interrupted_leftovers(
 fn item_of(entry: &Entry) -> Item {
     Item {
         name: entry.path.file_name().to_owned(),
-        kind: match entry.kind {
-            Kind::Symlink => EntryKind::Symlink,
-            Kind::File | Kind::Tree => EntryKind::File,
-        },
+        kind: entry.kind.into(),
         executable: entry.executable,
         root: false,
         size: entry.size,

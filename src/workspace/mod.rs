@@ -14,7 +14,6 @@ mod add;
 mod checkout;
 mod compare;
 mod materialize;
-mod merge;
 mod real_dirs;
 mod reset;
 mod resolve;
@@ -26,16 +25,15 @@ mod walk;
 
 use std::path::{Path, PathBuf};
 
-pub use add::{AddReport, add, add_locked};
+pub use add::{AddReport, add};
 pub use checkout::{
     CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, checkout, interrupted_checkout, switch,
 };
 pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
 pub use materialize::Materializer;
-pub use merge::{MergeOptions, MergeOutcome, merge};
 pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
-pub use restore::{RestoreReport, restore, restore_locked};
+pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};
@@ -46,7 +44,7 @@ use crate::hash::ObjectId;
 use crate::history;
 use crate::index::{self, Index};
 use crate::path::RepoPath;
-use crate::repo::{self, Repo};
+use crate::repo::{self, Repo, RepoLock};
 use crate::store;
 
 /// What went wrong in a work-tree operation.
@@ -85,12 +83,6 @@ pub enum Error {
     StagedDiffersFromFileAndHead { path: RepoPath },
     #[error("checkout would overwrite local changes in {count} path(s): {list}")]
     WouldOverwrite {
-        count: usize,
-        list: String,
-        paths: Vec<RepoPath>,
-    },
-    #[error("merge stopped: {count} path(s) changed on both sides: {list}")]
-    MergeConflicts {
         count: usize,
         list: String,
         paths: Vec<RepoPath>,
@@ -208,10 +200,23 @@ impl Workspace {
         Ok(Index::load(self.repo.local_dir())?)
     }
 
-    /// Write the index, durably when the repository flushes.
-    pub fn write_index(&self, index: &mut Index) -> Result<(), Error> {
+    /// Write the index, durably when the repository flushes, under the repository lock.
+    pub fn write_index(&self, lock: &RepoLock, index: &mut Index) -> Result<(), Error> {
+        debug_assert!(lock.guards(&self.repo), "the lock of another work tree");
         Ok(index.write(self.repo.config().core.fsync)?)
     }
+}
+
+/// Whether `arg` (typed relative to `cwd`) names a tracked path: an index entry, a
+/// directory with entries below it, or a path inside a directory that is not fetched.
+/// (`dvx checkout <path>` restores it, as git allows, when it is no revision.)
+pub fn is_tracked_path(ws: &Workspace, cwd: &Path, arg: &Path) -> bool {
+    let Ok(path) = resolve_path(ws.root(), cwd, arg) else {
+        return false;
+    };
+    ws.load_index()
+        .map(|index| index.has_under(&path) || index.tree_entry_covering(&path).is_some())
+        .unwrap_or(false)
 }
 
 /// Replace an unexpanded tree entry at `dir` by its children (files not fetched,
@@ -232,17 +237,12 @@ pub fn expand_tree_entry(
     index.remove(dir);
     for child in &tree.entries {
         let path = dir.join_unchecked(&child.name);
-        let kind = match child.kind {
-            crate::object::EntryKind::File => index::Kind::File,
-            crate::object::EntryKind::Symlink => index::Kind::Symlink,
-            crate::object::EntryKind::Dir => index::Kind::Tree,
-        };
         if child.root {
             index.add_root(path.clone());
         }
         index.upsert(index::Entry::not_fetched(
             path,
-            kind,
+            child.kind.into(),
             child.executable,
             child.id,
             child.size,

@@ -19,6 +19,7 @@ use crate::hash::ObjectId;
 use crate::history::diff::{self, IndexSource, TreeSource};
 use crate::index::Index;
 use crate::path::RepoPath;
+use crate::repo::RepoLock;
 use crate::store::Store;
 
 /// What a reset changed in the stage.
@@ -35,11 +36,11 @@ pub struct ResetReport {
 /// stage.
 pub fn reset(
     ws: &Workspace,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     source: Option<(ObjectId, &str)>,
 ) -> Result<ResetReport, Error> {
-    let _lock = ws.repo().lock()?;
     let store = ws.repo().store();
     let (commit, rev) = match source {
         Some((id, rev)) => (Some(id), rev),
@@ -109,7 +110,7 @@ pub fn reset(
     for path in &targets {
         set_roots(&mut index, store, tree, path)?;
     }
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 

@@ -14,7 +14,6 @@ use super::{Error, Workspace, expand_to, expand_tree_entry, read_err, resolve_pa
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
-use crate::object::EntryKind;
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 use crate::repo::RepoLock;
@@ -33,20 +32,7 @@ pub struct RestoreReport {
 /// Restore `paths` (relative to `cwd`) from the index, or from commit `source`.
 pub fn restore(
     ws: &Workspace,
-    cwd: &Path,
-    paths: &[PathBuf],
-    source: Option<(ObjectId, &str)>,
-    progress: &dyn Progress,
-) -> Result<RestoreReport, Error> {
-    let lock = ws.repo().lock()?;
-    restore_locked(ws, &lock, cwd, paths, source, progress)
-}
-
-/// [`restore`] under the repository lock the caller holds (lineage checks for local
-/// changes and restores a run's inputs under one lock).
-pub fn restore_locked(
-    ws: &Workspace,
-    _lock: &RepoLock,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     source: Option<(ObjectId, &str)>,
@@ -84,20 +70,15 @@ pub fn restore_locked(
         expand_to(&mut index, store, &t.path)?;
     }
     let report = write_entries(ws, &mut index, targets, Existing::Check, progress)?;
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 
 /// An index entry (not yet fetched) for a file item of a stored tree.
 pub(super) fn entry_for(path: RepoPath, item: &Item) -> Entry {
-    let kind = match item.kind {
-        EntryKind::File => Kind::File,
-        EntryKind::Symlink => Kind::Symlink,
-        EntryKind::Dir => Kind::Tree,
-    };
     Entry::not_fetched(
         path,
-        kind,
+        item.kind.into(),
         item.executable,
         item.id.expect("stored items have ids"),
         item.size,

@@ -18,6 +18,7 @@ use crate::index::{Entry, Index, Kind};
 use crate::object::EntryKind;
 use crate::path::RepoPath;
 use crate::store::Store;
+use crate::repo::RepoLock;
 
 /// What `rm` did.
 #[derive(Debug, Default)]
@@ -37,12 +38,12 @@ pub struct RmReport {
 /// file no longer holds them, would lose them).
 pub fn rm(
     ws: &Workspace,
+    lock: &RepoLock,
     cwd: &Path,
     paths: &[PathBuf],
     cached: bool,
     force: bool,
 ) -> Result<RmReport, Error> {
-    let _lock = ws.repo().lock()?;
     let root = ws.root();
     let store = ws.repo().store();
     let mut index = ws.load_index()?;
@@ -99,7 +100,7 @@ pub fn rm(
             dropped_roots.push(r.clone());
             if ws.git().is_some()
                 && !r.is_root()
-                && let Some(file) = ignore_block::remove(root, &r).map_err(write_err(root))?
+                && let Some(file) = ignore_block::remove(root, lock, &r).map_err(write_err(root))?
                 && !report.gitignores_changed.contains(&file)
             {
                 report.gitignores_changed.push(file);
@@ -111,7 +112,7 @@ pub fn rm(
             report.untracked.push(r);
         }
     }
-    ws.write_index(&mut index)?;
+    ws.write_index(lock, &mut index)?;
     Ok(report)
 }
 

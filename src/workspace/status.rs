@@ -301,7 +301,9 @@ fn mode_changed(entry: &Entry, state: &FileState) -> bool {
 /// status need not read them again. Best effort: only when no writer holds the lock right
 /// now, and only for entries no writer changed since they were read.
 fn refresh_stat(ws: &Workspace, refresh: Vec<(Entry, Stat)>) {
-    let Ok(_lock) = ws.repo().try_lock() else {
+    // The one place the library takes the lock itself: status never waits for it, and
+    // only writes when nobody else is.
+    let Ok(lock) = ws.repo().try_lock() else {
         return;
     };
     let Ok(mut index) = ws.load_index() else {
@@ -315,7 +317,7 @@ fn refresh_stat(ws: &Workspace, refresh: Vec<(Entry, Stat)>) {
             index.refresh(fresh);
         }
     }
-    let _ = ws.write_index(&mut index);
+    let _ = ws.write_index(&lock, &mut index);
 }
 
 /// The directories to walk for new files: tracked directory roots, narrowed to the

@@ -163,7 +163,10 @@ fn the_main_worktrees_branch_is_protected_from_a_linked_one() {
 #[test]
 fn following_the_pin_onto_a_branch_checked_out_elsewhere_detaches() {
     let (sb, linked) = main_and_linked();
-    // The pin names `main`, at its tip; `main` is the main work tree's branch.
+    // The pin names `main`, at its tip; `main` is the main work tree's branch. With git
+    // detached here, the pin's branch is the one a switch to the pin tries (on a git
+    // branch, dvx would take git's branch instead).
+    sb.git_in(&linked, &["checkout", "-q", "--detach"]);
     in_dir(&sb, &linked, &["checkout", "-b", "other"]);
     in_dir(&sb, &linked, &["branch", "-D", "wtbranch"]);
     let out = in_dir(&sb, &linked, &["checkout", "--git", "HEAD"]);
