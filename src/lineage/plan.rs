@@ -194,9 +194,7 @@ pub fn add_deps(
     if to_add.is_empty() {
         return Ok(None);
     }
-    Ok(Some(workspace::add(
-        ws, lock, root, &to_add, progress,
-    )?))
+    Ok(Some(workspace::add(ws, lock, root, &to_add, progress)?))
 }
 
 /// Paths typed by the user, as repository paths, sorted and unique.

@@ -325,8 +325,7 @@ pub fn write_worktree(
         .map(|d| PathBuf::from(d.path.as_str()))
         .collect();
     let label = commit.short();
-    let restored =
-        workspace::restore(ws, lock, root, &paths, Some((*commit, &label)), progress)?;
+    let restored = workspace::restore(ws, lock, root, &paths, Some((*commit, &label)), progress)?;
     Ok(Written {
         written: restored.restored.len(),
         unchanged: restored.unchanged,

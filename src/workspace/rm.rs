@@ -17,8 +17,8 @@ use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind};
 use crate::object::EntryKind;
 use crate::path::RepoPath;
-use crate::store::Store;
 use crate::repo::RepoLock;
+use crate::store::Store;
 
 /// What `rm` did.
 #[derive(Debug, Default)]
