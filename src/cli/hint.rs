@@ -247,6 +247,9 @@ fn store_hint(e: &store::Error) -> Option<String> {
                 .into()
         }
         E::Io { source, .. } => return io_hint(source),
+        E::Fetch { .. } => {
+            "check that the remote is reachable and holds the object, then run the command again".into()
+        }
     })
 }
 
