@@ -191,12 +191,24 @@ mod tests {
         assert_eq!(read_all(source.open(&id).expect("open")), bytes);
         assert_eq!(source.read_range(&id, 0, 10).expect("range"), &bytes[..10]);
         assert_eq!(
-            source.read_range(&id, 9_990, 100).expect("range at the end"),
+            source
+                .read_range(&id, 9_990, 100)
+                .expect("range at the end"),
             &bytes[9_990..],
             "a range past the end is cut at the end"
         );
-        assert!(source.read_range(&id, 10_000, 5).expect("at the end").is_empty());
-        assert!(source.read_range(&id, 20_000, 5).expect("past the end").is_empty());
+        assert!(
+            source
+                .read_range(&id, 10_000, 5)
+                .expect("at the end")
+                .is_empty()
+        );
+        assert!(
+            source
+                .read_range(&id, 20_000, 5)
+                .expect("past the end")
+                .is_empty()
+        );
         assert!(matches!(source.open(&absent), Err(Error::Missing { id }) if id == absent));
         assert!(matches!(
             source.read_range(&absent, 0, 1),
@@ -211,9 +223,7 @@ mod tests {
         let id = store.put_bytes(&bytes).expect("put");
         // Treat it as large: hashed through the open file, then read by offset.
         for (offset, len) in [(0, 1), (123_456, 70_000), (299_999, 10), (300_000, 1)] {
-            let got = store
-                .read_range_within(&id, offset, len, 0)
-                .expect("range");
+            let got = store.read_range_within(&id, offset, len, 0).expect("range");
             let start = (offset as usize).min(bytes.len());
             let end = ((offset + len) as usize).min(bytes.len());
             assert_eq!(got, &bytes[start..end], "range {offset}+{len}");
@@ -225,8 +235,8 @@ mod tests {
         let (_dir, store) = Store::scratch();
         let here = store.put_bytes(b"here").expect("put");
         let gone = ObjectId::of(b"gone");
-        let fetched = ObjectSource::fetch(&store, &[here, gone, here, gone], &Silent)
-            .expect("fetch");
+        let fetched =
+            ObjectSource::fetch(&store, &[here, gone, here, gone], &Silent).expect("fetch");
         assert_eq!(
             fetched,
             Fetched {
@@ -247,9 +257,7 @@ mod tests {
         let large = store.put_bytes(&patterned(200_000)).expect("put");
         damage(&store, &small);
         damage(&store, &large);
-        let corrupt = |r: Result<(), Error>, id: ObjectId| {
-            matches!(r, Err(Error::Corrupt { id: named, .. }) if named == id)
-        };
+        let corrupt = |r: Result<(), Error>, id: ObjectId| matches!(r, Err(Error::Corrupt { id: named, .. }) if named == id);
         for id in [small, large] {
             assert!(corrupt(source.open(&id).map(|_| ()), id));
             // Even a range far from the damaged first byte.

@@ -1,5 +1,12 @@
 //! Writing stored objects into the work tree.
 //!
+//! This is the apply step of a checkout or restore, after the plan's absent ids were
+//! fetched: it writes from the local store (the command's
+//! [`ObjectSource::store`](crate::store::ObjectSource::store)), because reflink clones,
+//! hard links and symlinks need the object's own file. An object still absent is
+//! `store::Error::Missing` before anything is written, and the caller records the path
+//! as not fetched.
+//!
 //! Each file is created beside its destination under a temp name and renamed over it, so
 //! a reader or a crash sees the old file or the new one, never half of one. The link
 //! types are tried in the configured order: reflink (copy-on-write clone), copy, hard

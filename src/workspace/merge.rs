@@ -44,7 +44,7 @@ pub fn merge(
     options: &MergeOptions,
     progress: &dyn Progress,
 ) -> Result<MergeOutcome, Error> {
-    let _lock = ws.repo().lock()?;
+    let lock = ws.repo().lock()?;
     let mut index = ws.load_index()?;
     let repo = ws.repo();
     let store = repo.store();
@@ -64,7 +64,14 @@ pub fn merge(
         // Nothing yet, or theirs is ahead: move forward.
         _ => {
             let message = format!("merge {}: fast-forward", options.name);
-            let report = switch(ws, &mut index, &checkout(theirs, message), progress)?;
+            let report = switch(
+                ws,
+                &lock,
+                &mut index,
+                &checkout(theirs, message),
+                store,
+                progress,
+            )?;
             return Ok(MergeOutcome::FastForward(theirs, report));
         }
     };
@@ -102,8 +109,10 @@ pub fn merge(
     repo.flush_objects()?;
     let report = switch(
         ws,
+        &lock,
         &mut index,
         &checkout(id, format!("merge {}", options.name)),
+        store,
         progress,
     )?;
     Ok(MergeOutcome::Merged {
