@@ -18,4 +18,5 @@ pub mod git;
 pub mod index;
 pub mod history;
 pub mod workspace;
+pub mod gc;
 pub mod remote;

@@ -3,8 +3,10 @@
 //! Owns: building trees and commits from the index ([`build`], [`commit`]), the branch
 //! rules ([`branch`]), comparing
 //! trees with each other or with the index ([`diff`]), what a revision string means
-//! ([`revision`]), walking history ([`log`]), three-way merges ([`merge`]), and what is
-//! reachable ([`reach`]) for gc and fsck. Does not touch the work tree.
+//! ([`revision`]), walking history ([`log`]), three-way merges ([`merge`]), what is
+//! reachable ([`reach`]) for gc, fsck and push, and checking the repository
+//! ([`fsck`]). Does not touch the work tree, and does not read git (gc, whose roots
+//! include git history, is a room of its own).
 //!
 //! Invariants: objects are written (and flushed) before the index that caches them and
 //! before the ref that points at them; a ref only moves by compare-and-swap.
@@ -14,7 +16,6 @@ pub mod build;
 pub mod commit;
 pub mod diff;
 pub mod fsck;
-pub mod gc;
 pub mod log;
 pub mod merge;
 pub mod reach;
@@ -61,6 +62,13 @@ pub enum Error {
     },
     #[error("branch '{0}' is not merged into HEAD; deleting it could lose commits")]
     NotMerged(String),
+    #[error("{kind} {id} (reached from {via}) cannot be read: {problem}")]
+    Unreadable {
+        kind: &'static str,
+        id: ObjectId,
+        via: String,
+        problem: String,
+    },
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -69,6 +77,4 @@ pub enum Error {
     Index(#[from] index::Error),
     #[error(transparent)]
     Repo(#[from] repo::Error),
-    #[error(transparent)]
-    Git(#[from] crate::git::Error),
 }
