@@ -19,6 +19,7 @@ mod git_pin;
 mod history;
 mod merge_gc;
 mod merge_per_file;
+mod object_source;
 mod property;
 mod remote_conformance;
 mod reset;
