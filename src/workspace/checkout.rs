@@ -680,9 +680,9 @@ fn plan_path(
 ) -> Result<Option<Action>, Error> {
     let root = ws.root();
     let store = objects.store();
-    // The target's bytes are not local: no file at all is what the work tree holds for
-    // it (until a fetch brings them).
-    let target_absent = new.is_some_and(|n| !n.id.is_some_and(|id| objects.has(&id)));
+    // No file is here and the target's bytes are not local: the work tree holds what it
+    // can of the target (until a fetch brings the bytes). Asked only where it matters.
+    let mut absent_target = false;
     let same = |a: Option<&Item>, b: Option<&Item>| match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => a.same_content(b),
@@ -702,7 +702,10 @@ fn plan_path(
                 // git, it does not stop a checkout. Absent is also what the work tree
                 // holds for a target whose bytes are not local, so a checkout killed
                 // after deleting the old file can go on.
-                FileState::Deleted => (true, new.is_none() || target_absent),
+                FileState::Deleted => {
+                    absent_target = new.is_some_and(|n| !n.id.is_some_and(|id| objects.has(&id)));
+                    (true, new.is_none() || absent_target)
+                }
                 FileState::Modified {
                     id,
                     kind,
@@ -743,7 +746,7 @@ fn plan_path(
         match new {
             // Nothing is there, as for bytes that are not local; if a fetch brings them
             // before the checkout is applied, they are written.
-            Some(n) if target_absent && real_dirs::lstat(root, path).is_err() => {
+            Some(n) if absent_target && real_dirs::lstat(root, path).is_err() => {
                 Action::Absent(path.clone(), n.clone())
             }
             _ => Action::Adopt(path.clone(), new.cloned()),
