@@ -67,8 +67,7 @@ pub fn restore_from(
     debug_assert!(lock.guards(ws.repo()), "the lock of this work tree");
     let mut index = ws.load_index()?;
     let plan = plan_restore(ws, &index, cwd, paths, rev, objects)?;
-    let fetched = objects.fetch(&plan.absent, progress)?;
-    if !fetched.fetched.is_empty() {
+    if !plan.absent.is_empty() && !objects.fetch(&plan.absent, progress)?.fetched.is_empty() {
         ws.repo().flush_objects()?;
     }
     let store = objects.store();
