@@ -18,6 +18,7 @@ pub mod git;
 pub mod index;
 pub mod history;
 pub mod workspace;
+pub mod gc;
 pub mod remote;
 pub mod flow;
 pub mod lineage;

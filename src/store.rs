@@ -12,6 +12,13 @@
 //! it. `add` stores exactly the bytes it hashed, and replaces a damaged object it meets
 //! with them. Bytes handed out of the store (`read`, `open_verified`, `copy_verified`)
 //! have been hashed and match their id: a damaged object is an error, never served.
+//!
+//! [`source`] holds [`ObjectSource`], the seam every reader of objects' bytes goes
+//! through; the store is its local implementation.
+
+pub mod source;
+
+pub use source::{Fetched, ObjectSource};
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -51,6 +58,15 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: io::Error,
+    },
+    /// A source beyond the local store (a remote) could not deliver the object: it is
+    /// unreachable, refuses access, or sent bytes that are not the object's.
+    #[error("cannot fetch object {id} from {from}")]
+    Fetch {
+        id: ObjectId,
+        from: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -126,6 +142,10 @@ impl Store {
         fs::metadata(self.path(id)).ok()
     }
 
+    /// The object's file, opened and not yet checked: for callers that check the bytes
+    /// as they use them ([`Store::copy_verified`], [`Store::verify_opened`], an upload
+    /// that hashes what it packs). Everyone else reads through [`ObjectSource::open`],
+    /// which checks first.
     pub fn open(&self, id: &ObjectId) -> Result<File, Error> {
         let path = self.path(id);
         File::open(&path).map_err(|source| match source.kind() {

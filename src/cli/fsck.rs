@@ -37,7 +37,7 @@ struct JsonFsck {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let bars = ctx.progress();
-    let report = fsck::fsck(ws.repo(), &bars)?;
+    let report = fsck::fsck(ws.repo(), ws.repo().store(), &bars)?;
     let code = if report.is_clean() {
         ExitCode::SUCCESS
     } else {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use dvx::history::gc::{self, DEFAULT_GRACE, Options};
+use dvx::gc::{self, DEFAULT_GRACE, Options};
 use serde::Serialize;
 
 use super::{Ctx, render};
@@ -38,7 +38,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         grace: Duration::from_secs(args.grace * 86_400),
         now: super::now()?.0,
     };
-    let report = gc::gc(ws.repo(), &lock, ws.git(), &options)?;
+    let report = gc::collect(ws.repo(), &lock, ws.git(), &options)?;
     if args.json {
         let out = JsonGc {
             dry_run: args.dry_run,

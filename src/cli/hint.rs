@@ -6,7 +6,7 @@
 use std::io;
 
 use dvx::atomic::LockError;
-use dvx::{flow, git, history, index, lineage, refs, repo, store, workspace};
+use dvx::{flow, gc, git, history, index, lineage, refs, repo, store, workspace};
 
 /// How to get objects made in another clone, for hints about missing data. dvx has no
 /// remotes yet, so this names no command: a hint must only name commands that exist.
@@ -91,6 +91,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         if let Some(e) = cause.downcast_ref::<history::Error>() {
             return history_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<gc::Error>() {
+            return gc_hint(e);
         }
         if let Some(e) = cause.downcast_ref::<repo::Error>() {
             return repo_hint(e);
@@ -306,6 +309,21 @@ fn history_hint(e: &history::Error) -> Option<String> {
         E::Refs(e) => return refs_hint(e),
         E::Index(e) => return index_hint(e),
         E::Repo(e) => return repo_hint(e),
+        E::Unreadable { .. } => {
+            "run `dvx fsck` to list damaged or missing objects; restore them from a copy of the repository".into()
+        }
+    })
+}
+
+fn gc_hint(e: &gc::Error) -> Option<String> {
+    use gc::Error as E;
+    Some(match e {
+        E::RootUnreadable { .. } => {
+            "run `dvx fsck` to list damaged or missing objects; restore them from a copy of the repository, then run gc again".into()
+        }
+        E::Store(e) => return store_hint(e),
+        E::Refs(e) => return refs_hint(e),
+        E::Index(e) => return index_hint(e),
         E::Git(e) => return git_hint(e),
     })
 }
@@ -355,6 +373,9 @@ fn store_hint(e: &store::Error) -> Option<String> {
                 .into()
         }
         E::Io { source, .. } => return io_hint(source),
+        E::Fetch { .. } => {
+            "check that the remote is reachable and holds the object, then run the command again".into()
+        }
     })
 }
 

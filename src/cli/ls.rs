@@ -4,11 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::history::diff::{self, Item};
-use dvx::index::Kind;
-use dvx::object::EntryKind;
 use dvx::path::RepoPath;
-use dvx::workspace::{Workspace, resolve_path};
+use dvx::workspace::{self, resolve_path};
 use serde::Serialize;
 
 use super::{Ctx, render, rev};
@@ -34,12 +31,6 @@ struct JsonFile {
     local: bool,
 }
 
-struct Row {
-    path: RepoPath,
-    item: Item,
-    local: bool,
-}
-
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let (rev, path) = match args.args.as_slice() {
@@ -54,20 +45,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         Some(p) => resolve_path(ws.root(), &ctx.cwd, Path::new(p))?,
         None => RepoPath::root(),
     };
+    let objects = ws.repo().store();
     let rows = match rev {
         Some(commit) => {
-            let store = ws.repo().store();
-            let tree = store.read_commit(&commit)?.tree;
-            diff::files_under(store, tree, &filter)?
-                .into_iter()
-                .map(|(path, item)| Row {
-                    local: item.id.is_some_and(|id| store.contains(&id)),
-                    path,
-                    item,
-                })
-                .collect()
+            let tree = objects.read_commit(&commit)?.tree;
+            workspace::commit_files(objects, tree, &filter)?
         }
-        None => index_rows(&ws, &filter)?,
+        None => workspace::tracked_files(&ws.load_index()?, objects, &[filter])?,
     };
     if args.json {
         let out: Vec<JsonFile> = rows
@@ -94,48 +78,4 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Files of the index at or below `filter`, through unexpanded directories.
-fn index_rows(ws: &Workspace, filter: &RepoPath) -> Result<Vec<Row>> {
-    let index = ws.load_index()?;
-    let store = ws.repo().store();
-    let mut rows = Vec::new();
-    let push_tree = |dir: &RepoPath, id, rows: &mut Vec<Row>| -> Result<()> {
-        for (rel, item) in diff::files_under(store, id, &RepoPath::root())? {
-            let path = dir.join_path(&rel);
-            if path.is_within(filter) {
-                let local = item.id.is_some_and(|id| store.contains(&id));
-                rows.push(Row { path, item, local });
-            }
-        }
-        Ok(())
-    };
-    if let Some(cover) = index.tree_entry_covering(filter) {
-        push_tree(&cover.path.clone(), cover.id, &mut rows)?;
-        return Ok(rows);
-    }
-    for e in index.iter_under(filter) {
-        if e.kind == Kind::Tree {
-            push_tree(&e.path, e.id, &mut rows)?;
-            continue;
-        }
-        rows.push(Row {
-            path: e.path.clone(),
-            item: Item {
-                name: e.path.file_name().to_owned(),
-                kind: if e.kind == Kind::Symlink {
-                    EntryKind::Symlink
-                } else {
-                    EntryKind::File
-                },
-                executable: e.executable,
-                root: false,
-                size: e.size,
-                id: Some(e.id),
-            },
-            local: !e.not_fetched || store.contains(&e.id),
-        });
-    }
-    Ok(rows)
 }

@@ -123,6 +123,7 @@ fn merge_into_head(
                     lock,
                     &mut index,
                     &checkout(options.theirs, message),
+                    ws.repo().store(),
                     progress,
                 )?;
                 MergeOutcome::FastForward(options.theirs, report)
@@ -130,7 +131,14 @@ fn merge_into_head(
             Joined::Merged { commit, resolved } => {
                 let message = format!("merge {}", options.name);
                 let report =
-                    workspace::switch(ws, lock, &mut index, &checkout(commit, message), progress)?;
+                    workspace::switch(
+                        ws,
+                        lock,
+                        &mut index,
+                        &checkout(commit, message),
+                        ws.repo().store(),
+                        progress,
+                    )?;
                 MergeOutcome::Merged {
                     commit,
                     resolved,

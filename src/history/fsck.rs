@@ -7,8 +7,10 @@
 //! absent blob that a ref, a reflog entry or the index needs is lost data: it is
 //! reported as missing with the paths that need it. (Once a remote is configured, such
 //! blobs will be "not local" instead, and whether the remote has them is the remote
-//! check's job.) Presence is checked against the listing of the store that the object
-//! check makes anyway, so this costs no extra I/O.
+//! check's job.) Whether a blob is local is the [`ObjectSource`]'s answer: the listing of
+//! the store that the object check makes anyway rules out every blob it holds, with no
+//! extra I/O, and only a blob absent from it is asked about (it may have been stored
+//! since the listing was taken, by an `add` running meanwhile).
 //!
 //! A reflog entry whose commit is gone is skipped: gc takes the commits of expired
 //! reflog entries (`--grace`), whole, and that is not damage.
@@ -21,7 +23,7 @@ use crate::hash::ObjectId;
 use crate::index::{Index, Kind};
 use crate::progress::{Progress, Unit};
 use crate::repo::Repo;
-use crate::store;
+use crate::store::{self, ObjectSource};
 
 /// What fsck found.
 #[derive(Debug, Default)]
@@ -42,10 +44,15 @@ impl Report {
     }
 }
 
-/// Check everything. Damage is reported, not returned as an error; an error means fsck
-/// itself could not run.
-pub fn fsck(repo: &Repo, progress: &dyn Progress) -> Result<Report, Error> {
-    let store = repo.store();
+/// Check everything, with `objects` saying which blobs are local (its store is the one
+/// checked). Damage is reported, not returned as an error; an error means fsck itself
+/// could not run.
+pub fn fsck(
+    repo: &Repo,
+    objects: &dyn ObjectSource,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
+    let store = objects.store();
     let mut report = Report::default();
     let mut ids = store.list()?;
     // Sorted, the listing answers "is this blob here?" for the reachability walk below.
@@ -110,6 +117,11 @@ pub fn fsck(repo: &Repo, progress: &dyn Progress) -> Result<Report, Error> {
         }
         Err(e) => report.problems.push(e.to_string()),
     }
-    report.missing.extend(marker.missing);
+    let (_, missing) = marker.finish();
+    report.missing.extend(
+        missing
+            .into_iter()
+            .filter(|m| m.kind != "blob" || !objects.has(&m.id)),
+    );
     Ok(report)
 }

@@ -4,8 +4,10 @@
 //! and tag rules ([`branch`], [`tag`]), comparing
 //! trees with each other or with the index ([`diff`]), what a revision string means
 //! ([`revision`]), walking history ([`log`]), three-way merges and the one merge-commit
-//! builder ([`merge`]), what is reachable ([`reach`]) for gc and fsck, and which commits
-//! a detached HEAD leaves behind ([`detached`]). Does not touch the work tree.
+//! builder ([`merge`]), what is reachable ([`reach`]) for gc, fsck and push, which
+//! commits a detached HEAD leaves behind ([`detached`]), and checking the repository
+//! ([`fsck`]). Does not touch the work tree, and does not read git (gc, whose roots
+//! include git history, is a room of its own).
 //!
 //! Invariants: objects are written (and flushed) before the index that caches them and
 //! before the ref that points at them; a ref only moves by compare-and-swap.
@@ -16,7 +18,6 @@ pub mod commit;
 pub mod detached;
 pub mod diff;
 pub mod fsck;
-pub mod gc;
 pub mod log;
 pub mod merge;
 pub mod reach;
@@ -68,6 +69,13 @@ pub enum Error {
     TagExists { name: String, at: ObjectId },
     #[error("no tag named '{0}'")]
     NoSuchTag(String),
+    #[error("{kind} {id} (reached from {via}) cannot be read: {problem}")]
+    Unreadable {
+        kind: &'static str,
+        id: ObjectId,
+        via: String,
+        problem: String,
+    },
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -76,6 +84,4 @@ pub enum Error {
     Index(#[from] index::Error),
     #[error(transparent)]
     Repo(#[from] repo::Error),
-    #[error(transparent)]
-    Git(#[from] crate::git::Error),
 }

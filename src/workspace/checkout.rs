@@ -1,5 +1,12 @@
 //! `dvx checkout <rev>`: switch the work tree to another commit, fully or lazily.
 //!
+//! A checkout is planned, then applied. [`plan_checkout`] decides what every differing
+//! path becomes and lists the blobs it would write that are not local
+//! ([`CheckoutPlan::absent`]), touching nothing; the caller may fetch those through its
+//! [`ObjectSource`] (an eager checkout does; a lazy one never goes to the network); then
+//! [`apply_checkout`] writes from the local store, and bytes still absent become not
+//! fetched. [`switch`] does the three steps.
+//!
 //! Only paths where the index differs from the target are looked at (directories with
 //! equal ids are skipped), so switching between commits that differ in 1% of files
 //! costs about 1% of a full checkout. Untracked files are never touched.
@@ -7,7 +14,8 @@
 //! For each differing path P, with I its index entry, H its version in HEAD, W the file
 //! and T the target version:
 //! - W already equals T: the index takes T, nothing is written (no file at all equals a
-//!   T whose bytes are not local: it becomes not fetched);
+//!   T whose bytes are not local: it becomes not fetched, unless a fetch between plan
+//!   and apply brought the bytes, and then they are written);
 //! - H equals T: P is left alone (a staged or unstaged change carried over, as git does);
 //! - W equals I and I equals H (clean), or neither I nor W exists: W becomes T (a file
 //!   deleted from the work tree counts as clean here, as in git: its bytes are stored);
@@ -23,6 +31,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -30,6 +39,7 @@ use super::compare::{FileState, check_entry, hash_path, links_to_object, shares_
 use super::real_dirs::{self, RealDirs};
 use super::restore::{Existing, entry_for, write_entries};
 use super::rm::prune_empty_dirs;
+use super::tracked::item_of;
 use super::{Error, Workspace, expand_to, read_err, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
@@ -43,6 +53,7 @@ use crate::progress::Progress;
 use crate::refs::{Expected, Head};
 use crate::repo::{BranchChange, Repo, RepoLock};
 use crate::stat::FileKind;
+use crate::store::ObjectSource;
 
 const MARKER: &str = "CHECKOUT";
 
@@ -89,28 +100,129 @@ pub struct CheckoutReport {
     pub unchanged: usize,
     /// Paths recorded as not fetched (file or whole directory).
     pub not_fetched: usize,
+    /// Objects the source fetched into the local store for this checkout.
+    pub fetched: usize,
     /// Paths left as they were because HEAD and the target agree there.
     pub carried: Vec<RepoPath>,
     pub gitignores_changed: Vec<std::path::PathBuf>,
 }
 
-/// The target of a checkout that did not finish, if any.
+/// The target of a checkout that did not finish in this work tree, if any.
 pub fn interrupted_checkout(repo: &Repo) -> Option<ObjectId> {
-    crate::history::gc::read_checkout_target(repo.local_dir())
+    interrupted_checkout_in(repo.local_dir())
+}
+
+/// The target a checkout recorded in the work tree whose local state is `local_dir`
+/// (its `.dvx/`) before touching files, if that checkout did not finish (gc keeps it).
+pub fn interrupted_checkout_in(local_dir: &Path) -> Option<ObjectId> {
+    fs::read_to_string(local_dir.join(MARKER))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// What to do at one path.
+#[derive(Debug)]
 enum Action {
     /// The index takes the target; the file already matches (or both are absent).
     Adopt(RepoPath, Option<Item>),
-    /// Write the target (or delete the file when the target has none).
-    Update(RepoPath, Option<Item>),
+    /// Write the target (or delete the file when the target has none). `local`: the
+    /// target's bytes were local when planned (else they are in the plan's absent ids).
+    Update {
+        path: RepoPath,
+        item: Option<Item>,
+        local: bool,
+    },
+    /// No file is there and the target's bytes were not local when planned: not
+    /// fetched, unless a fetch brought them, and then written.
+    Absent(RepoPath, Item),
     /// A directory the target has and nothing of which is local: one not-fetched entry.
     Collapse(RepoPath, Item),
     Carry(RepoPath),
 }
 
-/// Switch the work tree, index and HEAD to `options.target`, under the repository lock.
+impl Action {
+    fn update(path: RepoPath, item: Option<Item>, objects: &dyn ObjectSource) -> Action {
+        let local = item
+            .as_ref()
+            .is_some_and(|i| i.id.is_some_and(|id| objects.has(&id)));
+        Action::Update { path, item, local }
+    }
+
+    /// A blob this action would write that is not local, with its size.
+    fn absent_blob(&self) -> Option<(ObjectId, u64)> {
+        match self {
+            Action::Update {
+                item: Some(item),
+                local: false,
+                ..
+            }
+            | Action::Absent(_, item)
+                if !item.is_dir() =>
+            {
+                item.id.map(|id| (id, item.size))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A checkout decided but not yet done: what every differing path becomes, and which
+/// blobs it would write that are not local. Made by [`plan_checkout`]; a caller may
+/// inspect it, hand [`CheckoutPlan::absent`] to [`ObjectSource::fetch`], then give it
+/// to [`apply_checkout`]. Bytes still absent then become not fetched.
+#[derive(Debug)]
+pub struct CheckoutPlan {
+    options: CheckoutOptions,
+    /// HEAD's commit when planned: HEAD moves from it.
+    head: Option<ObjectId>,
+    actions: Vec<Action>,
+    root_changes: Vec<(RepoPath, bool)>,
+    /// The target's directories the diff listed, which will match it afterwards.
+    listed_new: Vec<(RepoPath, Item)>,
+    /// Files (untracked, with `force`) standing where a directory of the target goes:
+    /// removed before anything is written.
+    in_the_way: Vec<RepoPath>,
+    absent: Vec<ObjectId>,
+    absent_bytes: u64,
+}
+
+impl CheckoutPlan {
+    pub fn target(&self) -> ObjectId {
+        self.options.target
+    }
+
+    pub fn mode(&self) -> CheckoutMode {
+        self.options.mode
+    }
+
+    /// The blobs this checkout would write whose bytes are not local, each once. A
+    /// directory a lazy checkout records whole as not fetched is not among them.
+    pub fn absent(&self) -> &[ObjectId] {
+        &self.absent
+    }
+
+    /// The size of the [`CheckoutPlan::absent`] blobs.
+    pub fn absent_bytes(&self) -> u64 {
+        self.absent_bytes
+    }
+
+    /// The paths whose file the checkout writes (or, without their bytes, records as
+    /// not fetched) or removes.
+    pub fn updated_paths(&self) -> Vec<&RepoPath> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Update { path, .. } | Action::Absent(path, _) => Some(path),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Switch the work tree, index and HEAD to `options.target`, with the bytes the local
+/// store has, under the repository lock.
 pub fn checkout(
     ws: &Workspace,
     lock: &RepoLock,
@@ -118,20 +230,46 @@ pub fn checkout(
     progress: &dyn Progress,
 ) -> Result<CheckoutReport, Error> {
     let mut index = ws.load_index()?;
-    switch(ws, lock, &mut index, options, progress)
+    switch(ws, lock, &mut index, options, ws.repo().store(), progress)
 }
 
-/// [`checkout`] for a caller that has the index loaded already.
+/// [`checkout`] for a caller that has the index loaded already, reading bytes through
+/// `objects`: plan, fetch what is absent (eager mode only: a lazy checkout does no
+/// network I/O, and what is absent becomes not fetched), apply.
 pub fn switch(
     ws: &Workspace,
     lock: &RepoLock,
     index: &mut Index,
     options: &CheckoutOptions,
+    objects: &dyn ObjectSource,
     progress: &dyn Progress,
 ) -> Result<CheckoutReport, Error> {
+    let plan = plan_checkout(ws, index, options, objects)?;
+    let mut fetched = 0;
+    if plan.mode() == CheckoutMode::Eager && !plan.absent().is_empty() {
+        let got = objects.fetch(plan.absent(), progress)?;
+        if !got.fetched.is_empty() {
+            ws.repo().flush_objects()?;
+        }
+        fetched = got.fetched.len();
+    }
+    let mut report = apply_checkout(ws, lock, index, plan, objects, progress)?;
+    report.fetched = fetched;
+    Ok(report)
+}
+
+/// Decide what a checkout of `options.target` does at every path where `index` differs
+/// from it, and refuse (before anything is touched) if local changes would be lost.
+/// Reads the work tree and the store; changes nothing. Whether bytes are local is
+/// asked of `objects`.
+pub fn plan_checkout(
+    ws: &Workspace,
+    index: &Index,
+    options: &CheckoutOptions,
+    objects: &dyn ObjectSource,
+) -> Result<CheckoutPlan, Error> {
     let repo = ws.repo();
-    let store = repo.store();
-    let root = ws.root();
+    let store = objects.store();
     // As in git, a branch another work tree has checked out is not checked out here too:
     // a commit in one would silently revert the other. (Staying on this work tree's own
     // branch is always fine.)
@@ -160,7 +298,6 @@ pub fn switch(
     )?;
     check_case_collisions(ws, &out.listed_new)?;
 
-    // Plan every path before touching anything.
     let mut actions = Vec::new();
     let mut conflicts = Vec::new();
     let mut root_changes: Vec<(RepoPath, bool)> = Vec::new();
@@ -181,6 +318,7 @@ pub fn switch(
         if let Some(item) = new.filter(|n| n.is_dir()) {
             plan_added_dir(
                 ws,
+                objects,
                 &change.path,
                 item,
                 &mut actions,
@@ -195,7 +333,17 @@ pub fn switch(
             Some(t) => diff::lookup(store, t, &change.path)?.filter(|h| !h.is_dir()),
             None => None,
         };
-        match plan_path(ws, index, &change.path, old, new, h.as_ref(), options.force)? {
+        let planned = plan_path(
+            ws,
+            index,
+            objects,
+            &change.path,
+            old,
+            new,
+            h.as_ref(),
+            options.force,
+        )?;
+        match planned {
             Some(action) => actions.push(action),
             None => conflicts.push(change.path.clone()),
         }
@@ -204,10 +352,10 @@ pub fn switch(
         // The paths where the index already agrees with the target were not compared
         // above; their files may still have been edited or deleted.
         let listed: HashSet<&RepoPath> = out.changes.iter().map(|c| &c.path).collect();
-        actions.extend(discarded_edits(ws, index, &listed)?);
-        actions.extend(interrupted_leftovers(ws, index, target_tree)?);
+        actions.extend(discarded_edits(ws, index, objects, &listed)?);
+        actions.extend(interrupted_leftovers(ws, index, objects, target_tree)?);
     }
-    check_blocking_files(ws, &actions, &mut conflicts, options.force)?;
+    let in_the_way = check_blocking_files(ws, &actions, &mut conflicts, options.force);
     if !conflicts.is_empty() {
         conflicts.sort();
         let shown: Vec<String> = conflicts.iter().take(10).map(|p| p.to_string()).collect();
@@ -222,10 +370,60 @@ pub fn switch(
             paths: conflicts,
         });
     }
+    let mut absent = Vec::new();
+    let mut absent_bytes = 0;
+    let mut seen = HashSet::new();
+    for (id, size) in actions.iter().filter_map(Action::absent_blob) {
+        if seen.insert(id) {
+            absent.push(id);
+            absent_bytes += size;
+        }
+    }
+    Ok(CheckoutPlan {
+        options: options.clone(),
+        head,
+        actions,
+        root_changes,
+        listed_new: out.listed_new,
+        in_the_way,
+        absent,
+        absent_bytes,
+    })
+}
+
+/// Carry out `plan` (made from this `index`, under the same hold of the lock): record
+/// the target in `CHECKOUT`, write and remove files, then write the index and move HEAD.
+/// Bytes the plan found absent are written if `objects` has them now, else recorded as
+/// not fetched.
+pub fn apply_checkout(
+    ws: &Workspace,
+    lock: &RepoLock,
+    index: &mut Index,
+    plan: CheckoutPlan,
+    objects: &dyn ObjectSource,
+    progress: &dyn Progress,
+) -> Result<CheckoutReport, Error> {
+    debug_assert!(lock.guards(ws.repo()), "the lock of this work tree");
+    let repo = ws.repo();
+    let store = objects.store();
+    let root = ws.root();
+    let CheckoutPlan {
+        options,
+        head,
+        actions,
+        root_changes,
+        listed_new,
+        in_the_way,
+        ..
+    } = plan;
 
     let marker = repo.local_file(MARKER);
     atomic::write_durable(&marker, format!("{}\n", options.target).as_bytes())
         .map_err(write_err(&marker))?;
+    for path in &in_the_way {
+        let abs = path.to_fs_path(root);
+        fs::remove_file(&abs).map_err(write_err(&abs))?;
+    }
     let mut report = CheckoutReport::default();
     let mut writes = Vec::new();
     let mut carried: HashSet<RepoPath> = HashSet::new();
@@ -259,17 +457,32 @@ pub fn switch(
                     }
                 }
             }
+            Action::Absent(path, item) => {
+                expand_to(index, store, &path)?;
+                // Fetched since the plan, and still nothing in the way: written.
+                let fetched = item.id.is_some_and(|id| objects.has(&id))
+                    && real_dirs::lstat(root, &path).is_err();
+                let entry = entry_for(path, &item);
+                if fetched {
+                    writes.push(entry);
+                } else {
+                    index.upsert(entry);
+                    report.unchanged += 1;
+                }
+            }
             Action::Collapse(path, item) => {
                 expand_to(index, store, &path)?;
                 index.remove_under(&path);
                 index.upsert(entry_for(path, &item));
                 report.not_fetched += 1;
             }
-            Action::Update(path, item) => {
+            Action::Update { path, item, local } => {
                 expand_to(index, store, &path)?;
-                let local = item
-                    .as_ref()
-                    .is_some_and(|i| i.id.is_some_and(|id| store.contains(&id)));
+                // Bytes absent when planned may have been fetched since.
+                let local = local
+                    || item
+                        .as_ref()
+                        .is_some_and(|i| i.id.is_some_and(|id| objects.has(&id)));
                 if !local {
                     // No target bytes to write: the old file goes (it is clean or forced).
                     let abs = path.to_fs_path(root);
@@ -294,7 +507,7 @@ pub fn switch(
         }
     }
     // Planning compared every one of these with its target already.
-    let written = write_entries(ws, index, writes, Existing::Stale, progress)?;
+    let written = write_entries(ws, index, writes, Existing::Stale, objects, progress)?;
     report.written = written.restored.len();
     report.unchanged += written.unchanged;
     report.not_fetched += written.not_fetched.len();
@@ -317,7 +530,7 @@ pub fn switch(
     }
     // Directories the checkout listed now match the target exactly (unless something was
     // carried over below them): cache their ids so the next commit or diff skips them.
-    for (dir, item) in &out.listed_new {
+    for (dir, item) in &listed_new {
         if let Some(id) = item.id
             && !carried.iter().any(|c| c.is_within(dir))
             && index
@@ -329,7 +542,7 @@ pub fn switch(
         }
     }
     ws.write_index(lock, index)?;
-    move_head(repo, lock, head, options)?;
+    move_head(repo, lock, head, &options)?;
     let _ = fs::remove_file(&marker);
     Ok(report)
 }
@@ -361,23 +574,23 @@ fn move_head(
 /// its bytes are local, else its files one by one.
 fn plan_added_dir(
     ws: &Workspace,
+    objects: &dyn ObjectSource,
     path: &RepoPath,
     item: &Item,
     actions: &mut Vec<Action>,
     conflicts: &mut Vec<RepoPath>,
     force: bool,
 ) -> Result<(), Error> {
-    let store = ws.repo().store();
     let tree = item.id.expect("stored items have ids");
-    let files = diff::files_under(store, tree, &RepoPath::root())?;
+    let files = diff::files_under(objects.store(), tree, &RepoPath::root())?;
     let any_local = files
         .iter()
-        .any(|(_, i)| i.id.is_some_and(|id| store.contains(&id)));
+        .any(|(_, i)| i.id.is_some_and(|id| objects.has(&id)));
     // A tracked file the checkout already removes (it was planned first) is not in the
     // way of the directory that replaces it.
     let removed = actions
         .iter()
-        .any(|a| matches!(a, Action::Update(p, None) if p == path));
+        .any(|a| matches!(a, Action::Update { path: p, item: None, .. } if p == path));
     let in_the_way =
         !removed && real_dirs::lstat(ws.root(), path).is_ok_and(|o| o.kind != FileKind::Dir);
     if in_the_way && !force {
@@ -394,7 +607,7 @@ fn plan_added_dir(
         match untracked_matches(ws, &full, Some(&file))? {
             Some(true) => actions.push(Action::Adopt(full, Some(file))),
             Some(false) if !force => conflicts.push(full),
-            _ => actions.push(Action::Update(full, Some(file))),
+            _ => actions.push(Action::update(full, Some(file), objects)),
         }
     }
     Ok(())
@@ -443,9 +656,11 @@ fn links_to_target(ws: &Workspace, path: &RepoPath, target: &Item) -> bool {
 
 /// Decide what to do at a file-level path; `None` means a conflict. With `force` the
 /// path always takes the target (there is no conflict, and nothing is carried over).
+#[allow(clippy::too_many_arguments)]
 fn plan_path(
     ws: &Workspace,
     index: &Index,
+    objects: &dyn ObjectSource,
     path: &RepoPath,
     old: Option<&Item>,
     new: Option<&Item>,
@@ -453,7 +668,10 @@ fn plan_path(
     force: bool,
 ) -> Result<Option<Action>, Error> {
     let root = ws.root();
-    let store = ws.repo().store();
+    let store = objects.store();
+    // No file is here and the target's bytes are not local: the work tree holds what it
+    // can of the target (until a fetch brings the bytes). Asked only where it matters.
+    let mut absent_target = false;
     let same = |a: Option<&Item>, b: Option<&Item>| match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => a.same_content(b),
@@ -473,10 +691,10 @@ fn plan_path(
                 // git, it does not stop a checkout. Absent is also what the work tree
                 // holds for a target whose bytes are not local, so a checkout killed
                 // after deleting the old file can go on.
-                FileState::Deleted => (
-                    true,
-                    new.is_none_or(|n| !n.id.is_some_and(|id| store.contains(&id))),
-                ),
+                FileState::Deleted => {
+                    absent_target = new.is_some_and(|n| !n.id.is_some_and(|id| objects.has(&id)));
+                    (true, new.is_none() || absent_target)
+                }
                 FileState::Modified {
                     id,
                     kind,
@@ -511,16 +729,23 @@ fn plan_path(
     let w_is_t = w_is_t || new.is_some_and(|n| links_to_target(ws, path, n));
     let nothing_here = old.is_none() && real_dirs::lstat(root, path).is_err();
     let action = if w_is_t {
-        Action::Adopt(path.clone(), new.cloned())
+        match new {
+            // Nothing is there, as for bytes that are not local; if a fetch brings them
+            // before the checkout is applied, they are written.
+            Some(n) if absent_target && real_dirs::lstat(root, path).is_err() => {
+                Action::Absent(path.clone(), n.clone())
+            }
+            _ => Action::Adopt(path.clone(), new.cloned()),
+        }
     } else if force {
         // `git checkout -f`: local changes here, staged or not, are thrown away.
-        Action::Update(path.clone(), new.cloned())
+        Action::update(path.clone(), new.cloned(), objects)
     } else if same(head, new) {
         Action::Carry(path.clone())
     } else if nothing_here || (w_is_i && same(old, head)) {
         // Neither the index nor the work tree has anything here: no bytes can be lost
         // (a fresh work tree, or a deletion that was staged).
-        Action::Update(path.clone(), new.cloned())
+        Action::update(path.clone(), new.cloned(), objects)
     } else {
         return Ok(None);
     };
@@ -533,10 +758,11 @@ fn plan_path(
 fn discarded_edits(
     ws: &Workspace,
     index: &Index,
+    objects: &dyn ObjectSource,
     listed: &HashSet<&RepoPath>,
 ) -> Result<Vec<Action>, Error> {
     let root = ws.root();
-    let store = ws.repo().store();
+    let store = objects.store();
     let candidates: Vec<&Entry> = index
         .iter()
         .filter(|e| e.kind != Kind::Tree && !listed.contains(&e.path))
@@ -547,9 +773,11 @@ fn discarded_edits(
             let state = check_entry(root, index, store, entry, None)
                 .map_err(read_err(&entry.path.to_fs_path(root)))?;
             Ok(match state {
-                FileState::Modified { .. } | FileState::Deleted => {
-                    Some(Action::Update(entry.path.clone(), Some(item_of(entry))))
-                }
+                FileState::Modified { .. } | FileState::Deleted => Some(Action::update(
+                    entry.path.clone(),
+                    Some(item_of(entry)),
+                    objects,
+                )),
                 // The file is the damaged object itself: writing the object again would
                 // only hide the damage (as `checkout -- <path>` refuses too).
                 FileState::Corrupt => {
@@ -579,9 +807,10 @@ fn discarded_edits(
 fn interrupted_leftovers(
     ws: &Workspace,
     index: &Index,
+    objects: &dyn ObjectSource,
     target_tree: ObjectId,
 ) -> Result<Vec<Action>, Error> {
-    let store = ws.repo().store();
+    let store = objects.store();
     let Some(interrupted) = interrupted_checkout(ws.repo()) else {
         return Ok(Vec::new());
     };
@@ -615,45 +844,46 @@ fn interrupted_leftovers(
             && index.tree_entry_covering(&path).is_none()
             && untracked_matches(ws, &path, Some(&item))? == Some(true)
         {
-            leftovers.push(Action::Update(path, None));
+            leftovers.push(Action::update(path, None, objects));
         }
     }
     Ok(leftovers)
 }
 
-/// The tree item an index entry of a file or symlink stands for.
-fn item_of(entry: &Entry) -> Item {
-    Item {
-        name: entry.path.file_name().to_owned(),
-        kind: entry.kind.into(),
-        executable: entry.executable,
-        root: false,
-        size: entry.size,
-        id: Some(entry.id),
-    }
-}
-
 /// A file cannot be written where a directory with other files stands, nor below a path
-/// that is a file the checkout does not remove.
+/// that is a file the checkout does not remove. Returns the files in the way that a
+/// forced checkout removes first (untracked files where a parent directory goes).
 fn check_blocking_files(
     ws: &Workspace,
     actions: &[Action],
     conflicts: &mut Vec<RepoPath>,
     force: bool,
-) -> Result<(), Error> {
+) -> Vec<RepoPath> {
     let root = ws.root();
     let removed: HashSet<&RepoPath> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Update(p, None) => Some(p),
-            Action::Update(p, Some(i)) if i.is_dir() => Some(p),
+            Action::Update {
+                path, item: None, ..
+            } => Some(path),
+            Action::Update {
+                path,
+                item: Some(i),
+                ..
+            } if i.is_dir() => Some(path),
             _ => None,
         })
         .collect();
+    let mut in_the_way = Vec::new();
     // Directories on the way, and whether each is a real one.
     let mut checked_dirs: HashMap<RepoPath, bool> = HashMap::new();
     for action in actions {
-        let Action::Update(path, Some(item)) = action else {
+        let Action::Update {
+            path,
+            item: Some(item),
+            ..
+        } = action
+        else {
             continue;
         };
         if item.is_dir() {
@@ -689,7 +919,7 @@ fn check_blocking_files(
                         Ok(m) if m.is_dir() => true,
                         Ok(_) if removed.contains(&dir) => false,
                         Ok(_) if force => {
-                            fs::remove_file(&abs).map_err(write_err(&abs))?;
+                            in_the_way.push(dir.clone());
                             false
                         }
                         Ok(_) => {
@@ -707,7 +937,7 @@ fn check_blocking_files(
             }
         }
     }
-    Ok(())
+    in_the_way
 }
 
 /// Refuse names that differ only in case when the file system cannot tell them apart.

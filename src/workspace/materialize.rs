@@ -1,5 +1,12 @@
 //! Writing stored objects into the work tree.
 //!
+//! This is the apply step of a checkout or restore, after the plan's absent ids were
+//! fetched: it writes from the local store (the command's
+//! [`ObjectSource::store`](crate::store::ObjectSource::store)), because reflink clones,
+//! hard links and symlinks need the object's own file. An object still absent is
+//! `store::Error::Missing` before anything is written, and the caller records the path
+//! as not fetched.
+//!
 //! Each file is created beside its destination under a temp name and renamed over it, so
 //! a reader or a crash sees the old file or the new one, never half of one. The link
 //! types are tried in the configured order: reflink (copy-on-write clone), copy, hard
@@ -137,10 +144,11 @@ impl<'a> Materializer<'a> {
         let dir = self.prepare_dir(&entry.path)?;
         let dest = entry.path.to_fs_path(self.root);
         let linked = match self.place(entry, source, &dir, &dest) {
-            // An empty directory where the file goes (left by removed files) is replaced;
-            // the common case pays nothing for checking.
+            // Empty directories where the file goes (left by removed files) are removed,
+            // as git does; planning refused any holding a file. The common case pays
+            // nothing for checking.
             Err(Error::Write { source, .. }) if is_directory_in_the_way(&source) => {
-                fs::remove_dir(&dest).map_err(|_| Error::Unsafe {
+                remove_empty_dirs(&dest).map_err(|_| Error::Unsafe {
                     path: entry.path.clone(),
                     why: "a directory with other files is in the way".into(),
                 })?;
@@ -298,6 +306,26 @@ fn is_directory_in_the_way(e: &io::Error) -> bool {
         || e.raw_os_error() == Some(libc::EEXIST)
 }
 
+/// Remove `dir` if it holds nothing but directories (at any depth), deepest first; if
+/// anything else is in it, nothing is removed. Links are not followed.
+fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
+    let mut dirs = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).contents_first(true) {
+        let entry = entry.map_err(io::Error::other)?;
+        if !entry.file_type().is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::DirectoryNotEmpty,
+                format!("{} is not a directory", entry.path().display()),
+            ));
+        }
+        dirs.push(entry.into_path());
+    }
+    for d in dirs {
+        fs::remove_dir(&d)?;
+    }
+    Ok(())
+}
+
 /// Remove the temp files a dvx killed mid-write left in `dir` (half-written copies that
 /// would otherwise stay in the work tree for good). Only a holder of the repository lock
 /// writes into the work tree, so any found now are stale. Best effort: one that cannot be
@@ -377,4 +405,35 @@ fn set_file_mode(file: &File, _mode: u32) -> io::Result<()> {
     let mut p = file.metadata()?.permissions();
     p.set_readonly(false);
     file.set_permissions(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn only_a_tree_of_nothing_but_directories_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty");
+        fs::create_dir_all(empty.join("deep/deeper")).expect("mkdir");
+        fs::create_dir_all(empty.join("side")).expect("mkdir");
+        remove_empty_dirs(&empty).expect("only directories");
+        assert!(!empty.exists());
+
+        let kept = dir.path().join("kept");
+        fs::create_dir_all(kept.join("deep/deeper")).expect("mkdir");
+        fs::create_dir_all(kept.join("a")).expect("mkdir");
+        crate::atomic::write(&kept.join("deep/file"), b"mine").expect("write");
+        assert!(remove_empty_dirs(&kept).is_err());
+        assert!(kept.join("deep/file").exists(), "nothing was removed");
+        assert!(kept.join("deep/deeper").is_dir() && kept.join("a").is_dir());
+
+        // A symlink is not followed, and counts as something in the way.
+        let linked = dir.path().join("linked");
+        fs::create_dir_all(&linked).expect("mkdir");
+        std::os::unix::fs::symlink(&empty, linked.join("link")).expect("symlink");
+        assert!(remove_empty_dirs(&linked).is_err());
+        assert!(linked.join("link").symlink_metadata().is_ok());
+    }
 }

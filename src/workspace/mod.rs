@@ -21,22 +21,25 @@ mod restore;
 mod rm;
 mod snapshot;
 mod status;
+mod tracked;
 mod walk;
 
 use std::path::{Path, PathBuf};
 
 pub use add::{AddReport, add};
 pub use checkout::{
-    CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, checkout, interrupted_checkout, switch,
+    CheckoutMode, CheckoutOptions, CheckoutPlan, CheckoutReport, HeadMove, apply_checkout,
+    checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout, switch,
 };
 pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
 pub use materialize::Materializer;
 pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
-pub use restore::{RestoreReport, restore};
+pub use restore::{RestoreReport, restore, restore_from};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};
+pub use tracked::{TrackedFile, absent_files, commit_files, tracked_files, tracked_item};
 pub use walk::{Found, Walk, never_tracked, walk};
 
 use crate::git::{self, GitRepo};

@@ -3,6 +3,11 @@
 //! Without a revision, paths return to what the index records (local edits are
 //! discarded, as with `git checkout -- path`). With one, the index and the files take
 //! that revision's version of the paths; HEAD does not move.
+//!
+//! Like a checkout, a restore plans first (the files, through not-fetched directories,
+//! and which of their bytes are absent), fetches the absent ids through its
+//! [`ObjectSource`] in one batch, then writes. Also the writer of checkout's files
+//! ([`write_entries`]).
 
 use std::path::{Path, PathBuf};
 
@@ -10,13 +15,16 @@ use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry};
 use super::materialize::Materializer;
-use super::{Error, Workspace, expand_to, expand_tree_entry, read_err, resolve_path, write_err};
+use super::tracked::{commit_files, tracked_files};
+use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 use crate::repo::RepoLock;
+use crate::store::ObjectSource;
+use crate::store::source::distinct;
 
 /// What a restore did.
 #[derive(Debug, Default)]
@@ -29,7 +37,8 @@ pub struct RestoreReport {
     pub not_fetched: Vec<RepoPath>,
 }
 
-/// Restore `paths` (relative to `cwd`) from the index, or from commit `source`.
+/// Restore `paths` (relative to `cwd`) from the index, or from commit `source`, with the
+/// bytes the local store has (the rest stay not fetched).
 pub fn restore(
     ws: &Workspace,
     lock: &RepoLock,
@@ -38,14 +47,83 @@ pub fn restore(
     source: Option<(ObjectId, &str)>,
     progress: &dyn Progress,
 ) -> Result<RestoreReport, Error> {
-    let root = ws.root();
-    let store = ws.repo().store();
+    restore_from(ws, lock, cwd, paths, source, ws.repo().store(), progress)
+}
+
+/// Restore `paths` (relative to `cwd`) from the index, or from commit `rev`, reading
+/// bytes through `objects`: the files are planned first, the absent ids fetched in one
+/// batch, and then everything is written. What `objects` cannot provide stays not
+/// fetched (reported).
+pub fn restore_from(
+    ws: &Workspace,
+    lock: &RepoLock,
+    cwd: &Path,
+    paths: &[PathBuf],
+    rev: Option<(ObjectId, &str)>,
+    objects: &dyn ObjectSource,
+    progress: &dyn Progress,
+) -> Result<RestoreReport, Error> {
+    debug_assert!(lock.guards(ws.repo()), "the lock of this work tree");
     let mut index = ws.load_index()?;
-    let mut targets: Vec<Entry> = Vec::new();
+    let plan = plan_restore(ws, &index, cwd, paths, rev, objects)?;
+    if !plan.absent.is_empty() && !objects.fetch(&plan.absent, progress)?.fetched.is_empty() {
+        ws.repo().flush_objects()?;
+    }
+    let store = objects.store();
+    for root in plan.roots {
+        index.add_root(root);
+    }
+    for t in &plan.targets {
+        expand_to(&mut index, store, &t.path)?;
+    }
+    let report = write_entries(
+        ws,
+        &mut index,
+        plan.targets,
+        Existing::Check,
+        objects,
+        progress,
+    )?;
+    ws.write_index(lock, &mut index)?;
+    Ok(report)
+}
+
+/// What a restore will write, and which of those bytes are absent.
+struct RestorePlan {
+    /// The files to restore, in path order: index entries (with their stat data), or
+    /// not-fetched entries for files of a revision or of a not-fetched directory.
+    targets: Vec<Entry>,
+    /// Roots of the revision among the paths, for the index.
+    roots: Vec<RepoPath>,
+    /// Blobs of targets whose bytes are neither in the work tree nor local.
+    absent: Vec<ObjectId>,
+}
+
+fn plan_restore(
+    ws: &Workspace,
+    index: &Index,
+    cwd: &Path,
+    paths: &[PathBuf],
+    rev: Option<(ObjectId, &str)>,
+    objects: &dyn ObjectSource,
+) -> Result<RestorePlan, Error> {
+    let root = ws.root();
+    let store = objects.store();
+    let mut plan = RestorePlan {
+        targets: Vec::new(),
+        roots: Vec::new(),
+        absent: Vec::new(),
+    };
     for arg in paths {
         let path = resolve_path(root, cwd, arg)?;
-        match source {
-            None => targets.extend(index_targets(&mut index, store, &path)?),
+        let files = match rev {
+            None => {
+                let files = tracked_files(index, objects, std::slice::from_ref(&path))?;
+                if files.is_empty() {
+                    return Err(Error::NotTracked { path });
+                }
+                files
+            }
             Some((commit, rev)) => {
                 let tree = store.read_commit(&commit)?.tree;
                 let Some(item) = diff::lookup(store, tree, &path)? else {
@@ -56,22 +134,28 @@ pub fn restore(
                     .into());
                 };
                 if item.root {
-                    index.add_root(path.clone());
+                    plan.roots.push(path.clone());
                 }
-                for (p, item) in diff::files_under(store, tree, &path)? {
-                    targets.push(entry_for(p, &item));
-                }
+                commit_files(objects, tree, &path)?
             }
+        };
+        for file in files {
+            if !file.local {
+                plan.absent.push(file.id());
+            }
+            let entry = match (rev, index.get(&file.path)) {
+                // The index's own entry, with the stat data that spares reading a clean
+                // file.
+                (None, Some(entry)) if entry.kind != Kind::Tree => entry.clone(),
+                _ => entry_for(file.path, &file.item),
+            };
+            plan.targets.push(entry);
         }
     }
-    targets.sort_by(|a, b| a.path.cmp(&b.path));
-    targets.dedup_by(|a, b| a.path == b.path);
-    for t in &targets {
-        expand_to(&mut index, store, &t.path)?;
-    }
-    let report = write_entries(ws, &mut index, targets, Existing::Check, progress)?;
-    ws.write_index(lock, &mut index)?;
-    Ok(report)
+    plan.targets.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.targets.dedup_by(|a, b| a.path == b.path);
+    plan.absent = distinct(&plan.absent);
+    Ok(plan)
 }
 
 /// An index entry (not yet fetched) for a file item of a stored tree.
@@ -83,30 +167,6 @@ pub(super) fn entry_for(path: RepoPath, item: &Item) -> Entry {
         item.id.expect("stored items have ids"),
         item.size,
     )
-}
-
-/// The index's entries at or below `path`, with unexpanded directories expanded.
-fn index_targets(
-    index: &mut Index,
-    store: &crate::store::Store,
-    path: &RepoPath,
-) -> Result<Vec<Entry>, Error> {
-    expand_to(index, store, path)?;
-    loop {
-        let tree = index
-            .iter_under(path)
-            .find(|e| e.kind == Kind::Tree)
-            .map(|e| e.path.clone());
-        match tree {
-            Some(dir) => expand_tree_entry(index, store, &dir)?,
-            None => break,
-        }
-    }
-    let entries: Vec<Entry> = index.iter_under(path).cloned().collect();
-    if entries.is_empty() {
-        return Err(Error::NotTracked { path: path.clone() });
-    }
-    Ok(entries)
 }
 
 /// Files per work item at most: a directory with more is split, so one huge directory
@@ -151,10 +211,11 @@ pub(super) fn write_entries(
     index: &mut Index,
     targets: Vec<Entry>,
     existing: Existing,
+    objects: &dyn ObjectSource,
     progress: &dyn Progress,
 ) -> Result<RestoreReport, Error> {
     let root = ws.root();
-    let store = ws.repo().store();
+    let store = objects.store();
     let materializer = Materializer::new(root, store, ws.repo().link_kinds());
     let total: u64 = targets.iter().map(|t| t.size).sum();
     progress.start("checking out", Some(total), Unit::Bytes);
@@ -194,8 +255,9 @@ pub(super) fn write_entries(
                     target.not_fetched = false;
                     Outcome::Same(target)
                 }
-                // The materializer opens the object first, so one that is not in the
-                // store costs no extra lookup and leaves nothing behind.
+                // Bytes still absent (the fetch could not bring them): the materializer
+                // opens the object first, so that costs no extra lookup and leaves
+                // nothing behind.
                 _ => match materializer.write(&target) {
                     Ok((stat, linked)) => {
                         target.stat = stat;

@@ -23,6 +23,7 @@ mod lineage;
 mod lineage_errors;
 mod merge_gc;
 mod merge_per_file;
+mod object_source;
 mod property;
 mod remote_conformance;
 mod reset;

@@ -1,25 +1,53 @@
-//! Deleting local objects nothing can reach.
+//! gc: deleting local objects nothing can reach.
 //!
-//! Roots: every ref; every work tree's HEAD, index (entries and cached trees) and
-//! interrupted checkout; reflog entries younger than the grace period (a deleted branch
-//! keeps its reflog until it expires); and every dvx commit that `dvx.lock` names in any
-//! git commit reachable from a git ref, so `git checkout v1.2` never names data that gc
-//! took. Nothing younger than two hours is deleted, so gc never races a running `add`.
-//! A root that cannot be read stops gc before anything is deleted.
+//! Owns: the roots (every ref; every work tree's HEAD, index (entries and cached trees)
+//! and interrupted checkout; reflog entries younger than the grace period, since a
+//! deleted branch keeps its reflog until it expires; and every dvx commit that
+//! `dvx.lock` names in any git commit reachable from a git ref, so `git checkout v1.2`
+//! never names data that gc took), and deleting what they do not reach. It stands
+//! above `workspace` because its roots are every work tree's state and git's history;
+//! what is reachable from a root is `history::reach`'s answer.
+//!
+//! Invariants: nothing younger than two hours is deleted, so gc never races a running
+//! `add` (or push); a root that cannot be read stops gc before anything is deleted.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::Error;
-use super::reach::Marker;
-use crate::git::GitRepo;
-use crate::git::pin;
+use crate::git::{self, GitRepo, pin};
 use crate::hash::ObjectId;
-use crate::index::{Index, Kind};
-use crate::refs::{Head, Refs};
+use crate::history::reach::Marker;
+use crate::index::{self, Index, Kind};
+use crate::refs::{self, Head, Refs};
 use crate::repo::{Repo, RepoLock};
+use crate::store;
+use crate::workspace::interrupted_checkout_in;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Deleting on an incomplete picture could take what a broken root still needs.
+    #[error(
+        "{kind} {id} needed by {via} cannot be read ({problem}); gc stopped without deleting anything"
+    )]
+    RootUnreadable {
+        kind: &'static str,
+        id: ObjectId,
+        via: String,
+        problem: String,
+    },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Refs(#[from] refs::Error),
+    #[error(transparent)]
+    Index(#[from] index::Error),
+    /// Reading git history for pins failed: deleting without knowing every pin could
+    /// take pinned data.
+    #[error(transparent)]
+    Git(#[from] git::Error),
+}
 
 /// Objects younger than this are never deleted.
 pub const MIN_AGE: Duration = Duration::from_secs(2 * 3600);
@@ -75,7 +103,7 @@ fn mark_roots(
             }
         }
         mark_index(&dir, marker)?;
-        if let Some(id) = read_checkout_target(&dir) {
+        if let Some(id) = interrupted_checkout_in(&dir) {
             marker.commit(id, "an interrupted checkout");
         }
     }
@@ -106,15 +134,6 @@ fn mark_index(dir: &Path, marker: &mut Marker) -> Result<(), Error> {
     Ok(())
 }
 
-/// The target recorded by a checkout that has not finished.
-pub fn read_checkout_target(dir: &Path) -> Option<ObjectId> {
-    fs::read_to_string(dir.join("CHECKOUT"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// Every dvx commit named by `dvx.lock` in any git commit reachable from a git ref, and
 /// in the work tree.
 fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>, Error> {
@@ -142,25 +161,25 @@ fn pinned_commits(root: &Path, git: &GitRepo) -> Result<Vec<(ObjectId, String)>,
     Ok(out)
 }
 
-/// Delete unreachable objects older than two hours, under the repository lock.
-pub fn gc(
+/// Delete unreachable objects older than two hours (in a dry run, only say which).
+pub fn collect(
     repo: &Repo,
-    _lock: &RepoLock,
+    lock: &RepoLock,
     git: Option<&GitRepo>,
     options: &Options,
 ) -> Result<Report, Error> {
+    debug_assert!(lock.guards(repo), "the lock of this work tree");
     let store = repo.store();
     let mut marker = Marker::new(store);
     mark_roots(repo, git, options, &mut marker)?;
-    if let Some(m) = marker.missing.first() {
-        // Deleting on an incomplete picture could take what a broken root still needs.
-        return Err(Error::Store(crate::store::Error::Corrupt {
+    let (reachable, missing) = marker.finish();
+    if let Some(m) = missing.into_iter().next() {
+        return Err(Error::RootUnreadable {
+            kind: m.kind,
             id: m.id,
-            reason: format!(
-                "{} needed by {} is unreadable ({}); gc stopped without deleting anything",
-                m.kind, m.via, m.problem
-            ),
-        }));
+            via: m.via,
+            problem: m.problem,
+        });
     }
     let mut report = Report::default();
     let young = |modified: std::io::Result<std::time::SystemTime>| -> bool {
@@ -172,7 +191,7 @@ pub fn gc(
         options.now - secs < MIN_AGE.as_secs() as i64
     };
     for id in store.list()? {
-        if marker.seen.contains(&id) {
+        if reachable.contains(&id) {
             report.reachable += 1;
             continue;
         }
