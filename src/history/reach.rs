@@ -489,8 +489,30 @@ mod tests {
         let second_tree = store
             .put(&Tree::from_unsorted(vec![dir_of(second_data)]))
             .expect("put");
-        // A run record id: reached by name only (lineage stores none yet).
-        let run = ObjectId::of(b"a run record");
+        // A run that read `data/a` and wrote `data/c`, both in the second tree.
+        let artifact = |path: &str, kind, id| Artifact {
+            path: RepoPath::new(path).expect("path"),
+            kind,
+            executable: false,
+            size: 1,
+            id,
+        };
+        let run = store
+            .put(&RunRecord {
+                command: vec!["make".into()],
+                origin: Origin::Ran,
+                cwd: RepoPath::root(),
+                deps: vec![artifact("data/a", EntryKind::File, a)],
+                code: vec![],
+                outs: vec![artifact("data/c", EntryKind::Symlink, c)],
+                env: vec![],
+                exit_code: 0,
+                started: 0,
+                ended: 0,
+                git: None,
+                extensions: vec![],
+            })
+            .expect("put");
         let first = commit(&store, first_tree, Vec::new(), Vec::new());
         let second = commit(&store, second_tree, vec![first], vec![run]);
         History {
