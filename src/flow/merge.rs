@@ -130,15 +130,14 @@ fn merge_into_head(
             }
             Joined::Merged { commit, resolved } => {
                 let message = format!("merge {}", options.name);
-                let report =
-                    workspace::switch(
-                        ws,
-                        lock,
-                        &mut index,
-                        &checkout(commit, message),
-                        ws.repo().store(),
-                        progress,
-                    )?;
+                let report = workspace::switch(
+                    ws,
+                    lock,
+                    &mut index,
+                    &checkout(commit, message),
+                    ws.repo().store(),
+                    progress,
+                )?;
                 MergeOutcome::Merged {
                     commit,
                     resolved,

@@ -648,7 +648,10 @@ mod tests {
         assert!(marker.missing.is_empty(), "{:?}", marker.missing);
         let reached = marker.reached();
         assert!(reached.runs.contains(&run), "the run record is reachable");
-        assert!(reached.trees.contains(&outs), "its out directory is reachable");
+        assert!(
+            reached.trees.contains(&outs),
+            "its out directory is reachable"
+        );
         for blob in [input, below] {
             assert!(reached.blobs.contains(&blob), "{blob:?} is reachable");
         }

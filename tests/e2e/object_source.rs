@@ -253,6 +253,7 @@ fn with_only_the_local_store_absent_bytes_become_not_fetched_and_a_restore_fetch
     let lock = ws.repo().lock().expect("lock");
     let report = workspace::checkout(&ws, &lock, &options(&two, CheckoutMode::Eager), &Silent)
         .expect("checkout");
+    drop(lock);
     assert_eq!(report.fetched, 0);
     assert_eq!(report.not_fetched, 4);
     assert!(!sb.exists("data/new") && !sb.exists("data/big"));
