@@ -73,7 +73,7 @@ pub enum NewBranch {
         followed: Following,
         branch: String,
     },
-    Switched(Switched),
+    Switched(Box<Switched>),
 }
 
 /// `dvx checkout <rev>`, `rev` already resolved to `target`.
@@ -146,7 +146,7 @@ pub fn to_new_branch(
     let mut switched = switch(ws, lock, at, head, options, &message, progress)?;
     switched.pin_changed = pin::repin(ws, lock)?;
     switched.followed = followed;
-    Ok(NewBranch::Switched(switched))
+    Ok(NewBranch::Switched(Box::new(switched)))
 }
 
 /// Follow a git branch switch before an explicit checkout; when dvx cannot, the checkout
