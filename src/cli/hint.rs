@@ -6,12 +6,14 @@
 use std::io;
 
 use dvx::atomic::LockError;
-use dvx::{flow, gc, git, history, index, lineage, refs, repo, store, workspace};
+use dvx::remote::{self, backend, settings, transfer};
+use dvx::{flow, gc, git, history, index, lazy, lineage, refs, repo, store, workspace};
 
-/// How to get objects made in another clone, for hints about missing data. dvx has no
-/// remotes yet, so this names no command: a hint must only name commands that exist.
-pub const BRING_OBJECTS: &str =
-    "copy the .dvx/objects/ of the clone that made it into this one (dvx cannot fetch yet)";
+/// How to get objects made in another clone, for hints about missing data.
+pub const BRING_OBJECTS: &str = "push the data from the clone that made it to a remote this clone reads (a [remote.<name>] table in .dvx/config.toml), or copy that clone's .dvx/objects/ into this one";
+
+/// Where remotes are configured, for hints (a hint names only commands that exist).
+const CONFIGURE_REMOTE: &str = "add one to .dvx/config.toml: [remote.origin] with url = \"<directory, s3://bucket/prefix, gs://... or az://...>\"";
 
 /// An error raised by the CLI itself, with its hint.
 #[derive(Debug)]
@@ -79,6 +81,12 @@ fn hint(err: &anyhow::Error) -> Option<String> {
     err.chain().find_map(|cause| {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());
+        }
+        if let Some(e) = cause.downcast_ref::<lazy::Error>() {
+            return lazy_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<remote::Error>() {
+            return remote_hint(e);
         }
         if let Some(e) = cause.downcast_ref::<lineage::Error>() {
             return lineage_hint(e);
@@ -193,6 +201,15 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
         }
+        E::ChangesNotStaged { .. } => {
+            "commit the changes first (dvx add + dvx commit), or discard them (dvx checkout -- <path>)".into()
+        }
+        E::InTheWay { .. } => {
+            "move those files aside (or `dvx add` them, if they are the new version), then run the command again".into()
+        }
+        E::NoMatch { .. } => {
+            "`dvx ls` lists what is tracked; quote a glob so the shell does not expand it".into()
+        }
         E::MissingObject { .. } => "the bytes are not local; run `dvx fsck` to check the store".into(),
         E::CaseCollision { .. } => "rename one of them in a new commit, or check out on a case-sensitive file system".into(),
         E::Unsafe { .. } => "move the file or symlink out of the way and run the command again".into(),
@@ -207,6 +224,100 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::Git(e) => return git_hint(e),
         E::Pin(e) => return pin_hint(e),
         E::History(e) => return history_hint(e),
+    })
+}
+
+fn lazy_hint(e: &lazy::Error) -> Option<String> {
+    use lazy::Error as E;
+    Some(match e {
+        E::NothingCheckedOut => {
+            "check out a commit first (dvx checkout <branch>), or pull in a git work tree whose dvx.lock pins one".into()
+        }
+        E::NotOnRemote { .. } => {
+            "push those files' data to the remote first, or drop only files it holds; nothing was changed".into()
+        }
+        E::Remote(e) => return remote_hint(e),
+        E::Workspace(e) => return workspace_hint(e),
+        E::History(e) => return history_hint(e),
+        E::Lineage(e) => return lineage_hint(e),
+        E::Flow(e) => return flow_hint(e),
+        E::Pin(e) => return pin_hint(e),
+        E::Store(e) => return store_hint(e),
+    })
+}
+
+fn remote_hint(e: &remote::Error) -> Option<String> {
+    use remote::Error as E;
+    Some(match e {
+        E::NoRemote => CONFIGURE_REMOTE.into(),
+        E::NoDefaultRemote { .. } => {
+            "name the default in .dvx/config.toml ([core] remote = \"<name>\"), or pass --remote <name>".into()
+        }
+        E::UnknownRemote { .. } => {
+            "the [remote.<name>] tables of .dvx/config.toml (and config.local.toml) name the remotes; check the spelling".into()
+        }
+        E::Url(_) => "fix the remote's url in .dvx/config.toml".into(),
+        E::Settings(e) => match e {
+            settings::Error::SecretInTracked { .. } => {
+                "move them to .dvx/config.local.toml (never committed) or to the environment, and rotate them if they were committed".into()
+            }
+            settings::Error::NoSuchRemote { .. } => CONFIGURE_REMOTE.into(),
+            settings::Error::NoUrl { name } => {
+                format!("give it one in .dvx/config.toml: [remote.{name}] url = \"...\"")
+            }
+            settings::Error::BadValue { .. } => "fix the value in .dvx/config.toml (or config.local.toml)".into(),
+            settings::Error::Url(_) => "fix the remote's url in .dvx/config.toml".into(),
+        },
+        E::Backend(e) => return backend_hint(e),
+        E::Manifest(_) => "upgrade dvx to read this remote".into(),
+        E::NotInitialised { .. } => {
+            "nothing was pushed to it yet: push from the clone that has the data first, or check the url".into()
+        }
+        E::Transfer(e) => return transfer_hint(e),
+        E::Config(e) => return repo_hint(e),
+        E::HostileTree { .. } => {
+            "dvx never writes such a path; check who writes to that remote (and run `dvx fsck --remote`)".into()
+        }
+        E::Refs(_) | E::Runtime(_) => return None,
+    })
+}
+
+fn backend_hint(e: &backend::Error) -> Option<String> {
+    use backend::Error as E;
+    Some(match e {
+        E::Build { .. } | E::Profile { .. } => {
+            "check the remote's url and settings in .dvx/config.toml, and the AWS_*, GOOGLE_* or AZURE_* variables".into()
+        }
+        E::NoDirectory { .. } => {
+            "check the remote's url (a relative path is taken from the top of the work tree), or mount the disk it is on".into()
+        }
+        E::NoConditionalCreate { .. } => {
+            "use a store that refuses a second create of a key (S3 with conditional writes, GCS, Azure, a directory)".into()
+        }
+        E::Unreachable { .. } => {
+            "check the endpoint (remote.<name>.endpoint or AWS_ENDPOINT_URL) and the network; nothing was changed".into()
+        }
+        E::Denied { .. } => {
+            "check the credentials: the AWS_*, GOOGLE_* or AZURE_* variables, or .dvx/config.local.toml".into()
+        }
+        E::Store { .. } => "check the remote's url (bucket and prefix) and that it exists".into(),
+    })
+}
+
+fn transfer_hint(e: &transfer::Error) -> Option<String> {
+    use transfer::Error as E;
+    Some(match e {
+        E::NotOnRemote { .. } | E::Missing { .. } => {
+            "push it from the clone that has it, then run the command again".into()
+        }
+        E::Unreadable { source, .. } => return backend_hint(source),
+        E::Truncated { .. } | E::Pack(_) | E::PackIndex(_) | E::Large(_) => {
+            "the remote's copy is damaged, and nothing bad was stored; run `dvx fsck --remote` to list the damage".into()
+        }
+        E::Store(e) => return store_hint(e),
+        E::Backend(e) => return backend_hint(e),
+        E::LocalCorrupt { .. } => "run `dvx fsck` to list damaged objects".into(),
+        E::Task(_) => return None,
     })
 }
 
@@ -373,7 +484,10 @@ fn store_hint(e: &store::Error) -> Option<String> {
                 .into()
         }
         E::Io { source, .. } => return io_hint(source),
-        E::Fetch { .. } => {
+        E::Fetch { source, .. } => {
+            if let Some(h) = source.downcast_ref::<remote::Error>().and_then(remote_hint) {
+                return Some(h);
+            }
             "check that the remote is reachable and holds the object, then run the command again".into()
         }
     })

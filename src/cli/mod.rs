@@ -24,6 +24,7 @@ mod checkout;
 mod commit;
 mod completion;
 mod diff;
+mod drop;
 mod follow;
 mod fsck;
 mod gc;
@@ -34,6 +35,7 @@ mod log;
 mod ls;
 mod merge;
 mod pin;
+mod pull;
 mod record;
 mod render;
 mod reproduce;
@@ -55,6 +57,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dvx::object::Signature;
+use dvx::remote::RemoteSource;
 use dvx::repo::RepoLock;
 use dvx::workspace::Workspace;
 
@@ -108,6 +111,10 @@ enum Command {
     Checkout(checkout::Args),
     /// Merge another branch or commit into the current one.
     Merge(merge::Args),
+    /// Bring the bytes of some paths (or of a run's inputs) in from a remote.
+    Pull(pull::Args),
+    /// Free local bytes that the remote holds; the files become not fetched.
+    Drop(drop::Args),
     /// Run a command and record its lineage: deps, code, command, outs.
     Run(run::Args),
     /// Record the lineage of a run that happened elsewhere.
@@ -196,6 +203,19 @@ impl Ctx {
         Ok(ws.repo().lock()?)
     }
 
+    /// The repository's default remote as a source of the bytes the local store lacks,
+    /// when any remote is configured; `None` leaves commands to the local store alone.
+    /// Nothing is sent until an object is missing.
+    pub fn remote_source(&self, ws: &Workspace) -> Result<Option<RemoteSource>> {
+        Ok(dvx::remote::source::configured(ws, &environment())?)
+    }
+
+    /// Remote `name` (the default remote when `None`) as a source: for commands that
+    /// cannot work without one (`pull`, `drop`, `fsck --remote`).
+    pub fn remote_named(&self, ws: &Workspace, name: Option<&str>) -> Result<RemoteSource> {
+        Ok(dvx::remote::source::open(ws, &environment(), name)?)
+    }
+
     /// Progress bars on a terminal, nothing on a pipe or with `-q`.
     pub fn progress(&self) -> render::Bars {
         render::Bars::new(!self.quiet && std::io::stderr().is_terminal())
@@ -244,6 +264,13 @@ impl Ctx {
             tz_minutes,
         })
     }
+}
+
+/// The process environment, for remotes: the endpoints and credentials a remote's
+/// configuration leaves out come from the standard variables (`AWS_*`, `GOOGLE_*`,
+/// `AZURE_*`). The library never reads the environment itself.
+pub fn environment() -> dvx::remote::Environment {
+    std::env::vars().collect()
 }
 
 /// The current time and UTC offset, or `DVX_DATE` (`<unix seconds> [+hhmm]`).
@@ -343,6 +370,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tag(args) => tag::run(&ctx, args),
         Command::Checkout(args) => checkout::run(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
+        Command::Pull(args) => pull::run(&ctx, args),
+        Command::Drop(args) => drop::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Record(args) => record::run(&ctx, args),
         Command::Runs(args) => runs::run(&ctx, args),

@@ -351,6 +351,18 @@ impl Repo {
         &self.config
     }
 
+    /// The tracked `config.toml` and the local `config.local.toml` (if any) as raw
+    /// tables, read again: remote settings come from them, and which file a key is in
+    /// matters (secrets are allowed only in the local one).
+    pub fn config_tables(&self) -> Result<(toml::Table, Option<toml::Table>), Error> {
+        let path = self.local.join(CONFIG_FILE);
+        let tracked = read_toml(&path)?.ok_or_else(|| Error::Io {
+            path,
+            source: io::ErrorKind::NotFound.into(),
+        })?;
+        Ok((tracked, read_toml(&self.local.join(LOCAL_CONFIG_FILE))?))
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

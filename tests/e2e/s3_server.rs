@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -35,6 +36,10 @@ pub struct S3Server {
     pub bucket: String,
     root: tempfile::TempDir,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Requests answered, and the bytes of the bodies sent back (their Content-Length):
+    /// what clients cost the server, counted on its side of the wire.
+    requests: Arc<AtomicU64>,
+    bytes_sent: Arc<AtomicU64>,
 }
 
 impl S3Server {
@@ -58,6 +63,9 @@ impl S3Server {
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let conditional = Arc::new(tokio::sync::Mutex::new(()));
+        let requests = Arc::new(AtomicU64::new(0));
+        let bytes_sent = Arc::new(AtomicU64::new(0));
+        let (counted_requests, counted_bytes) = (Arc::clone(&requests), Arc::clone(&bytes_sent));
         runtime.spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
@@ -65,21 +73,36 @@ impl S3Server {
                 };
                 let service = service.clone();
                 let conditional = Arc::clone(&conditional);
+                let (requests, bytes_sent) =
+                    (Arc::clone(&counted_requests), Arc::clone(&counted_bytes));
                 tokio::spawn(async move {
                     let handler = service_fn(move |req: hyper::Request<Incoming>| {
                         let service = service.clone();
                         let conditional = Arc::clone(&conditional);
+                        let (requests, bytes_sent) =
+                            (Arc::clone(&requests), Arc::clone(&bytes_sent));
                         async move {
                             let req = req.map(s3s::Body::from);
                             // Conditional writes one at a time (see the module docs).
-                            if req.headers().contains_key(hyper::header::IF_NONE_MATCH)
+                            let resp = if req.headers().contains_key(hyper::header::IF_NONE_MATCH)
                                 || req.headers().contains_key(hyper::header::IF_MATCH)
                             {
                                 let _guard = conditional.lock().await;
                                 service.call(req).await
                             } else {
                                 service.call(req).await
+                            };
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            if let Ok(resp) = &resp {
+                                let len = resp
+                                    .headers()
+                                    .get(hyper::header::CONTENT_LENGTH)
+                                    .and_then(|v| v.to_str().ok())
+                                    .and_then(|v| v.parse::<u64>().ok())
+                                    .unwrap_or(0);
+                                bytes_sent.fetch_add(len, Ordering::SeqCst);
                             }
+                            resp
                         }
                     });
                     let _ = http1::Builder::new()
@@ -93,7 +116,17 @@ impl S3Server {
             bucket,
             root,
             runtime: Some(runtime),
+            requests,
+            bytes_sent,
         }
+    }
+
+    /// Requests answered so far, and the body bytes sent back with them.
+    pub fn served(&self) -> (u64, u64) {
+        (
+            self.requests.load(Ordering::SeqCst),
+            self.bytes_sent.load(Ordering::SeqCst),
+        )
     }
 
     pub fn endpoint(&self) -> String {
