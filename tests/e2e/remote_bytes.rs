@@ -775,3 +775,67 @@ fn an_unusable_remote_fails_with_one_line_and_a_hint_and_changes_nothing() {
     assert_contains(&hint, "credentials");
     assert_eq!(clone.dvx_state(), state);
 }
+
+#[test]
+fn a_remote_source_answers_has_locally_and_fetches_reads_and_reports_through_the_remote() {
+    use dvx::store::ObjectSource;
+    use std::io::Read;
+    each_kind(|r| {
+        let origin = pushed(r);
+        let clone = clone_of(&origin);
+        r.ok(&clone, &["pull", "data/notes.txt"]);
+        let ws = Workspace::open(&clone.root).expect("open");
+        let source = dvx::remote::source::open(&ws, &r.env, None).expect("source");
+        assert_eq!(source.name(), "origin");
+        assert_eq!(source.fetches_from(), Some(r.url.as_str()));
+        let five = ObjectId::of(&many(5));
+        let big_id = ObjectId::of(&big());
+        // `has` is the local store's answer: nothing is sent, not even the manifest.
+        assert!(!source.has(&five) && !source.has(&big_id));
+        assert!(source.has(&ObjectId::of(b"notes\n")));
+        assert_eq!(source.stats().requests, 0, "[{}] has sent nothing", r.kind);
+
+        // Reads come from the remote and are not stored.
+        assert_eq!(
+            source.read_range(&five, 10, 20).expect("range"),
+            &many(5)[10..30]
+        );
+        let mut whole = Vec::new();
+        source
+            .open(&big_id)
+            .expect("open")
+            .read_to_end(&mut whole)
+            .expect("read");
+        assert!(
+            whole == big(),
+            "[{}] the large object streams whole",
+            r.kind
+        );
+        assert!(
+            source
+                .read_range(&big_id, (5 << 20) - 3, 6)
+                .expect("across frames")
+                == big()[(5 << 20) - 3..(5 << 20) + 3]
+        );
+        assert!(!ws.repo().store().contains(&five) && !ws.repo().store().contains(&big_id));
+
+        // A fetch brings what the remote has and names what it lacks.
+        let nowhere = ObjectId::of(b"never pushed");
+        let fetched = source
+            .fetch(&[five, nowhere, five], &Silent)
+            .expect("fetch");
+        assert_eq!(fetched.fetched, vec![five]);
+        assert_eq!(fetched.unavailable, vec![nowhere]);
+        assert_eq!(fetched.bytes, many(5).len() as u64);
+        assert!(ws.repo().store().contains(&five));
+        let again = source.fetch(&[five], &Silent).expect("again");
+        assert_eq!((again.already_local, again.fetched.len()), (1, 0));
+        assert!(source.stats().requests > 0 && source.stats().objects >= 3);
+
+        // A named remote that is not configured is refused, naming it.
+        let missing = dvx::remote::source::open(&ws, &r.env, Some("nope")).expect_err("unknown");
+        assert!(
+            matches!(missing, dvx::remote::Error::UnknownRemote { ref name } if name == "nope")
+        );
+    });
+}

@@ -1121,3 +1121,201 @@ fn cloud_urls_build_clients_without_touching_the_network() {
     assert_eq!(remote.url(), "az://container/team");
     assert!(!format!("{remote:?}").contains("a2V5"));
 }
+
+/// Two commits: the old one has `top` (a name) only below `data/`, the new one (its
+/// child) at the top of its tree too, each time as a directory with one file. Returns
+/// (old commit, new commit, every id: history first, the one blob last).
+fn history_with(local: &Store, top: &str) -> (ObjectId, ObjectId, Vec<ObjectId>) {
+    use dvx::object::{Commit, EntryKind, Signature, Tree, TreeEntry};
+    let blob = local.put_bytes(b"inside\n").expect("blob");
+    let entry = |name: &str, kind, id, size| TreeEntry {
+        name: name.into(),
+        kind,
+        executable: false,
+        root: false,
+        size,
+        id,
+    };
+    let sub = local
+        .put(&Tree::from_unsorted(vec![entry(
+            "f",
+            EntryKind::File,
+            blob,
+            7,
+        )]))
+        .expect("sub");
+    let deeper = local
+        .put(&Tree::from_unsorted(vec![entry(
+            top,
+            EntryKind::Dir,
+            sub,
+            7,
+        )]))
+        .expect("deeper");
+    let root = local
+        .put(&Tree::from_unsorted(vec![
+            entry("data", EntryKind::Dir, deeper, 7),
+            entry(top, EntryKind::Dir, sub, 7),
+        ]))
+        .expect("root");
+    let commit = |tree, parents: Vec<ObjectId>| Commit {
+        tree,
+        parents,
+        author: Signature {
+            name: "A".into(),
+            email: "a@b".into(),
+            time: 1_700_000_000,
+            tz_minutes: 0,
+        },
+        message: "m\n".into(),
+        git: None,
+        runs: Vec::new(),
+        extensions: Vec::new(),
+    };
+    let old_root = local
+        .put(&Tree::from_unsorted(vec![entry(
+            "data",
+            EntryKind::Dir,
+            deeper,
+            7,
+        )]))
+        .expect("old root");
+    let old = local.put(&commit(old_root, Vec::new())).expect("old");
+    let new = local.put(&commit(root, vec![old])).expect("new");
+    (old, new, vec![new, old, root, old_root, deeper, sub, blob])
+}
+
+#[test]
+fn history_is_fetched_whole_without_blobs_and_hostile_tree_names_are_refused() {
+    use dvx::remote::metadata;
+    for_each_target(|t| {
+        let (_a, local) = store();
+        let (old, new, ids) = history_with(&local, "plain");
+        let remote = t.remote();
+        remote.init(None).expect("init");
+        remote.upload(&local, &ids, &Silent).expect("upload");
+        let (_b, fresh) = store();
+        let got = metadata::fetch_history(&t.remote(), &fresh, &[new], &Silent).expect("fetch");
+        assert_eq!(
+            (got.commits, got.trees, got.runs),
+            (2, 4, 0),
+            "[{}]",
+            t.kind
+        );
+        assert!(got.stats.requests > 0);
+        for id in &ids[..6] {
+            assert!(fresh.contains(id), "[{}] history object {id}", t.kind);
+        }
+        assert!(!fresh.contains(&ids[6]), "[{}] never a blob", t.kind);
+        // Again: everything is local, nothing is downloaded.
+        let again =
+            metadata::fetch_history(&t.remote(), &fresh, &[new, old], &Silent).expect("again");
+        assert_eq!((again.commits, again.trees), (0, 0));
+
+        // Names dvx never writes: refused, naming the tree, wherever they are.
+        for (hostile, why) in [
+            (".git", "inside a .git directory"),
+            (".dvx", "inside a .dvx directory"),
+            (".gitignore", "an ignore file"),
+        ] {
+            let (_c, bad_local) = store();
+            let (_, bad, bad_ids) = history_with(&bad_local, hostile);
+            remote
+                .upload(&bad_local, &bad_ids, &Silent)
+                .expect("upload");
+            let (_d, target) = store();
+            let err = metadata::fetch_history(&t.remote(), &target, &[bad], &Silent)
+                .expect_err("hostile name");
+            let text = err.to_string();
+            assert!(
+                matches!(&err, dvx::remote::Error::HostileTree { name, .. } if name == hostile),
+                "[{}] {text}",
+                t.kind
+            );
+            assert!(text.contains(why), "{text}");
+        }
+        // dvx.lock is git's pin at the top of the work tree, and fine below it.
+        let (_e, pin_local) = store();
+        let (deep_only, top_too, pin_ids) = history_with(&pin_local, "dvx.lock");
+        remote
+            .upload(&pin_local, &pin_ids, &Silent)
+            .expect("upload");
+        let (_f, target) = store();
+        metadata::fetch_history(&t.remote(), &target, &[deep_only], &Silent)
+            .expect("dvx.lock below the top is a name like any other");
+        let err = metadata::fetch_history(&t.remote(), &target, &[top_too], &Silent)
+            .expect_err("dvx.lock at the top");
+        assert!(
+            err.to_string().contains("the pin of the data version"),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+fn objects_stream_without_being_stored_and_absent_ids_are_named() {
+    use std::io::Read;
+    for_each_target(|t| {
+        let (_a, local) = store();
+        let small = small_objects(&local, 20, 9);
+        let big = noise(31, (3 << 20) + 12_345);
+        let big_id = local.put_bytes(&big).expect("put");
+        let remote = t.remote().with_options(TransferOptions {
+            large_threshold: 1 << 20,
+            frame_size: 1 << 20,
+            ..TransferOptions::default()
+        });
+        remote.init(None).expect("init");
+        let mut ids = small.clone();
+        ids.push(big_id);
+        remote.upload(&local, &ids, &Silent).expect("upload");
+
+        let reader = t.remote();
+        for id in [small[4], big_id] {
+            let mut got = Vec::new();
+            reader
+                .open_object(&id)
+                .expect("open")
+                .read_to_end(&mut got)
+                .expect("read");
+            assert_eq!(ObjectId::of(&got), id, "[{}] streamed whole", t.kind);
+        }
+        assert!(reader.totals().requests > 0 && reader.totals().bytes > big.len() as u64 / 2);
+
+        let nowhere = ObjectId::of(b"never pushed");
+        let absent = t
+            .remote()
+            .absent(&[small[0], big_id, nowhere])
+            .expect("absent");
+        assert_eq!(absent, vec![nowhere], "[{}]", t.kind);
+        let (_b, fresh) = store();
+        let (stats, unavailable) = t
+            .remote()
+            .download_available(&fresh, &[small[1], nowhere], &Silent)
+            .expect("download");
+        assert_eq!(unavailable, vec![nowhere]);
+        assert_eq!(stats.objects, 1);
+        assert!(fresh.contains(&small[1]) && !fresh.contains(&nowhere));
+        let err = t
+            .remote()
+            .open_object(&nowhere)
+            .map(|_| ())
+            .expect_err("absent");
+        assert!(err.to_string().contains("is not on remote"), "{err}");
+
+        // A damaged frame is an error when the reader reaches it, never bytes.
+        let key = layout::large_key(&big_id);
+        let mut raw = t.get_raw(&key);
+        let at = raw.len() / 2;
+        raw[at] ^= 0xff;
+        t.put_raw(&key, raw);
+        let mut sink = Vec::new();
+        let err = t
+            .remote()
+            .open_object(&big_id)
+            .expect("the seek table is intact")
+            .read_to_end(&mut sink)
+            .expect_err("a damaged frame");
+        assert!(err.to_string().contains(&big_id.to_hex()), "{err}");
+    });
+}

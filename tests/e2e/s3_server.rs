@@ -45,7 +45,13 @@ pub struct S3Server {
 impl S3Server {
     /// Start a server with one empty bucket, `bucket`.
     pub fn start() -> S3Server {
-        let root = tempfile::tempdir().expect("tempdir");
+        S3Server::start_in(&std::env::temp_dir())
+    }
+
+    /// [`S3Server::start`], keeping the bucket's files below `dir` (a benchmark puts them
+    /// on the file system it measures).
+    pub fn start_in(dir: &std::path::Path) -> S3Server {
+        let root = tempfile::tempdir_in(dir).expect("tempdir");
         let bucket = "dvx-test".to_owned();
         std::fs::create_dir_all(root.path().join(&bucket)).expect("bucket dir");
         let runtime = tokio::runtime::Builder::new_multi_thread()
