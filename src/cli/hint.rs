@@ -152,9 +152,10 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         E::TagMoved { .. } => {
             "tags never move on a remote; tag the commit under a new name and push that".into()
         }
-        E::Detached { .. } => {
-            "name a branch or tag, or check a branch out first (dvx checkout <branch>)".into()
+        E::Detached { what: "push" } => {
+            "name what to push (dvx push <remote> <branch or tag>), or check a branch out first (dvx checkout <branch>)".into()
         }
+        E::Detached { .. } => "check a branch out first (dvx checkout <branch>)".into(),
         E::Unborn(_) => {
             "make the first commit with `dvx add <paths>` and `dvx commit -m <message>`".into()
         }
@@ -169,7 +170,7 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
             "the remote is damaged: push that branch again from a clone that has the commit; nothing was changed here".into()
         }
         E::NoUpstream { remote, .. } => format!(
-            "push this branch first (dvx push {remote}), or check out a branch the remote has (`dvx fetch`, then `dvx checkout -b <branch> {remote}/<branch>`)"
+            "publish the branch (dvx push {remote}), start from one the remote has (dvx checkout -b <branch> {remote}/<branch>), or in a git clone check out the data the code pins (dvx checkout --git HEAD); then pull again"
         ),
         E::NoIdentity => {
             "set DVX_AUTHOR='Name <email>', or `git config --global user.name` and user.email"

@@ -47,8 +47,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     super::fetch::print_text(ctx, &report.fetch);
-    follow::announce(ctx, &report.merge.followed);
-    merge::report(ctx, &report.merge.outcome, false)?;
+    match &report.merge {
+        Some(merged) => {
+            follow::announce(ctx, &merged.followed);
+            merge::report(ctx, &merged.outcome, false)?;
+        }
+        None => eprintln!(
+            "note: remote {} has no branch '{}': nothing to merge (`dvx push` publishes it)",
+            report.fetch.remote,
+            report
+                .upstream
+                .split_once('/')
+                .map_or(report.upstream.as_str(), |(_, b)| b)
+        ),
+    }
     if let Some(bytes) = &report.bytes {
         if !ctx.quiet && bytes.stats.objects > 0 {
             outln!(
@@ -69,13 +81,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             );
         }
     }
-    super::pin::announce(ctx, &ws, report.merge.pin_changed)?;
+    super::pin::announce(
+        ctx,
+        &ws,
+        report.merge.as_ref().is_some_and(|m| m.pin_changed),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]
 struct JsonMerged {
-    /// `up-to-date`, `fast-forward` or `merged`.
+    /// `up-to-date`, `fast-forward`, `merged`, or `no-upstream` (the remote has no
+    /// branch of this name: nothing was merged).
     outcome: &'static str,
     head: Option<String>,
 }
@@ -99,10 +116,11 @@ struct JsonPull {
 impl From<&PullReport> for JsonPull {
     fn from(r: &PullReport) -> Self {
         use dvx::flow::merge::MergeOutcome;
-        let (outcome, head) = match &r.merge.outcome {
-            MergeOutcome::UpToDate => ("up-to-date", None),
-            MergeOutcome::FastForward(id, _) => ("fast-forward", Some(id.to_hex())),
-            MergeOutcome::Merged { commit, .. } => ("merged", Some(commit.to_hex())),
+        let (outcome, head) = match r.merge.as_ref().map(|m| &m.outcome) {
+            None => ("no-upstream", None),
+            Some(MergeOutcome::UpToDate) => ("up-to-date", None),
+            Some(MergeOutcome::FastForward(id, _)) => ("fast-forward", Some(id.to_hex())),
+            Some(MergeOutcome::Merged { commit, .. }) => ("merged", Some(commit.to_hex())),
         };
         JsonPull {
             upstream: r.upstream.clone(),

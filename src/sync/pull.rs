@@ -15,6 +15,7 @@ use super::blobs::{self, MadeLocal};
 use super::fetch::{self, FetchOptions, FetchReport};
 use super::{Connected, Error};
 use crate::flow::merge::{self, MergeOptions, MergeReport};
+use crate::hash::ObjectId;
 use crate::history::merge::is_ancestor;
 use crate::object::Signature;
 use crate::progress::Progress;
@@ -39,9 +40,11 @@ pub struct PullOptions {
 #[derive(Debug)]
 pub struct PullReport {
     pub fetch: FetchReport,
-    /// `<remote>/<branch>`, the upstream joined.
+    /// `<remote>/<branch>`, the upstream.
     pub upstream: String,
-    pub merge: MergeReport,
+    /// `None` when the remote has no such branch (and HEAD has a commit): nothing was
+    /// joined, the current commit's files were still made local.
+    pub merge: Option<MergeReport>,
     /// The bytes brought (before the merge, and for paths still not fetched after it),
     /// and the files written after the merge (`None` with `--lazy`).
     pub bytes: Option<MadeLocal>,
@@ -69,15 +72,54 @@ pub fn pull(
         },
         progress,
     )?;
-    let upstream = refs::remote_tracking(&connected.name, &branch);
+    let name = format!("{}/{branch}", connected.name);
     let theirs = repo
         .refs()
-        .get(&upstream)?
-        .ok_or_else(|| Error::NoUpstream {
-            remote: connected.name.clone(),
-            branch: branch.clone(),
-        })?;
-    let name = format!("{}/{branch}", connected.name);
+        .get(&refs::remote_tracking(&connected.name, &branch))?;
+    let merged = match theirs {
+        Some(theirs) => Some(join(ws, lock, connected, options, theirs, &name, progress)?),
+        // A branch the remote does not have: nothing to join, but its files can still be
+        // made local (a `git clone` whose pinned data was pushed by the pre-push hook).
+        None if repo.refs().head_commit()?.is_some() => None,
+        None => {
+            return Err(Error::NoUpstream {
+                remote: connected.name.clone(),
+                branch,
+            });
+        }
+    };
+    let bytes = if options.lazy {
+        None
+    } else {
+        let mut made = blobs::make_local(ws, lock, &connected.remote, progress)?;
+        let early = merged.as_ref().map(|(_, e)| e.clone()).unwrap_or_default();
+        made.stats.objects += early.objects;
+        made.stats.bytes += early.bytes;
+        made.stats.requests += early.requests;
+        made.stats.skipped += early.skipped;
+        made.stats.elapsed += early.elapsed;
+        Some(made)
+    };
+    Ok(PullReport {
+        fetch: fetched,
+        upstream: name,
+        merge: merged.map(|(m, _)| m),
+        bytes,
+    })
+}
+
+/// Fast-forward or merge HEAD with `theirs` (the upstream), its bytes fetched first
+/// unless lazy, so the merge writes its files at once.
+fn join(
+    ws: &Workspace,
+    lock: &RepoLock,
+    connected: &Connected,
+    options: &PullOptions,
+    theirs: ObjectId,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<(MergeReport, TransferStats), Error> {
+    let repo = ws.repo();
     if !options.identity
         && let Some(ours) = repo.refs().head_commit()?
         && !is_ancestor(repo.store(), ours, theirs)?
@@ -85,8 +127,6 @@ pub fn pull(
     {
         return Err(Error::NoIdentity);
     }
-    // The upstream's bytes first, so the merge writes its files at once; what is still
-    // not fetched afterwards (paths of our side) comes after.
     let early = if options.lazy {
         TransferStats::default()
     } else {
@@ -98,28 +138,12 @@ pub fn pull(
         lock,
         &MergeOptions {
             theirs,
-            name: name.clone(),
+            name: name.to_owned(),
             strategy: None,
             message: None,
             who: options.who.clone(),
         },
         progress,
     )?;
-    let bytes = if options.lazy {
-        None
-    } else {
-        let mut made = blobs::make_local(ws, lock, &connected.remote, progress)?;
-        made.stats.objects += early.objects;
-        made.stats.bytes += early.bytes;
-        made.stats.requests += early.requests;
-        made.stats.skipped += early.skipped;
-        made.stats.elapsed += early.elapsed;
-        Some(made)
-    };
-    Ok(PullReport {
-        fetch: fetched,
-        upstream: name,
-        merge: merged,
-        bytes,
-    })
+    Ok((merged, early))
 }
