@@ -437,7 +437,10 @@ fn hints_about_missing_data_name_only_commands_that_exist() {
     let commands = listed_commands(&sb);
     assert!(commands.contains(&"checkout".to_owned()), "{commands:?}");
     for remote_command in ["remote", "push", "fetch", "pull", "clone"] {
-        assert!(commands.contains(&remote_command.to_owned()), "{commands:?}");
+        assert!(
+            commands.contains(&remote_command.to_owned()),
+            "{commands:?}"
+        );
     }
     sb.write("data/a.txt", b"a\n");
     sb.ok(&["add", "data"]);

@@ -142,7 +142,7 @@ fn a_remote_of_a_newer_format_is_refused() {
         a.commit("one", &[("data/x", b"1")]);
         a.ok(&["push"]);
         let b = Peer::cloned(&remote, &[]);
-        std::fs::write(remote.files.join("dvx-remote.toml"), "format = 2\n").expect("write");
+        dvx::atomic::write(&remote.files.join("dvx-remote.toml"), b"format = 2\n").expect("write");
         for clone in [&a, &b] {
             let before = state(&clone.sb);
             for args in [&["push"][..], &["fetch"], &["pull"]] {
@@ -168,9 +168,9 @@ fn a_remote_ref_to_a_missing_commit_changes_nothing_here() {
         let data_before = b.data();
         // Someone's broken push: the branch moved to a commit that never arrived.
         let ghost = crate::harness::b3(b"a commit that never arrived");
-        std::fs::write(
-            remote.files.join("refs/heads/main/00000000000000000002"),
-            format!("{ghost}\n"),
+        dvx::atomic::write(
+            &remote.files.join("refs/heads/main/00000000000000000002"),
+            format!("{ghost}\n").as_bytes(),
         )
         .expect("write ref");
         for args in [&["fetch"][..], &["pull"]] {
@@ -204,7 +204,7 @@ fn a_dvx_clone_of_a_damaged_remote_leaves_nothing() {
             let mut bytes = std::fs::read(&path).expect("read");
             let last = bytes.len() - 1;
             bytes[last] ^= 0xff;
-            std::fs::write(&path, bytes).expect("write");
+            dvx::atomic::write(&path, &bytes).expect("write");
         }
     }
     let sb = Sandbox::empty();
