@@ -550,11 +550,13 @@ impl RepoLock {
 }
 
 /// The object store: `objects/` and `tmp/` of the shared `.dvx/`, or of `core.store`
-/// (relative to the work-tree top), created if absent; group-writable with
+/// (relative to the main work tree's top), created if absent; group-writable with
 /// `core.shared = "group"`.
 fn open_store(root: &Path, common: &Path, config: &Config) -> Result<Store, Error> {
+    // A relative store is relative to the main work tree's top, so every linked work
+    // tree of the repository finds the same one.
     let dir = match &config.core.store {
-        Some(dir) => root.join(dir),
+        Some(dir) => common.parent().unwrap_or(root).join(dir),
         None => common.to_path_buf(),
     };
     let mut store = Store::new(dir.join("objects"), dir.join("tmp"));

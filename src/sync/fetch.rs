@@ -430,3 +430,109 @@ fn record_tags(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Commit, Tree, TreeEntry};
+    use crate::progress::Silent;
+    use crate::remote::{Credentials, Environment, RemoteUrl, Settings};
+
+    fn who() -> Signature {
+        Signature {
+            name: "T".into(),
+            email: "t@example.com".into(),
+            time: 1_700_000_000,
+            tz_minutes: 0,
+        }
+    }
+
+    /// A commit of one directory `data` holding `files`, on top of `parents`.
+    fn commit(store: &Store, files: &[&[u8]], parents: Vec<ObjectId>) -> ObjectId {
+        let entries = files
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| TreeEntry {
+                name: format!("f{i}"),
+                kind: EntryKind::File,
+                executable: false,
+                root: false,
+                size: bytes.len() as u64,
+                id: store.put_bytes(bytes).expect("put"),
+            })
+            .collect();
+        let data = store.put(&Tree::from_unsorted(entries)).expect("put");
+        let top = store
+            .put(&Tree::from_unsorted(vec![TreeEntry {
+                name: "data".into(),
+                kind: EntryKind::Dir,
+                executable: false,
+                root: true,
+                size: 0,
+                id: data,
+            }]))
+            .expect("put");
+        store
+            .put(&Commit {
+                tree: top,
+                parents,
+                author: who(),
+                message: "m\n".into(),
+                git: None,
+                runs: Vec::new(),
+                extensions: Vec::new(),
+            })
+            .expect("put")
+    }
+
+    /// History comes over, blobs do not, and a second fetch downloads only what is new:
+    /// it stops at commits a local ref reaches.
+    #[test]
+    fn history_arrives_without_blobs_and_only_once() {
+        let (_a_dir, a) = Repo::scratch();
+        let (_b_dir, b) = Repo::scratch();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = RemoteUrl::Directory(dir.path().join("remote"));
+        let remote = Remote::open(
+            &url,
+            &Settings::default(),
+            &Credentials::default(),
+            &Environment::new(),
+            true,
+        )
+        .expect("open");
+        let first = commit(a.store(), &[b"one", b"two"], Vec::new());
+        let second = commit(a.store(), &[b"one", b"three"], vec![first]);
+        let upload = |tip| {
+            let reached = crate::history::reach::reachable(a.store(), &[tip], &[]).expect("reach");
+            let ids: Vec<ObjectId> = reached
+                .blobs
+                .iter()
+                .chain(&reached.trees)
+                .chain(&reached.commits)
+                .copied()
+                .collect();
+            remote.upload(a.store(), &ids, &Silent).expect("upload");
+        };
+        upload(second);
+
+        let stats = fetch_history(&b, &remote, &[first], &Silent).expect("fetch");
+        assert_eq!(stats.objects, 3, "one commit, two trees");
+        assert!(b.store().read_commit(&first).is_ok());
+        assert!(!b.store().contains(&ObjectId::of(b"one")), "no blob");
+        let lock = b.lock().expect("lock");
+        b.update_ref(
+            &lock,
+            "refs/remotes/origin/main",
+            Expected::Absent,
+            Some(first),
+            &who(),
+            "fetch",
+        )
+        .expect("ref");
+        let stats = fetch_history(&b, &remote, &[second], &Silent).expect("fetch");
+        assert_eq!(stats.objects, 3, "only the new commit and its two trees");
+        let stats = fetch_history(&b, &remote, &[second], &Silent).expect("fetch");
+        assert_eq!(stats.objects, 0);
+    }
+}

@@ -3,10 +3,10 @@
 //! Owns: which local refs a push sends (the current branch, named branches and tags,
 //! every branch, every tag), the fast-forward rule for branches and the never-move rule
 //! for tags, the upload of everything the pushed commits reach that the remote's refs do
-//! not (reachability with the remote's ref targets as the "already have" set, blobs in
-//! path order so a directory's files share packs), moving the remote refs last, deleting
-//! remote refs, recording the remote's default branch on the first push, and the
-//! remote-tracking refs a push moves ([`record`]).
+//! not (reachability with the remote's ref targets as the "already have" set, blobs
+//! directory by directory so a directory's files share packs), moving the remote refs
+//! last, deleting remote refs, recording the remote's default branch on the first push,
+//! and the remote-tracking refs a push moves ([`record`]).
 //!
 //! Invariants: a remote ref moves only after every object its commit reaches is on the
 //! remote; a push that is not a fast-forward, or that another push beat (the next seq
@@ -22,7 +22,7 @@ use crate::hash::ObjectId;
 use crate::history::diff;
 use crate::history::merge::is_ancestor;
 use crate::history::reach::{self, Reachable};
-use crate::object::Signature;
+use crate::object::{EntryKind, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{self, Expected, HEADS, Head, TAGS};
@@ -381,7 +381,7 @@ impl RemoteRefs {
 }
 
 /// Upload everything `wants` reach that the closure of `have` (the remote's ref
-/// targets) does not. Blobs go first, in the path order of the wanted commits' trees,
+/// targets) does not. Blobs go first, directory by directory through the wanted commits' trees,
 /// then trees, run records and commits, so the metadata a fetch reads lies together.
 pub(super) fn upload_closure(
     repo: &Repo,
@@ -417,16 +417,33 @@ fn upload_order(
 ) -> Result<Vec<ObjectId>, Error> {
     let mut out = Vec::with_capacity(reached.len());
     let mut seen = HashSet::new();
-    for want in wants {
-        let tree = store.read_commit(want)?.tree;
-        for (_, item) in diff::files_under(store, tree, &RepoPath::root())? {
-            if let Some(id) = item.id
-                && reached.blobs.contains(&id)
-                && seen.insert(id)
-            {
-                out.push(id);
+    // Depth first through the new trees only: a tree holding a new blob is new itself
+    // (its id names its entries), so no new blob is missed, and directories the remote
+    // has are never read.
+    let mut stack: Vec<ObjectId> = Vec::new();
+    for want in wants.iter().rev() {
+        stack.push(store.read_commit(want)?.tree);
+    }
+    let mut visited = HashSet::new();
+    while let Some(tree) = stack.pop() {
+        if !reached.trees.contains(&tree) || !visited.insert(tree) {
+            continue;
+        }
+        let entries = store.read_tree(&tree)?.entries;
+        // Files of this directory first, in name order; then its subdirectories, in
+        // name order (pushed in reverse, so the first pops first).
+        for e in &entries {
+            if e.kind != EntryKind::Dir && reached.blobs.contains(&e.id) && seen.insert(e.id) {
+                out.push(e.id);
             }
         }
+        stack.extend(
+            entries
+                .iter()
+                .rev()
+                .filter(|e| e.kind == EntryKind::Dir)
+                .map(|e| e.id),
+        );
     }
     for set in [
         &reached.blobs,
@@ -502,4 +519,84 @@ pub fn record(
         repo.update_ref(lock, &full, expected, pushed.new, who, &message)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Commit, Tree, TreeEntry};
+
+    fn entry(name: &str, kind: EntryKind, id: ObjectId) -> TreeEntry {
+        TreeEntry {
+            name: name.into(),
+            kind,
+            executable: false,
+            root: false,
+            size: 1,
+            id,
+        }
+    }
+
+    fn commit(store: &Store, tree: ObjectId, parents: Vec<ObjectId>) -> ObjectId {
+        store
+            .put(&Commit {
+                tree,
+                parents,
+                author: Signature {
+                    name: "T".into(),
+                    email: "t@example.com".into(),
+                    time: 1_700_000_000,
+                    tz_minutes: 0,
+                },
+                message: "m\n".into(),
+                git: None,
+                runs: Vec::new(),
+                extensions: Vec::new(),
+            })
+            .expect("put commit")
+    }
+
+    /// New files go directory by directory, each directory's files in name order, so
+    /// they share packs; files only older commits have follow; metadata comes last, and
+    /// nothing the remote already has is listed.
+    #[test]
+    fn uploads_list_files_by_directory_then_metadata() {
+        let (_dir, store) = Store::scratch();
+        let put = |b: &[u8]| store.put_bytes(b).expect("put");
+        let (a, b, c, z, old, shared) = (
+            put(b"a"),
+            put(b"b"),
+            put(b"c"),
+            put(b"z"),
+            put(b"old"),
+            put(b"s"),
+        );
+        let tree = |entries: Vec<TreeEntry>| store.put(&Tree::from_unsorted(entries)).expect("put");
+        let had = tree(vec![entry("s", EntryKind::File, shared)]);
+        let sub = tree(vec![entry("c", EntryKind::File, c)]);
+        let data = tree(vec![
+            entry("b", EntryKind::File, b),
+            entry("sub", EntryKind::Dir, sub),
+            entry("a", EntryKind::File, a),
+            entry("kept", EntryKind::Dir, had),
+        ]);
+        let top = tree(vec![
+            entry("z", EntryKind::File, z),
+            entry("data", EntryKind::Dir, data),
+        ]);
+        let old_tree = tree(vec![entry("old", EntryKind::File, old)]);
+        let remote_has = commit(&store, had, Vec::new());
+        let first = commit(&store, old_tree, vec![remote_has]);
+        let second = commit(&store, top, vec![first]);
+        let reached = reach::reachable(&store, &[second], &[remote_has]).expect("reach");
+        let order = upload_order(&store, &[second], &reached).expect("order");
+        assert_eq!(&order[..5], &[z, a, b, c, old]);
+        assert!(!order.contains(&shared) && !order.contains(&had));
+        let mut metadata = vec![top, data, sub, old_tree];
+        metadata.sort();
+        assert_eq!(&order[5..9], metadata.as_slice());
+        let mut commits = vec![first, second];
+        commits.sort();
+        assert_eq!(&order[9..], commits.as_slice());
+    }
 }
