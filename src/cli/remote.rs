@@ -140,11 +140,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 outln!(
                     "set remote.{name}.{key} in {}{}",
                     super::render::relative(ws.root(), &set.file),
-                    if set.tracked {
-                        ""
-                    } else {
+                    if local {
                         " (this machine only, never committed)"
+                    } else {
+                        ""
                     }
+                );
+            }
+            if set.moved_from_tracked {
+                eprintln!(
+                    "warning: removed remote.{name}.{key} from .dvx/config.toml; if that file was ever committed or pushed, change the credential"
                 );
             }
             tracked_changed(ctx, &ws, set.tracked);

@@ -405,6 +405,8 @@ pub struct SetReport {
     pub tracked: bool,
     /// A credential (its value is not repeated anywhere).
     pub secret: bool,
+    /// The credential was in the tracked `config.toml` too, and was removed from it.
+    pub moved_from_tracked: bool,
 }
 
 /// `dvx remote set <name> <key> <value> [--local]` (as `dvc remote modify`): a plain
@@ -465,8 +467,17 @@ pub fn set(
     };
     let file = if local { &mut private } else { &mut tracked };
     file.set(&["remote", name], key, typed);
-    // Read back as every command will, so a bad value is refused now, not later.
-    let resolved = resolve(name, tracked.table(), Some(private.table()), ws.root())?;
+    // A credential set locally moves out of the tracked file, if it was there: the way
+    // to repair a config every other command refuses.
+    let moved_from_tracked = secret && tracked.remove_key(&["remote", name], key);
+    // Read back as every command will, so a bad value is refused now, not later (a
+    // credential another remote left in the tracked file is that remote's problem).
+    let resolved = resolve(
+        name,
+        &without_secrets(tracked.table()),
+        Some(private.table()),
+        ws.root(),
+    )?;
     if key == "url" {
         let remote = Remote::open(
             &resolved.url,
@@ -484,11 +495,28 @@ pub fn set(
         (&tracked, repo.local_file(CONFIG_FILE))
     };
     file.save(lock, local)?;
+    if moved_from_tracked {
+        tracked.save(lock, false)?;
+    }
     Ok(SetReport {
         file: path,
-        tracked: !local,
+        tracked: !local || moved_from_tracked,
         secret,
+        moved_from_tracked,
     })
+}
+
+/// `table` without any credential in its `[remote.*]` tables.
+fn without_secrets(table: &toml::Table) -> toml::Table {
+    let mut table = table.clone();
+    if let Some(remotes) = table.get_mut("remote").and_then(toml::Value::as_table_mut) {
+        for (_, remote) in remotes.iter_mut() {
+            if let Some(remote) = remote.as_table_mut() {
+                remote.retain(|key, _| !SECRET_KEYS.iter().any(|secret| *secret == key));
+            }
+        }
+    }
+    table
 }
 
 fn require(name: &str, tracked: &ConfigFile, local: &ConfigFile) -> Result<(), Error> {

@@ -292,6 +292,37 @@ fn credentials_are_never_printed_nor_put_in_tracked_files() {
         String::from_utf8_lossy(&list.stdout).into_owned() + &String::from_utf8_lossy(&list.stderr);
     assert!(!shown.contains(wrong), "{shown}");
     assert_contains(&shown, "is in the tracked .dvx/config.toml");
+    // Setting it with --local is the repair: the key leaves the tracked file, with a
+    // warning to change a credential that may have been shared, and fetch works again.
+    let repair = sb
+        .dvx()
+        .envs(plain.iter().cloned())
+        .args([
+            "remote",
+            "set",
+            "origin",
+            "secret_access_key",
+            SECRET_KEY,
+            "--local",
+        ])
+        .output()
+        .expect("run");
+    assert!(repair.status.success(), "{repair:?}");
+    let warned = String::from_utf8_lossy(&repair.stderr);
+    assert_contains(
+        &warned,
+        "removed remote.origin.secret_access_key from .dvx/config.toml",
+    );
+    assert!(
+        !warned.contains(wrong) && !warned.contains(SECRET_KEY),
+        "{warned}"
+    );
+    assert!(!config(&sb).contains(wrong), "{}", config(&sb));
+    sb.dvx()
+        .envs(plain.iter().cloned())
+        .args(["fetch"])
+        .assert()
+        .success();
 }
 
 #[test]
