@@ -512,7 +512,7 @@ fn without_secrets(table: &toml::Table) -> toml::Table {
     if let Some(remotes) = table.get_mut("remote").and_then(toml::Value::as_table_mut) {
         for (_, remote) in remotes.iter_mut() {
             if let Some(remote) = remote.as_table_mut() {
-                remote.retain(|key, _| !SECRET_KEYS.iter().any(|secret| *secret == key));
+                remote.retain(|key, _| !SECRET_KEYS.contains(&key));
             }
         }
     }
