@@ -23,3 +23,4 @@ pub mod remote;
 pub mod flow;
 pub mod lineage;
 pub mod lazy;
+pub mod sync;

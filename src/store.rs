@@ -99,6 +99,9 @@ pub enum Ingest {
 pub struct Store {
     objects: PathBuf,
     tmp: PathBuf,
+    /// Directories are made group-writable and setgid (`core.shared = "group"`), so
+    /// every member of the group can add, replace and delete objects.
+    group: bool,
 }
 
 impl Store {
@@ -116,7 +119,49 @@ impl Store {
 
     /// A store over `objects/`, writing temp files in `tmp/` (same file system).
     pub fn new(objects: PathBuf, tmp: PathBuf) -> Store {
-        Store { objects, tmp }
+        Store {
+            objects,
+            tmp,
+            group: false,
+        }
+    }
+
+    /// The same store, shared with the group: directories it creates are group-writable
+    /// and setgid (objects stay read-only for everyone: they never change).
+    pub fn shared_with_group(mut self) -> Store {
+        self.group = true;
+        self
+    }
+
+    /// Create `objects/` and `tmp/` if they are absent (a store outside `.dvx/`, set by
+    /// `core.store`), group-writable when shared.
+    pub fn create_dirs(&self) -> Result<(), Error> {
+        for dir in [&self.objects, &self.tmp] {
+            if !dir.is_dir() {
+                fs::create_dir_all(dir).map_err(io_err(dir))?;
+            }
+            self.share_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Make a directory of the store group-writable and setgid, when shared (a
+    /// directory another user made is left alone: only its owner may change it).
+    fn share_dir(&self, dir: &Path) -> Result<(), Error> {
+        #[cfg(unix)]
+        if self.group {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let meta = fs::metadata(dir).map_err(io_err(dir))?;
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let mine = meta.uid() == unsafe { libc::geteuid() };
+            let mode = meta.permissions().mode() & 0o7777;
+            let wanted = mode | 0o2070;
+            if mine && mode != wanted {
+                fs::set_permissions(dir, fs::Permissions::from_mode(wanted))
+                    .map_err(io_err(dir))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn objects_dir(&self) -> &Path {
@@ -390,6 +435,7 @@ impl Store {
             .expect("object paths have a fan-out directory");
         if !fanout.exists() {
             fs::create_dir_all(fanout).map_err(io_err(fanout))?;
+            self.share_dir(fanout)?;
         }
         tmp.persist_new(&dest).map_err(io_err(&dest))
     }

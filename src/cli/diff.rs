@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use dvx::hash::ObjectId;
-use dvx::history::diff::{self, FileChange, FileStatus, IndexSource, Source, TreeSource};
+use dvx::history::diff::{FileChange, FileStatus};
 use dvx::path::RepoPath;
-use dvx::workspace::{self, Workspace, resolve_path};
+use dvx::workspace::{self, Side, Workspace, resolve_path};
 
 use super::hint::Hinted;
 use super::show::{JsonChange, status_name};
@@ -43,7 +42,6 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let repo = ws.repo();
-    let store = repo.store();
     let filter: Vec<RepoPath> = args
         .paths
         .iter()
@@ -69,45 +67,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             (Some(rev::resolve(repo, a)?), Some(rev::resolve(repo, b)?))
         }
     };
-    let tree_of = |commit: Option<ObjectId>| -> Result<Option<ObjectId>> {
-        Ok(match commit {
-            Some(id) => Some(store.read_commit(&id)?.tree),
-            None => None,
-        })
+    let new = match new_commit {
+        Some(commit) => Side::Commit(commit),
+        None if args.cached => Side::Stage,
+        None => Side::WorkTree,
     };
-    let old = TreeSource {
-        store,
-        tree: tree_of(old_commit)?,
-    };
-    let options = diff::Options {
-        collapse_added: false,
-        filter: filter.clone(),
-    };
-    let (changes, worktree) = match new_commit {
-        Some(commit) => {
-            let new = TreeSource {
-                store,
-                tree: tree_of(Some(commit))?,
-            };
-            (diff::diff(&old, &new, &options)?.changes, false)
-        }
-        None => {
-            let index = if args.cached {
-                ws.load_index()?
-            } else {
-                workspace::worktree_index(&ws, &filter)?
-            };
-            let new = IndexSource {
-                index: &index,
-                store,
-            };
-            (
-                diff::diff(&old as &dyn Source, &new, &options)?.changes,
-                !args.cached,
-            )
-        }
-    };
-    let changes = diff::file_changes(changes);
+    let worktree = new == Side::WorkTree;
+    let changes = workspace::changes(&ws, old_commit, new, &filter)?;
     if args.json {
         let out: Vec<JsonChange> = changes.iter().map(JsonChange::new).collect();
         outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -201,21 +167,6 @@ fn print_stat(changes: &[FileChange]) {
     );
 }
 
-/// The bytes behind an id: from the store (checked against the id, so a damaged object
-/// is never shown), else from the work-tree file if it still has exactly those bytes.
-fn load(ws: &Workspace, path: &RepoPath, id: ObjectId, worktree: bool) -> Option<Vec<u8>> {
-    if let Ok(bytes) = ws.repo().store().read(&id) {
-        return Some(bytes);
-    }
-    if worktree {
-        let bytes = std::fs::read(path.to_fs_path(ws.root())).ok()?;
-        if ObjectId::of(&bytes) == id {
-            return Some(bytes);
-        }
-    }
-    None
-}
-
 fn is_text(bytes: &[u8]) -> bool {
     !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
@@ -254,7 +205,9 @@ fn print_content(ws: &Workspace, c: &FileChange, worktree: bool) -> Result<()> {
                 render::size(i.size),
                 render::size(CONTENT_LIMIT)
             )),
-            Some(i) => Ok(i.id.and_then(|id| load(ws, path, id, in_worktree))),
+            Some(i) => {
+                Ok(i.id.and_then(|id| workspace::content(ws, path, id, in_worktree)))
+            }
         }
     };
     let old = side(&c.old, &old_path, false);

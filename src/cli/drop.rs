@@ -8,7 +8,8 @@ use dvx::lazy::drop;
 use serde::Serialize;
 
 use super::Ctx;
-use super::render::{self, JsonTransfer};
+use super::render;
+use super::transfer::JsonSourceTransfer;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,7 +32,7 @@ struct JsonDrop {
     freed_objects: usize,
     freed_bytes: u64,
     kept: usize,
-    transfer: JsonTransfer,
+    transfer: JsonSourceTransfer,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
@@ -46,7 +47,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             freed_objects: dropped.freed.len(),
             freed_bytes,
             kept: dropped.kept,
-            transfer: JsonTransfer::of(&source),
+            transfer: JsonSourceTransfer::of(&source),
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {

@@ -11,7 +11,8 @@ use dvx::workspace::Workspace;
 use serde::Serialize;
 
 use super::Ctx;
-use super::render::{self, JsonTransfer};
+use super::render;
+use super::transfer::JsonSourceTransfer;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -171,7 +172,7 @@ struct JsonRemoteFsck {
     wanted: usize,
     absent: Vec<JsonAbsent>,
     damaged: Vec<String>,
-    transfer: JsonTransfer,
+    transfer: JsonSourceTransfer,
 }
 
 /// `fsck --remote`: read and check everything on the remote, and that it holds what the
@@ -207,7 +208,7 @@ fn remote(ctx: &Ctx, ws: &Workspace, name: Option<&str>, json: bool) -> Result<E
                 })
                 .collect(),
             damaged: r.damaged.clone(),
-            transfer: JsonTransfer::of(&source),
+            transfer: JsonSourceTransfer::of(&source),
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(code);

@@ -21,10 +21,12 @@ mod add;
 mod branch;
 mod cat;
 mod checkout;
+mod clone;
 mod commit;
 mod completion;
 mod diff;
 mod drop;
+mod fetch;
 mod follow;
 mod fsck;
 mod gc;
@@ -36,7 +38,9 @@ mod ls;
 mod merge;
 mod pin;
 mod pull;
+mod push;
 mod record;
+mod remote;
 mod render;
 mod reproduce;
 mod reset;
@@ -48,6 +52,7 @@ mod show;
 mod status;
 mod tag;
 mod trace;
+mod transfer;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -111,8 +116,17 @@ enum Command {
     Checkout(checkout::Args),
     /// Merge another branch or commit into the current one.
     Merge(merge::Args),
-    /// Bring the bytes of some paths (or of a run's inputs) in from a remote.
+    /// Add, list, remove, rename remotes, and change their settings.
+    Remote(remote::Args),
+    /// Send commits and their data to a remote, then move its branches and tags.
+    Push(push::Args),
+    /// Bring a remote's branches, tags and history (never file contents).
+    Fetch(fetch::Args),
+    /// Fetch, merge and fetch every file's bytes; or bring in the bytes of some paths
+    /// (or of a run's inputs).
     Pull(pull::Args),
+    /// Create a repository (without git) from a remote and check out its default branch.
+    Clone(clone::Args),
     /// Free local bytes that the remote holds; the files become not fetched.
     Drop(drop::Args),
     /// Run a command and record its lineage: deps, code, command, outs.
@@ -207,13 +221,20 @@ impl Ctx {
     /// when any remote is configured; `None` leaves commands to the local store alone.
     /// Nothing is sent until an object is missing.
     pub fn remote_source(&self, ws: &Workspace) -> Result<Option<RemoteSource>> {
-        Ok(dvx::remote::source::configured(ws, &environment())?)
+        Ok(dvx::remote::source::configured(
+            ws,
+            &transfer::environment(),
+        )?)
     }
 
     /// Remote `name` (the default remote when `None`) as a source: for commands that
     /// cannot work without one (`pull`, `drop`, `fsck --remote`).
     pub fn remote_named(&self, ws: &Workspace, name: Option<&str>) -> Result<RemoteSource> {
-        Ok(dvx::remote::source::open(ws, &environment(), name)?)
+        Ok(dvx::remote::source::open(
+            ws,
+            &transfer::environment(),
+            name,
+        )?)
     }
 
     /// Progress bars on a terminal, nothing on a pipe or with `-q`.
@@ -264,13 +285,6 @@ impl Ctx {
             tz_minutes,
         })
     }
-}
-
-/// The process environment, for remotes: the endpoints and credentials a remote's
-/// configuration leaves out come from the standard variables (`AWS_*`, `GOOGLE_*`,
-/// `AZURE_*`). The library never reads the environment itself.
-pub fn environment() -> dvx::remote::Environment {
-    std::env::vars().collect()
 }
 
 /// The current time and UTC offset, or `DVX_DATE` (`<unix seconds> [+hhmm]`).
@@ -370,7 +384,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tag(args) => tag::run(&ctx, args),
         Command::Checkout(args) => checkout::run(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
+        Command::Remote(args) => remote::run(&ctx, args),
+        Command::Push(args) => push::run(&ctx, args),
+        Command::Fetch(args) => fetch::run(&ctx, args),
         Command::Pull(args) => pull::run(&ctx, args),
+        Command::Clone(args) => clone::run(&ctx, args),
         Command::Drop(args) => drop::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Record(args) => record::run(&ctx, args),

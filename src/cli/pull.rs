@@ -1,4 +1,8 @@
-//! `dvx pull <paths or globs>...` and `dvx pull --for <path>`
+//! `dvx pull`: without paths, fetch, fast-forward or merge the current branch, then make
+//! every path local (`--lazy`: leave the bytes where they are; the flow is
+//! `dvx::sync::pull`); with paths or globs, bring in the bytes of just those paths
+//! (`dvx::lazy::paths`); with `--for <path>`, the bytes of the inputs of the run that
+//! made it (`dvx::lazy::artifact`). This file parses, picks the flow, and renders.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,75 +13,155 @@ use dvx::lazy::bootstrap::Bootstrapped;
 use dvx::lazy::paths;
 use dvx::path::RepoPath;
 use dvx::remote::{RemoteSource, TransferStats};
-use dvx::workspace::PullReport;
+use dvx::repo::RepoLock;
+use dvx::sync::pull::{self, PullOptions, PullReport};
+use dvx::workspace::{self, Workspace};
 use serde::Serialize;
 
+use super::fetch::JsonFetch;
 use super::hint::Hinted;
-use super::render::{self, JsonTransfer};
-use super::{Ctx, follow};
+use super::transfer::{self, JsonSourceTransfer, JsonTransfer};
+use super::{Ctx, follow, merge, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bring in only the inputs of the run that made this file (as `dvx trace` finds
-    /// it), at the versions the run read.
-    #[arg(long = "for", value_name = "PATH", conflicts_with = "paths")]
-    for_path: Option<PathBuf>,
-    /// The remote to pull from (default: `core.remote`, else `origin`, else the only one).
+    /// `[remote] [paths or globs...]`. A first word that names a configured remote is
+    /// the remote (as with `git pull`); write `./<name>` for a path of that name. Paths
+    /// or globs (`'data/**/*.csv'`, quoted) of the checked-out commit: only their bytes
+    /// are brought in. Without paths: fetch, merge, and make every path local.
+    #[arg(value_name = "REMOTE|PATH")]
+    args: Vec<String>,
+    /// The remote to pull from (default: `core.remote`, else `origin`, else the only
+    /// one); every word after it is then a path.
     #[arg(short, long, value_name = "NAME")]
     remote: Option<String>,
+    /// Bring in only the inputs of the run that made this file (as `dvx trace` finds
+    /// it), at the versions the run read.
+    #[arg(long = "for", value_name = "PATH", conflicts_with = "lazy")]
+    for_path: Option<PathBuf>,
+    /// Without paths: stop after the branch moved; bytes that are not local stay not
+    /// fetched.
+    #[arg(long)]
+    lazy: bool,
     /// Print what happened as JSON.
     #[arg(long)]
     json: bool,
-    /// Paths or globs (`'data/**/*.csv'`, quoted) of the checked-out commit whose bytes
-    /// to bring into the work tree.
-    #[arg(value_name = "PATH")]
-    paths: Vec<PathBuf>,
-}
-
-#[derive(Serialize)]
-struct JsonBootstrap {
-    commit: String,
-    branch: Option<String>,
-    commits: usize,
-    trees: usize,
-    runs: usize,
-}
-
-#[derive(Serialize)]
-struct JsonFor {
-    target: String,
-    run: String,
-    inputs: usize,
-    other_version: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct JsonPull {
-    written: Vec<String>,
-    already: usize,
-    unavailable: Vec<String>,
-    fetched: usize,
-    bootstrapped: Option<JsonBootstrap>,
-    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
-    for_run: Option<JsonFor>,
-    transfer: JsonTransfer,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    if args.paths.is_empty() && args.for_path.is_none() {
+    let (ws, lock) = ctx.open_locked()?;
+    let (remote, rest) = match &args.remote {
+        Some(name) => (Some(name.clone()), args.args.clone()),
+        None => dvx::sync::remotes::remote_and_rest(ws.repo(), &args.args)?,
+    };
+    let paths: Vec<PathBuf> = rest.iter().map(PathBuf::from).collect();
+    if args.for_path.is_some() && !paths.is_empty() {
         return Err(Hinted::usage(
-            "nothing to pull",
-            "give paths or globs of the checked-out commit (dvx pull data/train/), or a file whose run's inputs to pull (dvx pull --for models/model.pt)",
+            "--for takes no other paths",
+            "pull the run's inputs (dvx pull --for models/model.pt) and the paths (dvx pull data/) in two commands",
         )
         .into());
     }
-    let (ws, lock) = ctx.open_locked()?;
-    let source = ctx.remote_named(&ws, args.remote.as_deref())?;
-    let who = ctx.reflog_signature(&ws)?;
+    if args.lazy && !paths.is_empty() {
+        return Err(Hinted::usage(
+            "--lazy is for a pull without paths",
+            "`dvx pull --lazy` moves the branch and fetches no bytes; `dvx pull <paths>` brings the bytes of those paths only",
+        )
+        .into());
+    }
+    if paths.is_empty() && args.for_path.is_none() {
+        sync_pull(ctx, &ws, lock, remote.as_deref(), &args)
+    } else {
+        path_pull(ctx, &ws, lock, remote.as_deref(), &paths, &args)
+    }
+}
+
+/// `dvx pull [remote]`: the sync flow.
+fn sync_pull(
+    ctx: &Ctx,
+    ws: &Workspace,
+    lock: RepoLock,
+    remote: Option<&str>,
+    args: &Args,
+) -> Result<ExitCode> {
+    let connected = dvx::sync::connect(ws, remote, &transfer::environment())?;
+    let identity = ctx.signature(ws);
+    let options = PullOptions {
+        lazy: args.lazy,
+        identity: identity.is_ok(),
+        who: match identity {
+            Ok(who) => who,
+            Err(_) => ctx.reflog_signature(ws)?,
+        },
+    };
+    let bars = ctx.progress();
+    let report = pull::pull(ws, &lock, &connected, &options, &bars)?;
+    drop(lock);
+    if args.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&JsonSyncPull::from(&report))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    super::fetch::print_text(ctx, &report.fetch);
+    match &report.merge {
+        Some(merged) => {
+            follow::announce(ctx, &merged.followed);
+            merge::report(ctx, &merged.outcome, false)?;
+        }
+        None => eprintln!(
+            "note: remote {} has no branch '{}': nothing to merge (`dvx push` publishes it)",
+            report.fetch.remote,
+            report
+                .upstream
+                .split_once('/')
+                .map_or(report.upstream.as_str(), |(_, b)| b)
+        ),
+    }
+    if let Some(bytes) = &report.bytes {
+        if !ctx.quiet && bytes.stats.objects > 0 {
+            outln!(
+                "{}",
+                transfer::summary("downloaded", ("file", "files"), &bytes.stats)
+            );
+        }
+        if !ctx.quiet && bytes.written > 0 {
+            outln!(
+                "wrote {} into the work tree",
+                render::plural(bytes.written, "file", "files")
+            );
+        }
+        for path in &bytes.kept {
+            eprintln!(
+                "warning: {} is not fetched, and a file of yours is in its place; it was left as it is",
+                render::quote_path(path.as_str())
+            );
+        }
+    }
+    super::pin::announce(
+        ctx,
+        ws,
+        report.merge.as_ref().is_some_and(|m| m.pin_changed),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dvx pull <paths>` and `dvx pull --for <path>`: the bytes of some paths.
+fn path_pull(
+    ctx: &Ctx,
+    ws: &Workspace,
+    lock: RepoLock,
+    remote: Option<&str>,
+    paths: &[PathBuf],
+    args: &Args,
+) -> Result<ExitCode> {
+    let source = ctx.remote_named(ws, remote)?;
+    let who = ctx.reflog_signature(ws)?;
     let bars = ctx.progress();
     let (bootstrapped, report, for_run) = match &args.for_path {
         Some(path) => {
-            let pulled = artifact::pull_for(&ws, &lock, &ctx.cwd, path, &source, &who, &bars)?;
+            let pulled = artifact::pull_for(ws, &lock, &ctx.cwd, path, &source, &who, &bars)?;
             let InputsPulled {
                 bootstrapped,
                 target,
@@ -96,8 +180,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             (bootstrapped, report, Some(for_run))
         }
         None => {
-            let pulled =
-                paths::pull_paths(&ws, &lock, &ctx.cwd, &args.paths, &source, &who, &bars)?;
+            let pulled = paths::pull_paths(ws, &lock, &ctx.cwd, paths, &source, &who, &bars)?;
             (pulled.bootstrapped, pulled.report, None)
         }
     };
@@ -113,7 +196,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             fetched: report.fetched.fetched.len(),
             bootstrapped: bootstrapped.as_deref().map(json_bootstrap),
             for_run,
-            transfer: JsonTransfer::of(&source),
+            transfer: JsonSourceTransfer::of(&source),
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {
@@ -130,7 +213,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
         let history = bootstrapped
             .as_deref()
-            .map(|b| b.history.stats.clone())
+            .and_then(|b| b.fetched.as_ref())
+            .map(|f| f.stats.clone())
             .unwrap_or_default();
         describe(&report, &source, &source.stats().since(&history));
         if let Some(f) = &for_run
@@ -162,24 +246,19 @@ fn json_bootstrap(b: &Bootstrapped) -> JsonBootstrap {
     JsonBootstrap {
         commit: b.switched.target.to_hex(),
         branch: b.switched.branch.clone(),
-        commits: b.history.commits,
-        trees: b.history.trees,
-        runs: b.history.runs,
+        fetch: b.fetched.as_ref().map(JsonFetch::from),
     }
 }
 
 fn describe_bootstrap(b: &Bootstrapped) {
-    let h = &b.history;
-    let fetched = if h.commits + h.trees + h.runs > 0 {
-        format!(
-            "fetched its history ({}, {}, {}: {}); ",
-            render::plural(h.commits, "commit", "commits"),
-            render::plural(h.trees, "tree", "trees"),
-            render::plural(h.runs, "run record", "run records"),
-            render::transfer(&h.stats)
-        )
-    } else {
-        String::new()
+    let fetched = match &b.fetched {
+        Some(f) => format!(
+            "fetched its history from {} ({} commits, trees and run records: {}); ",
+            f.remote,
+            f.stats.objects,
+            render::transfer(&f.stats)
+        ),
+        None => String::new(),
     };
     let on = match &b.switched.branch {
         Some(branch) => format!(" on branch '{branch}'"),
@@ -192,7 +271,7 @@ fn describe_bootstrap(b: &Bootstrapped) {
 }
 
 /// The pull's own line; `cost` is what it moved (a bootstrap's history aside).
-fn describe(report: &PullReport, source: &RemoteSource, cost: &TransferStats) {
+fn describe(report: &workspace::PullReport, source: &RemoteSource, cost: &TransferStats) {
     let written: u64 = report.fetched.bytes;
     let mut line = format!(
         "pulled {}",
@@ -210,4 +289,78 @@ fn describe(report: &PullReport, source: &RemoteSource, cost: &TransferStats) {
         line.push_str(&format!("; {} already here", report.already));
     }
     outln!("{line}");
+}
+
+#[derive(Serialize)]
+struct JsonMerged {
+    /// `up-to-date`, `fast-forward`, `merged`, or `no-upstream` (the remote has no
+    /// branch of this name: nothing was merged).
+    outcome: &'static str,
+    head: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonBytes {
+    written: usize,
+    kept: Vec<String>,
+    transfer: JsonTransfer,
+}
+
+#[derive(Serialize)]
+struct JsonSyncPull {
+    upstream: String,
+    fetch: JsonFetch,
+    merge: JsonMerged,
+    /// Null with --lazy.
+    bytes: Option<JsonBytes>,
+}
+
+impl From<&PullReport> for JsonSyncPull {
+    fn from(r: &PullReport) -> Self {
+        use dvx::flow::merge::MergeOutcome;
+        let (outcome, head) = match r.merge.as_ref().map(|m| &m.outcome) {
+            None => ("no-upstream", None),
+            Some(MergeOutcome::UpToDate) => ("up-to-date", None),
+            Some(MergeOutcome::FastForward(id, _)) => ("fast-forward", Some(id.to_hex())),
+            Some(MergeOutcome::Merged { commit, .. }) => ("merged", Some(commit.to_hex())),
+        };
+        JsonSyncPull {
+            upstream: r.upstream.clone(),
+            fetch: JsonFetch::from(&r.fetch),
+            merge: JsonMerged { outcome, head },
+            bytes: r.bytes.as_ref().map(|b| JsonBytes {
+                written: b.written,
+                kept: b.kept.iter().map(|p| p.to_string()).collect(),
+                transfer: JsonTransfer::from(&b.stats),
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonBootstrap {
+    commit: String,
+    branch: Option<String>,
+    /// The fetch that brought the pinned commit's history (null when it was local).
+    fetch: Option<JsonFetch>,
+}
+
+#[derive(Serialize)]
+struct JsonFor {
+    target: String,
+    run: String,
+    inputs: usize,
+    other_version: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonPull {
+    written: Vec<String>,
+    already: usize,
+    unavailable: Vec<String>,
+    fetched: usize,
+    bootstrapped: Option<JsonBootstrap>,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_run: Option<JsonFor>,
+    transfer: JsonSourceTransfer,
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::RwLock;
 
 use dvx::progress::{Progress, Unit};
-use dvx::remote::{RemoteSource, TransferStats};
+use dvx::remote::TransferStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress bars on standard error, or nothing.
@@ -184,32 +184,6 @@ pub fn transfer(stats: &TransferStats) -> String {
         plural(stats.requests as usize, "request", "requests"),
         stats.elapsed.as_secs_f64()
     )
-}
-
-/// What a remote transfer cost, for `--json`: the remote, its URL, objects moved, bytes
-/// over the wire (compressed, with index data), requests and seconds.
-#[derive(Debug, serde::Serialize)]
-pub struct JsonTransfer {
-    pub remote: String,
-    pub url: String,
-    pub objects: u64,
-    pub bytes: u64,
-    pub requests: u64,
-    pub seconds: f64,
-}
-
-impl JsonTransfer {
-    pub fn of(source: &RemoteSource) -> JsonTransfer {
-        let stats = source.stats();
-        JsonTransfer {
-            remote: source.name().to_owned(),
-            url: source.url().to_owned(),
-            objects: stats.objects,
-            bytes: stats.bytes,
-            requests: stats.requests,
-            seconds: stats.elapsed.as_secs_f64(),
-        }
-    }
 }
 
 /// `1 file`, `3 files`.

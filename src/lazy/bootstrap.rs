@@ -2,10 +2,11 @@
 //!
 //! A `git clone` brings `dvx.lock` and the remote's settings (`.dvx/config.toml`), and
 //! no dvx history. A pull of some paths there first needs a checked-out commit: the one
-//! `dvx.lock` pins. Its commits, trees and run records are fetched (never file contents)
-//! and it is checked out lazily, as `dvx checkout --git HEAD --lazy` would, so every path
-//! is "not fetched" until something pulls it. A repository with a commit checked out is
-//! left as it is.
+//! `dvx.lock` pins. The remote is fetched as `dvx fetch` does it (`sync::fetch`: its
+//! branches, tags and the pinned commit's history; never file contents) and the pinned
+//! commit is checked out lazily, as `dvx checkout --git HEAD --lazy` would, so every
+//! path is "not fetched" until something pulls it. A repository with a commit checked
+//! out is left as it is.
 
 use super::Error;
 use crate::flow::pin::switch_to_pin;
@@ -14,15 +15,17 @@ use crate::git::pin::Pin;
 use crate::object::Signature;
 use crate::progress::Progress;
 use crate::remote::RemoteSource;
-use crate::remote::metadata::{self, Fetched};
 use crate::repo::RepoLock;
+use crate::store::ObjectSource;
+use crate::sync::Connected;
+use crate::sync::fetch::{self, FetchOptions, FetchReport};
 use crate::workspace::{CheckoutMode, Workspace};
 
 /// What bootstrapping did.
 #[derive(Debug)]
 pub struct Bootstrapped {
-    /// The history fetched for the pinned commit (empty when it was local).
-    pub history: Fetched,
+    /// The fetch that brought the pinned commit's history (`None` when it was local).
+    pub fetched: Option<FetchReport>,
     /// The lazy checkout of the pinned commit.
     pub switched: Switched,
 }
@@ -52,10 +55,23 @@ pub fn ensure_checked_out(
     let Some(pin) = pin else {
         return Err(Error::NothingCheckedOut);
     };
-    let mut history = Fetched::default();
+    let mut fetched = None;
     if !repo.store().contains(&pin.commit) {
-        let remote = source.remote()?;
-        history = metadata::fetch_history(&remote, repo.store(), &[pin.commit], progress)?;
+        let connected = Connected {
+            name: source.name().to_owned(),
+            remote: source.remote()?,
+        };
+        let options = FetchOptions {
+            force: false,
+            who: who.clone(),
+        };
+        fetched = Some(fetch::fetch(ws, lock, &connected, &options, progress)?);
+        if !source.has(&pin.commit) {
+            return Err(Error::PinNotOnRemote {
+                commit: pin.commit,
+                remote: source.name().to_owned(),
+            });
+        }
     }
     let options = SwitchOptions {
         mode: CheckoutMode::Lazy,
@@ -64,5 +80,5 @@ pub fn ensure_checked_out(
         objects: source,
     };
     let switched = switch_to_pin(ws, lock, &pin, &options, progress)?;
-    Ok(Some(Box::new(Bootstrapped { history, switched })))
+    Ok(Some(Box::new(Bootstrapped { fetched, switched })))
 }

@@ -22,7 +22,7 @@ pub mod drop;
 pub mod paths;
 
 use crate::hash::ObjectId;
-use crate::{flow, git, history, lineage, remote, store, workspace};
+use crate::{flow, git, history, lineage, remote, store, sync, workspace};
 
 /// What went wrong in a lazy-bytes flow.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,9 @@ pub enum Error {
     /// No commit is checked out and nothing says which one to take (no `dvx.lock`).
     #[error("no commit is checked out, and there is no dvx.lock naming one")]
     NothingCheckedOut,
+    /// The commit `dvx.lock` pins is neither local nor on the remote.
+    #[error("dvx.lock pins commit {}, which remote '{remote}' does not have", commit.short())]
+    PinNotOnRemote { commit: ObjectId, remote: String },
     /// Bytes a drop would free that the remote does not hold.
     #[error("remote '{remote}' does not have the bytes of {count} file(s): {list}")]
     NotOnRemote {
@@ -40,6 +43,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Remote(#[from] remote::Error),
+    #[error(transparent)]
+    Sync(#[from] sync::Error),
     #[error(transparent)]
     Workspace(#[from] workspace::Error),
     #[error(transparent)]

@@ -37,19 +37,27 @@ pub const INDEX_CACHE_DIR: &str = "cache/packs";
 /// The local store, and a remote for the objects it lacks.
 pub struct RemoteSource {
     store: Store,
-    resolved: Resolved,
-    env: Environment,
-    cache: IndexCache,
+    /// The remote's name in the configuration.
+    name: String,
+    /// How to connect on first need (`None`: made over a remote already open).
+    connect: Option<Connect>,
     /// The remote's URL as shown to people.
     shown: String,
     /// Connected on first need.
     remote: Mutex<Option<Arc<Remote>>>,
 }
 
+/// What connecting to a configured remote takes.
+struct Connect {
+    resolved: Resolved,
+    env: Environment,
+    cache: IndexCache,
+}
+
 impl std::fmt::Debug for RemoteSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteSource")
-            .field("remote", &self.resolved.name)
+            .field("remote", &self.name)
             .field("url", &self.shown)
             .finish_non_exhaustive()
     }
@@ -85,11 +93,27 @@ pub fn open(ws: &Workspace, env: &Environment, name: Option<&str>) -> Result<Rem
     Ok(RemoteSource {
         store: ws.repo().store().clone(),
         shown: resolved.url.to_string(),
-        resolved,
-        env: env.clone(),
-        cache: IndexCache::new(ws.repo().common_dir().join(INDEX_CACHE_DIR)),
+        name: resolved.name.clone(),
+        connect: Some(Connect {
+            resolved,
+            env: env.clone(),
+            cache: IndexCache::new(ws.repo().common_dir().join(INDEX_CACHE_DIR)),
+        }),
         remote: Mutex::new(None),
     })
+}
+
+/// `remote` (open already, and named `name` in the configuration) as a source over
+/// `store`: for flows that hold a connection (`sync`'s pull and clone), so their bytes
+/// come in the one way every reader's do. Its format is the caller's to have checked.
+pub fn over(store: &Store, name: &str, remote: Arc<Remote>) -> RemoteSource {
+    RemoteSource {
+        store: store.clone(),
+        name: name.to_owned(),
+        connect: None,
+        shown: remote.url().to_owned(),
+        remote: Mutex::new(Some(remote)),
+    }
 }
 
 /// The default remote as a source when the repository has any remote configured, else
@@ -118,7 +142,7 @@ fn remote_names(tracked: &toml::Table, local: Option<&toml::Table>) -> Vec<Strin
 impl RemoteSource {
     /// The remote's name in the configuration.
     pub fn name(&self) -> &str {
-        &self.resolved.name
+        &self.name
     }
 
     /// The remote's URL, as shown to people.
@@ -132,9 +156,13 @@ impl RemoteSource {
         if let Some(remote) = slot.as_ref() {
             return Ok(Arc::clone(remote));
         }
-        let r = &self.resolved;
-        let remote = Remote::open(&r.url, &r.settings, &r.credentials, &self.env, false)?
-            .with_index_cache(self.cache.clone());
+        let c = self
+            .connect
+            .as_ref()
+            .expect("a source made over an open remote holds it from the start");
+        let r = &c.resolved;
+        let remote = Remote::open(&r.url, &r.settings, &r.credentials, &c.env, false)?
+            .with_index_cache(c.cache.clone());
         remote.require_manifest()?;
         let remote = Arc::new(remote);
         *slot = Some(Arc::clone(&remote));

@@ -11,6 +11,7 @@
 //! names them is written, and the index before any ref moves.
 
 mod add;
+mod changes;
 mod checkout;
 mod compare;
 mod drop;
@@ -30,6 +31,7 @@ mod walk;
 use std::path::{Path, PathBuf};
 
 pub use add::{AddReport, add};
+pub use changes::{Side, changes, content};
 pub use checkout::{
     CheckoutMode, CheckoutOptions, CheckoutPlan, CheckoutReport, HeadMove, apply_checkout,
     checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout, switch,

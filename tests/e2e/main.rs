@@ -31,5 +31,8 @@ mod reset;
 mod review;
 mod rough_edges;
 mod symlinked_dirs;
+mod sync;
+mod sync_errors;
+mod sync_setup;
 mod tracked_paths;
 mod worktree_branches;

@@ -708,20 +708,24 @@ fn without_a_remote_commands_that_need_one_say_how_to_configure_it() {
     let state = sb.dvx_state();
     for args in [
         &["pull", "data/a.txt"][..],
+        &["pull"],
         &["drop", "data/a.txt"],
         &["fsck", "--remote"],
     ] {
         let (error, hint) = error_and_hint(&sb.fails(args, 1));
         assert_eq!(error, "error: no remote is configured", "{args:?}");
-        assert_contains(&hint, "[remote.origin]");
+        assert_contains(&hint, "dvx remote add <name> <url>");
     }
     let (error, hint) = error_and_hint(&sb.fails(&["pull", "-r", "nope", "data/a.txt"], 1));
     assert_eq!(error, "error: no remote named 'nope' is configured");
-    assert_contains(&hint, "[remote.<name>]");
+    assert_contains(&hint, "dvx remote add");
     assert_eq!(sb.dvx_state(), state);
-    // Usage: nothing to pull.
-    let (error, _) = error_and_hint(&sb.fails(&["pull"], 2));
-    assert_contains(&error, "nothing to pull");
+    // Usage: --lazy is for the pull without paths; --for takes no other paths.
+    let (error, _) = error_and_hint(&sb.fails(&["pull", "--lazy", "data/a.txt"], 2));
+    assert_contains(&error, "--lazy is for a pull without paths");
+    let (error, _) = error_and_hint(&sb.fails(&["pull", "--for", "m.txt", "data/a.txt"], 2));
+    assert_contains(&error, "--for takes no other paths");
+    assert_eq!(sb.dvx_state(), state);
     // Plain fsck and checkout behave as without remotes.
     sb.ok(&["fsck"]);
 }

@@ -29,7 +29,9 @@ use dvx::remote::{
     TransferOptions, backend, layout, refs, transfer,
 };
 use dvx::store::Store;
+use dvx::workspace::Workspace;
 
+use crate::harness::Sandbox;
 use crate::s3_server::S3Server;
 
 /// One remote to run scenarios against: its raw store (to inspect and damage it) and
@@ -1185,34 +1187,71 @@ fn history_with(local: &Store, top: &str) -> (ObjectId, ObjectId, Vec<ObjectId>)
     (old, new, vec![new, old, root, old_root, deeper, sub, blob])
 }
 
+/// `dvx fetch`'s flow into a fresh dvx repository from the target's remote; the
+/// repository, to look at afterwards.
+fn fetch_into(
+    t: &Target,
+) -> (
+    Sandbox,
+    Result<dvx::sync::fetch::FetchReport, dvx::sync::Error>,
+) {
+    use dvx::object::Signature;
+    use dvx::sync::fetch::{self, FetchOptions};
+    let sb = Sandbox::dvx_only();
+    let result = {
+        let ws = Workspace::open(&sb.root).expect("open");
+        let lock = ws.repo().lock().expect("lock");
+        let connected = dvx::sync::Connected {
+            name: "origin".into(),
+            remote: Arc::new(t.remote()),
+        };
+        let options = FetchOptions {
+            force: false,
+            who: Signature {
+                name: "A".into(),
+                email: "a@b".into(),
+                time: 1_700_000_000,
+                tz_minutes: 0,
+            },
+        };
+        fetch::fetch(&ws, &lock, &connected, &options, &Silent)
+    };
+    (sb, result)
+}
+
+/// Point the remote's branch `name` at `commit` (or delete it).
+fn set_branch(remote: &Remote, name: &str, commit: Option<&ObjectId>) {
+    let current = remote.read_ref(RefKind::Branch, name).expect("read ref");
+    remote
+        .update_ref(RefKind::Branch, name, current.seq, commit)
+        .expect("move ref");
+}
+
 #[test]
 fn history_is_fetched_whole_without_blobs_and_hostile_tree_names_are_refused() {
-    use dvx::remote::metadata;
     for_each_target(|t| {
         let (_a, local) = store();
-        let (old, new, ids) = history_with(&local, "plain");
+        let (_old, new, ids) = history_with(&local, "plain");
         let remote = t.remote();
         remote.init(None).expect("init");
         remote.upload(&local, &ids, &Silent).expect("upload");
-        let (_b, fresh) = store();
-        let got = metadata::fetch_history(&t.remote(), &fresh, &[new], &Silent).expect("fetch");
+        set_branch(&remote, "main", Some(&new));
+        let (sb, fetched) = fetch_into(t);
+        let report = fetched.expect("fetch");
         assert_eq!(
-            (got.commits, got.trees, got.runs),
-            (2, 4, 0),
-            "[{}]",
+            report.stats.objects, 6,
+            "[{}] 2 commits and 4 trees",
             t.kind
         );
-        assert!(got.stats.requests > 0);
+        let fresh = Workspace::open(&sb.root).expect("open");
+        let fresh = fresh.repo().store();
         for id in &ids[..6] {
             assert!(fresh.contains(id), "[{}] history object {id}", t.kind);
         }
         assert!(!fresh.contains(&ids[6]), "[{}] never a blob", t.kind);
-        // Again: everything is local, nothing is downloaded.
-        let again =
-            metadata::fetch_history(&t.remote(), &fresh, &[new, old], &Silent).expect("again");
-        assert_eq!((again.commits, again.trees), (0, 0));
+        set_branch(&remote, "main", None);
 
-        // Names dvx never writes: refused, naming the tree, wherever they are.
+        // Names dvx never writes: refused, naming the tree, wherever they are; no ref moves.
         for (hostile, why) in [
             (".git", "inside a .git directory"),
             (".dvx", "inside a .dvx directory"),
@@ -1223,16 +1262,19 @@ fn history_is_fetched_whole_without_blobs_and_hostile_tree_names_are_refused() {
             remote
                 .upload(&bad_local, &bad_ids, &Silent)
                 .expect("upload");
-            let (_d, target) = store();
-            let err = metadata::fetch_history(&t.remote(), &target, &[bad], &Silent)
-                .expect_err("hostile name");
+            set_branch(&remote, "bad", Some(&bad));
+            let (sb, fetched) = fetch_into(t);
+            let err = fetched.expect_err("hostile name");
             let text = err.to_string();
             assert!(
-                matches!(&err, dvx::remote::Error::HostileTree { name, .. } if name == hostile),
+                matches!(&err, dvx::sync::Error::Remote(dvx::remote::Error::HostileTree { name, .. }) if name == hostile),
                 "[{}] {text}",
                 t.kind
             );
             assert!(text.contains(why), "{text}");
+            let ws = Workspace::open(&sb.root).expect("open");
+            assert!(ws.repo().refs().list("refs/").expect("refs").is_empty());
+            set_branch(&remote, "bad", None);
         }
         // dvx.lock is git's pin at the top of the work tree, and fine below it.
         let (_e, pin_local) = store();
@@ -1240,11 +1282,12 @@ fn history_is_fetched_whole_without_blobs_and_hostile_tree_names_are_refused() {
         remote
             .upload(&pin_local, &pin_ids, &Silent)
             .expect("upload");
-        let (_f, target) = store();
-        metadata::fetch_history(&t.remote(), &target, &[deep_only], &Silent)
-            .expect("dvx.lock below the top is a name like any other");
-        let err = metadata::fetch_history(&t.remote(), &target, &[top_too], &Silent)
-            .expect_err("dvx.lock at the top");
+        set_branch(&remote, "pin", Some(&deep_only));
+        let (_sb, fetched) = fetch_into(t);
+        fetched.expect("dvx.lock below the top is a name like any other");
+        set_branch(&remote, "pin", Some(&top_too));
+        let (_sb, fetched) = fetch_into(t);
+        let err = fetched.expect_err("dvx.lock at the top");
         assert!(
             err.to_string().contains("the pin of the data version"),
             "{err}"
