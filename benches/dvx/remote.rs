@@ -9,22 +9,17 @@
 //! - `lazy_one`: in a clone of a commit of many files, the pull of one file: its time and
 //!   the bytes it moved against the dataset's.
 //!
-//! The push is the library's upload and ref moves, run in this process (`dvx push`
-//! belongs to the other half of the remotes work; swap it in when it lands); every pull
-//! is the real `dvx pull` in a fresh `git clone`, whose first pull also fetches the
-//! pinned commit's history. Every write is followed by `sync`, as for the other
-//! scenarios, and each pull is checked (files and bytes) before its time counts.
+//! The remote is added with `dvx remote add`, the push is the real `dvx push`, and every
+//! pull is the real `dvx pull <paths>` in a fresh `git clone`, whose first pull also
+//! fetches the remote's history (as `dvx fetch` does). Every write is followed by
+//! `sync`, as for the other scenarios, and each pull is checked (files and bytes) before
+//! its time counts.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use dvx::hash::ObjectId;
-use dvx::history::reach;
-use dvx::path::RepoPath;
-use dvx::progress::Silent;
-use dvx::remote::{Credentials, Environment, RefKind, RemoteUrl, Settings, TransferStats};
-use dvx::workspace::{self, Workspace};
+use dvx::remote::Environment;
 use serde_json::Value;
 
 use crate::Result;
@@ -114,10 +109,9 @@ fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result
     runner.run(cp)?;
     runner.run(runner.git(repo, &["init", "-q"]))?;
     runner.run(runner.dvx(repo, &["init"]))?;
-    let config = repo.join(".dvx/config.toml");
-    let mut text = fs::read_to_string(&config).map_err(|e| format!("{}: {e}", config.display()))?;
-    text.push_str(&format!("\n[remote.origin]\nurl = \"{}\"\n", place.url));
-    fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut add = runner.dvx(repo, &["remote", "add", "origin", &place.url]);
+    add.envs(&place.env);
+    runner.run(add)?;
     let start = Instant::now();
     runner.run(runner.dvx(repo, &["add", SMALL_DIR]))?;
     runner.run(runner.dvx(repo, &["commit", "-m", "data"]))?;
@@ -131,57 +125,18 @@ fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result
     runner.sync()
 }
 
-/// Upload everything the branches reach and move the remote's branches, as `dvx push
-/// --all` does (history first, then blobs in path order), then `sync`. Returns the
-/// seconds and what the upload cost.
-fn push(runner: &Runner, repo: &Path, place: &Place) -> Result<(f64, TransferStats)> {
+/// Time `dvx push --json` + `sync` in `repo` (its branch, and every object it reaches);
+/// the seconds and the JSON report.
+fn push(runner: &Runner, label: &str, repo: &Path, place: &Place) -> Result<(f64, Value)> {
+    let mut cmd = runner.dvx(repo, &["push", "--json"]);
+    cmd.envs(&place.env);
     runner.sync()?;
+    let (m, out) = runner.measure_capture(label, cmd)?;
     let start = Instant::now();
-    let stats = push_now(repo, place).map_err(|e| format!("push: {e}"))?;
     runner.sync()?;
-    Ok((start.elapsed().as_secs_f64(), stats))
-}
-
-fn push_now(repo: &Path, place: &Place) -> std::result::Result<TransferStats, String> {
-    let err = |e: &dyn std::fmt::Display| e.to_string();
-    let ws = Workspace::open(repo).map_err(|e| err(&e))?;
-    let url = RemoteUrl::parse(&place.url).map_err(|e| err(&e))?;
-    let remote = dvx::remote::Remote::open(
-        &url,
-        &Settings::default(),
-        &Credentials::default(),
-        &place.env,
-        true,
-    )
-    .map_err(|e| err(&e))?;
-    remote.init(Some("main")).map_err(|e| err(&e))?;
-    let store = ws.repo().store();
-    let branches = ws.repo().refs().list("refs/heads/").map_err(|e| err(&e))?;
-    let tips: Vec<ObjectId> = branches.iter().map(|(_, id)| *id).collect();
-    let reached = reach::reachable(store, &tips, &[]).map_err(|e| err(&e))?;
-    let mut ids: Vec<ObjectId> = reached
-        .commits
-        .iter()
-        .chain(&reached.runs)
-        .chain(&reached.trees)
-        .copied()
-        .collect();
-    for tip in &tips {
-        let tree = store.read_commit(tip).map_err(|e| err(&e))?.tree;
-        let files = workspace::commit_files(store, tree, &RepoPath::root()).map_err(|e| err(&e))?;
-        ids.extend(files.iter().map(workspace::TrackedFile::id));
-    }
-    let stats = remote.upload(store, &ids, &Silent).map_err(|e| err(&e))?;
-    for (name, id) in branches {
-        let name = name.trim_start_matches("refs/heads/");
-        let current = remote
-            .read_ref(RefKind::Branch, name)
-            .map_err(|e| err(&e))?;
-        remote
-            .update_ref(RefKind::Branch, name, current.seq, Some(&id))
-            .map_err(|e| err(&e))?;
-    }
-    Ok(stats)
+    let json: Value = serde_json::from_str(&out)
+        .map_err(|e| format!("`dvx push --json` printed invalid JSON ({e}): {out:.200}"))?;
+    Ok((m.secs + start.elapsed().as_secs_f64(), json))
 }
 
 /// `git clone` of `origin` at `clone` (untimed).
@@ -266,7 +221,7 @@ fn small_on(
     let repo = base.join("origin");
     origin(runner, data, &repo, place)?;
     let served = place.served_requests();
-    let (push_secs, push_stats) = push(runner, &repo, place)?;
+    let (push_secs, push_json) = push(runner, &format!("push_small_{}", place.name), &repo, place)?;
     let push_served = place.served_requests().zip(served).map(|(b, a)| b - a);
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;
@@ -283,7 +238,7 @@ fn small_on(
     println!(
         "  remote_small ({}): push {push_secs:.2} s ({} upload requests{}), pull {pull_secs:.2} s ({} requests{})",
         place.name,
-        push_stats.requests,
+        transfer(&push_json, "requests"),
         push_served.map_or_else(String::new, |r| format!(", {r} served")),
         transfer(&json, "requests"),
         pull_served.map_or_else(String::new, |r| format!(", {r} served")),
@@ -310,7 +265,7 @@ fn small_on(
     let name = place.name;
     // Requests: counted by the S3 server itself when there is one (every request,
     // listing and refs included), else dvx's own count of its upload or pull.
-    let push_requests = push_served.unwrap_or(push_stats.requests) as f64;
+    let push_requests = push_served.map_or_else(|| transfer(&push_json, "requests"), |r| r as f64);
     let pull_requests = pull_served.map_or_else(|| transfer(&json, "requests"), |r| r as f64);
     Ok(vec![
         Row::secs(
@@ -435,7 +390,7 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let place = Place::directory(base.join("remote"));
     let repo = base.join("origin");
     origin(runner, &data, &repo, &place)?;
-    let (push_secs, _) = push(runner, &repo, &place)?;
+    let (push_secs, _) = push(runner, "push_bulk", &repo, &place)?;
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;
     let (pull_secs, _) = pull(runner, "pull_bulk", &cloned, &place, &[SMALL_DIR])?;
@@ -480,7 +435,7 @@ fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let place = Place::directory(base.join("remote"));
     let repo = base.join("origin");
     origin(runner, &data, &repo, &place)?;
-    let (push_secs, _) = push(runner, &repo, &place)?;
+    let (push_secs, _) = push(runner, "push_lazy", &repo, &place)?;
     println!("  lazy_one: pushed in {push_secs:.1} s");
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;

@@ -7,9 +7,10 @@
 //! - s3s-fs checks `If-None-Match: *` and then writes, so two racing creates of one key
 //!   could both succeed; real S3 decides atomically. The server runs conditional writes
 //!   one at a time, which makes it atomic the way S3 is.
-//! - s3s-fs 0.14.1 answers a HEAD or GET of a key that is also a "folder" with 500
-//!   instead of 404. dvx's layout never makes a key a folder, and nothing here or in
-//!   dvx treats a 500 as "absent".
+//! - s3s-fs 0.14.1 answers a HEAD or GET of a key that is also a "folder" (a prefix of
+//!   other keys) with 500; S3 answers 404 (NoSuchKey), and the server does so. dvx's
+//!   layout never makes a key a folder (DVC's existence checks do), and nothing here or
+//!   in dvx treats a 500 as "absent".
 //! - s3s-fs creates a bucket on the first PUT into it, and answers a GET in a bucket
 //!   that does not exist with NoSuchKey; S3 answers NoSuchBucket (404) to both. The
 //!   server answers requests for any bucket but its own so.
@@ -76,6 +77,7 @@ impl S3Server {
         let bytes_sent = Arc::new(AtomicU64::new(0));
         let (counted_requests, counted_bytes) = (Arc::clone(&requests), Arc::clone(&bytes_sent));
         let own_bucket = format!("/{bucket}");
+        let files = root.path().to_path_buf();
         runtime.spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
@@ -86,6 +88,7 @@ impl S3Server {
                 let (requests, bytes_sent) =
                     (Arc::clone(&counted_requests), Arc::clone(&counted_bytes));
                 let own_bucket = own_bucket.clone();
+                let files = files.clone();
                 tokio::spawn(async move {
                     let handler = service_fn(move |req: hyper::Request<Incoming>| {
                         let service = service.clone();
@@ -93,10 +96,14 @@ impl S3Server {
                         let (requests, bytes_sent) =
                             (Arc::clone(&requests), Arc::clone(&bytes_sent));
                         let own_bucket = own_bucket.clone();
+                        let files = files.clone();
                         async move {
                             let path = req.uri().path();
                             if path != own_bucket && !path.starts_with(&format!("{own_bucket}/")) {
                                 return Ok(no_such_bucket());
+                            }
+                            if is_folder_key(&files, path, req.method()) {
+                                return Ok(no_such_key());
                             }
                             let req = req.map(s3s::Body::from);
                             // Conditional writes one at a time (see the module docs).
@@ -181,6 +188,28 @@ impl S3Server {
 }
 
 /// S3's answer to a request for a bucket that does not exist.
+/// A HEAD or GET of a key (`/<bucket>/<key>`, not a listing) that s3s-fs keeps as a
+/// directory.
+fn is_folder_key(files: &std::path::Path, path: &str, method: &hyper::Method) -> bool {
+    let key = path.trim_start_matches('/');
+    (method == hyper::Method::HEAD || method == hyper::Method::GET)
+        && key.contains('/')
+        && !key.ends_with('/')
+        && !key.contains('%')
+        && !key.split('/').any(|c| c == "..")
+        && files.join(key).is_dir()
+}
+
+fn no_such_key() -> hyper::Response<s3s::Body> {
+    hyper::Response::builder()
+        .status(404)
+        .header("content-type", "application/xml")
+        .body(s3s::Body::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>".to_owned(),
+        ))
+        .expect("a valid response")
+}
+
 fn no_such_bucket() -> hyper::Response<s3s::Body> {
     hyper::Response::builder()
         .status(404)
