@@ -34,12 +34,17 @@ mod dataset;
 mod limits;
 #[path = "dvx/measure.rs"]
 mod measure;
+#[path = "dvx/remote.rs"]
+mod remote;
 #[path = "dvx/report.rs"]
 mod report;
 #[path = "dvx/rng.rs"]
 mod rng;
 #[path = "dvx/scenarios.rs"]
 mod scenarios;
+// The S3 protocol server the tests use (s3s + s3s-fs, in this process).
+#[path = "../tests/e2e/s3_server.rs"]
+mod s3_server;
 
 use std::fs;
 use std::path::Path;
@@ -146,14 +151,15 @@ fn run_scenarios(
         }
     }
     scenarios::log(runner, config, work, &mut report);
+    remote::run(runner, config, work, &mut report);
     report
 }
 
-/// Every scenario except `log_10k` works on the generated dataset.
+/// Every scenario except `log_10k` and the remote ones works on the generated dataset.
 fn needs_dataset(sel: &Selection) -> bool {
     Scenario::ALL
         .into_iter()
-        .any(|s| s != Scenario::Log10k && sel.runs(s))
+        .any(|s| s != Scenario::Log10k && !s.is_remote() && sel.runs(s))
 }
 
 fn wanted_limits(sel: &Selection) -> Wanted {
@@ -213,6 +219,8 @@ fn config_json(config: &Config, generated: Option<&(Dataset, f64)>) -> Value {
         "large_bytes_total": dataset.map(Dataset::large_bytes),
         "generate_secs": generated.map(|(_, secs)| secs),
         "log_commits": config.log_commits,
+        "remote_files": config.remote_files,
+        "lazy_files": config.lazy_files,
         "scenarios": config.selection.names(),
         "cores": cores,
     })

@@ -22,4 +22,5 @@ pub mod gc;
 pub mod remote;
 pub mod flow;
 pub mod lineage;
+pub mod lazy;
 pub mod sync;

@@ -19,10 +19,13 @@ pub enum Scenario {
     Memory,
     Log10k,
     Dvc,
+    RemoteSmall,
+    RemoteBulk,
+    LazyOne,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::AddSmall,
         Scenario::AddLarge,
         Scenario::StatusNoop,
@@ -32,6 +35,9 @@ impl Scenario {
         Scenario::Memory,
         Scenario::Log10k,
         Scenario::Dvc,
+        Scenario::RemoteSmall,
+        Scenario::RemoteBulk,
+        Scenario::LazyOne,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,7 +51,18 @@ impl Scenario {
             Scenario::Memory => "memory",
             Scenario::Log10k => "log_10k",
             Scenario::Dvc => "dvc",
+            Scenario::RemoteSmall => "remote_small",
+            Scenario::RemoteBulk => "remote_bulk",
+            Scenario::LazyOne => "lazy_one",
         }
+    }
+
+    /// The remote scenarios, which generate datasets of their own.
+    pub fn is_remote(self) -> bool {
+        matches!(
+            self,
+            Scenario::RemoteSmall | Scenario::RemoteBulk | Scenario::LazyOne
+        )
     }
 
     fn parse(name: &str) -> Option<Scenario> {
@@ -60,7 +77,7 @@ impl Scenario {
     fn needs(self) -> &'static [Scenario] {
         use Scenario::*;
         match self {
-            AddSmall | AddLarge | Log10k => &[],
+            AddSmall | AddLarge | Log10k | RemoteSmall | RemoteBulk | LazyOne => &[],
             StatusNoop | Commit => &[AddSmall, AddLarge],
             RestoreAll | Dvc => &[AddSmall],
             Checkout1pct => &[Commit, RestoreAll],
@@ -121,6 +138,10 @@ pub struct Config {
     pub selection: Selection,
     /// Commits made for `log_10k`.
     pub log_commits: usize,
+    /// Files pushed and pulled by `remote_small` and `remote_bulk`.
+    pub remote_files: usize,
+    /// Files of the commit `lazy_one` pulls one file from.
+    pub lazy_files: usize,
     pub json_path: PathBuf,
     pub keep: bool,
     /// The dvx binary under test.
@@ -139,6 +160,8 @@ impl Config {
             base_dir: path("DVX_BENCH_DIR", target_tmp),
             selection: selection()?,
             log_commits: number("DVX_BENCH_LOG_COMMITS", 10_000)?,
+            remote_files: number("DVX_BENCH_REMOTE_FILES", 20_000)?,
+            lazy_files: number("DVX_BENCH_LAZY_FILES", 100_000)?,
             json_path: path("DVX_BENCH_JSON", &target_dir.join("bench-results.json")),
             keep: flag("DVX_BENCH_KEEP"),
             dvx: path("DVX_BENCH_BIN", Path::new(env!("CARGO_BIN_EXE_dvx"))),

@@ -42,7 +42,7 @@ pub fn checkout_git(
     ws: &Workspace,
     lock: &RepoLock,
     git_rev: &str,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<Switched, Error> {
     let pin = pinned_at(ws, git_rev)?;
@@ -58,7 +58,7 @@ pub fn switch_to_pin(
     ws: &Workspace,
     lock: &RepoLock,
     pin: &Pin,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<Switched, Error> {
     let repo = ws.repo();

@@ -14,7 +14,10 @@ mod add;
 mod changes;
 mod checkout;
 mod compare;
+mod drop;
 mod materialize;
+mod pathspec;
+mod pull;
 mod real_dirs;
 mod reset;
 mod resolve;
@@ -34,7 +37,10 @@ pub use checkout::{
     checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout, switch,
 };
 pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
+pub use drop::{DropPlan, Dropped, apply_drop, plan_drop, still_needed};
 pub use materialize::Materializer;
+pub use pathspec::Pathspec;
+pub use pull::{PullReport, pull, pull_files, select};
 pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore, restore_from};
@@ -92,6 +98,16 @@ pub enum Error {
         list: String,
         paths: Vec<RepoPath>,
     },
+    #[error("{count} file(s) with other bytes stand where not-fetched files go: {list}")]
+    InTheWay {
+        count: usize,
+        list: String,
+        paths: Vec<RepoPath>,
+    },
+    #[error("{count} file(s) have changes that are not staged: {list}")]
+    ChangesNotStaged { count: usize, list: String },
+    #[error("'{spec}' did not match any tracked path")]
+    NoMatch { spec: String },
     #[error("'{path}' needs object {id}, which is not in the local store")]
     MissingObject { path: RepoPath, id: ObjectId },
     #[error("'{path}' would collide with '{other}' on a case-insensitive file system")]

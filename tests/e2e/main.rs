@@ -25,6 +25,7 @@ mod merge_gc;
 mod merge_per_file;
 mod object_source;
 mod property;
+mod remote_bytes;
 mod remote_conformance;
 mod reset;
 mod review;
