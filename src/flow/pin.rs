@@ -120,8 +120,9 @@ pub fn switch_to_pin(
 }
 
 /// Point `dvx.lock` at HEAD's commit and branch, under the repository lock and after
-/// everything else the command wrote. Returns whether the file changed; `false` without
-/// git integration or without a commit.
+/// everything else the command wrote; a pin already naming HEAD's commit is left as it
+/// is. Returns whether the file changed; `false` without git integration or without a
+/// commit.
 pub fn repin(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
     if ws.git().is_none() {
         return Ok(false);
@@ -130,6 +131,14 @@ pub fn repin(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
     let Some(commit) = refs.head_commit()? else {
         return Ok(false);
     };
+    // The pin names a commit; its branch only hints which branch a switch to it takes.
+    // Rewriting the file for the branch alone would hand git a change to commit after
+    // every fetch, a fresh clone's first pull, or a branch made at the same commit.
+    if let Ok(Some(pinned)) = Pin::read(ws.root())
+        && pinned.commit == commit
+    {
+        return Ok(false);
+    }
     let branch = refs.read_head()?.branch().map(str::to_owned);
     Ok(Pin { commit, branch }.write(ws.root(), lock)?)
 }
