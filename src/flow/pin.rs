@@ -120,10 +120,28 @@ pub fn switch_to_pin(
 }
 
 /// Point `dvx.lock` at HEAD's commit and branch, under the repository lock and after
-/// everything else the command wrote; a pin already naming HEAD's commit is left as it
-/// is. Returns whether the file changed; `false` without git integration or without a
-/// commit.
+/// everything else the command wrote. Returns whether the file changed; `false` without
+/// git integration or without a commit.
 pub fn repin(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
+    repin_with(ws, lock, Branch::Rewrite)
+}
+
+/// [`repin`] after a merge or pull: a pin that already names HEAD's commit is left as
+/// it is. The pin names a commit; its branch only hints which branch a switch to it
+/// takes, so rewriting the file for the branch alone would hand git a change to commit
+/// after a fresh clone's first pull of exactly the data the code pins.
+pub fn repin_moved(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
+    repin_with(ws, lock, Branch::KeepOnSameCommit)
+}
+
+/// Whether a pin naming HEAD's commit gets HEAD's branch too.
+#[derive(PartialEq, Eq)]
+enum Branch {
+    Rewrite,
+    KeepOnSameCommit,
+}
+
+fn repin_with(ws: &Workspace, lock: &RepoLock, branch: Branch) -> Result<bool, Error> {
     if ws.git().is_none() {
         return Ok(false);
     }
@@ -131,10 +149,8 @@ pub fn repin(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
     let Some(commit) = refs.head_commit()? else {
         return Ok(false);
     };
-    // The pin names a commit; its branch only hints which branch a switch to it takes.
-    // Rewriting the file for the branch alone would hand git a change to commit after
-    // every fetch, a fresh clone's first pull, or a branch made at the same commit.
-    if let Ok(Some(pinned)) = Pin::read(ws.root())
+    if branch == Branch::KeepOnSameCommit
+        && let Ok(Some(pinned)) = Pin::read(ws.root())
         && pinned.commit == commit
     {
         return Ok(false);
