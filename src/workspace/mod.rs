@@ -13,6 +13,7 @@
 mod add;
 mod checkout;
 mod compare;
+mod listing;
 mod materialize;
 mod real_dirs;
 mod reset;
@@ -37,7 +38,7 @@ pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
 pub use status::{Change, ChangeKind, PinState, Status, status};
-pub use walk::{Found, Walk, never_tracked, walk};
+pub use walk::{DirFiles, DirWalk, Found, Walk, never_tracked, walk, walk_dirs};
 
 use crate::git::{self, GitRepo};
 use crate::hash::ObjectId;

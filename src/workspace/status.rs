@@ -5,6 +5,7 @@
 //! what they are, as it does for `add` and `diff`. A path the tree lacks is new; a path
 //! it has is either that file fetched by hand (not a change) or modified.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -12,7 +13,7 @@ use rayon::prelude::*;
 use super::checkout::interrupted_checkout;
 use super::compare::{FileState, check_entry};
 use super::real_dirs;
-use super::walk::{Found, walk};
+use super::walk::{DirFiles, Found, walk_dirs};
 use super::{Error, Workspace, expand_to, read_err, resolve_path};
 use crate::git::pin::Pin;
 use crate::hash::ObjectId;
@@ -126,28 +127,16 @@ pub fn status(
 
     // Walk tracked directories once: it finds new files and gives the stat of tracked
     // ones (an lstat relative to the open directory is cheaper than one by full path).
-    // Starts are disjoint and sorted, so the concatenated walks are sorted too.
-    let mut found: Vec<Found> = Vec::new();
+    // Starts are disjoint and sorted.
+    let mut dirs: Vec<DirFiles> = Vec::new();
     let mut skipped = Vec::new();
     for start in walk_starts(&index, root, &filter) {
-        let walked = walk(root, &start, ws.git().is_some())?;
+        let walked = walk_dirs(root, &start, ws.git().is_some())?;
         skipped.extend(walked.skipped);
-        found.extend(walked.files);
+        dirs.extend(walked.dirs);
     }
-
-    // Pair each entry with what the walk saw, by a merge join of two sorted lists; what
-    // the walk saw that no entry claims is new.
-    let mut pairs: Vec<(&Entry, Option<Observed>)> = Vec::new();
-    let mut new_files: Vec<Found> = Vec::new();
-    let mut seen = found.into_iter().peekable();
-    for entry in index.iter().filter(|e| wanted(&e.path)) {
-        while let Some(f) = seen.next_if(|f| f.path < entry.path) {
-            new_files.push(f);
-        }
-        let observed = seen.next_if(|f| f.path == entry.path).map(|f| f.observed());
-        pairs.push((entry, observed));
-    }
-    new_files.extend(seen);
+    let (pairs, new_files) = pair_with_walk(&index, &dirs, &wanted);
+    drop(dirs);
 
     progress.start("checking", Some(pairs.len() as u64), Unit::Files);
     // Keep only what is not clean: at a million entries that is what fits in memory.
@@ -240,6 +229,64 @@ pub fn status(
         skipped,
         stale_stat,
     })
+}
+
+/// Pair each wanted entry with what the walk saw at its path (`None`: not seen, to be
+/// looked up), and list what the walk saw that no entry claims: the new files. Entries
+/// come in path order, so consecutive ones mostly share a directory, found once.
+fn pair_with_walk<'a>(
+    index: &'a Index,
+    dirs: &[DirFiles],
+    wanted: &dyn Fn(&RepoPath) -> bool,
+) -> (Vec<(&'a Entry, Option<Observed>)>, Vec<Found>) {
+    let by_dir: HashMap<&str, usize> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.dir.as_str(), i))
+        .collect();
+    // Where each directory's files start in `claimed`.
+    let mut offsets = Vec::with_capacity(dirs.len());
+    let mut total = 0;
+    for d in dirs {
+        offsets.push(total);
+        total += d.len();
+    }
+    let mut claimed = vec![false; total];
+    // Within a directory, entries and files are both in name order: one cursor each.
+    let mut cursors = vec![0usize; dirs.len()];
+    let mut pairs = Vec::with_capacity(total);
+    let mut last: Option<(&str, Option<usize>)> = None;
+    for entry in index.iter().filter(|e| wanted(&e.path)) {
+        let parent = entry.path.parent_str();
+        let dir = match last {
+            Some((p, d)) if p == parent => d,
+            _ => {
+                let d = by_dir.get(parent).copied();
+                last = Some((parent, d));
+                d
+            }
+        };
+        let observed = dir.and_then(|d| {
+            let (files, name) = (&dirs[d], entry.path.file_name());
+            let cursor = &mut cursors[d];
+            while *cursor < files.len() && files.name(*cursor) < name {
+                *cursor += 1;
+            }
+            let i = Some(*cursor).filter(|&i| i < files.len() && files.name(i) == name)?;
+            claimed[offsets[d] + i] = true;
+            Some(files.observed(i))
+        });
+        pairs.push((entry, observed));
+    }
+    let mut new_files = Vec::new();
+    for (d, dir) in dirs.iter().enumerate() {
+        for i in 0..dir.len() {
+            if !claimed[offsets[d] + i] {
+                new_files.push(dir.found(i));
+            }
+        }
+    }
+    (pairs, new_files)
 }
 
 /// The changes among files found below not-fetched directory entries. Those entries are
