@@ -6,6 +6,7 @@
 mod harness;
 mod s3_server;
 
+mod add_links;
 mod add_status;
 mod bad_input;
 mod checkout_force;
