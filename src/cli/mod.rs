@@ -26,6 +26,7 @@ mod completion;
 mod diff;
 mod follow;
 mod fsck;
+mod fsmonitor;
 mod gc;
 mod hint;
 mod hooks;
@@ -122,6 +123,8 @@ enum Command {
     Gc(gc::Args),
     /// Verify every local object, the refs and the index.
     Fsck(fsck::Args),
+    /// Start, stop or ask the file watcher `status` uses with `core.fsmonitor`.
+    Fsmonitor(fsmonitor::Args),
     /// Install git hooks that keep data in step with git checkout, merge, rebase and push.
     InstallHooks(hooks::InstallArgs),
     /// Remove dvx's git hooks and restore the hooks that were there before.
@@ -350,6 +353,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Fsck(args) => fsck::run(&ctx, args),
+        Command::Fsmonitor(args) => fsmonitor::run(&ctx, args),
         Command::InstallHooks(args) => hooks::install(&ctx, args),
         Command::UninstallHooks(args) => hooks::uninstall(&ctx, args),
         Command::Completion(args) => completion::run(args),

@@ -96,6 +96,31 @@ pub struct Index {
     racy: Vec<(RepoPath, Stat)>,
 }
 
+/// The identity of the index's two files as they are on disk: equal stamps mean the same
+/// index, since every write of either file replaces it by rename (a new inode, new
+/// times). A status that remembers what it found can check this without reading them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    pub base: Option<Stat>,
+    pub delta: Option<Stat>,
+}
+
+/// The [`Stamp`] of the index kept in `dir` now.
+pub fn stamp(dir: &Path) -> Result<Stamp, Error> {
+    let one = |name: &str| {
+        let path = dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) => Ok(Some(Stat::from_metadata(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    };
+    Ok(Stamp {
+        base: one(BASE_FILE)?,
+        delta: one(DELTA_FILE)?,
+    })
+}
+
 /// The `stat.size` of a smudged entry: no file has it, so the stat data never matches and
 /// the file is read again (git smudges the same way, with size 0).
 const SMUDGED_SIZE: u64 = u64::MAX;

@@ -92,6 +92,12 @@ pub struct Core {
     /// dvx's current branch follows git's branch switches (`git checkout`, `git switch`).
     #[serde(default = "yes")]
     pub follow_git_branch: bool,
+    /// `status` asks a file watcher what changed instead of looking at every file.
+    #[serde(default)]
+    pub fsmonitor: bool,
+    /// Seconds the file watcher waits for a request before it exits.
+    #[serde(default = "default_fsmonitor_idle_timeout")]
+    pub fsmonitor_idle_timeout: f64,
 }
 
 impl Default for Core {
@@ -103,6 +109,8 @@ impl Default for Core {
             git: true,
             remote: None,
             follow_git_branch: true,
+            fsmonitor: false,
+            fsmonitor_idle_timeout: default_fsmonitor_idle_timeout(),
         }
     }
 }
@@ -124,6 +132,10 @@ impl Default for Checkout {
     fn default() -> Self {
         Checkout { lazy: true }
     }
+}
+
+fn default_fsmonitor_idle_timeout() -> f64 {
+    3600.0
 }
 
 fn default_link() -> String {

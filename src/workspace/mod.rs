@@ -22,6 +22,7 @@ mod restore;
 mod rm;
 mod snapshot;
 mod status;
+mod status_cache;
 mod walk;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +38,10 @@ pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
-pub use status::{Change, ChangeKind, PinState, Status, status};
+pub use status::{
+    Change, ChangeKind, ChangeSource, PinState, Status, WatchAnswer, WatchUse, status, status_with,
+    watch_roots,
+};
 pub use walk::{DirFiles, DirWalk, Found, Walk, never_tracked, walk, walk_dirs};
 
 use crate::git::{self, GitRepo};

@@ -8,6 +8,7 @@
 //! never recorded (git tracks them), symlinks are reported as symlinks and never
 //! followed, and files other than regular files and symlinks are skipped and reported.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -177,6 +178,64 @@ pub fn never_tracked(path: &RepoPath) -> Option<&'static str> {
         _ if name.starts_with(TEMP_PREFIX) => Some("a dvx temp file"),
         _ => None,
     })
+}
+
+/// Whether walks reach paths: a walk of a start reaches a path at or below it unless a
+/// name on the way is one walks never record, or is ignored by the rules above it. Each
+/// directory's rules are read once.
+pub struct Reach<'a> {
+    root: &'a Path,
+    use_gitignore: bool,
+    rules: HashMap<RepoPath, RuleStack>,
+}
+
+impl<'a> Reach<'a> {
+    pub fn new(root: &'a Path, use_gitignore: bool) -> Reach<'a> {
+        Reach {
+            root,
+            use_gitignore,
+            rules: HashMap::new(),
+        }
+    }
+
+    /// The rules that apply to the names in `dir`: its own and those above it.
+    fn rules_of(&mut self, dir: &RepoPath) -> Result<RuleStack, Error> {
+        if let Some(rules) = self.rules.get(dir) {
+            return Ok(rules.clone());
+        }
+        let above = match dir.parent() {
+            Some(parent) => self.rules_of(&parent)?,
+            None => RuleStack::default(),
+        };
+        let rules = above.with_dir(self.root, dir, IgnoreFiles::maybe(self.use_gitignore))?;
+        self.rules.insert(dir.clone(), rules.clone());
+        Ok(rules)
+    }
+
+    /// Whether a walk of `start` would find `path` (or, for a directory, enter it).
+    pub fn reaches(&mut self, start: &RepoPath, path: &RepoPath) -> Result<bool, Error> {
+        if !path.is_within(start) {
+            return Ok(false);
+        }
+        let mut dir = start.clone();
+        for name in path.strip_dir(start).unwrap_or("").split('/') {
+            if name.is_empty() {
+                continue;
+            }
+            if is_reserved(name) || (dir.is_root() && name == pin::FILE_NAME) {
+                return Ok(false);
+            }
+            let child = dir.join_unchecked(name);
+            let abs = child.to_fs_path(self.root);
+            let is_dir = child != *path || fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir());
+            let rules = self.rules_of(&dir)?;
+            if !rules.0.is_empty() && rules.is_ignored(&abs, is_dir) {
+                return Ok(false);
+            }
+            dir = child;
+        }
+        Ok(true)
+    }
 }
 
 /// Walk `start` (a file, symlink or directory under `root`). `use_gitignore` applies the
