@@ -41,7 +41,7 @@ pub struct ChangeLog {
 }
 
 impl ChangeLog {
-    /// A new record: every token handed out before it is answered with a full scan.
+    /// A new, empty record (tokens of other instances are answered with a full scan).
     pub fn new(instance: u64, cap: usize) -> ChangeLog {
         ChangeLog {
             instance,
@@ -115,11 +115,11 @@ mod tests {
         let mut log = ChangeLog::new(7, 10);
         assert!(matches!(log.since(None), Since::Full(_)));
         let first = log.token();
+        log.reset("started watching data");
         assert!(
             matches!(log.since(Some(&first)), Since::Full(_)),
-            "before a start"
+            "before a reset"
         );
-        log.reset("started");
         let t0 = log.token();
         assert_eq!(log.since(Some(&t0)), Since::Paths(vec![]));
         log.record(p("data/b"));

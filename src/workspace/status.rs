@@ -228,7 +228,14 @@ fn scan(
         Watch::Skipped(why) => (None, Some(why)),
         Watch::Have(token, why) => (token, Some(why)),
         Watch::Ask(watcher, why) => match watcher.changes(None, index.roots()) {
-            WatchAnswer::Full { token, why: said } => (token, Some(format!("{why}; {said}"))),
+            // Asked without a token, it must say "scan": only a failure to answer is news.
+            WatchAnswer::Full {
+                token: Some(token), ..
+            } => (Some(token), Some(why)),
+            WatchAnswer::Full {
+                token: None,
+                why: said,
+            } => (None, Some(format!("{why}; {said}"))),
             WatchAnswer::Paths { token, .. } => (Some(token), Some(why)),
         },
     };

@@ -16,6 +16,7 @@ mod concurrency;
 mod crash;
 mod data_safety;
 mod fixtures;
+mod fsmonitor;
 mod follow_git;
 mod git_integration;
 mod git_pin;
