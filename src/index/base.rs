@@ -108,12 +108,19 @@ pub enum Base {
     Lazy(Lazy),
 }
 
+/// Entries per chunk of decoded entries: a command that decodes a few entries of a
+/// million allocates a few chunks, not a slot per entry.
+const CHUNK: usize = 1024;
+
+/// The decoded entries of one chunk, each decoded when first asked for.
+type Chunk = Box<[OnceLock<Box<Entry>>]>;
+
 #[derive(Debug)]
 pub struct Lazy {
     bytes: Bytes,
     /// Where each entry starts in `bytes`.
     offsets: Vec<usize>,
-    decoded: Vec<OnceLock<Box<Entry>>>,
+    decoded: Vec<OnceLock<Chunk>>,
 }
 
 /// What one pass over a base file found.
@@ -142,7 +149,7 @@ impl Base {
         match self {
             Base::Empty => panic!("entry {i} of an empty base"),
             Base::Owned(v) => &v[i],
-            Base::Lazy(l) => l.decoded[i].get_or_init(|| Box::new(l.decode(i))),
+            Base::Lazy(l) => l.entry(i),
         }
     }
 
@@ -184,7 +191,7 @@ impl Base {
     pub fn decode_all(&self) {
         if let Base::Lazy(l) = self {
             (0..l.offsets.len()).into_par_iter().for_each(|i| {
-                l.decoded[i].get_or_init(|| Box::new(l.decode(i)));
+                l.entry(i);
             });
         }
     }
@@ -194,31 +201,26 @@ impl Base {
         match self {
             Base::Empty => Vec::new(),
             Base::Owned(v) => v,
-            Base::Lazy(l) => {
-                let Lazy {
-                    bytes,
-                    offsets,
-                    decoded,
-                } = l;
-                let lazy = Lazy {
-                    bytes,
-                    offsets,
-                    decoded: Vec::new(),
-                };
-                decoded
-                    .into_par_iter()
-                    .enumerate()
-                    .map(|(i, cell)| match cell.into_inner() {
-                        Some(e) => *e,
-                        None => lazy.decode(i),
-                    })
-                    .collect()
-            }
+            Base::Lazy(l) => (0..l.offsets.len())
+                .into_par_iter()
+                .map(|i| {
+                    let decoded = l.decoded[i / CHUNK].get().and_then(|c| c[i % CHUNK].get());
+                    decoded.map_or_else(|| l.decode(i), |e| (**e).clone())
+                })
+                .collect(),
         }
     }
 }
 
 impl Lazy {
+    fn entry(&self, i: usize) -> &Entry {
+        let chunk = self.decoded[i / CHUNK].get_or_init(|| {
+            let len = CHUNK.min(self.offsets.len() - i / CHUNK * CHUNK);
+            (0..len).map(|_| OnceLock::new()).collect()
+        });
+        chunk[i % CHUNK].get_or_init(|| Box::new(self.decode(i)))
+    }
+
     fn decode(&self, i: usize) -> Entry {
         let (entry, _) =
             postcard::take_from_bytes::<Entry>(&self.bytes.as_slice()[self.offsets[i]..])
@@ -238,9 +240,20 @@ impl Lazy {
 /// every field checked, the racy entries at `cutoff` (the file's mtime), then the roots
 /// and the tree cache decoded.
 pub fn scan(bytes: Bytes, cutoff: i64) -> Result<Scanned, DecodeError> {
-    let sum = file::check_frame(file::BASE_MAGIC, bytes.as_slice())?;
-    let (start, end) = (8, bytes.as_slice().len() - ID_LEN);
-    let (mut body, tail) = scan_body(&bytes, start, end, cutoff)?;
+    // The checksum and the pass over the entries run side by side; the pass is bounds
+    // checked, so it is safe on damaged bytes, and its result counts only if the
+    // checksum matches.
+    let data = bytes.as_slice();
+    if data.len() < 8 + ID_LEN {
+        return Err(DecodeError::BadMagic);
+    }
+    let (start, end) = (8, data.len() - ID_LEN);
+    let (sum, scanned) = rayon::join(
+        || file::check_frame(file::BASE_MAGIC, data),
+        || scan_body(&bytes, start, end, cutoff),
+    );
+    let sum = sum?;
+    let (mut body, tail) = scanned?;
     let (roots, trees) = {
         let rest = &bytes.as_slice()[body.tail..end];
         let ((roots, trees), left): (Tail, _) =
@@ -253,7 +266,9 @@ pub fn scan(bytes: Bytes, cutoff: i64) -> Result<Scanned, DecodeError> {
     let base = if tail.is_empty() {
         Base::Empty
     } else {
-        let decoded = (0..tail.len()).map(|_| OnceLock::new()).collect();
+        let decoded = (0..tail.len().div_ceil(CHUNK))
+            .map(|_| OnceLock::new())
+            .collect();
         Base::Lazy(Lazy {
             bytes,
             offsets: tail,
@@ -307,10 +322,10 @@ fn scan_body(
         let len = varint(data, &mut at).ok_or_else(|| e("path"))? as usize;
         let path = data.get(at..at + len).ok_or_else(|| e("path"))?;
         let path = std::str::from_utf8(path).map_err(|_| e("path is not UTF-8"))?;
-        if RepoPath::new(path).is_err() {
+        if !is_valid_path(path) {
             return Err(e("invalid path"));
         }
-        if previous.is_some_and(|p| compare(p, path) != Ordering::Less) {
+        if previous.is_some_and(|p| !sorts_before(p, path)) {
             return Err(e("paths out of order"));
         }
         previous = Some(path);
@@ -348,6 +363,39 @@ fn scan_body(
         racy,
     };
     Ok((body, offsets))
+}
+
+/// What `RepoPath::new` accepts, checked without allocating: `/`-separated non-empty
+/// components, none `.` or `..`, no NUL.
+fn is_valid_path(path: &str) -> bool {
+    let component_ok = |c: &[u8]| !c.is_empty() && c != b"." && c != b"..";
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        if c == 0 {
+            return false;
+        }
+        if c == b'/' {
+            if !component_ok(&bytes[start..i]) {
+                return false;
+            }
+            start = i + 1;
+        }
+    }
+    component_ok(&bytes[start..])
+}
+
+/// `a` sorts strictly before `b` in path order (component-wise, bytewise: `/` counts as
+/// lower than any other byte), found from the first byte where they differ.
+fn sorts_before(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let key = |s: &[u8]| s.get(same).map(|&c| if c == b'/' { 0 } else { c });
+    match (key(a), key(b)) {
+        (Some(x), Some(y)) => x < y,
+        (None, Some(_)) => true,
+        _ => false,
+    }
 }
 
 /// A postcard varint (LEB128, at most 10 bytes for a u64).
@@ -436,6 +484,23 @@ mod tests {
         assert_eq!(base.position(&RepoPath::new("m").expect("p")), Err(2));
         base.decode_all();
         assert_eq!(base.into_vec(), entries);
+    }
+
+    #[test]
+    fn the_scanner_checks_paths_and_order_as_repo_path_does() {
+        for p in ["a", "a/b", "a.b", "dvx.lock", "x/y z/é"] {
+            assert!(is_valid_path(p) && RepoPath::new(p).is_ok(), "{p}");
+        }
+        for p in ["", "/a", "a/", "a//b", ".", "a/../b", "a/./b", "a\0b"] {
+            assert!(!is_valid_path(p), "{p:?}");
+        }
+        let sorted = ["a/b", "a.b", "a0", "ab", "b", "b/c/d", "b/cd"];
+        for (i, a) in sorted.iter().enumerate() {
+            for (j, b) in sorted.iter().enumerate() {
+                assert_eq!(sorts_before(a, b), i < j, "{a} vs {b}");
+                assert_eq!(sorts_before(a, b), compare(a, b) == Ordering::Less);
+            }
+        }
     }
 
     #[test]
