@@ -40,6 +40,8 @@ mod report;
 mod rng;
 #[path = "dvx/scenarios.rs"]
 mod scenarios;
+#[path = "dvx/tiny.rs"]
+mod tiny;
 
 use std::fs;
 use std::path::Path;
@@ -144,21 +146,35 @@ fn run_scenarios(
         if sel.reports(Scenario::Dvc) {
             scenarios::dvc(runner, d, &chain, work, &mut report);
         }
+        if sel.reports(Scenario::AddLink) {
+            scenarios::add_link(runner, d, limits, work, &mut report);
+        }
+    }
+    if sel.reports(Scenario::Tiny) {
+        let files = if config.tiny > 0 {
+            config.tiny
+        } else {
+            1_000_000
+        };
+        tiny::run(runner, files, config.seed, work, &mut report);
     }
     scenarios::log(runner, config, work, &mut report);
     report
 }
 
-/// Every scenario except `log_10k` works on the generated dataset.
+/// Every scenario except `log_10k` and `tiny` (which make their own) works on the
+/// generated dataset.
 fn needs_dataset(sel: &Selection) -> bool {
     Scenario::ALL
         .into_iter()
-        .any(|s| s != Scenario::Log10k && sel.runs(s))
+        .any(|s| !matches!(s, Scenario::Log10k | Scenario::Tiny) && sel.runs(s))
 }
 
 fn wanted_limits(sel: &Selection) -> Wanted {
     Wanted {
-        small: sel.reports(Scenario::AddSmall) || sel.reports(Scenario::RestoreAll),
+        small: sel.reports(Scenario::AddSmall)
+            || sel.reports(Scenario::RestoreAll)
+            || sel.reports(Scenario::AddLink),
         large: sel.reports(Scenario::AddLarge),
         git_status: sel.reports(Scenario::StatusNoop),
     }
@@ -213,6 +229,7 @@ fn config_json(config: &Config, generated: Option<&(Dataset, f64)>) -> Value {
         "large_bytes_total": dataset.map(Dataset::large_bytes),
         "generate_secs": generated.map(|(_, secs)| secs),
         "log_commits": config.log_commits,
+        "tiny_files": config.tiny,
         "scenarios": config.selection.names(),
         "cores": cores,
     })
