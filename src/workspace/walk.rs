@@ -297,11 +297,13 @@ struct FileRecord {
 }
 
 impl DirFiles {
-    fn new(dir: RepoPath) -> DirFiles {
+    /// Room for `files` names of `bytes` bytes in all, so a directory's records are
+    /// allocated once.
+    fn with_capacity(dir: RepoPath, files: usize, bytes: usize) -> DirFiles {
         DirFiles {
             dir,
-            names: String::new(),
-            files: Vec::new(),
+            names: String::with_capacity(bytes),
+            files: Vec::with_capacity(files),
         }
     }
 
@@ -418,7 +420,7 @@ fn walk_dir(
     }
     let rules = parent_rules.with_dir(root, dir, present)?;
     listing.sort();
-    let mut files = DirFiles::new(dir.clone());
+    let mut files = DirFiles::with_capacity(dir.clone(), listing.len(), listing.bytes());
     let mut subdirs = Vec::new();
     for i in 0..listing.len() {
         let Ok(name) = std::str::from_utf8(listing.name(i)) else {
