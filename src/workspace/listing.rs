@@ -401,7 +401,7 @@ mod tests {
             .map(|i| format!("{i:05}-a-name-long-enough-to-fill-the-buffer-quickly.bin"))
             .collect();
         for name in &want {
-            std::fs::File::create(dir.path().join(name)).expect("create");
+            atomic::write(&dir.path().join(name), b"").expect("write");
         }
         let mut listing = Dir::open(dir.path()).expect("open").list().expect("list");
         listing.sort();
