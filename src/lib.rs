@@ -16,6 +16,7 @@ pub mod refs;
 pub mod repo;
 pub mod git;
 pub mod index;
+pub mod fsmonitor;
 pub mod history;
 pub mod workspace;
 pub mod gc;

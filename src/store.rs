@@ -29,6 +29,9 @@ use crate::hash::{self, ObjectId};
 use crate::object::{Commit, DecodeError, Encode, Tree};
 use crate::stat::Stat;
 
+/// Numbers the temp links `adopt` makes, so parallel adds never pick the same name.
+static ADOPTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Reused objects older than this get a fresh mtime (see `has_intact`).
 const FRESHEN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -92,6 +95,22 @@ pub enum Ingest {
     },
     /// The file changed while it was read; nothing was stored.
     Changed,
+}
+
+/// What `adopt` did with one file.
+#[derive(Debug)]
+pub enum Adopt {
+    /// The file itself is now the object `id`: hard-linked into the store and read-only
+    /// (so the work-tree file is read-only too).
+    Linked { id: ObjectId, size: u64 },
+    /// The store already had these bytes intact; the file was not touched. `stat` is its
+    /// stat after reading.
+    Known { id: ObjectId, size: u64, stat: Stat },
+    /// The file changed while it was read; nothing was stored.
+    Changed,
+    /// The file cannot be hard-linked into the store (another file system, or one
+    /// without hard links): the caller copies it instead.
+    Unlinkable,
 }
 
 /// The local object store.
@@ -377,6 +396,92 @@ impl Store {
         })
     }
 
+    /// Take a file into the store without copying its bytes: hash it (one read), then
+    /// hard-link that very file into the store as the object and make it read-only, as
+    /// DVC does when its cache type is a link. `before` is the caller's stat; if the file
+    /// differs from it after reading, or changes before it is linked, nothing is stored.
+    /// The caller turns the work-tree file into a link to the object where it is not one
+    /// already ([`Adopt::Known`]).
+    pub fn adopt(&self, path: &Path, before: &Stat) -> Result<Adopt, Error> {
+        let mut file = File::open(path).map_err(io_err(path))?;
+        let (id, size) = hash::hash_open_file(&mut file).map_err(io_err(path))?;
+        let after = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
+        drop(file);
+        if size != before.size || !before.same_content_state(&after) {
+            return Ok(Adopt::Changed);
+        }
+        if self.has_intact(&id, size) {
+            return Ok(Adopt::Known {
+                id,
+                size,
+                stat: after,
+            });
+        }
+        let tmp = self.tmp.join(format!(
+            "{}adopt-{}-{}",
+            atomic::TEMP_PREFIX,
+            std::process::id(),
+            ADOPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        // The last look before linking: the link changes the inode's ctime, so an edit
+        // made after hashing could not be told apart later.
+        let now = fs::symlink_metadata(path).map(|m| Stat::from_metadata(&m));
+        if !now.is_ok_and(|now| now == after) {
+            return Ok(Adopt::Changed);
+        }
+        if let Err(e) = fs::hard_link(path, &tmp) {
+            return match e.kind() {
+                io::ErrorKind::CrossesDevices
+                | io::ErrorKind::PermissionDenied
+                | io::ErrorKind::TooManyLinks
+                | io::ErrorKind::Unsupported => Ok(Adopt::Unlinkable),
+                _ => Err(io_err(path)(e)),
+            };
+        }
+        let installed = self.install_link(&tmp, &id, size);
+        let _ = fs::remove_file(&tmp);
+        if installed.is_err() {
+            // Best effort: the file is the user's again, writable as it was.
+            let _ = set_mode(path, after.mode);
+        }
+        if !installed? {
+            // Another writer stored these bytes meanwhile: the file stays the user's.
+            set_mode(path, after.mode).map_err(io_err(path))?;
+            return Ok(Adopt::Known {
+                id,
+                size,
+                stat: Stat::from_metadata(&fs::symlink_metadata(path).map_err(io_err(path))?),
+            });
+        }
+        Ok(Adopt::Linked { id, size })
+    }
+
+    /// Make the hard link `tmp` (in `tmp/`) the object `id`, read-only: replacing a damaged
+    /// copy, never an intact one. Returns whether it was installed; `tmp` is left for the
+    /// caller to remove.
+    fn install_link(&self, tmp: &Path, id: &ObjectId, size: u64) -> Result<bool, Error> {
+        set_mode(tmp, 0o444).map_err(io_err(tmp))?;
+        let dest = self.path(id);
+        if let Some(existing) = self.metadata(id) {
+            if existing.len() == size && self.verify(id).is_ok() {
+                return Ok(false);
+            }
+            fs::rename(tmp, &dest).map_err(io_err(&dest))?;
+            return Ok(true);
+        }
+        let fanout = dest
+            .parent()
+            .expect("object paths have a fan-out directory");
+        if !fanout.exists() {
+            fs::create_dir_all(fanout).map_err(io_err(fanout))?;
+        }
+        match fs::hard_link(tmp, &dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_err(&dest)(e)),
+        }
+    }
+
     /// The store has this object intact: its size is right and its bytes hash to its id.
     /// An object damaged at rest (a bad disk, a stray write) is then replaced by the caller
     /// with the good bytes it has in hand, so adding a good copy of a file repairs the
@@ -618,6 +723,19 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 fn set_read_only(file: &File) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(fs::Permissions::from_mode(0o444))
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+}
+
+#[cfg(not(unix))]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    let mut perm = fs::metadata(path)?.permissions();
+    perm.set_readonly(mode & 0o222 == 0);
+    fs::set_permissions(path, perm)
 }
 
 #[cfg(not(unix))]

@@ -29,6 +29,7 @@ mod drop;
 mod fetch;
 mod follow;
 mod fsck;
+mod fsmonitor;
 mod gc;
 mod hint;
 mod hooks;
@@ -143,6 +144,8 @@ enum Command {
     Gc(gc::Args),
     /// Verify every local object, the refs and the index.
     Fsck(fsck::Args),
+    /// Start, stop or ask the file watcher `status` uses with `core.fsmonitor`.
+    Fsmonitor(fsmonitor::Args),
     /// Install git hooks that keep data in step with git checkout, merge, rebase and push.
     InstallHooks(hooks::InstallArgs),
     /// Remove dvx's git hooks and restore the hooks that were there before.
@@ -397,6 +400,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Fsck(args) => fsck::run(&ctx, args),
+        Command::Fsmonitor(args) => fsmonitor::run(&ctx, args),
         Command::InstallHooks(args) => hooks::install(&ctx, args),
         Command::UninstallHooks(args) => hooks::uninstall(&ctx, args),
         Command::Completion(args) => completion::run(args),

@@ -15,6 +15,7 @@ mod changes;
 mod checkout;
 mod compare;
 mod drop;
+mod listing;
 mod materialize;
 mod pathspec;
 mod pull;
@@ -25,6 +26,7 @@ mod restore;
 mod rm;
 mod snapshot;
 mod status;
+mod status_cache;
 mod tracked;
 mod walk;
 
@@ -46,9 +48,12 @@ pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore, restore_from};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
-pub use status::{Change, ChangeKind, PinState, Status, status};
+pub use status::{
+    Change, ChangeKind, ChangeSource, PinState, Status, WatchAnswer, WatchUse, status, status_with,
+    watch_roots,
+};
 pub use tracked::{TrackedFile, absent_files, commit_files, tracked_files, tracked_item};
-pub use walk::{Found, Walk, never_tracked, walk};
+pub use walk::{DirFiles, DirWalk, Found, Walk, never_tracked, walk, walk_dirs};
 
 use crate::git::{self, GitRepo};
 use crate::hash::ObjectId;

@@ -6,6 +6,7 @@
 mod harness;
 mod s3_server;
 
+mod add_links;
 mod add_status;
 mod bad_input;
 mod checkout_force;
@@ -15,6 +16,7 @@ mod concurrency;
 mod crash;
 mod data_safety;
 mod fixtures;
+mod fsmonitor;
 mod follow_git;
 mod git_integration;
 mod git_pin;
