@@ -170,6 +170,19 @@ pub fn resolve(
     })
 }
 
+/// Every remote named in either configuration file, sorted, each once.
+pub fn remote_names(tracked: &toml::Table, local: Option<&toml::Table>) -> Vec<String> {
+    let mut names: Vec<String> = [Some(tracked), local]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("remote")?.as_table())
+        .flat_map(|r| r.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The remote a command uses when none is named: `core.remote` (the local file wins),
 /// else `origin` if it exists, else the only remote if there is exactly one.
 pub fn default_remote(tracked: &toml::Table, local: Option<&toml::Table>) -> Option<String> {
@@ -185,18 +198,7 @@ pub fn default_remote(tracked: &toml::Table, local: Option<&toml::Table>) -> Opt
     if let Some(name) = local.and_then(core_remote).or_else(|| core_remote(tracked)) {
         return Some(name);
     }
-    let mut names: Vec<String> = [Some(tracked), local]
-        .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            t.get("remote")?
-                .as_table()
-                .map(|r| r.keys().cloned().collect::<Vec<_>>())
-        })
-        .flatten()
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = remote_names(tracked, local);
     if names.iter().any(|n| n == "origin") {
         return Some("origin".into());
     }

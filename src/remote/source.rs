@@ -22,7 +22,7 @@
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use super::settings::{self, Environment, Resolved};
+use super::settings::{self, Environment, Resolved, remote_names};
 use super::transfer::{self, TransferStats};
 use super::{Error, IndexCache, Remote};
 use crate::hash::ObjectId;
@@ -124,19 +124,6 @@ pub fn configured(ws: &Workspace, env: &Environment) -> Result<Option<RemoteSour
         return Ok(None);
     }
     open(ws, env, None).map(Some)
-}
-
-/// Every remote named in either configuration file, sorted.
-fn remote_names(tracked: &toml::Table, local: Option<&toml::Table>) -> Vec<String> {
-    let mut names: Vec<String> = [Some(tracked), local]
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.get("remote")?.as_table())
-        .flat_map(|r| r.keys().cloned())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 impl RemoteSource {

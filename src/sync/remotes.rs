@@ -19,7 +19,7 @@ use super::Error;
 use crate::hash::ObjectId;
 use crate::object::Signature;
 use crate::refs::{self, Expected, REMOTES};
-use crate::remote::settings::{self, Environment, PLAIN_KEYS, SECRET_KEYS};
+use crate::remote::settings::{self, Environment, PLAIN_KEYS, SECRET_KEYS, remote_names};
 use crate::remote::{IndexCache, Remote, RemoteUrl};
 use crate::repo::{CONFIG_FILE, ConfigFile, LOCAL_CONFIG_FILE, Repo, RepoLock};
 use crate::workspace::Workspace;
@@ -68,7 +68,7 @@ pub fn remote_and_rest(
         return Ok((None, Vec::new()));
     };
     let (tracked, local) = repo.config_tables()?;
-    if names(&tracked, local.as_ref()).contains(first) {
+    if remote_names(&tracked, local.as_ref()).contains(first) {
         Ok((Some(first.clone()), rest.to_vec()))
     } else {
         Ok((None, args.to_vec()))
@@ -95,23 +95,10 @@ fn resolve(
     settings::resolve(name, tracked, local, top).map_err(|e| match e {
         settings::Error::NoSuchRemote { name } => Error::UnknownRemote {
             name,
-            known: names(tracked, local),
+            known: remote_names(tracked, local),
         },
         e => e.into(),
     })
-}
-
-/// Every configured remote's name, sorted.
-fn names(tracked: &toml::Table, local: Option<&toml::Table>) -> Vec<String> {
-    let mut names: Vec<String> = [Some(tracked), local]
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.get("remote")?.as_table())
-        .flat_map(|r| r.keys().cloned())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 /// One remote as `dvx remote list` shows it: no secret value, only where one is set.
@@ -136,7 +123,7 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
         t.get("remote")?.as_table()?.get(name)?.as_table().cloned()
     };
     let mut out = Vec::new();
-    for name in names(&tracked, local.as_ref()) {
+    for name in remote_names(&tracked, local.as_ref()) {
         let shared = table_of(&tracked, &name).unwrap_or_default();
         let private = local
             .as_ref()
@@ -199,7 +186,7 @@ pub fn add(
     let repo = ws.repo();
     let mut tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
     let local = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
-    let existing = names(tracked.table(), Some(local.table()));
+    let existing = remote_names(tracked.table(), Some(local.table()));
     if existing.iter().any(|n| n == name) {
         return Err(Error::RemoteExists(name.to_owned()));
     }
@@ -360,7 +347,7 @@ pub fn rename(
     let mut tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
     let mut local = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
     require(old, &tracked, &local)?;
-    if names(tracked.table(), Some(local.table()))
+    if remote_names(tracked.table(), Some(local.table()))
         .iter()
         .any(|n| n == new)
     {
@@ -525,7 +512,7 @@ fn without_secrets(table: &toml::Table) -> toml::Table {
 }
 
 fn require(name: &str, tracked: &ConfigFile, local: &ConfigFile) -> Result<(), Error> {
-    let known = names(tracked.table(), Some(local.table()));
+    let known = remote_names(tracked.table(), Some(local.table()));
     if known.iter().any(|n| n == name) {
         Ok(())
     } else {
