@@ -226,18 +226,22 @@ pub fn collect(
         report.freed_bytes += meta.len();
         report.removed.push((id, meta.len()));
     }
-    if let Ok(rd) = fs::read_dir(store.tmp_dir()) {
-        for entry in rd.flatten() {
-            if entry
-                .metadata()
-                .map(|m| !young(m.modified()))
-                .unwrap_or(false)
-            {
-                if !options.dry_run {
-                    let _ = fs::remove_file(entry.path());
-                }
-                report.temp_files += 1;
+    // Temp files a killed dvx left: in `tmp/`, and beside the objects (where a writer
+    // that knows the id puts its temp file; see `Store::fanout_temps`).
+    let mut temps: Vec<std::path::PathBuf> = match fs::read_dir(store.tmp_dir()) {
+        Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
+        Err(_) => Vec::new(),
+    };
+    temps.extend(store.fanout_temps()?);
+    for path in temps {
+        if fs::symlink_metadata(&path)
+            .map(|m| !young(m.modified()))
+            .unwrap_or(false)
+        {
+            if !options.dry_run {
+                let _ = fs::remove_file(&path);
             }
+            report.temp_files += 1;
         }
     }
     Ok(report)

@@ -295,7 +295,7 @@ impl Store {
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectId, Error> {
         let id = ObjectId::of(bytes);
         if !self.has_intact(&id, bytes.len() as u64) {
-            let mut tmp = self.temp()?;
+            let mut tmp = self.temp_beside(&id)?;
             tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
             self.install(tmp, &id, bytes.len() as u64)?;
         }
@@ -329,7 +329,7 @@ impl Store {
         let new = if self.has_intact(&id, bytes.len() as u64) {
             false
         } else {
-            let mut tmp = self.temp()?;
+            let mut tmp = self.temp_beside(&id)?;
             tmp.write_all(&bytes).map_err(io_err(tmp.path()))?;
             self.install(tmp, &id, bytes.len() as u64)?
         };
@@ -413,8 +413,37 @@ impl Store {
         }
     }
 
+    /// A temp file in `tmp/`, for bytes whose id is known only once they are all
+    /// written (a large file streamed in, an object arriving in pieces).
     fn temp(&self) -> Result<TempFile, Error> {
         TempFile::new_in(&self.tmp).map_err(io_err(&self.tmp))
+    }
+
+    /// A temp file in the fan-out directory of `id` (made if absent), for bytes whose id
+    /// is known before they are written. The rename that installs it then stays inside
+    /// one directory: a rename across directories takes the file system's rename lock
+    /// and both directories' locks, so many threads renaming out of one `tmp/` wait for
+    /// each other, and every temp inode would be allocated beside `tmp/`. Such temp
+    /// files carry [`atomic::TEMP_PREFIX`], which is never an id: listings skip them,
+    /// and gc removes those a killed dvx left (see [`Store::stale_temps`]).
+    fn temp_beside(&self, id: &ObjectId) -> Result<TempFile, Error> {
+        let dest = self.path(id);
+        let fanout = dest
+            .parent()
+            .expect("object paths have a fan-out directory");
+        match TempFile::new_in(fanout) {
+            Ok(tmp) => Ok(tmp),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.create_fanout(fanout)?;
+                TempFile::new_in(fanout).map_err(io_err(fanout))
+            }
+            Err(e) => Err(io_err(fanout)(e)),
+        }
+    }
+
+    fn create_fanout(&self, fanout: &Path) -> Result<(), Error> {
+        fs::create_dir_all(fanout).map_err(io_err(fanout))?;
+        self.share_dir(fanout)
     }
 
     /// Make a finished temp file the object `id`. Returns whether it was new.
@@ -433,9 +462,8 @@ impl Store {
         let fanout = dest
             .parent()
             .expect("object paths have a fan-out directory");
-        if !fanout.exists() {
-            fs::create_dir_all(fanout).map_err(io_err(fanout))?;
-            self.share_dir(fanout)?;
+        if tmp.path().parent() != Some(fanout) && !fanout.exists() {
+            self.create_fanout(fanout)?;
         }
         tmp.persist_new(&dest).map_err(io_err(&dest))
     }
@@ -495,6 +523,35 @@ impl Store {
             }
         }
         Ok(ids)
+    }
+
+    /// Temp files in the fan-out directories: those of writers still running, and those
+    /// a killed dvx left (gc removes the ones older than its grace period).
+    pub fn fanout_temps(&self) -> Result<Vec<PathBuf>, Error> {
+        let mut out = Vec::new();
+        let top = match fs::read_dir(&self.objects) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(source) => return Err(io_err(&self.objects)(source)),
+        };
+        for fan in top {
+            let fan = fan.map_err(io_err(&self.objects))?;
+            if fan.file_name().len() != 2 || !fan.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let dir = fan.path();
+            for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+                let entry = entry.map_err(io_err(&dir))?;
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(atomic::TEMP_PREFIX))
+                {
+                    out.push(entry.path());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Ids in the store that begin with `prefix` (hex, any case).
@@ -844,6 +901,23 @@ mod tests {
         right.write(b"bytes").expect("write");
         assert!(right.finish(&store).expect("installed"));
         store.verify(&id).expect("intact");
+    }
+
+    #[test]
+    fn objects_of_known_id_are_written_beside_their_place_and_leave_no_temp() {
+        let (_dir, store) = Store::scratch();
+        let id = store.put_bytes(b"small object").expect("put");
+        store.verify(&id).expect("intact");
+        let fanout = store.path(&id).parent().expect("fan-out").to_path_buf();
+        assert_eq!(fs::read_dir(&fanout).expect("fan-out").count(), 1);
+        assert_eq!(fs::read_dir(store.tmp_dir()).expect("tmp").count(), 0);
+        assert!(store.fanout_temps().expect("temps").is_empty());
+        // What a dvx killed between creating and renaming its temp file leaves: not an
+        // object, but a temp file gc can find.
+        let left = fanout.join(format!("{}abc123", atomic::TEMP_PREFIX));
+        atomic::write(&left, b"half").expect("write");
+        assert_eq!(store.list().expect("list"), vec![id]);
+        assert_eq!(store.fanout_temps().expect("temps"), vec![left]);
     }
 
     #[test]
