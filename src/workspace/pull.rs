@@ -112,9 +112,6 @@ pub fn pull_files(
     );
     if !absent.is_empty() {
         report.fetched = objects.fetch(&absent, progress)?;
-        if !report.fetched.fetched.is_empty() {
-            ws.repo().flush_objects()?;
-        }
     }
     if targets.is_empty() {
         return Ok(report);
@@ -123,7 +120,13 @@ pub fn pull_files(
     for t in &targets {
         expand_to(&mut index, store, &t.path)?;
     }
+    // The fetched objects are flushed after the files are written, not before: nothing
+    // names them until the index is written below, and the work tree's flush (in
+    // `write_entries`) then writes both out in one pass of the file system, not two.
     let written = write_entries(ws, &mut index, targets, Existing::Check, objects, progress)?;
+    if !report.fetched.fetched.is_empty() {
+        ws.repo().flush_objects()?;
+    }
     ws.write_index(lock, &mut index)?;
     report.already += written.unchanged;
     report.written = written.restored;

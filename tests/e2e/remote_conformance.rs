@@ -457,6 +457,32 @@ fn a_large_object_travels_in_several_multipart_parts() {
     });
 }
 
+/// Regression: a fresh clone's pull of 20,000 small files made 4x N/1000 requests,
+/// because each read of a pack stopped at 4 MiB. A whole pack of a few MiB is now one GET.
+#[test]
+fn pulling_a_whole_pack_reads_it_in_one_get() {
+    for_each_target(|t| {
+        let (_a, local) = store();
+        // 600 objects of 10 kB (random, so zstd leaves them as they are): one pack of
+        // about 6 MB, which took two GETs of at most 4 MiB.
+        let ids: Vec<ObjectId> = (0..600)
+            .map(|i| local.put_bytes(&noise(i, 10_000)).expect("put"))
+            .collect();
+        t.remote().upload(&local, &ids, &Silent).expect("upload");
+        let (remote, counts) = t.instrumented(None);
+        let (_b, other) = store();
+        let stats = remote
+            .download(&other, &ids, &Silent)
+            .expect("download all");
+        assert_eq!(stats.objects, 600, "{}: {stats:?}", t.kind);
+        assert_eq!(counts.count(&counts.pack_gets), 1, "{}", t.kind);
+        for id in &ids {
+            other.verify(id).expect("intact");
+        }
+        assert!(tmp_is_empty(&other), "{}", t.kind);
+    });
+}
+
 #[test]
 fn downloading_one_packed_object_moves_only_its_bytes() {
     for_each_target(|t| {

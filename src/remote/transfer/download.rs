@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use object_store::ObjectStoreExt;
+use tokio::sync::Semaphore;
 
 use super::catalog::{Depth, RANGED_LOOKUP_MAX, RemoteIndex, load_index, resolve};
 use super::{Counters, Error, Options, TransferStats, blocking, get_range, unique};
@@ -27,9 +28,14 @@ use crate::store::Store;
 
 /// Entries of one pack at most this far apart are fetched with one GET.
 const COALESCE_GAP: u64 = 4 << 10;
-/// One coalesced GET fetches at most this much (with `jobs` GETs in flight, this bounds
-/// a download's memory: 24 × 4 MiB, twice over while decoding).
-const MAX_RUN: u64 = 4 << 20;
+/// One coalesced GET fetches at most this much: half a pack of the default size, so a
+/// pull of a whole dataset costs about two GETs per pack (a request costs as much as
+/// megabytes of transfer on a remote across a network).
+const MAX_RUN: u64 = 16 << 20;
+/// Bytes of runs in flight (fetched, or being decoded) per transfer job: the download's
+/// memory bound is `jobs` × this, twice over while decoding, whatever the size of the
+/// runs (24 jobs: 96 MiB, as many small runs at once as fit, or six of [`MAX_RUN`]).
+const IN_FLIGHT_PER_JOB: u64 = 4 << 20;
 /// Bytes read from the end of a large object to find its seek table (one GET covers
 /// the table of objects up to about 7 GiB).
 const TAIL_GUESS: u64 = 64 << 10;
@@ -156,12 +162,27 @@ pub async fn download_available(
         Some((packed.len() + large.len()) as u64),
         Unit::Files,
     );
+    // Runs hold their bytes against a budget (in KiB), so a few large runs or many small
+    // ones are in flight, never more bytes than the budget (a run larger than the
+    // budget, with a tiny `jobs`, takes it all).
+    let budget_kib = (options.jobs() as u64 * IN_FLIGHT_PER_JOB) >> 10;
+    let budget = Semaphore::new(budget_kib as usize);
+    let budget = &budget;
+    let counted = &counters;
     let runs = stream::iter(plan_runs(packed))
-        .map(|run| fetch_run(backend, store, run, &counters, progress))
+        .map(|run| async move {
+            let kib = (run.range.end - run.range.start)
+                .div_ceil(1 << 10)
+                .min(budget_kib);
+            let _held = budget
+                .acquire_many(kib as u32)
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?;
+            fetch_run(backend, store, run, counted, progress).await
+        })
         .buffer_unordered(options.jobs())
         .try_collect::<Vec<()>>();
     // Not packed and not stored alone: the remote does not hold it.
-    let counted = &counters;
     let larges = stream::iter(large)
         .map(|id| async move {
             match fetch_large(backend, store, id, counted, progress).await {
