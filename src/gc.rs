@@ -208,15 +208,25 @@ pub fn collect(
         report.freed_bytes += meta.len();
         report.removed.push((id, meta.len()));
     }
+    // What killed processes left: their sessions (whatever their age: a session whose
+    // lock is free belongs to nobody), then loose temp files of older builds.
+    if !options.dry_run {
+        report.temp_files += store.temps().sweep().unwrap_or(0);
+    }
     if let Ok(rd) = fs::read_dir(store.tmp_dir()) {
         for entry in rd.flatten() {
-            if entry
-                .metadata()
-                .map(|m| !young(m.modified()))
-                .unwrap_or(false)
+            let loose = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| !crate::atomic::TempArea::is_session_entry(name));
+            if loose
+                && entry
+                    .metadata()
+                    .map(|m| m.is_file() && !young(m.modified()))
+                    .unwrap_or(false)
             {
                 if !options.dry_run {
-                    let _ = fs::remove_file(entry.path());
+                    let _ = crate::atomic::remove_file(&entry.path());
                 }
                 report.temp_files += 1;
             }

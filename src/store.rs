@@ -24,7 +24,7 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{self, TempFile};
+use crate::atomic::{self, TempArea, TempFile};
 use crate::hash::{self, ObjectId};
 use crate::object::{Commit, DecodeError, Encode, Tree};
 use crate::stat::Stat;
@@ -98,7 +98,7 @@ pub enum Ingest {
 #[derive(Debug, Clone)]
 pub struct Store {
     objects: PathBuf,
-    tmp: PathBuf,
+    temps: TempArea,
 }
 
 impl Store {
@@ -116,7 +116,10 @@ impl Store {
 
     /// A store over `objects/`, writing temp files in `tmp/` (same file system).
     pub fn new(objects: PathBuf, tmp: PathBuf) -> Store {
-        Store { objects, tmp }
+        Store {
+            objects,
+            temps: TempArea::new(tmp),
+        }
     }
 
     pub fn objects_dir(&self) -> &Path {
@@ -124,7 +127,12 @@ impl Store {
     }
 
     pub fn tmp_dir(&self) -> &Path {
-        &self.tmp
+        self.temps.path()
+    }
+
+    /// The repository's temp area (`tmp/`, on the store's file system).
+    pub fn temps(&self) -> &TempArea {
+        &self.temps
     }
 
     /// Where the object with this id lives.
@@ -197,7 +205,7 @@ impl Store {
         id: &ObjectId,
         mut source: File,
         size: u64,
-        out: &mut File,
+        out: &mut TempFile,
         out_path: &Path,
     ) -> Result<u64, Error> {
         let path = self.path(id);
@@ -361,20 +369,21 @@ impl Store {
             .ok()
             .and_then(|t| now.duration_since(t).ok())
             .is_some_and(|age| age > FRESHEN_AFTER);
-        if old && let Ok(file) = File::open(self.path(id)) {
+        let path = self.path(id);
+        if old && let Ok(file) = File::open(&path) {
             // Best effort: an object that cannot be freshened is at worst collected by a
             // gc racing this command, and `fsck` names it.
-            let _ = file.set_modified(now);
+            let _ = atomic::set_modified(&file, &path, now);
         }
     }
 
     fn temp(&self) -> Result<TempFile, Error> {
-        TempFile::new_in(&self.tmp).map_err(io_err(&self.tmp))
+        self.temps.temp().map_err(io_err(self.temps.path()))
     }
 
     /// Make a finished temp file the object `id`. Returns whether it was new.
     fn install(&self, tmp: TempFile, id: &ObjectId, size: u64) -> Result<bool, Error> {
-        set_read_only(tmp.file()).map_err(io_err(tmp.path()))?;
+        set_read_only(&tmp).map_err(io_err(tmp.path()))?;
         let dest = self.path(id);
         if let Some(existing) = self.metadata(id) {
             // A damaged copy is replaced with the good bytes; an intact one was installed
@@ -388,9 +397,7 @@ impl Store {
         let fanout = dest
             .parent()
             .expect("object paths have a fan-out directory");
-        if !fanout.exists() {
-            fs::create_dir_all(fanout).map_err(io_err(fanout))?;
-        }
+        atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
         tmp.persist_new(&dest).map_err(io_err(&dest))
     }
 
@@ -483,7 +490,7 @@ impl Store {
 
     pub fn remove(&self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path(id);
-        match fs::remove_file(&path) {
+        match atomic::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(Error::Io { path, source }),
@@ -569,16 +576,16 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 #[cfg(unix)]
-fn set_read_only(file: &File) -> io::Result<()> {
+fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o444))
+    tmp.set_permissions(fs::Permissions::from_mode(0o444))
 }
 
 #[cfg(not(unix))]
-fn set_read_only(file: &File) -> io::Result<()> {
-    let mut perm = file.metadata()?.permissions();
+fn set_read_only(tmp: &TempFile) -> io::Result<()> {
+    let mut perm = tmp.file().metadata()?.permissions();
     perm.set_readonly(true);
-    file.set_permissions(perm)
+    tmp.set_permissions(perm)
 }
 
 #[cfg(test)]
@@ -716,7 +723,7 @@ mod tests {
                     &id,
                     store.open(&id).expect("open"),
                     good.len() as u64,
-                    out.file_mut(),
+                    &mut out,
                     &out_path,
                 )
                 .expect("copy");
@@ -746,7 +753,7 @@ mod tests {
                         &id,
                         store.open(&id).expect("open"),
                         good.len() as u64,
-                        out.file_mut(),
+                        &mut out,
                         &out_path
                     )
                     .map(|_| ())
@@ -792,7 +799,8 @@ mod tests {
         wrong.write(b"remote bytez").expect("write");
         assert!(matches!(wrong.finish(&store), Err(Error::Corrupt { .. })));
         assert!(!store.contains(&id));
-        assert_eq!(fs::read_dir(store.tmp_dir()).expect("tmp").count(), 0);
+        let session = store.temps().session().expect("session");
+        assert_eq!(fs::read_dir(session).expect("tmp").count(), 0);
         let mut right = store.incoming(id).expect("incoming");
         right.write(b"remote ").expect("write");
         right.write(b"bytes").expect("write");

@@ -15,7 +15,6 @@ use std::path::Path;
 use super::follow::{self, Following};
 use super::pin::{ensure_local, repin};
 use super::{Error, git_of};
-use crate::atomic;
 use crate::git::pin::{self, Pin};
 use crate::hash::ObjectId;
 use crate::history::merge::{self as history_merge, Joined, MergeCommit, Strategy};
@@ -262,10 +261,14 @@ pub fn merge_driver(
         return Ok(DriverOutcome::NotLocal);
     }
     let write = |text: String| {
-        atomic::write(ours_file, text.as_bytes()).map_err(|source| Error::Write {
-            path: ours_file.to_path_buf(),
-            source,
-        })
+        // git's file lies in the work tree: its temp file goes to dvx's temp area.
+        ws.repo()
+            .temps()
+            .write(ours_file, text.as_bytes())
+            .map_err(|source| Error::Write {
+                path: ours_file.to_path_buf(),
+                source,
+            })
     };
     let author = match who {
         Some(who) => who.clone(),

@@ -163,7 +163,7 @@ impl Backend {
         };
         if let RemoteUrl::Directory(path) = url {
             if create {
-                std::fs::create_dir_all(path).map_err(|e| Error::Build {
+                crate::atomic::create_dir_all(path).map_err(|e| Error::Build {
                     url: shown.clone(),
                     message: format!("cannot create {}: {e}", path.display()),
                 })?;

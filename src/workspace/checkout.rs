@@ -418,11 +418,12 @@ pub fn apply_checkout(
     } = plan;
 
     let marker = repo.local_file(MARKER);
-    atomic::write_durable(&marker, format!("{}\n", options.target).as_bytes())
+    lock.temps()
+        .write_durable(&marker, format!("{}\n", options.target).as_bytes())
         .map_err(write_err(&marker))?;
     for path in &in_the_way {
         let abs = path.to_fs_path(root);
-        fs::remove_file(&abs).map_err(write_err(&abs))?;
+        atomic::remove_file(&abs).map_err(write_err(&abs))?;
     }
     let mut report = CheckoutReport::default();
     let mut writes = Vec::new();
@@ -489,7 +490,7 @@ pub fn apply_checkout(
                     if real_dirs.lead_to(&path)
                         && fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir())
                     {
-                        fs::remove_file(&abs).map_err(write_err(&abs))?;
+                        atomic::remove_file(&abs).map_err(write_err(&abs))?;
                         prune_empty_dirs(root, &path);
                     }
                     index.remove_under(&path);
@@ -543,7 +544,7 @@ pub fn apply_checkout(
     }
     ws.write_index(lock, index)?;
     move_head(repo, lock, head, &options)?;
-    let _ = fs::remove_file(&marker);
+    let _ = atomic::remove_file(&marker);
     Ok(report)
 }
 
@@ -963,14 +964,14 @@ fn check_case_collisions(ws: &Workspace, listed: &[(RepoPath, Item)]) -> Result<
 }
 
 fn filesystem_is_case_insensitive(repo: &Repo) -> bool {
-    let dir = repo.store().tmp_dir();
-    let probe = dir.join(format!("CaseProbe-{}", std::process::id()));
+    let Ok(dir) = repo.temps().session() else {
+        return false;
+    };
+    let probe = dir.join("CaseProbe");
     if atomic::write(&probe, b"").is_err() {
         return false;
     }
-    let insensitive = dir
-        .join(format!("caseprobe-{}", std::process::id()))
-        .exists();
-    let _ = fs::remove_file(&probe);
+    let insensitive = dir.join("caseprobe").exists();
+    let _ = atomic::remove_file(&probe);
     insensitive
 }

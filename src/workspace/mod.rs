@@ -208,7 +208,7 @@ impl Workspace {
     /// Write the index, durably when the repository flushes, under the repository lock.
     pub fn write_index(&self, lock: &RepoLock, index: &mut Index) -> Result<(), Error> {
         debug_assert!(lock.guards(&self.repo), "the lock of another work tree");
-        Ok(index.write(self.repo.config().core.fsync)?)
+        Ok(index.write(lock.temps(), self.repo.config().core.fsync)?)
     }
 }
 
