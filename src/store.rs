@@ -352,28 +352,34 @@ impl Store {
     /// just reused (git freshens reused objects for the same reason).
     fn has_intact(&self, id: &ObjectId, size: u64) -> bool {
         match self.metadata(id) {
-            Some(m) if m.len() == size && self.verify(id).is_ok() => {
-                self.freshen(id, &m);
-                true
-            }
+            Some(m) if m.len() == size && self.verify(id).is_ok() => self.freshen(id, &m),
             _ => false,
         }
     }
 
     /// Set an object's mtime to now if it is older than an hour (rarely needed, and a
-    /// hard-linked checkout shares the mtime, so it is not touched every time).
-    fn freshen(&self, id: &ObjectId, metadata: &Metadata) {
+    /// hard-linked checkout shares the mtime, so it is not touched every time). Returns
+    /// whether the object is still there: a gc may have taken it since it was looked at,
+    /// and then the caller stores it again.
+    fn freshen(&self, id: &ObjectId, metadata: &Metadata) -> bool {
         let now = std::time::SystemTime::now();
         let old = metadata
             .modified()
             .ok()
             .and_then(|t| now.duration_since(t).ok())
             .is_some_and(|age| age > FRESHEN_AFTER);
+        if !old {
+            return true;
+        }
         let path = self.path(id);
-        if old && let Ok(file) = File::open(&path) {
-            // Best effort: an object that cannot be freshened is at worst collected by a
-            // gc racing this command, and `fsck` names it.
-            let _ = atomic::set_modified(&file, &path, now);
+        match File::open(&path) {
+            // Best effort: an object that cannot be freshened (a read-only store) is at
+            // worst collected by a gc racing this command, and `fsck` names it.
+            Ok(file) => {
+                let _ = atomic::set_modified(&file, &path, now);
+                true
+            }
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
         }
     }
 
@@ -486,6 +492,39 @@ impl Store {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Remove an object unless its modification time is young by `is_young` when it is
+    /// already out of the way (an `add` elsewhere may reuse it and freshen it at any
+    /// moment): it is renamed into this process's temp area first, then its time is
+    /// checked; a young one goes back, the rest is deleted. An `add` whose freshening
+    /// finds the object gone stores it again. Returns whether it was removed.
+    pub fn remove_unless_young(
+        &self,
+        id: &ObjectId,
+        is_young: &dyn Fn(io::Result<std::time::SystemTime>) -> bool,
+    ) -> Result<bool, Error> {
+        let path = self.path(id);
+        let aside = self.temps.temp_path().map_err(io_err(self.temps.path()))?;
+        match atomic::rename(&path, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+        let modified = fs::symlink_metadata(&aside).and_then(|m| m.modified());
+        if is_young(modified) {
+            // Freshened by a reuse between the caller's look and the rename: put it back
+            // (unless the reuser, finding it gone, stored it again already).
+            match atomic::hard_link(&aside, &path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(source) => return Err(Error::Io { path, source }),
+            }
+            let _ = atomic::remove_file(&aside);
+            return Ok(false);
+        }
+        atomic::remove_file(&aside).map_err(io_err(&aside))?;
+        Ok(true)
     }
 
     pub fn remove(&self, id: &ObjectId) -> Result<(), Error> {

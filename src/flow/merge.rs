@@ -114,7 +114,11 @@ fn merge_into_head(
     };
     Ok(
         match history_merge::join(repo, ours, options.theirs, &how)? {
-            Joined::UpToDate => MergeOutcome::UpToDate,
+            Joined::UpToDate => {
+                // A merge killed after moving HEAD, run again: its checkout is done.
+                workspace::settle_finished_checkout(repo, lock)?;
+                MergeOutcome::UpToDate
+            }
             Joined::FastForward => {
                 let message = format!("merge {}: fast-forward", options.name);
                 let report = workspace::switch(

@@ -107,6 +107,23 @@ pub struct CheckoutReport {
     pub gitignores_changed: Vec<std::path::PathBuf>,
 }
 
+/// Forget a `CHECKOUT` that names the commit HEAD is on: that checkout did all its work
+/// (files, index, HEAD) and was cut short only before removing it, so nothing is left to
+/// finish. Commands that find nothing to do (a merge that is up to date) call this, so
+/// `status` stops reporting an interrupted checkout. Returns whether it removed one.
+pub fn settle_finished_checkout(repo: &Repo, lock: &RepoLock) -> Result<bool, Error> {
+    debug_assert!(lock.guards(repo), "the lock of this work tree");
+    let Some(target) = interrupted_checkout(repo) else {
+        return Ok(false);
+    };
+    if repo.refs().head_commit()? != Some(target) {
+        return Ok(false);
+    }
+    let marker = repo.local_file(MARKER);
+    atomic::remove_file(&marker).map_err(write_err(&marker))?;
+    Ok(true)
+}
+
 /// The target of a checkout that did not finish in this work tree, if any.
 pub fn interrupted_checkout(repo: &Repo) -> Option<ObjectId> {
     interrupted_checkout_in(repo.local_dir())

@@ -31,7 +31,8 @@ pub use add::{AddReport, add};
 pub use changes::{Side, changes, content};
 pub use checkout::{
     CheckoutMode, CheckoutOptions, CheckoutPlan, CheckoutReport, HeadMove, apply_checkout,
-    checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout, switch,
+    checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout,
+    settle_finished_checkout, switch,
 };
 pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
 pub use materialize::Materializer;

@@ -165,6 +165,14 @@ impl Sandbox {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// A plain `std` command for git in `root`, sealed like every command.
+    pub fn git_std(&self) -> Command {
+        let mut cmd = Command::new("git");
+        self.seal(&mut cmd);
+        cmd.current_dir(&self.root);
+        cmd
+    }
+
     /// Run git with `args` in `root` without asserting anything.
     pub fn git_raw(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("git");
