@@ -18,14 +18,21 @@
 //!
 //! `DVX_SOAK=1` adds torn writes (`torn@N`: half of operation N's bytes, then death) and
 //! makes the error walk visit every operation instead of every third.
+//!
+//! On top, for what fault injection cannot reach (writes inside libraries, timing between
+//! threads), the same commands on a larger dataset are killed with SIGKILL after a random
+//! delay, with the same checks (`DVX_KILL_SEED` replays a run; the seed is printed).
+//! Those need no `failpoints` feature; the walks do.
 
-#![cfg(feature = "failpoints")]
+#![cfg_attr(not(feature = "failpoints"), allow(dead_code))]
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
@@ -72,6 +79,9 @@ struct Scenario {
     /// Running the command again is a new run of it (`dvx run` records one more run): the
     /// re-run may add a commit with the same files on top of the interrupted one's.
     repeats: bool,
+    /// Files the user's command writes itself (`dvx run`'s command): a kill inside that
+    /// command may leave them half written, as it would without dvx.
+    own_outputs: &'static [&'static str],
 }
 
 /// A file in the work tree: bytes and executable bit, or a symlink's target.
@@ -120,6 +130,7 @@ struct Finished {
     status: serde_json::Value,
     stage: serde_json::Value,
     log: String,
+    fsck: (Option<i32>, String),
 }
 
 fn finished(sb: &Sandbox) -> Finished {
@@ -128,6 +139,7 @@ fn finished(sb: &Sandbox) -> Finished {
         status: sb.status_json(),
         stage: serde_json::from_str(&sb.out(&["ls", "--json"])).expect("ls --json"),
         log: history(sb),
+        fsck: fsck(sb),
     }
 }
 
@@ -289,7 +301,6 @@ fn walk(scenario: &Scenario, fault: Fault, stride: usize) -> Walked {
         .count();
     assert!(operations > 0, "{}: no operation traced", scenario.name);
     let expected = finished(&sb);
-    let fsck_after = fsck(&sb);
     assert_eq!(
         left_in_tmp(&sb.root),
         Vec::<String>::new(),
@@ -338,61 +349,17 @@ fn walk(scenario: &Scenario, fault: Fault, stride: usize) -> Walked {
             }
         }
         walked.points += 1;
-        check_after_fault(&sb, &at, &before, &expected.files, &committed, &fsck_before);
-
-        // Run again: it completes (no stale lock, nothing half done in the way) and ends
-        // exactly where an uninterrupted run ends.
-        let rerun = match scenario.rerun {
-            Some(args) => dvx(args),
-            None => runner.clone(),
-        };
-        let again = run(&sb, scenario, &rerun, "");
-        if !again.status.success() {
-            let stderr = String::from_utf8_lossy(&again.stderr);
-            let done = scenario.done_already.is_some_and(|m| stderr.contains(m));
-            assert!(
-                done,
-                "{at}: the command does not complete when run again:\n{stderr}"
-            );
-        }
-        let mut now = finished(&sb);
-        if scenario.repeats {
-            // One more run on top: the same files and stage, a newer HEAD and pin.
-            now.status["head"] = expected.status["head"].clone();
-            now.status["pin"]["pinned"] = expected.status["pin"]["pinned"].clone();
-            now.log = expected.log.clone();
-            if let (Some(Node::File(..)), Some(want)) =
-                (now.files.get("dvx.lock"), expected.files.get("dvx.lock"))
-            {
-                now.files.insert("dvx.lock".into(), want.clone());
-            }
-        }
-        if now != expected {
-            for (what, a, b) in [
-                ("status", &now.status, &expected.status),
-                ("stage", &now.stage, &expected.stage),
-            ] {
-                assert_eq!(a, b, "{at}: {what} after the re-run");
-            }
-            assert_eq!(now.log, expected.log, "{at}: history after the re-run");
-            assert_eq!(
-                now.files.keys().collect::<Vec<_>>(),
-                expected.files.keys().collect::<Vec<_>>(),
-                "{at}: files after the re-run"
-            );
-            for (path, node) in &now.files {
-                assert!(
-                    expected.files.get(path) == Some(node),
-                    "{at}: {path} differs after the re-run"
-                );
-            }
-        }
-        assert_eq!(
-            left_in_tmp(&sb.root),
-            Vec::<String>::new(),
-            "{at}: temp files left after the re-run"
+        check_after_fault(
+            &sb,
+            &at,
+            &before,
+            &expected.files,
+            &committed,
+            &fsck_before,
+            scenario.own_outputs,
         );
-        assert_eq!(fsck(&sb), fsck_after, "{at}: fsck after the re-run");
+
+        complete_and_compare(&sb, scenario, &runner, &at, &expected);
     }
     eprintln!(
         "crash-walk {} {:?}: {} operations, {} points, {} finished early, {} reported",
@@ -404,6 +371,71 @@ fn walk(scenario: &Scenario, fault: Fault, stride: usize) -> Walked {
         walked.reported
     );
     walked
+}
+
+/// Run the command again after a fault: it completes (no stale lock, nothing half done in
+/// the way) and ends exactly where an uninterrupted run ends (`expected`), with no temp
+/// file left.
+fn complete_and_compare(
+    sb: &Sandbox,
+    scenario: &Scenario,
+    runner: &Runner,
+    at: &str,
+    expected: &Finished,
+) {
+    // Run again: it completes (no stale lock, nothing half done in the way) and ends
+    // exactly where an uninterrupted run ends.
+    let rerun = match scenario.rerun {
+        Some(args) => dvx(args),
+        None => runner.clone(),
+    };
+    let again = run(sb, scenario, &rerun, "");
+    if !again.status.success() {
+        let stderr = String::from_utf8_lossy(&again.stderr);
+        let done = scenario.done_already.is_some_and(|m| stderr.contains(m));
+        assert!(
+            done,
+            "{at}: the command does not complete when run again:\n{stderr}"
+        );
+    }
+    let mut now = finished(sb);
+    if scenario.repeats {
+        // One more run on top: the same files and stage, a newer HEAD and pin.
+        now.status["head"] = expected.status["head"].clone();
+        now.status["pin"]["pinned"] = expected.status["pin"]["pinned"].clone();
+        now.log = expected.log.clone();
+        if let (Some(Node::File(..)), Some(want)) =
+            (now.files.get("dvx.lock"), expected.files.get("dvx.lock"))
+        {
+            now.files.insert("dvx.lock".into(), want.clone());
+        }
+    }
+    if now != *expected {
+        for (what, a, b) in [
+            ("status", &now.status, &expected.status),
+            ("stage", &now.stage, &expected.stage),
+        ] {
+            assert_eq!(a, b, "{at}: {what} after the re-run");
+        }
+        assert_eq!(now.log, expected.log, "{at}: history after the re-run");
+        assert_eq!(now.fsck, expected.fsck, "{at}: fsck after the re-run");
+        assert_eq!(
+            now.files.keys().collect::<Vec<_>>(),
+            expected.files.keys().collect::<Vec<_>>(),
+            "{at}: files after the re-run"
+        );
+        for (path, node) in &now.files {
+            assert!(
+                expected.files.get(path) == Some(node),
+                "{at}: {path} differs after the re-run"
+            );
+        }
+    }
+    assert_eq!(
+        left_in_tmp(&sb.root),
+        Vec::<String>::new(),
+        "{at}: temp files left after the re-run"
+    );
 }
 
 /// `dvx fsck`'s verdict: exit code and the problems it found (not how many objects it
@@ -431,6 +463,7 @@ fn check_after_fault(
     after: &BTreeMap<String, Node>,
     committed: &BTreeSet<PathBuf>,
     fsck_before: &(Option<i32>, String),
+    own_outputs: &[&str],
 ) {
     let temps = temps_in_work_tree(&sb.root);
     assert!(
@@ -438,6 +471,9 @@ fn check_after_fault(
         "{at}: temp files in the work tree: {temps:?}"
     );
     for (path, node) in picture(&sb.root) {
+        if own_outputs.contains(&path.as_str()) {
+            continue;
+        }
         let known = before.get(&path) == Some(&node) || after.get(&path) == Some(&node);
         assert!(
             known,
@@ -457,8 +493,23 @@ fn check_after_fault(
 
 // ---- scenarios -------------------------------------------------------------------
 
+thread_local! {
+    /// Extra files per dataset: none for the walks (every operation is visited, so few
+    /// operations keep them fast), hundreds for random kills (so a command runs long
+    /// enough for a kill to land inside it).
+    static EXTRA_FILES: Cell<usize> = const { Cell::new(0) };
+}
+
 /// A small dataset: a few directories, an executable, a symlink; bytes depend on `seed`.
+/// Plus [`EXTRA_FILES`] more, spread over directories.
 fn dataset(sb: &Sandbox, seed: u64) {
+    for i in 0..EXTRA_FILES.get() {
+        let path = format!("data/bulk{:02}/f{i:04}.bin", i % 16);
+        sb.write(
+            &path,
+            &bytes(seed * 1_000_000 + i as u64, 500 + (i * 37) % 4000),
+        );
+    }
     for (i, path) in [
         "data/a.csv",
         "data/b.csv",
@@ -651,6 +702,7 @@ fn scenarios() -> Vec<Scenario> {
         done_already: None,
         rerun: None,
         repeats: false,
+        own_outputs: &[],
     };
     vec![
         plain("add", scenario_add),
@@ -671,6 +723,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             repeats: true,
+            own_outputs: &["out/features.bin"],
             ..plain("run", scenario_run)
         },
         Scenario {
@@ -701,6 +754,114 @@ fn soak() -> bool {
     std::env::var_os("DVX_SOAK").is_some()
 }
 
+/// splitmix64: reproducible random delays from a printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn kill_seed() -> u64 {
+    std::env::var("DVX_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+}
+
+/// Figures of one random-kill run.
+#[derive(Debug, Default)]
+struct Killed {
+    rounds: usize,
+    /// Kills that landed while the command ran (the rest came after it finished).
+    inside: usize,
+}
+
+/// Kill the scenario's command (its whole process group: git, its hooks, `run`'s
+/// command) after a random delay, `rounds` times, from the same starting state on a
+/// larger dataset; after each kill the same checks as the walks.
+fn kill_at_random(scenario: &Scenario, rounds: usize, seed: u64) -> Killed {
+    EXTRA_FILES.set(300);
+    let sb = Sandbox::git_and_dvx();
+    let runner = (scenario.setup)(&sb);
+    EXTRA_FILES.set(0);
+    let template = sb.root.with_file_name("template");
+    fs::rename(&sb.root, &template).expect("keep the template");
+    restore(&template, &sb.root);
+    let before = picture(&sb.root);
+    let committed = committed_objects(&sb.root);
+    let fsck_before = fsck(&sb);
+    let started = Instant::now();
+    let reference = run(&sb, scenario, &runner, "");
+    let took = started.elapsed();
+    assert!(
+        reference.status.success(),
+        "{}: the command fails:\n{}",
+        scenario.name,
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let expected = finished(&sb);
+    let mut rng = Rng(seed ^ scenario.name.len() as u64);
+    let mut killed = Killed::default();
+    for round in 0..rounds {
+        restore(&template, &sb.root);
+        // Up to a little past the uninterrupted run's duration: some kills land after
+        // the end, and those must pass too.
+        let span = (took.as_micros() as u64 * 13 / 10).max(1);
+        let delay = Duration::from_micros(rng.next() % span);
+        let mut child = command(&sb, scenario, &runner, "")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        let running = child.try_wait().expect("poll").is_none();
+        // SAFETY: kill(2) of the process group we just made; no memory is involved.
+        unsafe {
+            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        }
+        child.wait().expect("reap");
+        // Whatever else the group ran (a hook's dvx) is gone before anything is checked.
+        while unsafe { libc::kill(-(child.id() as i32), 0) } == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if running {
+            killed.inside += 1;
+        }
+        killed.rounds += 1;
+        let at = format!(
+            "{} (killed after {delay:?}, round {round}, DVX_KILL_SEED={seed})",
+            scenario.name
+        );
+        check_after_fault(
+            &sb,
+            &at,
+            &before,
+            &expected.files,
+            &committed,
+            &fsck_before,
+            scenario.own_outputs,
+        );
+        complete_and_compare(&sb, scenario, &runner, &at, &expected);
+    }
+    eprintln!(
+        "kill-walk {}: {} rounds, {} inside the command (seed {seed})",
+        scenario.name, killed.rounds, killed.inside
+    );
+    killed
+}
+
 /// Crash at every point, then fail every third operation (every one, and torn writes
 /// too, in soak mode).
 fn exercise(name: &str) {
@@ -713,66 +874,79 @@ fn exercise(name: &str) {
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_add() {
     exercise("add");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_add_of_a_large_file() {
     exercise("add-large");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_commit() {
     exercise("commit");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_checkout() {
     exercise("checkout");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_a_lazy_checkout() {
     exercise("checkout-lazy");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_a_forced_checkout() {
     exercise("checkout-force");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_a_restore() {
     exercise("restore");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_merge() {
     exercise("merge");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_gc() {
     exercise("gc");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_run() {
     exercise("run");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_reset() {
     exercise("reset");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_rm() {
     exercise("rm");
 }
 
 #[test]
+#[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_the_hooks_checkout() {
     exercise("hook-checkout");
 }
@@ -827,6 +1001,7 @@ fn pinned(sb: &Sandbox) -> String {
 /// `dvx.lock` left the pin naming the old commit, and running it again only said
 /// "nothing to commit": the pin stayed behind for good.
 #[test]
+#[cfg(feature = "failpoints")]
 fn commit_killed_before_repinning_repins_when_run_again() {
     let sb = Sandbox::git_and_dvx();
     sb.write("data/a.txt", b"a\n");
@@ -854,6 +1029,7 @@ fn commit_killed_before_repinning_repins_when_run_again() {
 /// again, said "Already up to date" and left `status` reporting an interrupted checkout
 /// forever.
 #[test]
+#[cfg(feature = "failpoints")]
 fn merge_killed_after_moving_head_reports_no_interrupted_checkout_when_run_again() {
     let sb = Sandbox::git_and_dvx();
     two_branches(&sb);
@@ -875,6 +1051,7 @@ fn merge_killed_after_moving_head_reports_no_interrupted_checkout_when_run_again
 /// follows) whose tree or parent it had already taken: fsck then reported the store
 /// damaged. Commits now go first, each before its parents.
 #[test]
+#[cfg(feature = "failpoints")]
 fn gc_killed_after_any_deletion_leaves_a_store_fsck_passes() {
     let sb = Sandbox::git_and_dvx();
     two_branches(&sb);
@@ -921,6 +1098,7 @@ fn gc_killed_after_any_deletion_leaves_a_store_fsck_passes() {
 /// append) had no newline, so the next move's record was glued to it and both were
 /// lost to readers.
 #[test]
+#[cfg(feature = "failpoints")]
 fn a_torn_reflog_record_costs_only_itself() {
     let sb = Sandbox::git_and_dvx();
     sb.write("data/a.txt", b"a\n");
@@ -964,5 +1142,32 @@ fn a_torn_reflog_record_costs_only_itself() {
             .next()
             .is_some_and(|head| head.split(' ').count() >= 6),
         "the last record is whole: {last:?}"
+    );
+}
+
+// ---- random kills ------------------------------------------------------------------
+
+/// Rounds per scenario: a few in CI, many in soak mode.
+fn kill_rounds() -> usize {
+    if soak() { 60 } else { 6 }
+}
+
+/// Every scenario, killed at random moments (the same seed for all, printed).
+#[test]
+fn kill_9_at_random_moments_of_every_writing_command() {
+    let seed = kill_seed();
+    let mut total = Killed::default();
+    for s in scenarios() {
+        let k = kill_at_random(&s, kill_rounds(), seed);
+        total.rounds += k.rounds;
+        total.inside += k.inside;
+    }
+    eprintln!(
+        "kill-walk total: {} rounds, {} inside a command (DVX_KILL_SEED={seed})",
+        total.rounds, total.inside
+    );
+    assert!(
+        total.inside * 2 >= total.rounds,
+        "most kills should land inside a command: {total:?}"
     );
 }
