@@ -26,6 +26,7 @@ mod git_integration;
 mod git_pin;
 mod hardening;
 mod history;
+mod hostile_trees;
 mod lineage;
 mod lineage_errors;
 mod merge_gc;
