@@ -27,6 +27,7 @@ mod git_pin;
 mod hardening;
 mod history;
 mod hostile_trees;
+mod hostile_worktree;
 mod lineage;
 mod lineage_errors;
 mod merge_gc;
