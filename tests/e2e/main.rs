@@ -19,6 +19,7 @@ mod concurrency;
 mod crash;
 mod crash_points;
 mod data_safety;
+mod disk_full;
 mod decoders;
 mod fixtures;
 mod follow_git;
