@@ -377,7 +377,11 @@ impl Store {
             // worst collected by a gc racing this command, and `fsck` names it.
             Ok(file) => {
                 let _ = atomic::set_modified(&file, &path, now);
-                true
+                // A gc may have moved the object aside between the open and the new time,
+                // judged it old and deleted it: the file then freshened is unlinked. Only
+                // an object still in place after the freshening is kept (a gc that moves
+                // it aside from now on sees it young and puts it back).
+                path.symlink_metadata().is_ok()
             }
             Err(e) => e.kind() != io::ErrorKind::NotFound,
         }

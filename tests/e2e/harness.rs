@@ -61,7 +61,7 @@ impl Sandbox {
         sb
     }
 
-    fn seal(&self, cmd: &mut Command) {
+    pub fn seal(&self, cmd: &mut Command) {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)

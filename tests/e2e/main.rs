@@ -35,6 +35,7 @@ mod merge_gc;
 mod merge_per_file;
 mod object_source;
 mod property;
+mod races;
 mod remote_conformance;
 mod reset;
 mod review;
