@@ -40,6 +40,7 @@ mod remote_conformance;
 mod reset;
 mod review;
 mod rough_edges;
+mod secrets;
 mod symlinked_dirs;
 mod tracked_paths;
 mod worktree_branches;
