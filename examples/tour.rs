@@ -5,7 +5,8 @@
 //! It builds dvx, makes a git repository with some training code, versions a
 //! generated dataset with dvx, pins each data version to a git commit, lets git hooks
 //! bring the right data back on `git checkout` and `git merge`, shares the store with a
-//! second git worktree, and checks the repository. Every command is printed with its
+//! second git worktree, shares the data through a directory remote (a teammate's `git
+//! clone` + `dvx pull`, and a lazy `dvx clone` without git), and checks the repository. Every command is printed with its
 //! output, and every claim the tour makes is checked: it exits non-zero if one fails.
 
 // The tour sets up its sandbox with plain `std::fs`; dvx's own writes go through
@@ -240,6 +241,46 @@ fn main() -> ExitCode {
     t.check(
         "the worktree has v1's labels without copying the store",
         v1 == labels(1),
+    );
+
+    section("Share it: a remote, dvx push, and a teammate's git clone + dvx pull");
+    let parent = t.root.parent().expect("parent").to_path_buf();
+    let remote = parent.join("shared-remote");
+    let remote = remote.to_str().expect("utf-8 path");
+    t.dvx(&["remote", "add", "origin", remote]);
+    t.git(&["add", ".dvx/config.toml"]);
+    t.git(&["commit", "-q", "-m", "share the data through a remote"]);
+    t.dvx(&["push"]);
+    let upstream = parent.join("upstream.git");
+    let upstream = upstream.to_str().expect("utf-8 path");
+    t.git(&["init", "-q", "--bare", "-b", "main", upstream]);
+    t.git(&["remote", "add", "up", upstream]);
+    t.git(&["push", "-q", "up", "main"]);
+    t.run_in(
+        &parent,
+        Path::new("git"),
+        &["clone", "-q", upstream, "teammate"],
+    );
+    let teammate = parent.join("teammate");
+    t.run_in(&teammate, &t.dvx, &["pull"]);
+    let theirs = std::fs::read_to_string(teammate.join("data/labels.csv")).unwrap_or_default();
+    t.check(
+        "the teammate has the data the code pins, fetched from the remote",
+        theirs == labels(2) && teammate.join("data/images/fish-extra.bin").exists(),
+    );
+
+    section("Without git: dvx clone --lazy, then dvx pull brings the bytes");
+    t.run_in(&parent, &t.dvx, &["clone", "--lazy", remote, "lazy-copy"]);
+    let lazy = parent.join("lazy-copy");
+    t.run_in(&lazy, &t.dvx, &["status"]);
+    t.check(
+        "a lazy clone has the history and no file bytes",
+        !lazy.join("data/labels.csv").exists(),
+    );
+    t.run_in(&lazy, &t.dvx, &["pull"]);
+    t.check(
+        "after dvx pull every file is there",
+        std::fs::read_to_string(lazy.join("data/labels.csv")).unwrap_or_default() == labels(2),
     );
 
     section("What changed, and a clean bill of health");

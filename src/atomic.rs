@@ -250,6 +250,22 @@ pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Like [`write`] for a file that holds secrets (`config.local.toml` with credentials):
+/// a new file is readable and writable by its owner only (0600); an existing one keeps
+/// its mode, which its owner chose.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = TempFile::replacing(path)?;
+    #[cfg(unix)]
+    if fs::symlink_metadata(path).is_err() {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.file()
+            .set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    tmp.write_all(bytes)?;
+    tmp.persist(path)?;
+    Ok(())
+}
+
 /// Create `path` with `bytes` only if nothing is there yet; `Ok(false)` if it existed.
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     let mut tmp = TempFile::new_in(parent_of(path))?;

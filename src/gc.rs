@@ -9,7 +9,9 @@
 //! what is reachable from a root is `history::reach`'s answer.
 //!
 //! Invariants: nothing younger than two hours is deleted, so gc never races a running
-//! `add` (or push); a root that cannot be read stops gc before anything is deleted.
+//! `add` (or push); a root that cannot be read stops gc before anything is deleted; a
+//! store shared with other clones (`core.store`) is never collected, since their roots
+//! are out of sight.
 
 use std::collections::HashMap;
 use std::fs;
@@ -37,6 +39,13 @@ pub enum Error {
         via: String,
         problem: String,
     },
+    /// The store is shared (`core.store`): other clones keep objects in it whose roots
+    /// gc cannot see, so deleting "unreachable" objects could take their data.
+    #[error(
+        "the object store {} is shared with other clones (core.store); gc cannot see what they need, so it deletes nothing",
+        dir.display()
+    )]
+    SharedStore { dir: std::path::PathBuf },
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -240,6 +249,15 @@ pub fn collect(
 ) -> Result<Report, Error> {
     debug_assert!(lock.guards(repo), "the lock of this work tree");
     let store = repo.store();
+    if repo.store_is_shared() {
+        return Err(Error::SharedStore {
+            dir: store
+                .objects_dir()
+                .parent()
+                .unwrap_or(store.objects_dir())
+                .to_path_buf(),
+        });
+    }
     let mut marker = Marker::new(store);
     mark_roots(repo, git, options, &mut marker)?;
     let (reachable, missing) = marker.finish();

@@ -29,3 +29,4 @@ pub mod gc;
 pub mod remote;
 pub mod flow;
 pub mod lineage;
+pub mod sync;

@@ -141,6 +141,25 @@ pub fn validate_name(name: &str, what: &'static str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Check a remote's name (`origin`): one component of a ref name, since it is the
+/// directory of its remote-tracking branches, `refs/remotes/<remote>/<branch>`.
+pub fn validate_remote_name(name: &str) -> Result<(), Error> {
+    validate_name(name, "remote")?;
+    if name.contains('/') {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            what: "remote",
+            why: "it contains '/'",
+        });
+    }
+    Ok(())
+}
+
+/// The remote-tracking ref of `branch` on `remote`: `refs/remotes/<remote>/<branch>`.
+pub fn remote_tracking(remote: &str, branch: &str) -> String {
+    format!("{REMOTES}{remote}/{branch}")
+}
+
 /// HEAD, refs and reflogs of one work tree.
 #[derive(Debug, Clone)]
 pub struct Refs {

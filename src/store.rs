@@ -99,6 +99,9 @@ pub enum Ingest {
 pub struct Store {
     objects: PathBuf,
     temps: TempArea,
+    /// Directories are made group-writable and setgid (`core.shared = "group"`), so
+    /// every member of the group can add, replace and delete objects.
+    group: bool,
 }
 
 impl Store {
@@ -119,7 +122,46 @@ impl Store {
         Store {
             objects,
             temps: TempArea::new(tmp),
+            group: false,
         }
+    }
+
+    /// The same store, shared with the group: directories it creates are group-writable
+    /// and setgid (objects stay read-only for everyone: they never change).
+    pub fn shared_with_group(mut self) -> Store {
+        self.group = true;
+        self
+    }
+
+    /// Create `objects/` and `tmp/` if they are absent (a store outside `.dvx/`, set by
+    /// `core.store`), group-writable when shared.
+    pub fn create_dirs(&self) -> Result<(), Error> {
+        for dir in [self.objects.as_path(), self.temps.path()] {
+            if !dir.is_dir() {
+                atomic::create_dir_all(dir).map_err(io_err(dir))?;
+            }
+            self.share_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Make a directory of the store group-writable and setgid, when shared (a
+    /// directory another user made is left alone: only its owner may change it).
+    fn share_dir(&self, dir: &Path) -> Result<(), Error> {
+        #[cfg(unix)]
+        if self.group {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let meta = fs::metadata(dir).map_err(io_err(dir))?;
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let mine = meta.uid() == unsafe { libc::geteuid() };
+            let mode = meta.permissions().mode() & 0o7777;
+            let wanted = mode | 0o2070;
+            if mine && mode != wanted {
+                atomic::set_permissions(dir, fs::Permissions::from_mode(wanted))
+                    .map_err(io_err(dir))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn objects_dir(&self) -> &Path {
@@ -407,7 +449,10 @@ impl Store {
         let fanout = dest
             .parent()
             .expect("object paths have a fan-out directory");
-        atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
+        if !fanout.exists() {
+            atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
+            self.share_dir(fanout)?;
+        }
         tmp.persist_new(&dest).map_err(io_err(&dest))
     }
 

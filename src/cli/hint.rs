@@ -6,12 +6,11 @@
 use std::io;
 
 use dvx::atomic::LockError;
-use dvx::{flow, gc, git, history, index, lineage, refs, repo, store, workspace};
+use dvx::{flow, gc, git, history, index, lineage, refs, remote, repo, store, sync, workspace};
 
-/// How to get objects made in another clone, for hints about missing data. dvx has no
-/// remotes yet, so this names no command: a hint must only name commands that exist.
-pub const BRING_OBJECTS: &str =
-    "copy the .dvx/objects/ of the clone that made it into this one (dvx cannot fetch yet)";
+/// How to get objects made in another clone, for hints about missing data: that clone
+/// pushes them, this one fetches (history) or pulls (history and bytes).
+pub const BRING_OBJECTS: &str = "push it from the clone that made it (dvx push), then run `dvx fetch` here (`dvx pull` also brings the files' bytes)";
 
 /// An error raised by the CLI itself, with its hint.
 #[derive(Debug)]
@@ -80,6 +79,12 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());
         }
+        if let Some(e) = cause.downcast_ref::<sync::Error>() {
+            return sync_hint(e);
+        }
+        if let Some(e) = cause.downcast_ref::<remote::Error>() {
+            return remote_hint(e);
+        }
         if let Some(e) = cause.downcast_ref::<lineage::Error>() {
             return lineage_hint(e);
         }
@@ -118,6 +123,122 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         }
         cause.downcast_ref::<io::Error>().and_then(io_hint)
     })
+}
+
+fn sync_hint(e: &sync::Error) -> Option<String> {
+    use sync::Error as E;
+    Some(match e {
+        E::NoRemote => "add one with `dvx remote add <name> <url>`".into(),
+        E::UnknownRemote { known, .. } if known.is_empty() => {
+            "add one with `dvx remote add <name> <url>`".into()
+        }
+        E::UnknownRemote { .. } => {
+            "`dvx remote list` shows the remotes; `dvx remote add <name> <url>` adds one".into()
+        }
+        E::RemoteExists(name) => format!(
+            "pick another name, or change its URL with `dvx remote set {name} url <url>`"
+        ),
+        E::UnknownSetting { .. } => "see `dvx remote set --help` for what each setting does".into(),
+        E::SecretNotLocal { remote, key } => format!(
+            "add --local: dvx remote set {remote} {key} <value> --local (or set it in the environment)"
+        ),
+        E::BadSetting { .. } => "give a value of the kind the setting takes".into(),
+        E::Rejected { kind, name, .. } => match kind {
+            remote::RefKind::Branch => format!(
+                "run `dvx fetch` and merge (`dvx merge <remote>/{name}`, or `dvx pull`), then push again"
+            ),
+            remote::RefKind::Tag => "run `dvx fetch` to see the remote's tags".into(),
+        },
+        E::TagMoved { .. } => {
+            "tags never move on a remote; tag the commit under a new name and push that".into()
+        }
+        E::Detached { what: "push" } => {
+            "name what to push (dvx push <remote> <branch or tag>), or check a branch out first (dvx checkout <branch>)".into()
+        }
+        E::Detached { .. } => "check a branch out first (dvx checkout <branch>)".into(),
+        E::Unborn(_) => {
+            "make the first commit with `dvx add <paths>` and `dvx commit -m <message>`".into()
+        }
+        E::NoSuchRef(_) => "`dvx branch` and `dvx tag` list what exists".into(),
+        E::NotOnRemote { .. } => {
+            "check the name; `dvx fetch` lists the remote's branches and tags".into()
+        }
+        E::BytesMissing { .. } => {
+            "push from the clone that has those files' bytes, or restore them there with `dvx add`; nothing was changed on the remote".into()
+        }
+        E::DanglingRef { .. } => {
+            "the remote is damaged: push that branch again from a clone that has the commit; nothing was changed here".into()
+        }
+        E::NoUpstream { remote, .. } => format!(
+            "publish the branch (dvx push {remote}), start from one the remote has (dvx checkout -b <branch> {remote}/<branch>), or in a git clone check out the data the code pins (dvx checkout --git HEAD); then pull again"
+        ),
+        E::NoIdentity => {
+            "set DVX_AUTHOR='Name <email>', or `git config --global user.name` and user.email"
+                .into()
+        }
+        E::CloneTarget { .. } => "choose a new directory, or an empty one".into(),
+        E::PinnedNotAnywhere { .. } => format!(
+            "the pushed code would name data nobody can fetch; {BRING_OBJECTS}, or skip this check with `git push --no-verify`"
+        ),
+        E::Remote(e) => return remote_hint(e),
+        E::Flow(e) => return flow_hint(e),
+        E::Workspace(e) => return workspace_hint(e),
+        E::History(e) => return history_hint(e),
+        E::Repo(e) => return repo_hint(e),
+        E::Refs(e) => return refs_hint(e),
+        E::Store(e) => return store_hint(e),
+        E::Git(e) => return git_hint(e),
+        E::Pin(e) => return pin_hint(e),
+    })
+}
+
+fn remote_hint(e: &remote::Error) -> Option<String> {
+    use remote::Error as E;
+    use remote::settings::Error as S;
+    Some(match e {
+        E::Url(_) => "a remote is a directory, file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix".into(),
+        E::Settings(S::SecretInTracked { .. }) => "move them to .dvx/config.local.toml (dvx remote set <name> <key> <value> --local), remove them from .dvx/config.toml, and change those credentials if that file was ever committed".into(),
+        E::Settings(S::NoSuchRemote { .. }) => "`dvx remote list` shows the remotes".into(),
+        E::Settings(S::NoUrl { name }) => format!("give it one: dvx remote set {name} url <url>"),
+        E::Settings(S::BadValue { remote, key, .. }) => {
+            format!("fix it: dvx remote set {remote} {key} <value>")
+        }
+        E::Settings(S::Url(_)) => "fix the URL: dvx remote set <name> url <url>".into(),
+        E::Backend(b) => backend_hint(b),
+        E::Manifest(remote::layout::ManifestError::Newer { .. }) => {
+            "upgrade dvx to use this remote".into()
+        }
+        E::Manifest(_) => "the remote's dvx-remote.toml is damaged; fix it by hand (docs/format.md, Remote layout)".into(),
+        E::NotInitialised { .. } => "check the URL (`dvx remote list`); an empty remote becomes a dvx remote with `dvx push`".into(),
+        E::Refs(remote::refs::Error::Moved { .. }) => {
+            "run `dvx fetch` and merge, then push again".into()
+        }
+        E::Refs(remote::refs::Error::Corrupt { .. }) => {
+            "the remote is damaged; fix or remove that ref file on the remote".into()
+        }
+        E::Refs(_) => "use letters, digits, '-', '_', '.' and '/'".into(),
+        E::Transfer(remote::transfer::Error::Missing { .. }) => {
+            "push from the clone that has those objects".into()
+        }
+        E::Transfer(remote::transfer::Error::Store(e)) => return store_hint(e),
+        E::Transfer(remote::transfer::Error::Backend(b)) => backend_hint(b),
+        E::Transfer(_) => "the remote's copy is missing or damaged; push it again from a clone that has it; nothing damaged was stored here".into(),
+        E::Runtime(_) => "the system is short of threads or memory; try again".into(),
+    })
+}
+
+fn backend_hint(e: &remote::backend::Error) -> String {
+    use remote::backend::Error as B;
+    match e {
+        B::Unreachable { .. } => "check the URL, the endpoint (dvx remote set <name> endpoint <url>, or AWS_ENDPOINT_URL) and the network, then run the command again".into(),
+        B::Denied { .. } => "check the credentials: the AWS_*, GOOGLE_* or AZURE_* environment variables, your cloud profile, or `dvx remote set <name> <key> <value> --local`".into(),
+        B::NoDirectory { .. } => "create the directory, or point the remote elsewhere (dvx remote set <name> url <path>)".into(),
+        B::NoConditionalCreate { .. } => "use a store that refuses a second create of a key (S3, GCS, Azure, a local directory, MinIO…)".into(),
+        B::Build { .. } | B::Profile { .. } => {
+            "check the remote's settings (`dvx remote list`) and the cloud environment variables".into()
+        }
+        B::Store { .. } => "check that the bucket or container exists and that the URL names it (`dvx remote list`)".into(),
+    }
 }
 
 fn flow_hint(e: &flow::Error) -> Option<String> {
@@ -320,6 +441,9 @@ fn gc_hint(e: &gc::Error) -> Option<String> {
     Some(match e {
         E::RootUnreadable { .. } => {
             "run `dvx fsck` to list damaged or missing objects; restore them from a copy of the repository, then run gc again".into()
+        }
+        E::SharedStore { .. } => {
+            "run gc without core.store (in a clone with its own store), or delete the shared store when no clone needs it".into()
         }
         E::Store(e) => return store_hint(e),
         E::Refs(e) => return refs_hint(e),

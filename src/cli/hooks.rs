@@ -127,8 +127,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
         std::io::stdin()
             .read_to_string(&mut input)
             .context("cannot read the refs being pushed")?;
-        flow_hooks::pre_push(&ws, &input)?;
-        return Ok(ExitCode::SUCCESS);
+        return pre_push(ctx, &ws, &input);
     }
     if !matches!(name, "post-checkout" | "post-merge" | "post-rewrite") {
         return Err(Hinted::usage(
@@ -207,6 +206,28 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
             }
         }
         HookOutcome::Switched(switched) => super::checkout::announce(ctx, &ws, switched, false)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// pre-push: with a default remote, push the data the pushed commits pin (as git-lfs
+/// does); without one, refuse a push whose pinned data is not here.
+fn pre_push(ctx: &Ctx, ws: &Workspace, input: &str) -> Result<ExitCode> {
+    let connected = match dvx::sync::connect(ws, None, &super::transfer::environment()) {
+        Ok(connected) => Some(connected),
+        Err(dvx::sync::Error::NoRemote) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let bars = ctx.progress();
+    let report = dvx::sync::pre_push::pre_push(ws, connected.as_ref(), input, &bars)?;
+    if let Some(remote) = &report.remote
+        && report.stats.objects > 0
+        && !ctx.quiet
+    {
+        eprintln!(
+            "dvx: {} (the data the pushed commits pin, to {remote})",
+            super::transfer::summary("pushed", ("object", "objects"), &report.stats)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use dvx::hash::ObjectId;
 use dvx::history::log::{Walk, touches};
 use dvx::object::Commit;
-use dvx::refs::{HEADS, Head, TAGS};
+use dvx::refs::{HEADS, Head, REMOTES, TAGS};
 use dvx::repo::Repo;
 use dvx::workspace::resolve_path;
 use serde::Serialize;
@@ -67,7 +67,7 @@ impl JsonCommit {
     }
 }
 
-/// Branch, tag and HEAD names by commit, for decorating output.
+/// Branch, remote-tracking branch, tag and HEAD names by commit, for decorating output.
 pub fn decorations(repo: &Repo) -> Result<HashMap<ObjectId, Vec<String>>> {
     let mut map: HashMap<ObjectId, Vec<String>> = HashMap::new();
     let head = repo.refs().read_head()?;
@@ -82,6 +82,11 @@ pub fn decorations(repo: &Repo) -> Result<HashMap<ObjectId, Vec<String>>> {
             short
         };
         map.entry(id).or_default().push(label);
+    }
+    for (name, id) in repo.refs().list(REMOTES)? {
+        map.entry(id)
+            .or_default()
+            .push(name.trim_start_matches(REMOTES).to_owned());
     }
     for (name, id) in repo.refs().list(TAGS)? {
         map.entry(id)

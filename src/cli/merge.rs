@@ -88,7 +88,7 @@ struct JsonMerge {
     resolved: Vec<String>,
 }
 
-fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
+pub fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
     if json {
         let out = match outcome {
             MergeOutcome::UpToDate => JsonMerge {

@@ -21,9 +21,11 @@ mod add;
 mod branch;
 mod cat;
 mod checkout;
+mod clone;
 mod commit;
 mod completion;
 mod diff;
+mod fetch;
 mod follow;
 mod fsck;
 mod gc;
@@ -34,7 +36,10 @@ mod log;
 mod ls;
 mod merge;
 mod pin;
+mod pull;
+mod push;
 mod record;
+mod remote;
 mod render;
 mod reproduce;
 mod reset;
@@ -46,6 +51,7 @@ mod show;
 mod status;
 mod tag;
 mod trace;
+mod transfer;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -108,6 +114,16 @@ enum Command {
     Checkout(checkout::Args),
     /// Merge another branch or commit into the current one.
     Merge(merge::Args),
+    /// Add, list, remove, rename remotes, and change their settings.
+    Remote(remote::Args),
+    /// Send commits and their data to a remote, then move its branches and tags.
+    Push(push::Args),
+    /// Bring a remote's branches, tags and history (never file contents).
+    Fetch(fetch::Args),
+    /// Fetch, merge the current branch with its upstream, and fetch every file's bytes.
+    Pull(pull::Args),
+    /// Create a repository (without git) from a remote and check out its default branch.
+    Clone(clone::Args),
     /// Run a command and record its lineage: deps, code, command, outs.
     Run(run::Args),
     /// Record the lineage of a run that happened elsewhere.
@@ -346,6 +362,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tag(args) => tag::run(&ctx, args),
         Command::Checkout(args) => checkout::run(&ctx, args),
         Command::Merge(args) => merge::run(&ctx, args),
+        Command::Remote(args) => remote::run(&ctx, args),
+        Command::Push(args) => push::run(&ctx, args),
+        Command::Fetch(args) => fetch::run(&ctx, args),
+        Command::Pull(args) => pull::run(&ctx, args),
+        Command::Clone(args) => clone::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Record(args) => record::run(&ctx, args),
         Command::Runs(args) => runs::run(&ctx, args),

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::refs::Head;
+use dvx::sync::upstream::Tracking;
 use dvx::workspace::{self, Change, PinState, Status};
 use serde::Serialize;
 
@@ -24,13 +25,26 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let bars = ctx.progress();
     let status = workspace::status(&ws, &ctx.cwd, &args.paths, &bars)?;
+    // Only a line of the report depends on it: a history that cannot be walked (damage
+    // fsck reports) leaves it out rather than failing the status.
+    let upstream = match dvx::sync::upstream::tracking(&ws) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("warning: cannot compare with the upstream branch: {e}");
+            None
+        }
+    };
     if args.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&JsonStatus::from(&status))?
-        );
+        let mut json = JsonStatus::from(&status);
+        json.upstream = upstream.as_ref().map(|t| JsonUpstream {
+            name: &t.upstream,
+            commit: t.upstream_commit.to_hex(),
+            ahead: t.ahead,
+            behind: t.behind,
+        });
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print_text(&status);
+        print_text(&status, upstream.as_ref());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -63,6 +77,16 @@ struct JsonStatus<'a> {
     not_ignored: Vec<&'a str>,
     pin: JsonPin,
     interrupted_checkout: Option<String>,
+    upstream: Option<JsonUpstream<'a>>,
+}
+
+/// The branch against its upstream (the default remote's branch of the same name).
+#[derive(Serialize)]
+struct JsonUpstream<'a> {
+    name: &'a str,
+    commit: String,
+    ahead: usize,
+    behind: usize,
 }
 
 fn changes(list: &[Change]) -> Vec<JsonChange<'_>> {
@@ -114,6 +138,32 @@ impl<'a> From<&'a Status> for JsonStatus<'a> {
             not_ignored: s.not_ignored.iter().map(|p| p.as_str()).collect(),
             pin,
             interrupted_checkout: s.interrupted_checkout.map(|c| c.to_hex()),
+            upstream: None,
+        }
+    }
+}
+
+/// As `git status` says it.
+fn print_upstream(t: &Tracking) {
+    let commits = |n: usize| render::plural(n, "commit", "commits");
+    let name = &t.upstream;
+    match (t.ahead, t.behind) {
+        (0, 0) => outln!("Your branch is up to date with '{name}'."),
+        (ahead, 0) => {
+            outln!("Your branch is ahead of '{name}' by {}.", commits(ahead));
+            outln!("  (use \"dvx push\" to publish your local commits)");
+        }
+        (0, behind) => {
+            outln!(
+                "Your branch is behind '{name}' by {}, and can be fast-forwarded.",
+                commits(behind)
+            );
+            outln!("  (use \"dvx pull\" to update your local branch)");
+        }
+        (ahead, behind) => {
+            outln!("Your branch and '{name}' have diverged,");
+            outln!("and have {ahead} and {behind} different commits each, respectively.");
+            outln!("  (use \"dvx pull\" to merge the remote branch into yours)");
         }
     }
 }
@@ -138,10 +188,13 @@ fn print_section(title: &str, list: &[Change]) {
     outln!();
 }
 
-fn print_text(s: &Status) {
+fn print_text(s: &Status, upstream: Option<&Tracking>) {
     match &s.head {
         Head::Branch(_) => outln!("On branch {}", s.head.branch().unwrap_or("?")),
         Head::Detached(id) => outln!("HEAD detached at {}", id.short()),
+    }
+    if let Some(t) = upstream {
+        print_upstream(t);
     }
     if s.head_commit.is_none() {
         outln!("No commits yet");

@@ -388,6 +388,19 @@ impl GitRepo {
         self.git(&args).map(|_| ())
     }
 
+    /// The commits a push of `tip` sends (hex, newest first): those reachable from `tip`
+    /// and not from `old`, the remote ref's value before, when that commit is here;
+    /// otherwise not from any remote-tracking ref (as git-lfs's pre-push hook reckons).
+    pub fn commits_to_push(&self, tip: &str, old: Option<&str>) -> Result<Vec<String>, Error> {
+        let old = old.filter(|o| {
+            self.git(&["cat-file", "-e", &format!("{o}^{{commit}}")])
+                .is_ok()
+        });
+        let mut args = vec!["rev-list", tip, "--not"];
+        args.push(old.unwrap_or("--remotes"));
+        Ok(self.git(&args)?.lines().map(str::to_owned).collect())
+    }
+
     /// Run `git` in the work tree and return its standard output.
     pub fn git(&self, args: &[&str]) -> Result<String, Error> {
         run_git(&self.work_tree, args)

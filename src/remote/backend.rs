@@ -225,11 +225,12 @@ impl Backend {
     /// every secret scrubbed from its text.
     pub(crate) fn store_err(&self, source: object_store::Error) -> Error {
         let url = self.shown.clone();
-        let message = scrub(&error_chain(&source), &self.secrets);
+        let raw = scrub(&error_chain(&source), &self.secrets);
+        let message = one_line(&raw);
         match source {
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Error::Denied { url, message },
-            _ if is_denied(&message) => Error::Denied { url, message },
+            _ if is_denied(&raw) => Error::Denied { url, message },
             _ if is_unreachable(&source) => Error::Unreachable { url, message },
             _ => Error::Store { url, message },
         }
@@ -341,6 +342,30 @@ fn is_denied(message: &str) -> bool {
         ]
         .iter()
         .any(|code| message.contains(&format!("<Code>{code}</Code>")))
+}
+
+/// A store's error text on one line, as errors are shown: an XML error body (S3,
+/// Azure) is reduced to its code and message (`NoSuchBucket: The specified bucket does
+/// not exist`).
+fn one_line(message: &str) -> String {
+    let mut text = message.to_owned();
+    if let Some(at) = text.find("<?xml") {
+        let body = text[at..].to_owned();
+        let tag = |name: &str| {
+            body.split(&format!("<{name}>"))
+                .nth(1)
+                .and_then(|rest| rest.split(&format!("</{name}>")).next())
+                .map(str::to_owned)
+        };
+        let summary = match (tag("Code"), tag("Message")) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code,
+            _ => "(an XML error body)".to_owned(),
+        };
+        text.truncate(at);
+        text.push_str(&summary);
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether connecting failed or timed out (after the client's retries).
@@ -528,6 +553,16 @@ pub(crate) fn azure_builder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_errors_are_shown_on_one_line() {
+        let raw = "Error performing PUT http://h/b/k - Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>";
+        assert_eq!(
+            one_line(raw),
+            "Error performing PUT http://h/b/k - Server returned non-2xx status code: 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+        assert_eq!(one_line("a\n  b"), "a b");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Environment {
         pairs

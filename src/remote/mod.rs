@@ -322,6 +322,44 @@ impl Remote {
         Ok(count)
     }
 
+    /// Which of `ids` the remote holds neither packed nor as a large object (a ref that
+    /// points at a commit the remote lacks is checked this way before anything is
+    /// fetched). Uses the indexes kept by [`Self::load_indexes`], else finds the ids with
+    /// ranged reads of the indexes; one HEAD per id that no index names.
+    pub fn missing(&self, ids: &[ObjectId]) -> Result<Vec<ObjectId>, Error> {
+        let kept = self.index.lock().expect("index lock").clone();
+        let index = match kept {
+            Some(index) if index.is_complete() => index,
+            _ => Arc::new(
+                self.runtime
+                    .block_on(transfer::catalog::index(
+                        &self.backend,
+                        self.cache.as_ref(),
+                        self.options.jobs.max(1),
+                        Some(ids),
+                    ))?
+                    .0,
+            ),
+        };
+        let unpacked: Vec<ObjectId> = ids
+            .iter()
+            .filter(|id| index.locate(id).is_none())
+            .copied()
+            .collect();
+        Ok(self.runtime.block_on(async {
+            let mut missing = Vec::new();
+            for id in unpacked {
+                let key = self.backend.key(&layout::large_key(&id));
+                match self.backend.store().head(&key).await {
+                    Ok(_) => {}
+                    Err(object_store::Error::NotFound { .. }) => missing.push(id),
+                    Err(e) => return Err(self.backend.store_err(e)),
+                }
+            }
+            Ok(missing)
+        })?)
+    }
+
     /// Read `len` bytes of `id` from `offset` without storing them (for `cat` and a
     /// mount), verified against the id. Uses the indexes kept by [`Self::load_indexes`],
     /// else finds the id with ranged reads of the indexes.

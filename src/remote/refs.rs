@@ -28,7 +28,7 @@ pub const SEQ_WIDTH: usize = 20;
 const TOMBSTONE: &str = "deleted\n";
 
 /// Branches or tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RefKind {
     Branch,
     Tag,

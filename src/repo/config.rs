@@ -92,7 +92,26 @@ pub struct Core {
     /// dvx's current branch follows git's branch switches (`git checkout`, `git switch`).
     #[serde(default = "yes")]
     pub follow_git_branch: bool,
+    /// Where the object store lives when it is not `.dvx/` (a directory several clones
+    /// on one machine share, as DVC's shared cache); relative to the work-tree top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// `group`: the store's directories are group-writable (and setgid), so every
+    /// member of the group can add and remove objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<String>,
 }
+
+impl Core {
+    /// Whether the store is shared with the group (`core.shared = "group"`). Checked when
+    /// the config is read: any other value is refused.
+    pub fn shared_with_group(&self) -> bool {
+        self.shared.as_deref() == Some(SHARED_GROUP)
+    }
+}
+
+/// The one value `core.shared` takes.
+pub const SHARED_GROUP: &str = "group";
 
 impl Default for Core {
     fn default() -> Self {
@@ -103,6 +122,8 @@ impl Default for Core {
             git: true,
             remote: None,
             follow_git_branch: true,
+            store: None,
+            shared: None,
         }
     }
 }

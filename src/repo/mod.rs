@@ -11,6 +11,7 @@
 //! state is a fresh clone, not an error: opening it creates that state.
 
 pub mod config;
+pub mod config_file;
 
 use std::fs;
 use std::io;
@@ -24,6 +25,7 @@ use crate::refs::{Expected, Head, Refs};
 use crate::store::Store;
 
 pub use config::{Config, LinkKind};
+pub use config_file::ConfigFile;
 
 /// Name of the repository directory.
 pub const DVX_DIR: &str = ".dvx";
@@ -269,9 +271,20 @@ fn read_config(dvx: &Path) -> Result<Config, Error> {
             message: e.message().to_owned(),
         })?;
     LinkKind::parse_list(&config.core.link).map_err(|message| Error::Config {
-        path: blame,
+        path: blame.clone(),
         message: format!("core.link: {message}"),
     })?;
+    if let Some(shared) = &config.core.shared
+        && shared != config::SHARED_GROUP
+    {
+        return Err(Error::Config {
+            path: blame,
+            message: format!(
+                "core.shared: '{shared}' is not a valid value (expected \"{}\")",
+                config::SHARED_GROUP
+            ),
+        });
+    }
     Ok(config)
 }
 
@@ -318,7 +331,7 @@ impl Repo {
         if local != common {
             register_worktree(&local, &common)?;
         }
-        let store = Store::new(common.join("objects"), common.join("tmp"));
+        let store = open_store(root, &common, &config)?;
         let lock_timeout = Duration::from_secs_f64(config.core.lock_timeout.max(0.0));
         let mut refs = Refs::new(common.clone(), local.clone());
         refs.set_lock_timeout(lock_timeout);
@@ -434,6 +447,25 @@ impl Repo {
         self.local.join(name)
     }
 
+    /// Whether the object store lives outside this repository (`core.store`), where other
+    /// clones may keep objects this one cannot see the roots of.
+    pub fn store_is_shared(&self) -> bool {
+        self.config.core.store.is_some()
+    }
+
+    /// The tracked `config.toml` and, if there is one, `config.local.toml`, each as its
+    /// own table (remote settings need to know which file a key came from: credentials
+    /// are allowed only in the local one).
+    pub fn config_tables(&self) -> Result<(toml::Table, Option<toml::Table>), Error> {
+        let path = self.local.join(CONFIG_FILE);
+        let tracked = read_toml(&path)?.ok_or_else(|| Error::Io {
+            path: path.clone(),
+            source: io::ErrorKind::NotFound.into(),
+        })?;
+        let local = read_toml(&self.local.join(LOCAL_CONFIG_FILE))?;
+        Ok((tracked, local))
+    }
+
     /// Flush new objects to stable storage, if configured to.
     pub fn flush_objects(&self) -> Result<(), crate::store::Error> {
         if self.config.core.fsync {
@@ -533,6 +565,32 @@ impl RepoLock {
     pub fn guards(&self, repo: &Repo) -> bool {
         self.local == repo.local
     }
+}
+
+/// The object store: `objects/` and `tmp/` of the shared `.dvx/`, or of `core.store`
+/// (relative to the main work tree's top), created if absent; group-writable with
+/// `core.shared = "group"`.
+fn open_store(root: &Path, common: &Path, config: &Config) -> Result<Store, Error> {
+    // A relative store is relative to the main work tree's top, so every linked work
+    // tree of the repository finds the same one.
+    let dir = match &config.core.store {
+        Some(dir) => common.parent().unwrap_or(root).join(dir),
+        None => common.to_path_buf(),
+    };
+    let mut store = Store::new(dir.join("objects"), dir.join("tmp"));
+    if config.core.shared_with_group() {
+        store = store.shared_with_group();
+    }
+    if config.core.store.is_some() || config.core.shared_with_group() {
+        store.create_dirs().map_err(|e| match e {
+            crate::store::Error::Io { path, source } => Error::Io { path, source },
+            other => Error::Io {
+                path: dir.clone(),
+                source: io::Error::other(other.to_string()),
+            },
+        })?;
+    }
+    Ok(store)
 }
 
 /// Record a linked work tree in the shared directory so gc can find its HEAD and index.

@@ -611,7 +611,8 @@ fn status_json_has_a_stable_shape() {
         "pinned": "c49d96c5a31113afd4dbd08c9bf821c19b59038fef0ddfa876c46f4c746453da",
         "message": null
       },
-      "interrupted_checkout": null
+      "interrupted_checkout": null,
+      "upstream": null
     }
     "#);
 }

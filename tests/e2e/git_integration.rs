@@ -427,7 +427,7 @@ fn bad_git_revisions_and_pins_are_named() {
     let before = sb.snapshot("data");
     let err = sb.fails(&["checkout", "--git", "HEAD"], 1);
     assert_contains(&err, &unknown[..10]);
-    assert_contains(&err, ".dvx/objects/");
+    assert_contains(&err, "then run `dvx fetch` here");
     assert_eq!(sb.snapshot("data"), before);
 }
 

@@ -42,5 +42,8 @@ mod review;
 mod rough_edges;
 mod secrets;
 mod symlinked_dirs;
+mod sync;
+mod sync_errors;
+mod sync_setup;
 mod tracked_paths;
 mod worktree_branches;

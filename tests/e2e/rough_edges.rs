@@ -436,10 +436,12 @@ fn hints_about_missing_data_name_only_commands_that_exist() {
     let sb = Sandbox::git_and_dvx();
     let commands = listed_commands(&sb);
     assert!(commands.contains(&"checkout".to_owned()), "{commands:?}");
-    assert!(
-        !commands.contains(&"pull".to_owned()),
-        "update this test once pull exists"
-    );
+    for remote_command in ["remote", "push", "fetch", "pull", "clone"] {
+        assert!(
+            commands.contains(&remote_command.to_owned()),
+            "{commands:?}"
+        );
+    }
     sb.write("data/a.txt", b"a\n");
     sb.ok(&["add", "data"]);
     sb.ok(&["commit", "-m", "first", "--git-add"]);
@@ -477,7 +479,7 @@ fn hints_about_missing_data_name_only_commands_that_exist() {
     stderrs.push(sb.fails(&["merge", "--git-conflict"], 1));
     for stderr in &stderrs {
         let (_, hint) = error_and_hint(stderr);
-        assert_contains(&hint, ".dvx/objects/");
+        assert_contains(&hint, "`dvx fetch`");
         assert_names_only(stderr, &commands);
     }
 }

@@ -10,6 +10,9 @@
 //! - s3s-fs 0.14.1 answers a HEAD or GET of a key that is also a "folder" with 500
 //!   instead of 404. dvx's layout never makes a key a folder, and nothing here or in
 //!   dvx treats a 500 as "absent".
+//! - s3s-fs creates a bucket on the first PUT into it, and answers a GET in a bucket
+//!   that does not exist with NoSuchKey; S3 answers NoSuchBucket (404) to both. The
+//!   server answers requests for any bucket but its own so.
 
 #![allow(dead_code)]
 
@@ -58,6 +61,7 @@ impl S3Server {
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let conditional = Arc::new(tokio::sync::Mutex::new(()));
+        let own_bucket = format!("/{bucket}");
         runtime.spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
@@ -65,11 +69,17 @@ impl S3Server {
                 };
                 let service = service.clone();
                 let conditional = Arc::clone(&conditional);
+                let own_bucket = own_bucket.clone();
                 tokio::spawn(async move {
                     let handler = service_fn(move |req: hyper::Request<Incoming>| {
                         let service = service.clone();
                         let conditional = Arc::clone(&conditional);
+                        let own_bucket = own_bucket.clone();
                         async move {
+                            let path = req.uri().path();
+                            if path != own_bucket && !path.starts_with(&format!("{own_bucket}/")) {
+                                return Ok(no_such_bucket());
+                            }
                             let req = req.map(s3s::Body::from);
                             // Conditional writes one at a time (see the module docs).
                             if req.headers().contains_key(hyper::header::IF_NONE_MATCH)
@@ -129,6 +139,17 @@ impl S3Server {
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
     }
+}
+
+/// S3's answer to a request for a bucket that does not exist.
+fn no_such_bucket() -> hyper::Response<s3s::Body> {
+    hyper::Response::builder()
+        .status(404)
+        .header("content-type", "application/xml")
+        .body(s3s::Body::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>".to_owned(),
+        ))
+        .expect("a valid response")
 }
 
 impl Drop for S3Server {

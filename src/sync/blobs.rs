@@ -1,0 +1,112 @@
+//! The bytes a commit needs, brought from a remote: for `dvx pull` (every path of the
+//! current commit made local), an eager `dvx clone`, and nothing else.
+//!
+//! Owns: which blobs are absent (through the local store as an
+//! [`crate::store::ObjectSource`]), one [`Remote::download`] of them (each verified
+//! before it enters the store) and one flush, and writing the not-fetched paths once
+//! their bytes are local. A remote-backed object source does the same for any reader;
+//! these functions are the sync flows' direct route to it.
+//!
+//! Invariant: a file already in the work tree at a not-fetched path (put there by hand)
+//! is never overwritten: it is reported as kept, as `status` reports it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use super::Error;
+use crate::hash::ObjectId;
+use crate::index::Kind;
+use crate::path::RepoPath;
+use crate::progress::Progress;
+use crate::remote::{Remote, TransferStats};
+use crate::repo::{Repo, RepoLock};
+use crate::store::source::distinct;
+use crate::workspace::{self, Workspace};
+
+/// The blobs of `commit`'s files whose bytes are not in the local store.
+pub fn absent_in_commit(repo: &Repo, commit: ObjectId) -> Result<Vec<ObjectId>, Error> {
+    let store = repo.store();
+    let tree = store.read_commit(&commit)?.tree;
+    let files = workspace::commit_files(store, tree, &RepoPath::root())?;
+    Ok(distinct(
+        &files
+            .iter()
+            .filter(|f| !f.local)
+            .map(|f| f.id())
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Download `ids` (those the store lacks) and flush them, before anything names them.
+pub fn download(
+    repo: &Repo,
+    remote: &Remote,
+    ids: &[ObjectId],
+    progress: &dyn Progress,
+) -> Result<TransferStats, Error> {
+    if ids.is_empty() {
+        return Ok(TransferStats::default());
+    }
+    let stats = remote.download(repo.store(), ids, progress)?;
+    if stats.objects > 0 {
+        repo.flush_objects()?;
+    }
+    Ok(stats)
+}
+
+/// What [`make_local`] did.
+#[derive(Debug, Default)]
+pub struct MadeLocal {
+    /// Files written into the work tree.
+    pub written: usize,
+    /// Not-fetched paths with a file of the user's in the way, left alone.
+    pub kept: Vec<RepoPath>,
+    pub stats: TransferStats,
+}
+
+/// Make every not-fetched path of the work tree local: download the absent blobs, then
+/// write the paths from the index (the current commit's versions).
+pub fn make_local(
+    ws: &Workspace,
+    lock: &RepoLock,
+    remote: &Remote,
+    progress: &dyn Progress,
+) -> Result<MadeLocal, Error> {
+    let repo = ws.repo();
+    let index = ws.load_index()?;
+    let absent = workspace::absent_files(&index, repo.store(), &[RepoPath::root()])?;
+    let mut report = MadeLocal::default();
+    let free = |path: &RepoPath| path.to_fs_path(ws.root()).symlink_metadata().is_err();
+    // A not-fetched entry with nothing in its place is written whole; where the user
+    // put something, only the files with nothing in their place are.
+    let mut targets: Vec<RepoPath> = Vec::new();
+    for entry in index.iter().filter(|e| e.not_fetched) {
+        if free(&entry.path) {
+            targets.push(entry.path.clone());
+        } else if entry.kind == Kind::Tree {
+            // Rare (a directory the user wrote into by hand): a scan is fine.
+            for file in absent.iter().filter(|f| f.path.is_within(&entry.path)) {
+                if free(&file.path) {
+                    targets.push(file.path.clone());
+                } else {
+                    report.kept.push(file.path.clone());
+                }
+            }
+        } else {
+            report.kept.push(entry.path.clone());
+        }
+    }
+    let kept: HashSet<&RepoPath> = report.kept.iter().collect();
+    let ids: Vec<ObjectId> = absent
+        .iter()
+        .filter(|f| !kept.contains(&f.path))
+        .map(|f| f.id())
+        .collect();
+    report.stats = download(repo, remote, &distinct(&ids), progress)?;
+    if !targets.is_empty() {
+        let paths: Vec<PathBuf> = targets.iter().map(|p| PathBuf::from(p.as_str())).collect();
+        let restored = workspace::restore(ws, lock, ws.root(), &paths, None, progress)?;
+        report.written = restored.restored.len();
+    }
+    Ok(report)
+}
