@@ -140,3 +140,136 @@ fn no_credential_reaches_output_or_any_file_dvx_writes() {
         FAKE_SECRETS.len()
     );
 }
+
+/// The same over remotes: a session of remote commands against the S3 server with its
+/// real test key, a wrong key and a key set with `remote set --local`, successes and
+/// failures, plain and `--json`: no key reaches any output, any file of either clone,
+/// anything git tracks, or the remote's own files.
+#[test]
+fn no_credential_reaches_remote_output_or_any_file() {
+    use crate::s3_server::{S3Server, SECRET_KEY};
+    const WRONG: &str = "dvx-wrong-secret-key-0123456789";
+    const LOCAL_SECRET: &str = "dvx-local-config-secret-0123456789";
+    let server = S3Server::start();
+    let url = server.url("team/data");
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/a.csv", b"a\n");
+    sb.write("data/big.bin", &bytes(3, 200_000));
+    let secrets = [SECRET_KEY, WRONG, LOCAL_SECRET];
+    let mut leaks = Vec::new();
+    let mut session = 0;
+    let mut scan =
+        |who: &Sandbox, env: &std::collections::BTreeMap<String, String>, args: &[&str]| {
+            let mut cmd = who.dvx_std();
+            cmd.envs(env);
+            let out = cmd.args(args).output().expect("run dvx");
+            session += 1;
+            for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                for s in secrets {
+                    if bytes.windows(s.len()).any(|w| w == s.as_bytes()) {
+                        leaks.push(format!("{s} in the {stream} of dvx {args:?}"));
+                    }
+                }
+            }
+            out
+        };
+    let good = server.env();
+    let wrong = server.env_with_secret(WRONG);
+    let ok = |out: std::process::Output, what: &str| {
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(
+        scan(&sb, &good, &["remote", "add", "origin", &url]),
+        "remote add",
+    );
+    ok(scan(&sb, &good, &["add", "data"]), "add");
+    ok(
+        scan(&sb, &good, &["commit", "-m", "v1", "--git-add"]),
+        "commit",
+    );
+    ok(scan(&sb, &good, &["push"]), "push");
+    ok(scan(&sb, &good, &["push", "--json"]), "push --json");
+    ok(scan(&sb, &good, &["fetch", "--json"]), "fetch");
+    ok(scan(&sb, &good, &["status", "--json"]), "status");
+    ok(
+        scan(&sb, &good, &["remote", "list", "--json"]),
+        "remote list",
+    );
+    // Wrong credentials: the errors name the remote, never the key.
+    for args in [&["push"][..], &["fetch"], &["pull"]] {
+        let out = scan(&sb, &wrong, args);
+        assert_eq!(out.status.code(), Some(1), "dvx {args:?} with a wrong key");
+    }
+    // A key kept in the local config: listed as ***, never printed, never tracked.
+    ok(
+        scan(
+            &sb,
+            &std::collections::BTreeMap::new(),
+            &[
+                "remote",
+                "set",
+                "--local",
+                "origin",
+                "secret_access_key",
+                LOCAL_SECRET,
+            ],
+        ),
+        "remote set --local",
+    );
+    ok(scan(&sb, &good, &["remote", "list"]), "remote list");
+    ok(
+        scan(&sb, &good, &["remote", "list", "--json"]),
+        "remote list --json",
+    );
+    let out = scan(
+        &sb,
+        &std::collections::BTreeMap::new(),
+        &["remote", "set", "origin", "secret_access_key", LOCAL_SECRET],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a credential into the tracked config is refused"
+    );
+    // A second clone, through clone, pull and a lazy pull.
+    let other = Sandbox::empty();
+    ok(scan(&other, &good, &["clone", &url, "."]), "clone");
+    ok(scan(&other, &good, &["pull"]), "pull");
+    ok(scan(&other, &good, &["status"]), "status in the clone");
+    sb.git(&["add", "-A"]);
+    sb.git(&["commit", "-q", "-m", "everything"]);
+    let tracked = sb.git(&["ls-files"]);
+    let local_config = ".dvx/config.local.toml";
+    assert!(
+        !tracked.contains(local_config),
+        "the local config is not tracked: {tracked}"
+    );
+    for dir in [&sb.root, &other.root, &server.bucket_dir()] {
+        for e in walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if !e.file_type().is_file() || e.path().ends_with(local_config) {
+                continue;
+            }
+            let bytes = std::fs::read(e.path()).expect("read");
+            for s in secrets {
+                if bytes.windows(s.len()).any(|w| w == s.as_bytes()) {
+                    leaks.push(format!("{s} in {}", e.path().display()));
+                }
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "credentials leaked:\n{}",
+        leaks.join("\n")
+    );
+    eprintln!(
+        "secrets: {session} remote commands, two clones and the remote's files scanned for 3 keys, none found"
+    );
+}
