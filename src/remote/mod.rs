@@ -180,7 +180,10 @@ impl Remote {
     pub fn manifest(&self) -> Result<Option<Manifest>, Error> {
         self.runtime.block_on(async {
             let key = self.backend.key(layout::MANIFEST);
-            let got = async { self.backend.store().get(&key).await?.bytes().await }.await;
+            let got = self
+                .backend
+                .retry_cut_reads(|| async { self.backend.store().get(&key).await?.bytes().await })
+                .await;
             match got {
                 Ok(bytes) => Ok(Some(Manifest::decode(self.url(), &bytes)?)),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
