@@ -34,12 +34,19 @@ mod dataset;
 mod limits;
 #[path = "dvx/measure.rs"]
 mod measure;
+#[path = "dvx/remote.rs"]
+mod remote;
 #[path = "dvx/report.rs"]
 mod report;
 #[path = "dvx/rng.rs"]
 mod rng;
 #[path = "dvx/scenarios.rs"]
 mod scenarios;
+// The S3 protocol server the tests use (s3s + s3s-fs, in this process).
+#[path = "../tests/e2e/s3_server.rs"]
+mod s3_server;
+#[path = "dvx/tiny.rs"]
+mod tiny;
 
 use std::fs;
 use std::path::Path;
@@ -144,21 +151,36 @@ fn run_scenarios(
         if sel.reports(Scenario::Dvc) {
             scenarios::dvc(runner, d, &chain, work, &mut report);
         }
+        if sel.reports(Scenario::AddLink) {
+            scenarios::add_link(runner, d, limits, work, &mut report);
+        }
+    }
+    if sel.reports(Scenario::Tiny) {
+        let files = if config.tiny > 0 {
+            config.tiny
+        } else {
+            1_000_000
+        };
+        tiny::run(runner, files, config.seed, work, &mut report);
     }
     scenarios::log(runner, config, work, &mut report);
+    remote::run(runner, config, work, &mut report);
     report
 }
 
-/// Every scenario except `log_10k` works on the generated dataset.
+/// Every scenario except `log_10k`, `tiny` and the remote ones (which make their own)
+/// works on the generated dataset.
 fn needs_dataset(sel: &Selection) -> bool {
     Scenario::ALL
         .into_iter()
-        .any(|s| s != Scenario::Log10k && sel.runs(s))
+        .any(|s| !matches!(s, Scenario::Log10k | Scenario::Tiny) && !s.is_remote() && sel.runs(s))
 }
 
 fn wanted_limits(sel: &Selection) -> Wanted {
     Wanted {
-        small: sel.reports(Scenario::AddSmall) || sel.reports(Scenario::RestoreAll),
+        small: sel.reports(Scenario::AddSmall)
+            || sel.reports(Scenario::RestoreAll)
+            || sel.reports(Scenario::AddLink),
         large: sel.reports(Scenario::AddLarge),
         git_status: sel.reports(Scenario::StatusNoop),
     }
@@ -213,6 +235,9 @@ fn config_json(config: &Config, generated: Option<&(Dataset, f64)>) -> Value {
         "large_bytes_total": dataset.map(Dataset::large_bytes),
         "generate_secs": generated.map(|(_, secs)| secs),
         "log_commits": config.log_commits,
+        "remote_files": config.remote_files,
+        "lazy_files": config.lazy_files,
+        "tiny_files": config.tiny,
         "scenarios": config.selection.names(),
         "cores": cores,
     })

@@ -2,12 +2,14 @@
 //!
 //! `cargo run --release --example tour`
 //!
-//! It builds dvx, makes a git repository with some training code, versions a
-//! generated dataset with dvx, pins each data version to a git commit, lets git hooks
-//! bring the right data back on `git checkout` and `git merge`, shares the store with a
-//! second git worktree, shares the data through a directory remote (a teammate's `git
-//! clone` + `dvx pull`, and a lazy `dvx clone` without git), and checks the repository. Every command is printed with its
-//! output, and every claim the tour makes is checked: it exits non-zero if one fails.
+//! It builds dvx and tells its main story end to end: a git repository with a tiny,
+//! deterministic training script; a generated dataset versioned with dvx and pinned to
+//! git commits; a training run recorded with `dvx run`; a data change and a retrain;
+//! `git checkout` and `git merge` bringing the right data along; a push to a directory
+//! remote; a fresh clone on "another machine" that checks out lazily, traces the first
+//! model back to its data and code, and reproduces its training, fetching only the
+//! files that training read. Every command is printed with its output, and every claim
+//! the tour makes is checked: it exits non-zero if one fails.
 
 // The tour sets up its sandbox with plain `std::fs`; dvx's own writes go through
 // `dvx::atomic`.
@@ -112,24 +114,66 @@ fn invoked_as_dvx() -> bool {
         .unwrap_or(false)
 }
 
-/// A small labelled image dataset: deterministic bytes, 200 samples in 4 classes.
+/// The labels: 400 images in 4 classes; version 2 relabels every tenth image a cat.
 fn labels(version: u32) -> String {
     let mut text = String::from("file,label\n");
-    for i in 0..200u32 {
+    for i in 0..IMAGES {
         let label = if version > 1 && i % 10 == 0 {
             "cat"
         } else {
             ["cat", "dog", "bird", "fish"][(i % 4) as usize]
         };
-        text.push_str(&format!("img{i:03}.bin,{label}\n"));
+        text.push_str(&format!("{},{label}\n", image(i)));
     }
     text
 }
 
+/// 400 images: the first 100 are the training split, the rest held out for evaluation.
+const IMAGES: u32 = 400;
+const TRAINING_IMAGES: u32 = 100;
+
+/// Where image `i` lives in the dataset.
+fn image(i: u32) -> String {
+    let split = if i < TRAINING_IMAGES {
+        "train"
+    } else {
+        "holdout"
+    };
+    format!("data/{split}/img{i:03}.bin")
+}
+
+/// A deterministic 4 KiB "image".
 fn sample(i: u32) -> Vec<u8> {
     (0..4096u32)
         .map(|j| (i.wrapping_mul(2654435761).wrapping_add(j * 40503) >> 13) as u8)
         .collect()
+}
+
+/// The "training": POSIX shell only, deterministic, and it reads the training split
+/// and the labels, never the held-out images. The "model" is a checksum of what it saw.
+const TRAIN_SH: &str = r#"#!/bin/sh
+# Train a (very small) classifier on data/train and data/labels.csv.
+set -e
+mkdir -p models
+{
+    echo "seen:"
+    cksum data/train/*.bin
+    echo "classes:"
+    grep train/ data/labels.csv | cut -d, -f2 | sort | uniq -c | tr -s ' '
+} > models/classifier.txt
+echo "trained on $(ls data/train | wc -l | tr -d ' ') images"
+"#;
+
+/// The number of object files in a store (`.dvx/objects/<2 hex>/<rest>`).
+fn object_count(store: &Path) -> usize {
+    std::fs::read_dir(store)
+        .map(|fans| {
+            fans.flatten()
+                .filter(|fan| fan.path().is_dir())
+                .map(|fan| std::fs::read_dir(fan.path()).map_or(0, |d| d.count()))
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn main() -> ExitCode {
@@ -138,16 +182,15 @@ fn main() -> ExitCode {
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let dvx = install_dvx(&dir.path().join("bin"));
-    let root = std::fs::canonicalize(dir.path())
-        .expect("canonical path")
-        .join("project");
+    let parent = std::fs::canonicalize(dir.path()).expect("canonical path");
+    let root = parent.join("project");
     std::fs::create_dir_all(&root).expect("mkdir");
     let t = Tour { dvx, root };
 
     section("A git repository with training code");
-    t.write("train.py", b"# trains a classifier on data/\n");
+    t.write("train.sh", TRAIN_SH.as_bytes());
     t.git(&["init", "-q", "-b", "main"]);
-    t.git(&["add", "train.py"]);
+    t.git(&["add", "train.sh"]);
     t.git(&["commit", "-q", "-m", "training code"]);
 
     section("dvx lives inside it");
@@ -157,41 +200,78 @@ fn main() -> ExitCode {
     t.dvx(&["install-hooks"]);
 
     section("Version a dataset: dvx add, dvx commit, and pin it in git");
-    for i in 0..200 {
-        t.write(&format!("data/images/img{i:03}.bin"), &sample(i));
+    for i in 0..IMAGES {
+        t.write(&image(i), &sample(i));
     }
     t.write("data/labels.csv", labels(1).as_bytes());
     t.dvx(&["add", "data"]);
     t.dvx(&["status"]);
-    t.dvx(&["commit", "-m", "200 images, first labels", "--git-add"]);
-    t.git(&["commit", "-q", "-m", "train on labels v1"]);
-    t.git(&["tag", "v1"]);
-    t.dvx(&["tag", "v1"]);
+    t.dvx(&["commit", "-m", "400 images, first labels", "--git-add"]);
+    t.git(&["commit", "-q", "-m", "data v1"]);
     let status = t.git(&["status", "--porcelain"]);
     t.check(
         "git never sees the data bytes (they are in .gitignore)",
         !status.contains("data/"),
     );
 
-    section("Relabel, commit a second version");
+    section("Train, and record what the model was made from");
+    t.dvx(&[
+        "run",
+        "-d",
+        "data/train",
+        "-d",
+        "data/labels.csv",
+        "-d",
+        "train.sh",
+        "-o",
+        "models",
+        "-m",
+        "train on labels v1",
+        "--",
+        "sh",
+        "train.sh",
+    ]);
+    let model_v1 = t.read("models/classifier.txt");
+    t.git(&["add", "dvx.lock", ".gitignore"]);
+    t.git(&["commit", "-q", "-m", "model v1"]);
+    t.git(&["tag", "v1"]);
+    t.dvx(&["tag", "v1"]);
+
+    section("Relabel, and retrain on the new data");
     t.write("data/labels.csv", labels(2).as_bytes());
     t.dvx(&["status"]);
-    t.dvx(&["diff", "--content"]);
-    t.dvx(&["add", "data"]);
+    t.dvx(&["diff", "--stat"]);
     t.dvx(&[
-        "commit",
+        "run",
+        "--add-deps",
+        "-d",
+        "data/train",
+        "-d",
+        "data/labels.csv",
+        "-d",
+        "train.sh",
+        "-o",
+        "models",
         "-m",
-        "relabel: every tenth image is a cat",
-        "--git-add",
+        "retrain: every tenth image is a cat",
+        "--",
+        "sh",
+        "train.sh",
     ]);
-    t.git(&["commit", "-q", "-m", "train on labels v2"]);
+    t.git(&["add", "dvx.lock"]);
+    t.git(&["commit", "-q", "-m", "model v2"]);
+    t.check(
+        "the retrained model differs from the first",
+        t.read("models/classifier.txt") != model_v1,
+    );
+    t.dvx(&["runs"]);
     t.dvx(&["log", "--oneline"]);
 
-    section("git checkout brings the data back (the hooks follow dvx.lock)");
+    section("git checkout brings the data and the model back (the hooks follow dvx.lock)");
     t.git(&["checkout", "-q", "v1"]);
     t.check(
-        "the labels are version 1 again",
-        t.read("data/labels.csv") == labels(1),
+        "labels and model are version 1 again",
+        t.read("data/labels.csv") == labels(1) && t.read("models/classifier.txt") == model_v1,
     );
     t.git(&["checkout", "-q", "main"]);
     t.check(
@@ -200,97 +280,124 @@ fn main() -> ExitCode {
     );
 
     section("Branches for data, and git merge merges the pinned data too");
-    t.git(&["checkout", "-q", "-b", "more-fish"]);
-    t.check(
-        "dvx follows git onto the new branch",
-        t.dvx(&["status", "--json"])
-            .contains("\"branch\": \"more-fish\""),
-    );
-    t.write("data/images/fish-extra.bin", &sample(9999));
-    t.dvx(&["add", "data"]);
-    t.dvx(&["commit", "-m", "one more fish", "--git-add"]);
-    t.git(&["commit", "-q", "-m", "more fish"]);
+    t.git(&["checkout", "-q", "-b", "notes"]);
+    t.write("data/README.txt", b"images are 4 KiB each\n");
+    t.dvx(&["add", "data/README.txt"]);
+    t.dvx(&["commit", "-m", "describe the data", "--git-add"]);
+    t.git(&["commit", "-q", "-m", "document the data"]);
     t.git(&["checkout", "-q", "main"]);
     t.check(
-        "main does not have the extra fish",
-        !t.root.join("data/images/fish-extra.bin").exists(),
+        "main does not have the note yet",
+        !t.root.join("data/README.txt").exists(),
     );
-    t.write("data/README.txt", b"images are 4 KiB each\n");
-    t.dvx(&["add", "data"]);
-    t.dvx(&["commit", "-m", "describe the data", "--git-add"]);
-    t.git(&["commit", "-q", "-m", "document data"]);
-    t.git(&["merge", "-q", "--no-edit", "more-fish"]);
+    t.git(&["merge", "-q", "--no-edit", "notes"]);
     t.check(
-        "after git merge both changes are there",
-        t.root.join("data/images/fish-extra.bin").exists()
-            && t.root.join("data/README.txt").exists(),
-    );
-    t.dvx(&["log", "--oneline", "-n", "4"]);
-
-    section("A second worktree checks out v1's data from the same store, lazily");
-    let other = t.root.parent().expect("parent").join("experiment");
-    t.git(&[
-        "worktree",
-        "add",
-        "-q",
-        other.to_str().expect("utf-8 path"),
-        "v1",
-    ]);
-    t.run_in(&other, &t.dvx, &["checkout", "--git", "HEAD", "--lazy"]);
-    let v1 = std::fs::read_to_string(other.join("data/labels.csv")).unwrap_or_default();
-    t.check(
-        "the worktree has v1's labels without copying the store",
-        v1 == labels(1),
+        "after git merge the note is there",
+        t.root.join("data/README.txt").exists(),
     );
 
-    section("Share it: a remote, dvx push, and a teammate's git clone + dvx pull");
-    let parent = t.root.parent().expect("parent").to_path_buf();
+    section("Share it: a directory remote; git push pushes the pinned data too");
     let remote = parent.join("shared-remote");
     let remote = remote.to_str().expect("utf-8 path");
     t.dvx(&["remote", "add", "origin", remote]);
     t.git(&["add", ".dvx/config.toml"]);
     t.git(&["commit", "-q", "-m", "share the data through a remote"]);
-    t.dvx(&["push"]);
     let upstream = parent.join("upstream.git");
     let upstream = upstream.to_str().expect("utf-8 path");
     t.git(&["init", "-q", "--bare", "-b", "main", upstream]);
     t.git(&["remote", "add", "up", upstream]);
-    t.git(&["push", "-q", "up", "main"]);
+    t.git(&["push", "-q", "up", "main", "v1"]);
+    t.dvx(&["push", "--all", "--tags"]);
+
+    section("A fresh training node: git clone, then a lazy checkout (no bytes yet)");
     t.run_in(
         &parent,
         Path::new("git"),
-        &["clone", "-q", upstream, "teammate"],
+        &["clone", "-q", upstream, "node"],
     );
-    let teammate = parent.join("teammate");
-    t.run_in(&teammate, &t.dvx, &["pull"]);
-    let theirs = std::fs::read_to_string(teammate.join("data/labels.csv")).unwrap_or_default();
+    let node = parent.join("node");
+    t.run_in(&node, &t.dvx, &["pull", "--lazy"]);
+    t.run_in(&node, &t.dvx, &["status"]);
+    let store = node.join(".dvx/objects");
+    let before = object_count(&store);
     t.check(
-        "the teammate has the data the code pins, fetched from the remote",
-        theirs == labels(2) && teammate.join("data/images/fish-extra.bin").exists(),
+        "the clone knows every version and holds no file bytes",
+        !node.join("data/labels.csv").exists() && !node.join("models/classifier.txt").exists(),
+    );
+    t.check(
+        "and git sees nothing to commit: the data is what the code pins",
+        t.run_in(&node, Path::new("git"), &["status", "--porcelain"])
+            .is_empty(),
     );
 
-    section("Without git: dvx clone --lazy, then dvx pull brings the bytes");
-    t.run_in(&parent, &t.dvx, &["clone", "--lazy", remote, "lazy-copy"]);
-    let lazy = parent.join("lazy-copy");
-    t.run_in(&lazy, &t.dvx, &["status"]);
-    t.check(
-        "a lazy clone has the history and no file bytes",
-        !lazy.join("data/labels.csv").exists(),
+    section("What made the first model? dvx trace follows it back");
+    let trace = t.run_in(
+        &node,
+        &t.dvx,
+        &["trace", "models/classifier.txt", "--rev", "v1"],
     );
-    t.run_in(&lazy, &t.dvx, &["pull"]);
     t.check(
-        "after dvx pull every file is there",
-        std::fs::read_to_string(lazy.join("data/labels.csv")).unwrap_or_default() == labels(2),
+        "the trace names the command, the training data and the code",
+        trace.contains("sh train.sh") && trace.contains("data/train") && trace.contains("train.sh"),
+    );
+
+    section("Reproduce its training data, run it again, and check the model");
+    let json = t.run_in(
+        &node,
+        &t.dvx,
+        &[
+            "reproduce",
+            "models/classifier.txt",
+            "--rev",
+            "v1",
+            "--into",
+            "../repro",
+            "--run",
+            "--check",
+            "--json",
+        ],
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| fail(&format!("reproduce --json: {e}")));
+    let fetched = object_count(&store) - before;
+    let dataset = (IMAGES + 1) as usize;
+    println!(
+        "  fetched {fetched} objects for {} inputs; the dataset has {dataset} files",
+        report["inputs"]
+    );
+    t.check(
+        "the rerun made the very same model",
+        report["identical"] == serde_json::Value::Bool(true)
+            && std::fs::read_to_string(parent.join("repro/models/classifier.txt"))
+                .unwrap_or_default()
+                == model_v1,
+    );
+    t.check(
+        "only what the training read was fetched: 100 images and the labels, not the 300 held out",
+        report["fetched"] == serde_json::json!(TRAINING_IMAGES + 1)
+            && fetched == (TRAINING_IMAGES + 1) as usize,
+    );
+    t.check(
+        "the held-out images were never downloaded",
+        !parent.join("repro/data/holdout").exists() && !node.join("data/holdout").exists(),
+    );
+
+    section("A whole copy when one is wanted: dvx pull brings every byte");
+    t.run_in(&node, &t.dvx, &["pull"]);
+    t.check(
+        "after dvx pull the node has the data and model of main",
+        std::fs::read_to_string(node.join("data/labels.csv")).unwrap_or_default() == labels(2)
+            && node.join("data/README.txt").exists(),
     );
 
     section("What changed, and a clean bill of health");
     t.dvx(&["diff", "--stat", "v1", "HEAD"]);
-    t.dvx(&["show", "--json", "HEAD~1"]);
     t.dvx(&["fsck"]);
+    t.run_in(&node, &t.dvx, &["fsck", "--remote"]);
     t.dvx(&["gc", "--dry-run"]);
     println!(
         "\nThe tour is over: every step above ran for real in {}.",
-        t.root.display()
+        parent.display()
     );
     ExitCode::SUCCESS
 }

@@ -35,6 +35,19 @@ impl Stat {
         }
     }
 
+    /// From a raw `stat` (a walk's `fstatat`): the same fields `from_metadata` takes.
+    #[cfg(unix)]
+    pub fn from_raw(st: &libc::stat) -> Stat {
+        Stat {
+            mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec,
+            ctime_ns: st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            size: st.st_size as u64,
+        }
+    }
+
     #[cfg(not(unix))]
     pub fn from_metadata(m: &Metadata) -> Stat {
         let ns = |t: std::io::Result<std::time::SystemTime>| {

@@ -94,6 +94,22 @@ pub enum Ingest {
     Changed,
 }
 
+/// What `adopt` did with one file.
+#[derive(Debug)]
+pub enum Adopt {
+    /// The file itself is now the object `id`: hard-linked into the store and read-only
+    /// (so the work-tree file is read-only too).
+    Linked { id: ObjectId, size: u64 },
+    /// The store already had these bytes intact; the file was not touched. `stat` is its
+    /// stat after reading.
+    Known { id: ObjectId, size: u64, stat: Stat },
+    /// The file changed while it was read; nothing was stored.
+    Changed,
+    /// The file cannot be hard-linked into the store (another file system, or one
+    /// without hard links): the caller copies it instead.
+    Unlinkable,
+}
+
 /// The local object store.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -380,6 +396,130 @@ impl Store {
             new,
             stat: after,
         })
+    }
+
+    /// Take a file into the store without copying its bytes: hash it (one read), then
+    /// hard-link that very file into the store as the object and make it read-only, as
+    /// DVC does when its cache type is a link. `before` is the caller's stat; if the file
+    /// differs from it after reading, or changes before it is linked, nothing is stored.
+    /// The caller turns the work-tree file into a link to the object where it is not one
+    /// already ([`Adopt::Known`]).
+    pub fn adopt(&self, path: &Path, before: &Stat) -> Result<Adopt, Error> {
+        let mut file = File::open(path).map_err(io_err(path))?;
+        let (id, size) = hash::hash_open_file(&mut file).map_err(io_err(path))?;
+        let after = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
+        drop(file);
+        if size != before.size || !before.same_content_state(&after) {
+            return Ok(Adopt::Changed);
+        }
+        if self.has_intact(&id, size) {
+            return Ok(Adopt::Known {
+                id,
+                size,
+                stat: after,
+            });
+        }
+        let tmp = self.temps.temp_path().map_err(io_err(self.temps.path()))?;
+        // The last look before linking: the link changes the inode's ctime, so an edit
+        // made after hashing could not be told apart later.
+        let now = fs::symlink_metadata(path).map(|m| Stat::from_metadata(&m));
+        if !now.is_ok_and(|now| now == after) {
+            return Ok(Adopt::Changed);
+        }
+        if let Err(e) = atomic::hard_link(path, &tmp) {
+            return match e.kind() {
+                io::ErrorKind::CrossesDevices
+                | io::ErrorKind::PermissionDenied
+                | io::ErrorKind::TooManyLinks
+                | io::ErrorKind::Unsupported => Ok(Adopt::Unlinkable),
+                _ => Err(io_err(path)(e)),
+            };
+        }
+        // The file becomes the object with its own modification time, and gc takes an
+        // unreferenced object that looks old: one gc in another work tree could delete it
+        // before this add's index names it. It enters the store young (as a reused object
+        // is freshened), which touches the user's file, the object's other name.
+        let freshened = self.enter_young(&tmp, &after);
+        let installed = freshened.and_then(|()| self.install_link(&tmp, &id, size));
+        let _ = atomic::remove_file(&tmp);
+        let give_back = || {
+            // The file is the user's again: writable, and of its own time, as it was.
+            let _ = set_mtime(path, after.mtime_ns);
+            set_mode(path, after.mode)
+        };
+        if installed.is_err() {
+            let _ = give_back(); // best effort: the error is what is reported
+        }
+        if !installed? {
+            // Another writer stored these bytes meanwhile: the file stays the user's.
+            give_back().map_err(io_err(path))?;
+            return Ok(Adopt::Known {
+                id,
+                size,
+                stat: Stat::from_metadata(&fs::symlink_metadata(path).map_err(io_err(path))?),
+            });
+        }
+        Ok(Adopt::Linked { id, size })
+    }
+
+    /// Give the hard link `tmp` (to a file whose stat is `stat`) a modification time of
+    /// now, if it is older than an hour (see [`Store::freshen`]), before it becomes an
+    /// object.
+    fn enter_young(&self, tmp: &Path, stat: &Stat) -> Result<(), Error> {
+        let now = std::time::SystemTime::now();
+        let age_ns = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64)
+            .saturating_sub(stat.mtime_ns);
+        if age_ns <= FRESHEN_AFTER.as_nanos() as i64 {
+            return Ok(());
+        }
+        let file = File::open(tmp).map_err(io_err(tmp))?;
+        atomic::set_modified(&file, tmp, now).map_err(io_err(tmp))
+    }
+
+    /// The object a symlink with target `target` (as written) points at, if it points
+    /// into this store at an intact object: such a link is one a symlink-mode `add` put
+    /// in place of a user's file. The object is freshened, as a reused object is.
+    pub fn linked_object(&self, target: &Path) -> Option<(ObjectId, u64)> {
+        let name = target.file_name()?.to_str()?;
+        let fanout = target.parent()?.file_name()?.to_str()?;
+        let id: ObjectId = format!("{fanout}{name}").parse().ok()?;
+        let path = self.path(&id);
+        let points_here =
+            target == path || fs::canonicalize(&path).is_ok_and(|canonical| canonical == target);
+        if !points_here {
+            return None;
+        }
+        let size = self.metadata(&id)?.len();
+        self.has_intact(&id, size).then_some((id, size))
+    }
+
+    /// Make the hard link `tmp` (in `tmp/`) the object `id`, read-only: replacing a damaged
+    /// copy, never an intact one. Returns whether it was installed; `tmp` is left for the
+    /// caller to remove.
+    fn install_link(&self, tmp: &Path, id: &ObjectId, size: u64) -> Result<bool, Error> {
+        set_mode(tmp, 0o444).map_err(io_err(tmp))?;
+        let dest = self.path(id);
+        if let Some(existing) = self.metadata(id) {
+            if existing.len() == size && self.verify(id).is_ok() {
+                return Ok(false);
+            }
+            atomic::rename(tmp, &dest).map_err(io_err(&dest))?;
+            return Ok(true);
+        }
+        let fanout = dest
+            .parent()
+            .expect("object paths have a fan-out directory");
+        if !fanout.exists() {
+            atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
+            self.share_dir(fanout)?;
+        }
+        match atomic::hard_link(tmp, &dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_err(&dest)(e)),
+        }
     }
 
     /// The store has this object intact: its size is right and its bytes hash to its id.
@@ -669,6 +809,28 @@ fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     tmp.set_permissions(fs::Permissions::from_mode(0o444))
 }
 
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    atomic::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+}
+
+/// Set the modification time of the file at `path` to `mtime_ns` (nanoseconds since the
+/// epoch, as [`Stat`] keeps it).
+fn set_mtime(path: &Path, mtime_ns: i64) -> io::Result<()> {
+    let since_epoch = std::time::Duration::from_nanos(mtime_ns.max(0) as u64);
+    let time = std::time::UNIX_EPOCH + since_epoch;
+    let file = File::open(path)?;
+    atomic::set_modified(&file, path, time)
+}
+
+#[cfg(not(unix))]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    let mut perm = fs::metadata(path)?.permissions();
+    perm.set_readonly(mode & 0o222 == 0);
+    atomic::set_permissions(path, perm)
+}
+
 #[cfg(not(unix))]
 fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     let mut perm = tmp.file().metadata()?.permissions();
@@ -771,6 +933,41 @@ mod tests {
             age(&store) < std::time::Duration::from_secs(600),
             "reusing the object freshened it"
         );
+    }
+
+    /// Regression: in link mode the new object is the user's own file, with the user's
+    /// modification time; an old file was an old object the moment it entered the store,
+    /// so a gc in another work tree could delete it before the add's index named it.
+    #[test]
+    fn an_adopted_old_file_enters_the_store_young_so_gc_beside_add_keeps_it() {
+        let (dir, store) = Store::scratch();
+        let src = dir.path().join("old");
+        atomic::write(&src, b"bytes of an old file").expect("write");
+        let three_hours_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        File::options()
+            .write(true)
+            .open(&src)
+            .expect("open")
+            .set_modified(three_hours_ago)
+            .expect("age the file");
+        let stat = Stat::from_metadata(&fs::symlink_metadata(&src).expect("stat"));
+        let Adopt::Linked { id, .. } = store.adopt(&src, &stat).expect("adopt") else {
+            panic!("the file is linked into the store");
+        };
+        // gc's rule: nothing younger than two hours is deleted.
+        let young = |modified: io::Result<std::time::SystemTime>| {
+            modified
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < std::time::Duration::from_secs(2 * 3600))
+        };
+        assert!(
+            !store.remove_unless_young(&id, &young).expect("gc"),
+            "a gc beside the add keeps the object it just adopted"
+        );
+        store.verify(&id).expect("the object is in place");
+        assert_eq!(fs::read(&src).expect("read"), b"bytes of an old file");
     }
 
     /// Replace an object's bytes in place of the read-only original (as a bad disk or a

@@ -19,10 +19,15 @@ pub enum Scenario {
     Memory,
     Log10k,
     Dvc,
+    RemoteSmall,
+    RemoteBulk,
+    LazyOne,
+    AddLink,
+    Tiny,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::AddSmall,
         Scenario::AddLarge,
         Scenario::StatusNoop,
@@ -32,6 +37,11 @@ impl Scenario {
         Scenario::Memory,
         Scenario::Log10k,
         Scenario::Dvc,
+        Scenario::RemoteSmall,
+        Scenario::RemoteBulk,
+        Scenario::LazyOne,
+        Scenario::AddLink,
+        Scenario::Tiny,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,7 +55,20 @@ impl Scenario {
             Scenario::Memory => "memory",
             Scenario::Log10k => "log_10k",
             Scenario::Dvc => "dvc",
+            Scenario::RemoteSmall => "remote_small",
+            Scenario::RemoteBulk => "remote_bulk",
+            Scenario::LazyOne => "lazy_one",
+            Scenario::AddLink => "add_link",
+            Scenario::Tiny => "tiny",
         }
+    }
+
+    /// The remote scenarios, which generate datasets of their own.
+    pub fn is_remote(self) -> bool {
+        matches!(
+            self,
+            Scenario::RemoteSmall | Scenario::RemoteBulk | Scenario::LazyOne
+        )
     }
 
     fn parse(name: &str) -> Option<Scenario> {
@@ -60,7 +83,9 @@ impl Scenario {
     fn needs(self) -> &'static [Scenario] {
         use Scenario::*;
         match self {
-            AddSmall | AddLarge | Log10k => &[],
+            AddSmall | AddLarge | Log10k | RemoteSmall | RemoteBulk | LazyOne | AddLink | Tiny => {
+                &[]
+            }
             StatusNoop | Commit => &[AddSmall, AddLarge],
             RestoreAll | Dvc => &[AddSmall],
             Checkout1pct => &[Commit, RestoreAll],
@@ -121,6 +146,12 @@ pub struct Config {
     pub selection: Selection,
     /// Commits made for `log_10k`.
     pub log_commits: usize,
+    /// Files pushed and pulled by `remote_small` and `remote_bulk`.
+    pub remote_files: usize,
+    /// Files of the commit `lazy_one` pulls one file from.
+    pub lazy_files: usize,
+    /// Tiny files of the `tiny` scenario (0: the scenario is off unless named).
+    pub tiny: usize,
     pub json_path: PathBuf,
     pub keep: bool,
     /// The dvx binary under test.
@@ -139,6 +170,9 @@ impl Config {
             base_dir: path("DVX_BENCH_DIR", target_tmp),
             selection: selection()?,
             log_commits: number("DVX_BENCH_LOG_COMMITS", 10_000)?,
+            remote_files: number("DVX_BENCH_REMOTE_FILES", 20_000)?,
+            lazy_files: number("DVX_BENCH_LAZY_FILES", 100_000)?,
+            tiny: number("DVX_BENCH_TINY", 0)?,
             json_path: path("DVX_BENCH_JSON", &target_dir.join("bench-results.json")),
             keep: flag("DVX_BENCH_KEEP"),
             dvx: path("DVX_BENCH_BIN", Path::new(env!("CARGO_BIN_EXE_dvx"))),
@@ -171,18 +205,22 @@ fn flag(name: &str) -> bool {
 }
 
 /// `DVX_BENCH_ONLY` (a comma list) or everything; `log_10k` only when named or
-/// `DVX_BENCH_LOG=1`, because it spawns dvx twice per commit.
+/// `DVX_BENCH_LOG=1`, because it spawns dvx twice per commit; `tiny` only when named or
+/// `DVX_BENCH_TINY` is set, because it writes a million files.
 fn selection() -> Result<Selection> {
     let only = var("DVX_BENCH_ONLY");
     let mut selected = match &only {
         Some(list) => parse_list(list)?,
         None => Scenario::ALL
             .into_iter()
-            .filter(|s| *s != Scenario::Log10k)
+            .filter(|s| !matches!(s, Scenario::Log10k | Scenario::Tiny))
             .collect(),
     };
     if flag("DVX_BENCH_LOG") {
         selected.insert(Scenario::Log10k);
+    }
+    if var("DVX_BENCH_TINY").is_some_and(|v| v.trim() != "0") {
+        selected.insert(Scenario::Tiny);
     }
     Ok(Selection::new(selected, only.is_some()))
 }

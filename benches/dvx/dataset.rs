@@ -69,7 +69,27 @@ pub fn generate(
     large: usize,
     large_bytes: u64,
 ) -> Result<Dataset> {
-    let small: Vec<FileSpec> = (0..files).map(|i| small_spec(seed, i)).collect();
+    generate_sized(
+        root,
+        seed,
+        files,
+        (SMALL_MIN, SMALL_MAX),
+        large,
+        large_bytes,
+    )
+}
+
+/// [`generate`] with small files of `min..max` bytes (the remote scenarios use their own
+/// size ranges).
+pub fn generate_sized(
+    root: &Path,
+    seed: u64,
+    files: usize,
+    (min, max): (u64, u64),
+    large: usize,
+    large_bytes: u64,
+) -> Result<Dataset> {
+    let small: Vec<FileSpec> = (0..files).map(|i| small_spec(seed, i, min, max)).collect();
     let large: Vec<FileSpec> = (0..large).map(|j| large_spec(j, large_bytes)).collect();
     create_parents(root, small.iter().chain(&large))?;
     small
@@ -88,15 +108,16 @@ pub fn generate(
     })
 }
 
-/// Small file `i`: three directory levels, [`FILES_PER_DIR`] files per leaf.
-fn small_spec(seed: u64, i: usize) -> FileSpec {
+/// Small file `i`: three directory levels, [`FILES_PER_DIR`] files per leaf, `min..max`
+/// bytes.
+fn small_spec(seed: u64, i: usize, min: u64, max: u64) -> FileSpec {
     let leaf = i / FILES_PER_DIR;
     let rel = Path::new(SMALL_DIR)
         .join(format!("t{:03}", leaf / (FAN_OUT * FAN_OUT)))
         .join(format!("m{}", (leaf / FAN_OUT) % FAN_OUT))
         .join(format!("l{}", leaf % FAN_OUT))
         .join(format!("f{i:07}.bin"));
-    let size = small_rng(seed, i).in_range(SMALL_MIN, SMALL_MAX);
+    let size = small_rng(seed, i).in_range(min, max);
     FileSpec { rel, size }
 }
 

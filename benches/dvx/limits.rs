@@ -74,7 +74,7 @@ fn soft(name: &str, f: impl FnOnce() -> Result<f64>) -> Option<f64> {
 }
 
 /// `cp -r src dst` + `sync`; the copy is deleted afterwards.
-fn copy(runner: &Runner, src: &Path, dst: &Path) -> Result<f64> {
+pub fn copy(runner: &Runner, src: &Path, dst: &Path) -> Result<f64> {
     dataset::warm(src)?;
     let mut cp = runner.command("cp", Path::new("."));
     cp.arg("-r").arg(src).arg(dst);

@@ -13,6 +13,10 @@ use crate::Result;
 pub enum Unit {
     Secs,
     KibPerFile,
+    /// Requests made to a remote.
+    Requests,
+    /// Bytes moved over the wire.
+    Bytes,
 }
 
 impl Unit {
@@ -20,6 +24,20 @@ impl Unit {
         match self {
             Unit::Secs => "s",
             Unit::KibPerFile => "KiB/file",
+            Unit::Requests => "requests",
+            Unit::Bytes => "B",
+        }
+    }
+
+    /// A value (or reference) in this unit, for the table.
+    fn text(self, v: f64) -> String {
+        match self {
+            Unit::Secs => format!("{v:.3} s"),
+            Unit::KibPerFile => format!("{v:.3} KiB/file"),
+            Unit::Requests => format!("{v:.0} req"),
+            Unit::Bytes if v >= (1 << 20) as f64 => format!("{:.1} MiB", v / (1 << 20) as f64),
+            Unit::Bytes if v >= 1024.0 => format!("{:.1} KiB", v / 1024.0),
+            Unit::Bytes => format!("{v:.0} B"),
         }
     }
 }
@@ -73,6 +91,22 @@ impl Row {
             reference,
             target,
             error: None,
+        }
+    }
+
+    /// A row counting something other than seconds (requests, bytes), compared with a
+    /// reference in the same unit.
+    pub fn count(
+        scenario: &str,
+        value: f64,
+        unit: Unit,
+        reference_name: &str,
+        reference: Option<f64>,
+        target: Target,
+    ) -> Row {
+        Row {
+            unit,
+            ..Row::secs(scenario, value, reference_name, reference, target)
         }
     }
 
@@ -134,14 +168,14 @@ pub struct Report {
 impl Report {
     pub fn push(&mut self, row: Row) {
         match &row.error {
-            Some(e) => println!("  {:<24} FAILED: {e}", row.scenario),
+            Some(e) => println!("  {:<28} FAILED: {e}", row.scenario),
             None => {
                 let vs = match (row.reference_name.as_str(), row.reference) {
                     ("" | "-", _) => String::new(),
-                    (name, Some(secs)) => format!("  (vs {name} {secs:.3} s)"),
+                    (name, Some(r)) => format!("  (vs {name} {})", row.unit.text(r)),
                     (name, None) => format!("  ({name})"),
                 };
-                println!("  {:<24} {}{vs}", row.scenario, value_text(&row));
+                println!("  {:<28} {}{vs}", row.scenario, value_text(&row));
             }
         }
         self.rows.push(row);
@@ -158,7 +192,7 @@ impl Report {
             "scenario",
             "dvx",
             "reference",
-            "ref s",
+            "ref",
             "ratio",
             "target",
             "verdict",
@@ -166,7 +200,7 @@ impl Report {
         let line = |out: &mut String, c: (&str, &str, &str, &str, &str, &str, &str)| {
             let _ = writeln!(
                 out,
-                "{:<24} {:>16}  {:<30} {:>9} {:>8}  {:<14} {}",
+                "{:<28} {:>16}  {:<30} {:>11} {:>8}  {:<14} {}",
                 c.0, c.1, c.2, c.3, c.4, c.5, c.6
             );
         };
@@ -174,7 +208,7 @@ impl Report {
         for row in &self.rows {
             let reference = row
                 .reference
-                .map_or_else(|| "-".into(), |r| format!("{r:.3}"));
+                .map_or_else(|| "-".into(), |r| row.unit.text(r));
             let ratio = row
                 .ratio()
                 .map_or_else(|| "-".into(), |r| ratio_text(r, row.target));
@@ -194,7 +228,7 @@ impl Report {
             );
         }
         for (scenario, why) in &self.skipped {
-            let _ = writeln!(out, "{scenario:<24} skipped: {why}");
+            let _ = writeln!(out, "{scenario:<28} skipped: {why}");
         }
         let failed: Vec<&Row> = self.rows.iter().filter(|r| r.error.is_some()).collect();
         if !failed.is_empty() {
@@ -239,7 +273,7 @@ fn row_json(row: &Row) -> Value {
         "value": row.value,
         "unit": row.unit.symbol(),
         "reference_name": row.reference_name,
-        "reference_secs": row.reference,
+        "reference": row.reference,
         "ratio": row.ratio(),
         "target": target,
         "verdict": row.verdict(),
@@ -248,11 +282,7 @@ fn row_json(row: &Row) -> Value {
 }
 
 fn value_text(row: &Row) -> String {
-    match (row.value, row.unit) {
-        (None, _) => "-".into(),
-        (Some(v), Unit::Secs) => format!("{v:.3} s"),
-        (Some(v), Unit::KibPerFile) => format!("{v:.3} KiB/file"),
-    }
+    row.value.map_or_else(|| "-".into(), |v| row.unit.text(v))
 }
 
 /// A ratio as a percentage when its target is one (under 1x), else as a multiple.

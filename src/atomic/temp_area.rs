@@ -132,6 +132,25 @@ impl TempArea {
         Ok(self.session()?.join(format!("{TEMP_PREFIX}link-{n}")))
     }
 
+    /// A fresh name for a temp link (a hard link or a symlink) that will be renamed to
+    /// `dest`: in this process's session when that shares `dest`'s file system, else
+    /// beside `dest` under the reserved prefix (walks skip it, the next write into that
+    /// directory removes it).
+    pub fn link_path_for(&self, dest: &Path) -> io::Result<PathBuf> {
+        let dir = parent_of(dest);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if fs::metadata(dir)?.dev() != self.device()? {
+                let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+                let pid = std::process::id();
+                return Ok(dir.join(format!("{TEMP_PREFIX}link-{pid}-{n}")));
+            }
+        }
+        let _ = dir;
+        self.temp_path()
+    }
+
     /// The device of this process's session (a rename reaches only the same device).
     #[cfg(unix)]
     pub fn device(&self) -> io::Result<u64> {

@@ -44,9 +44,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .into());
     }
     let id = item.id.expect("files have ids");
+    // Bytes that are not local are read from the default remote, when one is
+    // configured, and streamed without being stored: nothing is checked out.
+    let remote = ctx.remote_source(&ws)?;
+    let source: &dyn ObjectSource = match &remote {
+        Some(remote) => remote,
+        None => objects,
+    };
     // Checked against the id before anything is printed: a damaged object is an error
     // naming it and the path, and nothing reaches standard output.
-    let source: &dyn ObjectSource = objects;
     let mut file = source.open(&id).map_err(|e| match e {
         dvx::store::Error::Missing { .. } => anyhow::Error::from(Hinted::new(
             format!(

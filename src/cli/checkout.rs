@@ -7,7 +7,9 @@ use anyhow::Result;
 use dvx::flow::pin;
 use dvx::flow::switch::{self, NewBranch, NotTaken, SwitchOptions, Switched};
 use dvx::hash::ObjectId;
+use dvx::remote::RemoteSource;
 use dvx::repo::RepoLock;
+use dvx::store::ObjectSource;
 use dvx::workspace::{self, CheckoutMode, Workspace};
 
 use serde::Serialize;
@@ -17,13 +19,13 @@ use super::{Ctx, follow, render, rev};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Never fetch: write the files whose bytes are already local and record the rest as
-    /// "not fetched" (a directory with nothing local stays one entry). Costs time in
-    /// proportion to the files written, not to the dataset.
+    /// Never fetch (no network at all): write the files whose bytes are already local and
+    /// record the rest as "not fetched" (a directory with nothing local stays one entry).
+    /// Costs time in proportion to the files written, not to the dataset.
     #[arg(long, conflicts_with = "eager")]
     lazy: bool,
-    /// Write every file (the default). Bytes that are not local are reported, and left
-    /// not fetched until remotes can bring them.
+    /// Write every file (the default), fetching the bytes that are not local from the
+    /// default remote when one is configured; what it lacks stays not fetched.
     #[arg(long)]
     eager: bool,
     /// Throw local changes away: every tracked path ends as the revision (default HEAD)
@@ -69,7 +71,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         ctx.lock(&ws)?
     };
-    let options = || -> Result<SwitchOptions> {
+    // An eager checkout fetches what is not local from the default remote; a lazy one
+    // never goes to the network, so it does not even look at the remote's settings.
+    let remote = if args.lazy {
+        None
+    } else {
+        ctx.remote_source(&ws)?
+    };
+    let objects: &dyn ObjectSource = match &remote {
+        Some(remote) => remote,
+        None => ws.repo().store(),
+    };
+    let options = || -> Result<SwitchOptions<'_>> {
         Ok(SwitchOptions {
             mode: if args.lazy {
                 CheckoutMode::Lazy
@@ -78,25 +91,38 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             },
             force: args.force,
             who: ctx.reflog_signature(&ws)?,
+            objects,
         })
     };
     let bars = ctx.progress();
+    let done = |switched: &Switched| -> Result<ExitCode> {
+        announce(ctx, &ws, switched, args.json)?;
+        fetched_from(ctx, remote.as_ref(), switched.report.not_fetched, args.json);
+        Ok(ExitCode::SUCCESS)
+    };
     if let Some(git_rev) = &args.git {
-        let switched = pin::checkout_git(&ws, &lock, git_rev, &options()?, &bars)?;
-        announce(ctx, &ws, &switched, args.json)?;
-        return Ok(ExitCode::SUCCESS);
+        return done(&pin::checkout_git(&ws, &lock, git_rev, &options()?, &bars)?);
     }
+    let restoring = Restoring {
+        ws: &ws,
+        lock: &lock,
+        objects,
+        remote: remote.as_ref(),
+        json: args.json,
+    };
     if !args.paths.is_empty() {
         let source = match &args.rev {
             Some(rev) => Some((rev::resolve(ws.repo(), rev)?, rev.as_str())),
             None => None,
         };
-        return restore(ctx, &ws, &lock, &args.paths, source, args.json);
+        return restore(ctx, &restoring, &args.paths, source);
     }
     let rev = match (args.rev.as_deref(), &args.new_branch) {
         (Some(rev), _) => rev,
         (None, Some(name)) => {
-            return new_branch(ctx, &ws, &lock, name, None, &options()?, args.json);
+            let code = new_branch(ctx, &ws, &lock, name, None, &options()?, args.json)?;
+            fetched_from(ctx, remote.as_ref(), 0, args.json);
+            return Ok(code);
         }
         // `git checkout -f`: throw the local changes away, staying where HEAD is.
         (None, None) => "HEAD",
@@ -107,16 +133,56 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         Err(dvx::history::Error::UnknownRevision(_))
             if workspace::is_tracked_path(&ws, &ctx.cwd, std::path::Path::new(rev)) =>
         {
-            return restore(ctx, &ws, &lock, &[PathBuf::from(rev)], None, args.json);
+            return restore(ctx, &restoring, &[PathBuf::from(rev)], None);
         }
         Err(e) => return Err(e.into()),
     };
     if let Some(name) = &args.new_branch {
-        return new_branch(ctx, &ws, &lock, name, Some(target), &options()?, args.json);
+        let code = new_branch(ctx, &ws, &lock, name, Some(target), &options()?, args.json)?;
+        fetched_from(ctx, remote.as_ref(), 0, args.json);
+        return Ok(code);
     }
-    let switched = switch::to_revision(&ws, &lock, rev, target, &options()?, &bars)?;
-    announce(ctx, &ws, &switched, args.json)?;
-    Ok(ExitCode::SUCCESS)
+    done(&switch::to_revision(
+        &ws,
+        &lock,
+        rev,
+        target,
+        &options()?,
+        &bars,
+    )?)
+}
+
+/// After a checkout that could fetch: what came from the remote (people only: the JSON
+/// report counts it), and a warning for paths the remote could not provide either.
+fn fetched_from(ctx: &Ctx, remote: Option<&RemoteSource>, not_fetched: usize, json: bool) {
+    let Some(remote) = remote else {
+        return;
+    };
+    let stats = remote.stats();
+    if stats.objects > 0 && !json && !ctx.quiet {
+        outln!(
+            "fetched {} from {}: {}",
+            render::plural(stats.objects as usize, "object", "objects"),
+            remote.name(),
+            render::transfer(&stats)
+        );
+    }
+    if not_fetched > 0 {
+        eprintln!(
+            "warning: {} stay not fetched: remote '{}' does not have their bytes either",
+            render::plural(not_fetched, "path", "paths"),
+            remote.name()
+        );
+    }
+}
+
+/// What a restore reads from and how it reports.
+struct Restoring<'a> {
+    ws: &'a Workspace,
+    lock: &'a RepoLock,
+    objects: &'a dyn ObjectSource,
+    remote: Option<&'a RemoteSource>,
+    json: bool,
 }
 
 #[derive(Serialize)]
@@ -124,23 +190,31 @@ struct JsonRestore<'a> {
     restored: Vec<&'a str>,
     unchanged: usize,
     not_fetched: Vec<&'a str>,
+    fetched: usize,
 }
 
 fn restore(
     ctx: &Ctx,
-    ws: &Workspace,
-    lock: &RepoLock,
+    how: &Restoring<'_>,
     paths: &[PathBuf],
     source: Option<(ObjectId, &str)>,
-    json: bool,
 ) -> Result<ExitCode> {
     let bars = ctx.progress();
-    let report = workspace::restore(ws, lock, &ctx.cwd, paths, source, &bars)?;
-    if json {
+    let report = workspace::restore_from(
+        how.ws,
+        how.lock,
+        &ctx.cwd,
+        paths,
+        source,
+        how.objects,
+        &bars,
+    )?;
+    if how.json {
         let out = JsonRestore {
             restored: report.restored.iter().map(|p| p.as_str()).collect(),
             unchanged: report.unchanged,
             not_fetched: report.not_fetched.iter().map(|p| p.as_str()).collect(),
+            fetched: report.fetched,
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -156,9 +230,19 @@ fn restore(
             }
         );
     }
+    if let Some(remote) = how.remote {
+        fetched_from(ctx, Some(remote), 0, false);
+    }
     if !report.not_fetched.is_empty() {
+        let whence = match how.remote {
+            Some(remote) => format!(
+                "neither the local store nor remote '{}' has their bytes",
+                remote.name()
+            ),
+            None => "the bytes are not in the local store".to_owned(),
+        };
         eprintln!(
-            "warning: {} not restored: the bytes are not in the local store (first: {})",
+            "warning: {} not restored: {whence} (first: {})",
             render::plural(report.not_fetched.len(), "file was", "files were"),
             render::quote_path(report.not_fetched[0].as_str())
         );
@@ -172,7 +256,7 @@ fn new_branch(
     lock: &RepoLock,
     name: &str,
     start: Option<ObjectId>,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     json: bool,
 ) -> Result<ExitCode> {
     let bars = ctx.progress();
@@ -204,6 +288,7 @@ struct JsonCheckout<'a> {
     not_fetched: usize,
     carried: Vec<&'a str>,
     pin_changed: bool,
+    fetched: usize,
 }
 
 /// Render a switch: what moved and was written, then (on standard error) the branch
@@ -221,6 +306,7 @@ pub(super) fn announce(ctx: &Ctx, ws: &Workspace, s: &Switched, json: bool) -> R
             not_fetched: r.not_fetched,
             carried: r.carried.iter().map(|p| p.as_str()).collect(),
             pin_changed: s.pin_changed,
+            fetched: r.fetched,
         };
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if !ctx.quiet {

@@ -6,11 +6,22 @@
 use std::io;
 
 use dvx::atomic::LockError;
-use dvx::{flow, gc, git, history, index, lineage, refs, remote, repo, store, sync, workspace};
+use dvx::remote::{self, transfer};
+use dvx::{flow, gc, git, history, index, lazy, lineage, refs, repo, store, sync, workspace};
 
 /// How to get objects made in another clone, for hints about missing data: that clone
 /// pushes them, this one fetches (history) or pulls (history and bytes).
 pub const BRING_OBJECTS: &str = "push it from the clone that made it (dvx push), then run `dvx fetch` here (`dvx pull` also brings the files' bytes)";
+
+/// How to add a remote, for hints (one wording wherever no remote is configured).
+const ADD_REMOTE: &str = "add one with `dvx remote add <name> <url>`";
+
+/// What to do after a remote ref moved under a push (one wording for "fetch first").
+fn fetch_first(branch: &str) -> String {
+    format!(
+        "run `dvx fetch` and merge (`dvx merge <remote>/{branch}`, or `dvx pull`), then push again"
+    )
+}
 
 /// An error raised by the CLI itself, with its hint.
 #[derive(Debug)]
@@ -82,6 +93,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<sync::Error>() {
             return sync_hint(e);
         }
+        if let Some(e) = cause.downcast_ref::<lazy::Error>() {
+            return lazy_hint(e);
+        }
         if let Some(e) = cause.downcast_ref::<remote::Error>() {
             return remote_hint(e);
         }
@@ -128,10 +142,8 @@ fn hint(err: &anyhow::Error) -> Option<String> {
 fn sync_hint(e: &sync::Error) -> Option<String> {
     use sync::Error as E;
     Some(match e {
-        E::NoRemote => "add one with `dvx remote add <name> <url>`".into(),
-        E::UnknownRemote { known, .. } if known.is_empty() => {
-            "add one with `dvx remote add <name> <url>`".into()
-        }
+        E::NoRemote => ADD_REMOTE.into(),
+        E::UnknownRemote { known, .. } if known.is_empty() => ADD_REMOTE.into(),
         E::UnknownRemote { .. } => {
             "`dvx remote list` shows the remotes; `dvx remote add <name> <url>` adds one".into()
         }
@@ -144,9 +156,7 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         ),
         E::BadSetting { .. } => "give a value of the kind the setting takes".into(),
         E::Rejected { kind, name, .. } => match kind {
-            remote::RefKind::Branch => format!(
-                "run `dvx fetch` and merge (`dvx merge <remote>/{name}`, or `dvx pull`), then push again"
-            ),
+            remote::RefKind::Branch => fetch_first(name),
             remote::RefKind::Tag => "run `dvx fetch` to see the remote's tags".into(),
         },
         E::TagMoved { .. } => {
@@ -210,20 +220,24 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
         }
         E::Manifest(_) => "the remote's dvx-remote.toml is damaged; fix it by hand (docs/format.md, Remote layout)".into(),
         E::NotInitialised { .. } => "check the URL (`dvx remote list`); an empty remote becomes a dvx remote with `dvx push`".into(),
-        E::Refs(remote::refs::Error::Moved { .. }) => {
-            "run `dvx fetch` and merge, then push again".into()
-        }
+        E::Refs(remote::refs::Error::Moved { name, .. }) => fetch_first(name),
         E::Refs(remote::refs::Error::Corrupt { .. }) => {
             "the remote is damaged; fix or remove that ref file on the remote".into()
         }
         E::Refs(_) => "use letters, digits, '-', '_', '.' and '/'".into(),
-        E::Transfer(remote::transfer::Error::Missing { .. }) => {
-            "push from the clone that has those objects".into()
-        }
-        E::Transfer(remote::transfer::Error::Store(e)) => return store_hint(e),
-        E::Transfer(remote::transfer::Error::Backend(b)) => backend_hint(b),
-        E::Transfer(_) => "the remote's copy is missing or damaged; push it again from a clone that has it; nothing damaged was stored here".into(),
+        E::Transfer(e) => return transfer_hint(e),
         E::Runtime(_) => "the system is short of threads or memory; try again".into(),
+        E::NoRemote => ADD_REMOTE.into(),
+        E::NoDefaultRemote { .. } => {
+            "make one the default (dvx remote add <name> <url> --default, or core.remote in .dvx/config.toml), or pass --remote <name>".into()
+        }
+        E::UnknownRemote { .. } => {
+            "`dvx remote list` shows the remotes; `dvx remote add <name> <url>` adds one".into()
+        }
+        E::Config(e) => return repo_hint(e),
+        E::HostileTree { .. } => {
+            "dvx never writes such a path; check who writes to that remote (and run `dvx fsck --remote`)".into()
+        }
     })
 }
 
@@ -314,6 +328,15 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::WouldOverwrite { .. } => {
             "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), or use --force".into()
         }
+        E::ChangesNotStaged { .. } => {
+            "commit the changes first (dvx add + dvx commit), or discard them (dvx checkout -- <path>)".into()
+        }
+        E::InTheWay { .. } => {
+            "move those files aside (or `dvx add` them, if they are the new version), then run the command again".into()
+        }
+        E::NoMatch { .. } => {
+            "`dvx ls` lists what is tracked; quote a glob so the shell does not expand it".into()
+        }
         E::MissingObject { .. } => "the bytes are not local; run `dvx fsck` to check the store".into(),
         E::CaseCollision { .. } => "rename one of them in a new commit, or check out on a case-sensitive file system".into(),
         E::Unsafe { .. } => "move the file or symlink out of the way and run the command again".into(),
@@ -328,6 +351,46 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
         E::Git(e) => return git_hint(e),
         E::Pin(e) => return pin_hint(e),
         E::History(e) => return history_hint(e),
+    })
+}
+
+fn lazy_hint(e: &lazy::Error) -> Option<String> {
+    use lazy::Error as E;
+    Some(match e {
+        E::NothingCheckedOut => {
+            "check out a commit first (dvx checkout <branch>), or pull in a git work tree whose dvx.lock pins one".into()
+        }
+        E::NotOnRemote { .. } => {
+            "push those files' data to the remote first, or drop only files it holds; nothing was changed".into()
+        }
+        E::PinNotOnRemote { .. } => {
+            "push it from the clone that made it (`git push` there runs the pre-push hook, or `dvx push`), then pull again".into()
+        }
+        E::Remote(e) => return remote_hint(e),
+        E::Sync(e) => return sync_hint(e),
+        E::Workspace(e) => return workspace_hint(e),
+        E::History(e) => return history_hint(e),
+        E::Lineage(e) => return lineage_hint(e),
+        E::Flow(e) => return flow_hint(e),
+        E::Pin(e) => return pin_hint(e),
+        E::Store(e) => return store_hint(e),
+    })
+}
+
+fn transfer_hint(e: &transfer::Error) -> Option<String> {
+    use transfer::Error as E;
+    Some(match e {
+        E::NotOnRemote { .. } | E::Missing { .. } => {
+            "push it from the clone that has it, then run the command again".into()
+        }
+        E::Unreadable { source, .. } => backend_hint(source),
+        E::Truncated { .. } | E::Pack(_) | E::PackIndex(_) | E::Large(_) => {
+            "the remote's copy is damaged, and nothing bad was stored; run `dvx fsck --remote` to list the damage".into()
+        }
+        E::Store(e) => return store_hint(e),
+        E::Backend(e) => backend_hint(e),
+        E::LocalCorrupt { .. } => "run `dvx fsck` to list damaged objects".into(),
+        E::Task(_) => return None,
     })
 }
 
@@ -497,7 +560,10 @@ fn store_hint(e: &store::Error) -> Option<String> {
                 .into()
         }
         E::Io { source, .. } => return io_hint(source),
-        E::Fetch { .. } => {
+        E::Fetch { source, .. } => {
+            if let Some(h) = source.downcast_ref::<remote::Error>().and_then(remote_hint) {
+                return Some(h);
+            }
             "check that the remote is reachable and holds the object, then run the command again".into()
         }
     })

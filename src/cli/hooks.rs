@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use dvx::flow::hooks::{self as flow_hooks, HookOptions, HookOutcome, HookReport};
 use dvx::flow::switch::SwitchOptions;
 use dvx::git::{GitRepo, hooks};
+use dvx::store::ObjectSource;
 use dvx::workspace::{CheckoutMode, Workspace};
 
 use super::hint::Hinted;
@@ -137,6 +138,13 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
         .into());
     }
     let lazy = !args.eager && ws.repo().config().checkout.lazy;
+    // Eager hooks fetch what is not local from the default remote, as `checkout` does;
+    // lazy ones never go to the network.
+    let remote = if lazy { None } else { ctx.remote_source(&ws)? };
+    let objects: &dyn ObjectSource = match &remote {
+        Some(remote) => remote,
+        None => ws.repo().store(),
+    };
     let options = HookOptions {
         switch: SwitchOptions {
             mode: if lazy {
@@ -146,6 +154,7 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
             },
             force: false,
             who: ctx.reflog_signature(&ws)?,
+            objects,
         },
         reflog_action,
     };

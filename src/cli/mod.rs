@@ -25,9 +25,11 @@ mod clone;
 mod commit;
 mod completion;
 mod diff;
+mod drop;
 mod fetch;
 mod follow;
 mod fsck;
+mod fsmonitor;
 mod gc;
 mod hint;
 mod hooks;
@@ -61,6 +63,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dvx::object::Signature;
+use dvx::remote::RemoteSource;
 use dvx::repo::RepoLock;
 use dvx::workspace::Workspace;
 
@@ -120,10 +123,13 @@ enum Command {
     Push(push::Args),
     /// Bring a remote's branches, tags and history (never file contents).
     Fetch(fetch::Args),
-    /// Fetch, merge the current branch with its upstream, and fetch every file's bytes.
+    /// Fetch, merge and fetch every file's bytes; or bring in the bytes of some paths
+    /// (or of a run's inputs).
     Pull(pull::Args),
     /// Create a repository (without git) from a remote and check out its default branch.
     Clone(clone::Args),
+    /// Free local bytes that the remote holds; the files become not fetched.
+    Drop(drop::Args),
     /// Run a command and record its lineage: deps, code, command, outs.
     Run(run::Args),
     /// Record the lineage of a run that happened elsewhere.
@@ -138,6 +144,8 @@ enum Command {
     Gc(gc::Args),
     /// Verify every local object, the refs and the index.
     Fsck(fsck::Args),
+    /// Start, stop or ask the file watcher `status` uses with `core.fsmonitor`.
+    Fsmonitor(fsmonitor::Args),
     /// Install git hooks that keep data in step with git checkout, merge, rebase and push.
     InstallHooks(hooks::InstallArgs),
     /// Remove dvx's git hooks and restore the hooks that were there before.
@@ -210,6 +218,26 @@ impl Ctx {
     /// before it reads what it will change.
     pub fn lock(&self, ws: &Workspace) -> Result<RepoLock> {
         Ok(ws.repo().lock()?)
+    }
+
+    /// The repository's default remote as a source of the bytes the local store lacks,
+    /// when any remote is configured; `None` leaves commands to the local store alone.
+    /// Nothing is sent until an object is missing.
+    pub fn remote_source(&self, ws: &Workspace) -> Result<Option<RemoteSource>> {
+        Ok(dvx::remote::source::configured(
+            ws,
+            &transfer::environment(),
+        )?)
+    }
+
+    /// Remote `name` (the default remote when `None`) as a source: for commands that
+    /// cannot work without one (`pull`, `drop`, `fsck --remote`).
+    pub fn remote_named(&self, ws: &Workspace, name: Option<&str>) -> Result<RemoteSource> {
+        Ok(dvx::remote::source::open(
+            ws,
+            &transfer::environment(),
+            name,
+        )?)
     }
 
     /// Progress bars on a terminal, nothing on a pipe or with `-q`.
@@ -367,6 +395,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fetch(args) => fetch::run(&ctx, args),
         Command::Pull(args) => pull::run(&ctx, args),
         Command::Clone(args) => clone::run(&ctx, args),
+        Command::Drop(args) => drop::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Record(args) => record::run(&ctx, args),
         Command::Runs(args) => runs::run(&ctx, args),
@@ -374,6 +403,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
         Command::Fsck(args) => fsck::run(&ctx, args),
+        Command::Fsmonitor(args) => fsmonitor::run(&ctx, args),
         Command::InstallHooks(args) => hooks::install(&ctx, args),
         Command::UninstallHooks(args) => hooks::uninstall(&ctx, args),
         Command::Completion(args) => completion::run(args),

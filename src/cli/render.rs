@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::sync::RwLock;
 
 use dvx::progress::{Progress, Unit};
+use dvx::remote::TransferStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress bars on standard error, or nothing.
@@ -173,6 +174,16 @@ pub fn git_mode(executable: bool) -> &'static str {
 /// `mode changed 100644 -> 100755`.
 pub fn mode_change((old, new): (bool, bool)) -> String {
     format!("mode changed {} -> {}", git_mode(old), git_mode(new))
+}
+
+/// What a remote transfer cost, for people: `12.0 KiB in 4 requests, 0.31 s`.
+pub fn transfer(stats: &TransferStats) -> String {
+    format!(
+        "{} in {}, {:.2} s",
+        size(stats.bytes),
+        plural(stats.requests as usize, "request", "requests"),
+        stats.elapsed.as_secs_f64()
+    )
 }
 
 /// `1 file`, `3 files`.

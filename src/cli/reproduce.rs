@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use dvx::lineage::reproduce::{self, CodeNow, OutCheck, Plan, Written};
+use dvx::store::ObjectSource;
 use serde::Serialize;
 
 use super::run::{describe_status, execute, exit_code};
@@ -56,6 +57,8 @@ struct JsonReproduce {
     commit: String,
     into: Option<String>,
     inputs: usize,
+    /// Input objects fetched from the remote.
+    fetched: usize,
     written: usize,
     unchanged: usize,
     code_changed: Vec<JsonCodeChange>,
@@ -72,8 +75,26 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         None => None,
     };
     let plan = reproduce::plan(&ws, &ctx.cwd, &args.path, rev)?;
-    // With remotes, fetching `plan.wanted()` (and nothing else) comes here.
-    reproduce::ensure_local(ws.repo().store(), &plan)?;
+    // The inputs whose bytes are not local, and nothing else, come from the default
+    // remote when one is configured.
+    let remote = ctx.remote_source(&ws)?;
+    let objects: &dyn ObjectSource = match &remote {
+        Some(remote) => remote,
+        None => ws.repo().store(),
+    };
+    let fetched = reproduce::ensure_local(objects, &plan, &bars)?;
+    if let Some(remote) = &remote
+        && !fetched.fetched.is_empty()
+        && !args.json
+        && !ctx.quiet
+    {
+        outln!(
+            "fetched {} from {}: {}",
+            render::plural(fetched.fetched.len(), "input", "inputs"),
+            remote.name(),
+            render::transfer(&remote.stats())
+        );
+    }
     let (base, written) = match &args.into {
         Some(dir) => {
             let dir = ctx.cwd.join(dir);
@@ -103,6 +124,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         commit: plan.run.commit.to_hex(),
         into,
         inputs: plan.inputs.len(),
+        fetched: fetched.fetched.len(),
         written: written.written,
         unchanged: written.unchanged,
         code_changed: plan

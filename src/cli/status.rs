@@ -1,21 +1,26 @@
 //! `dvx status`
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::refs::Head;
 use dvx::sync::upstream::Tracking;
-use dvx::workspace::{self, Change, PinState, Status};
+use dvx::workspace::{self, Change, ChangeSource, PinState, Status, WatchUse};
 use serde::Serialize;
 
-use super::{Ctx, render};
+use super::{Ctx, fsmonitor, render};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print a JSON object instead of text (see docs/cli.md for its fields).
     #[arg(long)]
     json: bool,
+    /// Look at every file even when `core.fsmonitor` is on (the file watcher is not
+    /// asked).
+    #[arg(long)]
+    no_fsmonitor: bool,
     /// Limit the report to these paths.
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -24,7 +29,13 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let bars = ctx.progress();
-    let status = workspace::status(&ws, &ctx.cwd, &args.paths, &bars)?;
+    let watcher = fsmonitor::Watcher {
+        ws: &ws,
+        warned: Cell::new(false),
+    };
+    let use_watcher = ws.repo().config().core.fsmonitor && !args.no_fsmonitor;
+    let watcher = use_watcher.then_some(&watcher as &dyn ChangeSource);
+    let status = workspace::status_with(&ws, &ctx.cwd, &args.paths, &bars, watcher)?;
     // Only a line of the report depends on it: a history that cannot be walked (damage
     // fsck reports) leaves it out rather than failing the status.
     let upstream = match dvx::sync::upstream::tracking(&ws) {
@@ -78,6 +89,8 @@ struct JsonStatus<'a> {
     pin: JsonPin,
     interrupted_checkout: Option<String>,
     upstream: Option<JsonUpstream<'a>>,
+    /// With `core.fsmonitor` on: whether the file watcher was used; `null` when off.
+    fsmonitor: Option<JsonWatch<'a>>,
 }
 
 /// The branch against its upstream (the default remote's branch of the same name).
@@ -87,6 +100,25 @@ struct JsonUpstream<'a> {
     commit: String,
     ahead: usize,
     behind: usize,
+}
+
+#[derive(Serialize)]
+struct JsonWatch<'a> {
+    used: bool,
+    /// Why every file was looked at instead.
+    why_not: Option<&'a str>,
+    /// How many paths the watcher named (when used).
+    changed_paths: usize,
+}
+
+impl<'a> From<&'a WatchUse> for JsonWatch<'a> {
+    fn from(w: &'a WatchUse) -> Self {
+        JsonWatch {
+            used: w.used,
+            why_not: w.why_not.as_deref(),
+            changed_paths: w.changed_paths,
+        }
+    }
 }
 
 fn changes(list: &[Change]) -> Vec<JsonChange<'_>> {
@@ -139,6 +171,7 @@ impl<'a> From<&'a Status> for JsonStatus<'a> {
             pin,
             interrupted_checkout: s.interrupted_checkout.map(|c| c.to_hex()),
             upstream: None,
+            fsmonitor: s.fsmonitor.as_ref().map(JsonWatch::from),
         }
     }
 }

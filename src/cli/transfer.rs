@@ -1,7 +1,7 @@
 //! Rendering what a transfer cost (push, fetch, pull, clone, the pre-push hook): the
 //! summary line and its JSON shape, and the environment handed to the remote layer.
 
-use dvx::remote::{Environment, TransferStats};
+use dvx::remote::{Environment, RemoteSource, TransferStats};
 use serde::Serialize;
 
 use super::render;
@@ -50,6 +50,26 @@ impl From<&TransferStats> for JsonTransfer {
             bytes: s.bytes,
             requests: s.requests,
             seconds: s.elapsed.as_secs_f64(),
+        }
+    }
+}
+
+/// What a remote source cost (`pull <paths>`, `drop`, `fsck --remote`), for `--json`:
+/// the remote, its URL, and the transfer.
+#[derive(Serialize)]
+pub struct JsonSourceTransfer {
+    pub remote: String,
+    pub url: String,
+    #[serde(flatten)]
+    pub stats: JsonTransfer,
+}
+
+impl JsonSourceTransfer {
+    pub fn of(source: &RemoteSource) -> JsonSourceTransfer {
+        JsonSourceTransfer {
+            remote: source.name().to_owned(),
+            url: source.url().to_owned(),
+            stats: JsonTransfer::from(&source.stats()),
         }
     }
 }

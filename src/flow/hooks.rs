@@ -21,7 +21,7 @@ use crate::workspace::Workspace;
 /// How the hooks check out, and what git told them.
 #[derive(Debug, Clone)]
 pub struct HookOptions<'a> {
-    pub switch: SwitchOptions,
+    pub switch: SwitchOptions<'a>,
     /// `GIT_REFLOG_ACTION`, which git sets for the commands it runs (read by the caller).
     pub reflog_action: Option<&'a str>,
 }
@@ -161,7 +161,7 @@ fn follow_pin(
     ws: &Workspace,
     lock: &RepoLock,
     git: &GitRepo,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<HookReport, Error> {
     if pin_bytes(git, "HEAD").is_none() {

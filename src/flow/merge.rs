@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 use super::follow::{self, Following};
-use super::pin::{ensure_local, repin};
+use super::pin::{ensure_local, repin_moved};
 use super::{Error, git_of};
 use crate::git::pin::{self, Pin};
 use crate::hash::ObjectId;
@@ -72,8 +72,9 @@ pub fn merge(
 ) -> Result<MergeReport, Error> {
     let followed = follow::follow_or_refuse(ws, lock, &options.who)?;
     let outcome = merge_into_head(ws, lock, options, progress)?;
-    // A merge moves HEAD like a commit does: the pin follows.
-    let pin_changed = repin(ws, lock)?;
+    // A merge moves HEAD like a commit does: the pin follows (and stays as it is when
+    // the merge lands on the commit it names already).
+    let pin_changed = repin_moved(ws, lock)?;
     Ok(MergeReport {
         followed,
         outcome,

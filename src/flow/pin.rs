@@ -42,7 +42,7 @@ pub fn checkout_git(
     ws: &Workspace,
     lock: &RepoLock,
     git_rev: &str,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<Switched, Error> {
     let pin = pinned_at(ws, git_rev)?;
@@ -58,7 +58,7 @@ pub fn switch_to_pin(
     ws: &Workspace,
     lock: &RepoLock,
     pin: &Pin,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<Switched, Error> {
     let repo = ws.repo();
@@ -123,6 +123,25 @@ pub fn switch_to_pin(
 /// everything else the command wrote. Returns whether the file changed; `false` without
 /// git integration or without a commit.
 pub fn repin(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
+    repin_with(ws, lock, Branch::Rewrite)
+}
+
+/// [`repin`] after a merge or pull: a pin that already names HEAD's commit is left as
+/// it is. The pin names a commit; its branch only hints which branch a switch to it
+/// takes, so rewriting the file for the branch alone would hand git a change to commit
+/// after a fresh clone's first pull of exactly the data the code pins.
+pub fn repin_moved(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
+    repin_with(ws, lock, Branch::KeepOnSameCommit)
+}
+
+/// Whether a pin naming HEAD's commit gets HEAD's branch too.
+#[derive(PartialEq, Eq)]
+enum Branch {
+    Rewrite,
+    KeepOnSameCommit,
+}
+
+fn repin_with(ws: &Workspace, lock: &RepoLock, branch: Branch) -> Result<bool, Error> {
     if ws.git().is_none() {
         return Ok(false);
     }
@@ -130,6 +149,12 @@ pub fn repin(ws: &Workspace, lock: &RepoLock) -> Result<bool, Error> {
     let Some(commit) = refs.head_commit()? else {
         return Ok(false);
     };
+    if branch == Branch::KeepOnSameCommit
+        && let Ok(Some(pinned)) = Pin::read(ws.root())
+        && pinned.commit == commit
+    {
+        return Ok(false);
+    }
     let branch = refs.read_head()?.branch().map(str::to_owned);
     Ok(Pin { commit, branch }.write(ws.root(), lock)?)
 }

@@ -17,16 +17,31 @@ use crate::object::Signature;
 use crate::progress::Progress;
 use crate::refs::{Expected, HEADS, Head};
 use crate::repo::RepoLock;
+use crate::store::ObjectSource;
 use crate::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, Workspace};
 
 /// How a switch checks out.
-#[derive(Debug, Clone)]
-pub struct SwitchOptions {
+#[derive(Clone)]
+pub struct SwitchOptions<'a> {
     pub mode: CheckoutMode,
     /// Throw local changes away (`git checkout -f`).
     pub force: bool,
     /// Signs the reflog entries.
     pub who: Signature,
+    /// Where bytes come from: the local store, or a remote-backed source that an eager
+    /// checkout fetches the absent ones from (a lazy one never asks it to).
+    pub objects: &'a dyn ObjectSource,
+}
+
+impl std::fmt::Debug for SwitchOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwitchOptions")
+            .field("mode", &self.mode)
+            .field("force", &self.force)
+            .field("who", &self.who)
+            .field("fetches_from", &self.objects.fetches_from())
+            .finish()
+    }
 }
 
 /// What a switch did.
@@ -82,7 +97,7 @@ pub fn to_revision(
     lock: &RepoLock,
     rev: &str,
     target: ObjectId,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<Switched, Error> {
     let followed = follow_quietly(ws, lock, &options.who)?;
@@ -111,7 +126,7 @@ pub fn to_new_branch(
     lock: &RepoLock,
     name: &str,
     start: Option<ObjectId>,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<NewBranch, Error> {
     let followed = follow_quietly(ws, lock, &options.who)?;
@@ -165,7 +180,7 @@ pub(super) fn switch(
     lock: &RepoLock,
     target: ObjectId,
     head: HeadMove,
-    options: &SwitchOptions,
+    options: &SwitchOptions<'_>,
     message: &str,
     progress: &dyn Progress,
 ) -> Result<Switched, Error> {
@@ -179,7 +194,8 @@ pub(super) fn switch(
         who: options.who.clone(),
         message: message.to_owned(),
     };
-    let report = workspace::checkout(ws, lock, &checkout, progress)?;
+    let mut index = ws.load_index()?;
+    let report = workspace::switch(ws, lock, &mut index, &checkout, options.objects, progress)?;
     follow::record_git_branch(ws, lock)?;
     let left_behind = match before {
         // Only a warning depends on it: a history that cannot be walked (damage fsck

@@ -3,11 +3,11 @@
 //! in the store.
 //!
 //! Only blobs may be absent from a repository (a lazy checkout, a partial fetch). With
-//! no remote to fetch them from, which is every repository until remotes exist, an
-//! absent blob that a ref, a reflog entry or the index needs is lost data: it is
-//! reported as missing with the paths that need it. (Once a remote is configured, such
-//! blobs will be "not local" instead, and whether the remote has them is the remote
-//! check's job.) Whether a blob is local is the [`ObjectSource`]'s answer: the listing of
+//! no remote to fetch them from, an absent blob that a ref, a reflog entry or the index
+//! needs is lost data: it is reported as missing with the paths that need it. When the
+//! source fetches from a remote ([`ObjectSource::fetches_from`]), such blobs are only
+//! "not local", which is no damage; whether the remote has them is `dvx fsck
+//! --remote`'s job. Whether a blob is local is the [`ObjectSource`]'s answer: the listing of
 //! the store that the object check makes anyway rules out every blob it holds, with no
 //! extra I/O, and only a blob absent from it is asked about (it may have been stored
 //! since the listing was taken, by an `add` running meanwhile).
@@ -36,6 +36,9 @@ pub struct Report {
     pub missing: Vec<Missing>,
     /// Other damage: an unreadable ref or index.
     pub problems: Vec<String>,
+    /// Blobs absent from the store that a remote may provide (only with a source that
+    /// fetches from one): not damage.
+    pub not_local: Vec<Missing>,
 }
 
 impl Report {
@@ -109,8 +112,8 @@ pub fn fsck(
                         let via = format!("index entry {}", e.path);
                         marker.tree_at(e.id, &via, &e.path, "the index");
                     }
-                    // Fetched or not: with no remote, the store is the only place the
-                    // bytes can come from.
+                    // Fetched or not: without a remote, the store is the only place
+                    // the bytes can come from.
                     Kind::File | Kind::Symlink => marker.blob_at(e.id, &e.path, "the index"),
                 }
             }
@@ -118,10 +121,16 @@ pub fn fsck(
         Err(e) => report.problems.push(e.to_string()),
     }
     let (_, missing) = marker.finish();
-    report.missing.extend(
-        missing
-            .into_iter()
-            .filter(|m| m.kind != "blob" || !objects.has(&m.id)),
-    );
+    let remote = objects.fetches_from().is_some();
+    for m in missing {
+        match m.kind {
+            "blob" if objects.has(&m.id) => {}
+            "blob" if remote => report.not_local.push(Missing {
+                problem: "not in the local store".into(),
+                ..m
+            }),
+            _ => report.missing.push(m),
+        }
+    }
     Ok(report)
 }

@@ -14,6 +14,7 @@
 //! was racy in the file holding it is smudged before that file is rewritten, so it never
 //! becomes trusted by moving to a newer file.
 
+mod base;
 mod entry;
 pub mod file;
 
@@ -27,7 +28,8 @@ pub use entry::{Entry, Kind, Stat};
 
 use crate::atomic::{self, TempArea};
 use crate::hash::ObjectId;
-use crate::path::RepoPath;
+use crate::path::{RepoPath, compare};
+use base::{Base, Bytes};
 
 const BASE_FILE: &str = "index";
 const DELTA_FILE: &str = "index.delta";
@@ -78,7 +80,8 @@ pub enum Child<'a> {
 #[derive(Debug, Default)]
 pub struct Index {
     dir: PathBuf,
-    base: Vec<Entry>,
+    /// The base file's entries, decoded as they are asked for.
+    base: Base,
     base_sum: Option<ObjectId>,
     generation: u64,
     /// Changes over `base`: loaded from the delta file plus this session's.
@@ -96,12 +99,63 @@ pub struct Index {
     racy: Vec<(RepoPath, Stat)>,
 }
 
+/// The identity of the index's two files as they are on disk: equal stamps mean the same
+/// index, since every write of either file replaces it by rename (a new inode, new
+/// times). A status that remembers what it found can check this without reading them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    pub base: Option<Stat>,
+    pub delta: Option<Stat>,
+}
+
+/// The [`Stamp`] of the index kept in `dir` now.
+pub fn stamp(dir: &Path) -> Result<Stamp, Error> {
+    let one = |name: &str| {
+        let path = dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) => Ok(Some(Stat::from_metadata(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    };
+    Ok(Stamp {
+        base: one(BASE_FILE)?,
+        delta: one(DELTA_FILE)?,
+    })
+}
+
 /// The `stat.size` of a smudged entry: no file has it, so the stat data never matches and
 /// the file is read again (git smudges the same way, with size 0).
-const SMUDGED_SIZE: u64 = u64::MAX;
+pub(crate) const SMUDGED_SIZE: u64 = u64::MAX;
 
 fn mtime_ns(path: &Path) -> io::Result<i64> {
     Ok(Stat::from_metadata(&fs::metadata(path)?).mtime_ns)
+}
+
+/// A file's bytes (mapped where possible) and modification time, both from one open;
+/// `None` when there is no file.
+fn map_optional(path: &Path) -> Result<Option<(Bytes, i64)>, Error> {
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io_err(path)(source)),
+    };
+    let metadata = file.metadata().map_err(io_err(path))?;
+    let mtime = Stat::from_metadata(&metadata).mtime_ns;
+    #[cfg(unix)]
+    if metadata.len() > 0 {
+        let len = usize::try_from(metadata.len()).map_err(|_| {
+            io_err(path)(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "index too large",
+            ))
+        })?;
+        let mapped = base::Mapped::new(&file, len).map_err(io_err(path))?;
+        return Ok(Some((Bytes::Mapped(mapped), mtime)));
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut &file, &mut bytes).map_err(io_err(path))?;
+    Ok(Some((Bytes::Owned(bytes), mtime)))
 }
 
 /// A file's bytes and modification time, both from one open (a writer may replace or
@@ -133,18 +187,19 @@ impl Index {
         let delta_path = dir.join(DELTA_FILE);
         let delta_file = read_optional(&delta_path)?;
         let base_path = dir.join(BASE_FILE);
-        if let Some((bytes, mtime)) = read_optional(&base_path)? {
-            let (base, sum): (file::Base, _) =
-                file::decode(file::BASE_MAGIC, &bytes).map_err(|source| Error::Corrupt {
-                    path: base_path.clone(),
-                    source,
-                })?;
-            index.base = base.entries;
-            index.roots = base.roots;
-            index.trees = base.trees.into_iter().collect();
-            index.generation = base.generation;
-            index.base_sum = Some(sum);
+        let mut racy_in_base = Vec::new();
+        if let Some((bytes, mtime)) = map_optional(&base_path)? {
+            let scanned = base::scan(bytes, mtime).map_err(|source| Error::Corrupt {
+                path: base_path.clone(),
+                source,
+            })?;
+            index.base = scanned.base;
+            index.roots = scanned.roots;
+            index.trees = scanned.trees.into_iter().collect();
+            index.generation = scanned.generation;
+            index.base_sum = Some(scanned.sum);
             index.base_mtime_ns = mtime;
+            racy_in_base = scanned.racy;
         }
         if let Some((bytes, mtime)) = delta_file {
             let (delta, _): (file::Delta, _) =
@@ -161,11 +216,11 @@ impl Index {
                 index.delta_mtime_ns = mtime;
             }
         }
-        let (base_cutoff, delta_cutoff) = (index.base_mtime_ns, index.delta_mtime_ns);
-        let racy_in_base = index
-            .base
-            .iter()
-            .filter(|e| is_racy_at(e, base_cutoff) && !index.overlay.contains_key(&e.path));
+        let delta_cutoff = index.delta_mtime_ns;
+        let racy_in_base = racy_in_base
+            .into_iter()
+            .map(|i| index.base.entry(i))
+            .filter(|e| !index.overlay.contains_key(&e.path));
         let racy_in_delta =
             (index.overlay.values().flatten()).filter(|e| is_racy_at(e, delta_cutoff));
         index.racy = racy_in_base
@@ -194,30 +249,40 @@ impl Index {
     }
 
     fn base_position(&self, path: &RepoPath) -> Result<usize, usize> {
-        self.base.binary_search_by(|e| e.path.cmp(path))
+        self.base.position(path)
     }
 
     pub fn get(&self, path: &RepoPath) -> Option<&Entry> {
         match self.overlay.get(path) {
             Some(change) => change.as_ref(),
-            None => self.base_position(path).ok().map(|i| &self.base[i]),
+            None => self.base_position(path).ok().map(|i| self.base.entry(i)),
         }
     }
 
     /// Every entry, in path order.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        // Every entry will be visited: decode them all at once, on all cores.
+        self.base.decode_all();
         Merged {
             base: &self.base,
+            at: 0,
+            end: self.base.len(),
             overlay: self.overlay.iter().peekable(),
         }
     }
 
     /// Entries at or below `dir`, in path order.
     pub fn iter_under<'a>(&'a self, dir: &'a RepoPath) -> impl Iterator<Item = &'a Entry> + 'a {
-        let start = self.base.partition_point(|e| e.path < *dir);
-        let end = start + self.base[start..].partition_point(|e| e.path.is_within(dir));
+        let start = self
+            .base
+            .partition_point(|p| compare(p, dir.as_str()).is_lt());
+        let end = self
+            .base
+            .partition_point(|p| compare(p, dir.as_str()).is_lt() || within(p, dir));
         Merged {
-            base: &self.base[start..end],
+            base: &self.base,
+            at: start,
+            end,
             overlay: self
                 .overlay
                 .range::<RepoPath, _>((Bound::Included(dir), Bound::Unbounded))
@@ -229,15 +294,15 @@ impl Index {
     /// The first entry after `key` in path order, skipping everything below `key` when
     /// `skip_below` is set.
     fn next_after(&self, key: &RepoPath, skip_below: bool) -> Option<&Entry> {
-        let before = |p: &RepoPath| *p <= *key || (skip_below && p.is_within(key));
-        let mut bi = self.base.partition_point(|e| before(&e.path));
+        let before = |p: &str| compare(p, key.as_str()).is_le() || (skip_below && within(p, key));
+        let mut bi = self.base.partition_point(before);
         let mut overlay = self
             .overlay
             .range::<RepoPath, _>((Bound::Excluded(key), Bound::Unbounded))
-            .skip_while(|(p, _)| before(p))
+            .skip_while(|(p, _)| before(p.as_str()))
             .peekable();
         loop {
-            let from_base = self.base.get(bi);
+            let from_base = (bi < self.base.len()).then(|| self.base.entry(bi));
             match (from_base, overlay.peek()) {
                 (None, None) => return None,
                 (Some(b), None) => return Some(b),
@@ -382,7 +447,7 @@ impl Index {
         debug_assert!(entries.windows(2).all(|w| w[0].path < w[1].path));
         self.overlay.clear();
         self.trees.clear();
-        self.base = entries;
+        self.base = Base::Owned(entries);
         // Nothing here has been written yet: every entry is racy until it is.
         self.base_mtime_ns = 0;
         self.racy.clear();
@@ -568,18 +633,18 @@ impl Index {
     fn write_base(&mut self, temps: &TempArea, durable: bool) -> Result<(), Error> {
         // Fold the overlay into the base in place (no copy of a million entries); from
         // here on the in-memory index is the new base, written or not.
-        let base = std::mem::take(&mut self.base);
+        let base = std::mem::take(&mut self.base).into_vec();
         let overlay = std::mem::take(&mut self.overlay);
-        self.base = fold(base, overlay);
+        let entries = fold(base, overlay);
         self.force_base = true;
         let file = file::Base {
             generation: self.generation + 1,
-            entries: std::mem::take(&mut self.base),
+            entries,
             roots: self.roots.clone(),
             trees: self.tree_list(),
         };
         let (bytes, sum) = file::encode(file::BASE_MAGIC, &file);
-        self.base = file.entries;
+        self.base = Base::Owned(file.entries);
         let path = self.dir.join(BASE_FILE);
         self.base_mtime_ns = Self::write_file(temps, &path, &bytes, durable)?;
         drop(bytes);
@@ -601,9 +666,8 @@ impl Index {
         self.delta_mtime_ns = 0;
         self.force_base = false;
         let cutoff = self.base_mtime_ns;
-        self.racy = self
-            .base
-            .iter()
+        self.racy = (0..self.base.len())
+            .map(|i| self.base.entry(i))
             .filter(|e| is_racy_at(e, cutoff))
             .map(|e| (e.path.clone(), e.stat))
             .collect();
@@ -634,9 +698,21 @@ fn fold(base: Vec<Entry>, overlay: BTreeMap<RepoPath, Option<Entry>>) -> Vec<Ent
     out
 }
 
-/// Merge-join of the sorted base with the sorted overlay of changes.
+/// Whether the path `p` is `dir` or lies below it.
+fn within(p: &str, dir: &RepoPath) -> bool {
+    let d = dir.as_str();
+    d.is_empty()
+        || (p.len() >= d.len()
+            && p.starts_with(d)
+            && (p.len() == d.len() || p.as_bytes()[d.len()] == b'/'))
+}
+
+/// Merge-join of the sorted base (positions `at..end`) with the sorted overlay of
+/// changes.
 struct Merged<'a, I: Iterator<Item = (&'a RepoPath, &'a Option<Entry>)>> {
-    base: &'a [Entry],
+    base: &'a Base,
+    at: usize,
+    end: usize,
     overlay: std::iter::Peekable<I>,
 }
 
@@ -645,21 +721,20 @@ impl<'a, I: Iterator<Item = (&'a RepoPath, &'a Option<Entry>)>> Iterator for Mer
 
     fn next(&mut self) -> Option<&'a Entry> {
         loop {
-            let next_base = self.base.first();
+            let next_base = (self.at < self.end).then(|| self.base.path(self.at));
             let take_base = match (next_base, self.overlay.peek()) {
                 (None, None) => return None,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some(b), Some((p, _))) => b.path < **p,
+                (Some(b), Some((p, _))) => compare(b, p.as_str()).is_lt(),
             };
             if take_base {
-                let (first, rest) = self.base.split_first().expect("checked non-empty");
-                self.base = rest;
-                return Some(first);
+                self.at += 1;
+                return Some(self.base.entry(self.at - 1));
             }
             let (path, change) = self.overlay.next().expect("checked non-empty");
-            if self.base.first().is_some_and(|b| b.path == *path) {
-                self.base = &self.base[1..];
+            if next_base.is_some_and(|b| b == path.as_str()) {
+                self.at += 1;
             }
             if let Some(e) = change {
                 return Some(e);

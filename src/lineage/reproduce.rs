@@ -2,9 +2,10 @@
 //!
 //! In steps, so that fetching from a remote can come between the first two without a
 //! rewrite: [`plan`] finds the run and lists every input file and code dep (it reads
-//! trees, commits and the run record, never a blob); [`ensure_local`] checks that every
-//! input's bytes are in the local store (with remotes, fetching exactly [`Plan::wanted`]
-//! goes here); then [`write_into`] writes them below a directory of their own, or
+//! trees, commits and the run record, never a blob); [`ensure_local`] fetches the absent
+//! ones among exactly [`Plan::wanted`] through an `ObjectSource` (a remote, or nothing
+//! beyond the local store) and refuses those still absent; then [`write_into`] writes
+//! them below a directory of their own, or
 //! [`write_worktree`] checks them out in the work tree. [`check_outs`] compares what a
 //! re-run wrote with the outs the run recorded.
 //!
@@ -34,7 +35,7 @@ use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
 use crate::repo::{LinkKind, RepoLock};
 use crate::stat::{FileKind, Observed};
-use crate::store::Store;
+use crate::store::{Fetched, ObjectSource};
 use crate::workspace::{self, FileState, Materializer, Workspace, check_entry, hash_path, walk};
 
 /// A code dep, and how the work tree's file compares with the recorded one.
@@ -137,15 +138,34 @@ pub fn plan(
     })
 }
 
-/// Refuse, naming them, input files whose bytes are not in the local store.
-pub fn ensure_local(store: &Store, plan: &Plan) -> Result<(), Error> {
+/// Make the inputs' bytes local: the absent ones among [`Plan::wanted`] (and nothing
+/// else) are fetched through `objects` in one batch, then input files whose bytes are
+/// still absent are refused, naming them. The local store alone fetches nothing.
+pub fn ensure_local(
+    objects: &dyn ObjectSource,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Fetched, Error> {
+    let store = objects.store();
+    let absent: Vec<ObjectId> = plan
+        .wanted()
+        .into_iter()
+        .filter(|id| !objects.has(id))
+        .collect();
+    let mut fetched = Fetched::default();
+    if !absent.is_empty() {
+        fetched = objects.fetch(&absent, progress)?;
+        if !fetched.fetched.is_empty() {
+            store.flush()?;
+        }
+    }
     let absent: Vec<&Input> = plan
         .inputs
         .iter()
         .filter(|i| !store.contains(&i.id))
         .collect();
     if absent.is_empty() {
-        return Ok(());
+        return Ok(fetched);
     }
     let named: Vec<String> = absent
         .iter()

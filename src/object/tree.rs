@@ -79,10 +79,7 @@ impl Encode for Tree {
             // A tree is written out by checkout: a name that would land in git's or dvx's
             // own directory (hooks, config, objects) is never valid.
             if is_reserved_name(&e.name) {
-                return Err(DecodeError::Invalid(format!(
-                    "entry '{}' names git's or dvx's own directory",
-                    e.name
-                )));
+                return Err(DecodeError::Reserved(e.name.clone()));
             }
             if i > 0 && self.entries[i - 1].name.as_bytes() >= e.name.as_bytes() {
                 return Err(DecodeError::Invalid(format!(

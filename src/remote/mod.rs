@@ -12,7 +12,10 @@
 //! [`large`] (large objects with a seek table), [`refs`] (branches and tags),
 //! [`transfer`] (its [`transfer::catalog`] finds what the remote holds, then
 //! [`transfer::upload`], [`transfer::download`] and range reads), [`index_cache`] (local
-//! copies of pack indexes).
+//! copies of pack indexes), [`reader`] (a whole object streamed without storing it),
+//! [`source`] (the remote-backed `ObjectSource`, opened from a repository's
+//! configuration), [`metadata`] (fetching history: commits, trees, run records) and
+//! [`check`] (reading and verifying everything a remote holds).
 //!
 //! Invariants (docs/format.md, "Remotes"): objects before the indexes that name them,
 //! indexes before refs; a ref moves only by create-if-absent of its next number; nothing
@@ -20,13 +23,16 @@
 
 pub mod aws_profile;
 pub mod backend;
+pub mod check;
 pub mod index_cache;
 pub mod large;
 pub mod layout;
 pub mod pack;
 pub mod pack_index;
+pub mod reader;
 pub mod refs;
 pub mod settings;
+pub mod source;
 pub mod transfer;
 pub mod url;
 
@@ -39,6 +45,7 @@ pub use index_cache::IndexCache;
 pub use layout::Manifest;
 pub use refs::{RefKind, RemoteRef};
 pub use settings::{Credentials, Environment, Secret, Settings};
+pub use source::RemoteSource;
 pub use transfer::{Options as TransferOptions, TransferStats};
 pub use url::{Kind, RemoteUrl};
 
@@ -67,6 +74,21 @@ pub enum Error {
     Transfer(#[from] transfer::Error),
     #[error("cannot start the remote runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("no remote is configured")]
+    NoRemote,
+    #[error("several remotes are configured ({names}) and none is the default")]
+    NoDefaultRemote { names: String },
+    #[error("no remote named '{name}' is configured")]
+    UnknownRemote { name: String },
+    #[error(transparent)]
+    Config(crate::repo::Error),
+    #[error("tree {tree} from remote {url} names '{name}', {why}; nothing of it was used")]
+    HostileTree {
+        url: String,
+        tree: ObjectId,
+        name: String,
+        why: &'static str,
+    },
 }
 
 /// The runtime every remote's work runs on, made on first use. One for the process:
@@ -101,6 +123,8 @@ pub struct Remote {
     cache: Option<IndexCache>,
     /// The remote's pack index as last loaded, for range reads (a mount reads many).
     index: Mutex<Option<Arc<transfer::RemoteIndex>>>,
+    /// What every request through this remote cost so far (see [`Remote::totals`]).
+    tally: Arc<Mutex<TransferStats>>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -137,6 +161,7 @@ impl Remote {
             options: TransferOptions::default(),
             cache: None,
             index: Mutex::new(None),
+            tally: Arc::new(Mutex::new(TransferStats::default())),
         })
     }
 
@@ -178,18 +203,24 @@ impl Remote {
 
     /// `dvx-remote.toml`, or `None` for an empty remote.
     pub fn manifest(&self) -> Result<Option<Manifest>, Error> {
-        self.runtime.block_on(async {
+        let start = std::time::Instant::now();
+        let got = self.runtime.block_on(async {
             let key = self.backend.key(layout::MANIFEST);
-            let got = self
-                .backend
+            self.backend
                 .retry_cut_reads(|| async { self.backend.store().get(&key).await?.bytes().await })
-                .await;
-            match got {
-                Ok(bytes) => Ok(Some(Manifest::decode(self.url(), &bytes)?)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(self.backend.store_err(e).into()),
-            }
-        })
+                .await
+        });
+        self.record(&TransferStats {
+            requests: 1,
+            bytes: got.as_ref().map_or(0, |b| b.len() as u64),
+            elapsed: start.elapsed(),
+            ..TransferStats::default()
+        });
+        match got {
+            Ok(bytes) => Ok(Some(Manifest::decode(self.url(), &bytes)?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.backend.store_err(e).into()),
+        }
     }
 
     /// The manifest of a remote that must already be a dvx remote.
@@ -283,7 +314,9 @@ impl Remote {
             &self.options,
             self.cache.as_ref(),
             progress,
-        ))?;
+        ));
+        self.record_result(&stats);
+        let stats = stats?;
         // What the remote holds changed.
         *self.index.lock().expect("index lock") = None;
         Ok(stats)
@@ -292,6 +325,7 @@ impl Remote {
     /// Fetch `ids` into `store` (each verified before it enters), skipping those it has.
     /// A few ids are found with ranged reads of the pack indexes that are not cached;
     /// many, by reading (and caching) them whole. The caller flushes the store after.
+    /// An id the remote does not hold is an error.
     pub fn download(
         &self,
         store: &Store,
@@ -299,7 +333,7 @@ impl Remote {
         progress: &dyn Progress,
     ) -> Result<TransferStats, Error> {
         let known = self.index.lock().expect("index lock").clone();
-        Ok(self.runtime.block_on(transfer::download(
+        let stats = self.runtime.block_on(transfer::download(
             &self.backend,
             store,
             ids,
@@ -307,19 +341,105 @@ impl Remote {
             known.as_deref(),
             self.cache.as_ref(),
             progress,
-        ))?)
+        ));
+        self.record_result(&stats);
+        Ok(stats?)
+    }
+
+    /// [`Remote::download`], except that ids the remote does not hold are returned
+    /// instead of failing: what a source reports as unavailable.
+    pub fn download_available(
+        &self,
+        store: &Store,
+        ids: &[ObjectId],
+        progress: &dyn Progress,
+    ) -> Result<(TransferStats, Vec<ObjectId>), Error> {
+        let known = self.index.lock().expect("index lock").clone();
+        let got = self.runtime.block_on(transfer::download_available(
+            &self.backend,
+            store,
+            ids,
+            &self.options,
+            known.as_deref(),
+            self.cache.as_ref(),
+            progress,
+        ));
+        if let Ok((stats, _)) = &got {
+            self.record(stats);
+        }
+        Ok(got?)
+    }
+
+    /// Which of `ids` the remote does not hold, by its catalog: each must be in a pack
+    /// index or stored alone. A few ids are looked up with ranged reads of the indexes;
+    /// many, by reading them whole (and caching them).
+    pub fn absent(&self, ids: &[ObjectId]) -> Result<Vec<ObjectId>, Error> {
+        let ids = transfer::unique(ids);
+        let index = self.index_for(&ids)?;
+        let start = std::time::Instant::now();
+        let counters = transfer::Counters::default();
+        let absent = self.runtime.block_on(transfer::catalog::absent(
+            &self.backend,
+            &index,
+            &ids,
+            self.options.jobs.max(1),
+            &counters,
+        ));
+        self.record(&counters.stats(0, start));
+        Ok(absent?)
+    }
+
+    /// The remote's index, as far as finding `ids` needs: the one kept, if it is
+    /// complete or locates them all; else whole for many ids, ranged reads for a few.
+    fn index_for(&self, ids: &[ObjectId]) -> Result<Arc<transfer::RemoteIndex>, Error> {
+        let kept = self.index.lock().expect("index lock").clone();
+        if let Some(index) = kept
+            && (index.is_complete() || ids.iter().all(|id| index.locate(id).is_some()))
+        {
+            return Ok(index);
+        }
+        let wanted = (ids.len() <= transfer::RANGED_LOOKUP_MAX).then_some(ids);
+        let (index, stats) = self.runtime.block_on(transfer::catalog::index(
+            &self.backend,
+            self.cache.as_ref(),
+            self.options.jobs.max(1),
+            wanted,
+        ))?;
+        self.record(&stats);
+        let index = Arc::new(index);
+        if index.is_complete() {
+            *self.index.lock().expect("index lock") = Some(Arc::clone(&index));
+        }
+        Ok(index)
+    }
+
+    /// What every request made through this remote has cost so far: requests, bytes
+    /// over the wire, objects moved.
+    pub fn totals(&self) -> TransferStats {
+        self.tally.lock().expect("tally lock").clone()
+    }
+
+    fn record(&self, stats: &TransferStats) {
+        self.tally.lock().expect("tally lock").add(stats);
+    }
+
+    fn record_result<E>(&self, stats: &Result<TransferStats, E>) {
+        if let Ok(stats) = stats {
+            self.record(stats);
+        }
     }
 
     /// Read every pack index whole (into the cache, if there is one) and keep it for the
     /// range reads and downloads that follow (a mount, a `dvx fetch`). Returns the number
     /// of packed objects the remote holds.
     pub fn load_indexes(&self) -> Result<usize, Error> {
-        let (index, _) = self.runtime.block_on(transfer::catalog::index(
+        let (index, stats) = self.runtime.block_on(transfer::catalog::index(
             &self.backend,
             self.cache.as_ref(),
             self.options.jobs.max(1),
             None,
         ))?;
+        self.record(&stats);
         let count = index.packed_objects();
         *self.index.lock().expect("index lock") = Some(Arc::new(index));
         Ok(count)
@@ -373,22 +493,76 @@ impl Remote {
         len: u64,
     ) -> Result<(Vec<u8>, TransferStats), Error> {
         let kept = self.index.lock().expect("index lock").clone();
-        let (index, requests) = match kept {
-            Some(index) if index.is_complete() || index.locate(id).is_some() => (index, 0),
+        let (index, mut lookup) = match kept {
+            Some(index) if index.is_complete() || index.locate(id).is_some() => {
+                (index, TransferStats::default())
+            }
             _ => {
-                let (index, requests) = self.runtime.block_on(transfer::catalog::index(
+                let (index, stats) = self.runtime.block_on(transfer::catalog::index(
                     &self.backend,
                     self.cache.as_ref(),
                     self.options.jobs.max(1),
                     Some(std::slice::from_ref(id)),
                 ))?;
-                (Arc::new(index), requests)
+                (Arc::new(index), stats)
             }
         };
-        let (bytes, mut stats) =
+        let (bytes, stats) =
             self.runtime
                 .block_on(transfer::read_range(&self.backend, &index, id, offset, len))?;
-        stats.requests += requests;
-        Ok((bytes, stats))
+        lookup.add(&stats);
+        self.record(&lookup);
+        Ok((bytes, lookup))
+    }
+
+    /// Read everything the remote holds and check it (see [`check`]), and whether it
+    /// holds every id of `wanted`. Writes nothing.
+    pub fn check(
+        &self,
+        wanted: &[ObjectId],
+        progress: &dyn Progress,
+    ) -> Result<check::Report, Error> {
+        let report =
+            self.runtime
+                .block_on(check::check(&self.backend, wanted, &self.options, progress))?;
+        self.record(&report.stats);
+        Ok(report)
+    }
+
+    /// A reader of the whole object `id`, without storing it (for `cat`): a packed
+    /// object is read with one ranged GET and checked before its first byte is handed
+    /// out; a large one is streamed frame batch by frame batch, each frame checked
+    /// against the seek table, which was checked against the id first. An id the remote
+    /// does not hold is [`transfer::Error::NotOnRemote`].
+    pub fn open_object(&self, id: &ObjectId) -> Result<Box<dyn std::io::Read + Send>, Error> {
+        let index = self.index_for(std::slice::from_ref(id))?;
+        let start = std::time::Instant::now();
+        let counters = transfer::Counters::default();
+        let opened = self.runtime.block_on(async {
+            match index.locate(id).copied() {
+                Some((pack, entry)) => {
+                    let raw = transfer::download::packed(&self.backend, id, pack, entry, &counters)
+                        .await?;
+                    Ok::<_, transfer::Error>(reader::ObjectReader::whole(raw))
+                }
+                None => {
+                    let table =
+                        transfer::download::seek_table(&self.backend, id, &counters).await?;
+                    Ok(reader::ObjectReader::large(
+                        self.runtime,
+                        self.backend.clone(),
+                        *id,
+                        table,
+                        Arc::clone(&self.tally),
+                    ))
+                }
+            }
+        });
+        let mut stats = counters.stats(0, start);
+        if opened.is_ok() {
+            stats.objects = 1;
+        }
+        self.record(&stats);
+        Ok(Box::new(opened?))
     }
 }

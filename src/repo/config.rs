@@ -100,6 +100,12 @@ pub struct Core {
     /// member of the group can add and remove objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<String>,
+    /// `status` asks a file watcher what changed instead of looking at every file.
+    #[serde(default)]
+    pub fsmonitor: bool,
+    /// Seconds the file watcher waits for a request before it exits.
+    #[serde(default = "default_fsmonitor_idle_timeout")]
+    pub fsmonitor_idle_timeout: f64,
 }
 
 impl Core {
@@ -124,6 +130,8 @@ impl Default for Core {
             follow_git_branch: true,
             store: None,
             shared: None,
+            fsmonitor: false,
+            fsmonitor_idle_timeout: default_fsmonitor_idle_timeout(),
         }
     }
 }
@@ -145,6 +153,10 @@ impl Default for Checkout {
     fn default() -> Self {
         Checkout { lazy: true }
     }
+}
+
+fn default_fsmonitor_idle_timeout() -> f64 {
+    3600.0
 }
 
 fn default_link() -> String {

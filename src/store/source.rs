@@ -52,6 +52,13 @@ pub trait ObjectSource: Sync {
     /// (not an error: the caller decides whether their paths stay not fetched). The
     /// caller flushes the store once afterwards, before an index or ref names them.
     fn fetch(&self, ids: &[ObjectId], progress: &dyn Progress) -> Result<Fetched, Error>;
+
+    /// Where this source brings absent objects from (a remote, as shown to people), or
+    /// `None` when the local store is all it has: then an absent blob is lost data,
+    /// otherwise it is only not local (`fsck`). Answered without network I/O.
+    fn fetches_from(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// What a [`ObjectSource::fetch`] did.

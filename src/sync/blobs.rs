@@ -1,11 +1,10 @@
 //! The bytes a commit needs, brought from a remote: for `dvx pull` (every path of the
 //! current commit made local), an eager `dvx clone`, and nothing else.
 //!
-//! Owns: which blobs are absent (through the local store as an
-//! [`crate::store::ObjectSource`]), one [`Remote::download`] of them (each verified
-//! before it enters the store) and one flush, and writing the not-fetched paths once
-//! their bytes are local. A remote-backed object source does the same for any reader;
-//! these functions are the sync flows' direct route to it.
+//! Owns: which blobs are absent, one batch fetch of them through the remote-backed
+//! object source over the flow's connection (`remote::source`: each object verified
+//! before it enters the store, the one way bytes come in for every command) and one
+//! flush, and writing the not-fetched paths once their bytes are local.
 //!
 //! Invariant: a file already in the work tree at a not-fetched path (put there by hand)
 //! is never overwritten: it is reported as kept, as `status` reports it.
@@ -13,13 +12,16 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use super::Error;
+use std::sync::Arc;
+
+use super::{Connected, Error};
 use crate::hash::ObjectId;
 use crate::index::Kind;
 use crate::path::RepoPath;
 use crate::progress::Progress;
-use crate::remote::{Remote, TransferStats};
+use crate::remote::{self, TransferStats, source, transfer};
 use crate::repo::{Repo, RepoLock};
+use crate::store::ObjectSource;
 use crate::store::source::distinct;
 use crate::workspace::{self, Workspace};
 
@@ -38,19 +40,32 @@ pub fn absent_in_commit(repo: &Repo, commit: ObjectId) -> Result<Vec<ObjectId>, 
 }
 
 /// Download `ids` (those the store lacks) and flush them, before anything names them.
+/// An id the remote does not hold is an error naming it.
 pub fn download(
     repo: &Repo,
-    remote: &Remote,
+    connected: &Connected,
     ids: &[ObjectId],
     progress: &dyn Progress,
 ) -> Result<TransferStats, Error> {
     if ids.is_empty() {
         return Ok(TransferStats::default());
     }
-    let stats = remote.download(repo.store(), ids, progress)?;
-    if stats.objects > 0 {
+    let remote = &connected.remote;
+    let before = remote.totals();
+    let source = source::over(repo.store(), &connected.name, Arc::clone(remote));
+    let fetched = source.fetch(ids, progress)?;
+    if !fetched.fetched.is_empty() {
         repo.flush_objects()?;
     }
+    if let Some(id) = fetched.unavailable.first() {
+        return Err(remote::Error::Transfer(transfer::Error::NotOnRemote {
+            url: remote.url().to_owned(),
+            id: *id,
+        })
+        .into());
+    }
+    let mut stats = remote.totals().since(&before);
+    stats.skipped = fetched.already_local as u64;
     Ok(stats)
 }
 
@@ -69,7 +84,7 @@ pub struct MadeLocal {
 pub fn make_local(
     ws: &Workspace,
     lock: &RepoLock,
-    remote: &Remote,
+    connected: &Connected,
     progress: &dyn Progress,
 ) -> Result<MadeLocal, Error> {
     let repo = ws.repo();
@@ -102,7 +117,7 @@ pub fn make_local(
         .filter(|f| !kept.contains(&f.path))
         .map(|f| f.id())
         .collect();
-    report.stats = download(repo, remote, &distinct(&ids), progress)?;
+    report.stats = download(repo, connected, &distinct(&ids), progress)?;
     if !targets.is_empty() {
         let paths: Vec<PathBuf> = targets.iter().map(|p| PathBuf::from(p.as_str())).collect();
         let restored = workspace::restore(ws, lock, ws.root(), &paths, None, progress)?;

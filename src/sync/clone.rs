@@ -193,7 +193,7 @@ pub fn populate(
         TransferStats::default()
     } else {
         let ids = blobs::absent_in_commit(repo, commit)?;
-        blobs::download(repo, &connected.remote, &ids, progress)?
+        blobs::download(repo, &connected, &ids, progress)?
     };
     let checkout = workspace::checkout(
         ws,

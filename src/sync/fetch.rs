@@ -13,7 +13,9 @@
 //! absent"): refs move only after everything their commits reach (blobs aside) is in the
 //! store, verified and flushed; a commit already reachable from a local ref is complete,
 //! and so is every tree of a local ref's commit, so the walk stops there. A remote ref
-//! that points at a commit the remote lacks is refused before anything is fetched.
+//! that points at a commit the remote lacks is refused before anything is fetched. A
+//! fetched tree naming `.git`, `.dvx`, an ignore file, or `dvx.lock` at the top is
+//! refused, naming the tree, and no ref moves.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -21,13 +23,14 @@ use std::time::Instant;
 use super::remotes::tracking_branches;
 use super::{Connected, Error, Phase};
 use crate::hash::ObjectId;
-use crate::object::{Encode, EntryKind, RunRecord, Signature};
+use crate::object::{DecodeError, Encode, EntryKind, RunRecord, Signature};
+use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{self, Expected, TAGS};
-use crate::remote::{RefKind, Remote, RemoteRef, TransferStats};
+use crate::remote::{self, RefKind, Remote, RemoteRef, TransferStats};
 use crate::repo::{Repo, RepoLock};
 use crate::store::{self, Store};
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, never_tracked};
 
 /// How to fetch.
 #[derive(Debug, Clone)]
@@ -180,6 +183,8 @@ fn pinned_elsewhere(ws: &Workspace) -> Result<Option<ObjectId>, Error> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Want {
     Commit,
+    /// A commit's top tree (where `dvx.lock` is git's pin).
+    RootTree,
     Tree,
     Run,
 }
@@ -224,7 +229,7 @@ pub(super) fn fetch_history(
         let mut want = |id: ObjectId, what: Want, next: &mut Vec<(ObjectId, Want)>| {
             let done = match what {
                 Want::Commit => known.contains(&id),
-                Want::Tree => have_trees.contains(&id),
+                Want::Tree | Want::RootTree => have_trees.contains(&id),
                 Want::Run => false,
             };
             if !done && seen.insert(id) {
@@ -235,7 +240,7 @@ pub(super) fn fetch_history(
             match what {
                 Want::Commit => {
                     let commit = store.read_commit(&id)?;
-                    want(commit.tree, Want::Tree, &mut next);
+                    want(commit.tree, Want::RootTree, &mut next);
                     for run in commit.runs {
                         want(run, Want::Run, &mut next);
                     }
@@ -243,8 +248,37 @@ pub(super) fn fetch_history(
                         want(parent, Want::Commit, &mut next);
                     }
                 }
-                Want::Tree => {
-                    for entry in store.read_tree(&id)?.entries {
+                Want::Tree | Want::RootTree => {
+                    let tree = match store.read_tree(&id) {
+                        // Decoding refuses `.git` and `.dvx` before the check below
+                        // sees them: the same refusal, naming the remote.
+                        Err(store::Error::Decode {
+                            source: DecodeError::Reserved(name),
+                            ..
+                        }) => {
+                            // `.GIT` is `.git` on a case-insensitive file system.
+                            let why = hostile(&name, what == Want::RootTree)
+                                .unwrap_or("which is git's or dvx's own directory");
+                            return Err(remote::Error::HostileTree {
+                                url: remote.url().to_owned(),
+                                tree: id,
+                                name,
+                                why,
+                            }
+                            .into());
+                        }
+                        read => read?,
+                    };
+                    for entry in tree.entries {
+                        if let Some(why) = hostile(&entry.name, what == Want::RootTree) {
+                            return Err(remote::Error::HostileTree {
+                                url: remote.url().to_owned(),
+                                tree: id,
+                                name: entry.name,
+                                why,
+                            }
+                            .into());
+                        }
                         if entry.kind == EntryKind::Dir {
                             want(entry.id, Want::Tree, &mut next);
                         }
@@ -263,6 +297,18 @@ pub(super) fn fetch_history(
         frontier = next;
     }
     Ok(stats)
+}
+
+/// Why a name in a fetched tree must never reach a work tree (`at_top`: in a commit's top
+/// tree, where `dvx.lock` is git's pin), or `None`. Names are already valid (no `/`, not
+/// `.` or `..`: decoding checks that); these would overwrite dvx's or git's own files.
+/// The refs that would name such a tree do not move.
+fn hostile(name: &str, at_top: bool) -> Option<&'static str> {
+    if name == crate::git::pin::FILE_NAME {
+        return at_top.then_some("the pin of the data version, which git tracks");
+    }
+    let path = RepoPath::new(name).ok()?;
+    never_tracked(&path)
 }
 
 fn read_run(store: &Store, id: &ObjectId) -> Result<RunRecord, Error> {

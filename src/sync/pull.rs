@@ -91,7 +91,7 @@ pub fn pull(
     let bytes = if options.lazy {
         None
     } else {
-        let mut made = blobs::make_local(ws, lock, &connected.remote, progress)?;
+        let mut made = blobs::make_local(ws, lock, connected, progress)?;
         let early = merged.as_ref().map(|(_, e)| e.clone()).unwrap_or_default();
         made.stats.objects += early.objects;
         made.stats.bytes += early.bytes;
@@ -131,7 +131,7 @@ fn join(
         TransferStats::default()
     } else {
         let ids = blobs::absent_in_commit(repo, theirs)?;
-        blobs::download(repo, &connected.remote, &ids, progress)?
+        blobs::download(repo, connected, &ids, progress)?
     };
     let merged = merge::merge(
         ws,

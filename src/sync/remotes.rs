@@ -13,6 +13,7 @@
 //! a key, and it becomes a dvx remote), so a failed add leaves the config as it was.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use super::Error;
 use crate::hash::ObjectId;
@@ -28,7 +29,8 @@ use crate::workspace::Workspace;
 pub struct Connected {
     /// Its name in the config (`origin`).
     pub name: String,
-    pub remote: Remote,
+    /// Shared, so a remote-backed object source can read through the same connection.
+    pub remote: Arc<Remote>,
 }
 
 /// Open remote `name`, or the default remote (`core.remote`, else `origin`, else the
@@ -49,7 +51,10 @@ pub fn connect(ws: &Workspace, name: Option<&str>, env: &Environment) -> Result<
         false,
     )?
     .with_index_cache(index_cache(repo));
-    Ok(Connected { name, remote })
+    Ok(Connected {
+        name,
+        remote: Arc::new(remote),
+    })
 }
 
 /// Split a command's arguments as `git push` and `git pull` take them, `[remote]

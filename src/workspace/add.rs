@@ -9,14 +9,16 @@ use super::compare::{stat_matches, symlink_target_bytes};
 use super::real_dirs;
 use super::walk::{Found, never_tracked, walk};
 use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
+use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::progress::{Progress, Unit};
+use crate::repo::LinkKind;
 use crate::repo::RepoLock;
 use crate::stat::{FileKind, Stat};
-use crate::store::{self, Ingest, Store};
+use crate::store::{self, Adopt, Ingest, Store};
 
 /// Files stored per round before their entries are staged.
 const STAGE_CHUNK: usize = 4096;
@@ -144,6 +146,7 @@ pub fn add(
         }
     }
 
+    let mode = StoreMode::of(&ws.repo().link_kinds());
     let total: u64 = work.iter().map(|f| f.stat.size).sum();
     progress.start("adding", Some(total), Unit::Bytes);
     let mut any_new = false;
@@ -152,7 +155,7 @@ pub fn add(
         let stored: Vec<Stored> = chunk
             .par_iter()
             .map(|f| {
-                let result = store_one(root, store, f);
+                let result = store_one(root, store, mode, f);
                 progress.advance(f.stat.size);
                 result
             })
@@ -227,8 +230,60 @@ fn is_damaged_link(store: &Store, entry: &Entry, f: &Found) -> bool {
         && matches!(store.verify(&entry.id), Err(store::Error::Corrupt { .. }))
 }
 
-fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
+/// How `add` puts a file's bytes into the store: the first type of `core.link` decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreMode {
+    /// Copy the bytes (the user's file stays as it is, writable).
+    Copy,
+    /// The file itself becomes the (read-only) object, hard-linked into the store.
+    Hardlink,
+    /// The file moves into the store (read-only) and a symlink to it takes its place.
+    Symlink,
+}
+
+impl StoreMode {
+    fn of(kinds: &[LinkKind]) -> StoreMode {
+        match kinds.first() {
+            Some(LinkKind::Hardlink) => StoreMode::Hardlink,
+            Some(LinkKind::Symlink) => StoreMode::Symlink,
+            _ => StoreMode::Copy,
+        }
+    }
+}
+
+fn store_one(root: &Path, store: &Store, mode: StoreMode, f: &Found) -> Result<Stored, Error> {
     let abs = f.path.to_fs_path(root);
+    // An executable file keeps its own mode, which a shared read-only object cannot
+    // give it: it is copied, as checkout copies it.
+    if mode != StoreMode::Copy
+        && f.kind == FileKind::File
+        && !f.stat.is_executable()
+        && let Some(stored) = store_linked(store, mode, f, &abs)?
+    {
+        return Ok(stored);
+    }
+    if f.kind == FileKind::Symlink
+        && let Ok(target) = fs::read_link(&abs)
+        && let Some((id, size)) = store.linked_object(&target)
+    {
+        // A symlink into the store is one a symlink-mode add put in place of the user's
+        // file (an add killed before writing the index leaves it unrecorded): it stands
+        // for the file whose bytes are that object, never for a link to record (whose
+        // object gc would then take from under it).
+        return Ok(Stored::Entry {
+            entry: Entry {
+                path: f.path.clone(),
+                kind: Kind::File,
+                executable: false,
+                id,
+                size,
+                stat: f.stat,
+                not_fetched: false,
+                linked: true,
+            },
+            new_object: false,
+        });
+    }
     if f.kind == FileKind::Symlink {
         let target = symlink_target_bytes(&abs).map_err(read_err(&abs))?;
         let new_object = !store.contains(&ObjectId::of(&target));
@@ -268,6 +323,90 @@ fn store_one(root: &Path, store: &Store, f: &Found) -> Result<Stored, Error> {
             new_object: new,
         }),
     }
+}
+
+/// Store `f` without copying its bytes, leaving the work-tree file a hard link or
+/// symlink to its object. `None` when the file cannot be linked into the store (another
+/// file system): the caller copies it.
+fn store_linked(
+    store: &Store,
+    mode: StoreMode,
+    f: &Found,
+    abs: &Path,
+) -> Result<Option<Stored>, Error> {
+    let (id, size, new_object) = match store.adopt(abs, &f.stat)? {
+        Adopt::Unlinkable => return Ok(None),
+        Adopt::Changed => return Ok(Some(Stored::Changed(f.path.clone()))),
+        // The file is the object now: in hard-link mode nothing is left to do.
+        Adopt::Linked { id, size } if mode == StoreMode::Hardlink => (id, size, true),
+        // The file is the object, so putting a symlink in its place loses nothing.
+        Adopt::Linked { id, size } => {
+            let now = Stat::from_metadata(&fs::symlink_metadata(abs).map_err(read_err(abs))?);
+            if !link_in_place(store, mode, &id, abs, &now)? {
+                return Ok(Some(Stored::Changed(f.path.clone())));
+            }
+            (id, size, true)
+        }
+        Adopt::Known { id, size, stat } => {
+            let shared = store.metadata(&id).is_some_and(|o| {
+                let o = Stat::from_metadata(&o);
+                mode == StoreMode::Hardlink && o.ino == stat.ino && o.dev == stat.dev
+            });
+            if !shared && !link_in_place(store, mode, &id, abs, &stat)? {
+                return Ok(Some(Stored::Changed(f.path.clone())));
+            }
+            (id, size, false)
+        }
+    };
+    let stat = Stat::from_metadata(&fs::symlink_metadata(abs).map_err(read_err(abs))?);
+    Ok(Some(Stored::Entry {
+        entry: Entry {
+            path: f.path.clone(),
+            kind: Kind::File,
+            executable: false,
+            id,
+            size,
+            stat,
+            not_fetched: false,
+            linked: true,
+        },
+        new_object,
+    }))
+}
+
+/// Replace the file at `abs` by a hard link or symlink to the object `id`, if it still
+/// has the stat `expected` (its bytes are the object's): a temp link in the temp area
+/// (beside it only on another file system), renamed over it. Returns false, changing
+/// nothing, when the file changed meanwhile.
+fn link_in_place(
+    store: &Store,
+    mode: StoreMode,
+    id: &ObjectId,
+    abs: &Path,
+    expected: &Stat,
+) -> Result<bool, Error> {
+    let temps = store.temps();
+    let tmp = temps.link_path_for(abs).map_err(write_err(temps.path()))?;
+    let object = store.path(id);
+    let made = match mode {
+        StoreMode::Hardlink => atomic::hard_link(&object, &tmp),
+        _ => atomic::symlink(
+            fs::canonicalize(&object).unwrap_or(object).as_os_str(),
+            &tmp,
+        ),
+    };
+    made.map_err(write_err(abs))?;
+    // The user's bytes are replaced only if they are still the ones hashed.
+    let unchanged = fs::symlink_metadata(abs).is_ok_and(|m| Stat::from_metadata(&m) == *expected);
+    if !unchanged {
+        let _ = atomic::remove_file(&tmp);
+        return Ok(false);
+    }
+    if let Err(e) = atomic::rename(&tmp, abs) {
+        let _ = atomic::remove_file(&tmp);
+        return Err(write_err(abs)(e));
+    }
+    Ok(true)
 }
 
 /// Under an added directory, entries whose files are gone are staged as deleted. Entries

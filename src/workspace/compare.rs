@@ -122,7 +122,6 @@ pub fn check_entry(
     entry: &Entry,
     observed: Option<Observed>,
 ) -> io::Result<FileState> {
-    let abs = entry.path.to_fs_path(root);
     if entry.kind == Kind::Tree {
         return Ok(FileState::NotFetched);
     }
@@ -167,6 +166,8 @@ pub fn check_entry(
     {
         return Ok(FileState::Clean);
     }
+    // Built only past the stat check: a clean file of a million costs no allocation.
+    let abs = entry.path.to_fs_path(root);
     if entry.linked && entry.kind == Kind::File && kind == Kind::Symlink {
         // Symlink mode: the file is a link to its object. Pointing at the object is clean;
         // anything else counts as a changed file with the bytes it now points at.

@@ -14,7 +14,11 @@ mod add;
 mod changes;
 mod checkout;
 mod compare;
+mod drop;
+mod listing;
 mod materialize;
+mod pathspec;
+mod pull;
 mod real_dirs;
 mod reset;
 mod resolve;
@@ -22,6 +26,7 @@ mod restore;
 mod rm;
 mod snapshot;
 mod status;
+mod status_cache;
 mod tracked;
 mod walk;
 
@@ -35,15 +40,21 @@ pub use checkout::{
     settle_finished_checkout, switch,
 };
 pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
+pub use drop::{DropPlan, Dropped, apply_drop, plan_drop, still_needed};
 pub use materialize::Materializer;
+pub use pathspec::Pathspec;
+pub use pull::{PullReport, pull, pull_files, select};
 pub use reset::{ResetReport, reset};
 pub use resolve::resolve_path;
 pub use restore::{RestoreReport, restore, restore_from};
 pub use rm::{RmReport, rm};
 pub use snapshot::worktree_index;
-pub use status::{Change, ChangeKind, PinState, Status, status};
+pub use status::{
+    Change, ChangeKind, ChangeSource, PinState, Status, WatchAnswer, WatchUse, status, status_with,
+    watch_roots,
+};
 pub use tracked::{TrackedFile, absent_files, commit_files, tracked_files, tracked_item};
-pub use walk::{Found, Walk, never_tracked, walk};
+pub use walk::{DirFiles, DirWalk, Found, Walk, never_tracked, walk, walk_dirs};
 
 use crate::git::{self, GitRepo};
 use crate::hash::ObjectId;
@@ -93,6 +104,16 @@ pub enum Error {
         list: String,
         paths: Vec<RepoPath>,
     },
+    #[error("{count} file(s) with other bytes stand where not-fetched files go: {list}")]
+    InTheWay {
+        count: usize,
+        list: String,
+        paths: Vec<RepoPath>,
+    },
+    #[error("{count} file(s) have changes that are not staged: {list}")]
+    ChangesNotStaged { count: usize, list: String },
+    #[error("'{spec}' did not match any tracked path")]
+    NoMatch { spec: String },
     #[error("'{path}' needs object {id}, which is not in the local store")]
     MissingObject { path: RepoPath, id: ObjectId },
     #[error("'{path}' would collide with '{other}' on a case-insensitive file system")]

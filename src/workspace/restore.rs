@@ -35,6 +35,8 @@ pub struct RestoreReport {
     pub unchanged: usize,
     /// Files whose bytes are not in the local store (left as not fetched).
     pub not_fetched: Vec<RepoPath>,
+    /// Objects the source fetched into the local store for this restore.
+    pub fetched: usize,
 }
 
 /// Restore `paths` (relative to `cwd`) from the index, or from commit `source`, with the
@@ -66,8 +68,12 @@ pub fn restore_from(
     debug_assert!(lock.guards(ws.repo()), "the lock of this work tree");
     let mut index = ws.load_index()?;
     let plan = plan_restore(ws, &index, cwd, paths, rev, objects)?;
-    if !plan.absent.is_empty() && !objects.fetch(&plan.absent, progress)?.fetched.is_empty() {
-        ws.repo().flush_objects()?;
+    let mut fetched = 0;
+    if !plan.absent.is_empty() {
+        fetched = objects.fetch(&plan.absent, progress)?.fetched.len();
+        if fetched > 0 {
+            ws.repo().flush_objects()?;
+        }
     }
     let store = objects.store();
     for root in plan.roots {
@@ -76,7 +82,7 @@ pub fn restore_from(
     for t in &plan.targets {
         expand_to(&mut index, store, &t.path)?;
     }
-    let report = write_entries(
+    let mut report = write_entries(
         ws,
         &mut index,
         plan.targets,
@@ -85,6 +91,7 @@ pub fn restore_from(
         progress,
     )?;
     ws.write_index(lock, &mut index)?;
+    report.fetched = fetched;
     Ok(report)
 }
 

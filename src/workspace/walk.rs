@@ -8,6 +8,7 @@
 //! never recorded (git tracks them), symlinks are reported as symlinks and never
 //! followed, and files other than regular files and symlinks are skipped and reported.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
 
+use super::listing::{Dir, TypeHint, child_path};
 use super::real_dirs::RealDirs;
 use super::{Error, read_err};
 use crate::atomic::TEMP_PREFIX;
@@ -178,6 +180,64 @@ pub fn never_tracked(path: &RepoPath) -> Option<&'static str> {
     })
 }
 
+/// Whether walks reach paths: a walk of a start reaches a path at or below it unless a
+/// name on the way is one walks never record, or is ignored by the rules above it. Each
+/// directory's rules are read once.
+pub struct Reach<'a> {
+    root: &'a Path,
+    use_gitignore: bool,
+    rules: HashMap<RepoPath, RuleStack>,
+}
+
+impl<'a> Reach<'a> {
+    pub fn new(root: &'a Path, use_gitignore: bool) -> Reach<'a> {
+        Reach {
+            root,
+            use_gitignore,
+            rules: HashMap::new(),
+        }
+    }
+
+    /// The rules that apply to the names in `dir`: its own and those above it.
+    fn rules_of(&mut self, dir: &RepoPath) -> Result<RuleStack, Error> {
+        if let Some(rules) = self.rules.get(dir) {
+            return Ok(rules.clone());
+        }
+        let above = match dir.parent() {
+            Some(parent) => self.rules_of(&parent)?,
+            None => RuleStack::default(),
+        };
+        let rules = above.with_dir(self.root, dir, IgnoreFiles::maybe(self.use_gitignore))?;
+        self.rules.insert(dir.clone(), rules.clone());
+        Ok(rules)
+    }
+
+    /// Whether a walk of `start` would find `path` (or, for a directory, enter it).
+    pub fn reaches(&mut self, start: &RepoPath, path: &RepoPath) -> Result<bool, Error> {
+        if !path.is_within(start) {
+            return Ok(false);
+        }
+        let mut dir = start.clone();
+        for name in path.strip_dir(start).unwrap_or("").split('/') {
+            if name.is_empty() {
+                continue;
+            }
+            if is_reserved(name) || (dir.is_root() && name == pin::FILE_NAME) {
+                return Ok(false);
+            }
+            let child = dir.join_unchecked(name);
+            let abs = child.to_fs_path(self.root);
+            let is_dir = child != *path || fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir());
+            let rules = self.rules_of(&dir)?;
+            if !rules.0.is_empty() && rules.is_ignored(&abs, is_dir) {
+                return Ok(false);
+            }
+            dir = child;
+        }
+        Ok(true)
+    }
+}
+
 /// Walk `start` (a file, symlink or directory under `root`). `use_gitignore` applies the
 /// user's `.gitignore` lines as well as `.dvxignore`.
 pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, Error> {
@@ -207,56 +267,165 @@ pub fn walk(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<Walk, 
         }
         return Ok(walk);
     }
+    let dirs = walk_dirs(root, start, use_gitignore)?;
+    walk.files
+        .reserve(dirs.dirs.iter().map(DirFiles::len).sum());
+    let mut next = 0;
+    while next < dirs.dirs.len() {
+        flatten(&dirs.dirs, &mut next, &mut walk.files);
+    }
+    walk.skipped = dirs.skipped;
+    Ok(walk)
+}
+
+/// The files of one directory that a walk keeps, with their lstat, sorted by name. The
+/// names share one buffer: a walk of a million files holds a million small records, not a
+/// million paths.
+#[derive(Debug)]
+pub struct DirFiles {
+    pub dir: RepoPath,
+    names: String,
+    files: Vec<FileRecord>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FileRecord {
+    start: u32,
+    len: u32,
+    kind: FileKind,
+    stat: Stat,
+}
+
+impl DirFiles {
+    /// Room for `files` names of `bytes` bytes in all, so a directory's records are
+    /// allocated once.
+    fn with_capacity(dir: RepoPath, files: usize, bytes: usize) -> DirFiles {
+        DirFiles {
+            dir,
+            names: String::with_capacity(bytes),
+            files: Vec::with_capacity(files),
+        }
+    }
+
+    fn push(&mut self, name: &str, observed: Observed) {
+        let start = u32::try_from(self.names.len()).expect("a directory's names under 4 GiB");
+        self.names.push_str(name);
+        self.files.push(FileRecord {
+            start,
+            len: name.len() as u32,
+            kind: observed.kind,
+            stat: observed.stat,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The `i`th file's name.
+    pub fn name(&self, i: usize) -> &str {
+        let f = &self.files[i];
+        &self.names[f.start as usize..(f.start + f.len) as usize]
+    }
+
+    /// What the `i`th file's lstat said.
+    pub fn observed(&self, i: usize) -> Observed {
+        let f = &self.files[i];
+        Observed {
+            kind: f.kind,
+            stat: f.stat,
+        }
+    }
+
+    /// The `i`th file as a [`Found`].
+    pub fn found(&self, i: usize) -> Found {
+        let observed = self.observed(i);
+        Found {
+            path: self.dir.join_unchecked(self.name(i)),
+            kind: observed.kind,
+            stat: observed.stat,
+        }
+    }
+}
+
+/// What a walk of a directory found, one [`DirFiles`] per directory walked (also those
+/// without files), in path order of the directories (each before what lies below it).
+#[derive(Debug, Default)]
+pub struct DirWalk {
+    pub dirs: Vec<DirFiles>,
+    /// Paths skipped because they are not regular files, symlinks or directories.
+    pub skipped: Vec<RepoPath>,
+}
+
+/// Walk the directory `start` (the caller has checked that it is a real directory of the
+/// work tree, see [`RealDirs`]), keeping each directory's files apart.
+pub fn walk_dirs(root: &Path, start: &RepoPath, use_gitignore: bool) -> Result<DirWalk, Error> {
+    let abs = start.to_fs_path(root);
+    let open = Dir::open(&abs).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NoSuchPath { path: abs.clone() },
+        _ => read_err(&abs)(e),
+    })?;
     // Rules of the directories above `start` apply below it; `start`'s own are loaded by
     // the walk from its listing.
     let mut stack = RuleStack::default();
     for dir in start.ancestors() {
         stack = stack.with_dir(root, &dir, IgnoreFiles::maybe(use_gitignore))?;
     }
-    let (files, skipped) = walk_dir(root, start, &stack, use_gitignore)?;
-    walk.files = files;
-    walk.skipped = skipped;
-    Ok(walk)
+    let mut out = DirWalk::default();
+    walk_dir(root, start, &open, &stack, use_gitignore, &mut out)?;
+    out.skipped.sort();
+    Ok(out)
 }
 
-type Collected = (Vec<Found>, Vec<RepoPath>);
-
-/// One name in a directory listing that the walk keeps.
-enum Listed {
-    File(Found),
-    Dir(RepoPath),
-    Skipped(RepoPath),
+/// The files of `dirs[*next]` and of the directories below it, in path order: each
+/// subdirectory's files are spliced in at its name.
+fn flatten(dirs: &[DirFiles], next: &mut usize, out: &mut Vec<Found>) {
+    let here = &dirs[*next];
+    *next += 1;
+    let mut file = 0;
+    while let Some(sub) = dirs.get(*next).filter(|d| d.dir.is_within(&here.dir)) {
+        let name = sub.dir.file_name();
+        while file < here.len() && here.name(file) < name {
+            out.push(here.found(file));
+            file += 1;
+        }
+        flatten(dirs, next, out);
+    }
+    out.extend((file..here.len()).map(|i| here.found(i)));
 }
 
-/// Walk one directory. The result is in path order without a global sort: the listing
-/// is sorted by name (bytewise, which within one directory is path order) and each
-/// subdirectory's results are spliced in at its name.
+/// Walk one open directory into `out`: its [`DirFiles`], then each subdirectory's, in
+/// name order. Subdirectories are walked in parallel.
 fn walk_dir(
     root: &Path,
     dir: &RepoPath,
+    open: &Dir,
     parent_rules: &RuleStack,
     use_gitignore: bool,
-) -> Result<Collected, Error> {
+    out: &mut DirWalk,
+) -> Result<(), Error> {
     let abs = dir.to_fs_path(root);
-    let mut names = Vec::new();
+    let mut listing = open.list().map_err(read_err(&abs))?;
     let mut present = IgnoreFiles::default();
-    for entry in fs::read_dir(&abs).map_err(read_err(&abs))? {
-        let entry = entry.map_err(read_err(&abs))?;
-        let name = entry.file_name();
-        match name.to_str() {
-            Some(".gitignore") => present.gitignore = use_gitignore,
-            Some(".dvxignore") => present.dvxignore = true,
+    for i in 0..listing.len() {
+        match listing.name(i) {
+            b".gitignore" => present.gitignore = use_gitignore,
+            b".dvxignore" => present.dvxignore = true,
             _ => {}
         }
-        names.push((name, entry));
     }
     let rules = parent_rules.with_dir(root, dir, present)?;
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut listed = Vec::with_capacity(names.len());
-    for (name, entry) in names {
-        let Some(name) = name.to_str() else {
+    listing.sort();
+    let mut files = DirFiles::with_capacity(dir.clone(), listing.len(), listing.bytes());
+    let mut subdirs = Vec::new();
+    for i in 0..listing.len() {
+        let Ok(name) = std::str::from_utf8(listing.name(i)) else {
             return Err(Error::BadName {
-                path: entry.path().display().to_string(),
+                path: child_path(&abs, listing.name(i)).display().to_string(),
                 why: "the name is not valid UTF-8".into(),
             });
         };
@@ -264,60 +433,62 @@ fn walk_dir(
             continue;
         }
         validate_name(name).map_err(|e| Error::BadName {
-            path: entry.path().display().to_string(),
+            path: abs.join(name).display().to_string(),
             why: e.to_string(),
         })?;
-        let file_type = entry.file_type().map_err(read_err(&entry.path()))?;
-        let is_dir = file_type.is_dir();
-        if !rules.0.is_empty() && rules.is_ignored(&entry.path(), is_dir) {
+        let lstat = || open.lstat(&listing, i).map_err(read_err(&abs.join(name)));
+        // The listing's type spares an lstat for directories; when the file system does
+        // not say, the lstat decides.
+        let (kind, mut observed) = match listing.hint(i) {
+            TypeHint::Dir => (FileKind::Dir, None),
+            TypeHint::File => (FileKind::File, None),
+            TypeHint::Symlink => (FileKind::Symlink, None),
+            TypeHint::Other => (FileKind::Other, None),
+            TypeHint::Unknown => {
+                let o = lstat()?;
+                (o.kind, Some(o))
+            }
+        };
+        let is_dir = kind == FileKind::Dir;
+        if !rules.0.is_empty() && rules.is_ignored(&abs.join(name), is_dir) {
             continue;
         }
-        let path = dir.join_unchecked(name);
-        listed.push(if is_dir {
-            Listed::Dir(path)
-        } else if file_type.is_file() || file_type.is_symlink() {
-            // DirEntry::metadata does not follow symlinks (an lstat relative to the
-            // directory, cheaper than a full-path stat).
-            let metadata = entry.metadata().map_err(read_err(&entry.path()))?;
-            Listed::File(Found {
-                path,
-                kind: if file_type.is_symlink() {
-                    FileKind::Symlink
-                } else {
-                    FileKind::File
-                },
-                stat: Stat::from_metadata(&metadata),
-            })
-        } else {
-            Listed::Skipped(path)
-        });
-    }
-    let subdirs: Vec<&RepoPath> = listed
-        .iter()
-        .filter_map(|l| match l {
-            Listed::Dir(p) => Some(p),
-            _ => None,
-        })
-        .collect();
-    let mut nested = subdirs
-        .par_iter()
-        .map(|sub| walk_dir(root, sub, &rules, use_gitignore))
-        .collect::<Result<Vec<Collected>, _>>()?
-        .into_iter();
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    for l in listed {
-        match l {
-            Listed::File(f) => files.push(f),
-            Listed::Skipped(p) => skipped.push(p),
-            Listed::Dir(_) => {
-                let (f, s) = nested.next().expect("one result per subdirectory");
-                files.extend(f);
-                skipped.extend(s);
+        match kind {
+            FileKind::Dir => subdirs.push(i),
+            FileKind::File | FileKind::Symlink => {
+                let o = match observed.take() {
+                    Some(o) => o,
+                    None => lstat()?,
+                };
+                match o.kind {
+                    FileKind::File | FileKind::Symlink => files.push(name, o),
+                    // Replaced since it was listed: taken for what it is now.
+                    FileKind::Dir => subdirs.push(i),
+                    FileKind::Other => out.skipped.push(dir.join_unchecked(name)),
+                }
             }
+            FileKind::Other => out.skipped.push(dir.join_unchecked(name)),
         }
     }
-    Ok((files, skipped))
+    out.dirs.push(files);
+    let nested = subdirs
+        .par_iter()
+        .map(|&i| {
+            let name = std::str::from_utf8(listing.name(i)).expect("checked above");
+            let sub = dir.join_unchecked(name);
+            let child = open
+                .open_child(&listing, i)
+                .map_err(read_err(&abs.join(name)))?;
+            let mut below = DirWalk::default();
+            walk_dir(root, &sub, &child, &rules, use_gitignore, &mut below)?;
+            Ok(below)
+        })
+        .collect::<Result<Vec<DirWalk>, Error>>()?;
+    for below in nested {
+        out.dirs.extend(below.dirs);
+        out.skipped.extend(below.skipped);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

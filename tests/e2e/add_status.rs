@@ -612,7 +612,8 @@ fn status_json_has_a_stable_shape() {
         "message": null
       },
       "interrupted_checkout": null,
-      "upstream": null
+      "upstream": null,
+      "fsmonitor": null
     }
     "#);
 }

@@ -601,6 +601,25 @@ fn scenario_add(sb: &Sandbox) -> Runner {
     dvx(&["add", "data"])
 }
 
+/// `add` in a link mode: each file becomes its read-only object (hard-linked into the
+/// store), and in symlink mode a symlink to the object takes its place.
+fn add_linked(sb: &Sandbox, link: &str) -> Runner {
+    crate::add_links::set_link(sb, link);
+    dataset(sb, 1);
+    sb.ok(&["-q", "add", "data"]);
+    sb.ok(&["-q", "commit", "-m", "v1"]);
+    change(sb, 2);
+    dvx(&["add", "data"])
+}
+
+fn scenario_add_hardlink(sb: &Sandbox) -> Runner {
+    add_linked(sb, "hardlink")
+}
+
+fn scenario_add_symlink(sb: &Sandbox) -> Runner {
+    add_linked(sb, "symlink")
+}
+
 fn scenario_add_large(sb: &Sandbox) -> Runner {
     sb.write("big/small.txt", b"small\n");
     // Over the 8 MiB threshold: streamed in chunks, hashed beside the write.
@@ -855,6 +874,8 @@ fn scenarios() -> Vec<Scenario> {
     vec![
         plain("add", scenario_add),
         plain("add-large", scenario_add_large),
+        plain("add-hardlink", scenario_add_hardlink),
+        plain("add-symlink", scenario_add_symlink),
         Scenario {
             done_already: Some("nothing to commit"),
             ..plain("commit", scenario_commit)
@@ -1051,6 +1072,15 @@ fn crash_at_every_point_of_add_of_a_large_file() {
     exercise("add-large");
 }
 
+/// Regression: in the link modes, `add` made its temp link beside the file in the work
+/// tree, where a crash left it.
+#[test]
+#[cfg(feature = "failpoints")]
+fn a_link_mode_add_killed_part_way_leaves_no_temp_link_in_the_work_tree() {
+    exercise("add-hardlink");
+    exercise("add-symlink");
+}
+
 #[test]
 #[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_commit() {
@@ -1212,6 +1242,34 @@ fn commit_killed_before_repinning_repins_when_run_again() {
 /// Regression: `dvx merge` killed after moving HEAD but before removing `CHECKOUT`, run
 /// again, said "Already up to date" and left `status` reporting an interrupted checkout
 /// forever.
+/// Regression: a symlink-mode `add` killed after putting the symlink to the object in
+/// place of a file, before writing the index, left a link the next `add` recorded as a
+/// symlink to the store (and gc would then take the object, the file's only bytes).
+#[test]
+#[cfg(feature = "failpoints")]
+fn a_symlink_mode_add_killed_before_its_index_is_completed_by_the_next_add() {
+    let sb = Sandbox::git_and_dvx();
+    crate::add_links::set_link(&sb, "symlink");
+    sb.write("data/a.bin", &bytes(5, 4000));
+    crash_where(&sb, &["add", "data"], |l| {
+        l.contains(" rename ") && l.ends_with("data/a.bin")
+    });
+    let target = fs::read_link(sb.path("data/a.bin")).expect("the symlink is in place");
+    assert_eq!(fs::read(&target).expect("the object"), bytes(5, 4000));
+    sb.ok(&["-q", "add", "data"]);
+    let ls: serde_json::Value = serde_json::from_str(&sb.out(&["ls", "--json"])).expect("json");
+    assert_eq!(ls[0]["kind"], "file", "{ls}");
+    assert_eq!(ls[0]["size"], 4000, "{ls}");
+    sb.ok(&["-q", "commit", "-m", "v1"]);
+    sb.ok(&["-q", "gc", "--grace", "0"]);
+    assert_eq!(
+        fs::read(sb.path("data/a.bin")).expect("read"),
+        bytes(5, 4000)
+    );
+    let (code, problems) = fsck(&sb);
+    assert_eq!(code, Some(0), "{problems}");
+}
+
 #[test]
 #[cfg(feature = "failpoints")]
 fn merge_killed_after_moving_head_reports_no_interrupted_checkout_when_run_again() {

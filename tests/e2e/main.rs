@@ -10,6 +10,7 @@
 mod harness;
 mod s3_server;
 
+mod add_links;
 mod add_status;
 mod bad_input;
 mod checkout_force;
@@ -23,6 +24,7 @@ mod disk_full;
 mod fault_proxy;
 mod decoders;
 mod fixtures;
+mod fsmonitor;
 mod follow_git;
 mod git_integration;
 mod git_pin;
@@ -37,6 +39,7 @@ mod merge_per_file;
 mod object_source;
 mod property;
 mod races;
+mod remote_bytes;
 mod remote_conformance;
 mod remote_faults;
 mod reset;

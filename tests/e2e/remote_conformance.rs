@@ -29,7 +29,9 @@ use dvx::remote::{
     TransferOptions, backend, layout, refs, transfer,
 };
 use dvx::store::Store;
+use dvx::workspace::Workspace;
 
+use crate::harness::Sandbox;
 use crate::s3_server::S3Server;
 
 /// One remote to run scenarios against: its raw store (to inspect and damage it) and
@@ -1123,4 +1125,243 @@ fn cloud_urls_build_clients_without_touching_the_network() {
     .expect("azure");
     assert_eq!(remote.url(), "az://container/team");
     assert!(!format!("{remote:?}").contains("a2V5"));
+}
+
+/// Two commits: the old one has `top` (a name) only below `data/`, the new one (its
+/// child) at the top of its tree too, each time as a directory with one file. Returns
+/// (old commit, new commit, every id: history first, the one blob last).
+fn history_with(local: &Store, top: &str) -> (ObjectId, ObjectId, Vec<ObjectId>) {
+    use dvx::object::{Commit, EntryKind, Signature, Tree, TreeEntry};
+    let blob = local.put_bytes(b"inside\n").expect("blob");
+    let entry = |name: &str, kind, id, size| TreeEntry {
+        name: name.into(),
+        kind,
+        executable: false,
+        root: false,
+        size,
+        id,
+    };
+    let sub = local
+        .put(&Tree::from_unsorted(vec![entry(
+            "f",
+            EntryKind::File,
+            blob,
+            7,
+        )]))
+        .expect("sub");
+    let deeper = local
+        .put(&Tree::from_unsorted(vec![entry(
+            top,
+            EntryKind::Dir,
+            sub,
+            7,
+        )]))
+        .expect("deeper");
+    let root = local
+        .put(&Tree::from_unsorted(vec![
+            entry("data", EntryKind::Dir, deeper, 7),
+            entry(top, EntryKind::Dir, sub, 7),
+        ]))
+        .expect("root");
+    let commit = |tree, parents: Vec<ObjectId>| Commit {
+        tree,
+        parents,
+        author: Signature {
+            name: "A".into(),
+            email: "a@b".into(),
+            time: 1_700_000_000,
+            tz_minutes: 0,
+        },
+        message: "m\n".into(),
+        git: None,
+        runs: Vec::new(),
+        extensions: Vec::new(),
+    };
+    let old_root = local
+        .put(&Tree::from_unsorted(vec![entry(
+            "data",
+            EntryKind::Dir,
+            deeper,
+            7,
+        )]))
+        .expect("old root");
+    let old = local.put(&commit(old_root, Vec::new())).expect("old");
+    let new = local.put(&commit(root, vec![old])).expect("new");
+    (old, new, vec![new, old, root, old_root, deeper, sub, blob])
+}
+
+/// `dvx fetch`'s flow into a fresh dvx repository from the target's remote; the
+/// repository, to look at afterwards.
+fn fetch_into(
+    t: &Target,
+) -> (
+    Sandbox,
+    Result<dvx::sync::fetch::FetchReport, dvx::sync::Error>,
+) {
+    use dvx::object::Signature;
+    use dvx::sync::fetch::{self, FetchOptions};
+    let sb = Sandbox::dvx_only();
+    let result = {
+        let ws = Workspace::open(&sb.root).expect("open");
+        let lock = ws.repo().lock().expect("lock");
+        let connected = dvx::sync::Connected {
+            name: "origin".into(),
+            remote: Arc::new(t.remote()),
+        };
+        let options = FetchOptions {
+            force: false,
+            who: Signature {
+                name: "A".into(),
+                email: "a@b".into(),
+                time: 1_700_000_000,
+                tz_minutes: 0,
+            },
+        };
+        fetch::fetch(&ws, &lock, &connected, &options, &Silent)
+    };
+    (sb, result)
+}
+
+/// Point the remote's branch `name` at `commit` (or delete it).
+fn set_branch(remote: &Remote, name: &str, commit: Option<&ObjectId>) {
+    let current = remote.read_ref(RefKind::Branch, name).expect("read ref");
+    remote
+        .update_ref(RefKind::Branch, name, current.seq, commit)
+        .expect("move ref");
+}
+
+#[test]
+fn history_is_fetched_whole_without_blobs_and_hostile_tree_names_are_refused() {
+    for_each_target(|t| {
+        let (_a, local) = store();
+        let (_old, new, ids) = history_with(&local, "plain");
+        let remote = t.remote();
+        remote.init(None).expect("init");
+        remote.upload(&local, &ids, &Silent).expect("upload");
+        set_branch(&remote, "main", Some(&new));
+        let (sb, fetched) = fetch_into(t);
+        let report = fetched.expect("fetch");
+        assert_eq!(
+            report.stats.objects, 6,
+            "[{}] 2 commits and 4 trees",
+            t.kind
+        );
+        let fresh = Workspace::open(&sb.root).expect("open");
+        let fresh = fresh.repo().store();
+        for id in &ids[..6] {
+            assert!(fresh.contains(id), "[{}] history object {id}", t.kind);
+        }
+        assert!(!fresh.contains(&ids[6]), "[{}] never a blob", t.kind);
+        set_branch(&remote, "main", None);
+
+        // Names dvx never writes: refused, naming the tree, wherever they are; no ref moves.
+        for (hostile, why) in [
+            (".git", "inside a .git directory"),
+            (".dvx", "inside a .dvx directory"),
+            (".gitignore", "an ignore file"),
+        ] {
+            let (_c, bad_local) = store();
+            let (_, bad, bad_ids) = history_with(&bad_local, hostile);
+            remote
+                .upload(&bad_local, &bad_ids, &Silent)
+                .expect("upload");
+            set_branch(&remote, "bad", Some(&bad));
+            let (sb, fetched) = fetch_into(t);
+            let err = fetched.expect_err("hostile name");
+            let text = err.to_string();
+            assert!(
+                matches!(&err, dvx::sync::Error::Remote(dvx::remote::Error::HostileTree { name, .. }) if name == hostile),
+                "[{}] {text}",
+                t.kind
+            );
+            assert!(text.contains(why), "{text}");
+            let ws = Workspace::open(&sb.root).expect("open");
+            assert!(ws.repo().refs().list("refs/").expect("refs").is_empty());
+            set_branch(&remote, "bad", None);
+        }
+        // dvx.lock is git's pin at the top of the work tree, and fine below it.
+        let (_e, pin_local) = store();
+        let (deep_only, top_too, pin_ids) = history_with(&pin_local, "dvx.lock");
+        remote
+            .upload(&pin_local, &pin_ids, &Silent)
+            .expect("upload");
+        set_branch(&remote, "pin", Some(&deep_only));
+        let (_sb, fetched) = fetch_into(t);
+        fetched.expect("dvx.lock below the top is a name like any other");
+        set_branch(&remote, "pin", Some(&top_too));
+        let (_sb, fetched) = fetch_into(t);
+        let err = fetched.expect_err("dvx.lock at the top");
+        assert!(
+            err.to_string().contains("the pin of the data version"),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+fn objects_stream_without_being_stored_and_absent_ids_are_named() {
+    use std::io::Read;
+    for_each_target(|t| {
+        let (_a, local) = store();
+        let small = small_objects(&local, 20, 9);
+        let big = noise(31, (3 << 20) + 12_345);
+        let big_id = local.put_bytes(&big).expect("put");
+        let remote = t.remote().with_options(TransferOptions {
+            large_threshold: 1 << 20,
+            frame_size: 1 << 20,
+            ..TransferOptions::default()
+        });
+        remote.init(None).expect("init");
+        let mut ids = small.clone();
+        ids.push(big_id);
+        remote.upload(&local, &ids, &Silent).expect("upload");
+
+        let reader = t.remote();
+        for id in [small[4], big_id] {
+            let mut got = Vec::new();
+            reader
+                .open_object(&id)
+                .expect("open")
+                .read_to_end(&mut got)
+                .expect("read");
+            assert_eq!(ObjectId::of(&got), id, "[{}] streamed whole", t.kind);
+        }
+        assert!(reader.totals().requests > 0 && reader.totals().bytes > big.len() as u64 / 2);
+
+        let nowhere = ObjectId::of(b"never pushed");
+        let absent = t
+            .remote()
+            .absent(&[small[0], big_id, nowhere])
+            .expect("absent");
+        assert_eq!(absent, vec![nowhere], "[{}]", t.kind);
+        let (_b, fresh) = store();
+        let (stats, unavailable) = t
+            .remote()
+            .download_available(&fresh, &[small[1], nowhere], &Silent)
+            .expect("download");
+        assert_eq!(unavailable, vec![nowhere]);
+        assert_eq!(stats.objects, 1);
+        assert!(fresh.contains(&small[1]) && !fresh.contains(&nowhere));
+        let err = t
+            .remote()
+            .open_object(&nowhere)
+            .map(|_| ())
+            .expect_err("absent");
+        assert!(err.to_string().contains("is not on remote"), "{err}");
+
+        // A damaged frame is an error when the reader reaches it, never bytes.
+        let key = layout::large_key(&big_id);
+        let mut raw = t.get_raw(&key);
+        let at = raw.len() / 2;
+        raw[at] ^= 0xff;
+        t.put_raw(&key, raw);
+        let mut sink = Vec::new();
+        let err = t
+            .remote()
+            .open_object(&big_id)
+            .expect("the seek table is intact")
+            .read_to_end(&mut sink)
+            .expect_err("a damaged frame");
+        assert!(err.to_string().contains(&big_id.to_hex()), "{err}");
+    });
 }

@@ -7,9 +7,10 @@
 //! - s3s-fs checks `If-None-Match: *` and then writes, so two racing creates of one key
 //!   could both succeed; real S3 decides atomically. The server runs conditional writes
 //!   one at a time, which makes it atomic the way S3 is.
-//! - s3s-fs 0.14.1 answers a HEAD or GET of a key that is also a "folder" with 500
-//!   instead of 404. dvx's layout never makes a key a folder, and nothing here or in
-//!   dvx treats a 500 as "absent".
+//! - s3s-fs 0.14.1 answers a HEAD or GET of a key that is also a "folder" (a prefix of
+//!   other keys) with 500; S3 answers 404 (NoSuchKey), and the server does so. dvx's
+//!   layout never makes a key a folder (DVC's existence checks do), and nothing here or
+//!   in dvx treats a 500 as "absent".
 //! - s3s-fs creates a bucket on the first PUT into it, and answers a GET in a bucket
 //!   that does not exist with NoSuchKey; S3 answers NoSuchBucket (404) to both. The
 //!   server answers requests for any bucket but its own so.
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -38,12 +40,22 @@ pub struct S3Server {
     pub bucket: String,
     root: tempfile::TempDir,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Requests answered, and the bytes of the bodies sent back (their Content-Length):
+    /// what clients cost the server, counted on its side of the wire.
+    requests: Arc<AtomicU64>,
+    bytes_sent: Arc<AtomicU64>,
 }
 
 impl S3Server {
     /// Start a server with one empty bucket, `bucket`.
     pub fn start() -> S3Server {
-        let root = tempfile::tempdir().expect("tempdir");
+        S3Server::start_in(&std::env::temp_dir())
+    }
+
+    /// [`S3Server::start`], keeping the bucket's files below `dir` (a benchmark puts them
+    /// on the file system it measures).
+    pub fn start_in(dir: &std::path::Path) -> S3Server {
+        let root = tempfile::tempdir_in(dir).expect("tempdir");
         let bucket = "dvx-test".to_owned();
         std::fs::create_dir_all(root.path().join(&bucket)).expect("bucket dir");
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,7 +73,11 @@ impl S3Server {
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let conditional = Arc::new(tokio::sync::Mutex::new(()));
+        let requests = Arc::new(AtomicU64::new(0));
+        let bytes_sent = Arc::new(AtomicU64::new(0));
+        let (counted_requests, counted_bytes) = (Arc::clone(&requests), Arc::clone(&bytes_sent));
         let own_bucket = format!("/{bucket}");
+        let files = root.path().to_path_buf();
         runtime.spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
@@ -69,27 +85,47 @@ impl S3Server {
                 };
                 let service = service.clone();
                 let conditional = Arc::clone(&conditional);
+                let (requests, bytes_sent) =
+                    (Arc::clone(&counted_requests), Arc::clone(&counted_bytes));
                 let own_bucket = own_bucket.clone();
+                let files = files.clone();
                 tokio::spawn(async move {
                     let handler = service_fn(move |req: hyper::Request<Incoming>| {
                         let service = service.clone();
                         let conditional = Arc::clone(&conditional);
+                        let (requests, bytes_sent) =
+                            (Arc::clone(&requests), Arc::clone(&bytes_sent));
                         let own_bucket = own_bucket.clone();
+                        let files = files.clone();
                         async move {
                             let path = req.uri().path();
                             if path != own_bucket && !path.starts_with(&format!("{own_bucket}/")) {
                                 return Ok(no_such_bucket());
                             }
+                            if is_folder_key(&files, path, req.method()) {
+                                return Ok(no_such_key());
+                            }
                             let req = req.map(s3s::Body::from);
                             // Conditional writes one at a time (see the module docs).
-                            if req.headers().contains_key(hyper::header::IF_NONE_MATCH)
+                            let resp = if req.headers().contains_key(hyper::header::IF_NONE_MATCH)
                                 || req.headers().contains_key(hyper::header::IF_MATCH)
                             {
                                 let _guard = conditional.lock().await;
                                 service.call(req).await
                             } else {
                                 service.call(req).await
+                            };
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            if let Ok(resp) = &resp {
+                                let len = resp
+                                    .headers()
+                                    .get(hyper::header::CONTENT_LENGTH)
+                                    .and_then(|v| v.to_str().ok())
+                                    .and_then(|v| v.parse::<u64>().ok())
+                                    .unwrap_or(0);
+                                bytes_sent.fetch_add(len, Ordering::SeqCst);
                             }
+                            resp
                         }
                     });
                     let _ = http1::Builder::new()
@@ -103,7 +139,17 @@ impl S3Server {
             bucket,
             root,
             runtime: Some(runtime),
+            requests,
+            bytes_sent,
         }
+    }
+
+    /// Requests answered so far, and the body bytes sent back with them.
+    pub fn served(&self) -> (u64, u64) {
+        (
+            self.requests.load(Ordering::SeqCst),
+            self.bytes_sent.load(Ordering::SeqCst),
+        )
     }
 
     pub fn endpoint(&self) -> String {
@@ -142,6 +188,28 @@ impl S3Server {
 }
 
 /// S3's answer to a request for a bucket that does not exist.
+/// A HEAD or GET of a key (`/<bucket>/<key>`, not a listing) that s3s-fs keeps as a
+/// directory.
+fn is_folder_key(files: &std::path::Path, path: &str, method: &hyper::Method) -> bool {
+    let key = path.trim_start_matches('/');
+    (method == hyper::Method::HEAD || method == hyper::Method::GET)
+        && key.contains('/')
+        && !key.ends_with('/')
+        && !key.contains('%')
+        && !key.split('/').any(|c| c == "..")
+        && files.join(key).is_dir()
+}
+
+fn no_such_key() -> hyper::Response<s3s::Body> {
+    hyper::Response::builder()
+        .status(404)
+        .header("content-type", "application/xml")
+        .body(s3s::Body::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>".to_owned(),
+        ))
+        .expect("a valid response")
+}
+
 fn no_such_bucket() -> hyper::Response<s3s::Body> {
     hyper::Response::builder()
         .status(404)

@@ -430,6 +430,36 @@ fn git_clone_then_dvx_pull_is_the_way_in() {
 }
 
 #[test]
+fn a_fresh_clones_pull_leaves_a_pin_made_on_another_branch_alone() {
+    let (sb, _remote, bare, _keep) = git_setup();
+    sb.out(&["install-hooks"]);
+    sb.git(&["add", ".dvx/config.toml"]);
+    sb.git(&["commit", "-q", "-m", "remote"]);
+    // Data committed on a branch and fast-forwarded into main by git: the pin names
+    // the commit and, as a hint, the branch it was made on.
+    sb.git(&["checkout", "-q", "-b", "feature"]);
+    sb.write("data/a.bin", &bytes(5, 3000));
+    sb.out(&["add", "data"]);
+    sb.out(&["commit", "-m", "data", "--git-add"]);
+    sb.git(&["add", ".gitignore"]);
+    sb.git(&["commit", "-q", "-m", "data"]);
+    sb.git(&["checkout", "-q", "main"]);
+    sb.git(&["merge", "-q", "--ff-only", "feature"]);
+    assert_contains(
+        &String::from_utf8_lossy(&sb.read("dvx.lock")),
+        "branch = \"feature\"",
+    );
+    sb.out(&["push", "--all"]);
+    sb.git(&["push", "-q", "up", "main"]);
+
+    let other = git_clone(&bare);
+    other.out(&["pull", "--lazy"]);
+    // The pinned commit is checked out; git has nothing new to commit.
+    assert_eq!(other.read("dvx.lock"), sb.read("dvx.lock"));
+    assert!(other.git(&["status", "--porcelain"]).is_empty());
+}
+
+#[test]
 fn pre_push_pushes_the_pinned_data_and_no_verify_skips_it() {
     let (sb, remote, bare, _keep) = git_setup();
     sb.out(&["install-hooks"]);

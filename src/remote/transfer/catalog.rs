@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
+use object_store::ObjectStoreExt;
 
-use super::{Counters, Error, get_all, get_range};
+use super::{Counters, Error, TransferStats, get_all, get_range};
 use crate::hash::ObjectId;
 use crate::remote::backend::Backend;
 use crate::remote::index_cache::IndexCache;
@@ -179,13 +180,14 @@ pub(crate) async fn resolve(
 }
 
 /// Load the remote's index: whole (and cached) when `ids` is `None`, else only as much
-/// as finding `ids` needs. Returns it and the requests it cost.
+/// as finding `ids` needs. Returns it and what reading it cost.
 pub(crate) async fn index(
     backend: &Backend,
     cache: Option<&IndexCache>,
     jobs: usize,
     ids: Option<&[ObjectId]>,
-) -> Result<(RemoteIndex, u64), Error> {
+) -> Result<(RemoteIndex, TransferStats), Error> {
+    let start = std::time::Instant::now();
     let counters = Counters::default();
     let index = match ids {
         None => load_index(backend, cache, jobs, Depth::Whole, &counters).await?,
@@ -195,5 +197,40 @@ pub(crate) async fn index(
             index
         }
     };
-    Ok((index, counters.requests.load(Ordering::Relaxed)))
+    Ok((index, counters.stats(0, start)))
+}
+
+/// Which of `ids` the remote does not hold: those `index` does not locate and that are
+/// not stored alone either (one HEAD each, `jobs` at a time).
+pub(crate) async fn absent(
+    backend: &Backend,
+    index: &RemoteIndex,
+    ids: &[ObjectId],
+    jobs: usize,
+    counters: &Counters,
+) -> Result<Vec<ObjectId>, Error> {
+    let unlocated: Vec<ObjectId> = ids
+        .iter()
+        .filter(|id| index.locate(id).is_none())
+        .copied()
+        .collect();
+    let mut absent: Vec<ObjectId> = stream::iter(unlocated)
+        .map(|id| async move {
+            counters.request(0);
+            match backend
+                .store()
+                .head(&backend.key(&layout::large_key(&id)))
+                .await
+            {
+                Ok(_) => Ok(None),
+                Err(object_store::Error::NotFound { .. }) => Ok(Some(id)),
+                Err(e) => Err(Error::from(backend.store_err(e))),
+            }
+        })
+        .buffer_unordered(jobs)
+        .try_filter_map(|absent| async move { Ok(absent) })
+        .try_collect()
+        .await?;
+    absent.sort_unstable();
+    Ok(absent)
 }

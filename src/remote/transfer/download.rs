@@ -80,6 +80,7 @@ fn plan_runs(wanted: Vec<(ObjectId, Entry)>) -> Vec<Run> {
 
 /// Fetch `ids` into `store`, skipping those it has. The new objects are not flushed:
 /// the caller flushes the store once (`Store::flush`) before an index or ref names them.
+/// An id the remote does not hold is an error ([`Error::NotOnRemote`]).
 pub async fn download(
     backend: &Backend,
     store: &Store,
@@ -89,6 +90,28 @@ pub async fn download(
     cache: Option<&IndexCache>,
     progress: &dyn Progress,
 ) -> Result<TransferStats, Error> {
+    let (stats, absent) =
+        download_available(backend, store, ids, options, known, cache, progress).await?;
+    match absent.first() {
+        Some(id) => Err(Error::NotOnRemote {
+            url: backend.shown().into(),
+            id: *id,
+        }),
+        None => Ok(stats),
+    }
+}
+
+/// [`download`], except that ids the remote does not hold are returned (each once)
+/// instead of failing the batch: for a source that reports what it cannot provide.
+pub async fn download_available(
+    backend: &Backend,
+    store: &Store,
+    ids: &[ObjectId],
+    options: &Options,
+    known: Option<&RemoteIndex>,
+    cache: Option<&IndexCache>,
+    progress: &dyn Progress,
+) -> Result<(TransferStats, Vec<ObjectId>), Error> {
     let start = Instant::now();
     let counters = Counters::default();
     let mut skipped = 0u64;
@@ -137,14 +160,23 @@ pub async fn download(
         .map(|run| fetch_run(backend, store, run, &counters, progress))
         .buffer_unordered(options.jobs())
         .try_collect::<Vec<()>>();
+    // Not packed and not stored alone: the remote does not hold it.
+    let counted = &counters;
     let larges = stream::iter(large)
-        .map(|id| fetch_large(backend, store, id, &counters, progress))
+        .map(|id| async move {
+            match fetch_large(backend, store, id, counted, progress).await {
+                Ok(()) => Ok(None),
+                Err(Error::NotOnRemote { .. }) => Ok(Some(id)),
+                Err(e) => Err(e),
+            }
+        })
         .buffer_unordered(options.pack_jobs().min(2))
-        .try_collect::<Vec<()>>();
+        .try_filter_map(|absent| async move { Ok(absent) })
+        .try_collect::<Vec<ObjectId>>();
     let result = futures_util::future::try_join(runs, larges).await;
     progress.finish();
-    result?;
-    Ok(counters.stats(skipped, start))
+    let (_, absent) = result?;
+    Ok((counters.stats(skipped, start), absent))
 }
 
 async fn fetch_run(
@@ -203,7 +235,7 @@ async fn fetch_run(
 
 /// Read a large object's seek table: one HEAD for its length, one GET for its tail
 /// (two if the table is larger than [`TAIL_GUESS`]).
-async fn seek_table(
+pub(crate) async fn seek_table(
     backend: &Backend,
     id: &ObjectId,
     counters: &Counters,
@@ -265,6 +297,63 @@ async fn seek_table(
     Ok(SeekTable::decode(id, &tail, len)?)
 }
 
+/// The end of the batch of frames starting at `first` that one GET fetches: frames up
+/// to [`LARGE_BATCH`] bytes, compressed and raw (at least one), so a batch held in
+/// memory stays bounded however well the object compresses.
+pub(crate) fn batch_end(table: &SeekTable, first: usize) -> usize {
+    let count = table.frames().len();
+    let raw_per_frame = u64::from(table.frame_size);
+    let mut end = first + 1;
+    while end < count
+        && table.file_range_of(first..end + 1).end - table.file_range(first).start <= LARGE_BATCH
+        && (end + 1 - first) as u64 * raw_per_frame <= LARGE_BATCH
+    {
+        end += 1;
+    }
+    end
+}
+
+/// The raw bytes of frames `frames` of large object `id`, fetched with one GET and each
+/// frame checked against its chaining value (which the seek table, checked against the
+/// id, vouches for).
+pub(crate) async fn frames(
+    backend: &Backend,
+    id: ObjectId,
+    table: Arc<SeekTable>,
+    frames: Range<usize>,
+    counters: &Counters,
+) -> Result<Vec<u8>, Error> {
+    if frames.is_empty() {
+        return Ok(Vec::new());
+    }
+    let range = table.file_range_of(frames.clone());
+    let bytes = get_range(backend, &layout::large_key(&id), range.clone(), counters)
+        .await
+        .map_err(|source| Error::Unreadable { id, source })?;
+    if bytes.len() as u64 != range.end - range.start {
+        return Err(Error::Truncated {
+            url: backend.shown().into(),
+            id,
+            expected: range.end - range.start,
+            got: bytes.len() as u64,
+        });
+    }
+    blocking(move || {
+        let mut out = Vec::new();
+        for k in frames {
+            let r = table.file_range(k);
+            let raw = table.decode_frame(
+                &id,
+                k,
+                &bytes[(r.start - range.start) as usize..(r.end - range.start) as usize],
+            )?;
+            out.extend_from_slice(&raw);
+        }
+        Ok(out)
+    })
+    .await
+}
+
 async fn fetch_large(
     backend: &Backend,
     store: &Store,
@@ -273,43 +362,15 @@ async fn fetch_large(
     progress: &dyn Progress,
 ) -> Result<(), Error> {
     let table = Arc::new(seek_table(backend, &id, counters).await?);
-    let relative = layout::large_key(&id);
     let mut incoming = Some(store.incoming(id)?);
     let count = table.frames().len();
     let mut i = 0;
     while i < count {
-        // Frames up to LARGE_BATCH compressed bytes per GET.
-        let mut j = i + 1;
-        while j < count
-            && table.file_range_of(i..j + 1).end - table.file_range(i).start <= LARGE_BATCH
-        {
-            j += 1;
-        }
-        let range = table.file_range_of(i..j);
-        let bytes = get_range(backend, &relative, range.clone(), counters)
-            .await
-            .map_err(|source| Error::Unreadable { id, source })?;
-        if bytes.len() as u64 != range.end - range.start {
-            return Err(Error::Truncated {
-                url: backend.shown().into(),
-                id,
-                expected: range.end - range.start,
-                got: bytes.len() as u64,
-            });
-        }
+        let j = batch_end(&table, i);
+        let raw = frames(backend, id, Arc::clone(&table), i..j, counters).await?;
         let mut inc = incoming.take().expect("handed back after each batch");
-        let t = Arc::clone(&table);
-        let start = range.start;
         inc = blocking(move || {
-            for k in i..j {
-                let r = t.file_range(k);
-                let raw = t.decode_frame(
-                    &id,
-                    k,
-                    &bytes[(r.start - start) as usize..(r.end - start) as usize],
-                )?;
-                inc.write(&raw)?;
-            }
+            inc.write(&raw)?;
             Ok(inc)
         })
         .await?;
@@ -322,6 +383,28 @@ async fn fetch_large(
     counters.objects.fetch_add(1, Ordering::Relaxed);
     progress.advance(1);
     Ok(())
+}
+
+/// A packed object's bytes, read with one ranged GET of its entry and verified.
+pub(crate) async fn packed(
+    backend: &Backend,
+    id: &ObjectId,
+    pack: ObjectId,
+    entry: Entry,
+    counters: &Counters,
+) -> Result<Vec<u8>, Error> {
+    let bytes = get_range(backend, &layout::pack_key(&pack), entry.range(), counters)
+        .await
+        .map_err(|source| Error::Unreadable { id: *id, source })?;
+    if bytes.len() as u64 != u64::from(entry.length) {
+        return Err(Error::Truncated {
+            url: backend.shown().into(),
+            id: *id,
+            expected: entry.length.into(),
+            got: bytes.len() as u64,
+        });
+    }
+    blocking(move || Ok(pack::decode_entry(&pack, &entry, &bytes)?)).await
 }
 
 /// Read `len` bytes of object `id` from `offset` without storing it (clamped to the
@@ -337,57 +420,21 @@ pub async fn read_range(
     let counters = Counters::default();
     let want = offset..offset.saturating_add(len);
     let out = if let Some((pack, entry)) = index.locate(id).copied() {
-        let bytes = get_range(backend, &layout::pack_key(&pack), entry.range(), &counters)
-            .await
-            .map_err(|source| Error::Unreadable { id: *id, source })?;
-        if bytes.len() as u64 != u64::from(entry.length) {
-            return Err(Error::Truncated {
-                url: backend.shown().into(),
-                id: *id,
-                expected: entry.length.into(),
-                got: bytes.len() as u64,
-            });
-        }
-        let raw = blocking(move || Ok(pack::decode_entry(&pack, &entry, &bytes)?)).await?;
+        let raw = packed(backend, id, pack, entry, &counters).await?;
         let end = (want.end).min(raw.len() as u64) as usize;
         let begin = (want.start as usize).min(end);
         raw[begin..end].to_vec()
     } else {
         let table = Arc::new(seek_table(backend, id, &counters).await?);
-        let frames = table.frames_for(want.clone());
-        if frames.is_empty() {
+        let covering = table.frames_for(want.clone());
+        if covering.is_empty() {
             Vec::new()
         } else {
-            let range = table.file_range_of(frames.clone());
-            let bytes = get_range(backend, &layout::large_key(id), range.clone(), &counters)
-                .await
-                .map_err(|source| Error::Unreadable { id: *id, source })?;
-            if bytes.len() as u64 != range.end - range.start {
-                return Err(Error::Truncated {
-                    url: backend.shown().into(),
-                    id: *id,
-                    expected: range.end - range.start,
-                    got: bytes.len() as u64,
-                });
-            }
-            let id = *id;
-            blocking(move || {
-                let mut out = Vec::new();
-                for k in frames {
-                    let r = table.file_range(k);
-                    let raw = table.decode_frame(
-                        &id,
-                        k,
-                        &bytes[(r.start - range.start) as usize..(r.end - range.start) as usize],
-                    )?;
-                    let fr = table.raw_range(k);
-                    let lo = want.start.max(fr.start) - fr.start;
-                    let hi = want.end.min(fr.end) - fr.start;
-                    out.extend_from_slice(&raw[lo as usize..hi as usize]);
-                }
-                Ok(out)
-            })
-            .await?
+            let first = table.raw_range(covering.start).start;
+            let raw = frames(backend, *id, Arc::clone(&table), covering, &counters).await?;
+            let lo = (want.start - first) as usize;
+            let hi = ((want.end.min(table.raw_size)) - first) as usize;
+            raw[lo..hi].to_vec()
         }
     };
     counters.objects.fetch_add(1, Ordering::Relaxed);

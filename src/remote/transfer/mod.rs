@@ -36,7 +36,7 @@ use crate::hash::ObjectId;
 use crate::store;
 
 pub use catalog::{RANGED_LOOKUP_MAX, RemoteIndex};
-pub use download::{download, read_range};
+pub use download::{download, download_available, read_range};
 pub use upload::upload;
 
 /// Concurrent requests: sized for network latency (each request mostly waits), not
@@ -105,6 +105,28 @@ pub struct TransferStats {
     /// Requests made to the remote.
     pub requests: u64,
     pub elapsed: Duration,
+}
+
+impl TransferStats {
+    /// What was added to these totals since they were `earlier`.
+    pub fn since(&self, earlier: &TransferStats) -> TransferStats {
+        TransferStats {
+            objects: self.objects.saturating_sub(earlier.objects),
+            skipped: self.skipped.saturating_sub(earlier.skipped),
+            bytes: self.bytes.saturating_sub(earlier.bytes),
+            requests: self.requests.saturating_sub(earlier.requests),
+            elapsed: self.elapsed.saturating_sub(earlier.elapsed),
+        }
+    }
+
+    /// Add what another transfer cost.
+    pub fn add(&mut self, other: &TransferStats) {
+        self.objects += other.objects;
+        self.skipped += other.skipped;
+        self.bytes += other.bytes;
+        self.requests += other.requests;
+        self.elapsed += other.elapsed;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +218,8 @@ pub(crate) async fn get_all(
     counters: &Counters,
 ) -> Result<Bytes, Error> {
     let key = backend.key(relative);
-    let bytes = async { backend.bulk().get(&key).await?.bytes().await }
+    let bytes = backend
+        .retry_cut_reads(|| async { backend.bulk().get(&key).await?.bytes().await })
         .await
         .map_err(|e| backend.store_err(e))?;
     counters.request(bytes.len() as u64);

@@ -1,0 +1,488 @@
+//! The remote scenarios, each on a dataset of its own:
+//!
+//! - `remote_small`: push and pull of many small files (1-16 KiB) to a directory remote
+//!   and to the S3 protocol server the tests use (s3s + s3s-fs, started in this
+//!   process), with the requests each took; DVC on the same data and the same kind of
+//!   remote when `dvc` is on `PATH`.
+//! - `remote_bulk`: push and pull of many files of 1-81 KiB (~800 MiB at 20k files) to a
+//!   directory remote, against `cp -r` + `sync` of the same bytes.
+//! - `lazy_one`: in a clone of a commit of many files, the pull of one file: its time and
+//!   the bytes it moved against the dataset's.
+//!
+//! The remote is added with `dvx remote add`, the push is the real `dvx push`, and every
+//! pull is the real `dvx pull <paths>` in a fresh `git clone`, whose first pull also
+//! fetches the remote's history (as `dvx fetch` does). Every write is followed by
+//! `sync`, as for the other scenarios, and each pull is checked (files and bytes) before
+//! its time counts.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use dvx::remote::Environment;
+use serde_json::Value;
+
+use crate::Result;
+use crate::config::{Config, Scenario};
+use crate::dataset::{self, Dataset, SMALL_DIR};
+use crate::limits::{self, remove};
+use crate::measure::Runner;
+use crate::report::{Report, Row, Target, Unit};
+use crate::s3_server::S3Server;
+
+/// At least 10x faster than DVC on the same data and the same kind of remote.
+const VS_DVC_MAX: f64 = 0.1;
+/// About N/1000 requests for N small files: at most 3x N/1000.
+const REQUESTS_VS_N_PER_1000_MAX: f64 = 3.0;
+/// Push and pull of the bulk set within 2x of `cp -r` + `sync`.
+const BULK_VS_CP_MAX: f64 = 2.0;
+/// A lazy pull of one file: under a second, and under 1% of the dataset's bytes.
+const LAZY_ONE_MAX_SECS: f64 = 1.0;
+const LAZY_ONE_MAX_FRACTION: f64 = 0.01;
+
+const KIB: u64 = 1024;
+const SMALL_SIZES: (u64, u64) = (KIB, 16 * KIB);
+const BULK_SIZES: (u64, u64) = (KIB, 81 * KIB);
+
+/// Run the selected remote scenarios.
+pub fn run(runner: &Runner, config: &Config, work: &Path, report: &mut Report) {
+    let sel = &config.selection;
+    let scenarios: [(Scenario, RemoteScenario); 3] = [
+        (Scenario::RemoteSmall, small),
+        (Scenario::RemoteBulk, bulk),
+        (Scenario::LazyOne, lazy_one),
+    ];
+    for (scenario, f) in scenarios {
+        if !sel.runs(scenario) {
+            continue;
+        }
+        match f(runner, config, work) {
+            Ok(rows) => rows.into_iter().for_each(|r| report.push(r)),
+            Err(e) => report.push(Row::failed(scenario.name(), e)),
+        }
+    }
+}
+
+type RemoteScenario = fn(&Runner, &Config, &Path) -> Result<Vec<Row>>;
+
+/// A remote to push to, and what dvx (and DVC) need to reach it.
+struct Place {
+    /// `dir` or `s3`.
+    name: &'static str,
+    url: String,
+    env: Environment,
+    server: Option<S3Server>,
+}
+
+impl Place {
+    fn directory(dir: PathBuf) -> Place {
+        Place {
+            name: "dir",
+            url: dir.to_string_lossy().into_owned(),
+            env: Environment::new(),
+            server: None,
+        }
+    }
+
+    fn s3(work: &Path, prefix: &str) -> Place {
+        let server = S3Server::start_in(work);
+        Place {
+            name: "s3",
+            url: server.url(prefix),
+            env: server.env(),
+            server: Some(server),
+        }
+    }
+
+    /// Requests the S3 server answered so far (`None` for a directory).
+    fn served_requests(&self) -> Option<u64> {
+        self.server.as_ref().map(|s| s.served().0)
+    }
+}
+
+/// A git repository at `repo` holding `data`, with dvx, the remote configured (in the
+/// tracked config, so a clone has it), the data committed and `dvx.lock` in git.
+fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result<()> {
+    fs::create_dir_all(repo).map_err(|e| format!("create {}: {e}", repo.display()))?;
+    let mut cp = runner.command("cp", repo);
+    cp.arg("-r").arg(data.small_dir()).arg(".");
+    runner.run(cp)?;
+    runner.run(runner.git(repo, &["init", "-q"]))?;
+    runner.run(runner.dvx(repo, &["init"]))?;
+    let mut add = runner.dvx(repo, &["remote", "add", "origin", &place.url]);
+    add.envs(&place.env);
+    runner.run(add)?;
+    let start = Instant::now();
+    runner.run(runner.dvx(repo, &["add", SMALL_DIR]))?;
+    runner.run(runner.dvx(repo, &["commit", "-m", "data"]))?;
+    println!(
+        "  setup: dvx add + commit of {} files in {:.1} s",
+        data.small.len(),
+        start.elapsed().as_secs_f64()
+    );
+    runner.run(runner.git(repo, &["add", "-A"]))?;
+    runner.run(runner.git(repo, &["commit", "-q", "-m", "data"]))?;
+    runner.sync()
+}
+
+/// Time `dvx push --json` + `sync` in `repo` (its branch, and every object it reaches);
+/// the seconds and the JSON report.
+fn push(runner: &Runner, label: &str, repo: &Path, place: &Place) -> Result<(f64, Value)> {
+    let mut cmd = runner.dvx(repo, &["push", "--json"]);
+    cmd.envs(&place.env);
+    runner.sync()?;
+    let (m, out) = runner.measure_capture(label, cmd)?;
+    let start = Instant::now();
+    runner.sync()?;
+    let json: Value = serde_json::from_str(&out)
+        .map_err(|e| format!("`dvx push --json` printed invalid JSON ({e}): {out:.200}"))?;
+    Ok((m.secs + start.elapsed().as_secs_f64(), json))
+}
+
+/// `git clone` of `origin` at `clone` (untimed).
+fn clone(runner: &Runner, origin: &Path, clone: &Path) -> Result<()> {
+    let parent = clone.parent().unwrap_or(Path::new("."));
+    let mut git = runner.git(parent, &["clone", "-q"]);
+    git.arg(origin).arg(clone);
+    runner.run(git).map(|_| ())
+}
+
+/// Time `dvx pull --json <args>` + sync in `repo`; the seconds and the JSON report.
+fn pull(
+    runner: &Runner,
+    label: &str,
+    repo: &Path,
+    place: &Place,
+    args: &[&str],
+) -> Result<(f64, Value)> {
+    let mut all = vec!["pull", "--json"];
+    all.extend_from_slice(args);
+    let mut cmd = runner.dvx(repo, &all);
+    cmd.envs(&place.env);
+    runner.sync()?;
+    let (m, out) = runner.measure_capture(label, cmd)?;
+    let start = Instant::now();
+    runner.sync()?;
+    let json: Value = serde_json::from_str(&out)
+        .map_err(|e| format!("`dvx pull --json` printed invalid JSON ({e}): {out:.200}"))?;
+    Ok((m.secs + start.elapsed().as_secs_f64(), json))
+}
+
+fn transfer(json: &Value, field: &str) -> f64 {
+    json["transfer"][field].as_f64().unwrap_or(f64::NAN)
+}
+
+/// `remote_small`: push and pull to a directory remote and the S3 server, and DVC.
+fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
+    let n = config.remote_files;
+    let data = dataset::generate_sized(
+        &work.join("remote-small-data"),
+        config.seed,
+        n,
+        SMALL_SIZES,
+        0,
+        0,
+    )?;
+    runner.sync()?;
+    println!(
+        "  remote_small: {n} files, {:.1} MiB",
+        data.small_bytes() as f64 / (1 << 20) as f64
+    );
+    let dvc = dvc_version(runner, work);
+    if dvc.is_none() {
+        println!("  remote_small: dvc is not on PATH; no DVC comparison");
+    }
+    let mut rows = Vec::new();
+    let places = [
+        Place::directory(work.join("remote-small-dir")),
+        Place::s3(work, "team/dvx"),
+    ];
+    for place in &places {
+        let result = small_on(runner, &data, place, dvc.is_some(), work);
+        match result {
+            Ok(r) => rows.extend(r),
+            Err(e) => rows.push(Row::failed(&format!("remote_small ({})", place.name), e)),
+        }
+    }
+    remove(&data.root)?;
+    Ok(rows)
+}
+
+fn small_on(
+    runner: &Runner,
+    data: &Dataset,
+    place: &Place,
+    with_dvc: bool,
+    work: &Path,
+) -> Result<Vec<Row>> {
+    let n = data.small.len();
+    let per_thousand = (n as f64 / 1000.0).max(1.0);
+    let base = work.join(format!("remote-small-{}", place.name));
+    let repo = base.join("origin");
+    origin(runner, data, &repo, place)?;
+    let served = place.served_requests();
+    let (push_secs, push_json) = push(runner, &format!("push_small_{}", place.name), &repo, place)?;
+    let push_served = place.served_requests().zip(served).map(|(b, a)| b - a);
+    let cloned = base.join("clone");
+    clone(runner, &repo, &cloned)?;
+    let served = place.served_requests();
+    let (pull_secs, json) = pull(
+        runner,
+        &format!("pull_small_{}", place.name),
+        &cloned,
+        place,
+        &[SMALL_DIR],
+    )?;
+    let pull_served = place.served_requests().zip(served).map(|(b, a)| b - a);
+    dataset::verify_tree(&cloned.join(SMALL_DIR), n, data.small_bytes())?;
+    println!(
+        "  remote_small ({}): push {push_secs:.2} s ({} upload requests{}), pull {pull_secs:.2} s ({} requests{})",
+        place.name,
+        transfer(&push_json, "requests"),
+        push_served.map_or_else(String::new, |r| format!(", {r} served")),
+        transfer(&json, "requests"),
+        pull_served.map_or_else(String::new, |r| format!(", {r} served")),
+    );
+    let (dvc_push, dvc_pull) = if with_dvc {
+        match dvc_push_pull(runner, data, place, &base) {
+            Ok(times) => (Some(times.0), Some(times.1)),
+            Err(e) => {
+                println!("  remote_small ({}): dvc FAILED: {e}", place.name);
+                (None, None)
+            }
+        }
+    } else {
+        (None, None)
+    };
+    remove(&base)?;
+    let vs_dvc = |dvc: Option<f64>| {
+        if dvc.is_some() {
+            Target::RatioAtMost(VS_DVC_MAX)
+        } else {
+            Target::None
+        }
+    };
+    let name = place.name;
+    // Requests: counted by the S3 server itself when there is one (every request,
+    // listing and refs included), else dvx's own count of its upload or pull.
+    let push_requests = push_served.map_or_else(|| transfer(&push_json, "requests"), |r| r as f64);
+    let pull_requests = pull_served.map_or_else(|| transfer(&json, "requests"), |r| r as f64);
+    Ok(vec![
+        Row::secs(
+            &format!("push_small ({name})"),
+            push_secs,
+            "dvc push + sync",
+            dvc_push,
+            vs_dvc(dvc_push),
+        ),
+        Row::secs(
+            &format!("pull_small ({name})"),
+            pull_secs,
+            "dvc pull + sync",
+            dvc_pull,
+            vs_dvc(dvc_pull),
+        ),
+        Row::count(
+            &format!("push_small requests ({name})"),
+            push_requests,
+            Unit::Requests,
+            "N/1000",
+            Some(per_thousand),
+            Target::RatioAtMost(REQUESTS_VS_N_PER_1000_MAX),
+        ),
+        Row::count(
+            &format!("pull_small requests ({name})"),
+            pull_requests,
+            Unit::Requests,
+            "N/1000",
+            Some(per_thousand),
+            Target::RatioAtMost(REQUESTS_VS_N_PER_1000_MAX),
+        ),
+    ])
+}
+
+/// `dvc --version`, if dvc runs.
+fn dvc_version(runner: &Runner, work: &Path) -> Option<String> {
+    let mut version = runner.command("dvc", work);
+    version.arg("--version");
+    runner.run(version).ok().map(|v| v.trim().to_owned())
+}
+
+/// DVC on the same data and the same kind of remote: `dvc push` + sync in its repository,
+/// then `dvc pull` + sync in a fresh clone of it. Returns both times.
+fn dvc_push_pull(
+    runner: &Runner,
+    data: &Dataset,
+    place: &Place,
+    base: &Path,
+) -> Result<(f64, f64)> {
+    let repo = base.join("dvc-origin");
+    fs::create_dir_all(&repo).map_err(|e| format!("create {}: {e}", repo.display()))?;
+    let mut cp = runner.command("cp", &repo);
+    cp.arg("-r").arg(data.small_dir()).arg(".");
+    runner.run(cp)?;
+    runner.run(runner.git(&repo, &["init", "-q"]))?;
+    let dvc = |dir: &Path, args: &[&str]| {
+        let mut cmd = runner.command("dvc", dir);
+        cmd.args(args).envs(&place.env);
+        cmd
+    };
+    runner.run(dvc(&repo, &["init", "-q"]))?;
+    let url = match &place.server {
+        None => base.join("dvc-remote").to_string_lossy().into_owned(),
+        Some(server) => server.url("team/dvc"),
+    };
+    runner.run(dvc(&repo, &["remote", "add", "-d", "origin", &url]))?;
+    if let Some(server) = &place.server {
+        runner.run(dvc(
+            &repo,
+            &[
+                "remote",
+                "modify",
+                "origin",
+                "endpointurl",
+                &server.endpoint(),
+            ],
+        ))?;
+        runner.run(dvc(
+            &repo,
+            &["remote", "modify", "origin", "region", "us-east-1"],
+        ))?;
+    }
+    runner.run(dvc(&repo, &["add", "-q", SMALL_DIR]))?;
+    runner.run(runner.git(&repo, &["add", "-A"]))?;
+    runner.run(runner.git(&repo, &["commit", "-q", "-m", "data"]))?;
+    let push = runner.measure_synced("dvc_push", dvc(&repo, &["push", "-q"]))?;
+    let cloned = base.join("dvc-clone");
+    clone(runner, &repo, &cloned)?;
+    let pulled = runner.measure_synced("dvc_pull", dvc(&cloned, &["pull", "-q"]))?;
+    dataset::verify_tree(
+        &cloned.join(SMALL_DIR),
+        data.small.len(),
+        data.small_bytes(),
+    )?;
+    println!(
+        "  remote_small ({}): dvc push {:.2} s, dvc pull {:.2} s",
+        place.name, push.secs, pulled.secs
+    );
+    Ok((push.secs, pulled.secs))
+}
+
+/// `remote_bulk`: push and pull of ~800 MiB to a directory remote, against cp -r + sync.
+fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
+    let n = config.remote_files;
+    let data = dataset::generate_sized(
+        &work.join("remote-bulk-data"),
+        config.seed.wrapping_add(1),
+        n,
+        BULK_SIZES,
+        0,
+        0,
+    )?;
+    runner.sync()?;
+    println!(
+        "  remote_bulk: {n} files, {:.1} MiB",
+        data.small_bytes() as f64 / (1 << 20) as f64
+    );
+    let cp = limits::copy(runner, &data.small_dir(), &work.join("remote-bulk-cp"))?;
+    println!("  limit cp -r + sync (bulk)         {cp:>9.3} s");
+    let base = work.join("remote-bulk");
+    let place = Place::directory(base.join("remote"));
+    let repo = base.join("origin");
+    origin(runner, &data, &repo, &place)?;
+    let (push_secs, _) = push(runner, "push_bulk", &repo, &place)?;
+    let cloned = base.join("clone");
+    clone(runner, &repo, &cloned)?;
+    let (pull_secs, _) = pull(runner, "pull_bulk", &cloned, &place, &[SMALL_DIR])?;
+    dataset::verify_tree(&cloned.join(SMALL_DIR), n, data.small_bytes())?;
+    remove(&base)?;
+    remove(&data.root)?;
+    let target = Target::RatioAtMost(BULK_VS_CP_MAX);
+    Ok(vec![
+        Row::secs(
+            "push_bulk (dir)",
+            push_secs,
+            "cp -r + sync",
+            Some(cp),
+            target,
+        ),
+        Row::secs(
+            "pull_bulk (dir)",
+            pull_secs,
+            "cp -r + sync",
+            Some(cp),
+            target,
+        ),
+    ])
+}
+
+/// `lazy_one`: pull one file of a commit of many files in a fresh clone (its history
+/// first), then one more in that clone: time and bytes against the dataset's.
+fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
+    let n = config.lazy_files.max(2);
+    let data = dataset::generate_sized(
+        &work.join("lazy-data"),
+        config.seed.wrapping_add(2),
+        n,
+        SMALL_SIZES,
+        0,
+        0,
+    )?;
+    runner.sync()?;
+    let total = data.small_bytes() as f64;
+    println!("  lazy_one: {n} files, {:.1} MiB", total / (1 << 20) as f64);
+    let base = work.join("lazy");
+    let place = Place::directory(base.join("remote"));
+    let repo = base.join("origin");
+    origin(runner, &data, &repo, &place)?;
+    let (push_secs, _) = push(runner, "push_lazy", &repo, &place)?;
+    println!("  lazy_one: pushed in {push_secs:.1} s");
+    let cloned = base.join("clone");
+    clone(runner, &repo, &cloned)?;
+    let pick = |i: usize| data.small[i].rel.to_string_lossy().into_owned();
+    let (first, second) = (pick(0), pick(n - 1));
+    let (boot_secs, boot) = pull(runner, "lazy_first", &cloned, &place, &[&first])?;
+    let (secs, one) = pull(runner, "lazy_one", &cloned, &place, &[&second])?;
+    for rel in [&first, &second] {
+        let want = fs::read(data.root.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
+        let got = fs::read(cloned.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
+        if want != got {
+            return Err(format!("{rel} was not pulled byte for byte"));
+        }
+    }
+    remove(&base)?;
+    remove(&data.root)?;
+    let fraction = Target::RatioAtMost(LAZY_ONE_MAX_FRACTION);
+    Ok(vec![
+        Row::secs(
+            "lazy_one",
+            secs,
+            "-",
+            None,
+            Target::AtMost(LAZY_ONE_MAX_SECS),
+        ),
+        Row::count(
+            "lazy_one bytes",
+            transfer(&one, "bytes"),
+            Unit::Bytes,
+            "dataset",
+            Some(total),
+            fraction,
+        ),
+        Row::secs(
+            "lazy_one (fresh clone)",
+            boot_secs,
+            "history + 1 file",
+            None,
+            Target::None,
+        ),
+        Row::count(
+            "lazy_one bytes (fresh clone)",
+            transfer(&boot, "bytes"),
+            Unit::Bytes,
+            "dataset",
+            Some(total),
+            Target::None,
+        ),
+    ])
+}

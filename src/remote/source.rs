@@ -1,0 +1,277 @@
+//! A remote-backed [`ObjectSource`]: the local store first, a remote for what it lacks.
+//!
+//! Owns: [`RemoteSource`] and opening "the default remote of this repository" (or a
+//! named one) as a source for the commands ([`open`], [`configured`]). Does not own which
+//! objects a command wants (checkout, restore, pull and reproduce plan that), nor moving
+//! refs (push and fetch).
+//!
+//! Invariants:
+//! - `has` answers from the local store alone: never network I/O, so a lazy checkout
+//!   plans with it and nothing else.
+//! - `fetch` brings absent ids into the local store through [`Remote::download`]'s
+//!   checks (every packed object re-hashed, every large frame checked against its
+//!   chaining value, the whole object hashed again before it is renamed into place);
+//!   ids the remote does not hold come back as unavailable, not as an error.
+//! - `open` and `read_range` read local bytes when the store has them, else read the
+//!   remote without storing anything (ranged reads, verified before a byte is handed out).
+//! - The remote is connected on first need, and its `dvx-remote.toml` checked then (a
+//!   remote of a newer format is refused, never misread): a command that finds every byte
+//!   local sends nothing at all.
+//! - Errors name the object and the remote; secrets never appear in them.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+use super::settings::{self, Environment, Resolved};
+use super::transfer::{self, TransferStats};
+use super::{Error, IndexCache, Remote};
+use crate::hash::ObjectId;
+use crate::progress::Progress;
+use crate::store::source::distinct;
+use crate::store::{self, Fetched, ObjectSource, Store};
+use crate::workspace::Workspace;
+
+/// Where this repository keeps copies of remote pack indexes (shared by its work trees).
+pub const INDEX_CACHE_DIR: &str = "cache/packs";
+
+/// The local store, and a remote for the objects it lacks.
+pub struct RemoteSource {
+    store: Store,
+    /// The remote's name in the configuration.
+    name: String,
+    /// How to connect on first need (`None`: made over a remote already open).
+    connect: Option<Connect>,
+    /// The remote's URL as shown to people.
+    shown: String,
+    /// Connected on first need.
+    remote: Mutex<Option<Arc<Remote>>>,
+}
+
+/// What connecting to a configured remote takes.
+struct Connect {
+    resolved: Resolved,
+    env: Environment,
+    cache: IndexCache,
+}
+
+impl std::fmt::Debug for RemoteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSource")
+            .field("remote", &self.name)
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The remote `name` of the repository `ws` (its default remote when `None`) as a
+/// source over the repository's store. Reads the configuration only: nothing is sent
+/// until an object is missing. `env` is the process environment (credentials and
+/// endpoints the configuration leaves out).
+pub fn open(ws: &Workspace, env: &Environment, name: Option<&str>) -> Result<RemoteSource, Error> {
+    let (tracked, local) = ws.repo().config_tables().map_err(Error::Config)?;
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => match settings::default_remote(&tracked, local.as_ref()) {
+            Some(name) => name,
+            None => {
+                let names = remote_names(&tracked, local.as_ref());
+                return Err(if names.is_empty() {
+                    Error::NoRemote
+                } else {
+                    Error::NoDefaultRemote {
+                        names: names.join(", "),
+                    }
+                });
+            }
+        },
+    };
+    let resolved =
+        settings::resolve(&name, &tracked, local.as_ref(), ws.root()).map_err(|e| match e {
+            settings::Error::NoSuchRemote { name } => Error::UnknownRemote { name },
+            e => Error::Settings(e),
+        })?;
+    Ok(RemoteSource {
+        store: ws.repo().store().clone(),
+        shown: resolved.url.to_string(),
+        name: resolved.name.clone(),
+        connect: Some(Connect {
+            resolved,
+            env: env.clone(),
+            cache: IndexCache::new(ws.repo().common_dir().join(INDEX_CACHE_DIR)),
+        }),
+        remote: Mutex::new(None),
+    })
+}
+
+/// `remote` (open already, and named `name` in the configuration) as a source over
+/// `store`: for flows that hold a connection (`sync`'s pull and clone), so their bytes
+/// come in the one way every reader's do. Its format is the caller's to have checked.
+pub fn over(store: &Store, name: &str, remote: Arc<Remote>) -> RemoteSource {
+    RemoteSource {
+        store: store.clone(),
+        name: name.to_owned(),
+        connect: None,
+        shown: remote.url().to_owned(),
+        remote: Mutex::new(Some(remote)),
+    }
+}
+
+/// The default remote as a source when the repository has any remote configured, else
+/// `None` (commands then read the local store alone, as without remotes).
+pub fn configured(ws: &Workspace, env: &Environment) -> Result<Option<RemoteSource>, Error> {
+    let (tracked, local) = ws.repo().config_tables().map_err(Error::Config)?;
+    if remote_names(&tracked, local.as_ref()).is_empty() {
+        return Ok(None);
+    }
+    open(ws, env, None).map(Some)
+}
+
+/// Every remote named in either configuration file, sorted.
+fn remote_names(tracked: &toml::Table, local: Option<&toml::Table>) -> Vec<String> {
+    let mut names: Vec<String> = [Some(tracked), local]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("remote")?.as_table())
+        .flat_map(|r| r.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+impl RemoteSource {
+    /// The remote's name in the configuration.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The remote's URL, as shown to people.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// The remote, connected (and its format checked) on first use.
+    pub fn remote(&self) -> Result<Arc<Remote>, Error> {
+        let mut slot = self.remote.lock().expect("remote lock");
+        if let Some(remote) = slot.as_ref() {
+            return Ok(Arc::clone(remote));
+        }
+        let c = self
+            .connect
+            .as_ref()
+            .expect("a source made over an open remote holds it from the start");
+        let r = &c.resolved;
+        let remote = Remote::open(&r.url, &r.settings, &r.credentials, &c.env, false)?
+            .with_index_cache(c.cache.clone());
+        remote.require_manifest()?;
+        let remote = Arc::new(remote);
+        *slot = Some(Arc::clone(&remote));
+        Ok(remote)
+    }
+
+    /// What the requests made so far cost (nothing when the remote was never needed).
+    pub fn stats(&self) -> TransferStats {
+        self.remote
+            .lock()
+            .expect("remote lock")
+            .as_ref()
+            .map(|r| r.totals())
+            .unwrap_or_default()
+    }
+
+    /// A remote error as the store's: a failure of the local store itself (a full disk)
+    /// stays what it is; anything else is a fetch that failed, naming the object (the
+    /// one the error names, else `first`) and the remote.
+    fn fetch_err(&self, first: ObjectId, e: Error) -> store::Error {
+        if let Error::Transfer(transfer::Error::Store(inner)) = e {
+            return inner;
+        }
+        store::Error::Fetch {
+            id: named_object(&e).unwrap_or(first),
+            from: self.shown.clone(),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// The object a remote error is about, when it names one.
+fn named_object(e: &Error) -> Option<ObjectId> {
+    use super::{large, pack};
+    let Error::Transfer(t) = e else {
+        return None;
+    };
+    Some(match t {
+        transfer::Error::NotOnRemote { id, .. }
+        | transfer::Error::Unreadable { id, .. }
+        | transfer::Error::Truncated { id, .. }
+        | transfer::Error::Pack(pack::Error::Corrupt { id, .. })
+        | transfer::Error::Large(large::Error::Corrupt { id, .. })
+        | transfer::Error::Large(large::Error::Version { id, .. }) => *id,
+        _ => return None,
+    })
+}
+
+impl ObjectSource for RemoteSource {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn has(&self, id: &ObjectId) -> bool {
+        self.store.contains(id)
+    }
+
+    fn open(&self, id: &ObjectId) -> Result<Box<dyn Read + Send>, store::Error> {
+        if self.store.contains(id) {
+            return self.store.open_verified(id);
+        }
+        self.remote()
+            .and_then(|remote| remote.open_object(id))
+            .map_err(|e| self.fetch_err(*id, e))
+    }
+
+    fn read_range(&self, id: &ObjectId, offset: u64, len: u64) -> Result<Vec<u8>, store::Error> {
+        if self.store.contains(id) {
+            return ObjectSource::read_range(&self.store, id, offset, len);
+        }
+        self.remote()
+            .and_then(|remote| remote.read_range(id, offset, len))
+            .map(|(bytes, _)| bytes)
+            .map_err(|e| self.fetch_err(*id, e))
+    }
+
+    fn fetch(&self, ids: &[ObjectId], progress: &dyn Progress) -> Result<Fetched, store::Error> {
+        let mut out = Fetched::default();
+        let mut absent = Vec::new();
+        for id in distinct(ids) {
+            if self.store.contains(&id) {
+                out.already_local += 1;
+            } else {
+                absent.push(id);
+            }
+        }
+        let Some(&first) = absent.first() else {
+            return Ok(out);
+        };
+        let (_, unavailable) = self
+            .remote()
+            .and_then(|remote| remote.download_available(&self.store, &absent, progress))
+            .map_err(|e| self.fetch_err(first, e))?;
+        for id in absent {
+            if unavailable.contains(&id) {
+                out.unavailable.push(id);
+            } else if let Some(meta) = self.store.metadata(&id) {
+                out.bytes += meta.len();
+                out.fetched.push(id);
+            } else {
+                // Downloaded, then gone before this look (a gc racing a fetch cannot take
+                // it: objects younger than two hours stay): still absent.
+                out.unavailable.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn fetches_from(&self) -> Option<&str> {
+        Some(&self.shown)
+    }
+}

@@ -1,0 +1,169 @@
+//! `dvx pull <paths or globs>`: bring the bytes of some tracked paths of the checked-out
+//! commit into the work tree, through an [`ObjectSource`].
+//!
+//! Owns: selecting tracked files by pathspec (through not-fetched directories, reading
+//! only the stored trees on the way), and writing the ones that are not fetched: their
+//! absent bytes fetched in one batch, then written, and their index entries recorded as
+//! fetched (a not-fetched directory is expanded only along the paths written, so one file
+//! of a directory of 100k files costs that file and the trees above it). Files already in
+//! the work tree are left as they are, edited or not; a file someone put where a
+//! not-fetched one goes is never overwritten (refused before anything is written) unless
+//! it holds exactly the tracked bytes, and then it is only recorded. Does not own where
+//! bytes come from (the source) or moving HEAD.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::compare::{FileState, check_entry};
+use super::pathspec::Pathspec;
+use super::restore::{Existing, entry_for, write_entries};
+use super::tracked::{TrackedFile, tracked_files};
+use super::{Error, Workspace, expand_to, read_err};
+use crate::hash::ObjectId;
+use crate::index::{Entry, Index};
+use crate::path::RepoPath;
+use crate::progress::Progress;
+use crate::repo::RepoLock;
+use crate::store::source::distinct;
+use crate::store::{Fetched, ObjectSource};
+
+/// What a pull of paths did.
+#[derive(Debug, Default)]
+pub struct PullReport {
+    /// Files written (their bytes are in the work tree now).
+    pub written: Vec<RepoPath>,
+    /// Files selected whose bytes were in the work tree already.
+    pub already: usize,
+    /// Files the source could not provide: still not fetched.
+    pub unavailable: Vec<RepoPath>,
+    /// What the source's fetch did.
+    pub fetched: Fetched,
+}
+
+/// Every tracked file that `specs` (typed relative to `cwd`) select, through not-fetched
+/// directories, in path order. A spec that selects nothing is an error naming it.
+pub fn select(
+    ws: &Workspace,
+    index: &Index,
+    cwd: &Path,
+    specs: &[PathBuf],
+    objects: &dyn ObjectSource,
+) -> Result<Vec<TrackedFile>, Error> {
+    let mut out = Vec::new();
+    for arg in specs {
+        let spec = Pathspec::parse(ws.root(), cwd, arg)?;
+        let mut files = tracked_files(index, objects, std::slice::from_ref(&spec.base))?;
+        if spec.is_glob() {
+            files.retain(|f| spec.matches(&f.path));
+        }
+        if files.is_empty() {
+            return Err(Error::NoMatch { spec: spec.text });
+        }
+        out.extend(files);
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+/// Bring the bytes of the files `specs` select into the work tree: see the module docs.
+pub fn pull(
+    ws: &Workspace,
+    lock: &RepoLock,
+    cwd: &Path,
+    specs: &[PathBuf],
+    objects: &dyn ObjectSource,
+    progress: &dyn Progress,
+) -> Result<PullReport, Error> {
+    let index = ws.load_index()?;
+    let files = select(ws, &index, cwd, specs, objects)?;
+    pull_files(ws, lock, index, files, objects, progress)
+}
+
+/// Write `files` (tracked files of `index`, as [`select`] lists them) that are not
+/// fetched, fetching their absent bytes through `objects` first.
+pub fn pull_files(
+    ws: &Workspace,
+    lock: &RepoLock,
+    mut index: Index,
+    files: Vec<TrackedFile>,
+    objects: &dyn ObjectSource,
+    progress: &dyn Progress,
+) -> Result<PullReport, Error> {
+    debug_assert!(lock.guards(ws.repo()), "the lock of this work tree");
+    let mut report = PullReport::default();
+    let mut targets: Vec<Entry> = Vec::new();
+    for file in files {
+        match index.get(&file.path) {
+            // In the work tree (edited or not): a pull leaves it alone.
+            Some(entry) if !entry.not_fetched => report.already += 1,
+            Some(entry) => targets.push(entry.clone()),
+            None => targets.push(entry_for(file.path, &file.item)),
+        }
+    }
+    refuse_overwrites(ws, &index, &targets)?;
+    let absent: Vec<ObjectId> = distinct(
+        &targets
+            .iter()
+            .filter(|t| !objects.has(&t.id))
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+    );
+    if !absent.is_empty() {
+        report.fetched = objects.fetch(&absent, progress)?;
+        if !report.fetched.fetched.is_empty() {
+            ws.repo().flush_objects()?;
+        }
+    }
+    if targets.is_empty() {
+        return Ok(report);
+    }
+    let store = objects.store();
+    for t in &targets {
+        expand_to(&mut index, store, &t.path)?;
+    }
+    let written = write_entries(ws, &mut index, targets, Existing::Check, objects, progress)?;
+    ws.write_index(lock, &mut index)?;
+    report.already += written.unchanged;
+    report.written = written.restored;
+    report.unavailable = written.not_fetched;
+    Ok(report)
+}
+
+/// Refuse, before anything is fetched or written, when a file that is not what the
+/// index records stands where a not-fetched file goes: someone put it there, and a pull
+/// must not lose it.
+fn refuse_overwrites(ws: &Workspace, index: &Index, targets: &[Entry]) -> Result<(), Error> {
+    let root = ws.root();
+    let store = ws.repo().store();
+    let mut in_the_way: Vec<RepoPath> = targets
+        .par_iter()
+        .map(|t| {
+            let state = check_entry(root, index, store, t, None)
+                .map_err(read_err(&t.path.to_fs_path(root)))?;
+            Ok(match state {
+                FileState::Modified { .. } | FileState::Corrupt => Some(t.path.clone()),
+                _ => None,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    if in_the_way.is_empty() {
+        return Ok(());
+    }
+    in_the_way.sort();
+    let shown: Vec<String> = in_the_way.iter().take(10).map(|p| p.to_string()).collect();
+    let more = in_the_way.len().saturating_sub(10);
+    Err(Error::InTheWay {
+        count: in_the_way.len(),
+        list: if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        },
+        paths: in_the_way,
+    })
+}
