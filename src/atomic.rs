@@ -1,21 +1,88 @@
 //! Every write dvx makes, and the repository lock.
 //!
-//! Owns: writing a file as a temp file in the same directory followed by a rename (so a
-//! reader or a crash sees the old bytes or the new bytes, never half of them), flushing
-//! to stable storage, and the kernel lock that serialises writers.
+//! Owns: every operation that changes the file system (creating, writing, fsyncing,
+//! renaming, removing, linking, chmod, mkdir), writing a file as a temp file followed by
+//! a rename (so a reader or a crash sees the old bytes or the new bytes, never half of
+//! them), flushing to stable storage, where temp files live ([`TempArea`]), and the
+//! kernel lock that serialises writers.
 //!
-//! Invariants: nothing outside this module creates or truncates a file under `.dvx/` or
-//! in the work tree; a temp file that is not renamed into place is removed when dropped.
-//! A kill -9 never leaves a stale lock, because the lock is the kernel's and dies with
-//! the process.
+//! Invariants: nothing outside this module changes a file under `.dvx/` or in the work
+//! tree (`clippy.toml` bans the `std::fs` calls that would); a temp file that is not
+//! renamed into place is removed when dropped, and one a killed process left is removed
+//! by the next command ([`TempArea::sweep`]). A kill -9 never leaves a stale lock,
+//! because the lock is the kernel's and dies with the process.
+//!
+//! With the `failpoints` cargo feature (tests only; refused in release builds), every
+//! operation here is counted and can be made to crash the process or fail
+//! ([`failpoint`]): that is how the crash tests reach every point of every command.
+//! Reading `DVX_FAILPOINTS` there is the one place the library reads the environment.
 
-use std::fs::{self, File, OpenOptions};
+#![allow(clippy::disallowed_methods)]
+
+#[cfg(feature = "failpoints")]
+mod failpoint;
+mod temp_area;
+
+pub use temp_area::{TempArea, close_sessions};
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Prefix of every temp file dvx creates, so stray ones are recognisable.
 pub const TEMP_PREFIX: &str = ".dvx-tmp-";
+
+/// The kinds of file-system operation (counted by fault injection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
+enum Op {
+    Create,
+    Write,
+    Sync,
+    Rename,
+    Remove,
+    Mkdir,
+    Link,
+    Chmod,
+    Append,
+    Touch,
+}
+
+/// Run `f`, one operation of kind `kind` on `path`: counted, and crashed or failed on as
+/// planned, when fault injection is built in.
+#[inline]
+fn op<T>(kind: Op, path: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    #[cfg(feature = "failpoints")]
+    {
+        failpoint::run(kind, path, f)
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = (kind, path);
+        f()
+    }
+}
+
+/// Like [`op`] for one `write` call of `buf` (a torn write writes a prefix of it).
+#[inline]
+fn write_op(
+    kind: Op,
+    path: &Path,
+    buf: &[u8],
+    write: impl FnOnce(&[u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    #[cfg(feature = "failpoints")]
+    {
+        failpoint::write(kind, path, buf, write)
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = (kind, path);
+        write(buf)
+    }
+}
 
 /// A file being written, not yet visible under its final name.
 pub struct TempFile {
@@ -24,39 +91,50 @@ pub struct TempFile {
 
 impl TempFile {
     /// Create an empty temp file in `dir` (which must be on the same file system as the
-    /// final location, so the rename is atomic).
+    /// final location, so the rename is atomic). For a repository's files, use
+    /// [`TempArea::temp`], which keeps temp files out of the work tree.
     ///
     /// The file is created as any new file is (mode 0666 less the umask), not with the
     /// temp-file default of 0600, which would make `.gitignore`, `dvx.lock` and
     /// `.dvx/config.toml` unreadable to the rest of a team sharing the work tree.
     pub fn new_in(dir: &Path) -> io::Result<Self> {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(TEMP_PREFIX);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(fs::Permissions::from_mode(0o666));
-        }
-        let inner = builder.tempfile_in(dir)?;
-        Ok(TempFile { inner })
+        op(Op::Create, dir, || {
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(TEMP_PREFIX);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(fs::Permissions::from_mode(0o666));
+            }
+            let inner = builder.tempfile_in(dir)?;
+            Ok(TempFile { inner })
+        })
     }
 
-    /// A temp file that will replace `path`: it takes the mode of the file it replaces (a
-    /// user's `.gitignore`, a git hook), if there is one.
+    /// A temp file beside `path` that will replace it (see [`TempFile::take_mode_of`]).
     fn replacing(path: &Path) -> io::Result<Self> {
         let tmp = TempFile::new_in(parent_of(path))?;
+        tmp.take_mode_of(path)?;
+        Ok(tmp)
+    }
+
+    /// Give this file the mode of the file at `path` (a user's `.gitignore`, a git hook)
+    /// if there is one, so replacing it keeps its mode.
+    fn take_mode_of(&self, path: &Path) -> io::Result<()> {
         if let Ok(existing) = fs::symlink_metadata(path)
             && existing.is_file()
         {
-            tmp.file().set_permissions(existing.permissions())?;
+            self.set_permissions(existing.permissions())?;
         }
-        Ok(tmp)
+        Ok(())
     }
 
     pub fn file(&self) -> &File {
         self.inner.as_file()
     }
 
+    /// The open file, for reading it back or handing it to code that writes through
+    /// [`Write`] on this temp file instead (writes made directly are not counted).
     pub fn file_mut(&mut self) -> &mut File {
         self.inner.as_file_mut()
     }
@@ -65,30 +143,70 @@ impl TempFile {
         self.inner.path()
     }
 
+    /// Set the mode of the temp file.
+    pub fn set_permissions(&self, permissions: Permissions) -> io::Result<()> {
+        op(Op::Chmod, self.path(), || {
+            self.inner.as_file().set_permissions(permissions)
+        })
+    }
+
     /// Flush the bytes to stable storage before the rename makes them visible.
     pub fn sync(&self) -> io::Result<()> {
-        self.inner.as_file().sync_all()
+        op(Op::Sync, self.path(), || self.inner.as_file().sync_all())
     }
 
     /// Rename into place, replacing whatever is there.
     pub fn persist(self, to: &Path) -> io::Result<File> {
-        self.inner.persist(to).map_err(|e| e.error)
+        self.persist_or_return(to).map_err(|(e, _)| e)
+    }
+
+    /// Rename into place; on failure, the error and the temp file (still whole).
+    fn persist_or_return(self, to: &Path) -> Result<File, (io::Error, TempFile)> {
+        let mut inner = Some(self.inner);
+        let result = op(Op::Rename, to, || {
+            let file = inner.take().expect("taken once");
+            file.persist(to).map_err(|e| {
+                inner = Some(e.file);
+                e.error
+            })
+        });
+        result.map_err(|e| {
+            let inner = inner.expect("returned on failure, or the rename never ran");
+            (e, TempFile { inner })
+        })
     }
 
     /// Rename into place unless `to` exists; returns `Ok(false)` (and removes the temp
     /// file) when something is already there.
     pub fn persist_new(self, to: &Path) -> io::Result<bool> {
-        match self.inner.persist_noclobber(to) {
-            Ok(_) => Ok(true),
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e.error),
-        }
+        self.persist_new_or_return(to).map_err(|(e, _)| e)
+    }
+
+    fn persist_new_or_return(self, to: &Path) -> Result<bool, (io::Error, TempFile)> {
+        let mut inner = Some(self.inner);
+        let result = op(Op::Rename, to, || {
+            let file = inner.take().expect("taken once");
+            match file.persist_noclobber(to) {
+                Ok(_) => Ok(true),
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => {
+                    inner = Some(e.file);
+                    Err(e.error)
+                }
+            }
+        });
+        result.map_err(|e| {
+            let inner = inner.expect("returned on failure, or the rename never ran");
+            (e, TempFile { inner })
+        })
     }
 }
 
 impl Write for TempFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        let inner = &mut self.inner;
+        let path = inner.path().to_path_buf();
+        write_op(Op::Write, &path, buf, |b| inner.write(b))
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
@@ -96,12 +214,28 @@ impl Write for TempFile {
 }
 
 /// Replace `path` with `bytes` atomically (temp file in the same directory, then rename).
+/// For files outside a repository's `.dvx/` and work tree (git's hooks, a directory
+/// `reproduce --into` fills); a repository's own files go through [`TempArea::write`].
 ///
 /// Survives a kill at any point; use [`write_durable`] when it must also survive power
 /// loss.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = TempFile::replacing(path)?;
     tmp.write_all(bytes)?;
+    tmp.persist(path)?;
+    Ok(())
+}
+
+/// Like [`write`], with the new file's mode set before it becomes visible (a git hook is
+/// never seen without its executable bit).
+pub fn write_with_permissions(
+    path: &Path,
+    bytes: &[u8],
+    permissions: Permissions,
+) -> io::Result<()> {
+    let mut tmp = TempFile::new_in(parent_of(path))?;
+    tmp.write_all(bytes)?;
+    tmp.set_permissions(permissions)?;
     tmp.persist(path)?;
     Ok(())
 }
@@ -140,15 +274,48 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<bool> {
 }
 
 /// Append one record to a log file (reflogs). A single `write` to a file opened with
-/// `O_APPEND` lands whole; a crash can at worst lose the line, never split it into another.
+/// `O_APPEND` lands whole, so records never interleave. A crash or a full disk can leave
+/// a record cut short, without its newline: the next append starts on a line of its own,
+/// so the damage stays in that one record, which readers skip.
 pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    file.write_all(bytes)
+    let mut file = op(Op::Create, path, || {
+        OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+    })?;
+    let len = file.metadata()?.len();
+    let mut record = Vec::with_capacity(bytes.len() + 1);
+    if len > 0 {
+        let mut last = [0u8];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            record.push(b'\n');
+        }
+    }
+    record.extend_from_slice(bytes);
+    let mut rest = &record[..];
+    while !rest.is_empty() {
+        match write_op(Op::Append, path, rest, |b| file.write(b)) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// fsync a directory, making the renames inside it durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    op(Op::Sync, dir, || File::open(dir)?.sync_all())
+}
+
+/// fsync an open file.
+pub fn sync_file(file: &File, path: &Path) -> io::Result<()> {
+    op(Op::Sync, path, || file.sync_all())
 }
 
 /// Flush every dirty page of the file system holding `path` (git's batch fsync idea: one
@@ -156,22 +323,104 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(target_os = "linux")]
 pub fn sync_filesystem(path: &Path) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let dir = File::open(path)?;
-    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
-    let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    op(Op::Sync, path, || {
+        let dir = File::open(path)?;
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    })
 }
 
 /// Without syncfs, fall back to a global sync, which flushes at least as much.
 #[cfg(not(target_os = "linux"))]
-pub fn sync_filesystem(_path: &Path) -> io::Result<()> {
-    // SAFETY: sync(2) takes no arguments and cannot fail.
-    unsafe { libc::sync() };
-    Ok(())
+pub fn sync_filesystem(path: &Path) -> io::Result<()> {
+    op(Op::Sync, path, || {
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        Ok(())
+    })
+}
+
+/// Rename `from` to `to`, replacing a file there.
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    op(Op::Rename, to, || fs::rename(from, to))
+}
+
+/// Remove a file (or a symlink).
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    op(Op::Remove, path, || fs::remove_file(path))
+}
+
+/// Remove an empty directory.
+pub fn remove_dir(path: &Path) -> io::Result<()> {
+    op(Op::Remove, path, || fs::remove_dir(path))
+}
+
+/// Remove a directory and everything in it (temp areas only: never the work tree).
+pub fn remove_dir_all(path: &Path) -> io::Result<()> {
+    op(Op::Remove, path, || fs::remove_dir_all(path))
+}
+
+/// Make one directory.
+pub fn create_dir(path: &Path) -> io::Result<()> {
+    op(Op::Mkdir, path, || fs::create_dir(path))
+}
+
+/// Make a directory and its missing parents (counted once, and only if anything is
+/// missing).
+pub fn create_dir_all(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    op(Op::Mkdir, path, || fs::create_dir_all(path))
+}
+
+/// A hard link `link` to `original`.
+pub fn hard_link(original: &Path, link: &Path) -> io::Result<()> {
+    op(Op::Link, link, || fs::hard_link(original, link))
+}
+
+/// A symlink at `at` holding `target` as written.
+#[cfg(unix)]
+pub fn symlink(target: &OsStr, at: &Path) -> io::Result<()> {
+    op(Op::Link, at, || std::os::unix::fs::symlink(target, at))
+}
+
+#[cfg(not(unix))]
+pub fn symlink(target: &OsStr, at: &Path) -> io::Result<()> {
+    let _ = (target, at);
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symlinks are not supported here",
+    ))
+}
+
+/// A copy-on-write clone of the open file `from` at `to` (fails where the file system
+/// cannot clone).
+pub fn reflink(from: &File, to: &Path) -> io::Result<()> {
+    op(Op::Link, to, || {
+        reflink_copy::reflink_file_to_path(from, to)
+    })
+}
+
+/// Set the mode of the file at `path` (not following a symlink's target: callers pass
+/// files they made).
+pub fn set_permissions(path: &Path, permissions: Permissions) -> io::Result<()> {
+    op(Op::Chmod, path, || fs::set_permissions(path, permissions))
+}
+
+/// Set the mode of an open file.
+pub fn set_file_permissions(file: &File, path: &Path, permissions: Permissions) -> io::Result<()> {
+    op(Op::Chmod, path, || file.set_permissions(permissions))
+}
+
+/// Set an open file's modification time.
+pub fn set_modified(file: &File, path: &Path, time: SystemTime) -> io::Result<()> {
+    op(Op::Touch, path, || file.set_modified(time))
 }
 
 fn parent_of(path: &Path) -> &Path {
@@ -233,10 +482,12 @@ impl Lock {
             }
         }
         // Best effort: the pid only improves the message another process may print.
-        let _ = file
-            .set_len(0)
-            .and_then(|_| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| writeln!(file, "{}", std::process::id()));
+        let pid = format!("{}\n", std::process::id());
+        let _ = op(Op::Write, path, || {
+            file.set_len(0)?;
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(pid.as_bytes())
+        });
         Ok(Lock {
             file,
             path: path.to_path_buf(),

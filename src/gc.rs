@@ -87,6 +87,76 @@ pub struct Report {
     pub temp_files: usize,
 }
 
+/// The order to delete unreachable objects in, so that a gc cut short leaves a store
+/// where every commit still there is whole: commits first, each before its parents (a
+/// reflog entry whose commit is still there is followed by `fsck` through its parents
+/// and trees), then everything else, which nothing left names.
+fn deletion_order(store: &store::Store, candidates: Vec<(ObjectId, u64)>) -> Vec<(ObjectId, u64)> {
+    let mut parents: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    let mut rest = Vec::new();
+    let mut sizes = HashMap::new();
+    for (id, size) in candidates {
+        match read_commit_if_one(store, &id) {
+            Some(commit) => {
+                parents.insert(id, commit.parents);
+                sizes.insert(id, size);
+            }
+            None => rest.push((id, size)),
+        }
+    }
+    // Kahn's algorithm over the candidate commits: a commit goes once no remaining
+    // candidate names it as a parent.
+    let mut children: HashMap<ObjectId, usize> = parents.keys().map(|id| (*id, 0)).collect();
+    for ps in parents.values() {
+        for p in ps {
+            if let Some(n) = children.get_mut(p) {
+                *n += 1;
+            }
+        }
+    }
+    let mut ready: Vec<ObjectId> = children
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
+    ready.sort();
+    let mut order = Vec::with_capacity(parents.len() + rest.len());
+    while let Some(id) = ready.pop() {
+        for p in &parents[&id] {
+            if let Some(n) = children.get_mut(p) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.push(*p);
+                }
+            }
+        }
+        order.push((id, sizes[&id]));
+    }
+    // A cycle cannot happen (ids are hashes of content naming the parents); anything
+    // left over goes last all the same.
+    let placed: std::collections::HashSet<ObjectId> = order.iter().map(|(id, _)| *id).collect();
+    order.extend(
+        parents
+            .keys()
+            .filter(|id| !placed.contains(id))
+            .map(|id| (*id, sizes[id])),
+    );
+    order.extend(rest);
+    order
+}
+
+/// The commit stored under `id`, if it is one (a blob is never read whole for this: only
+/// its first bytes, to see whether they are a commit's header).
+fn read_commit_if_one(store: &store::Store, id: &ObjectId) -> Option<crate::object::Commit> {
+    use std::io::Read;
+    let mut header = [0u8; crate::object::HEADER_LEN];
+    store.open(id).ok()?.read_exact(&mut header).ok()?;
+    if crate::object::kind_of(&header) != Some(crate::object::Kind::Commit) {
+        return None;
+    }
+    store.read_commit(id).ok()
+}
+
 /// The root commits and trees gc keeps.
 fn mark_roots(
     repo: &Repo,
@@ -208,6 +278,7 @@ pub fn collect(
             .unwrap_or(i64::MAX);
         options.now - secs < MIN_AGE.as_secs() as i64
     };
+    let mut candidates = Vec::new();
     for id in store.list()? {
         if reachable.contains(&id) {
             report.reachable += 1;
@@ -220,21 +291,36 @@ pub fn collect(
             report.kept_young += 1;
             continue;
         }
-        if !options.dry_run {
-            store.remove(&id)?;
+        candidates.push((id, meta.len()));
+    }
+    for (id, size) in deletion_order(store, candidates) {
+        if !options.dry_run && !store.remove_unless_young(&id, &young)? {
+            // An `add` in another work tree reused it meanwhile (and freshened it).
+            report.kept_young += 1;
+            continue;
         }
-        report.freed_bytes += meta.len();
-        report.removed.push((id, meta.len()));
+        report.freed_bytes += size;
+        report.removed.push((id, size));
+    }
+    // What killed processes left: their sessions (whatever their age: a session whose
+    // lock is free belongs to nobody), then loose temp files of older builds.
+    if !options.dry_run {
+        report.temp_files += store.temps().sweep().unwrap_or(0);
     }
     if let Ok(rd) = fs::read_dir(store.tmp_dir()) {
         for entry in rd.flatten() {
-            if entry
-                .metadata()
-                .map(|m| !young(m.modified()))
-                .unwrap_or(false)
+            let loose = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| !crate::atomic::TempArea::is_session_entry(name));
+            if loose
+                && entry
+                    .metadata()
+                    .map(|m| m.is_file() && !young(m.modified()))
+                    .unwrap_or(false)
             {
                 if !options.dry_run {
-                    let _ = fs::remove_file(entry.path());
+                    let _ = crate::atomic::remove_file(&entry.path());
                 }
                 report.temp_files += 1;
             }

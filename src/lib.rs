@@ -5,6 +5,13 @@
 //! order: each uses only the ones above it. The library never prints; the `dvx` binary's
 //! `cli` turns the reports these functions return into text, JSON and progress bars.
 
+// Tests build states by hand (hostile work trees, damaged stores) with plain `std::fs`.
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
+
+// Fault injection must never ship: a build with it is a test build.
+#[cfg(all(feature = "failpoints", not(debug_assertions)))]
+compile_error!("the `failpoints` feature is for tests only; release builds never contain it");
+
 pub mod atomic;
 pub mod progress;
 pub mod hash;

@@ -47,6 +47,13 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `name` is git's or dvx's own directory (`.git`, `.dvx`, in any case: on a
+/// case-insensitive file system `.GIT` is `.git`). No tree holds such a name, and nothing
+/// is ever written below one.
+pub fn is_reserved_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case(".git") || name.eq_ignore_ascii_case(".dvx")
+}
+
 /// Compare two `/`-separated paths component by component, bytewise.
 ///
 /// Equivalent to comparing with `/` replaced by a byte lower than any other, which is

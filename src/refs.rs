@@ -17,7 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::atomic::{self, Lock, LockError};
+use crate::atomic::{self, Lock, LockError, TempArea};
 use crate::hash::ObjectId;
 use crate::object::Signature;
 
@@ -168,11 +168,13 @@ pub struct Refs {
     /// This work tree's: `HEAD`, `logs/HEAD`.
     local: PathBuf,
     lock_timeout: Duration,
+    temps: TempArea,
 }
 
 impl Refs {
     pub fn new(common: PathBuf, local: PathBuf) -> Refs {
         Refs {
+            temps: TempArea::new(common.join("tmp")),
             common,
             local,
             lock_timeout: REF_LOCK_TIMEOUT,
@@ -203,7 +205,8 @@ impl Refs {
     /// Create a HEAD pointing at `branch` if there is none (a fresh repository or clone).
     pub(crate) fn init_head(&self, branch: &str) -> Result<(), Error> {
         let path = self.head_path();
-        atomic::write_new(&path, format!("ref: {HEADS}{branch}\n").as_bytes())
+        self.temps
+            .write_new(&path, format!("ref: {HEADS}{branch}\n").as_bytes())
             .map(|_| ())
             .map_err(io_err(&path))
     }
@@ -248,7 +251,9 @@ impl Refs {
             Head::Detached(id) => (format!("{id}\n"), Some(*id)),
         };
         let path = self.head_path();
-        atomic::write_durable(&path, text.as_bytes()).map_err(io_err(&path))?;
+        self.temps
+            .write_durable(&path, text.as_bytes())
+            .map_err(io_err(&path))?;
         self.append_log("HEAD", old, new, who, message)
     }
 
@@ -315,10 +320,11 @@ impl Refs {
         match new {
             Some(id) => {
                 self.make_parent_dirs(name, &path)?;
-                atomic::write_durable(&path, format!("{id}\n").as_bytes())
+                self.temps
+                    .write_durable(&path, format!("{id}\n").as_bytes())
                     .map_err(io_err(&path))?;
             }
-            None => match fs::remove_file(&path) {
+            None => match atomic::remove_file(&path) {
                 Ok(()) => {
                     self.prune_empty_parents(&path);
                 }
@@ -335,7 +341,7 @@ impl Refs {
 
     fn make_parent_dirs(&self, name: &str, path: &Path) -> Result<(), Error> {
         let parent = path.parent().expect("ref paths have a parent");
-        if let Err(source) = fs::create_dir_all(parent) {
+        if let Err(source) = atomic::create_dir_all(parent) {
             // A file standing where a directory is needed: another ref is in the way.
             let mut blocker = parent.to_path_buf();
             while !blocker.is_file() && blocker.pop() {}
@@ -366,7 +372,7 @@ impl Refs {
         let stop = self.common.join("refs");
         let mut dir = path.parent();
         while let Some(d) = dir {
-            if d.parent() == Some(stop.as_path()) || d == stop || fs::remove_dir(d).is_err() {
+            if d.parent() == Some(stop.as_path()) || d == stop || atomic::remove_dir(d).is_err() {
                 break;
             }
             dir = d.parent();
@@ -463,7 +469,7 @@ impl Refs {
     ) -> Result<(), Error> {
         let path = self.log_path(name);
         let parent = path.parent().expect("log paths have a parent");
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        atomic::create_dir_all(parent).map_err(io_err(parent))?;
         let hex = |v: Option<ObjectId>| v.map(|id| id.to_hex()).unwrap_or_else(|| NULL_HEX.into());
         let message: String = message
             .lines()

@@ -24,13 +24,10 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{self, TempFile};
+use crate::atomic::{self, TempArea, TempFile};
 use crate::hash::{self, ObjectId};
 use crate::object::{Commit, DecodeError, Encode, Tree};
 use crate::stat::Stat;
-
-/// Numbers the temp links `adopt` makes, so parallel adds never pick the same name.
-static ADOPTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Reused objects older than this get a fresh mtime (see `has_intact`).
 const FRESHEN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -117,7 +114,7 @@ pub enum Adopt {
 #[derive(Debug, Clone)]
 pub struct Store {
     objects: PathBuf,
-    tmp: PathBuf,
+    temps: TempArea,
     /// Directories are made group-writable and setgid (`core.shared = "group"`), so
     /// every member of the group can add, replace and delete objects.
     group: bool,
@@ -140,7 +137,7 @@ impl Store {
     pub fn new(objects: PathBuf, tmp: PathBuf) -> Store {
         Store {
             objects,
-            tmp,
+            temps: TempArea::new(tmp),
             group: false,
         }
     }
@@ -155,9 +152,9 @@ impl Store {
     /// Create `objects/` and `tmp/` if they are absent (a store outside `.dvx/`, set by
     /// `core.store`), group-writable when shared.
     pub fn create_dirs(&self) -> Result<(), Error> {
-        for dir in [&self.objects, &self.tmp] {
+        for dir in [self.objects.as_path(), self.temps.path()] {
             if !dir.is_dir() {
-                fs::create_dir_all(dir).map_err(io_err(dir))?;
+                atomic::create_dir_all(dir).map_err(io_err(dir))?;
             }
             self.share_dir(dir)?;
         }
@@ -176,7 +173,7 @@ impl Store {
             let mode = meta.permissions().mode() & 0o7777;
             let wanted = mode | 0o2070;
             if mine && mode != wanted {
-                fs::set_permissions(dir, fs::Permissions::from_mode(wanted))
+                atomic::set_permissions(dir, fs::Permissions::from_mode(wanted))
                     .map_err(io_err(dir))?;
             }
         }
@@ -188,7 +185,12 @@ impl Store {
     }
 
     pub fn tmp_dir(&self) -> &Path {
-        &self.tmp
+        self.temps.path()
+    }
+
+    /// The repository's temp area (`tmp/`, on the store's file system).
+    pub fn temps(&self) -> &TempArea {
+        &self.temps
     }
 
     /// Where the object with this id lives.
@@ -261,7 +263,7 @@ impl Store {
         id: &ObjectId,
         mut source: File,
         size: u64,
-        out: &mut File,
+        out: &mut TempFile,
         out_path: &Path,
     ) -> Result<u64, Error> {
         let path = self.path(id);
@@ -417,19 +419,14 @@ impl Store {
                 stat: after,
             });
         }
-        let tmp = self.tmp.join(format!(
-            "{}adopt-{}-{}",
-            atomic::TEMP_PREFIX,
-            std::process::id(),
-            ADOPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        let tmp = self.temps.temp_path().map_err(io_err(self.temps.path()))?;
         // The last look before linking: the link changes the inode's ctime, so an edit
         // made after hashing could not be told apart later.
         let now = fs::symlink_metadata(path).map(|m| Stat::from_metadata(&m));
         if !now.is_ok_and(|now| now == after) {
             return Ok(Adopt::Changed);
         }
-        if let Err(e) = fs::hard_link(path, &tmp) {
+        if let Err(e) = atomic::hard_link(path, &tmp) {
             return match e.kind() {
                 io::ErrorKind::CrossesDevices
                 | io::ErrorKind::PermissionDenied
@@ -438,15 +435,24 @@ impl Store {
                 _ => Err(io_err(path)(e)),
             };
         }
-        let installed = self.install_link(&tmp, &id, size);
-        let _ = fs::remove_file(&tmp);
+        // The file becomes the object with its own modification time, and gc takes an
+        // unreferenced object that looks old: one gc in another work tree could delete it
+        // before this add's index names it. It enters the store young (as a reused object
+        // is freshened), which touches the user's file, the object's other name.
+        let freshened = self.enter_young(&tmp, &after);
+        let installed = freshened.and_then(|()| self.install_link(&tmp, &id, size));
+        let _ = atomic::remove_file(&tmp);
+        let give_back = || {
+            // The file is the user's again: writable, and of its own time, as it was.
+            let _ = set_mtime(path, after.mtime_ns);
+            set_mode(path, after.mode)
+        };
         if installed.is_err() {
-            // Best effort: the file is the user's again, writable as it was.
-            let _ = set_mode(path, after.mode);
+            let _ = give_back(); // best effort: the error is what is reported
         }
         if !installed? {
             // Another writer stored these bytes meanwhile: the file stays the user's.
-            set_mode(path, after.mode).map_err(io_err(path))?;
+            give_back().map_err(io_err(path))?;
             return Ok(Adopt::Known {
                 id,
                 size,
@@ -454,6 +460,39 @@ impl Store {
             });
         }
         Ok(Adopt::Linked { id, size })
+    }
+
+    /// Give the hard link `tmp` (to a file whose stat is `stat`) a modification time of
+    /// now, if it is older than an hour (see [`Store::freshen`]), before it becomes an
+    /// object.
+    fn enter_young(&self, tmp: &Path, stat: &Stat) -> Result<(), Error> {
+        let now = std::time::SystemTime::now();
+        let age_ns = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64)
+            .saturating_sub(stat.mtime_ns);
+        if age_ns <= FRESHEN_AFTER.as_nanos() as i64 {
+            return Ok(());
+        }
+        let file = File::open(tmp).map_err(io_err(tmp))?;
+        atomic::set_modified(&file, tmp, now).map_err(io_err(tmp))
+    }
+
+    /// The object a symlink with target `target` (as written) points at, if it points
+    /// into this store at an intact object: such a link is one a symlink-mode `add` put
+    /// in place of a user's file. The object is freshened, as a reused object is.
+    pub fn linked_object(&self, target: &Path) -> Option<(ObjectId, u64)> {
+        let name = target.file_name()?.to_str()?;
+        let fanout = target.parent()?.file_name()?.to_str()?;
+        let id: ObjectId = format!("{fanout}{name}").parse().ok()?;
+        let path = self.path(&id);
+        let points_here =
+            target == path || fs::canonicalize(&path).is_ok_and(|canonical| canonical == target);
+        if !points_here {
+            return None;
+        }
+        let size = self.metadata(&id)?.len();
+        self.has_intact(&id, size).then_some((id, size))
     }
 
     /// Make the hard link `tmp` (in `tmp/`) the object `id`, read-only: replacing a damaged
@@ -466,16 +505,17 @@ impl Store {
             if existing.len() == size && self.verify(id).is_ok() {
                 return Ok(false);
             }
-            fs::rename(tmp, &dest).map_err(io_err(&dest))?;
+            atomic::rename(tmp, &dest).map_err(io_err(&dest))?;
             return Ok(true);
         }
         let fanout = dest
             .parent()
             .expect("object paths have a fan-out directory");
         if !fanout.exists() {
-            fs::create_dir_all(fanout).map_err(io_err(fanout))?;
+            atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
+            self.share_dir(fanout)?;
         }
-        match fs::hard_link(tmp, &dest) {
+        match atomic::hard_link(tmp, &dest) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(io_err(&dest)(e)),
@@ -494,37 +534,48 @@ impl Store {
     /// just reused (git freshens reused objects for the same reason).
     fn has_intact(&self, id: &ObjectId, size: u64) -> bool {
         match self.metadata(id) {
-            Some(m) if m.len() == size && self.verify(id).is_ok() => {
-                self.freshen(id, &m);
-                true
-            }
+            Some(m) if m.len() == size && self.verify(id).is_ok() => self.freshen(id, &m),
             _ => false,
         }
     }
 
     /// Set an object's mtime to now if it is older than an hour (rarely needed, and a
-    /// hard-linked checkout shares the mtime, so it is not touched every time).
-    fn freshen(&self, id: &ObjectId, metadata: &Metadata) {
+    /// hard-linked checkout shares the mtime, so it is not touched every time). Returns
+    /// whether the object is still there: a gc may have taken it since it was looked at,
+    /// and then the caller stores it again.
+    fn freshen(&self, id: &ObjectId, metadata: &Metadata) -> bool {
         let now = std::time::SystemTime::now();
         let old = metadata
             .modified()
             .ok()
             .and_then(|t| now.duration_since(t).ok())
             .is_some_and(|age| age > FRESHEN_AFTER);
-        if old && let Ok(file) = File::open(self.path(id)) {
-            // Best effort: an object that cannot be freshened is at worst collected by a
-            // gc racing this command, and `fsck` names it.
-            let _ = file.set_modified(now);
+        if !old {
+            return true;
+        }
+        let path = self.path(id);
+        match File::open(&path) {
+            // Best effort: an object that cannot be freshened (a read-only store) is at
+            // worst collected by a gc racing this command, and `fsck` names it.
+            Ok(file) => {
+                let _ = atomic::set_modified(&file, &path, now);
+                // A gc may have moved the object aside between the open and the new time,
+                // judged it old and deleted it: the file then freshened is unlinked. Only
+                // an object still in place after the freshening is kept (a gc that moves
+                // it aside from now on sees it young and puts it back).
+                path.symlink_metadata().is_ok()
+            }
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
         }
     }
 
     fn temp(&self) -> Result<TempFile, Error> {
-        TempFile::new_in(&self.tmp).map_err(io_err(&self.tmp))
+        self.temps.temp().map_err(io_err(self.temps.path()))
     }
 
     /// Make a finished temp file the object `id`. Returns whether it was new.
     fn install(&self, tmp: TempFile, id: &ObjectId, size: u64) -> Result<bool, Error> {
-        set_read_only(tmp.file()).map_err(io_err(tmp.path()))?;
+        set_read_only(&tmp).map_err(io_err(tmp.path()))?;
         let dest = self.path(id);
         if let Some(existing) = self.metadata(id) {
             // A damaged copy is replaced with the good bytes; an intact one was installed
@@ -539,7 +590,7 @@ impl Store {
             .parent()
             .expect("object paths have a fan-out directory");
         if !fanout.exists() {
-            fs::create_dir_all(fanout).map_err(io_err(fanout))?;
+            atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
             self.share_dir(fanout)?;
         }
         tmp.persist_new(&dest).map_err(io_err(&dest))
@@ -632,9 +683,42 @@ impl Store {
         Ok(out)
     }
 
+    /// Remove an object unless its modification time is young by `is_young` when it is
+    /// already out of the way (an `add` elsewhere may reuse it and freshen it at any
+    /// moment): it is renamed into this process's temp area first, then its time is
+    /// checked; a young one goes back, the rest is deleted. An `add` whose freshening
+    /// finds the object gone stores it again. Returns whether it was removed.
+    pub fn remove_unless_young(
+        &self,
+        id: &ObjectId,
+        is_young: &dyn Fn(io::Result<std::time::SystemTime>) -> bool,
+    ) -> Result<bool, Error> {
+        let path = self.path(id);
+        let aside = self.temps.temp_path().map_err(io_err(self.temps.path()))?;
+        match atomic::rename(&path, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+        let modified = fs::symlink_metadata(&aside).and_then(|m| m.modified());
+        if is_young(modified) {
+            // Freshened by a reuse between the caller's look and the rename: put it back
+            // (unless the reuser, finding it gone, stored it again already).
+            match atomic::hard_link(&aside, &path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(source) => return Err(Error::Io { path, source }),
+            }
+            let _ = atomic::remove_file(&aside);
+            return Ok(false);
+        }
+        atomic::remove_file(&aside).map_err(io_err(&aside))?;
+        Ok(true)
+    }
+
     pub fn remove(&self, id: &ObjectId) -> Result<(), Error> {
         let path = self.path(id);
-        match fs::remove_file(&path) {
+        match atomic::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(Error::Io { path, source }),
@@ -720,29 +804,38 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 #[cfg(unix)]
-fn set_read_only(file: &File) -> io::Result<()> {
+fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o444))
+    tmp.set_permissions(fs::Permissions::from_mode(0o444))
 }
 
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+    atomic::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+}
+
+/// Set the modification time of the file at `path` to `mtime_ns` (nanoseconds since the
+/// epoch, as [`Stat`] keeps it).
+fn set_mtime(path: &Path, mtime_ns: i64) -> io::Result<()> {
+    let since_epoch = std::time::Duration::from_nanos(mtime_ns.max(0) as u64);
+    let time = std::time::UNIX_EPOCH + since_epoch;
+    let file = File::open(path)?;
+    atomic::set_modified(&file, path, time)
 }
 
 #[cfg(not(unix))]
 fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     let mut perm = fs::metadata(path)?.permissions();
     perm.set_readonly(mode & 0o222 == 0);
-    fs::set_permissions(path, perm)
+    atomic::set_permissions(path, perm)
 }
 
 #[cfg(not(unix))]
-fn set_read_only(file: &File) -> io::Result<()> {
-    let mut perm = file.metadata()?.permissions();
+fn set_read_only(tmp: &TempFile) -> io::Result<()> {
+    let mut perm = tmp.file().metadata()?.permissions();
     perm.set_readonly(true);
-    file.set_permissions(perm)
+    tmp.set_permissions(perm)
 }
 
 #[cfg(test)]
@@ -842,6 +935,41 @@ mod tests {
         );
     }
 
+    /// Regression: in link mode the new object is the user's own file, with the user's
+    /// modification time; an old file was an old object the moment it entered the store,
+    /// so a gc in another work tree could delete it before the add's index named it.
+    #[test]
+    fn an_adopted_old_file_enters_the_store_young_so_gc_beside_add_keeps_it() {
+        let (dir, store) = Store::scratch();
+        let src = dir.path().join("old");
+        atomic::write(&src, b"bytes of an old file").expect("write");
+        let three_hours_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        File::options()
+            .write(true)
+            .open(&src)
+            .expect("open")
+            .set_modified(three_hours_ago)
+            .expect("age the file");
+        let stat = Stat::from_metadata(&fs::symlink_metadata(&src).expect("stat"));
+        let Adopt::Linked { id, .. } = store.adopt(&src, &stat).expect("adopt") else {
+            panic!("the file is linked into the store");
+        };
+        // gc's rule: nothing younger than two hours is deleted.
+        let young = |modified: io::Result<std::time::SystemTime>| {
+            modified
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < std::time::Duration::from_secs(2 * 3600))
+        };
+        assert!(
+            !store.remove_unless_young(&id, &young).expect("gc"),
+            "a gc beside the add keeps the object it just adopted"
+        );
+        store.verify(&id).expect("the object is in place");
+        assert_eq!(fs::read(&src).expect("read"), b"bytes of an old file");
+    }
+
     /// Replace an object's bytes in place of the read-only original (as a bad disk or a
     /// stray write would).
     fn damage(store: &Store, id: &ObjectId, bytes: &[u8]) {
@@ -880,7 +1008,7 @@ mod tests {
                     &id,
                     store.open(&id).expect("open"),
                     good.len() as u64,
-                    out.file_mut(),
+                    &mut out,
                     &out_path,
                 )
                 .expect("copy");
@@ -910,7 +1038,7 @@ mod tests {
                         &id,
                         store.open(&id).expect("open"),
                         good.len() as u64,
-                        out.file_mut(),
+                        &mut out,
                         &out_path
                     )
                     .map(|_| ())
@@ -956,7 +1084,8 @@ mod tests {
         wrong.write(b"remote bytez").expect("write");
         assert!(matches!(wrong.finish(&store), Err(Error::Corrupt { .. })));
         assert!(!store.contains(&id));
-        assert_eq!(fs::read_dir(store.tmp_dir()).expect("tmp").count(), 0);
+        let session = store.temps().session().expect("session");
+        assert_eq!(fs::read_dir(session).expect("tmp").count(), 0);
         let mut right = store.incoming(id).expect("incoming");
         right.write(b"remote ").expect("write");
         right.write(b"bytes").expect("write");

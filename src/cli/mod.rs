@@ -348,6 +348,9 @@ pub fn main() -> ExitCode {
             ExitCode::from(hint::exit_code(&err))
         }
     };
+    // Every temp file is renamed into place or dropped by now: remove this process's
+    // (empty) temp directories, so the next command has nothing to sweep.
+    dvx::atomic::close_sessions();
     output::finish(code)
 }
 

@@ -53,7 +53,16 @@ pub fn commit(
         allow_empty: options.allow_empty,
         git: git.clone(),
     };
-    let committed = commit::commit(ws.repo(), lock, &mut index, new)?;
+    let committed = match commit::commit(ws.repo(), lock, &mut index, new) {
+        Ok(committed) => committed,
+        Err(e @ crate::history::Error::NothingToCommit(_)) => {
+            // A commit killed after moving the branch and before re-pinning, run again:
+            // nothing is left to commit, but the pin must still follow HEAD.
+            pin::repin(ws, lock)?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     pin::repin(ws, lock)?;
     let mut git_files = Vec::new();
     if let Some(g) = ws.git() {

@@ -25,7 +25,6 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::Error;
-use crate::atomic;
 use crate::git::GitHead;
 use crate::hash::ObjectId;
 use crate::object::Signature;
@@ -113,7 +112,9 @@ fn write_seen(repo: &Repo, seen: &Seen) -> Result<(), Error> {
         return Ok(());
     }
     // Not durable: losing it to a power cut only makes the next command follow again.
-    atomic::write(&path, seen.render().as_bytes()).map_err(|source| Error::Write { path, source })
+    repo.temps()
+        .write(&path, seen.render().as_bytes())
+        .map_err(|source| Error::Write { path, source })
 }
 
 /// git's HEAD now, when there is something to follow: `None` without git, with

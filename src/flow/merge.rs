@@ -15,7 +15,6 @@ use std::path::Path;
 use super::follow::{self, Following};
 use super::pin::{ensure_local, repin_moved};
 use super::{Error, git_of};
-use crate::atomic;
 use crate::git::pin::{self, Pin};
 use crate::hash::ObjectId;
 use crate::history::merge::{self as history_merge, Joined, MergeCommit, Strategy};
@@ -116,7 +115,11 @@ fn merge_into_head(
     };
     Ok(
         match history_merge::join(repo, ours, options.theirs, &how)? {
-            Joined::UpToDate => MergeOutcome::UpToDate,
+            Joined::UpToDate => {
+                // A merge killed after moving HEAD, run again: its checkout is done.
+                workspace::settle_finished_checkout(repo, lock)?;
+                MergeOutcome::UpToDate
+            }
             Joined::FastForward => {
                 let message = format!("merge {}: fast-forward", options.name);
                 let report = workspace::switch(
@@ -263,10 +266,14 @@ pub fn merge_driver(
         return Ok(DriverOutcome::NotLocal);
     }
     let write = |text: String| {
-        atomic::write(ours_file, text.as_bytes()).map_err(|source| Error::Write {
-            path: ours_file.to_path_buf(),
-            source,
-        })
+        // git's file lies in the work tree: its temp file goes to dvx's temp area.
+        ws.repo()
+            .temps()
+            .write(ours_file, text.as_bytes())
+            .map_err(|source| Error::Write {
+                path: ours_file.to_path_buf(),
+                source,
+            })
     };
     let author = match who {
         Some(who) => who.clone(),

@@ -79,14 +79,17 @@ pub fn run(settings: &Settings) -> Result<(), Error> {
         let path = path.to_path_buf();
         move |source| Error::Socket { path, source }
     };
-    match std::fs::remove_file(&socket) {
+    match atomic::remove_file(&socket) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&socket)(e)),
         _ => {}
     }
+    // Binding creates the socket file itself, so it cannot be made aside and renamed
+    // into place; it holds no data, and a watcher killed before removing it leaves one
+    // that the next watcher, holding the lock, removes above.
     let listener = UnixListener::bind(&socket).map_err(io(&socket))?;
     let cookies = settings.dvx_dir.join(COOKIE_DIR);
-    let _ = std::fs::remove_dir_all(&cookies);
-    std::fs::create_dir_all(&cookies).map_err(io(&cookies))?;
+    let _ = atomic::remove_dir_all(&cookies);
+    atomic::create_dir_all(&cookies).map_err(io(&cookies))?;
 
     let mut inotify = inotify::Inotify::init().map_err(io(&settings.dvx_dir))?;
     let mut tree = Tree::new(inotify.watches(), &settings.work_tree);
@@ -109,8 +112,8 @@ pub fn run(settings: &Settings) -> Result<(), Error> {
 
     let served = serve(&listener, settings, &shared, &cookies);
     // Only the lock's holder removes the socket, and it still holds it here.
-    let _ = std::fs::remove_file(&socket);
-    let _ = std::fs::remove_dir_all(&cookies);
+    let _ = atomic::remove_file(&socket);
+    let _ = atomic::remove_dir_all(&cookies);
     served
 }
 
@@ -270,7 +273,7 @@ fn changes(
     while !state.cookies.contains(&name) && state.broken.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            let _ = std::fs::remove_file(cookies.join(&name));
+            let _ = atomic::remove_file(&cookies.join(&name));
             return full(&state, "the watcher did not see its cookie in time".into());
         }
         state = match shared.seen.wait_timeout(state, left) {
@@ -279,7 +282,7 @@ fn changes(
         };
     }
     state.cookies.remove(&name);
-    let _ = std::fs::remove_file(cookies.join(&name));
+    let _ = atomic::remove_file(&cookies.join(&name));
     if let Some(why) = state.broken.clone().or_else(|| state.tree.problem.clone()) {
         return Changes {
             problem: Some(why.clone()),

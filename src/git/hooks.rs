@@ -106,15 +106,29 @@ fn is_ours(path: &Path) -> bool {
     fs::read_to_string(path).is_ok_and(|t| t.contains(MARKER))
 }
 
+/// Write a hook, executable from the moment it exists (a crash between writing it and a
+/// chmod would leave a hook git ignores, and that an install run again calls unchanged).
 #[cfg(unix)]
-fn make_executable(path: &Path) -> io::Result<()> {
+fn write_executable(path: &Path, text: &str) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+    atomic::write_with_permissions(path, text.as_bytes(), fs::Permissions::from_mode(0o755))
 }
 
 #[cfg(not(unix))]
-fn make_executable(_path: &Path) -> io::Result<()> {
-    Ok(())
+fn write_executable(path: &Path, text: &str) -> io::Result<()> {
+    atomic::write(path, text.as_bytes())
+}
+
+/// Whether git would run the hook at `path` (it ignores one without the executable bit).
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    true
 }
 
 /// Install the hooks (and, with `merge_driver`, the `dvx.lock` merge driver). `dvx` is
@@ -126,7 +140,7 @@ pub fn install(
     merge_driver: bool,
 ) -> Result<InstallReport, Error> {
     let dir = git.hooks_dir();
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    atomic::create_dir_all(&dir).map_err(io_err(&dir))?;
     let mut report = InstallReport {
         dir: dir.clone(),
         ..InstallReport::default()
@@ -150,17 +164,17 @@ pub fn install(
     for hook in HOOKS {
         let path = dir.join(hook);
         let text = script(hook, dvx, eager);
-        if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) && is_executable(&path)
+        {
             report.unchanged.push(hook);
             continue;
         }
         if path.exists() && !is_ours(&path) {
             let saved = dir.join(format!("{hook}{SAVED_SUFFIX}"));
-            fs::rename(&path, &saved).map_err(io_err(&path))?;
+            atomic::rename(&path, &saved).map_err(io_err(&path))?;
             report.chained.push(hook);
         }
-        atomic::write(&path, text.as_bytes()).map_err(io_err(&path))?;
-        make_executable(&path).map_err(io_err(&path))?;
+        write_executable(&path, &text).map_err(io_err(&path))?;
         report.installed.push(hook);
     }
     if merge_driver {
@@ -189,7 +203,7 @@ fn register_merge_driver(git: &GitRepo, dvx: &Path) -> Result<(), Error> {
     let text = fs::read_to_string(&path).unwrap_or_default();
     if !text.lines().any(|l| l.trim() == ATTRIBUTE) {
         let parent = path.parent().expect("info/attributes has a parent");
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        atomic::create_dir_all(parent).map_err(io_err(parent))?;
         let mut new = text;
         if !new.is_empty() && !new.ends_with('\n') {
             new.push('\n');
@@ -233,11 +247,11 @@ pub fn uninstall(git: &GitRepo) -> Result<UninstallReport, Error> {
             continue;
         }
         if path.exists() {
-            fs::remove_file(&path).map_err(io_err(&path))?;
+            atomic::remove_file(&path).map_err(io_err(&path))?;
             report.removed.push(hook);
         }
         if saved.exists() {
-            fs::rename(&saved, &path).map_err(io_err(&saved))?;
+            atomic::rename(&saved, &path).map_err(io_err(&saved))?;
             report.restored.push(hook);
         }
     }

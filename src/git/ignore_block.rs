@@ -111,7 +111,7 @@ fn read(file: &Path) -> io::Result<String> {
 
 /// Make sure `path` is listed in dvx's block of its directory's `.gitignore`. Returns the
 /// file when it changed.
-pub fn add(root: &Path, _lock: &RepoLock, path: &RepoPath) -> io::Result<Option<PathBuf>> {
+pub fn add(root: &Path, lock: &RepoLock, path: &RepoPath) -> io::Result<Option<PathBuf>> {
     let file = gitignore_for(root, path);
     let text = read(&file)?;
     let pattern = pattern_for(path.file_name());
@@ -122,13 +122,14 @@ pub fn add(root: &Path, _lock: &RepoLock, path: &RepoPath) -> io::Result<Option<
     let mut lines: Vec<String> = block.iter().map(|l| l.to_string()).collect();
     lines.push(pattern);
     lines.sort();
-    atomic::write(&file, render(&before, &lines, &after).as_bytes())?;
+    lock.temps()
+        .write(&file, render(&before, &lines, &after).as_bytes())?;
     Ok(Some(file))
 }
 
 /// Remove `path` from dvx's block; the block (and a file that held nothing else) goes
 /// away when empty. Returns the file when it changed.
-pub fn remove(root: &Path, _lock: &RepoLock, path: &RepoPath) -> io::Result<Option<PathBuf>> {
+pub fn remove(root: &Path, lock: &RepoLock, path: &RepoPath) -> io::Result<Option<PathBuf>> {
     let file = gitignore_for(root, path);
     let text = read(&file)?;
     let pattern = pattern_for(path.file_name());
@@ -143,9 +144,9 @@ pub fn remove(root: &Path, _lock: &RepoLock, path: &RepoPath) -> io::Result<Opti
         .collect();
     let rendered = render(&before, &lines, &after);
     if rendered.trim().is_empty() {
-        fs::remove_file(&file)?;
+        atomic::remove_file(&file)?;
     } else {
-        atomic::write(&file, rendered.as_bytes())?;
+        lock.temps().write(&file, rendered.as_bytes())?;
     }
     Ok(Some(file))
 }

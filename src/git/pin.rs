@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::GitRepo;
-use crate::atomic;
 use crate::hash::ObjectId;
 use crate::repo::RepoLock;
 
@@ -121,13 +120,14 @@ impl Pin {
 
     /// Write `dvx.lock` in the work tree `root`, under the repository lock (always the
     /// last write of a command); returns whether its bytes changed.
-    pub fn write(&self, root: &Path, _lock: &RepoLock) -> Result<bool, Error> {
+    pub fn write(&self, root: &Path, lock: &RepoLock) -> Result<bool, Error> {
         let path = root.join(FILE_NAME);
         let text = self.render();
         if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
             return Ok(false);
         }
-        atomic::write_durable(&path, text.as_bytes())
+        lock.temps()
+            .write_durable(&path, text.as_bytes())
             .map_err(|source| Error::Io { path, source })?;
         Ok(true)
     }

@@ -82,7 +82,7 @@ pub fn commit_with_runs(
     };
     let id = store.put(&commit)?;
     repo.flush_objects()?;
-    index.write(repo.config().core.fsync)?;
+    index.write(lock.temps(), repo.config().core.fsync)?;
     let kind = if parent.is_none() {
         "commit (initial)"
     } else {

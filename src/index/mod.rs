@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use entry::{Entry, Kind, Stat};
 
-use crate::atomic;
+use crate::atomic::{self, TempArea};
 use crate::hash::ObjectId;
 use crate::path::{RepoPath, compare};
 use base::{Base, Bytes};
@@ -539,11 +539,11 @@ impl Index {
         self.changed
     }
 
-    /// Persist the changes: the delta when it is small, otherwise a new base. Writes
-    /// nothing when nothing changed. `durable` adds fsyncs (file and directory). Outside
-    /// this crate the index is written through `Workspace::write_index`, which takes the
-    /// repository lock's guard.
-    pub(crate) fn write(&mut self, durable: bool) -> Result<(), Error> {
+    /// Persist the changes: the delta when it is small, otherwise a new base, each by a
+    /// temp file in `temps` renamed into place. Writes nothing when nothing changed.
+    /// `durable` adds fsyncs (file and directory). Outside this crate the index is
+    /// written through `Workspace::write_index`, which takes the repository lock's guard.
+    pub(crate) fn write(&mut self, temps: &TempArea, durable: bool) -> Result<(), Error> {
         if !self.changed {
             return Ok(());
         }
@@ -552,9 +552,9 @@ impl Index {
             self.base_sum.is_some() && !self.force_base && self.overlay.len() <= threshold;
         self.smudge_racy(!delta_fits);
         if delta_fits {
-            self.write_delta(durable)?;
+            self.write_delta(temps, durable)?;
         } else {
-            self.write_base(durable)?;
+            self.write_base(temps, durable)?;
         }
         self.changed = false;
         Ok(())
@@ -585,11 +585,16 @@ impl Index {
         }
     }
 
-    fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<i64, Error> {
+    fn write_file(
+        temps: &TempArea,
+        path: &Path,
+        bytes: &[u8],
+        durable: bool,
+    ) -> Result<i64, Error> {
         if durable {
-            atomic::write_durable(path, bytes)
+            temps.write_durable(path, bytes)
         } else {
-            atomic::write(path, bytes)
+            temps.write(path, bytes)
         }
         .map_err(io_err(path))?;
         mtime_ns(path).map_err(io_err(path))
@@ -599,7 +604,7 @@ impl Index {
         self.trees.iter().map(|(p, t)| (p.clone(), *t)).collect()
     }
 
-    fn write_delta(&mut self, durable: bool) -> Result<(), Error> {
+    fn write_delta(&mut self, temps: &TempArea, durable: bool) -> Result<(), Error> {
         let delta = file::Delta {
             base: self.base_sum.expect("a delta is only written over a base"),
             changes: self
@@ -612,7 +617,7 @@ impl Index {
         };
         let (bytes, _) = file::encode(file::DELTA_MAGIC, &delta);
         let path = self.dir.join(DELTA_FILE);
-        self.delta_mtime_ns = Self::write_file(&path, &bytes, durable)?;
+        self.delta_mtime_ns = Self::write_file(temps, &path, &bytes, durable)?;
         let cutoff = self.delta_mtime_ns;
         let racy: Vec<_> = self
             .overlay
@@ -625,7 +630,7 @@ impl Index {
         Ok(())
     }
 
-    fn write_base(&mut self, durable: bool) -> Result<(), Error> {
+    fn write_base(&mut self, temps: &TempArea, durable: bool) -> Result<(), Error> {
         // Fold the overlay into the base in place (no copy of a million entries); from
         // here on the in-memory index is the new base, written or not.
         let base = std::mem::take(&mut self.base).into_vec();
@@ -641,12 +646,12 @@ impl Index {
         let (bytes, sum) = file::encode(file::BASE_MAGIC, &file);
         self.base = Base::Owned(file.entries);
         let path = self.dir.join(BASE_FILE);
-        self.base_mtime_ns = Self::write_file(&path, &bytes, durable)?;
+        self.base_mtime_ns = Self::write_file(temps, &path, &bytes, durable)?;
         drop(bytes);
         // The new base holds every change; the old delta names the old base's checksum,
         // so even if this removal is lost to a crash the delta is ignored.
         let delta = self.dir.join(DELTA_FILE);
-        match fs::remove_file(&delta) {
+        match atomic::remove_file(&delta) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => {

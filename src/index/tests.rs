@@ -21,6 +21,12 @@ fn file(path: &str, content: &str) -> Entry {
     }
 }
 
+/// Write the index, its temp files in a `tmp/` beside it.
+fn save(index: &mut Index) -> Result<(), Error> {
+    let temps = TempArea::new(index.dir.join("tmp"));
+    index.write(&temps, false)
+}
+
 fn paths(index: &Index) -> Vec<String> {
     index.iter().map(|e| e.path.as_str().to_owned()).collect()
 }
@@ -32,7 +38,7 @@ fn overlay_and_base_merge_in_path_order() {
     for path in ["a/b", "a.b", "c", "a/c/d"] {
         index.upsert(file(path, path));
     }
-    index.write(false).expect("write");
+    save(&mut index).expect("write");
     index.remove(&p("c"));
     index.upsert(file("b", "new"));
     index.upsert(file("a/b", "changed"));
@@ -61,14 +67,14 @@ fn small_changes_write_only_the_delta_and_reload_identically() {
         index.upsert(file(&format!("d/f{i:03}"), &i.to_string()));
     }
     index.add_root(p("d"));
-    index.write(false).expect("write base");
+    save(&mut index).expect("write base");
     let base_bytes = fs::read(dir.path().join(BASE_FILE)).expect("base");
     assert!(!dir.path().join(DELTA_FILE).exists());
 
     let mut index = Index::load(dir.path()).expect("load");
     index.upsert(file("d/f000", "changed"));
     index.remove(&p("d/f001"));
-    index.write(false).expect("write delta");
+    save(&mut index).expect("write delta");
     assert_eq!(
         fs::read(dir.path().join(BASE_FILE)).expect("base"),
         base_bytes
@@ -88,20 +94,20 @@ fn a_stale_delta_is_ignored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut index = Index::load(dir.path()).expect("empty");
     index.upsert(file("x", "1"));
-    index.write(false).expect("base");
+    save(&mut index).expect("base");
     index.upsert(file("x", "2"));
-    index.write(false).expect("delta");
+    save(&mut index).expect("delta");
     let stale = fs::read(dir.path().join(DELTA_FILE)).expect("delta");
     // Force a base rewrite holding x = 2, then put the old delta back as a crash would.
     let mut index = Index::load(dir.path()).expect("load");
     index.force_base = true;
     index.changed = true;
-    index.write(false).expect("rewrite base");
+    save(&mut index).expect("rewrite base");
     atomic::write(&dir.path().join(DELTA_FILE), &stale).expect("restore delta");
     let mut index = Index::load(dir.path()).expect("load");
     index.upsert(file("x", "3"));
     index.force_base = true;
-    index.write(false).expect("base again");
+    save(&mut index).expect("base again");
     atomic::write(&dir.path().join(DELTA_FILE), &stale).expect("restore delta");
     let index = Index::load(dir.path()).expect("load");
     assert_eq!(index.get(&p("x")).map(|e| e.id), Some(ObjectId::of(b"3")));
@@ -112,7 +118,7 @@ fn damage_is_reported_not_misread() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut index = Index::load(dir.path()).expect("empty");
     index.upsert(file("x", "1"));
-    index.write(false).expect("write");
+    save(&mut index).expect("write");
     let path = dir.path().join(BASE_FILE);
     let mut bytes = fs::read(&path).expect("read");
     let mid = bytes.len() / 2;
@@ -164,12 +170,12 @@ fn unchanged_index_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut index = Index::load(dir.path()).expect("empty");
     index.upsert(file("x", "1"));
-    index.write(false).expect("write");
+    save(&mut index).expect("write");
     let mut index = Index::load(dir.path()).expect("load");
     index.upsert(file("x", "1"));
     assert!(!index.is_changed());
     fs::remove_file(dir.path().join(BASE_FILE)).expect("rm");
-    index.write(false).expect("no-op write");
+    save(&mut index).expect("no-op write");
     assert!(!dir.path().join(BASE_FILE).exists());
 }
 
@@ -182,14 +188,14 @@ fn a_path_is_a_file_or_a_directory_never_both() {
     for path in ["d/x", "d/k", "e/f/g", "e/f/h"] {
         index.upsert(file(path, path));
     }
-    index.write(false).expect("write");
+    save(&mut index).expect("write");
     // File to directory: the file entry goes.
     index.upsert(file("d/x/y", "y"));
     // Directory to file: everything below goes.
     index.upsert(file("e/f", "f"));
     assert_eq!(paths(&index), ["d/k", "d/x/y", "e/f"]);
     assert_eq!(index.len(), 3);
-    index.write(false).expect("write");
+    save(&mut index).expect("write");
     let reloaded = Index::load(dir.path()).expect("load");
     assert_eq!(paths(&reloaded), ["d/k", "d/x/y", "e/f"]);
 }
@@ -229,13 +235,13 @@ fn a_racy_entry_stays_racy_when_the_index_is_rewritten() {
         let mut index = Index::load(dir.path()).expect("empty");
         index.upsert(file("base", "b"));
         index.upsert(y);
-        index.write(false).expect("base");
+        save(&mut index).expect("base");
         set_mtime(&dir.path().join(BASE_FILE), TICK);
         let mut x = file("x", "1");
         x.stat.mtime_ns = TICK;
         let mut index = Index::load(dir.path()).expect("load");
         index.upsert(x);
-        index.write(false).expect("delta");
+        save(&mut index).expect("delta");
         set_mtime(&dir.path().join(DELTA_FILE), TICK);
 
         let mut index = Index::load(dir.path()).expect("load");
@@ -244,7 +250,7 @@ fn a_racy_entry_stays_racy_when_the_index_is_rewritten() {
         // Another command changes something else; the files are written later than TICK.
         index.upsert(file("z", "3"));
         index.force_base = rewrite_base;
-        index.write(false).expect("rewrite");
+        save(&mut index).expect("rewrite");
         let again = Index::load(dir.path()).expect("reload");
         assert!(
             !trusted(&again, "x", racy_stat),
@@ -270,7 +276,7 @@ fn a_load_racing_a_base_rewrite_sees_every_earlier_change() {
     let path = dir.path().to_path_buf();
     let mut index = Index::load(&path).expect("empty");
     index.upsert(file("seed", "0"));
-    index.write(false).expect("base");
+    save(&mut index).expect("base");
     let published = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -281,11 +287,11 @@ fn a_load_racing_a_base_rewrite_sees_every_earlier_change() {
                 i += 1;
                 // k_i reaches the index through the delta, then a base rewrite folds it.
                 index.upsert(file(&format!("k{i}"), "x"));
-                index.write(false).expect("delta");
+                save(&mut index).expect("delta");
                 published.store(i, Ordering::SeqCst);
                 index.force_base = true;
                 index.changed = true;
-                index.write(false).expect("base");
+                save(&mut index).expect("base");
             }
         })
     };

@@ -242,7 +242,7 @@ fn file_path(repo: &Repo) -> PathBuf {
 
 fn save(path: &Path, body: &Body) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        atomic::create_dir_all(dir)?;
     }
     atomic::write(path, &encode(body))
 }

@@ -204,7 +204,7 @@ pub fn write_into(
     if let Some(why) = why {
         return Err(Error::IntoNotAllowed { dir, why });
     }
-    fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+    atomic::create_dir_all(&dir).map_err(write_err(&dir))?;
     let mut conflicts = Vec::new();
     let mut to_write = Vec::new();
     let mut report = Written::default();
@@ -271,7 +271,7 @@ pub fn write_into(
         report.code_written += 1;
     }
     let work_dir = plan.work_dir(&dir);
-    fs::create_dir_all(&work_dir).map_err(write_err(&work_dir))?;
+    atomic::create_dir_all(&work_dir).map_err(write_err(&work_dir))?;
     if ws.repo().config().core.fsync {
         atomic::sync_filesystem(&dir).map_err(write_err(&dir))?;
     }
@@ -533,7 +533,7 @@ fn copy_code(root: &Path, dir: &Path, path: &RepoPath, bytes: &[u8]) -> Result<(
     let from = path.to_fs_path(root);
     let to = path.to_fs_path(dir);
     if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).map_err(write_err(parent))?;
+        atomic::create_dir_all(parent).map_err(write_err(parent))?;
     }
     let metadata = fs::symlink_metadata(&from).map_err(read_err(&from))?;
     if metadata.file_type().is_symlink() {
@@ -541,11 +541,10 @@ fn copy_code(root: &Path, dir: &Path, path: &RepoPath, bytes: &[u8]) -> Result<(
         {
             use std::os::unix::ffi::OsStrExt;
             let target = std::ffi::OsStr::from_bytes(bytes);
-            return std::os::unix::fs::symlink(target, &to).map_err(write_err(&to));
+            return atomic::symlink(target, &to).map_err(write_err(&to));
         }
     }
-    atomic::write(&to, bytes).map_err(write_err(&to))?;
-    fs::set_permissions(&to, metadata.permissions()).map_err(write_err(&to))
+    atomic::write_with_permissions(&to, bytes, metadata.permissions()).map_err(write_err(&to))
 }
 
 fn index_kind(kind: EntryKind) -> index::Kind {

@@ -77,6 +77,10 @@ pub enum DecodeError {
     NotCanonical,
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A tree entry named `.git` or `.dvx` (in any case): never written by dvx, refused
+    /// so a checkout can never write into git's or dvx's own directory.
+    #[error("invalid: entry '{0}' names git's or dvx's own directory")]
+    Reserved(String),
 }
 
 /// Peek at the header: which kind of object these bytes claim to be.

@@ -158,6 +158,12 @@ fn check_paths<'a>(
         if path.is_root() {
             return Err(invalid(format!("a {what} names the top of the work tree")));
         }
+        // Reproducing writes deps where the record names them.
+        if path.components().any(crate::path::is_reserved_name) {
+            return Err(invalid(format!(
+                "{what} '{path}' lies in git's or dvx's own directory"
+            )));
+        }
         if previous.is_some_and(|p| p >= path) {
             return Err(invalid(format!(
                 "{what}s out of order or duplicated at '{path}'"

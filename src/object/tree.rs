@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DecodeError, Encode, Kind};
 use crate::hash::ObjectId;
-use crate::path::validate_name;
+use crate::path::{is_reserved_name, validate_name};
 
 /// What a tree entry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,6 +76,11 @@ impl Encode for Tree {
         for (i, e) in self.entries.iter().enumerate() {
             validate_name(&e.name)
                 .map_err(|err| DecodeError::Invalid(format!("entry name: {err}")))?;
+            // A tree is written out by checkout: a name that would land in git's or dvx's
+            // own directory (hooks, config, objects) is never valid.
+            if is_reserved_name(&e.name) {
+                return Err(DecodeError::Reserved(e.name.clone()));
+            }
             if i > 0 && self.entries[i - 1].name.as_bytes() >= e.name.as_bytes() {
                 return Err(DecodeError::Invalid(format!(
                     "entries out of order or duplicated at '{}'",

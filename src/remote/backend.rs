@@ -163,7 +163,7 @@ impl Backend {
         };
         if let RemoteUrl::Directory(path) = url {
             if create {
-                std::fs::create_dir_all(path).map_err(|e| Error::Build {
+                crate::atomic::create_dir_all(path).map_err(|e| Error::Build {
                     url: shown.clone(),
                     message: format!("cannot create {}: {e}", path.display()),
                 })?;
@@ -233,6 +233,32 @@ impl Backend {
             _ if is_denied(&raw) => Error::Denied { url, message },
             _ if is_unreachable(&source) => Error::Unreachable { url, message },
             _ => Error::Store { url, message },
+        }
+    }
+
+    /// Run a read (a listing, a GET and its body) again when its response was cut off
+    /// part-way. object_store retries a request that fails before its response starts
+    /// (a refused connection, a 5xx, 503 SlowDown), but a body that ends early (a
+    /// connection dropped mid-listing, mid-download) comes back as an error: without
+    /// this, one dropped connection failed a whole push or pull. Bounded, with backoff;
+    /// a reachable endpoint answered, so this never stretches an unreachable remote's
+    /// time to fail.
+    pub(crate) async fn retry_cut_reads<T, F, Fut>(&self, op: F) -> Result<T, object_store::Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, object_store::Error>>,
+    {
+        let mut delay = INIT_BACKOFF;
+        let mut tries = 0;
+        loop {
+            match op().await {
+                Err(e) if tries < MAX_RETRIES && is_cut_off(&e) => {
+                    tries += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+                other => return other,
+            }
         }
     }
 
@@ -385,6 +411,15 @@ fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// reqwest is built without a TLS crypto provider of its own (that would be aws-lc-rs,
 /// a C build); ring serves instead, installed once for the process.
+/// A response that began and then broke off (its body ended early or failed to read).
+fn is_cut_off(e: &object_store::Error) -> bool {
+    if !matches!(e, object_store::Error::Generic { .. }) {
+        return false;
+    }
+    let text = error_chain(e);
+    !is_denied(&text) && text.contains("body")
+}
+
 fn install_tls_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

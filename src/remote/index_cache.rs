@@ -40,7 +40,7 @@ impl IndexCache {
             Ok(index) => Some(index),
             Err(_) => {
                 // Damaged (a disk error, a hand edit): drop it and fetch it again.
-                let _ = std::fs::remove_file(&path);
+                let _ = atomic::remove_file(&path);
                 None
             }
         }
@@ -49,7 +49,7 @@ impl IndexCache {
     /// Remember an index that was just fetched and verified (or just written).
     /// Best effort: a cache that cannot be written only costs a download next time.
     pub fn put(&self, pack: &ObjectId, bytes: &[u8]) {
-        if std::fs::create_dir_all(&self.dir).is_ok() {
+        if atomic::create_dir_all(&self.dir).is_ok() {
             let _ = atomic::write(&self.path(pack), bytes);
         }
     }

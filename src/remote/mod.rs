@@ -206,7 +206,9 @@ impl Remote {
         let start = std::time::Instant::now();
         let got = self.runtime.block_on(async {
             let key = self.backend.key(layout::MANIFEST);
-            async { self.backend.store().get(&key).await?.bytes().await }.await
+            self.backend
+                .retry_cut_reads(|| async { self.backend.store().get(&key).await?.bytes().await })
+                .await
         });
         self.record(&TransferStats {
             requests: 1,

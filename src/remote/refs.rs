@@ -113,9 +113,7 @@ fn seq_key(kind: RefKind, name: &str, seq: u64) -> String {
 pub async fn list_seqs(backend: &Backend, kind: RefKind) -> Result<BTreeMap<String, u64>, Error> {
     let prefix = backend.key(kind.dir());
     let metas: Vec<_> = backend
-        .store()
-        .list(Some(&prefix))
-        .try_collect()
+        .retry_cut_reads(|| backend.store().list(Some(&prefix)).try_collect())
         .await
         .map_err(|e| backend.store_err(e))?;
     let mut seqs = BTreeMap::new();
@@ -166,8 +164,7 @@ pub async fn read(backend: &Backend, kind: RefKind, name: &str) -> Result<Remote
     let prefix = backend.key(&format!("{}/{name}", kind.dir()));
     // Only the ref's own seq files: a ref `a` must not see the files of `a/b`.
     let listing = backend
-        .store()
-        .list_with_delimiter(Some(&prefix))
+        .retry_cut_reads(|| backend.store().list_with_delimiter(Some(&prefix)))
         .await
         .map_err(|e| backend.store_err(e))?;
     let seq = listing
@@ -198,12 +195,9 @@ async fn read_seq(
     seq: u64,
 ) -> Result<Option<ObjectId>, Error> {
     let relative = seq_key(kind, name, seq);
+    let key = backend.key(&relative);
     let bytes = backend
-        .store()
-        .get(&backend.key(&relative))
-        .await
-        .map_err(|e| backend.store_err(e))?
-        .bytes()
+        .retry_cut_reads(|| async { backend.store().get(&key).await?.bytes().await })
         .await
         .map_err(|e| backend.store_err(e))?;
     parse(&bytes).ok_or_else(|| Error::Corrupt {
@@ -250,6 +244,14 @@ pub async fn update(
         Ok(_) => Ok(seq),
         Err(object_store::Error::AlreadyExists { .. })
         | Err(object_store::Error::Precondition { .. }) => {
+            // The client retries a create whose answer was lost (a connection dropped
+            // after the server stored it): the retry then finds our own file. A seq
+            // holding exactly the value we wrote is our move, not a lost race.
+            if let Ok(there) = read_seq(backend, kind, name, seq).await
+                && there.as_ref() == to
+            {
+                return Ok(seq);
+            }
             let found = read(backend, kind, name)
                 .await
                 .map(|r| r.seq)
@@ -283,6 +285,30 @@ mod tests {
         assert!(check_name(RefKind::Branch, "feature/x").is_ok());
         assert!(check_name(RefKind::Branch, "a/00000000000000000001").is_err());
         assert!(check_name(RefKind::Branch, "..").is_err());
+    }
+
+    /// Regression: a ref move whose create landed but whose answer was lost (a dropped
+    /// connection; the client retried and found the file) was reported as a lost race,
+    /// so a push that had succeeded said "the remote has commits you do not have".
+    #[test]
+    fn a_ref_move_whose_answer_was_lost_is_not_a_lost_race() {
+        let store: std::sync::Arc<dyn object_store::ObjectStore> =
+            std::sync::Arc::new(object_store::memory::InMemory::new());
+        let backend = Backend::from_store(store, &[], "memory");
+        let mine = ObjectId::of(b"mine");
+        let theirs = ObjectId::of(b"theirs");
+        let run = |from: u64, to: Option<&ObjectId>| {
+            crate::remote::block_on(update(&backend, RefKind::Branch, "main", from, to))
+                .expect("runtime")
+        };
+        assert_eq!(run(0, Some(&mine)).expect("first move"), 1);
+        // The same move again from seq 0: the file at seq 1 is ours.
+        assert_eq!(run(0, Some(&mine)).expect("ours"), 1);
+        // Another value from seq 0 lost the race.
+        assert!(matches!(run(0, Some(&theirs)), Err(Error::Moved { .. })));
+        // A delete that landed is ours too.
+        assert_eq!(run(1, None).expect("delete"), 2);
+        assert_eq!(run(1, None).expect("delete again"), 2);
     }
 
     #[test]

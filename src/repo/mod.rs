@@ -18,7 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::atomic::{self, Lock, LockError};
+use crate::atomic::{self, Lock, LockError, TempArea};
 use crate::hash::ObjectId;
 use crate::object::Signature;
 use crate::refs::{Expected, Head, Refs};
@@ -136,7 +136,7 @@ pub fn init(root: &Path, git: bool) -> Result<InitOutcome, Error> {
         }
         InitOutcome::LocalStateCreated
     } else {
-        fs::create_dir_all(&dvx).map_err(io_err(&dvx))?;
+        atomic::create_dir_all(&dvx).map_err(io_err(&dvx))?;
         let gitignore = dvx.join(".gitignore");
         if !gitignore.exists() {
             atomic::write(&gitignore, DVX_GITIGNORE.as_bytes()).map_err(io_err(&gitignore))?;
@@ -159,7 +159,7 @@ fn has_local_state(local: &Path) -> bool {
 fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
     for dir in ["objects", "tmp", "refs/heads", "refs/tags", "logs"] {
         let d = common.join(dir);
-        fs::create_dir_all(&d).map_err(io_err(&d))?;
+        atomic::create_dir_all(&d).map_err(io_err(&d))?;
     }
     for dvx in [common, local] {
         let branch = if dvx == local && local != common {
@@ -169,11 +169,12 @@ fn create_local_state(local: &Path, common: &Path) -> Result<(), Error> {
         };
         Refs::new(common.to_path_buf(), dvx.to_path_buf()).init_head(&branch)?;
         let state = dvx.join(STATE_FILE);
-        atomic::write_new(
-            &state,
-            format!("# dvx local state\nformat = {STATE_FORMAT}\n").as_bytes(),
-        )
-        .map_err(io_err(&state))?;
+        TempArea::new(common.join("tmp"))
+            .write_new(
+                &state,
+                format!("# dvx local state\nformat = {STATE_FORMAT}\n").as_bytes(),
+            )
+            .map_err(io_err(&state))?;
         if dvx == local {
             break;
         }
@@ -425,10 +426,20 @@ impl Repo {
 
     fn lock_within(&self, timeout: Duration) -> Result<RepoLock, Error> {
         let lock = Lock::acquire(&self.local.join("lock"), timeout)?;
+        // A writer cleans up after killed ones: their temp files are garbage now. Best
+        // effort: what cannot be removed now is tried again next time.
+        let temps = self.store.temps().clone();
+        let _ = temps.sweep();
         Ok(RepoLock {
             _lock: lock,
             local: self.local.clone(),
+            temps,
         })
+    }
+
+    /// Where this repository's temp files live.
+    pub fn temps(&self) -> &TempArea {
+        self.store.temps()
     }
 
     /// The path of a file in this work tree's local state.
@@ -539,9 +550,16 @@ impl Repo {
 pub struct RepoLock {
     _lock: Lock,
     local: PathBuf,
+    temps: TempArea,
 }
 
 impl RepoLock {
+    /// The repository's temp area, for the writes this guard allows: every file written
+    /// under it goes through a temp file there, so none is ever seen half written.
+    pub fn temps(&self) -> &TempArea {
+        &self.temps
+    }
+
     /// Whether this guard is the lock of `repo`'s work tree (a guard from another work
     /// tree proves nothing here).
     pub fn guards(&self, repo: &Repo) -> bool {
@@ -584,8 +602,10 @@ fn register_worktree(local: &Path, common: &Path) -> Result<(), Error> {
     if fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
         return Ok(());
     }
-    fs::create_dir_all(&registry).map_err(io_err(&registry))?;
-    atomic::write(&path, text.as_bytes()).map_err(io_err(&path))
+    atomic::create_dir_all(&registry).map_err(io_err(&registry))?;
+    TempArea::new(common.join("tmp"))
+        .write(&path, text.as_bytes())
+        .map_err(io_err(&path))
 }
 
 #[cfg(test)]

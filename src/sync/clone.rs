@@ -18,6 +18,7 @@ use super::Error;
 use super::blobs;
 use super::fetch::{self, FetchOptions, FetchReport};
 use super::remotes::{self, Connected};
+use crate::atomic;
 use crate::hash::ObjectId;
 use crate::object::Signature;
 use crate::progress::Progress;
@@ -64,14 +65,14 @@ impl Drop for Prepared {
         // Best effort, as git does after a failed clone: what is left is only what
         // this clone made.
         if self.created {
-            let _ = fs::remove_dir_all(&self.dir);
+            let _ = atomic::remove_dir_all(&self.dir);
         } else if let Ok(entries) = fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
                 let path = entry.path();
                 let _ = if path.is_dir() && !path.is_symlink() {
-                    fs::remove_dir_all(&path)
+                    atomic::remove_dir_all(&path)
                 } else {
-                    fs::remove_file(&path)
+                    atomic::remove_file(&path)
                 };
             }
         }
@@ -99,7 +100,7 @@ pub fn prepare(cwd: &Path, url: &str, dir: &Path) -> Result<Prepared, Error> {
             false
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(&dir).map_err(|source| repo::Error::Io {
+            atomic::create_dir_all(&dir).map_err(|source| repo::Error::Io {
                 path: dir.clone(),
                 source,
             })?;

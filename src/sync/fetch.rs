@@ -23,7 +23,7 @@ use std::time::Instant;
 use super::remotes::tracking_branches;
 use super::{Connected, Error, Phase};
 use crate::hash::ObjectId;
-use crate::object::{Encode, EntryKind, RunRecord, Signature};
+use crate::object::{DecodeError, Encode, EntryKind, RunRecord, Signature};
 use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::refs::{self, Expected, TAGS};
@@ -249,7 +249,27 @@ pub(super) fn fetch_history(
                     }
                 }
                 Want::Tree | Want::RootTree => {
-                    for entry in store.read_tree(&id)?.entries {
+                    let tree = match store.read_tree(&id) {
+                        // Decoding refuses `.git` and `.dvx` before the check below
+                        // sees them: the same refusal, naming the remote.
+                        Err(store::Error::Decode {
+                            source: DecodeError::Reserved(name),
+                            ..
+                        }) => {
+                            // `.GIT` is `.git` on a case-insensitive file system.
+                            let why = hostile(&name, what == Want::RootTree)
+                                .unwrap_or("which is git's or dvx's own directory");
+                            return Err(remote::Error::HostileTree {
+                                url: remote.url().to_owned(),
+                                tree: id,
+                                name,
+                                why,
+                            }
+                            .into());
+                        }
+                        read => read?,
+                    };
+                    for entry in tree.entries {
                         if let Some(why) = hostile(&entry.name, what == Want::RootTree) {
                             return Err(remote::Error::HostileTree {
                                 url: remote.url().to_owned(),

@@ -9,7 +9,7 @@ use super::compare::{stat_matches, symlink_target_bytes};
 use super::real_dirs;
 use super::walk::{Found, never_tracked, walk};
 use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
-use crate::atomic::TEMP_PREFIX;
+use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
 use crate::index::{Entry, Index, Kind};
@@ -262,6 +262,28 @@ fn store_one(root: &Path, store: &Store, mode: StoreMode, f: &Found) -> Result<S
     {
         return Ok(stored);
     }
+    if f.kind == FileKind::Symlink
+        && let Ok(target) = fs::read_link(&abs)
+        && let Some((id, size)) = store.linked_object(&target)
+    {
+        // A symlink into the store is one a symlink-mode add put in place of the user's
+        // file (an add killed before writing the index leaves it unrecorded): it stands
+        // for the file whose bytes are that object, never for a link to record (whose
+        // object gc would then take from under it).
+        return Ok(Stored::Entry {
+            entry: Entry {
+                path: f.path.clone(),
+                kind: Kind::File,
+                executable: false,
+                id,
+                size,
+                stat: f.stat,
+                not_fetched: false,
+                linked: true,
+            },
+            new_object: false,
+        });
+    }
     if f.kind == FileKind::Symlink {
         let target = symlink_target_bytes(&abs).map_err(read_err(&abs))?;
         let new_object = !store.contains(&ObjectId::of(&target));
@@ -353,8 +375,9 @@ fn store_linked(
 }
 
 /// Replace the file at `abs` by a hard link or symlink to the object `id`, if it still
-/// has the stat `expected` (its bytes are the object's): a temp link beside it, renamed
-/// over it. Returns false, changing nothing, when the file changed meanwhile.
+/// has the stat `expected` (its bytes are the object's): a temp link in the temp area
+/// (beside it only on another file system), renamed over it. Returns false, changing
+/// nothing, when the file changed meanwhile.
 fn link_in_place(
     store: &Store,
     mode: StoreMode,
@@ -362,47 +385,28 @@ fn link_in_place(
     abs: &Path,
     expected: &Stat,
 ) -> Result<bool, Error> {
-    let dir = abs
-        .parent()
-        .expect("a work-tree file has a parent directory");
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}link-{}-{}",
-        std::process::id(),
-        LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let temps = store.temps();
+    let tmp = temps.link_path_for(abs).map_err(write_err(temps.path()))?;
     let object = store.path(id);
     let made = match mode {
-        StoreMode::Hardlink => fs::hard_link(&object, &tmp),
-        _ => make_symlink(&fs::canonicalize(&object).unwrap_or(object), &tmp),
+        StoreMode::Hardlink => atomic::hard_link(&object, &tmp),
+        _ => atomic::symlink(
+            fs::canonicalize(&object).unwrap_or(object).as_os_str(),
+            &tmp,
+        ),
     };
     made.map_err(write_err(abs))?;
     // The user's bytes are replaced only if they are still the ones hashed.
     let unchanged = fs::symlink_metadata(abs).is_ok_and(|m| Stat::from_metadata(&m) == *expected);
     if !unchanged {
-        let _ = fs::remove_file(&tmp);
+        let _ = atomic::remove_file(&tmp);
         return Ok(false);
     }
-    if let Err(e) = fs::rename(&tmp, abs) {
-        let _ = fs::remove_file(&tmp);
+    if let Err(e) = atomic::rename(&tmp, abs) {
+        let _ = atomic::remove_file(&tmp);
         return Err(write_err(abs)(e));
     }
     Ok(true)
-}
-
-/// Numbers the temp links `link_in_place` makes, so parallel adds never clash.
-static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-#[cfg(unix)]
-fn make_symlink(target: &Path, at: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, at)
-}
-
-#[cfg(not(unix))]
-fn make_symlink(_target: &Path, _at: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "symlinks are not supported here",
-    ))
 }
 
 /// Under an added directory, entries whose files are gone are staged as deleted. Entries

@@ -107,6 +107,23 @@ pub struct CheckoutReport {
     pub gitignores_changed: Vec<std::path::PathBuf>,
 }
 
+/// Forget a `CHECKOUT` that names the commit HEAD is on: that checkout did all its work
+/// (files, index, HEAD) and was cut short only before removing it, so nothing is left to
+/// finish. Commands that find nothing to do (a merge that is up to date) call this, so
+/// `status` stops reporting an interrupted checkout. Returns whether it removed one.
+pub fn settle_finished_checkout(repo: &Repo, lock: &RepoLock) -> Result<bool, Error> {
+    debug_assert!(lock.guards(repo), "the lock of this work tree");
+    let Some(target) = interrupted_checkout(repo) else {
+        return Ok(false);
+    };
+    if repo.refs().head_commit()? != Some(target) {
+        return Ok(false);
+    }
+    let marker = repo.local_file(MARKER);
+    atomic::remove_file(&marker).map_err(write_err(&marker))?;
+    Ok(true)
+}
+
 /// The target of a checkout that did not finish in this work tree, if any.
 pub fn interrupted_checkout(repo: &Repo) -> Option<ObjectId> {
     interrupted_checkout_in(repo.local_dir())
@@ -418,11 +435,12 @@ pub fn apply_checkout(
     } = plan;
 
     let marker = repo.local_file(MARKER);
-    atomic::write_durable(&marker, format!("{}\n", options.target).as_bytes())
+    lock.temps()
+        .write_durable(&marker, format!("{}\n", options.target).as_bytes())
         .map_err(write_err(&marker))?;
     for path in &in_the_way {
         let abs = path.to_fs_path(root);
-        fs::remove_file(&abs).map_err(write_err(&abs))?;
+        atomic::remove_file(&abs).map_err(write_err(&abs))?;
     }
     let mut report = CheckoutReport::default();
     let mut writes = Vec::new();
@@ -489,7 +507,7 @@ pub fn apply_checkout(
                     if real_dirs.lead_to(&path)
                         && fs::symlink_metadata(&abs).is_ok_and(|m| !m.is_dir())
                     {
-                        fs::remove_file(&abs).map_err(write_err(&abs))?;
+                        atomic::remove_file(&abs).map_err(write_err(&abs))?;
                         prune_empty_dirs(root, &path);
                     }
                     index.remove_under(&path);
@@ -543,7 +561,7 @@ pub fn apply_checkout(
     }
     ws.write_index(lock, index)?;
     move_head(repo, lock, head, &options)?;
-    let _ = fs::remove_file(&marker);
+    let _ = atomic::remove_file(&marker);
     Ok(report)
 }
 
@@ -963,14 +981,14 @@ fn check_case_collisions(ws: &Workspace, listed: &[(RepoPath, Item)]) -> Result<
 }
 
 fn filesystem_is_case_insensitive(repo: &Repo) -> bool {
-    let dir = repo.store().tmp_dir();
-    let probe = dir.join(format!("CaseProbe-{}", std::process::id()));
+    let Ok(dir) = repo.temps().session() else {
+        return false;
+    };
+    let probe = dir.join("CaseProbe");
     if atomic::write(&probe, b"").is_err() {
         return false;
     }
-    let insensitive = dir
-        .join(format!("caseprobe-{}", std::process::id()))
-        .exists();
-    let _ = fs::remove_file(&probe);
+    let insensitive = dir.join("caseprobe").exists();
+    let _ = atomic::remove_file(&probe);
     insensitive
 }

@@ -12,7 +12,6 @@
 //! when anything is refused.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -22,6 +21,7 @@ use super::pull::select;
 use super::real_dirs;
 use super::rm::prune_empty_dirs;
 use super::{Error, Workspace, read_err, write_err};
+use crate::atomic;
 use crate::hash::ObjectId;
 use crate::index::{Index, Kind, Stat};
 use crate::path::RepoPath;
@@ -122,7 +122,7 @@ pub fn apply_drop(
         };
         let abs = path.to_fs_path(root);
         if real_dirs::lstat(root, path).is_ok_and(|o| o.kind != crate::stat::FileKind::Dir) {
-            fs::remove_file(&abs).map_err(write_err(&abs))?;
+            atomic::remove_file(&abs).map_err(write_err(&abs))?;
             prune_empty_dirs(root, path);
             out.deleted.push(path.clone());
         }

@@ -7,8 +7,12 @@
 //! `store::Error::Missing` before anything is written, and the caller records the path
 //! as not fetched.
 //!
-//! Each file is created beside its destination under a temp name and renamed over it, so
-//! a reader or a crash sees the old file or the new one, never half of one. The link
+//! Each file is made as a temp file in the repository's temp area (`.dvx/tmp/`, see
+//! [`TempArea`]) and renamed over its destination, so a reader or a crash sees the old
+//! file or the new one, never half of one, and no temp file is ever visible in the work
+//! tree. Only a directory on another file system than `.dvx/tmp/` gets its temp files
+//! beside the destination, under the reserved temp name that walks skip; the first write
+//! into such a directory removes any a killed dvx left there. The link
 //! types are tried in the configured order: reflink (copy-on-write clone), copy, hard
 //! link or symlink to the read-only object. A destination is never written through a
 //! symlink: the rename replaces the link itself, and a parent directory that is a symlink
@@ -22,7 +26,7 @@
 //! the read-only object itself; there `fsck` (and `status`, which calls such a file
 //! `corrupt`) is the check.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{Error, write_err};
-use crate::atomic::{TEMP_PREFIX, TempFile};
+use crate::atomic::{self, TEMP_PREFIX, TempArea, TempFile};
 use crate::hash::ObjectId;
 use crate::index::{Entry, Kind, Stat};
 use crate::path::RepoPath;
@@ -45,9 +49,21 @@ pub struct Materializer<'a> {
     umask: u32,
     reflink_failed: AtomicBool,
     hardlink_failed: AtomicBool,
-    /// Directories already checked to be real directories inside the root.
-    safe_dirs: Mutex<HashSet<PathBuf>>,
+    /// Directories already checked to be real directories inside the root, and whether
+    /// they are on the temp area's file system (else temp files go beside).
+    safe_dirs: Mutex<HashMap<PathBuf, Spot>>,
+    /// The device of the temp area's session, once known.
+    temp_device: Option<u64>,
     counter: AtomicU64,
+}
+
+/// Where the temp files for one directory's writes are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spot {
+    /// In the temp area, renamed across into the directory (same file system).
+    TempArea,
+    /// Beside the destination (the directory is on another file system).
+    Beside,
 }
 
 /// The file mode creation mask, read once (reading it with umask(2) would race threads).
@@ -71,27 +87,49 @@ impl<'a> Materializer<'a> {
             umask: process_umask(),
             reflink_failed: AtomicBool::new(false),
             hardlink_failed: AtomicBool::new(false),
-            safe_dirs: Mutex::new(HashSet::new()),
+            safe_dirs: Mutex::new(HashMap::new()),
+            temp_device: temp_device(store.temps()),
             counter: AtomicU64::new(0),
         }
     }
 
-    fn temp_path(&self, dir: &Path) -> PathBuf {
+    /// A fresh name for a temp link or clone that goes to `dir`.
+    fn temp_path(&self, dir: &Path, spot: Spot) -> Result<PathBuf, Error> {
+        if spot == Spot::TempArea {
+            let temps = self.store.temps();
+            return temps.temp_path().map_err(write_err(temps.path()));
+        }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+        Ok(dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id())))
+    }
+
+    /// A temp file for a copy that goes to `dir`.
+    fn temp_file(&self, dir: &Path, spot: Spot) -> io::Result<TempFile> {
+        match spot {
+            Spot::TempArea => self.store.temps().temp(),
+            Spot::Beside => TempFile::new_in(dir),
+        }
     }
 
     /// Make sure every directory from the root down to `dir` exists and is a real
     /// directory (a symlink, which would lead the write elsewhere, is replaced by one),
-    /// and holds no temp file left by a killed dvx.
-    fn prepare_dir(&self, path: &RepoPath) -> Result<PathBuf, Error> {
+    /// and holds no temp file left by a killed dvx. Says where its temp files go.
+    fn prepare_dir(&self, path: &RepoPath) -> Result<(PathBuf, Spot), Error> {
+        if let Some(reserved) = path.components().find(|c| crate::path::is_reserved_name(c)) {
+            // Never reached through a valid tree or index; the last line of defence
+            // against writing into git's or dvx's own directory.
+            return Err(Error::Unsafe {
+                path: path.clone(),
+                why: format!("'{reserved}' is git's or dvx's own directory"),
+            });
+        }
         let parent = path.parent().unwrap_or_else(RepoPath::root);
         let abs = parent.to_fs_path(self.root);
         // Held while a directory is first prepared, so no other thread has a temp file in
         // it yet when stale ones are removed.
         let mut safe_dirs = self.safe_dirs.lock().expect("lock poisoned");
-        if safe_dirs.contains(&abs) {
-            return Ok(abs);
+        if let Some(spot) = safe_dirs.get(&abs) {
+            return Ok((abs, *spot));
         }
         let mut current = self.root.to_path_buf();
         for component in parent.components() {
@@ -102,8 +140,8 @@ impl<'a> Materializer<'a> {
                 // does: nothing is written through it, and removing the link loses no
                 // bytes (what it points at is not the work tree's and stays as it is).
                 Ok(m) if m.file_type().is_symlink() => {
-                    fs::remove_file(&current).map_err(write_err(&current))?;
-                    fs::create_dir(&current).map_err(write_err(&current))?;
+                    atomic::remove_file(&current).map_err(write_err(&current))?;
+                    atomic::create_dir(&current).map_err(write_err(&current))?;
                 }
                 Ok(_) => {
                     return Err(Error::Unsafe {
@@ -111,7 +149,8 @@ impl<'a> Materializer<'a> {
                         why: format!("{} is a file, not a directory", current.display()),
                     });
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&current) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match atomic::create_dir(&current)
+                {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
                     Err(e) => return Err(write_err(&current)(e)),
@@ -120,8 +159,12 @@ impl<'a> Materializer<'a> {
             }
         }
         remove_stale_temps(&abs);
-        safe_dirs.insert(abs.clone());
-        Ok(abs)
+        let spot = match (self.temp_device, device_of(&abs)) {
+            (Some(temps), Some(here)) if temps == here => Spot::TempArea,
+            _ => Spot::Beside,
+        };
+        safe_dirs.insert(abs.clone(), spot);
+        Ok((abs, spot))
     }
 
     /// Write `entry`'s bytes at its path. Returns the stat of the new file and whether
@@ -141,9 +184,9 @@ impl<'a> Materializer<'a> {
 
     fn write_checked(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
         let source = self.open_source(entry)?;
-        let dir = self.prepare_dir(&entry.path)?;
+        let (dir, spot) = self.prepare_dir(&entry.path)?;
         let dest = entry.path.to_fs_path(self.root);
-        let linked = match self.place(entry, source, &dir, &dest) {
+        let linked = match self.place(entry, source, &dir, spot, &dest) {
             // Empty directories where the file goes (left by removed files) are removed,
             // as git does; planning refused any holding a file. The common case pays
             // nothing for checking.
@@ -152,7 +195,7 @@ impl<'a> Materializer<'a> {
                     path: entry.path.clone(),
                     why: "a directory with other files is in the way".into(),
                 })?;
-                self.place(entry, self.open_source(entry)?, &dir, &dest)?
+                self.place(entry, self.open_source(entry)?, &dir, spot, &dest)?
             }
             other => other?,
         };
@@ -170,24 +213,44 @@ impl<'a> Materializer<'a> {
         })
     }
 
-    fn place(&self, entry: &Entry, source: Source, dir: &Path, dest: &Path) -> Result<bool, Error> {
+    fn place(
+        &self,
+        entry: &Entry,
+        source: Source,
+        dir: &Path,
+        spot: Spot,
+        dest: &Path,
+    ) -> Result<bool, Error> {
         match source {
             Source::Symlink(target) => {
-                self.write_symlink(&target, dir, dest)?;
+                self.write_symlink(&target, dir, spot, dest)?;
                 Ok(false)
             }
-            Source::File(object) => {
-                self.write_file(&entry.id, object, entry.size, entry.executable, dir, dest)
-            }
+            Source::File(object) => self.write_file(
+                &entry.id,
+                object,
+                entry.size,
+                entry.executable,
+                dir,
+                spot,
+                dest,
+            ),
         }
     }
 
-    fn write_symlink(&self, target: &[u8], dir: &Path, dest: &Path) -> Result<(), Error> {
-        let tmp = self.temp_path(dir);
+    fn write_symlink(
+        &self,
+        target: &[u8],
+        dir: &Path,
+        spot: Spot,
+        dest: &Path,
+    ) -> Result<(), Error> {
+        let tmp = self.temp_path(dir, spot)?;
         make_symlink(target, &tmp).map_err(write_err(dest))?;
         rename(&tmp, dest)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write_file(
         &self,
         id: &ObjectId,
@@ -195,6 +258,7 @@ impl<'a> Materializer<'a> {
         size: u64,
         executable: bool,
         dir: &Path,
+        spot: Spot,
         dest: &Path,
     ) -> Result<bool, Error> {
         let object = self.store.path(id);
@@ -205,9 +269,9 @@ impl<'a> Materializer<'a> {
                     if self.reflink_failed.load(Ordering::Relaxed) {
                         continue;
                     }
-                    let tmp = self.temp_path(dir);
-                    if reflink_copy::reflink_file_to_path(&source, &tmp).is_err() {
-                        let _ = fs::remove_file(&tmp);
+                    let tmp = self.temp_path(dir, spot)?;
+                    if atomic::reflink(&source, &tmp).is_err() {
+                        let _ = atomic::remove_file(&tmp);
                         self.reflink_failed.store(true, Ordering::Relaxed);
                         continue;
                     }
@@ -221,7 +285,7 @@ impl<'a> Materializer<'a> {
                         .map_err(Error::Store)
                         .and_then(|()| set_mode(&tmp, mode).map_err(write_err(dest)));
                     if let Err(e) = checked {
-                        let _ = fs::remove_file(&tmp);
+                        let _ = atomic::remove_file(&tmp);
                         return Err(e);
                     }
                     rename(&tmp, dest)?;
@@ -234,8 +298,8 @@ impl<'a> Materializer<'a> {
                     if executable || self.hardlink_failed.load(Ordering::Relaxed) {
                         continue;
                     }
-                    let tmp = self.temp_path(dir);
-                    if fs::hard_link(&object, &tmp).is_err() {
+                    let tmp = self.temp_path(dir, spot)?;
+                    if atomic::hard_link(&object, &tmp).is_err() {
                         self.hardlink_failed.store(true, Ordering::Relaxed);
                         continue;
                     }
@@ -246,7 +310,7 @@ impl<'a> Materializer<'a> {
                     if executable {
                         continue;
                     }
-                    let tmp = self.temp_path(dir);
+                    let tmp = self.temp_path(dir, spot)?;
                     let absolute = fs::canonicalize(&object).unwrap_or(object.clone());
                     make_symlink_path(&absolute, &tmp).map_err(write_err(dest))?;
                     rename(&tmp, dest)?;
@@ -256,26 +320,28 @@ impl<'a> Materializer<'a> {
         }
         // `copy`, or every other configured type failed or did not apply: a plain copy
         // always works.
-        self.copy_object(id, source, size, dir, dest, mode)?;
+        self.copy_object(id, source, size, dir, spot, dest, mode)?;
         Ok(false)
     }
 
-    /// Copy an object to `dest` through a temp file in `dir`, hashing it on the way; the
-    /// temp file is removed (dropped) unless the bytes are the object's.
+    /// Copy an object to `dest` through a temp file, hashing it on the way; the temp
+    /// file is removed (dropped) unless the bytes are the object's.
+    #[allow(clippy::too_many_arguments)]
     fn copy_object(
         &self,
         id: &ObjectId,
         source: File,
         size: u64,
         dir: &Path,
+        spot: Spot,
         dest: &Path,
         mode: u32,
     ) -> Result<(), Error> {
-        let mut tmp = TempFile::new_in(dir).map_err(write_err(dest))?;
+        let mut tmp = self.temp_file(dir, spot).map_err(write_err(dest))?;
         let tmp_path = tmp.path().to_path_buf();
         let copied = self
             .store
-            .copy_verified(id, source, size, tmp.file_mut(), &tmp_path)?;
+            .copy_verified(id, source, size, &mut tmp, &tmp_path)?;
         if copied != size {
             // The object hashes right but is not what the entry records: a damaged tree
             // or index entry, not a damaged object.
@@ -284,7 +350,7 @@ impl<'a> Materializer<'a> {
                 format!("object {id} has {copied} bytes, not the {size} recorded: run dvx fsck"),
             )));
         }
-        set_file_mode(tmp.file(), mode).map_err(write_err(dest))?;
+        set_file_mode(&tmp, mode).map_err(write_err(dest))?;
         tmp.persist(dest).map_err(write_err(dest))?;
         Ok(())
     }
@@ -321,7 +387,7 @@ fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
         dirs.push(entry.into_path());
     }
     for d in dirs {
-        fs::remove_dir(&d)?;
+        atomic::remove_dir(&d)?;
     }
     Ok(())
 }
@@ -340,71 +406,79 @@ fn remove_stale_temps(dir: &Path) {
             .to_str()
             .is_some_and(|name| name.starts_with(TEMP_PREFIX));
         if stale && entry.file_type().is_ok_and(|t| !t.is_dir()) {
-            let _ = fs::remove_file(entry.path());
+            let _ = atomic::remove_file(&entry.path());
         }
     }
 }
 
 fn rename(tmp: &Path, dest: &Path) -> Result<(), Error> {
-    fs::rename(tmp, dest).map_err(|e| {
-        let _ = fs::remove_file(tmp);
+    atomic::rename(tmp, dest).map_err(|e| {
+        let _ = atomic::remove_file(tmp);
         write_err(dest)(e)
     })
+}
+
+/// The device of the temp area's session, if it can be made.
+#[cfg(unix)]
+fn temp_device(temps: &TempArea) -> Option<u64> {
+    temps.device().ok()
+}
+
+#[cfg(not(unix))]
+fn temp_device(_temps: &TempArea) -> Option<u64> {
+    None
+}
+
+#[cfg(unix)]
+fn device_of(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).ok().map(|m| m.dev())
+}
+
+#[cfg(not(unix))]
+fn device_of(_dir: &Path) -> Option<u64> {
+    None
 }
 
 #[cfg(unix)]
 fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), at)
+    atomic::symlink(std::ffi::OsStr::from_bytes(target), at)
 }
 
 #[cfg(not(unix))]
 fn make_symlink(target: &[u8], at: &Path) -> io::Result<()> {
-    let _ = (target, at);
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "symlinks are not supported here",
-    ))
+    atomic::symlink(std::ffi::OsStr::new(&String::from_utf8_lossy(target)), at)
 }
 
-#[cfg(unix)]
 fn make_symlink_path(target: &Path, at: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, at)
-}
-
-#[cfg(not(unix))]
-fn make_symlink_path(target: &Path, at: &Path) -> io::Result<()> {
-    let _ = (target, at);
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "symlinks are not supported here",
-    ))
+    atomic::symlink(target.as_os_str(), at)
 }
 
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    atomic::set_permissions(path, fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
 fn set_mode(path: &Path, _mode: u32) -> io::Result<()> {
     let mut p = fs::metadata(path)?.permissions();
     p.set_readonly(false);
-    fs::set_permissions(path, p)
+    atomic::set_permissions(path, p)
 }
 
 #[cfg(unix)]
-fn set_file_mode(file: &File, mode: u32) -> io::Result<()> {
+fn set_file_mode(tmp: &TempFile, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(mode))
+    tmp.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn set_file_mode(file: &File, _mode: u32) -> io::Result<()> {
-    let mut p = file.metadata()?.permissions();
+fn set_file_mode(tmp: &TempFile, _mode: u32) -> io::Result<()> {
+    let mut p = tmp.file().metadata()?.permissions();
     p.set_readonly(false);
-    file.set_permissions(p)
+    tmp.set_permissions(p)
 }
 
 #[cfg(test)]

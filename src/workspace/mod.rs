@@ -36,7 +36,8 @@ pub use add::{AddReport, add};
 pub use changes::{Side, changes, content};
 pub use checkout::{
     CheckoutMode, CheckoutOptions, CheckoutPlan, CheckoutReport, HeadMove, apply_checkout,
-    checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout, switch,
+    checkout, interrupted_checkout, interrupted_checkout_in, plan_checkout,
+    settle_finished_checkout, switch,
 };
 pub use compare::{FileState, check_entry, hash_path, symlink_target_bytes};
 pub use drop::{DropPlan, Dropped, apply_drop, plan_drop, still_needed};
@@ -229,7 +230,7 @@ impl Workspace {
     /// Write the index, durably when the repository flushes, under the repository lock.
     pub fn write_index(&self, lock: &RepoLock, index: &mut Index) -> Result<(), Error> {
         debug_assert!(lock.guards(&self.repo), "the lock of another work tree");
-        Ok(index.write(self.repo.config().core.fsync)?)
+        Ok(index.write(lock.temps(), self.repo.config().core.fsync)?)
     }
 }
 

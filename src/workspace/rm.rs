@@ -6,7 +6,6 @@
 //! gc removes). `--cached` keeps the file, so only staged bytes that are in neither HEAD
 //! nor the file stop it.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::compare::{FileState, check_entry};
@@ -77,7 +76,7 @@ pub fn rm(
         for e in entries {
             if !cached && e.kind != Kind::Tree && !e.not_fetched && real_dirs.lead_to(&e.path) {
                 let abs = e.path.to_fs_path(root);
-                match fs::remove_file(&abs) {
+                match crate::atomic::remove_file(&abs) {
                     Ok(()) => {
                         report.deleted_files += 1;
                         prune_empty_dirs(root, &e.path);
@@ -192,7 +191,7 @@ fn in_head(head: &[(RepoPath, Item)], entry: &Entry) -> bool {
 pub(super) fn prune_empty_dirs(root: &Path, path: &RepoPath) {
     let mut dir = path.parent();
     while let Some(d) = dir {
-        if d.is_root() || fs::remove_dir(d.to_fs_path(root)).is_err() {
+        if d.is_root() || crate::atomic::remove_dir(&d.to_fs_path(root)).is_err() {
             break;
         }
         dir = d.parent();

@@ -323,7 +323,7 @@ fn remember(
         not_fetched: status.not_fetched.clone(),
         skipped: status.skipped.clone(),
     };
-    let _ = status_cache::save(ws.repo().local_dir(), &cache);
+    let _ = status_cache::save(ws.repo().temps(), ws.repo().local_dir(), &cache);
 }
 
 /// The status from the last one's result and a fresh look at only the paths the watcher

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::status::Change;
-use crate::atomic;
+use crate::atomic::{self, TempArea};
 use crate::hash::ObjectId;
 use crate::index::{Stamp, file};
 use crate::path::RepoPath;
@@ -50,15 +50,16 @@ pub fn load(dir: &Path) -> Option<Cache> {
     file::decode(MAGIC, &bytes).ok().map(|(cache, _)| cache)
 }
 
-/// Replace the cache in `dir` (temp file and rename; not flushed: it is only a cache).
-pub fn save(dir: &Path, cache: &Cache) -> std::io::Result<()> {
+/// Replace the cache in `dir` (a temp file in `temps`, renamed; not flushed: it is only
+/// a cache).
+pub fn save(temps: &TempArea, dir: &Path, cache: &Cache) -> std::io::Result<()> {
     let (bytes, _) = file::encode(MAGIC, cache);
-    atomic::write(&dir.join(FILE), &bytes)
+    temps.write(&dir.join(FILE), &bytes)
 }
 
 /// Remove the cache (nothing may trust it any more).
 pub fn clear(dir: &Path) {
-    let _ = std::fs::remove_file(dir.join(FILE));
+    let _ = atomic::remove_file(&dir.join(FILE));
 }
 
 #[cfg(test)]
@@ -85,7 +86,9 @@ mod tests {
             not_fetched: vec![],
             skipped: vec![],
         };
-        save(dir.path(), &cache).expect("save");
+        let temps = TempArea::new(dir.path().join("tmp"));
+        atomic::create_dir(temps.path()).expect("mkdir");
+        save(&temps, dir.path(), &cache).expect("save");
         let back = load(dir.path()).expect("load");
         assert_eq!(back.token, cache.token);
         assert_eq!(back.unstaged, cache.unstaged);

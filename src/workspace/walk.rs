@@ -172,8 +172,8 @@ pub fn never_tracked(path: &RepoPath) -> Option<&'static str> {
         return Some("the pin of the data version, which git tracks");
     }
     path.components().find_map(|name| match name {
-        ".git" => Some("inside a .git directory"),
-        ".dvx" => Some("inside a .dvx directory"),
+        _ if name.eq_ignore_ascii_case(".git") => Some("inside a .git directory"),
+        _ if name.eq_ignore_ascii_case(".dvx") => Some("inside a .dvx directory"),
         ".gitignore" | ".dvxignore" => Some("an ignore file, which git tracks"),
         _ if name.starts_with(TEMP_PREFIX) => Some("a dvx temp file"),
         _ => None,

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use crate::harness::*;
 
 /// Set `core.link` in the tracked config.
-fn set_link(sb: &Sandbox, link: &str) {
+pub(crate) fn set_link(sb: &Sandbox, link: &str) {
     let config = String::from_utf8(sb.read(".dvx/config.toml")).expect("utf-8");
     let replaced = config.replace("link = \"reflink,copy\"", &format!("link = \"{link}\""));
     assert_ne!(replaced, config, "the config has a link line:\n{config}");

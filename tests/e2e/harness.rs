@@ -61,7 +61,7 @@ impl Sandbox {
         sb
     }
 
-    fn seal(&self, cmd: &mut Command) {
+    pub fn seal(&self, cmd: &mut Command) {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
@@ -163,6 +163,14 @@ impl Sandbox {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// A plain `std` command for git in `root`, sealed like every command.
+    pub fn git_std(&self) -> Command {
+        let mut cmd = Command::new("git");
+        self.seal(&mut cmd);
+        cmd.current_dir(&self.root);
+        cmd
     }
 
     /// Run git with `args` in `root` without asserting anything.

@@ -3,6 +3,10 @@
 //!
 //! One test binary (faster to link); one module per area.
 
+// Tests build hostile and damaged states by hand with plain `std::fs`; only dvx itself
+// must write through `dvx::atomic`.
+#![allow(clippy::disallowed_methods)]
+
 mod harness;
 mod s3_server;
 
@@ -14,24 +18,34 @@ mod checkout_restore;
 mod completion;
 mod concurrency;
 mod crash;
+mod crash_points;
 mod data_safety;
+mod disk_full;
+mod fault_proxy;
+mod decoders;
 mod fixtures;
 mod fsmonitor;
 mod follow_git;
 mod git_integration;
 mod git_pin;
+mod hardening;
 mod history;
+mod hostile_trees;
+mod hostile_worktree;
 mod lineage;
 mod lineage_errors;
 mod merge_gc;
 mod merge_per_file;
 mod object_source;
 mod property;
+mod races;
 mod remote_bytes;
 mod remote_conformance;
+mod remote_faults;
 mod reset;
 mod review;
 mod rough_edges;
+mod secrets;
 mod symlinked_dirs;
 mod sync;
 mod sync_errors;

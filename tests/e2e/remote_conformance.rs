@@ -326,11 +326,14 @@ fn small_options() -> TransferOptions {
     }
 }
 
+/// No temp file in the store's temp area (this process's session directory and its
+/// lock are not temp files).
 fn tmp_is_empty(store: &Store) -> bool {
-    std::fs::read_dir(store.tmp_dir())
-        .expect("tmp")
-        .next()
-        .is_none()
+    walkdir::WalkDir::new(store.tmp_dir())
+        .into_iter()
+        .map(|e| e.expect("walk tmp"))
+        .filter(|e| e.file_type().is_file())
+        .all(|e| dvx::atomic::TempArea::is_session_entry(&e.file_name().to_string_lossy()))
 }
 
 fn for_each_target(scenario: impl Fn(&Target)) {

@@ -71,9 +71,7 @@ pub(crate) async fn load_index(
     let prefix = backend.key(layout::PACKS);
     counters.request(0);
     let metas: Vec<_> = backend
-        .store()
-        .list(Some(&prefix))
-        .try_collect()
+        .retry_cut_reads(|| backend.store().list(Some(&prefix)).try_collect())
         .await
         .map_err(|e| backend.store_err(e))?;
     // A listing returns up to 1000 keys per request.

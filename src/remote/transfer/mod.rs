@@ -218,7 +218,8 @@ pub(crate) async fn get_all(
     counters: &Counters,
 ) -> Result<Bytes, Error> {
     let key = backend.key(relative);
-    let bytes = async { backend.bulk().get(&key).await?.bytes().await }
+    let bytes = backend
+        .retry_cut_reads(|| async { backend.bulk().get(&key).await?.bytes().await })
         .await
         .map_err(|e| backend.store_err(e))?;
     counters.request(bytes.len() as u64);
@@ -231,9 +232,9 @@ pub(crate) async fn get_range(
     range: Range<u64>,
     counters: &Counters,
 ) -> Result<Bytes, backend::Error> {
+    let key = backend.key(relative);
     let bytes = backend
-        .bulk()
-        .get_range(&backend.key(relative), range)
+        .retry_cut_reads(|| backend.bulk().get_range(&key, range.clone()))
         .await
         .map_err(|e| backend.store_err(e))?;
     counters.request(bytes.len() as u64);
