@@ -240,6 +240,37 @@ fn no_credential_reaches_remote_output_or_any_file() {
     ok(scan(&other, &good, &["clone", &url, "."]), "clone");
     ok(scan(&other, &good, &["pull"]), "pull");
     ok(scan(&other, &good, &["status"]), "status in the clone");
+    // The bytes half: drop, `cat` and `pull <paths>` through the remote, `fsck --remote`,
+    // with the right key and then with a wrong one (errors that name the remote only).
+    ok(scan(&other, &good, &["drop", "data/big.bin"]), "drop");
+    ok(scan(&other, &good, &["fsck"]), "fsck with a blob not local");
+    ok(
+        scan(&other, &good, &["cat", "data/big.bin"]),
+        "cat from the remote",
+    );
+    ok(scan(&other, &good, &["fsck", "--remote"]), "fsck --remote");
+    ok(
+        scan(&other, &good, &["fsck", "--remote", "--json"]),
+        "fsck --remote --json",
+    );
+    for args in [
+        &["pull", "data/big.bin"][..],
+        &["cat", "data/big.bin"],
+        &["drop", "data/a.csv"],
+        &["fsck", "--remote"],
+    ] {
+        let out = scan(&other, &wrong, args);
+        assert_eq!(out.status.code(), Some(1), "dvx {args:?} with a wrong key");
+    }
+    ok(
+        scan(&other, &good, &["pull", "--json", "data/big.bin"]),
+        "pull <paths>",
+    );
+    ok(
+        scan(&other, &good, &["drop", "--json", "data"]),
+        "drop --json",
+    );
+    ok(scan(&other, &good, &["pull", "data"]), "pull <paths> again");
     sb.git(&["add", "-A"]);
     sb.git(&["commit", "-q", "-m", "everything"]);
     let tracked = sb.git(&["ls-files"]);
