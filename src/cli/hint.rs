@@ -310,6 +310,9 @@ fn workspace_hint(e: &workspace::Error) -> Option<String> {
             "if '{path}' holds only data, untrack it in git first (git rm -r --cached {path}); if it holds code, add only its data paths"
         ),
         E::BadName { .. } => "rename the file, or exclude it with a .dvxignore rule".into(),
+        E::OutsideSymlink { .. } => {
+            "dvx keeps symlinks inside the work tree; to allow links that leave it, set `external_symlinks = true` under [core] in .dvx/config.toml".into()
+        }
         E::BeyondSymlink { link, .. } => format!(
             "what lies beyond the symlink {link} is not in the work tree; add the link itself (dvx add {link}), or the directory it points to"
         ),

@@ -239,7 +239,8 @@ pub fn write_into(
 
     // Copies only: a hard or symbolic link would hand the read-only store to whatever
     // the re-run does with its inputs.
-    let materializer = Materializer::new(&dir, store, vec![LinkKind::Reflink, LinkKind::Copy]);
+    let materializer = Materializer::new(&dir, store, vec![LinkKind::Reflink, LinkKind::Copy])
+        .external_symlinks(ws.repo().config().core.external_symlinks);
     let total: u64 = to_write.iter().map(|i| i.size).sum();
     progress.start("writing inputs", Some(total), Unit::Bytes);
     let outcomes: Vec<Option<RepoPath>> = to_write

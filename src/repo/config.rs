@@ -106,6 +106,10 @@ pub struct Core {
     /// Seconds the file watcher waits for a request before it exits.
     #[serde(default = "default_fsmonitor_idle_timeout")]
     pub fsmonitor_idle_timeout: f64,
+    /// Symlinks whose target leaves the work tree (or points into `.git` or `.dvx`) may
+    /// be added and checked out; off, they are refused (see `workspace::link_rule`).
+    #[serde(default)]
+    pub external_symlinks: bool,
 }
 
 impl Core {
@@ -132,6 +136,7 @@ impl Default for Core {
             shared: None,
             fsmonitor: false,
             fsmonitor_idle_timeout: default_fsmonitor_idle_timeout(),
+            external_symlinks: false,
         }
     }
 }

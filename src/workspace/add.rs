@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::compare::{stat_matches, symlink_target_bytes};
 use super::real_dirs;
 use super::walk::{Found, never_tracked, walk};
-use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
+use super::{Error, Workspace, expand_to, link_rule, read_err, resolve_path, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
@@ -143,6 +143,19 @@ pub fn add(
                 }));
             }
             _ => work.push(f),
+        }
+    }
+
+    // Before anything is stored: a link that leaves the work tree would be refused by
+    // every checkout of the commit.
+    if !ws.repo().config().core.external_symlinks {
+        for f in work.iter().filter(|f| f.kind == FileKind::Symlink) {
+            let abs = f.path.to_fs_path(root);
+            let target = fs::read_link(&abs).map_err(read_err(&abs))?;
+            // A link into the store is the file a symlink-mode add put there.
+            if store.linked_object(&target).is_none() {
+                link_rule::check(&f.path, target.as_os_str().as_encoded_bytes())?;
+            }
         }
     }
 

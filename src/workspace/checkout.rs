@@ -40,7 +40,7 @@ use super::real_dirs::{self, RealDirs};
 use super::restore::{Existing, entry_for, write_entries};
 use super::rm::prune_empty_dirs;
 use super::tracked::item_of;
-use super::{Error, Workspace, expand_to, read_err, write_err};
+use super::{Error, Workspace, expand_to, link_rule, read_err, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
@@ -165,6 +165,23 @@ impl Action {
             .as_ref()
             .is_some_and(|i| i.id.is_some_and(|id| objects.has(&id)));
         Action::Update { path, item, local }
+    }
+
+    /// The path and target id of a symlink this action may write.
+    fn symlink_to_write(&self) -> Option<(&RepoPath, &ObjectId)> {
+        let (path, item) = match self {
+            Action::Absent(path, item) => (path, item),
+            Action::Update {
+                path,
+                item: Some(item),
+                ..
+            } => (path, item),
+            _ => return None,
+        };
+        match (&item.kind, &item.id) {
+            (EntryKind::Symlink, Some(id)) => Some((path, id)),
+            _ => None,
+        }
     }
 
     /// A blob this action would write that is not local, with its size.
@@ -434,6 +451,12 @@ pub fn apply_checkout(
         ..
     } = plan;
 
+    // The symlinks to write are judged before the marker or any file is written.
+    link_rule::check_targets(
+        store,
+        repo.config().core.external_symlinks,
+        actions.iter().filter_map(Action::symlink_to_write),
+    )?;
     let marker = repo.local_file(MARKER);
     lock.temps()
         .write_durable(&marker, format!("{}\n", options.target).as_bytes())

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::{Error, write_err};
+use super::{Error, link_rule, write_err};
 use crate::atomic::{self, TEMP_PREFIX, TempArea, TempFile};
 use crate::hash::ObjectId;
 use crate::index::{Entry, Kind, Stat};
@@ -55,6 +55,8 @@ pub struct Materializer<'a> {
     /// The device of the temp area's session, once known.
     temp_device: Option<u64>,
     counter: AtomicU64,
+    /// `core.external_symlinks`: symlinks that leave the work tree may be written.
+    external_symlinks: bool,
 }
 
 /// Where the temp files for one directory's writes are made.
@@ -90,7 +92,15 @@ impl<'a> Materializer<'a> {
             safe_dirs: Mutex::new(HashMap::new()),
             temp_device: temp_device(store.temps()),
             counter: AtomicU64::new(0),
+            external_symlinks: false,
         }
+    }
+
+    /// Write symlinks whose target leaves the work tree too (`core.external_symlinks`);
+    /// by default they are refused (see `link_rule`).
+    pub fn external_symlinks(mut self, allowed: bool) -> Self {
+        self.external_symlinks = allowed;
+        self
     }
 
     /// A fresh name for a temp link or clone that goes to `dir`.
@@ -208,7 +218,13 @@ impl<'a> Materializer<'a> {
     fn open_source(&self, entry: &Entry) -> Result<Source, Error> {
         Ok(match entry.kind {
             Kind::File => Source::File(self.store.open(&entry.id)?),
-            Kind::Symlink => Source::Symlink(self.store.read(&entry.id)?),
+            Kind::Symlink => {
+                let target = self.store.read(&entry.id)?;
+                if !self.external_symlinks {
+                    link_rule::check(&entry.path, &target)?;
+                }
+                Source::Symlink(target)
+            }
             Kind::Tree => unreachable!("tree entries are expanded before materializing"),
         })
     }

@@ -15,6 +15,7 @@ mod changes;
 mod checkout;
 mod compare;
 mod drop;
+mod link_rule;
 mod listing;
 mod materialize;
 mod pathspec;
@@ -84,6 +85,12 @@ pub enum Error {
     TrackedByGit { path: RepoPath, examples: String },
     #[error("'{path}' cannot be tracked: {why}")]
     BadName { path: String, why: String },
+    #[error("'{path}' is a symbolic link to '{target}', {why}")]
+    OutsideSymlink {
+        path: RepoPath,
+        target: String,
+        why: &'static str,
+    },
     #[error("'{path}' is beyond a symbolic link ('{link}')")]
     BeyondSymlink { path: RepoPath, link: RepoPath },
     #[error("'{path}' did not match any tracked path")]

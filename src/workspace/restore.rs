@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::compare::{FileState, check_entry};
 use super::materialize::Materializer;
 use super::tracked::{commit_files, tracked_files};
-use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
+use super::{Error, Workspace, expand_to, link_rule, read_err, resolve_path, write_err};
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
@@ -223,7 +223,18 @@ pub(super) fn write_entries(
 ) -> Result<RestoreReport, Error> {
     let root = ws.root();
     let store = objects.store();
-    let materializer = Materializer::new(root, store, ws.repo().link_kinds());
+    let external_symlinks = ws.repo().config().core.external_symlinks;
+    // Before the first write: a refused link must not leave the work tree half-updated.
+    link_rule::check_targets(
+        store,
+        external_symlinks,
+        targets
+            .iter()
+            .filter(|t| t.kind == Kind::Symlink)
+            .map(|t| (&t.path, &t.id)),
+    )?;
+    let materializer =
+        Materializer::new(root, store, ws.repo().link_kinds()).external_symlinks(external_symlinks);
     let total: u64 = targets.iter().map(|t| t.size).sum();
     progress.start("checking out", Some(total), Unit::Bytes);
     enum Outcome {

@@ -415,7 +415,12 @@ fn symlinks_are_recorded_as_symlinks_and_the_executable_bit_is_kept() {
     sb.write("data/run.sh", b"#!/bin/sh\necho hi\n");
     fs::set_permissions(sb.path("data/run.sh"), fs::Permissions::from_mode(0o755)).expect("chmod");
     symlink("real.txt", sb.path("data/link")).expect("symlink");
-    // A link to a directory outside the repository is recorded, never followed.
+    // A link to a directory outside the repository (allowed by the config) is recorded,
+    // never followed.
+    sb.write(
+        ".dvx/config.local.toml",
+        b"[core]\nexternal_symlinks = true\n",
+    );
     symlink(&sb.home, sb.path("data/outside")).expect("symlink");
     sb.write("../home/secret.txt", b"not data\n");
     sb.ok(&["add", "data"]);

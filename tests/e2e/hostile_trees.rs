@@ -4,10 +4,12 @@
 //! name or a duplicate leave the work tree, HEAD, the index and `dvx.lock` exactly as
 //! they were, fail with exit 1 naming the object, and `fsck` names it too.
 //!
-//! Symlinks are data (recorded as written, as git does, DESIGN.md "Paths"), so a symlink
-//! whose target lies outside the repository is checked out as a symlink; what must never
-//! happen is a write *through* it. That is shown here too: a later commit with a file
-//! below the link's name lands inside the work tree, and the outside stays untouched.
+//! A symlink whose target leaves the work tree (absolute, `..` above the top) or points
+//! into `.git` or `.dvx` is refused the same way, and by `add`, unless the repository
+//! opts in with `core.external_symlinks = true`. With it, such a link is checked out as
+//! written; what must never happen is a write *through* it. That is shown here too: a
+//! later commit with a file below the link's name lands inside the work tree, and the
+//! outside stays untouched.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -77,7 +79,10 @@ fn entry(name: &str, kind: EntryKind, id: ObjectId) -> TreeEntry {
 /// A repository at `v1` (data/a.txt), and a branch `evil` whose commit's tree holds a
 /// well-formed `data/ok.txt` beside `bad` (at the top of the tree or inside `data/`).
 fn repo_with_evil_branch(bad: TreeEntry, nested: bool) -> Sandbox {
-    let sb = Sandbox::git_and_dvx();
+    repo_with_evil_branch_in(Sandbox::git_and_dvx(), bad, nested)
+}
+
+fn repo_with_evil_branch_in(sb: Sandbox, bad: TreeEntry, nested: bool) -> Sandbox {
     sb.write("data/a.txt", b"a\n");
     sb.ok(&["-q", "add", "data"]);
     sb.ok(&["-q", "commit", "-m", "v1"]);
@@ -87,6 +92,7 @@ fn repo_with_evil_branch(bad: TreeEntry, nested: bool) -> Sandbox {
     let mut data = vec![entry("ok.txt", EntryKind::File, good)];
     if nested {
         data.push(bad.clone());
+        data.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     }
     let data_tree = Tree { entries: data }.encode();
     let data_id = store(&sb.root, &data_tree);
@@ -143,31 +149,7 @@ fn hostile_tree_entries_are_refused_before_anything_is_written() {
             let sb = repo_with_evil_branch(bad.clone(), nested);
             // The duplicate's blob must exist for it to be a pure naming problem.
             store(&sb.root, b"x\n");
-            let before = picture(&sb.root);
-            let out = sb.dvx().args(args).output().expect("run dvx");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{what}: dvx {args:?} must fail:\n{stderr}"
-            );
-            assert!(!stderr.contains("panicked"), "{what}: {stderr}");
-            assert!(
-                stderr.contains("tree") || stderr.contains("corrupt"),
-                "{what}: dvx {args:?} names the damaged tree:\n{stderr}"
-            );
-            let after = picture(&sb.root);
-            let changed: Vec<_> = after
-                .iter()
-                .filter(|(k, v)| before.get(*k) != Some(v))
-                .map(|(k, _)| k.clone())
-                .chain(before.keys().filter(|k| !after.contains_key(*k)).cloned())
-                .collect();
-            assert!(
-                changed.is_empty(),
-                "{what}: dvx {args:?} wrote {changed:?} before refusing"
-            );
-            assert!(!sb.root.join("../b").exists(), "{what}: wrote outside");
+            assert_refused_untouched(&sb, what, args, &["tree", "corrupt"]);
             refused += 1;
         }
         let sb = repo_with_evil_branch(bad, nested);
@@ -179,9 +161,98 @@ fn hostile_tree_entries_are_refused_before_anything_is_written() {
     eprintln!("hostile trees: {refused} commands refused, nothing written");
 }
 
+/// `dvx args` fails with exit 1, its error names one of `names`, and the work tree, HEAD,
+/// the index and `dvx.lock` are exactly as before.
+fn assert_refused_untouched(sb: &Sandbox, what: &str, args: &[&str], names: &[&str]) {
+    let before = picture(&sb.root);
+    let out = sb.dvx().args(args).output().expect("run dvx");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: dvx {args:?} must fail:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    assert!(
+        names.iter().any(|n| stderr.contains(n)),
+        "{what}: dvx {args:?} names the cause ({names:?}):\n{stderr}"
+    );
+    let after = picture(&sb.root);
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .chain(before.keys().filter(|k| !after.contains_key(*k)).cloned())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{what}: dvx {args:?} wrote {changed:?} before refusing"
+    );
+    assert!(!sb.root.join("../b").exists(), "{what}: wrote outside");
+}
+
+/// Symlinks in a tree (as a remote could serve them) whose targets leave the work tree.
+fn leaving_links() -> Vec<(&'static str, &'static str, bool)> {
+    vec![
+        ("absolute", "/etc", false),
+        ("absolute, nested", "/tmp/elsewhere", true),
+        ("above the top", "..", false),
+        ("above the top, nested", "../../outside", true),
+        ("into .git", ".git/hooks", false),
+        ("into .dvx, nested", "../.dvx/objects", true),
+    ]
+}
+
+#[test]
+fn symlinks_leaving_the_work_tree_in_a_tree_are_refused_before_anything_is_written() {
+    let mut refused = 0;
+    for (what, target, nested) in leaving_links() {
+        let link_path = if nested { "data/link" } else { "link" };
+        for args in [
+            &["checkout", "evil"][..],
+            &["checkout", "--force", "evil"],
+            &["checkout", "evil", "--", link_path],
+            &["merge", "evil"],
+        ] {
+            let sb = Sandbox::git_and_dvx();
+            let id = store(&sb.root, target.as_bytes());
+            let sb = repo_with_evil_branch_in(sb, entry("link", EntryKind::Symlink, id), nested);
+            assert_refused_untouched(&sb, what, args, &["symbolic link"]);
+            refused += 1;
+        }
+    }
+    eprintln!("links leaving the work tree: {refused} commands refused, nothing written");
+}
+
+#[test]
+fn add_refuses_a_symlink_that_leaves_the_work_tree_and_stages_nothing() {
+    let sb = Sandbox::git_and_dvx();
+    sb.write("data/a.txt", b"a\n");
+    std::os::unix::fs::symlink("/etc", sb.path("data/etc")).expect("symlink");
+    std::os::unix::fs::symlink("../../x", sb.path("data/up")).expect("symlink");
+    let stderr = sb.fails(&["add", "data"], 1);
+    let (error, hint) = error_and_hint(&stderr);
+    assert_contains(
+        &error,
+        "'data/etc' is a symbolic link to '/etc', an absolute path",
+    );
+    assert_contains(&hint, "external_symlinks = true");
+    assert_eq!(sb.out(&["ls"]), "", "nothing was staged");
+    // A link inside the work tree is data like any file.
+    fs::remove_file(sb.path("data/etc")).expect("rm");
+    fs::remove_file(sb.path("data/up")).expect("rm");
+    std::os::unix::fs::symlink("a.txt", sb.path("data/alias")).expect("symlink");
+    sb.ok(&["-q", "add", "data"]);
+    assert_contains(&sb.out(&["ls"]), "data/alias");
+}
+
 #[test]
 fn a_symlink_out_of_the_repository_is_never_written_through() {
     let sb = Sandbox::git_and_dvx();
+    sb.write(
+        ".dvx/config.local.toml",
+        b"[core]\nexternal_symlinks = true\n",
+    );
     let outside = sb.root.with_file_name("outside");
     fs::create_dir_all(&outside).expect("mkdir outside");
     sb.write("data/a.txt", b"a\n");

@@ -68,6 +68,7 @@ fn checkout_replaces_a_symlinked_directory_with_the_directory() {
 fn checkout_never_judges_a_path_through_a_symlink_out_of_the_repository() {
     for outside_bytes in [&b"x\n"[..], b"other bytes\n"] {
         let sb = Sandbox::dvx_only();
+        allow_external_symlinks(&sb);
         let outside = sb.home.join("outside");
         fs::create_dir_all(&outside).expect("mkdir");
         dvx::atomic::write(&outside.join("x.txt"), outside_bytes).expect("write outside");
@@ -153,6 +154,7 @@ fn status_and_restore_never_look_through_a_symlinked_directory() {
 #[test]
 fn rm_and_add_never_look_through_a_symlinked_directory() {
     let sb = Sandbox::dvx_only();
+    allow_external_symlinks(&sb);
     sb.write("data/cur/x.txt", b"x\n");
     sb.write("data/keep.txt", b"keep\n");
     sb.ok(&["add", "data"]);
@@ -316,4 +318,12 @@ fn a_tracked_symlink_replaced_in_the_work_tree_is_a_local_change() {
     sb.ok(&["checkout", "--force", &file]);
     assert_eq!(sb.read("data/p"), b"a file\n");
     assert_clean(&sb);
+}
+
+/// These tests version a link to a directory out of the repository on purpose.
+fn allow_external_symlinks(sb: &Sandbox) {
+    sb.write(
+        ".dvx/config.local.toml",
+        b"[core]\nexternal_symlinks = true\n",
+    );
 }

@@ -652,3 +652,51 @@ fn pushing_bytes_that_are_nowhere_fails_naming_them_and_moves_nothing() {
         );
     }
 }
+
+#[test]
+fn a_symlink_leaving_the_work_tree_from_a_remote_is_refused_unless_the_clone_allows_it() {
+    for kind in kinds() {
+        let remote = kind();
+        // The pushing repository versions a link to shared storage on purpose.
+        let a = Peer::new(&remote);
+        a.sb.write(
+            ".dvx/config.local.toml",
+            b"[core]\nexternal_symlinks = true\n",
+        );
+        std::fs::create_dir_all(a.sb.path("data")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", a.sb.path("data/shared")).expect("symlink");
+        a.commit("a link out", &[("data/a.txt", b"a\n")]);
+        a.ok(&["push"]);
+
+        // A clone that did not opt in gets the history, and no file of that commit.
+        let b = Peer::cloned(&remote, &["--lazy"]);
+        let stderr = b.fails(&["pull"], 1);
+        assert_contains(
+            &stderr,
+            "'data/shared' is a symbolic link to '/etc', an absolute path",
+        );
+        assert_contains(&stderr, "external_symlinks = true");
+        assert!(
+            b.sb.path("data/shared").symlink_metadata().is_err(),
+            "{}: the link was written",
+            remote.kind
+        );
+        assert!(
+            !b.sb.exists("data/a.txt"),
+            "{}: pull wrote before refusing",
+            remote.kind
+        );
+
+        // Opting in, the same pull writes the link as recorded.
+        b.sb.write(
+            ".dvx/config.local.toml",
+            b"[core]\nexternal_symlinks = true\n",
+        );
+        b.ok(&["pull"]);
+        assert_eq!(
+            std::fs::read_link(b.sb.path("data/shared")).expect("a link"),
+            Path::new("/etc")
+        );
+        assert_eq!(b.sb.read("data/a.txt"), b"a\n");
+    }
+}
