@@ -313,6 +313,20 @@ pub fn now() -> Result<(i64, i16)> {
     Ok((secs, render::local_offset_minutes(secs)))
 }
 
+/// glibc gives each worker thread its own heap, grows it a little at a time and hands
+/// freed memory back at once: a status of 100k files made ~2,600 `mprotect` calls (and
+/// as many page-table changes under the shared mmap lock) growing and trimming them. A
+/// command lives for seconds, so grow in large steps and keep what was freed; pages
+/// are still only resident once touched, so peak memory does not change.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called before any thread exists; mallopt only sets allocator parameters.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 pub fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so `dvx log | head` would panic in println! once head exits.
     // End quietly instead, as git and other Unix tools do. Every write is atomic, so a
@@ -322,6 +336,7 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -4,9 +4,10 @@
 //! them (`add` of one file, `commit`) should pay: hundreds of MiB of allocations. So the
 //! file is mapped, one pass over its bytes finds where each entry starts and checks that
 //! every field is well formed (so decoding one later cannot fail), and an entry is
-//! decoded the first time it is asked for. Paths are compared in place, so lookups and
-//! range queries decode only what they return. A command that goes through every entry
-//! (a full `status`) decodes them all at once, on all cores.
+//! decoded, with the others of its chunk, the first time it is asked for. Paths are
+//! compared in place, so lookups and range queries decode only the chunks they return.
+//! A command that goes through every entry (a full `status`) decodes them all at once,
+//! on all cores.
 //!
 //! The file is never changed in place (it is replaced by rename), so the mapping holds
 //! the bytes that were checksummed for as long as it lives.
@@ -108,12 +109,14 @@ pub enum Base {
     Lazy(Lazy),
 }
 
-/// Entries per chunk of decoded entries: a command that decodes a few entries of a
-/// million allocates a few chunks, not a slot per entry.
-const CHUNK: usize = 1024;
+/// Entries per chunk of decoded entries. A chunk is decoded whole when one of its
+/// entries is first asked for: a command that touches a few entries of a million (`add`
+/// of one file) decodes a few chunks, and one that visits them all (a full `status`)
+/// makes one allocation per chunk instead of one per entry.
+const CHUNK: usize = 256;
 
-/// The decoded entries of one chunk, each decoded when first asked for.
-type Chunk = Box<[OnceLock<Box<Entry>>]>;
+/// The decoded entries of one chunk.
+type Chunk = Box<[Entry]>;
 
 #[derive(Debug)]
 pub struct Lazy {
@@ -190,8 +193,8 @@ impl Base {
     /// Decode every entry now, on all cores (for a command about to visit them all).
     pub fn decode_all(&self) {
         if let Base::Lazy(l) = self {
-            (0..l.offsets.len()).into_par_iter().for_each(|i| {
-                l.entry(i);
+            (0..l.decoded.len()).into_par_iter().for_each(|c| {
+                l.entry(c * CHUNK);
             });
         }
     }
@@ -203,9 +206,9 @@ impl Base {
             Base::Owned(v) => v,
             Base::Lazy(l) => (0..l.offsets.len())
                 .into_par_iter()
-                .map(|i| {
-                    let decoded = l.decoded[i / CHUNK].get().and_then(|c| c[i % CHUNK].get());
-                    decoded.map_or_else(|| l.decode(i), |e| (**e).clone())
+                .map(|i| match l.decoded[i / CHUNK].get() {
+                    Some(chunk) => chunk[i % CHUNK].clone(),
+                    None => l.decode(i),
                 })
                 .collect(),
         }
@@ -214,11 +217,12 @@ impl Base {
 
 impl Lazy {
     fn entry(&self, i: usize) -> &Entry {
+        let first = i / CHUNK * CHUNK;
         let chunk = self.decoded[i / CHUNK].get_or_init(|| {
-            let len = CHUNK.min(self.offsets.len() - i / CHUNK * CHUNK);
-            (0..len).map(|_| OnceLock::new()).collect()
+            let end = (first + CHUNK).min(self.offsets.len());
+            (first..end).map(|j| self.decode(j)).collect()
         });
-        chunk[i % CHUNK].get_or_init(|| Box::new(self.decode(i)))
+        &chunk[i - first]
     }
 
     fn decode(&self, i: usize) -> Entry {

@@ -40,7 +40,7 @@ use super::real_dirs::{self, RealDirs};
 use super::restore::{Existing, entry_for, write_entries};
 use super::rm::prune_empty_dirs;
 use super::tracked::item_of;
-use super::{Error, Workspace, expand_to, link_rule, read_err, write_err};
+use super::{Error, Workspace, expand_to, link_rule, read_err, read_err_at, write_err};
 use crate::atomic;
 use crate::git::ignore_block;
 use crate::hash::ObjectId;
@@ -721,8 +721,8 @@ fn plan_path(
     // The work tree compared with the index and with the target.
     let (w_is_i, w_is_t) = match index.get(path).filter(|e| e.kind != Kind::Tree) {
         Some(entry) => {
-            let state = check_entry(root, index, store, entry, None)
-                .map_err(read_err(&path.to_fs_path(root)))?;
+            let state =
+                check_entry(root, index, store, entry, None).map_err(read_err_at(root, &path))?;
             match state {
                 FileState::Clean | FileState::Restat(_) | FileState::Fetched(_) => {
                     (true, same(old, new))
@@ -812,7 +812,7 @@ fn discarded_edits(
         .into_par_iter()
         .map(|entry| {
             let state = check_entry(root, index, store, entry, None)
-                .map_err(read_err(&entry.path.to_fs_path(root)))?;
+                .map_err(read_err_at(root, &entry.path))?;
             Ok(match state {
                 FileState::Modified { .. } | FileState::Deleted => Some(Action::update(
                     entry.path.clone(),

@@ -20,7 +20,7 @@ use super::compare::{FileState, check_entry};
 use super::pull::select;
 use super::real_dirs;
 use super::rm::prune_empty_dirs;
-use super::{Error, Workspace, read_err, write_err};
+use super::{Error, Workspace, read_err_at, write_err};
 use crate::atomic;
 use crate::hash::ObjectId;
 use crate::index::{Index, Kind, Stat};
@@ -72,7 +72,7 @@ pub fn plan_drop(
             let state = match index.get(&f.path) {
                 Some(entry) if entry.kind != Kind::Tree && !entry.not_fetched => Some(
                     check_entry(root, index, store, entry, None)
-                        .map_err(read_err(&f.path.to_fs_path(root)))?,
+                        .map_err(read_err_at(root, &f.path))?,
                 ),
                 _ => None,
             };

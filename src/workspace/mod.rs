@@ -169,6 +169,18 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// [`read_err`] for a tracked path, whose file-system path is made only on failure: a
+/// million-file status must not allocate one per file just in case.
+fn read_err_at<'a>(
+    root: &'a Path,
+    path: &'a RepoPath,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Read {
+        path: path.to_fs_path(root),
+        source,
+    }
+}
+
 fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Write {
         path: path.to_path_buf(),

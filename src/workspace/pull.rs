@@ -19,7 +19,7 @@ use super::compare::{FileState, check_entry};
 use super::pathspec::Pathspec;
 use super::restore::{Existing, entry_for, write_entries};
 use super::tracked::{TrackedFile, tracked_files};
-use super::{Error, Workspace, expand_to, read_err};
+use super::{Error, Workspace, expand_to, read_err_at};
 use crate::hash::ObjectId;
 use crate::index::{Entry, Index};
 use crate::path::RepoPath;
@@ -143,8 +143,8 @@ fn refuse_overwrites(ws: &Workspace, index: &Index, targets: &[Entry]) -> Result
     let mut in_the_way: Vec<RepoPath> = targets
         .par_iter()
         .map(|t| {
-            let state = check_entry(root, index, store, t, None)
-                .map_err(read_err(&t.path.to_fs_path(root)))?;
+            let state =
+                check_entry(root, index, store, t, None).map_err(read_err_at(root, &t.path))?;
             Ok(match state {
                 FileState::Modified { .. } | FileState::Corrupt => Some(t.path.clone()),
                 _ => None,

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::compare::{FileState, check_entry};
 use super::materialize::Materializer;
 use super::tracked::{commit_files, tracked_files};
-use super::{Error, Workspace, expand_to, link_rule, read_err, resolve_path, write_err};
+use super::{Error, Workspace, expand_to, link_rule, read_err_at, resolve_path, write_err};
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind, Stat};
@@ -252,7 +252,7 @@ pub(super) fn write_entries(
             let size = target.size;
             let state = match existing {
                 Existing::Check => check_entry(root, index, store, &target, None)
-                    .map_err(read_err(&target.path.to_fs_path(root)))?,
+                    .map_err(read_err_at(root, &target.path))?,
                 Existing::Stale => FileState::Deleted,
             };
             let outcome = match state {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::compare::{FileState, check_entry};
 use super::real_dirs::RealDirs;
-use super::{Error, Workspace, expand_to, read_err, resolve_path, write_err};
+use super::{Error, Workspace, expand_to, read_err_at, resolve_path, write_err};
 use crate::git::ignore_block;
 use crate::history::diff::{self, Item};
 use crate::index::{Entry, Index, Kind};
@@ -133,8 +133,7 @@ fn check_nothing_is_lost(
         if e.kind == Kind::Tree {
             continue;
         }
-        let state =
-            check_entry(root, index, store, e, None).map_err(read_err(&e.path.to_fs_path(root)))?;
+        let state = check_entry(root, index, store, e, None).map_err(read_err_at(root, &e.path))?;
         let would_lose_staged = match &state {
             // The file holds the staged bytes: they go only if the file is deleted.
             FileState::Clean | FileState::Restat(_) => !cached && !e.not_fetched,

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::compare::{FileState, check_entry, hash_path};
 use super::real_dirs;
 use super::walk::{Found, walk};
-use super::{Error, Workspace, expand_to, read_err};
+use super::{Error, Workspace, expand_to, read_err, read_err_at};
 use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::stat::FileKind;
@@ -30,8 +30,8 @@ pub fn worktree_index(ws: &Workspace, filter: &[RepoPath]) -> Result<Index, Erro
     let states: Vec<(Entry, FileState)> = entries
         .into_par_iter()
         .map(|e| {
-            let state = check_entry(root, &index, store, &e, None)
-                .map_err(read_err(&e.path.to_fs_path(root)))?;
+            let state =
+                check_entry(root, &index, store, &e, None).map_err(read_err_at(root, &e.path))?;
             Ok::<_, Error>((e, state))
         })
         .collect::<Result<_, _>>()?;
@@ -101,7 +101,7 @@ fn changed_entry(
     f: &Found,
 ) -> Result<Option<Entry>, Error> {
     let state = check_entry(root, index, store, entry, Some(f.observed()))
-        .map_err(read_err(&f.path.to_fs_path(root)))?;
+        .map_err(read_err_at(root, &f.path))?;
     let FileState::Modified {
         id,
         size,

@@ -15,7 +15,7 @@ use super::compare::{FileState, check_entry};
 use super::real_dirs;
 use super::status_cache::{self, Cache};
 use super::walk::{DirFiles, Found, Reach, walk_dirs};
-use super::{Error, Workspace, expand_to, read_err, resolve_path};
+use super::{Error, Workspace, expand_to, read_err, read_err_at, resolve_path};
 use crate::git::pin::Pin;
 use crate::hash::ObjectId;
 use crate::history::diff::{self, IndexSource, TreeSource};
@@ -514,7 +514,7 @@ fn judge(
         .par_iter()
         .map(|(e, observed)| {
             let state = check_entry(root, index, store, e, *observed)
-                .map_err(read_err(&e.path.to_fs_path(root)))?;
+                .map_err(read_err_at(root, &e.path))?;
             progress.advance(1);
             Ok::<_, Error>((state != FileState::Clean).then_some((*e, state)))
         })

@@ -436,7 +436,10 @@ fn walk_dir(
             path: abs.join(name).display().to_string(),
             why: e.to_string(),
         })?;
-        let lstat = || open.lstat(&listing, i).map_err(read_err(&abs.join(name)));
+        let lstat = || {
+            open.lstat(&listing, i)
+                .map_err(|e| read_err(&abs.join(name))(e))
+        };
         // The listing's type spares an lstat for directories; when the file system does
         // not say, the lstat decides.
         let (kind, mut observed) = match listing.hint(i) {
@@ -478,7 +481,7 @@ fn walk_dir(
             let sub = dir.join_unchecked(name);
             let child = open
                 .open_child(&listing, i)
-                .map_err(read_err(&abs.join(name)))?;
+                .map_err(|e| read_err(&abs.join(name))(e))?;
             let mut below = DirWalk::default();
             walk_dir(root, &sub, &child, &rules, use_gitignore, &mut below)?;
             Ok(below)
