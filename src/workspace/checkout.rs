@@ -722,7 +722,7 @@ fn plan_path(
     let (w_is_i, w_is_t) = match index.get(path).filter(|e| e.kind != Kind::Tree) {
         Some(entry) => {
             let state =
-                check_entry(root, index, store, entry, None).map_err(read_err_at(root, &path))?;
+                check_entry(root, index, store, entry, None).map_err(read_err_at(root, path))?;
             match state {
                 FileState::Clean | FileState::Restat(_) | FileState::Fetched(_) => {
                     (true, same(old, new))
