@@ -65,7 +65,7 @@ pub enum Error {
         kind: &'static str,
         id: ObjectId,
     },
-    #[error("{count} input files are not local: {list}")]
+    #[error("{count} input file(s) are not local: {list}")]
     InputsNotLocal {
         count: usize,
         list: String,

@@ -703,7 +703,7 @@ fn the_reproduction_story_end_to_end() {
     assert_contains(
         &stderr,
         &format!(
-            "error: 1 input files are not local: data/features/all.csv ({})",
+            "error: 1 input file(s) are not local: data/features/all.csv ({})",
             &input[..10]
         ),
     );
