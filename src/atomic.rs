@@ -1,7 +1,8 @@
 //! Every write dvx makes, and the repository lock.
 //!
 //! Owns: every operation that changes the file system (creating, writing, fsyncing,
-//! renaming, removing, linking, chmod, mkdir), writing a file as a temp file followed by
+//! renaming, removing, linking (an open file too, by its descriptor), chmod, mkdir,
+//! touch), writing a file as a temp file followed by
 //! a rename (so a reader or a crash sees the old bytes or the new bytes, never half of
 //! them), flushing to stable storage, where temp files live ([`TempArea`]), and the
 //! kernel lock that serialises writers.
@@ -384,6 +385,99 @@ pub fn hard_link(original: &Path, link: &Path) -> io::Result<()> {
     op(Op::Link, link, || fs::hard_link(original, link))
 }
 
+/// A hard link at `to` to the open `file`, which was opened at `path`: the very inode
+/// that was opened (and read), even if something was renamed over `path` since. Like
+/// [`hard_link`] it never replaces anything (`AlreadyExists`); a file no longer at
+/// `path` fails with `NotFound`.
+///
+/// On Linux one `linkat` of `/proc/self/fd/N`. Elsewhere, or without `/proc`, a link by
+/// path made in this process's session of `temps`, checked to be the opened inode, linked
+/// at `to` and removed (a crash leaves only that temp link, which the next sweep takes).
+pub fn link_open(file: &File, path: &Path, to: &Path, temps: &TempArea) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if proc_fd::usable() {
+        return op(Op::Link, to, || proc_fd::link(file, to));
+    }
+    link_open_by_path(file, path, to, temps)
+}
+
+/// [`link_open`] without `/proc`: through a temp link by path.
+fn link_open_by_path(file: &File, path: &Path, to: &Path, temps: &TempArea) -> io::Result<()> {
+    let tmp = temps.temp_path()?;
+    hard_link(path, &tmp)?;
+    let linked = same_inode(file, &tmp).and_then(|same| {
+        if same {
+            hard_link(&tmp, to)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "replaced by another file while being linked",
+            ))
+        }
+    });
+    let _ = remove_file(&tmp);
+    linked
+}
+
+/// Whether the file at `path` is the open `file` (unknowable without inodes: assumed).
+fn same_inode(file: &File, path: &Path) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (open, named) = (file.metadata()?, fs::symlink_metadata(path)?);
+        Ok((open.dev(), open.ino()) == (named.dev(), named.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        Ok(true)
+    }
+}
+
+/// Linking an open file by its descriptor, through `/proc/self/fd`.
+#[cfg(target_os = "linux")]
+mod proc_fd {
+    use std::ffi::CString;
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    /// Whether `/proc/self/fd` is there (looked at once per process).
+    pub(super) fn usable() -> bool {
+        #[cfg(test)]
+        if super::tests::LINK_BY_PATH.get() {
+            return false;
+        }
+        static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *USABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
+    }
+
+    pub(super) fn link(file: &File, to: &Path) -> io::Result<()> {
+        let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .expect("a number has no NUL byte");
+        let to = CString::new(to.as_os_str().as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: both strings are NUL-terminated and outlive the call; the descriptor
+        // stays open for it (`file` is borrowed).
+        let linked = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if linked == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
 /// A symlink at `at` holding `target` as written.
 #[cfg(unix)]
 pub fn symlink(target: &OsStr, at: &Path) -> io::Result<()> {
@@ -515,8 +609,21 @@ fn read_pid(file: &mut File) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    thread_local! {
+        /// Set on a test's thread: [`link_open`] takes its path without `/proc` there.
+        pub(crate) static LINK_BY_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Run `f` with [`link_open`] linking by path, as where `/proc` is missing.
+    pub(crate) fn without_proc_links<R>(f: impl FnOnce() -> R) -> R {
+        LINK_BY_PATH.set(true);
+        let result = f();
+        LINK_BY_PATH.set(false);
+        result
+    }
 
     #[test]
     fn write_replaces_atomically_and_leaves_no_temp() {

@@ -140,14 +140,40 @@ pub fn hash_file(path: &Path) -> io::Result<(ObjectId, u64)> {
 /// [`hash_file`] for a file already open, read from its current position to the end.
 pub fn hash_open_file(file: &mut File) -> io::Result<(ObjectId, u64)> {
     let len = file.metadata()?.len();
+    hash_open_file_sized(file, len)
+}
+
+/// [`hash_open_file`] for a caller that already knows the file's size (from a stat it
+/// took anyway): `len` only picks how to read, the hash covers whatever the file holds.
+/// A small file (the common case when `add` takes thousands of them) costs two reads,
+/// the second one seeing the end, and no allocation.
+pub fn hash_open_file_sized(file: &mut File, len: u64) -> io::Result<(ObjectId, u64)> {
     let mut hasher = blake3::Hasher::new();
-    if (len as usize) < PARALLEL_THRESHOLD {
-        let mut buf = Vec::with_capacity(len as usize + 1);
-        file.read_to_end(&mut buf)?;
-        hasher.update(&buf);
-        return Ok((hasher.finalize().into(), buf.len() as u64));
-    }
-    let mut buf = vec![0u8; HASH_CHUNK];
+    let total = if (len as usize) < PARALLEL_THRESHOLD {
+        // On this thread alone: a rayon join here could run another hash on this thread
+        // while the buffer is borrowed.
+        SMALL_FILE_BUF.with_borrow_mut(|buf| {
+            hash_chunks(file, buf, |b| {
+                hasher.update(b);
+            })
+        })?
+    } else {
+        let mut buf = vec![0u8; HASH_CHUNK];
+        hash_chunks(file, &mut buf, |b| update(&mut hasher, b))?
+    };
+    Ok((hasher.finalize().into(), total))
+}
+
+thread_local! {
+    /// The read buffer for files below [`PARALLEL_THRESHOLD`], one per thread, zeroed
+    /// once: any such file fits in it whole.
+    static SMALL_FILE_BUF: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(vec![0u8; PARALLEL_THRESHOLD]);
+}
+
+/// Read `file` to its end in `buf`-sized rounds, handing each to `hash`; returns the
+/// bytes read.
+fn hash_chunks(file: &mut File, buf: &mut [u8], mut hash: impl FnMut(&[u8])) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         let mut filled = 0;
@@ -159,13 +185,13 @@ pub fn hash_open_file(file: &mut File) -> io::Result<(ObjectId, u64)> {
                 Err(e) => return Err(e),
             }
         }
-        if filled == 0 {
-            break;
-        }
-        update(&mut hasher, &buf[..filled]);
+        hash(&buf[..filled]);
         total += filled as u64;
+        if filled < buf.len() {
+            // The read that came back empty saw the end.
+            return Ok(total);
+        }
     }
-    Ok((hasher.finalize().into(), total))
 }
 
 /// Bytes read per round when hashing a large file.

@@ -6,7 +6,9 @@
 //! (workspace).
 //!
 //! Invariants: an object file's name is the BLAKE3 hash of its bytes; objects are written
-//! to `tmp/` and renamed into place, so a crash leaves either no object or a whole one;
+//! to `tmp/` and renamed into place (a file adopted in a link mode, already whole and
+//! read-only, is hard-linked straight to its name), so a crash leaves either no object
+//! or a whole one;
 //! object files are read-only, so a hard-linked or symlinked checkout cannot be edited
 //! into corruption by accident; a blob is stored raw so checkout can reflink or hard-link
 //! it. `add` stores exactly the bytes it hashed, and replaces a damaged object it meets
@@ -98,16 +100,18 @@ pub enum Ingest {
 #[derive(Debug)]
 pub enum Adopt {
     /// The file itself is now the object `id`: hard-linked into the store and read-only
-    /// (so the work-tree file is read-only too).
-    Linked { id: ObjectId, size: u64 },
+    /// (so the work-tree file is read-only too). `stat` is its stat now.
+    Linked { id: ObjectId, size: u64, stat: Stat },
     /// The store already had these bytes intact; the file was not touched. `stat` is its
     /// stat after reading.
     Known { id: ObjectId, size: u64, stat: Stat },
     /// The file changed while it was read; nothing was stored.
     Changed,
     /// The file cannot be hard-linked into the store (another file system, or one
-    /// without hard links): the caller copies it instead.
-    Unlinkable,
+    /// without hard links): the caller copies it instead, checking it against `stat`
+    /// (its ctime may have moved since the caller's stat: its mode was changed and
+    /// given back).
+    Unlinkable { stat: Stat },
 }
 
 /// The local object store.
@@ -401,81 +405,184 @@ impl Store {
     /// Take a file into the store without copying its bytes: hash it (one read), then
     /// hard-link that very file into the store as the object and make it read-only, as
     /// DVC does when its cache type is a link. `before` is the caller's stat; if the file
-    /// differs from it after reading, or changes before it is linked, nothing is stored.
-    /// The caller turns the work-tree file into a link to the object where it is not one
-    /// already ([`Adopt::Known`]).
+    /// differs from it after reading, or is written before it is linked, nothing is
+    /// stored. The caller turns the work-tree file into a link to the object where it is
+    /// not one already ([`Adopt::Known`]).
+    ///
+    /// Made for thousands of small files, where system calls, not hashing, set the
+    /// speed: the file is made read-only, then linked straight to its object's name (the
+    /// open file itself, so the object is the very inode that was hashed). A link is
+    /// atomic and never replaces anything, so an object that already exists answers
+    /// `EEXIST` without being looked up first; only then is it checked (and freshened),
+    /// and only a damaged one needs a temporary link, renamed over it. A fan-out
+    /// directory is made when the first link into it finds it missing.
     pub fn adopt(&self, path: &Path, before: &Stat) -> Result<Adopt, Error> {
         let mut file = File::open(path).map_err(io_err(path))?;
-        let (id, size) = hash::hash_open_file(&mut file).map_err(io_err(path))?;
+        let (id, size) =
+            hash::hash_open_file_sized(&mut file, before.size).map_err(io_err(path))?;
         let after = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
-        drop(file);
         if size != before.size || !before.same_content_state(&after) {
             return Ok(Adopt::Changed);
         }
-        if self.has_intact(&id, size) {
-            return Ok(Adopt::Known {
-                id,
-                size,
-                stat: after,
-            });
-        }
-        let tmp = self.temps.temp_path().map_err(io_err(self.temps.path()))?;
-        // The last look before linking: the link changes the inode's ctime, so an edit
-        // made after hashing could not be told apart later.
-        let now = fs::symlink_metadata(path).map(|m| Stat::from_metadata(&m));
-        if !now.is_ok_and(|now| now == after) {
-            return Ok(Adopt::Changed);
-        }
-        if let Err(e) = atomic::hard_link(path, &tmp) {
+        // Read-only first, so the object is never visible writable, not even after a
+        // crash between the two steps. (A hard-linked checkout added again already is.)
+        if after.mode & 0o7777 != 0o444
+            && let Err(e) = set_mode_open(&file, path, 0o444)
+        {
             return match e.kind() {
-                io::ErrorKind::CrossesDevices
-                | io::ErrorKind::PermissionDenied
-                | io::ErrorKind::TooManyLinks
-                | io::ErrorKind::Unsupported => Ok(Adopt::Unlinkable),
+                // Not the file's owner: it cannot become a read-only object.
+                io::ErrorKind::PermissionDenied => Ok(Adopt::Unlinkable { stat: after }),
                 _ => Err(io_err(path)(e)),
             };
         }
-        // The file becomes the object with its own modification time, and gc takes an
-        // unreferenced object that looks old: one gc in another work tree could delete it
-        // before this add's index names it. It enters the store young (as a reused object
-        // is freshened), which touches the user's file, the object's other name.
-        let freshened = self.enter_young(&tmp, &after);
-        let installed = freshened.and_then(|()| self.install_link(&tmp, &id, size));
-        let _ = atomic::remove_file(&tmp);
-        let give_back = || {
-            // The file is the user's again: writable, and of its own time, as it was.
-            let _ = set_mtime(path, after.mtime_ns);
-            set_mode(path, after.mode)
-        };
-        if installed.is_err() {
-            let _ = give_back(); // best effort: the error is what is reported
+        let dest = self.path(&id);
+        match self.link_open(&file, path, &dest) {
+            Ok(()) => self.adopted(&file, path, &dest, id, size, &after),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.adopt_existing(&file, path, id, size, &after)
+            }
+            Err(e) => not_adopted(&file, path, &after, io_err(&dest)(e)),
         }
-        if !installed? {
-            // Another writer stored these bytes meanwhile: the file stays the user's.
-            give_back().map_err(io_err(path))?;
-            return Ok(Adopt::Known {
-                id,
-                size,
-                stat: Stat::from_metadata(&fs::symlink_metadata(path).map_err(io_err(path))?),
-            });
-        }
-        Ok(Adopt::Linked { id, size })
     }
 
-    /// Give the hard link `tmp` (to a file whose stat is `stat`) a modification time of
-    /// now, if it is older than an hour (see [`Store::freshen`]), before it becomes an
-    /// object.
-    fn enter_young(&self, tmp: &Path, stat: &Stat) -> Result<(), Error> {
-        let now = std::time::SystemTime::now();
-        let age_ns = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64)
-            .saturating_sub(stat.mtime_ns);
-        if age_ns <= FRESHEN_AFTER.as_nanos() as i64 {
-            return Ok(());
+    /// The object `id` existed when `adopt` tried to link `file` as it. Intact (and now
+    /// freshened): the file is given back as it was (`expected` holds its mode, size and
+    /// mtime), for the caller to link to the object. Damaged, or taken by a gc since:
+    /// `file` replaces it, through a temporary link renamed over it.
+    fn adopt_existing(
+        &self,
+        file: &File,
+        path: &Path,
+        id: ObjectId,
+        size: u64,
+        expected: &Stat,
+    ) -> Result<Adopt, Error> {
+        if self.has_intact(&id, size) {
+            return Ok(
+                match give_back(file, path, expected).map_err(io_err(path))? {
+                    Some(stat) => Adopt::Known { id, size, stat },
+                    None => Adopt::Changed,
+                },
+            );
         }
-        let file = File::open(tmp).map_err(io_err(tmp))?;
-        atomic::set_modified(&file, tmp, now).map_err(io_err(tmp))
+        let tmp = self.temps.temp_path().map_err(io_err(self.temps.path()))?;
+        if let Err(e) = atomic::link_open(file, path, &tmp, &self.temps) {
+            return not_adopted(file, path, expected, io_err(&tmp)(e));
+        }
+        let dest = self.path(&id);
+        if let Err(e) = atomic::rename(&tmp, &dest) {
+            let _ = atomic::remove_file(&tmp);
+            return not_adopted(file, path, expected, io_err(&dest)(e));
+        }
+        self.adopted(file, path, &dest, id, size, expected)
+    }
+
+    /// `file` was just linked as the object at `dest`: it is adopted if it was not
+    /// written between the check after reading and the link (the link moves the ctime,
+    /// so size and mtime tell; `expected` holds them). If it was, the object is taken
+    /// back out of the store. An old file then enters the store young.
+    fn adopted(
+        &self,
+        file: &File,
+        path: &Path,
+        dest: &Path,
+        id: ObjectId,
+        size: u64,
+        expected: &Stat,
+    ) -> Result<Adopt, Error> {
+        let now = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
+        if now.size != expected.size || now.mtime_ns != expected.mtime_ns {
+            self.unlink_taken(dest, &now);
+            // The file is the user's again, with its mode (its bytes are its own, changed).
+            let _ = set_mode_open(file, path, expected.mode);
+            return Ok(Adopt::Changed);
+        }
+        if is_old(now.mtime_ns) {
+            return self.enter_young(file, path, dest, id, size, expected);
+        }
+        Ok(Adopt::Linked {
+            id,
+            size,
+            stat: now,
+        })
+    }
+
+    /// `file`, just linked as the object at `dest`, has its user's modification time,
+    /// and gc takes an unreferenced object that looks old: a gc in another work tree
+    /// could delete it before this add's index names it. So an old file is given a time
+    /// of now (as a reused object is freshened, see [`Store::freshen`]), which touches
+    /// the user's file, the object's other name, and is kept only if the object is still
+    /// in place after that: a gc that moved it aside before judged it old and deletes it,
+    /// and then it is linked again (a gc from now on sees it young and puts it back).
+    fn enter_young(
+        &self,
+        file: &File,
+        path: &Path,
+        dest: &Path,
+        id: ObjectId,
+        size: u64,
+        expected: &Stat,
+    ) -> Result<Adopt, Error> {
+        atomic::set_modified(file, path, std::time::SystemTime::now()).map_err(io_err(path))?;
+        let young = Stat::from_metadata(&file.metadata().map_err(io_err(path))?);
+        if dest.symlink_metadata().is_err() {
+            // The file's mode and bytes are as hashed; only its time is now the new one.
+            let expected = Stat {
+                mode: expected.mode,
+                ..young
+            };
+            return match self.link_open(file, path, dest) {
+                Ok(()) => self.adopted(file, path, dest, id, size, &expected),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.adopt_existing(file, path, id, size, &expected)
+                }
+                Err(e) => not_adopted(file, path, &expected, io_err(dest)(e)),
+            };
+        }
+        Ok(Adopt::Linked {
+            id,
+            size,
+            stat: young,
+        })
+    }
+
+    /// Remove the object at `dest` if it is the inode of `ours` (a file written while it
+    /// was being adopted). Moved aside first, so an intact copy another writer put there
+    /// meanwhile goes back, never lost. Best effort: what a failure leaves is a damaged
+    /// object, which every reader detects and the next add of good bytes replaces.
+    fn unlink_taken(&self, dest: &Path, ours: &Stat) {
+        let Ok(aside) = self.temps.temp_path() else {
+            return;
+        };
+        if atomic::rename(dest, &aside).is_err() {
+            return;
+        }
+        let mine = fs::symlink_metadata(&aside).is_ok_and(|m| {
+            let m = Stat::from_metadata(&m);
+            m.ino == ours.ino && m.dev == ours.dev
+        });
+        if !mine {
+            let _ = atomic::hard_link(&aside, dest);
+        }
+        let _ = atomic::remove_file(&aside);
+    }
+
+    /// Hard-link the open `file` (found at `path`) at `to` in the store, making `to`'s
+    /// fan-out directory when this is its first object: once per directory, found
+    /// missing by the link itself, so no other link pays a lookup for it. A link that
+    /// fails again once the directory is there means the file itself is gone.
+    fn link_open(&self, file: &File, path: &Path, to: &Path) -> io::Result<()> {
+        match atomic::link_open(file, path, to, &self.temps) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Made here, or by another link into it since this one failed: either
+                // way the link is tried again.
+                let fanout = to.parent().expect("object paths have a fan-out directory");
+                atomic::create_dir_all(fanout)?;
+                self.share_dir(fanout).map_err(io::Error::other)?;
+                atomic::link_open(file, path, to, &self.temps)
+            }
+            linked => linked,
+        }
     }
 
     /// The object a symlink with target `target` (as written) points at, if it points
@@ -493,33 +600,6 @@ impl Store {
         }
         let size = self.metadata(&id)?.len();
         self.has_intact(&id, size).then_some((id, size))
-    }
-
-    /// Make the hard link `tmp` (in `tmp/`) the object `id`, read-only: replacing a damaged
-    /// copy, never an intact one. Returns whether it was installed; `tmp` is left for the
-    /// caller to remove.
-    fn install_link(&self, tmp: &Path, id: &ObjectId, size: u64) -> Result<bool, Error> {
-        set_mode(tmp, 0o444).map_err(io_err(tmp))?;
-        let dest = self.path(id);
-        if let Some(existing) = self.metadata(id) {
-            if existing.len() == size && self.verify(id).is_ok() {
-                return Ok(false);
-            }
-            atomic::rename(tmp, &dest).map_err(io_err(&dest))?;
-            return Ok(true);
-        }
-        let fanout = dest
-            .parent()
-            .expect("object paths have a fan-out directory");
-        if !fanout.exists() {
-            atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
-            self.share_dir(fanout)?;
-        }
-        match atomic::hard_link(tmp, &dest) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(io_err(&dest)(e)),
-        }
     }
 
     /// The store has this object intact: its size is right and its bytes hash to its id.
@@ -809,26 +889,58 @@ fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     tmp.set_permissions(fs::Permissions::from_mode(0o444))
 }
 
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    atomic::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+/// Whether an object with this mtime is old enough to be freshened when it is reused.
+fn is_old(mtime_ns: i64) -> bool {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    now_ns.saturating_sub(mtime_ns) > FRESHEN_AFTER.as_nanos() as i64
 }
 
-/// Set the modification time of the file at `path` to `mtime_ns` (nanoseconds since the
-/// epoch, as [`Stat`] keeps it).
-fn set_mtime(path: &Path, mtime_ns: i64) -> io::Result<()> {
-    let since_epoch = std::time::Duration::from_nanos(mtime_ns.max(0) as u64);
-    let time = std::time::UNIX_EPOCH + since_epoch;
-    let file = File::open(path)?;
-    atomic::set_modified(&file, path, time)
+/// Set the mode of the open `file` (found at `path`).
+#[cfg(unix)]
+fn set_mode_open(file: &File, path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    atomic::set_file_permissions(file, path, fs::Permissions::from_mode(mode & 0o7777))
 }
 
 #[cfg(not(unix))]
-fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
-    let mut perm = fs::metadata(path)?.permissions();
+fn set_mode_open(file: &File, path: &Path, mode: u32) -> io::Result<()> {
+    let mut perm = file.metadata()?.permissions();
     perm.set_readonly(mode & 0o222 == 0);
-    atomic::set_permissions(path, perm)
+    atomic::set_file_permissions(file, path, perm)
+}
+
+/// Give a file `adopt` made read-only back its mode from `expected`, and return its
+/// stat now, or `None` if it was written meanwhile (its size or mtime moved).
+fn give_back(file: &File, path: &Path, expected: &Stat) -> io::Result<Option<Stat>> {
+    if expected.mode & 0o7777 != 0o444 {
+        set_mode_open(file, path, expected.mode)?;
+    }
+    let now = Stat::from_metadata(&file.metadata()?);
+    Ok((now.size == expected.size && now.mtime_ns == expected.mtime_ns).then_some(now))
+}
+
+/// `file`, which `adopt` made read-only, could not be linked into the store: it is given
+/// back as it was. Another file system or a file with too many links is `Unlinkable`
+/// (the caller copies it), a file removed or replaced meanwhile is `Changed`, anything
+/// else is `error`.
+fn not_adopted(file: &File, path: &Path, expected: &Stat, error: Error) -> Result<Adopt, Error> {
+    let given_back = give_back(file, path, expected).map_err(io_err(path));
+    let Error::Io { source, .. } = &error else {
+        return Err(error);
+    };
+    match source.kind() {
+        io::ErrorKind::CrossesDevices
+        | io::ErrorKind::PermissionDenied
+        | io::ErrorKind::TooManyLinks
+        | io::ErrorKind::Unsupported => Ok(match given_back? {
+            Some(stat) => Adopt::Unlinkable { stat },
+            None => Adopt::Changed,
+        }),
+        io::ErrorKind::NotFound => Ok(Adopt::Changed),
+        _ => Err(error),
+    }
 }
 
 #[cfg(not(unix))]
@@ -1106,5 +1218,340 @@ mod tests {
         assert_eq!(again, id);
         assert!(new);
         store.verify(&id).expect("repaired");
+    }
+
+    fn stat_of(path: &Path) -> Stat {
+        Stat::from_metadata(&fs::symlink_metadata(path).expect("stat"))
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).expect("stat").permissions().mode() & 0o7777
+    }
+
+    #[cfg(unix)]
+    fn same_inode(a: &Path, b: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (a, b) = (
+            fs::metadata(a).expect("stat"),
+            fs::metadata(b).expect("stat"),
+        );
+        (a.dev(), a.ino()) == (b.dev(), b.ino())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn adopt_links_the_file_itself_as_its_read_only_object() {
+        let (dir, store) = Store::scratch();
+        let file = dir.path().join("file");
+        atomic::write(&file, b"adopted bytes").expect("write");
+        let before = stat_of(&file);
+        let Adopt::Linked { id, size, stat } = store.adopt(&file, &before).expect("adopt") else {
+            panic!("a new object is linked");
+        };
+        assert_eq!((id, size), (ObjectId::of(b"adopted bytes"), 13));
+        assert!(same_inode(&file, &store.path(&id)), "no copy was made");
+        assert_eq!(mode_of(&file), 0o444, "the file is the read-only object");
+        assert_eq!(stat, stat_of(&file), "the stat after linking is the file's");
+        store.verify(&id).expect("intact");
+        assert_no_temps(&store);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn adopt_of_bytes_the_store_has_intact_leaves_the_file_and_the_object_alone() {
+        let (dir, store) = Store::scratch();
+        let id = store.put_bytes(b"known bytes").expect("put");
+        let object_before = stat_of(&store.path(&id));
+        let file = dir.path().join("file");
+        atomic::write(&file, b"known bytes").expect("write");
+        let mode = mode_of(&file);
+        let Adopt::Known {
+            id: known, stat, ..
+        } = store.adopt(&file, &stat_of(&file)).expect("adopt")
+        else {
+            panic!("the store has these bytes");
+        };
+        assert_eq!(known, id);
+        assert!(!same_inode(&file, &store.path(&id)));
+        assert_eq!(mode_of(&file), mode, "the file has its own mode back");
+        assert_eq!(stat, stat_of(&file), "the stat to link it against");
+        assert_eq!(stat_of(&store.path(&id)), object_before, "object untouched");
+        assert_no_temps(&store);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn adopt_replaces_a_damaged_object_with_the_file() {
+        let (dir, store) = Store::scratch();
+        let id = store.put_bytes(b"good bytes").expect("put");
+        damage(&store, &id, b"GOOD BYTES");
+        let file = dir.path().join("file");
+        atomic::write(&file, b"good bytes").expect("write");
+        let Adopt::Linked { id: linked, .. } = store.adopt(&file, &stat_of(&file)).expect("adopt")
+        else {
+            panic!("the damaged object is replaced by the file");
+        };
+        assert_eq!(linked, id);
+        assert!(same_inode(&file, &store.path(&id)));
+        assert_eq!(mode_of(&store.path(&id)), 0o444);
+        store.verify(&id).expect("repaired");
+        assert_no_temps(&store);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn adopt_stores_nothing_for_a_file_changed_since_its_stat() {
+        let (dir, store) = Store::scratch();
+        let file = dir.path().join("file");
+        atomic::write(&file, b"first").expect("write");
+        let before = stat_of(&file);
+        let mode = mode_of(&file);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Same size, other bytes: only the times tell.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .and_then(|mut f| f.write_all(b"FIRST"))
+            .expect("edit in place");
+        assert!(matches!(
+            store.adopt(&file, &before).expect("adopt"),
+            Adopt::Changed
+        ));
+        assert_eq!(store.list().expect("list"), vec![]);
+        assert_eq!(mode_of(&file), mode, "the file was not touched");
+    }
+
+    /// A write that lands after the check that follows reading, just before the link:
+    /// the object made of the file is taken back out, and the file keeps its mode.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_written_while_it_is_linked_is_taken_back_out_of_the_store() {
+        let (dir, store) = Store::scratch();
+        let path = dir.path().join("file");
+        atomic::write(&path, b"hashed bytes").expect("write");
+        let mode = mode_of(&path);
+        // Opened for writing before it turns read-only, as another program could have.
+        let mut writer = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        let file = File::open(&path).expect("open");
+        let after = stat_of(&path);
+        let id = ObjectId::of(b"hashed bytes");
+        set_mode_open(&file, &path, 0o444).expect("chmod");
+        let dest = store.path(&id);
+        store.link_open(&file, &path, &dest).expect("link");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        writer.write_all(b"written!").expect("write");
+        assert!(matches!(
+            store
+                .adopted(&file, &path, &dest, id, 12, &after)
+                .expect("adopted"),
+            Adopt::Changed
+        ));
+        assert!(
+            !store.contains(&id),
+            "no object holds bytes that are not its id's"
+        );
+        assert_eq!(mode_of(&path), mode, "the file has its mode back");
+        assert_no_temps(&store);
+    }
+
+    /// A store on another file system than the file (here tmpfs): the file cannot be
+    /// linked, is given back as it was, and can then be copied in against the stat
+    /// `adopt` returns (its ctime moved when its mode was changed and given back).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn adopt_gives_a_file_it_cannot_link_back_for_copying() {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(shm) = tempfile::tempdir_in("/dev/shm") else {
+            eprintln!("skipped: no /dev/shm to put a store on another file system");
+            return;
+        };
+        let (dir, _) = Store::scratch();
+        let device = |p: &Path| fs::metadata(p).expect("stat").dev();
+        if device(shm.path()) == device(dir.path()) {
+            eprintln!("skipped: /dev/shm is on the same file system as the temp dir");
+            return;
+        }
+        let store = Store::new(shm.path().join("objects"), shm.path().join("tmp"));
+        store.create_dirs().expect("dirs");
+        // Its first object, so the fan-out directory is made on the way.
+        let file = dir.path().join("file");
+        atomic::write(&file, b"elsewhere").expect("write");
+        let mode = mode_of(&file);
+        let Adopt::Unlinkable { stat } = store.adopt(&file, &stat_of(&file)).expect("adopt") else {
+            panic!("a file on another file system cannot be linked");
+        };
+        assert_eq!(mode_of(&file), mode, "given back with its own mode");
+        assert_eq!(stat, stat_of(&file));
+        let Ingest::Stored { id, new, .. } = store.ingest(&file, &stat).expect("ingest") else {
+            panic!("the file did not change");
+        };
+        assert!(new);
+        assert_eq!(store.read(&id).expect("read"), b"elsewhere");
+        assert_no_temps(&store);
+    }
+
+    /// No temp file or link is left in this process's session of the store's temp area.
+    fn assert_no_temps(store: &Store) {
+        let session = store.temps().session().expect("session");
+        let left: Vec<_> = fs::read_dir(session).expect("ls").flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// Where `/proc` is missing, the open file is linked through a temp link by path: the
+    /// same outcomes (a new object linked, an intact one left alone, a damaged one
+    /// replaced), and a file replaced at its path between the open and the link is not
+    /// linked (the temp link names another inode).
+    #[cfg(unix)]
+    #[test]
+    fn adopt_without_proc_links_through_a_checked_temp_link() {
+        atomic::tests::without_proc_links(|| {
+            let (dir, store) = Store::scratch();
+            let file = dir.path().join("new");
+            atomic::write(&file, b"linked by path").expect("write");
+            let Adopt::Linked { id, .. } = store.adopt(&file, &stat_of(&file)).expect("adopt")
+            else {
+                panic!("a new object is linked");
+            };
+            assert!(same_inode(&file, &store.path(&id)));
+            assert_eq!(mode_of(&file), 0o444);
+
+            let known = dir.path().join("known");
+            atomic::write(&known, b"linked by path").expect("write");
+            let mode = mode_of(&known);
+            let Adopt::Known { id: again, .. } =
+                store.adopt(&known, &stat_of(&known)).expect("adopt")
+            else {
+                panic!("the store has these bytes");
+            };
+            assert_eq!(again, id);
+            assert_eq!(mode_of(&known), mode);
+
+            let damaged = store.put_bytes(b"damaged bytes").expect("put");
+            damage(&store, &damaged, b"DAMAGED BYTES");
+            let repair = dir.path().join("repair");
+            atomic::write(&repair, b"damaged bytes").expect("write");
+            let Adopt::Linked { id: repaired, .. } =
+                store.adopt(&repair, &stat_of(&repair)).expect("adopt")
+            else {
+                panic!("the damaged object is replaced by the file");
+            };
+            assert_eq!(repaired, damaged);
+            assert!(same_inode(&repair, &store.path(&damaged)));
+            store.verify(&damaged).expect("repaired");
+
+            // Opened and hashed, then another file renamed over its path.
+            let path = dir.path().join("swapped");
+            atomic::write(&path, b"opened bytes").expect("write");
+            let opened = File::open(&path).expect("open");
+            set_mode_open(&opened, &path, 0o444).expect("chmod");
+            atomic::write(&path, b"other bytes!").expect("rename over it");
+            let id = ObjectId::of(b"opened bytes");
+            let linked = store.link_open(&opened, &path, &store.path(&id));
+            assert_eq!(
+                linked.expect_err("not linked").kind(),
+                io::ErrorKind::NotFound
+            );
+            assert!(
+                !store.contains(&id),
+                "the other file did not become the object"
+            );
+            assert_no_temps(&store);
+        });
+    }
+
+    /// A gc in another work tree that took the object between the link of an old file
+    /// and its new time (it judged it old): the object is linked again, young.
+    #[cfg(unix)]
+    #[test]
+    fn an_old_file_whose_object_a_gc_took_before_it_was_freshened_is_linked_again() {
+        let (dir, store) = Store::scratch();
+        let path = dir.path().join("old");
+        atomic::write(&path, b"old bytes").expect("write");
+        let three_hours_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(three_hours_ago)
+            .expect("age the file");
+        let file = File::open(&path).expect("open");
+        let after = stat_of(&path);
+        set_mode_open(&file, &path, 0o444).expect("chmod");
+        let id = ObjectId::of(b"old bytes");
+        let dest = store.path(&id);
+        store.link_open(&file, &path, &dest).expect("link");
+        // What a gc does with an object it judges old.
+        let young = |_: io::Result<std::time::SystemTime>| false;
+        assert!(store.remove_unless_young(&id, &young).expect("gc"));
+        let expected = Stat {
+            mode: after.mode,
+            ..stat_of(&path)
+        };
+        let Adopt::Linked { stat, .. } = store
+            .enter_young(&file, &path, &dest, id, 9, &expected)
+            .expect("enter young")
+        else {
+            panic!("the file is linked again");
+        };
+        assert!(
+            same_inode(&path, &dest),
+            "the object is back, the file itself"
+        );
+        assert_eq!(stat, stat_of(&path));
+        assert!(!is_old(stat.mtime_ns), "and young");
+        store.verify(&id).expect("intact");
+    }
+
+    /// Regression: two files whose objects share a fan-out directory not made yet,
+    /// linked at once: the second link to fail found the directory the first had just
+    /// made, took that to mean its own file was gone, and reported a file that nobody
+    /// touched as changed while it was being read.
+    #[cfg(unix)]
+    #[test]
+    fn files_linked_at_once_into_a_new_fan_out_directory_are_all_adopted() {
+        // Contents whose objects share one fan-out directory.
+        let mut same_fanout: Vec<Vec<u8>> = Vec::new();
+        let mut i = 0u64;
+        while same_fanout.len() < 8 {
+            let bytes = format!("content {i}").into_bytes();
+            if ObjectId::of(&bytes).to_hex().starts_with("00") {
+                same_fanout.push(bytes);
+            }
+            i += 1;
+        }
+        for round in 0..40 {
+            let (dir, store) = Store::scratch();
+            let files: Vec<PathBuf> = same_fanout
+                .iter()
+                .enumerate()
+                .map(|(n, bytes)| {
+                    let path = dir.path().join(format!("f{n}"));
+                    atomic::write(&path, bytes).expect("write");
+                    path
+                })
+                .collect();
+            let start = std::sync::Barrier::new(files.len());
+            std::thread::scope(|scope| {
+                for path in &files {
+                    let (store, start) = (&store, &start);
+                    scope.spawn(move || {
+                        let stat = stat_of(path);
+                        start.wait();
+                        let adopted = store.adopt(path, &stat).expect("adopt");
+                        assert!(
+                            matches!(adopted, Adopt::Linked { .. }),
+                            "round {round}: {} was not linked: {adopted:?}",
+                            path.display()
+                        );
+                    });
+                }
+            });
+        }
     }
 }

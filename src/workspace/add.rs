@@ -159,7 +159,7 @@ pub fn add(
         }
     }
 
-    let mode = StoreMode::of(&ws.repo().link_kinds());
+    let linking = Linking::of(store, &ws.repo().link_kinds());
     let total: u64 = work.iter().map(|f| f.stat.size).sum();
     progress.start("adding", Some(total), Unit::Bytes);
     let mut any_new = false;
@@ -168,7 +168,7 @@ pub fn add(
         let stored: Vec<Stored> = chunk
             .par_iter()
             .map(|f| {
-                let result = store_one(root, store, mode, f);
+                let result = store_one(root, store, &linking, f);
                 progress.advance(f.stat.size);
                 result
             })
@@ -254,26 +254,65 @@ enum StoreMode {
     Symlink,
 }
 
-impl StoreMode {
-    fn of(kinds: &[LinkKind]) -> StoreMode {
-        match kinds.first() {
+/// The store mode, and what the link modes look up once per `add` rather than once per
+/// file (small files are many, and their system calls, not their hashing, set the pace).
+struct Linking {
+    mode: StoreMode,
+    /// The device of the store's objects: a file on another one cannot be linked into
+    /// it, and is copied without trying (`None`: unknown, every file tries).
+    device: Option<u64>,
+    /// The store's objects directory without symlinks, which symlinks to objects name.
+    objects: PathBuf,
+}
+
+impl Linking {
+    fn of(store: &Store, kinds: &[LinkKind]) -> Linking {
+        let mode = match kinds.first() {
             Some(LinkKind::Hardlink) => StoreMode::Hardlink,
             Some(LinkKind::Symlink) => StoreMode::Symlink,
             _ => StoreMode::Copy,
+        };
+        let objects = store.objects_dir();
+        if mode == StoreMode::Copy {
+            return Linking {
+                mode,
+                device: None,
+                objects: objects.to_path_buf(),
+            };
         }
+        Linking {
+            mode,
+            device: fs::metadata(objects)
+                .ok()
+                .map(|m| Stat::from_metadata(&m).dev),
+            objects: fs::canonicalize(objects).unwrap_or_else(|_| objects.to_path_buf()),
+        }
+    }
+
+    /// Where a symlink to the object `id` points.
+    fn symlink_target(&self, store: &Store, id: &ObjectId) -> PathBuf {
+        let object = store.path(id);
+        let within = object
+            .strip_prefix(store.objects_dir())
+            .expect("an object's path lies in the objects directory");
+        self.objects.join(within)
     }
 }
 
-fn store_one(root: &Path, store: &Store, mode: StoreMode, f: &Found) -> Result<Stored, Error> {
+fn store_one(root: &Path, store: &Store, linking: &Linking, f: &Found) -> Result<Stored, Error> {
     let abs = f.path.to_fs_path(root);
+    let mut stat = f.stat;
     // An executable file keeps its own mode, which a shared read-only object cannot
-    // give it: it is copied, as checkout copies it.
-    if mode != StoreMode::Copy
+    // give it: it is copied, as checkout copies it. So is a file on another device.
+    if linking.mode != StoreMode::Copy
         && f.kind == FileKind::File
         && !f.stat.is_executable()
-        && let Some(stored) = store_linked(store, mode, f, &abs)?
+        && linking.device.is_none_or(|dev| dev == f.stat.dev)
     {
-        return Ok(stored);
+        match store_linked(store, linking, f, &abs)? {
+            Linked::Stored(stored) => return Ok(stored),
+            Linked::Copy(now) => stat = now,
+        }
     }
     if f.kind == FileKind::Symlink
         && let Ok(target) = fs::read_link(&abs)
@@ -315,7 +354,7 @@ fn store_one(root: &Path, store: &Store, mode: StoreMode, f: &Found) -> Result<S
             new_object,
         });
     }
-    match store.ingest(&abs, &f.stat)? {
+    match store.ingest(&abs, &stat)? {
         Ingest::Changed => Ok(Stored::Changed(f.path.clone())),
         Ingest::Stored {
             id,
@@ -338,41 +377,50 @@ fn store_one(root: &Path, store: &Store, mode: StoreMode, f: &Found) -> Result<S
     }
 }
 
+/// What came of storing a file by linking it.
+enum Linked {
+    Stored(Stored),
+    /// It cannot be linked into the store: copy it, checking it against this stat.
+    Copy(Stat),
+}
+
 /// Store `f` without copying its bytes, leaving the work-tree file a hard link or
-/// symlink to its object. `None` when the file cannot be linked into the store (another
-/// file system): the caller copies it.
-fn store_linked(
-    store: &Store,
-    mode: StoreMode,
-    f: &Found,
-    abs: &Path,
-) -> Result<Option<Stored>, Error> {
-    let (id, size, new_object) = match store.adopt(abs, &f.stat)? {
-        Adopt::Unlinkable => return Ok(None),
-        Adopt::Changed => return Ok(Some(Stored::Changed(f.path.clone()))),
-        // The file is the object now: in hard-link mode nothing is left to do.
-        Adopt::Linked { id, size } if mode == StoreMode::Hardlink => (id, size, true),
+/// symlink to its object.
+fn store_linked(store: &Store, linking: &Linking, f: &Found, abs: &Path) -> Result<Linked, Error> {
+    let changed = || Ok(Linked::Stored(Stored::Changed(f.path.clone())));
+    let (id, size, new_object, stat) = match store.adopt(abs, &f.stat)? {
+        Adopt::Unlinkable { stat } => return Ok(Linked::Copy(stat)),
+        Adopt::Changed => return changed(),
+        // The file is the object now: in hard-link mode nothing is left to do, and its
+        // stat after linking is the entry's.
+        Adopt::Linked { id, size, stat } if linking.mode == StoreMode::Hardlink => {
+            (id, size, true, Some(stat))
+        }
         // The file is the object, so putting a symlink in its place loses nothing.
-        Adopt::Linked { id, size } => {
-            let now = Stat::from_metadata(&fs::symlink_metadata(abs).map_err(read_err(abs))?);
-            if !link_in_place(store, mode, &id, abs, &now)? {
-                return Ok(Some(Stored::Changed(f.path.clone())));
+        Adopt::Linked { id, size, stat } => {
+            if !link_in_place(store, linking, &id, abs, &stat)? {
+                return changed();
             }
-            (id, size, true)
+            (id, size, true, None)
         }
         Adopt::Known { id, size, stat } => {
             let shared = store.metadata(&id).is_some_and(|o| {
                 let o = Stat::from_metadata(&o);
-                mode == StoreMode::Hardlink && o.ino == stat.ino && o.dev == stat.dev
+                linking.mode == StoreMode::Hardlink && o.ino == stat.ino && o.dev == stat.dev
             });
-            if !shared && !link_in_place(store, mode, &id, abs, &stat)? {
-                return Ok(Some(Stored::Changed(f.path.clone())));
+            if !shared && !link_in_place(store, linking, &id, abs, &stat)? {
+                return changed();
             }
-            (id, size, false)
+            (id, size, false, None)
         }
     };
-    let stat = Stat::from_metadata(&fs::symlink_metadata(abs).map_err(read_err(abs))?);
-    Ok(Some(Stored::Entry {
+    let stat = match stat {
+        Some(stat) => stat,
+        // What is at the path now: the link (or the file, when it already shared the
+        // object's inode).
+        None => Stat::from_metadata(&fs::symlink_metadata(abs).map_err(read_err(abs))?),
+    };
+    Ok(Linked::Stored(Stored::Entry {
         entry: Entry {
             path: f.path.clone(),
             kind: Kind::File,
@@ -393,20 +441,16 @@ fn store_linked(
 /// nothing, when the file changed meanwhile.
 fn link_in_place(
     store: &Store,
-    mode: StoreMode,
+    linking: &Linking,
     id: &ObjectId,
     abs: &Path,
     expected: &Stat,
 ) -> Result<bool, Error> {
     let temps = store.temps();
     let tmp = temps.link_path_for(abs).map_err(write_err(temps.path()))?;
-    let object = store.path(id);
-    let made = match mode {
-        StoreMode::Hardlink => atomic::hard_link(&object, &tmp),
-        _ => atomic::symlink(
-            fs::canonicalize(&object).unwrap_or(object).as_os_str(),
-            &tmp,
-        ),
+    let made = match linking.mode {
+        StoreMode::Hardlink => atomic::hard_link(&store.path(id), &tmp),
+        _ => atomic::symlink(linking.symlink_target(store, id).as_os_str(), &tmp),
     };
     made.map_err(write_err(abs))?;
     // The user's bytes are replaced only if they are still the ones hashed.

@@ -139,3 +139,101 @@ fn link_modes_copy_executable_files_and_copy_mode_keeps_files_writable() {
         "and the user's file stays writable"
     );
 }
+
+/// Several files with the same bytes in one add, stored in parallel: one of them becomes
+/// the object, every other one a link to it (whichever linked first).
+#[test]
+fn hardlink_add_of_files_with_the_same_bytes_in_one_add_shares_one_object() {
+    for link in ["hardlink", "symlink"] {
+        let sb = Sandbox::git_and_dvx();
+        set_link(&sb, link);
+        for i in 0..16 {
+            sb.write(&format!("data/copy{i:02}.txt"), b"the same bytes\n");
+            sb.write(
+                &format!("data/own{i:02}.txt"),
+                format!("own {i}\n").as_bytes(),
+            );
+        }
+        sb.ok(&["add", "data"]);
+        let object = object_path(&sb.root, &b3(b"the same bytes\n"));
+        let object_ino = fs::metadata(&object).expect("object").ino();
+        for i in 0..16 {
+            let path = format!("data/copy{i:02}.txt");
+            assert_eq!(
+                fs::metadata(sb.path(&path)).expect("stat").ino(),
+                object_ino,
+                "{link}: {path} is (or points at) the one object"
+            );
+            assert_eq!(sb.read(&path), b"the same bytes\n");
+        }
+        assert_eq!(fs::metadata(&object).expect("object").mode() & 0o222, 0);
+        assert_eq!(
+            sb.status_json()["unstaged"],
+            serde_json::json!([]),
+            "{link}"
+        );
+        sb.ok(&["commit", "-m", "copies"]);
+        assert_eq!(sb.status_json()["clean"], true, "{link}");
+        sb.ok(&["fsck"]);
+        let leftovers = fs::read_dir(sb.path(".dvx/tmp")).expect("tmp").count();
+        assert_eq!(leftovers, 0, "{link}: no temporary link left behind");
+    }
+}
+
+/// A damaged object is replaced by the file being added in hard-link mode, which then
+/// is the object; an intact one is left alone and the file becomes a link to it.
+#[test]
+fn hardlink_add_repairs_a_damaged_object_and_reuses_an_intact_one() {
+    let sb = Sandbox::git_and_dvx();
+    // Copy mode first, so the objects are not the files.
+    sb.write("keep/a.txt", b"bytes to repair\n");
+    sb.write("keep/b.txt", b"bytes to reuse\n");
+    sb.ok(&["add", "keep"]);
+    set_link(&sb, "hardlink");
+    let damaged = object_path(&sb.root, &b3(b"bytes to repair\n"));
+    dvx::atomic::write(&damaged, b"BYTES TO REPAIR\n").expect("damage the object");
+    let intact = object_path(&sb.root, &b3(b"bytes to reuse\n"));
+    let intact_ino = fs::metadata(&intact).expect("object").ino();
+
+    sb.write("data/a.txt", b"bytes to repair\n");
+    sb.write("data/b.txt", b"bytes to reuse\n");
+    let a_ino = fs::metadata(sb.path("data/a.txt")).expect("stat").ino();
+    sb.ok(&["add", "data"]);
+    assert_eq!(
+        fs::metadata(&damaged).expect("object").ino(),
+        a_ino,
+        "the damaged object was replaced by the added file"
+    );
+    assert_eq!(fs::read(&damaged).expect("read"), b"bytes to repair\n");
+    assert_eq!(fs::metadata(&intact).expect("object").ino(), intact_ino);
+    assert_eq!(
+        fs::metadata(sb.path("data/b.txt")).expect("stat").ino(),
+        intact_ino,
+        "the file is now a link to the intact object"
+    );
+    sb.ok(&["fsck"]);
+}
+
+/// A file that is already its object (hard-linked, read-only) but whose stat no longer
+/// matches its entry is read again and found to be the object it shares: nothing moves.
+#[test]
+fn hardlink_add_of_a_touched_linked_file_keeps_it_the_object() {
+    let sb = Sandbox::git_and_dvx();
+    set_link(&sb, "hardlink");
+    sb.write("data/a.txt", b"linked bytes\n");
+    sb.ok(&["add", "data"]);
+    let object = object_path(&sb.root, &b3(b"linked bytes\n"));
+    let ino = fs::metadata(&object).expect("object").ino();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    fs::File::open(sb.path("data/a.txt"))
+        .expect("open")
+        .set_modified(later)
+        .expect("touch");
+    sb.ok(&["add", "data"]);
+    let file = fs::metadata(sb.path("data/a.txt")).expect("stat");
+    assert_eq!(file.ino(), ino, "still the object");
+    assert_eq!(file.mode() & 0o777, 0o444, "still read-only");
+    assert_eq!(fs::metadata(&object).expect("object").ino(), ino);
+    assert_eq!(sb.status_json()["unstaged"], serde_json::json!([]));
+    sb.ok(&["fsck"]);
+}
