@@ -17,6 +17,7 @@ mod compare;
 mod drop;
 mod listing;
 mod materialize;
+mod on_arrival;
 mod pathspec;
 mod pull;
 mod real_dirs;
