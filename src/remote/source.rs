@@ -267,9 +267,7 @@ impl RemoteSource {
         };
         let (_, unavailable) = self
             .remote()
-            .and_then(|remote| {
-                remote.download_announcing(&self.store, &absent, progress, arrivals)
-            })
+            .and_then(|remote| remote.download_announcing(&self.store, &absent, progress, arrivals))
             .map_err(|e| self.fetch_err(first, e))?;
         for id in absent {
             if unavailable.contains(&id) {

@@ -58,11 +58,7 @@ impl WriteOnArrival {
             waiting.entry(entry.id).or_default().push(entry);
         }
         WriteOnArrival {
-            materializer: Materializer::new(
-                ws.root(),
-                ws.repo().store(),
-                ws.repo().link_kinds(),
-            ),
+            materializer: Materializer::new(ws.root(), ws.repo().store(), ws.repo().link_kinds()),
             waiting,
             outcome: Mutex::new(Outcome::default()),
         }

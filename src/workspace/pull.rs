@@ -119,19 +119,21 @@ pub fn pull_files(
         // and any whose bytes did not come with the fetch, are written from the store
         // below.
         let fetched: HashSet<ObjectId> = absent.iter().copied().collect();
-        let (wait, rest): (Vec<(Entry, bool)>, Vec<(Entry, bool)>) =
-            targets.into_iter().zip(vacant).partition(|(t, vacant)| {
-                *vacant && t.kind == Kind::File && fetched.contains(&t.id)
-            });
-        let writer = Arc::new(WriteOnArrival::new(
-            ws,
-            wait.into_iter().map(|(t, _)| t).collect(),
-        ));
+        let mut wait = Vec::new();
+        let mut rest = Vec::new();
+        for (t, vacant) in targets.into_iter().zip(vacant) {
+            if vacant && t.kind == Kind::File && fetched.contains(&t.id) {
+                wait.push(t);
+            } else {
+                rest.push(t);
+            }
+        }
+        let writer = Arc::new(WriteOnArrival::new(ws, wait));
         let arrivals: Arc<dyn Arrivals> = writer.clone();
         report.fetched = objects.fetch_announcing(&absent, progress, &arrivals)?;
         let written = writer.finish()?;
         on_arrival = written.written;
-        targets = rest.into_iter().map(|(t, _)| t).collect();
+        targets = rest;
         targets.extend(written.waiting);
         targets.sort_by(|a, b| a.path.cmp(&b.path));
     }
@@ -149,9 +151,7 @@ pub fn pull_files(
     let written = write_entries(ws, &mut index, targets, Existing::Check, objects, progress)?;
     if !on_arrival.is_empty() {
         if written.restored.is_empty() {
-            ws.repo()
-                .flush_worktree()
-                .map_err(write_err(ws.root()))?;
+            ws.repo().flush_worktree().map_err(write_err(ws.root()))?;
         }
         for entry in &on_arrival {
             report.written.push(entry.path.clone());
@@ -174,11 +174,7 @@ pub fn pull_files(
 /// Refuse, before anything is fetched or written, when a file that is not what the
 /// index records stands where a not-fetched file goes: someone put it there, and a pull
 /// must not lose it. Says, per target, whether nothing stands at its path.
-fn refuse_overwrites(
-    ws: &Workspace,
-    index: &Index,
-    targets: &[Entry],
-) -> Result<Vec<bool>, Error> {
+fn refuse_overwrites(ws: &Workspace, index: &Index, targets: &[Entry]) -> Result<Vec<bool>, Error> {
     let root = ws.root();
     let store = ws.repo().store();
     let states: Vec<(bool, Option<RepoPath>)> = targets
