@@ -99,14 +99,22 @@ impl TempFile {
     /// temp-file default of 0600, which would make `.gitignore`, `dvx.lock` and
     /// `.dvx/config.toml` unreadable to the rest of a team sharing the work tree.
     pub fn new_in(dir: &Path) -> io::Result<Self> {
+        TempFile::new_in_with_mode(dir, 0o666)
+    }
+
+    /// Create an empty temp file in `dir` with `mode` less the umask (as `open(2)` gives
+    /// it), so a file whose final mode that is needs no `chmod` afterwards.
+    pub fn new_in_with_mode(dir: &Path, mode: u32) -> io::Result<Self> {
         op(Op::Create, dir, || {
             let mut builder = tempfile::Builder::new();
             builder.prefix(TEMP_PREFIX);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                builder.permissions(fs::Permissions::from_mode(0o666));
+                builder.permissions(fs::Permissions::from_mode(mode));
             }
+            #[cfg(not(unix))]
+            let _ = mode;
             let inner = builder.tempfile_in(dir)?;
             Ok(TempFile { inner })
         })
@@ -183,6 +191,23 @@ impl TempFile {
         self.persist_new_or_return(to).map_err(|(e, _)| e)
     }
 
+    /// Rename into place unless `to` exists; on failure (`AlreadyExists` when something
+    /// is there), the error and the temp file, still whole.
+    pub fn persist_new_or_keep(self, to: &Path) -> Result<(), (io::Error, TempFile)> {
+        let mut inner = Some(self.inner);
+        let result = op(Op::Rename, to, || {
+            let file = inner.take().expect("taken once");
+            file.persist_noclobber(to).map(|_| ()).map_err(|e| {
+                inner = Some(e.file);
+                e.error
+            })
+        });
+        result.map_err(|e| {
+            let inner = inner.expect("returned on failure, or the rename never ran");
+            (e, TempFile { inner })
+        })
+    }
+
     fn persist_new_or_return(self, to: &Path) -> Result<bool, (io::Error, TempFile)> {
         let mut inner = Some(self.inner);
         let result = op(Op::Rename, to, || {
@@ -212,6 +237,23 @@ impl Write for TempFile {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The process's file mode creation mask, read once; `None` where it cannot be read
+/// without setting it (umask(2) both sets and returns it, which would race other
+/// threads creating files).
+pub fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        if let Ok(status) = fs::read_to_string("/proc/self/status")
+            && let Some(line) = status.lines().find(|l| l.starts_with("Umask:"))
+            && let Ok(mask) = u32::from_str_radix(line["Umask:".len()..].trim(), 8)
+        {
+            return Some(mask);
+        }
+        None
+    })
 }
 
 /// Replace `path` with `bytes` atomically (temp file in the same directory, then rename).

@@ -20,7 +20,7 @@
 
 pub mod source;
 
-pub use source::{Fetched, ObjectSource};
+pub use source::{Arrivals, Fetched, ObjectSource};
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -33,6 +33,9 @@ use crate::stat::Stat;
 
 /// Reused objects older than this get a fresh mtime (see `has_intact`).
 const FRESHEN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The mode of every object file: read-only for everyone (objects never change).
+const OBJECT_MODE: u32 = 0o444;
 
 /// Files at least this large are streamed in chunks; smaller ones are read whole.
 const STREAM_THRESHOLD: u64 = 8 << 20;
@@ -319,12 +322,50 @@ impl Store {
     /// Store an encoded object (or any bytes) under their hash.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectId, Error> {
         let id = ObjectId::of(bytes);
-        if !self.has_intact(&id, bytes.len() as u64) {
-            let mut tmp = self.temp()?;
-            tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-            self.install(tmp, &id, bytes.len() as u64)?;
-        }
+        self.put_hashed(&id, bytes)?;
         Ok(id)
+    }
+
+    /// Store `bytes` as object `id`, which the caller has just found them to hash to (a
+    /// download checks every object as it decodes it): [`Store::put_bytes`] without
+    /// hashing them a second time. Never for bytes whose hash was not computed here and
+    /// now: an object's name must be the hash of its bytes.
+    pub(crate) fn put_hashed(&self, id: &ObjectId, bytes: &[u8]) -> Result<(), Error> {
+        let size = bytes.len() as u64;
+        // One look: absent is the common case of a fetch, and then nothing needs checking.
+        let absent = self.metadata(id).is_none();
+        if !absent && self.has_intact(id, size) {
+            return Ok(());
+        }
+        let mut tmp = self.temp()?;
+        tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+        if absent {
+            self.install_absent(tmp, id, size)?;
+        } else {
+            self.install(tmp, id, size)?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::install`] for an object just found absent: renamed into place unless
+    /// something is there, without looking again first; a missing fan-out directory, or
+    /// an object that appeared meanwhile (another writer's, or a damaged one), goes the
+    /// way of `install`.
+    fn install_absent(&self, tmp: TempFile, id: &ObjectId, size: u64) -> Result<bool, Error> {
+        make_read_only(&tmp)?;
+        let dest = self.path(id);
+        match tmp.persist_new_or_keep(&dest) {
+            Ok(()) => Ok(true),
+            Err((e, tmp))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
+                ) =>
+            {
+                self.place(tmp, id, size)
+            }
+            Err((source, _)) => Err(Error::Io { path: dest, source }),
+        }
     }
 
     pub fn put<T: Encode>(&self, value: &T) -> Result<ObjectId, Error> {
@@ -649,13 +690,23 @@ impl Store {
         }
     }
 
+    /// A temp file for a new object, created read-only (its final mode, so most
+    /// umasks need no `chmod` before it is installed; writing goes through the
+    /// descriptor opened for writing).
     fn temp(&self) -> Result<TempFile, Error> {
-        self.temps.temp().map_err(io_err(self.temps.path()))
+        self.temps
+            .temp_with_mode(OBJECT_MODE)
+            .map_err(io_err(self.temps.path()))
     }
 
     /// Make a finished temp file the object `id`. Returns whether it was new.
     fn install(&self, tmp: TempFile, id: &ObjectId, size: u64) -> Result<bool, Error> {
-        set_read_only(&tmp).map_err(io_err(tmp.path()))?;
+        make_read_only(&tmp)?;
+        self.place(tmp, id, size)
+    }
+
+    /// [`Store::install`] of a temp file already read-only.
+    fn place(&self, tmp: TempFile, id: &ObjectId, size: u64) -> Result<bool, Error> {
         let dest = self.path(id);
         if let Some(existing) = self.metadata(id) {
             // A damaged copy is replaced with the good bytes; an intact one was installed
@@ -883,10 +934,19 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Give a new object's temp file the objects' mode, unless it was created with it
+/// already (by [`Store::temp`], under a umask that takes no read bit away).
+fn make_read_only(tmp: &TempFile) -> Result<(), Error> {
+    if atomic::umask().is_none_or(|mask| mask & OBJECT_MODE != 0) {
+        set_read_only(tmp).map_err(io_err(tmp.path()))?;
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
 fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    tmp.set_permissions(fs::Permissions::from_mode(0o444))
+    tmp.set_permissions(fs::Permissions::from_mode(OBJECT_MODE))
 }
 
 /// Whether an object with this mtime is old enough to be freshened when it is reused.

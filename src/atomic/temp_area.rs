@@ -116,10 +116,16 @@ impl TempArea {
 
     /// An empty temp file in this process's session.
     pub fn temp(&self) -> io::Result<TempFile> {
-        match TempFile::new_in(&self.session()?) {
+        self.temp_with_mode(0o666)
+    }
+
+    /// An empty temp file in this process's session, created with `mode` less the umask
+    /// (see [`TempFile::new_in_with_mode`]).
+    pub fn temp_with_mode(&self, mode: u32) -> io::Result<TempFile> {
+        match TempFile::new_in_with_mode(&self.session()?, mode) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.forget_session();
-                TempFile::new_in(&self.session()?)
+                TempFile::new_in_with_mode(&self.session()?, mode)
             }
             other => other,
         }

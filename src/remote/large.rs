@@ -276,7 +276,7 @@ impl SeekTable {
             Ok(n) if n == compressed.len() => {}
             _ => return Err(corrupt("not exactly one zstd frame".into())),
         }
-        let raw = zstd::bulk::decompress(compressed, expected_len)
+        let raw = super::pack::decompress_frame(compressed, expected_len)
             .map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
         if raw.len() != expected_len {
             return Err(corrupt(format!(

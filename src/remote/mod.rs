@@ -51,7 +51,7 @@ pub use url::{Kind, RemoteUrl};
 
 use crate::hash::ObjectId;
 use crate::progress::Progress;
-use crate::store::Store;
+use crate::store::{Arrivals, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -354,6 +354,18 @@ impl Remote {
         ids: &[ObjectId],
         progress: &dyn Progress,
     ) -> Result<(TransferStats, Vec<ObjectId>), Error> {
+        self.download_announcing(store, ids, progress, None)
+    }
+
+    /// [`Remote::download_available`], telling `arrivals` (if given) of each packed object
+    /// as it is stored, with the bytes that were verified.
+    pub fn download_announcing(
+        &self,
+        store: &Store,
+        ids: &[ObjectId],
+        progress: &dyn Progress,
+        arrivals: Option<&Arc<dyn Arrivals>>,
+    ) -> Result<(TransferStats, Vec<ObjectId>), Error> {
         let known = self.index.lock().expect("index lock").clone();
         let got = self.runtime.block_on(transfer::download_available(
             &self.backend,
@@ -363,6 +375,7 @@ impl Remote {
             known.as_deref(),
             self.cache.as_ref(),
             progress,
+            arrivals,
         ));
         if let Ok((stats, _)) = &got {
             self.record(stats);

@@ -28,7 +28,7 @@ use super::{Error, IndexCache, Remote};
 use crate::hash::ObjectId;
 use crate::progress::Progress;
 use crate::store::source::distinct;
-use crate::store::{self, Fetched, ObjectSource, Store};
+use crate::store::{self, Arrivals, Fetched, ObjectSource, Store};
 use crate::workspace::Workspace;
 
 /// Where this repository keeps copies of remote pack indexes (shared by its work trees).
@@ -227,6 +227,32 @@ impl ObjectSource for RemoteSource {
     }
 
     fn fetch(&self, ids: &[ObjectId], progress: &dyn Progress) -> Result<Fetched, store::Error> {
+        self.fetch_to(ids, progress, None)
+    }
+
+    fn fetch_announcing(
+        &self,
+        ids: &[ObjectId],
+        progress: &dyn Progress,
+        arrivals: &Arc<dyn Arrivals>,
+    ) -> Result<Fetched, store::Error> {
+        self.fetch_to(ids, progress, Some(arrivals))
+    }
+
+    fn fetches_from(&self) -> Option<&str> {
+        Some(&self.shown)
+    }
+}
+
+impl RemoteSource {
+    /// [`ObjectSource::fetch`], announcing packed objects to `arrivals` as they are
+    /// stored.
+    fn fetch_to(
+        &self,
+        ids: &[ObjectId],
+        progress: &dyn Progress,
+        arrivals: Option<&Arc<dyn Arrivals>>,
+    ) -> Result<Fetched, store::Error> {
         let mut out = Fetched::default();
         let mut absent = Vec::new();
         for id in distinct(ids) {
@@ -241,7 +267,7 @@ impl ObjectSource for RemoteSource {
         };
         let (_, unavailable) = self
             .remote()
-            .and_then(|remote| remote.download_available(&self.store, &absent, progress))
+            .and_then(|remote| remote.download_announcing(&self.store, &absent, progress, arrivals))
             .map_err(|e| self.fetch_err(first, e))?;
         for id in absent {
             if unavailable.contains(&id) {
@@ -256,9 +282,5 @@ impl ObjectSource for RemoteSource {
             }
         }
         Ok(out)
-    }
-
-    fn fetches_from(&self) -> Option<&str> {
-        Some(&self.shown)
     }
 }

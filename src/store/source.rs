@@ -15,6 +15,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use super::{Error, Store, VERIFY_IN_MEMORY, check_id, io_err, read_full};
 use crate::hash::{self, ObjectId};
@@ -53,12 +54,36 @@ pub trait ObjectSource: Sync {
     /// caller flushes the store once afterwards, before an index or ref names them.
     fn fetch(&self, ids: &[ObjectId], progress: &dyn Progress) -> Result<Fetched, Error>;
 
+    /// [`ObjectSource::fetch`], telling `arrivals` of each object it stores, with the
+    /// bytes it verified, once the object is in the local store: so a checkout can write
+    /// its files from those bytes instead of reading each object back. An object not
+    /// announced (all of them, for a source that announces none, as here by default) is
+    /// in the store or unavailable as after `fetch`, and the caller writes it from the
+    /// store.
+    fn fetch_announcing(
+        &self,
+        ids: &[ObjectId],
+        progress: &dyn Progress,
+        arrivals: &Arc<dyn Arrivals>,
+    ) -> Result<Fetched, Error> {
+        let _ = arrivals;
+        self.fetch(ids, progress)
+    }
+
     /// Where this source brings absent objects from (a remote, as shown to people), or
     /// `None` when the local store is all it has: then an absent blob is lost data,
     /// otherwise it is only not local (`fsck`). Answered without network I/O.
     fn fetches_from(&self) -> Option<&str> {
         None
     }
+}
+
+/// Told of the objects an [`ObjectSource::fetch_announcing`] stores, as they arrive
+/// (from any thread, in any order, each at most once).
+pub trait Arrivals: Send + Sync {
+    /// Object `id` is in the local store now, and `bytes` are exactly the bytes that were
+    /// hashed and found to be `id` before they were stored.
+    fn arrived(&self, id: &ObjectId, bytes: &[u8]);
 }
 
 /// What a [`ObjectSource::fetch`] did.
@@ -72,6 +97,16 @@ pub struct Fetched {
     pub already_local: usize,
     /// Objects this source cannot provide; they are still absent.
     pub unavailable: Vec<ObjectId>,
+}
+
+impl Fetched {
+    /// Add what a later fetch of other ids did.
+    pub fn absorb(&mut self, later: Fetched) {
+        self.fetched.extend(later.fetched);
+        self.bytes += later.bytes;
+        self.already_local += later.already_local;
+        self.unavailable.extend(later.unavailable);
+    }
 }
 
 /// `ids` without repeats, in their first order (a plan may name one blob at many paths).

@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,11 +42,13 @@ use crate::repo::LinkKind;
 use crate::store::{self, Store};
 
 /// Puts objects into the work tree, remembering what the file system supports.
-pub struct Materializer<'a> {
-    root: &'a Path,
-    store: &'a Store,
+pub struct Materializer {
+    root: PathBuf,
+    store: Store,
     links: Vec<LinkKind>,
-    umask: u32,
+    /// The process's umask, when it can be known (then a new file's mode needs no
+    /// `chmod`).
+    umask: Option<u32>,
     reflink_failed: AtomicBool,
     hardlink_failed: AtomicBool,
     /// Directories already checked to be real directories inside the root, and whether
@@ -68,25 +70,13 @@ enum Spot {
     Beside,
 }
 
-/// The file mode creation mask, read once (reading it with umask(2) would race threads).
-fn process_umask() -> u32 {
-    #[cfg(target_os = "linux")]
-    if let Ok(status) = fs::read_to_string("/proc/self/status")
-        && let Some(line) = status.lines().find(|l| l.starts_with("Umask:"))
-        && let Ok(mask) = u32::from_str_radix(line["Umask:".len()..].trim(), 8)
-    {
-        return mask;
-    }
-    0o022
-}
-
-impl<'a> Materializer<'a> {
-    pub fn new(root: &'a Path, store: &'a Store, links: Vec<LinkKind>) -> Materializer<'a> {
+impl Materializer {
+    pub fn new(root: &Path, store: &Store, links: Vec<LinkKind>) -> Materializer {
         Materializer {
-            root,
-            store,
+            root: root.to_path_buf(),
+            store: store.clone(),
             links,
-            umask: process_umask(),
+            umask: atomic::umask(),
             reflink_failed: AtomicBool::new(false),
             hardlink_failed: AtomicBool::new(false),
             safe_dirs: Mutex::new(HashMap::new()),
@@ -113,12 +103,18 @@ impl<'a> Materializer<'a> {
         Ok(dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id())))
     }
 
-    /// A temp file for a copy that goes to `dir`.
-    fn temp_file(&self, dir: &Path, spot: Spot) -> io::Result<TempFile> {
-        match spot {
-            Spot::TempArea => self.store.temps().temp(),
-            Spot::Beside => TempFile::new_in(dir),
+    /// A temp file for a copy that goes to `dir`, created with `base` (0o666, or 0o777
+    /// for an executable) less the umask: a new file's mode, so it needs no `chmod`
+    /// where the umask is known.
+    fn temp_file(&self, dir: &Path, spot: Spot, base: u32) -> io::Result<TempFile> {
+        let tmp = match spot {
+            Spot::TempArea => self.store.temps().temp_with_mode(base)?,
+            Spot::Beside => TempFile::new_in_with_mode(dir, base)?,
+        };
+        if self.umask.is_none() {
+            set_file_mode(&tmp, base & !0o022)?;
         }
+        Ok(tmp)
     }
 
     /// Make sure every directory from the root down to `dir` exists and is a real
@@ -134,7 +130,7 @@ impl<'a> Materializer<'a> {
             });
         }
         let parent = path.parent().unwrap_or_else(RepoPath::root);
-        let abs = parent.to_fs_path(self.root);
+        let abs = parent.to_fs_path(&self.root);
         // Held while a directory is first prepared, so no other thread has a temp file in
         // it yet when stale ones are removed.
         let mut safe_dirs = self.safe_dirs.lock().expect("lock poisoned");
@@ -193,10 +189,82 @@ impl<'a> Materializer<'a> {
     }
 
     fn write_checked(&self, entry: &Entry) -> Result<(Stat, bool), Error> {
-        let source = self.open_source(entry)?;
+        let mut source = Some(self.open_source(entry)?);
+        self.write_at(entry, |dir, spot, dest| {
+            let source = match source.take() {
+                Some(source) => source,
+                // A second try (a directory was in the way): the first consumed it.
+                None => self.open_source(entry)?,
+            };
+            self.place(entry, source, dir, spot, dest)
+        })
+    }
+
+    /// Write `entry`'s file from `bytes`, which the caller has just hashed and found to
+    /// be the object `entry.id` (a fetch hands over the bytes it verified and stored):
+    /// the file [`Materializer::write`] would make, without reading the object back and
+    /// hashing it again. Where the configured link types make the file from the object's
+    /// own file (a reflink clone, a hard link, a symlink), or for a symlink entry, it is
+    /// made from the store as `write` makes it.
+    pub fn write_verified(&self, entry: &Entry, bytes: &[u8]) -> Result<(Stat, bool), Error> {
+        if entry.kind != Kind::File || !self.copies(entry.executable) {
+            return self.write(entry);
+        }
+        if bytes.len() as u64 != entry.size {
+            // As in `copy_object`: the bytes are the object's, the entry is wrong.
+            return Err(Error::Write {
+                path: entry.path.to_fs_path(&self.root),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "object {} has {} bytes, not the {} recorded: run dvx fsck",
+                        entry.id,
+                        bytes.len(),
+                        entry.size
+                    ),
+                ),
+            });
+        }
+        let base = if entry.executable { 0o777 } else { 0o666 };
+        self.write_at(entry, |dir, spot, dest| {
+            let mut tmp = self.temp_file(dir, spot, base).map_err(write_err(dest))?;
+            tmp.write_all(bytes).map_err(write_err(dest))?;
+            tmp.persist(dest).map_err(write_err(dest))?;
+            Ok(false)
+        })
+    }
+
+    /// Whether a file of this kind is made as a plain copy: the first configured link
+    /// type that applies (and has not failed on this file system) is `copy`.
+    fn copies(&self, executable: bool) -> bool {
+        for link in &self.links {
+            match link {
+                LinkKind::Reflink if !self.reflink_failed.load(Ordering::Relaxed) => return false,
+                LinkKind::Copy => return true,
+                LinkKind::Hardlink
+                    if !executable && !self.hardlink_failed.load(Ordering::Relaxed) =>
+                {
+                    return false;
+                }
+                LinkKind::Symlink if !executable => return false,
+                _ => {}
+            }
+        }
+        // Every configured type failed or did not apply: `write_file` copies.
+        true
+    }
+
+    /// Make `entry`'s parent directories, then `place` its file (given the directory,
+    /// where its temp file goes, and the destination; it returns whether the file shares
+    /// the object's inode); returns the new file's stat and that answer.
+    fn write_at(
+        &self,
+        entry: &Entry,
+        mut place: impl FnMut(&Path, Spot, &Path) -> Result<bool, Error>,
+    ) -> Result<(Stat, bool), Error> {
         let (dir, spot) = self.prepare_dir(&entry.path)?;
-        let dest = entry.path.to_fs_path(self.root);
-        let linked = match self.place(entry, source, &dir, spot, &dest) {
+        let dest = entry.path.to_fs_path(&self.root);
+        let linked = match place(&dir, spot, &dest) {
             // Empty directories where the file goes (left by removed files) are removed,
             // as git does; planning refused any holding a file. The common case pays
             // nothing for checking.
@@ -205,7 +273,7 @@ impl<'a> Materializer<'a> {
                     path: entry.path.clone(),
                     why: "a directory with other files is in the way".into(),
                 })?;
-                self.place(entry, self.open_source(entry)?, &dir, spot, &dest)?
+                place(&dir, spot, &dest)?
             }
             other => other?,
         };
@@ -278,7 +346,8 @@ impl<'a> Materializer<'a> {
         dest: &Path,
     ) -> Result<bool, Error> {
         let object = self.store.path(id);
-        let mode = if executable { 0o777 } else { 0o666 } & !self.umask;
+        let base = if executable { 0o777 } else { 0o666 };
+        let mode = base & !self.umask.unwrap_or(0o022);
         for link in &self.links {
             match link {
                 LinkKind::Reflink => {
@@ -336,7 +405,7 @@ impl<'a> Materializer<'a> {
         }
         // `copy`, or every other configured type failed or did not apply: a plain copy
         // always works.
-        self.copy_object(id, source, size, dir, spot, dest, mode)?;
+        self.copy_object(id, source, size, dir, spot, dest, base)?;
         Ok(false)
     }
 
@@ -351,9 +420,9 @@ impl<'a> Materializer<'a> {
         dir: &Path,
         spot: Spot,
         dest: &Path,
-        mode: u32,
+        base: u32,
     ) -> Result<(), Error> {
-        let mut tmp = self.temp_file(dir, spot).map_err(write_err(dest))?;
+        let mut tmp = self.temp_file(dir, spot, base).map_err(write_err(dest))?;
         let tmp_path = tmp.path().to_path_buf();
         let copied = self
             .store
@@ -366,7 +435,6 @@ impl<'a> Materializer<'a> {
                 format!("object {id} has {copied} bytes, not the {size} recorded: run dvx fsck"),
             )));
         }
-        set_file_mode(&tmp, mode).map_err(write_err(dest))?;
         tmp.persist(dest).map_err(write_err(dest))?;
         Ok(())
     }

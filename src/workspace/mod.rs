@@ -18,6 +18,7 @@ mod drop;
 mod link_rule;
 mod listing;
 mod materialize;
+mod on_arrival;
 mod pathspec;
 mod pull;
 mod real_dirs;

@@ -11,22 +11,25 @@
 //! it holds exactly the tracked bytes, and then it is only recorded. Does not own where
 //! bytes come from (the source) or moving HEAD.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use super::compare::{FileState, check_entry};
+use super::on_arrival::WriteOnArrival;
 use super::pathspec::Pathspec;
 use super::restore::{Existing, entry_for, write_entries};
 use super::tracked::{TrackedFile, tracked_files};
-use super::{Error, Workspace, expand_to, read_err_at};
+use super::{Error, Workspace, expand_to, link_rule, read_err_at, write_err};
 use crate::hash::ObjectId;
-use crate::index::{Entry, Index};
+use crate::index::{Entry, Index, Kind};
 use crate::path::RepoPath;
 use crate::progress::Progress;
 use crate::repo::RepoLock;
 use crate::store::source::distinct;
-use crate::store::{Fetched, ObjectSource};
+use crate::store::{Arrivals, Fetched, ObjectSource};
 
 /// What a pull of paths did.
 #[derive(Debug, Default)]
@@ -94,68 +97,122 @@ pub fn pull_files(
     debug_assert!(lock.guards(ws.repo()), "the lock of this work tree");
     let mut report = PullReport::default();
     let mut targets: Vec<Entry> = Vec::new();
+    // Blobs of targets the local store lacks (`select` asked the source, once per file).
+    let mut absent: Vec<ObjectId> = Vec::new();
     for file in files {
         match index.get(&file.path) {
             // In the work tree (edited or not): a pull leaves it alone.
             Some(entry) if !entry.not_fetched => report.already += 1,
             Some(entry) => targets.push(entry.clone()),
-            None => targets.push(entry_for(file.path, &file.item)),
+            None => targets.push(entry_for(file.path.clone(), &file.item)),
+        }
+        if targets.last().is_some_and(|t| t.path == file.path) && !file.local {
+            absent.push(file.id());
         }
     }
-    refuse_overwrites(ws, &index, &targets)?;
-    let absent: Vec<ObjectId> = distinct(
-        &targets
-            .iter()
-            .filter(|t| !objects.has(&t.id))
-            .map(|t| t.id)
-            .collect::<Vec<_>>(),
-    );
-    if !absent.is_empty() {
-        report.fetched = objects.fetch(&absent, progress)?;
+    let vacant = refuse_overwrites(ws, &index, &targets)?;
+    let mut absent = distinct(&absent);
+    // Symlinks are judged (`link_rule`) before any file is written, and files are written
+    // as the fetch brings them: a link's target, a few bytes, is fetched ahead.
+    let allowed = ws.repo().config().core.external_symlinks;
+    let links = || targets.iter().filter(|t| t.kind == Kind::Symlink);
+    if !allowed && links().next().is_some() {
+        let link_ids: HashSet<ObjectId> = links().map(|t| t.id).collect();
+        let (ahead, rest): (Vec<ObjectId>, Vec<ObjectId>) =
+            absent.iter().partition(|id| link_ids.contains(id));
+        if !ahead.is_empty() {
+            report.fetched.absorb(objects.fetch(&ahead, progress)?);
+            absent = rest;
+        }
+        link_rule::check_targets(objects.store(), allowed, links().map(|t| (&t.path, &t.id)))?;
     }
-    if targets.is_empty() {
+    let mut on_arrival = Vec::new();
+    if !absent.is_empty() {
+        // Files with nothing at their paths are written as their bytes arrive, from the
+        // bytes the fetch verified (no second read and hash of each object); the rest,
+        // and any whose bytes did not come with the fetch, are written from the store
+        // below.
+        let fetched: HashSet<ObjectId> = absent.iter().copied().collect();
+        let mut wait = Vec::new();
+        let mut rest = Vec::new();
+        for (t, vacant) in targets.into_iter().zip(vacant) {
+            if vacant && t.kind == Kind::File && fetched.contains(&t.id) {
+                wait.push(t);
+            } else {
+                rest.push(t);
+            }
+        }
+        let writer = Arc::new(WriteOnArrival::new(ws, wait));
+        let arrivals: Arc<dyn Arrivals> = writer.clone();
+        report
+            .fetched
+            .absorb(objects.fetch_announcing(&absent, progress, &arrivals)?);
+        let written = writer.finish()?;
+        on_arrival = written.written;
+        targets = rest;
+        targets.extend(written.waiting);
+        targets.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    if targets.is_empty() && on_arrival.is_empty() {
         return Ok(report);
     }
     let store = objects.store();
-    for t in &targets {
+    for t in targets.iter().chain(&on_arrival) {
         expand_to(&mut index, store, &t.path)?;
     }
     // The fetched objects are flushed after the files are written, not before: nothing
     // names them until the index is written below, and the work tree's flush (in
-    // `write_entries`) then writes both out in one pass of the file system, not two.
+    // `write_entries`, or here for files written as they arrived) then writes both out
+    // in one pass of the file system, not two.
     let written = write_entries(ws, &mut index, targets, Existing::Check, objects, progress)?;
+    if !on_arrival.is_empty() {
+        if written.restored.is_empty() {
+            ws.repo().flush_worktree().map_err(write_err(ws.root()))?;
+        }
+        for entry in &on_arrival {
+            report.written.push(entry.path.clone());
+        }
+        for entry in on_arrival {
+            index.upsert(entry);
+        }
+    }
     if !report.fetched.fetched.is_empty() {
         ws.repo().flush_objects()?;
     }
     ws.write_index(lock, &mut index)?;
     report.already += written.unchanged;
-    report.written = written.restored;
+    report.written.extend(written.restored);
+    report.written.sort();
     report.unavailable = written.not_fetched;
     Ok(report)
 }
 
 /// Refuse, before anything is fetched or written, when a file that is not what the
 /// index records stands where a not-fetched file goes: someone put it there, and a pull
-/// must not lose it.
-fn refuse_overwrites(ws: &Workspace, index: &Index, targets: &[Entry]) -> Result<(), Error> {
+/// must not lose it. Says, per target, whether nothing stands at its path.
+fn refuse_overwrites(ws: &Workspace, index: &Index, targets: &[Entry]) -> Result<Vec<bool>, Error> {
     let root = ws.root();
     let store = ws.repo().store();
-    let mut in_the_way: Vec<RepoPath> = targets
+    let states: Vec<(bool, Option<RepoPath>)> = targets
         .par_iter()
         .map(|t| {
             let state =
                 check_entry(root, index, store, t, None).map_err(read_err_at(root, &t.path))?;
             Ok(match state {
-                FileState::Modified { .. } | FileState::Corrupt => Some(t.path.clone()),
-                _ => None,
+                FileState::Modified { .. } | FileState::Corrupt => (false, Some(t.path.clone())),
+                FileState::NotFetched | FileState::Deleted => (true, None),
+                _ => (false, None),
             })
         })
-        .collect::<Result<Vec<_>, Error>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+        .collect::<Result<Vec<_>, Error>>()?;
+    let mut in_the_way = Vec::new();
+    let mut vacant = Vec::with_capacity(states.len());
+    for (free, path) in states {
+        vacant.push(free);
+        in_the_way.extend(path);
+    }
     if in_the_way.is_empty() {
-        return Ok(());
+        return Ok(vacant);
     }
     in_the_way.sort();
     let shown: Vec<String> = in_the_way.iter().take(10).map(|p| p.to_string()).collect();

@@ -9,6 +9,7 @@
 //! Pushing is done with the library, as `dvx push` does it (`Remote::upload`, then
 //! `Remote::update_ref`): the test plays the clone that pushed.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -369,6 +370,88 @@ fn a_fresh_clone_pulls_a_few_files_and_moves_only_their_bytes() {
         assert_eq!(j["ok"], true);
         assert!(!j["not_local"].as_array().expect("array").is_empty());
     });
+}
+
+/// A pull writes the files it fetches as their bytes arrive, from the bytes it verified
+/// (not read back from the store afterwards): they hold the right bytes and modes, one
+/// blob at two paths makes both, the index records them clean, a file someone put in
+/// place with the tracked bytes is only recorded, and in hard-link mode the files are
+/// the store's objects.
+#[test]
+fn a_pull_writes_files_as_their_bytes_arrive_with_their_modes_and_records_them_clean() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for link in ["reflink,copy", "hardlink"] {
+        let r = Remote::directory();
+        let origin = Sandbox::git_and_dvx();
+        r.configure(&origin);
+        for i in 0..40 {
+            origin.write(&format!("data/many/f{i:03}.csv"), &many(i));
+        }
+        origin.write("data/same/a.bin", &many(7));
+        origin.write("data/same/b.bin", &many(7));
+        origin.write("data/run.sh", b"#!/bin/sh\necho hi\n");
+        fs::set_permissions(
+            origin.path("data/run.sh"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+        origin.ok(&["add", "data"]);
+        origin.ok(&["commit", "-m", "data"]);
+        commit_to_git(&origin, "data");
+        r.push(&origin);
+
+        let clone = clone_of(&origin);
+        r.ok(&clone, &["pull", "data/many/f000.csv"]);
+        if link != "reflink,copy" {
+            crate::add_links::set_link(&clone, link);
+        }
+        // Someone put the tracked bytes where a not-fetched file goes.
+        clone.write("data/many/f001.csv", &many(1));
+        let j = r.json(&clone, &["pull", "--json", "data"]);
+        let written = strings(&j["written"]);
+        assert_eq!(written.len(), 38 + 3, "[{link}] {j}");
+        assert!(
+            written.windows(2).all(|w| w[0] < w[1]),
+            "in path order: {j}"
+        );
+        assert!(!written.contains(&"data/many/f001.csv".to_owned()));
+        assert_eq!(j["already"], 2, "[{link}] {j}");
+        for i in 0..40 {
+            assert_eq!(clone.read(&format!("data/many/f{i:03}.csv")), many(i));
+        }
+        assert_eq!(clone.read("data/same/a.bin"), many(7));
+        assert_eq!(clone.read("data/same/b.bin"), many(7));
+        let mode = |p: &str| {
+            fs::metadata(clone.path(p))
+                .expect("stat")
+                .permissions()
+                .mode()
+        };
+        assert_ne!(mode("data/run.sh") & 0o111, 0, "[{link}] executable kept");
+        assert_eq!(mode("data/many/f002.csv") & 0o111, 0);
+        let links = fs::metadata(clone.path("data/many/f002.csv"))
+            .expect("stat")
+            .nlink();
+        if link == "hardlink" {
+            assert_eq!(
+                mode("data/many/f002.csv") & 0o222,
+                0,
+                "the read-only object"
+            );
+            assert!(links >= 2, "[{link}] the file is its object: {links} links");
+        } else {
+            assert_ne!(mode("data/many/f002.csv") & 0o200, 0, "a copy of its own");
+            assert_eq!(links, 1, "[{link}] a copy of its own");
+        }
+        let status = clone.status_json();
+        assert_eq!(status["clean"], true, "[{link}] {status}");
+        assert!(strings(&status["not_fetched"]).is_empty(), "{status}");
+        assert_contains(&r.ok(&clone, &["fsck"]), "no problems");
+        // Nothing left to do, and nothing rewritten.
+        let j = r.json(&clone, &["pull", "--json", "data"]);
+        assert!(strings(&j["written"]).is_empty(), "{j}");
+        assert_eq!(j["fetched"], 0, "{j}");
+    }
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::remote::large::{self, SeekTable};
 use crate::remote::layout;
 use crate::remote::pack;
 use crate::remote::pack_index::Entry;
-use crate::store::Store;
+use crate::store::{Arrivals, Store};
 
 /// Entries of one pack at most this far apart are fetched with one GET.
 const COALESCE_GAP: u64 = 4 << 10;
@@ -97,7 +97,7 @@ pub async fn download(
     progress: &dyn Progress,
 ) -> Result<TransferStats, Error> {
     let (stats, absent) =
-        download_available(backend, store, ids, options, known, cache, progress).await?;
+        download_available(backend, store, ids, options, known, cache, progress, None).await?;
     match absent.first() {
         Some(id) => Err(Error::NotOnRemote {
             url: backend.shown().into(),
@@ -109,6 +109,10 @@ pub async fn download(
 
 /// [`download`], except that ids the remote does not hold are returned (each once)
 /// instead of failing the batch: for a source that reports what it cannot provide.
+/// `arrivals`, if given, is told of each packed object once it is stored, with the
+/// bytes that were verified (large objects are not announced: the caller writes them
+/// from the store).
+#[allow(clippy::too_many_arguments)]
 pub async fn download_available(
     backend: &Backend,
     store: &Store,
@@ -117,6 +121,7 @@ pub async fn download_available(
     known: Option<&RemoteIndex>,
     cache: Option<&IndexCache>,
     progress: &dyn Progress,
+    arrivals: Option<&Arc<dyn Arrivals>>,
 ) -> Result<(TransferStats, Vec<ObjectId>), Error> {
     let start = Instant::now();
     let counters = Counters::default();
@@ -178,7 +183,7 @@ pub async fn download_available(
                 .acquire_many(kib as u32)
                 .await
                 .map_err(|e| Error::Task(e.to_string()))?;
-            fetch_run(backend, store, run, counted, progress).await
+            fetch_run(backend, store, run, counted, progress, arrivals.cloned()).await
         })
         .buffer_unordered(options.jobs())
         .try_collect::<Vec<()>>();
@@ -206,6 +211,7 @@ async fn fetch_run(
     run: Run,
     counters: &Counters,
     progress: &dyn Progress,
+    arrivals: Option<Arc<dyn Arrivals>>,
 ) -> Result<(), Error> {
     let first = run.entries[0].id;
     let bytes = get_range(
@@ -243,8 +249,12 @@ async fn fetch_run(
             let slice = &bytes[at..at + e.length as usize];
             raws.push(pack::decode_entry(&run.pack, e, slice)?);
         }
-        for raw in raws {
-            local.put_bytes(&raw)?;
+        for (e, raw) in run.entries.iter().zip(raws) {
+            // `decode_entry` hashed these bytes and found them to be the object.
+            local.put_hashed(&e.id, &raw)?;
+            if let Some(arrivals) = &arrivals {
+                arrivals.arrived(&e.id, &raw);
+            }
         }
         Ok(())
     })
