@@ -670,22 +670,24 @@ fn a_symlink_leaving_the_work_tree_from_a_remote_is_refused_unless_the_clone_all
 
         // A clone that did not opt in gets the history, and no file of that commit.
         let b = Peer::cloned(&remote, &["--lazy"]);
-        let stderr = b.fails(&["pull"], 1);
-        assert_contains(
-            &stderr,
-            "'data/shared' is a symbolic link to '/etc', an absolute path",
-        );
-        assert_contains(&stderr, "external_symlinks = true");
-        assert!(
-            b.sb.path("data/shared").symlink_metadata().is_err(),
-            "{}: the link was written",
-            remote.kind
-        );
-        assert!(
-            !b.sb.exists("data/a.txt"),
-            "{}: pull wrote before refusing",
-            remote.kind
-        );
+        for args in [&["pull", "data"][..], &["pull"]] {
+            let stderr = b.fails(args, 1);
+            assert_contains(
+                &stderr,
+                "'data/shared' is a symbolic link to '/etc', an absolute path",
+            );
+            assert_contains(&stderr, "external_symlinks = true");
+            assert!(
+                b.sb.path("data/shared").symlink_metadata().is_err(),
+                "{}: dvx {args:?} wrote the link",
+                remote.kind
+            );
+            assert!(
+                !b.sb.exists("data/a.txt"),
+                "{}: dvx {args:?} wrote before refusing",
+                remote.kind
+            );
+        }
 
         // Opting in, the same pull writes the link as recorded.
         b.sb.write(
