@@ -120,7 +120,10 @@ mod tests {
             "aws_secret_access_key",
         ] {
             assert!(names_a_credential(name), "{name} is a credential");
-            assert!(matches!(check(name), Err(Error::CredentialEnv { .. })), "{name}");
+            assert!(
+                matches!(check(name), Err(Error::CredentialEnv { .. })),
+                "{name}"
+            );
         }
     }
 
@@ -148,7 +151,10 @@ mod tests {
     #[test]
     fn names_that_are_not_names_are_refused_as_such() {
         for name in ["", "A=B", "A\0B"] {
-            assert!(matches!(check(name), Err(Error::BadEnvName { .. })), "{name:?}");
+            assert!(
+                matches!(check(name), Err(Error::BadEnvName { .. })),
+                "{name:?}"
+            );
         }
     }
 }

@@ -60,7 +60,9 @@ pub enum Error {
     OutChanged { path: RepoPath },
     #[error("'{name}' is not an environment variable name")]
     BadEnvName { name: String },
-    #[error("--env {name}: the name says it holds a credential, and a run record would keep its value in the history every remote receives")]
+    #[error(
+        "--env {name}: the name says it holds a credential, and a run record would keep its value in the history every remote receives"
+    )]
     CredentialEnv { name: String },
     #[error("no recorded run made '{path}' ({kind} {})", id.short())]
     NoRun {

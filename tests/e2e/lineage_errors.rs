@@ -354,7 +354,10 @@ fn an_env_name_that_holds_a_credential_is_refused_and_nothing_is_recorded() {
             &format!("--env {name}: the name says it holds a credential"),
         );
         assert_contains(&error, "history every remote receives");
-        assert!(!sb.exists("o.txt"), "{name}: refused before the command ran");
+        assert!(
+            !sb.exists("o.txt"),
+            "{name}: refused before the command ran"
+        );
     }
     // `record` refuses it too, and --add-deps adds nothing first.
     sb.write("data/new.csv", b"5,6\n");
@@ -395,7 +398,9 @@ fn an_env_name_that_holds_a_credential_is_refused_and_nothing_is_recorded() {
     let out = sb
         .dvx()
         .env("HF_TOKEN", "hf_not_really_a_token_1234")
-        .args(["run", "-o", "o.txt", "--env", "HF_TOKEN", "--", "touch", "o.txt"])
+        .args([
+            "run", "-o", "o.txt", "--env", "HF_TOKEN", "--", "touch", "o.txt",
+        ])
         .output()
         .expect("run dvx");
     assert_eq!(out.status.code(), Some(1));
@@ -421,7 +426,11 @@ fn an_env_name_that_holds_a_credential_is_refused_and_nothing_is_recorded() {
         ])
         .output()
         .expect("run dvx");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = sb.out(&["trace", "o.txt"]);
     assert_contains(&shown, "TOKENIZERS_PARALLELISM=false");
 }

@@ -127,21 +127,69 @@ fn no_credential_reaches_output_or_any_file_dvx_writes() {
     let sh = "cat data/a.csv > out2.bin";
     let credential_env: &[&[&str]] = &[
         &[
-            "run", "-d", "data/a.csv", "-o", "out2.bin", "--env", "AWS_SECRET_ACCESS_KEY",
-            "--", "sh", "-c", sh,
+            "run",
+            "-d",
+            "data/a.csv",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AWS_SECRET_ACCESS_KEY",
+            "--",
+            "sh",
+            "-c",
+            sh,
         ],
         &[
-            "run", "--json", "-o", "out2.bin", "--env", "AWS_ACCESS_KEY_ID", "--env",
-            "AWS_SESSION_TOKEN", "--", "sh", "-c", sh,
+            "run",
+            "--json",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AWS_ACCESS_KEY_ID",
+            "--env",
+            "AWS_SESSION_TOKEN",
+            "--",
+            "sh",
+            "-c",
+            sh,
         ],
         &[
-            "run", "-o", "out2.bin", "--env", "AZURE_STORAGE_ACCOUNT_KEY", "--", "sh", "-c", sh,
+            "run",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AZURE_STORAGE_ACCOUNT_KEY",
+            "--",
+            "sh",
+            "-c",
+            sh,
         ],
         &[
-            "run", "-o", "out2.bin", "--env", "AZURE_STORAGE_SAS_TOKEN", "--", "sh", "-c", sh,
+            "run",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "--",
+            "sh",
+            "-c",
+            sh,
         ],
-        &["record", "-o", "out.bin", "--env", "GOOGLE_SERVICE_ACCOUNT_KEY"],
-        &["record", "--json", "-o", "out.bin", "--env", "AWS_SECRET_ACCESS_KEY"],
+        &[
+            "record",
+            "-o",
+            "out.bin",
+            "--env",
+            "GOOGLE_SERVICE_ACCOUNT_KEY",
+        ],
+        &[
+            "record",
+            "--json",
+            "-o",
+            "out.bin",
+            "--env",
+            "AWS_SECRET_ACCESS_KEY",
+        ],
     ];
     let runs_before = sb.out(&["runs", "--json"]);
     for args in credential_env {
@@ -150,7 +198,11 @@ fn no_credential_reaches_output_or_any_file_dvx_writes() {
         assert_contains(&stderr, "the name says it holds a credential");
     }
     assert!(!sb.exists("out2.bin"), "no refused command ran");
-    assert_eq!(sb.out(&["runs", "--json"]), runs_before, "nothing was recorded");
+    assert_eq!(
+        sb.out(&["runs", "--json"]),
+        runs_before,
+        "nothing was recorded"
+    );
     sb.git(&["add", "-A"]);
     sb.git(&["commit", "-q", "-m", "everything"]);
     leaks.extend(leaks_below(&sb.root));

@@ -394,7 +394,9 @@ fn push_race(remote: &Remote, clones: usize, rounds: usize) -> Vec<usize> {
                     let barrier = &barrier;
                     s.spawn(move || {
                         let mut cmd = p.std();
-                        cmd.arg("push").stdout(Stdio::piped()).stderr(Stdio::piped());
+                        cmd.arg("push")
+                            .stdout(Stdio::piped())
+                            .stderr(Stdio::piped());
                         barrier.wait();
                         cmd.spawn()
                             .expect("spawn push")
@@ -473,7 +475,12 @@ fn push_race(remote: &Remote, clones: usize, rounds: usize) -> Vec<usize> {
     }
     reader.ok(&["fsck", "--remote"]);
     let fresh = Peer::cloned(remote, &[]);
-    assert_eq!(fresh.data(), reader.data(), "{}: no byte is lost", remote.kind);
+    assert_eq!(
+        fresh.data(),
+        reader.data(),
+        "{}: no byte is lost",
+        remote.kind
+    );
     wins
 }
 
