@@ -356,3 +356,68 @@ fn drop_pull_of_paths_cat_and_fsck_remote_fail_clearly_on_a_dead_network() {
     assert_eq!(a.data(), whole, "every byte came back exact");
     a.ok(&["fsck", "--remote"]);
 }
+
+/// A network that dies part-way through `pull <paths>` (after the first, second, ...
+/// request): the pull fails with one line naming the remote; every file in the work tree
+/// is absent (as before) or whole and exact, never partial; `fsck` finds nothing wrong;
+/// once the network is back the same pull completes with every byte.
+#[test]
+fn a_pull_of_paths_cut_off_part_way_leaves_whole_files_and_completes_later() {
+    let server = S3Server::start();
+    let proxy = FaultProxy::start(server.addr.to_string(), Box::new(|_| Fault::Pass));
+    let url = server.url("team/data");
+    let a = peer_through(&server, &proxy, Sandbox::dvx_only());
+    a.ok(&["remote", "add", "origin", &url]);
+    a.commit("v1", &as_refs(&files(7)));
+    a.ok(&["push"]);
+    let whole: std::collections::BTreeMap<String, Vec<u8>> = a.data().into_iter().collect();
+    a.ok(&["drop", "data"]);
+    let start = proxy.requests();
+    a.ok(&["pull", "data"]);
+    let needed = proxy.requests() - start;
+    assert!(needed > 2, "a pull makes several requests: {needed}");
+    let mut failed = 0;
+    for cut in (1..needed).step_by((needed / 6).max(1)) {
+        a.ok(&["drop", "data"]);
+        let start = proxy.requests();
+        proxy.set_schedule(Box::new(move |n| {
+            if n >= start + cut {
+                Fault::Drop
+            } else {
+                Fault::Pass
+            }
+        }));
+        let out = a.run(&["pull", "data"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            failed += 1;
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            let (error, _) = error_and_hint(&stderr);
+            assert!(
+                error.contains("s3://"),
+                "the error names the remote: {error}"
+            );
+        }
+        let present = if a.sb.exists("data") {
+            a.data()
+        } else {
+            Vec::new()
+        };
+        for (path, bytes) in present {
+            assert_eq!(
+                Some(&bytes),
+                whole.get(&path),
+                "cut after {cut} requests: {path} is whole and exact"
+            );
+        }
+        a.ok(&["fsck"]);
+        proxy.set_schedule(Box::new(|_| Fault::Pass));
+        a.ok(&["pull", "data"]);
+        let now: std::collections::BTreeMap<String, Vec<u8>> = a.data().into_iter().collect();
+        assert_eq!(now, whole, "cut after {cut} requests: the pull completes");
+    }
+    assert!(failed > 0, "the network died inside some pull");
+    eprintln!(
+        "remote faults: a pull of paths cut off at {failed} points of {needed} requests, each completed later"
+    );
+}
