@@ -432,6 +432,9 @@ fn lineage_hint(e: &lineage::Error) -> Option<String> {
         E::BadEnvName { .. } => {
             "give the variable's name only; its value is read from the environment".into()
         }
+        E::CredentialEnv { .. } => {
+            "leave it out: the command still sees it (`dvx run` passes on the whole environment); --env only records values, for settings that shape the result".into()
+        }
         E::NoRun { .. } => {
             "`dvx runs` lists the recorded runs; make files with `dvx run`, or record how they were made with `dvx record`".into()
         }

@@ -42,6 +42,8 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ws = ctx.open()?;
     let author = ctx.signature(&ws)?;
+    // A refused name refuses the record before --add-deps adds anything.
+    let env = read_env(&args.env)?;
     let bars = ctx.progress();
     let lock = ws.repo().lock()?;
     if args.add_deps {
@@ -55,7 +57,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         deps: args.deps,
         outs: args.outs,
         command,
-        env: read_env(&args.env)?,
+        env,
         origin: Origin::Recorded,
     };
     let plan = plan::plan(&ws, &ctx.cwd, request)?;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
 
 use anyhow::Result;
+use dvx::lineage::env_name;
 use dvx::lineage::plan::{self, RunRequest};
 use dvx::lineage::record::{self, Finished, Recorded, RunCommit};
 use dvx::object::{EnvVar, Origin};
@@ -56,6 +57,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     // No identity or an empty message: refuse before the command runs, not after.
     ctx.signature(&ws)?;
     record::check_message(args.message.as_deref())?;
+    // A refused name refuses the run before --add-deps adds anything.
+    let env = read_env(&args.env)?;
     let bars = ctx.progress();
     if args.add_deps {
         let lock = ws.repo().lock()?;
@@ -65,7 +68,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         deps: args.deps,
         outs: args.outs,
         command: args.command,
-        env: read_env(&args.env)?,
+        env,
         origin: Origin::Ran,
     };
     let plan = plan::plan(&ws, &ctx.cwd, request)?;
@@ -166,8 +169,12 @@ pub fn report(ctx: &Ctx, ws: &Workspace, done: &Recorded, json: bool) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// The values of the variables to record, read now (`None`: not set).
+/// The values of the variables to record, read now (`None`: not set). A name that is not
+/// one, or names a credential, is refused before any value is read.
 pub fn read_env(names: &[String]) -> Result<Vec<EnvVar>> {
+    for name in names {
+        env_name::check(name)?;
+    }
     names
         .iter()
         .map(|name| {

@@ -16,6 +16,7 @@
 //! the bytes are local, then writes, so fetching from a remote can come in between.
 
 pub mod catalog;
+pub mod env_name;
 pub mod inputs;
 pub mod plan;
 pub mod record;
@@ -59,6 +60,10 @@ pub enum Error {
     OutChanged { path: RepoPath },
     #[error("'{name}' is not an environment variable name")]
     BadEnvName { name: String },
+    #[error(
+        "--env {name}: the name says it holds a credential, and a run record would keep its value in the history every remote receives"
+    )]
+    CredentialEnv { name: String },
     #[error("no recorded run made '{path}' ({kind} {})", id.short())]
     NoRun {
         path: RepoPath,

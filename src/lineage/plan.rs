@@ -8,6 +8,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::env_name;
 use super::inputs::{self, Deps};
 use super::{Error, read_err};
 use crate::hash::ObjectId;
@@ -97,8 +98,9 @@ impl RunPlan {
 
 /// Check a run before its command runs: the deps are tracked, fetched and without
 /// unstaged changes (a data dep) or tracked by git (a code dep); the outs are not deps,
-/// not git's, and could be tracked; the environment names are valid. For `Origin::Ran`
-/// the outs' current state is noted, so an out the command does not write is caught.
+/// not git's, and could be tracked; the environment names are valid and name no
+/// credential. For `Origin::Ran` the outs' current state is noted, so an out the command
+/// does not write is caught.
 pub fn plan(ws: &Workspace, cwd: &Path, request: RunRequest) -> Result<RunPlan, Error> {
     let root = ws.root();
     let work_dir = resolve_path(root, cwd, Path::new("."))?;
@@ -135,11 +137,7 @@ pub fn plan(ws: &Workspace, cwd: &Path, request: RunRequest) -> Result<RunPlan, 
     }
     let mut env = request.env;
     for var in &env {
-        if var.name.is_empty() || var.name.contains(['=', '\0']) {
-            return Err(Error::BadEnvName {
-                name: var.name.clone(),
-            });
-        }
+        env_name::check(&var.name)?;
     }
     env.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     env.dedup_by(|a, b| a.name == b.name);

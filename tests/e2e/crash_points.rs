@@ -19,6 +19,10 @@
 //! `DVX_SOAK=1` adds torn writes (`torn@N`: half of operation N's bytes, then death) and
 //! makes the error walk visit every operation instead of every third.
 //!
+//! The remote scenarios use a directory remote; push, fetch and pull also run against
+//! the in-process S3 server, at a few points (every point, and the error walk, in soak
+//! mode).
+//!
 //! On top, for what fault injection cannot reach (writes inside libraries, timing between
 //! threads), the same commands on a larger dataset are killed with SIGKILL after a random
 //! delay, with the same checks (`DVX_KILL_SEED` replays a run; the seed is printed).
@@ -35,6 +39,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
+use crate::s3_server::S3Server;
 
 /// How a walk ends a command at operation N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,6 +288,11 @@ struct Walked {
 
 /// Walk `fault` over every operation of the scenario's command (every `stride`-th).
 fn walk(scenario: &Scenario, fault: Fault, stride: usize) -> Walked {
+    walk_with_stride(scenario, fault, &|_| stride)
+}
+
+/// [`walk`], the stride chosen from the number of operations.
+fn walk_with_stride(scenario: &Scenario, fault: Fault, stride: &dyn Fn(usize) -> usize) -> Walked {
     let sb = Sandbox::git_and_dvx();
     let runner = (scenario.setup)(&sb);
     let template = sb.root.with_file_name("template");
@@ -319,7 +329,7 @@ fn walk(scenario: &Scenario, fault: Fault, stride: usize) -> Walked {
         operations,
         ..Walked::default()
     };
-    for n in (1..=operations).step_by(stride) {
+    for n in (1..=operations).step_by(stride(operations)) {
         restore(&template, &sb.root);
         let spec = format!("{},trace", fault.spec(n));
         let out = run(&sb, scenario, &runner, &spec);
@@ -375,8 +385,9 @@ fn walk(scenario: &Scenario, fault: Fault, stride: usize) -> Walked {
         }
     }
     eprintln!(
-        "crash-walk {} {:?}: {} operations, {} points, {} finished early, {} reported",
+        "crash-walk {}{} {:?}: {} operations, {} points, {} finished early, {} reported",
         scenario.name,
+        if ON_S3.get() { " (s3)" } else { "" },
         fault,
         walked.operations,
         walked.points,
@@ -559,6 +570,11 @@ thread_local! {
     /// operations keep them fast), hundreds for random kills (so a command runs long
     /// enough for a kill to land inside it).
     static EXTRA_FILES: Cell<usize> = const { Cell::new(0) };
+    /// Whether the remote scenarios use an S3 server (started by their setup, its bucket
+    /// inside the work tree's `.git/` like [`REMOTE`], so restoring the work tree
+    /// restores the bucket) instead of the directory remote.
+    static ON_S3: Cell<bool> = const { Cell::new(false) };
+    static S3: std::cell::RefCell<Option<S3Server>> = const { std::cell::RefCell::new(None) };
 }
 
 /// A small dataset: a few directories, an executable, a symlink; bytes depend on `seed`.
@@ -782,17 +798,63 @@ const REMOTE: &str = ".git/dvx-test-remote";
 const PEER: &str = ".git/dvx-test-peer";
 
 fn remote_url(sb: &Sandbox) -> String {
+    if ON_S3.get() {
+        let url = S3.with_borrow_mut(|server| {
+            server
+                .get_or_insert_with(|| S3Server::start_in(&sb.path(".git")))
+                .url("team/data")
+        });
+        return url;
+    }
     sb.path(REMOTE).to_string_lossy().into_owned()
 }
 
-/// The directory remote at [`REMOTE`], opened in this process.
+/// What a dvx process needs in its environment to reach the remote: nothing for the
+/// directory remote, the S3 server's endpoint and keys for S3.
+fn remote_env() -> BTreeMap<String, String> {
+    S3.with_borrow(|server| server.as_ref().map(S3Server::env).unwrap_or_default())
+}
+
+/// `remote add origin`, and for S3 the endpoint and keys recorded in the repository's
+/// config (the keys in the local file), so every later command reaches it without an
+/// environment, as the directory remote is reached.
+fn add_origin(sb: &Sandbox) {
+    let url = remote_url(sb);
+    sb.dvx()
+        .envs(remote_env())
+        .args(["-q", "remote", "add", "origin", &url])
+        .assert()
+        .success();
+    let env = remote_env();
+    if let Some(endpoint) = env.get("AWS_ENDPOINT_URL") {
+        for (key, value, local) in [
+            ("endpoint", endpoint.as_str(), false),
+            ("allow_http", "true", false),
+            ("region", env["AWS_REGION"].as_str(), false),
+            ("access_key_id", env["AWS_ACCESS_KEY_ID"].as_str(), true),
+            (
+                "secret_access_key",
+                env["AWS_SECRET_ACCESS_KEY"].as_str(),
+                true,
+            ),
+        ] {
+            let mut args = vec!["-q", "remote", "set", "origin", key, value];
+            if local {
+                args.push("--local");
+            }
+            sb.ok(&args);
+        }
+    }
+}
+
+/// The remote, opened in this process.
 fn open_remote(sb: &Sandbox) -> dvx::remote::Remote {
     let url = dvx::remote::RemoteUrl::parse(&remote_url(sb)).expect("url");
     dvx::remote::Remote::open(
         &url,
         &Default::default(),
         &Default::default(),
-        &dvx::remote::Environment::new(),
+        &remote_env(),
         false,
     )
     .expect("open the remote")
@@ -887,7 +949,7 @@ fn pushed_v1(sb: &Sandbox) {
     dataset(sb, 1);
     sb.ok(&["-q", "add", "data"]);
     sb.ok(&["-q", "commit", "-m", "v1"]);
-    sb.ok(&["-q", "remote", "add", "origin", &remote_url(sb)]);
+    add_origin(sb);
     sb.ok(&["-q", "push"]);
 }
 
@@ -903,15 +965,20 @@ fn scenario_push(sb: &Sandbox) -> Runner {
 fn remote_moved_on(sb: &Sandbox) {
     pushed_v1(sb);
     let peer = sb.path(PEER);
-    sb.ok(&[
-        "-q",
-        "clone",
-        &remote_url(sb),
-        peer.to_str().expect("utf-8"),
-    ]);
+    sb.dvx()
+        .envs(remote_env())
+        .args([
+            "-q",
+            "clone",
+            &remote_url(sb),
+            peer.to_str().expect("utf-8"),
+        ])
+        .assert()
+        .success();
     let in_peer = |args: &[&str]| {
         let out = sb
             .dvx()
+            .envs(remote_env())
             .current_dir(&peer)
             .args(args)
             .output()
@@ -981,7 +1048,7 @@ fn scenario_pull_for(sb: &Sandbox) -> Runner {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    sb.ok(&["-q", "remote", "add", "origin", &remote_url(sb)]);
+    add_origin(sb);
     sb.ok(&["-q", "push"]);
     sb.ok(&["-q", "drop", "data", "out"]);
     dvx(&["pull", "--for", "out/features.bin"])
@@ -1325,6 +1392,50 @@ fn crash_at_every_point_of_pull_for_a_run() {
 #[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_pull() {
     exercise("pull");
+}
+
+/// The push, fetch and pull walks against the in-process S3 server instead of the
+/// directory remote: the local side's operations are the same, but the remote's ref moves
+/// (conditional writes), listings and reads go over HTTP. Every few operations here (the
+/// directory walks visit all of them); every operation, with the error walk, in soak mode.
+fn exercise_on_s3(name: &str, points: usize) {
+    ON_S3.set(true);
+    let s = scenario(name);
+    let stride = |operations: usize| {
+        if soak() {
+            1
+        } else {
+            operations.div_ceil(points).max(1)
+        }
+    };
+    let walked = walk_with_stride(&s, Fault::Crash, &stride);
+    if soak() {
+        // A new sandbox, so a new server: the old one's bucket went with its sandbox.
+        S3.set(None);
+        walk(&s, Fault::Enospc, 1);
+    }
+    assert!(
+        walked.points >= points.min(walked.operations),
+        "{name}: {walked:?}"
+    );
+}
+
+#[test]
+#[cfg(feature = "failpoints")]
+fn crash_at_points_of_push_to_s3() {
+    exercise_on_s3("push", 6);
+}
+
+#[test]
+#[cfg(feature = "failpoints")]
+fn crash_at_points_of_fetch_from_s3() {
+    exercise_on_s3("fetch", 6);
+}
+
+#[test]
+#[cfg(feature = "failpoints")]
+fn crash_at_points_of_pull_from_s3() {
+    exercise_on_s3("pull", 8);
 }
 
 // ---- regressions found by the walks ------------------------------------------------

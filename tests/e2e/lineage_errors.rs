@@ -331,3 +331,106 @@ fn a_dep_whose_bytes_are_not_fetched() {
     );
     assert!(!sb.exists("o.txt"));
 }
+
+#[test]
+fn an_env_name_that_holds_a_credential_is_refused_and_nothing_is_recorded() {
+    let sb = pipeline();
+    for name in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AZURE_STORAGE_SAS_TOKEN",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "HF_TOKEN",
+        "PGPASSWORD",
+        "OPENAI_API_KEY",
+    ] {
+        let error = refused(
+            &sb,
+            &[
+                "run", "-d", "data/raw", "-o", "o.txt", "--env", "SEED", "--env", name, "--",
+                "touch", "o.txt",
+            ],
+            1,
+            &format!("--env {name}: the name says it holds a credential"),
+        );
+        assert_contains(&error, "history every remote receives");
+        assert!(
+            !sb.exists("o.txt"),
+            "{name}: refused before the command ran"
+        );
+    }
+    // `record` refuses it too, and --add-deps adds nothing first.
+    sb.write("data/new.csv", b"5,6\n");
+    refused(
+        &sb,
+        &[
+            "record",
+            "--add-deps",
+            "-d",
+            "data/new.csv",
+            "-o",
+            "data/raw",
+            "--env",
+            "azure_client_secret",
+        ],
+        1,
+        "--env azure_client_secret: the name says it holds a credential",
+    );
+    refused(
+        &sb,
+        &[
+            "run",
+            "--add-deps",
+            "-d",
+            "data/new.csv",
+            "-o",
+            "o.txt",
+            "--env",
+            "GITHUB_TOKEN",
+            "--",
+            "touch",
+            "o.txt",
+        ],
+        1,
+        "--env GITHUB_TOKEN",
+    );
+    // The value never shows, and a name that only contains a short word is recorded.
+    let out = sb
+        .dvx()
+        .env("HF_TOKEN", "hf_not_really_a_token_1234")
+        .args([
+            "run", "-o", "o.txt", "--env", "HF_TOKEN", "--", "touch", "o.txt",
+        ])
+        .output()
+        .expect("run dvx");
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("hf_not_really"), "{all}");
+    let out = sb
+        .dvx()
+        .env("TOKENIZERS_PARALLELISM", "false")
+        .args([
+            "run",
+            "-o",
+            "o.txt",
+            "--env",
+            "TOKENIZERS_PARALLELISM",
+            "--json",
+            "--",
+            "touch",
+            "o.txt",
+        ])
+        .output()
+        .expect("run dvx");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = sb.out(&["trace", "o.txt"]);
+    assert_contains(&shown, "TOKENIZERS_PARALLELISM=false");
+}

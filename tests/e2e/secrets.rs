@@ -2,6 +2,7 @@
 //! remotes read), a session of commands, successful and failing, with and without
 //! `--json`, prints none of them, and none lands in any file dvx wrote (objects, index,
 //! refs, reflogs, state, config, `dvx.lock`, `.gitignore`) or in anything git tracks.
+//! A run told to record a credential's name with `--env` is refused.
 
 use std::path::Path;
 
@@ -121,6 +122,87 @@ fn no_credential_reaches_output_or_any_file_dvx_writes() {
     for args in session {
         leaks.extend(run_and_scan(&sb, args));
     }
+    // A run or record told to keep a credential's value (`--env`) is refused before the
+    // command runs: the value would travel in the run record to every remote.
+    let sh = "cat data/a.csv > out2.bin";
+    let credential_env: &[&[&str]] = &[
+        &[
+            "run",
+            "-d",
+            "data/a.csv",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AWS_SECRET_ACCESS_KEY",
+            "--",
+            "sh",
+            "-c",
+            sh,
+        ],
+        &[
+            "run",
+            "--json",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AWS_ACCESS_KEY_ID",
+            "--env",
+            "AWS_SESSION_TOKEN",
+            "--",
+            "sh",
+            "-c",
+            sh,
+        ],
+        &[
+            "run",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AZURE_STORAGE_ACCOUNT_KEY",
+            "--",
+            "sh",
+            "-c",
+            sh,
+        ],
+        &[
+            "run",
+            "-o",
+            "out2.bin",
+            "--env",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "--",
+            "sh",
+            "-c",
+            sh,
+        ],
+        &[
+            "record",
+            "-o",
+            "out.bin",
+            "--env",
+            "GOOGLE_SERVICE_ACCOUNT_KEY",
+        ],
+        &[
+            "record",
+            "--json",
+            "-o",
+            "out.bin",
+            "--env",
+            "AWS_SECRET_ACCESS_KEY",
+        ],
+    ];
+    let runs_before = sb.out(&["runs", "--json"]);
+    for args in credential_env {
+        leaks.extend(run_and_scan(&sb, args));
+        let stderr = sb.fails(args, 1);
+        assert_contains(&stderr, "the name says it holds a credential");
+    }
+    assert!(!sb.exists("out2.bin"), "no refused command ran");
+    assert_eq!(
+        sb.out(&["runs", "--json"]),
+        runs_before,
+        "nothing was recorded"
+    );
     sb.git(&["add", "-A"]);
     sb.git(&["commit", "-q", "-m", "everything"]);
     leaks.extend(leaks_below(&sb.root));
@@ -136,7 +218,7 @@ fn no_credential_reaches_output_or_any_file_dvx_writes() {
     );
     eprintln!(
         "secrets: {} commands and every file of the repository scanned for {} keys, none found",
-        session.len(),
+        session.len() + credential_env.len(),
         FAKE_SECRETS.len()
     );
 }

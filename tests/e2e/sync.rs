@@ -349,62 +349,170 @@ fn status_says_ahead_behind_and_diverged() {
     }
 }
 
+/// Rounds of the push races: enough to catch an ordering that only sometimes goes wrong
+/// while keeping the test to seconds per remote kind; `DVX_SOAK=1` runs the long count.
+fn push_race_rounds(ci: usize, soak: usize) -> usize {
+    if std::env::var_os("DVX_SOAK").is_some() {
+        soak
+    } else {
+        ci
+    }
+}
+
+/// `clones` clones of `remote` push at once, `rounds` times, each with a commit of its
+/// own. Every round exactly one wins; each loser is told to fetch, fetches, merges the
+/// remote branch and pushes (one after another, so each push lands); then everyone
+/// catches up. At the end every commit any clone made is reachable from the remote's
+/// branch, a fresh clone holds the same bytes, and `fsck --remote` passes. Returns the
+/// wins of each clone.
+fn push_race(remote: &Remote, clones: usize, rounds: usize) -> Vec<usize> {
+    let first = Peer::new(remote);
+    first.commit("base", &[("data/base", b"base")]);
+    first.ok(&["push"]);
+    let mut commits = vec![first.head()];
+    let mut peers = vec![first];
+    while peers.len() < clones {
+        peers.push(Peer::cloned(remote, &[]));
+    }
+    let mut wins = vec![0; clones];
+    for round in 0..rounds {
+        for (i, p) in peers.iter().enumerate() {
+            let name = format!("data/c{i}/r{round}");
+            p.commit(
+                &format!("clone {i} round {round}"),
+                &[(&name, &bytes((i * 1000 + round) as u64, 2000))],
+            );
+            commits.push(p.head());
+        }
+        // Every push starts at the same moment: the processes are spawned only once all
+        // the threads have reached the barrier.
+        let barrier = std::sync::Barrier::new(clones);
+        let outputs: Vec<Output> = std::thread::scope(|s| {
+            let handles: Vec<_> = peers
+                .iter()
+                .map(|p| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        let mut cmd = p.std();
+                        cmd.arg("push")
+                            .stdout(Stdio::piped())
+                            .stderr(Stdio::piped());
+                        barrier.wait();
+                        cmd.spawn()
+                            .expect("spawn push")
+                            .wait_with_output()
+                            .expect("wait")
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("push thread"))
+                .collect()
+        });
+        let report = || {
+            outputs
+                .iter()
+                .enumerate()
+                .map(|(i, o)| format!("clone {i}: {}", String::from_utf8_lossy(&o.stderr)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let winners: Vec<usize> = (0..clones)
+            .filter(|&i| outputs[i].status.success())
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "{}: round {round}: exactly one push wins\n{}",
+            remote.kind,
+            report()
+        );
+        wins[winners[0]] += 1;
+        for (i, out) in outputs.iter().enumerate() {
+            if i == winners[0] {
+                continue;
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{}", report());
+            assert_contains(&stderr, "the remote has commits you do not have");
+            assert_contains(&stderr, "hint: run `dvx fetch` and merge");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+        // Each loser in turn fetches, merges and pushes; the merge is a commit of its own.
+        for (i, p) in peers.iter().enumerate() {
+            if i == winners[0] {
+                continue;
+            }
+            p.ok(&["fetch"]);
+            p.ok(&["merge", "origin/main"]);
+            commits.push(p.head());
+            p.ok(&["push"]);
+        }
+        for p in &peers {
+            p.ok(&["pull"]);
+        }
+        let data = peers[0].data();
+        for p in &peers[1..] {
+            assert_eq!(p.data(), data, "{}: round {round}", remote.kind);
+        }
+    }
+    let reader = &peers[0];
+    reader.ok(&["fetch"]);
+    let log = reader.json(&["log", "--json", "origin/main"]);
+    let reachable: std::collections::BTreeSet<&str> = log
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    for id in &commits {
+        assert!(
+            reachable.contains(id.as_str()),
+            "{}: commit {id} is not reachable from the remote branch",
+            remote.kind
+        );
+    }
+    reader.ok(&["fsck", "--remote"]);
+    let fresh = Peer::cloned(remote, &[]);
+    assert_eq!(
+        fresh.data(),
+        reader.data(),
+        "{}: no byte is lost",
+        remote.kind
+    );
+    wins
+}
+
 #[test]
 fn concurrent_pushes_one_wins_each_round_and_nothing_is_lost() {
+    let rounds = push_race_rounds(10, 200);
     for kind in kinds() {
         let remote = kind();
-        let a = Peer::new(&remote);
-        a.commit("base", &[("data/base", b"base")]);
-        a.ok(&["push"]);
-        let b = Peer::cloned(&remote, &[]);
-        let mut messages = vec!["base".to_owned()];
-        for round in 0..3 {
-            let ma = format!("a round {round}");
-            let mb = format!("b round {round}");
-            a.commit(&ma, &[(&format!("data/a{round}"), &bytes(round, 2000))]);
-            b.commit(
-                &mb,
-                &[(&format!("data/b{round}"), &bytes(round + 100, 2000))],
-            );
-            messages.extend([ma, mb]);
-            let spawn = |c: &Peer| {
-                c.std()
-                    .arg("push")
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn push")
-            };
-            let (pa, pb) = (spawn(&a), spawn(&b));
-            let (oa, ob) = (
-                pa.wait_with_output().expect("wait"),
-                pb.wait_with_output().expect("wait"),
-            );
-            let won: Vec<bool> = [&oa, &ob].iter().map(|o| o.status.success()).collect();
-            assert_eq!(
-                won.iter().filter(|w| **w).count(),
-                1,
-                "{}: round {round}: exactly one push wins\na: {}\nb: {}",
-                remote.kind,
-                String::from_utf8_lossy(&oa.stderr),
-                String::from_utf8_lossy(&ob.stderr)
-            );
-            let (winner, loser, lost) = if won[0] { (&a, &b, &ob) } else { (&b, &a, &oa) };
-            let stderr = String::from_utf8_lossy(&lost.stderr);
-            assert_eq!(lost.status.code(), Some(1));
-            assert_contains(&stderr, "the remote has commits you do not have");
-            // The loser fetches and merges, then pushes; the winner catches up.
-            loser.ok(&["pull"]);
-            loser.ok(&["push"]);
-            winner.ok(&["pull"]);
-            assert_eq!(winner.data(), loser.data());
-        }
-        let log = a.ok(&["log", "--oneline"]);
-        for m in &messages {
-            assert_contains(&log, m);
-        }
-        let c = Peer::cloned(&remote, &[]);
-        assert_eq!(c.data(), a.data(), "{}: no commit is lost", remote.kind);
+        let start = Instant::now();
+        let wins = push_race(&remote, 2, rounds);
+        eprintln!(
+            "races: two clones pushing to a {} remote: {rounds} rounds, wins {} and {}, {:.1} s",
+            remote.kind,
+            wins[0],
+            wins[1],
+            start.elapsed().as_secs_f64()
+        );
+    }
+}
+
+#[test]
+fn three_clones_pushing_at_once_one_wins_and_nothing_is_lost() {
+    let rounds = push_race_rounds(3, 30);
+    for kind in kinds() {
+        let remote = kind();
+        let start = Instant::now();
+        let wins = push_race(&remote, 3, rounds);
+        eprintln!(
+            "races: three clones pushing to a {} remote: {rounds} rounds, wins {wins:?}, {:.1} s",
+            remote.kind,
+            start.elapsed().as_secs_f64()
+        );
     }
 }
 
