@@ -86,7 +86,9 @@ impl Scenario {
             AddSmall | AddLarge | Log10k | RemoteSmall | RemoteBulk | LazyOne | AddLink | Tiny => {
                 &[]
             }
-            StatusNoop | Commit => &[AddSmall, AddLarge],
+            Commit => &[AddSmall, AddLarge],
+            // A no-op status is one of a clean, committed tree, as git's yardstick is.
+            StatusNoop => &[AddSmall, AddLarge, Commit],
             RestoreAll | Dvc => &[AddSmall],
             Checkout1pct => &[Commit, RestoreAll],
             Memory => &[AddSmall, StatusNoop],

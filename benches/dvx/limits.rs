@@ -111,7 +111,7 @@ fn hash_large(dataset: &Dataset) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// Median of 3 warm `git status --porcelain` runs on a repository that has the small
+/// Median of 7 warm `git status --porcelain` runs on a repository that has the small
 /// files committed; the repository is deleted afterwards.
 fn git_status(runner: &Runner, dataset: &Dataset, repo: &Path) -> Result<f64> {
     let result = committed_git_repo(runner, dataset, repo).and_then(|()| {
@@ -119,7 +119,7 @@ fn git_status(runner: &Runner, dataset: &Dataset, repo: &Path) -> Result<f64> {
         if !status.trim().is_empty() {
             return Err(format!("git status is not clean after commit: {status}"));
         }
-        runner.median("limit-git-status", 3, || {
+        runner.median("limit-git-status", 7, || {
             runner.git(repo, &["status", "--porcelain"])
         })
     });

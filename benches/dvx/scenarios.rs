@@ -67,8 +67,8 @@ pub fn dvx_chain(
     let steps: [(Scenario, Step); 7] = [
         (Scenario::AddSmall, Chain::add_small),
         (Scenario::AddLarge, Chain::add_large),
-        (Scenario::StatusNoop, Chain::status_noop),
         (Scenario::Commit, Chain::commit),
+        (Scenario::StatusNoop, Chain::status_noop),
         (Scenario::RestoreAll, Chain::restore_all),
         (Scenario::Checkout1pct, Chain::checkout_1pct),
         (Scenario::Memory, Chain::memory),
@@ -201,7 +201,7 @@ impl Chain<'_> {
     fn status_noop(&mut self) -> Result<Vec<Row>> {
         let m = self
             .runner
-            .median("status_noop", 3, || self.dvx(&["status"]))?;
+            .median("status_noop", 7, || self.dvx(&["status"]))?;
         let json = self.runner.run(self.dvx(&["status", "--json"]))?;
         serde_json::from_str::<serde_json::Value>(&json)
             .map_err(|e| format!("`dvx status --json` printed invalid JSON ({e}): {json:.200}"))?;
