@@ -1079,6 +1079,22 @@ mod tests {
         assert!(matches!(store.read_tree(&id), Err(Error::Missing { .. })));
     }
 
+    /// A file `old` in `dir` holding `bytes`, last modified three hours ago: an object
+    /// gc would judge old the moment it entered the store.
+    fn old_file(dir: &Path, bytes: &[u8]) -> PathBuf {
+        let path = dir.join("old");
+        atomic::write(&path, bytes).expect("write");
+        let three_hours_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(three_hours_ago)
+            .expect("age the file");
+        path
+    }
+
     #[test]
     fn a_reused_old_object_is_freshened_so_gc_keeps_it() {
         let (dir, store) = Store::scratch();
@@ -1113,16 +1129,7 @@ mod tests {
     #[test]
     fn an_adopted_old_file_enters_the_store_young_so_gc_beside_add_keeps_it() {
         let (dir, store) = Store::scratch();
-        let src = dir.path().join("old");
-        atomic::write(&src, b"bytes of an old file").expect("write");
-        let three_hours_ago =
-            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
-        File::options()
-            .write(true)
-            .open(&src)
-            .expect("open")
-            .set_modified(three_hours_ago)
-            .expect("age the file");
+        let src = old_file(dir.path(), b"bytes of an old file");
         let stat = Stat::from_metadata(&fs::symlink_metadata(&src).expect("stat"));
         let Adopt::Linked { id, .. } = store.adopt(&src, &stat).expect("adopt") else {
             panic!("the file is linked into the store");
@@ -1530,16 +1537,7 @@ mod tests {
     #[test]
     fn an_old_file_whose_object_a_gc_took_before_it_was_freshened_is_linked_again() {
         let (dir, store) = Store::scratch();
-        let path = dir.path().join("old");
-        atomic::write(&path, b"old bytes").expect("write");
-        let three_hours_ago =
-            std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
-        File::options()
-            .write(true)
-            .open(&path)
-            .expect("open")
-            .set_modified(three_hours_ago)
-            .expect("age the file");
+        let path = old_file(dir.path(), b"old bytes");
         let file = File::open(&path).expect("open");
         let after = stat_of(&path);
         set_mode_open(&file, &path, 0o444).expect("chmod");
