@@ -375,14 +375,8 @@ fn walk_with_stride(scenario: &Scenario, fault: Fault, stride: &dyn Fn(usize) ->
             &committed,
             &fsck_before,
         );
-        if scenario.remote {
-            check_remote(&sb, &at);
-        }
 
         complete_and_compare(&sb, scenario, &runner, &at, &expected);
-        if scenario.remote {
-            check_remote(&sb, &format!("{at}, after the re-run"));
-        }
     }
     eprintln!(
         "crash-walk {}{} {:?}: {} operations, {} points, {} finished early, {} reported",
@@ -399,7 +393,7 @@ fn walk_with_stride(scenario: &Scenario, fault: Fault, stride: &dyn Fn(usize) ->
 
 /// Run the command again after a fault: it completes (no stale lock, nothing half done in
 /// the way) and ends exactly where an uninterrupted run ends (`expected`), with no temp
-/// file left.
+/// file left and, for a remote scenario, a sound remote.
 fn complete_and_compare(
     sb: &Sandbox,
     scenario: &Scenario,
@@ -490,6 +484,9 @@ fn complete_and_compare(
         Vec::<String>::new(),
         "{at}: temp files left after the re-run"
     );
+    if scenario.remote {
+        check_remote(sb, &format!("{at}, after the re-run"));
+    }
 }
 
 /// `dvx fsck`'s verdict: exit code and the problems it found (not how many objects it
@@ -509,7 +506,8 @@ fn fsck(sb: &Sandbox) -> (Option<i32>, String) {
     (out.status.code(), problems)
 }
 
-/// The checks that must hold the moment a command died (or failed) part-way.
+/// The checks that must hold the moment a command died (or failed) part-way, the
+/// remote's included.
 fn check_after_fault(
     sb: &Sandbox,
     at: &str,
@@ -560,6 +558,9 @@ fn check_after_fault(
         );
     } else {
         assert!(lost.is_empty(), "{at}: committed objects lost: {lost:?}");
+    }
+    if scenario.remote {
+        check_remote(sb, at);
     }
 }
 
@@ -1245,13 +1246,7 @@ fn kill_at_random(scenario: &Scenario, rounds: usize, seed: u64) -> Killed {
             &committed,
             &fsck_before,
         );
-        if scenario.remote {
-            check_remote(&sb, &at);
-        }
         complete_and_compare(&sb, scenario, &runner, &at, &expected);
-        if scenario.remote {
-            check_remote(&sb, &format!("{at}, after the re-run"));
-        }
     }
     eprintln!(
         "kill-walk {}: {} rounds, {} inside the command (seed {seed})",
