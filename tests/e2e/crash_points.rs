@@ -391,6 +391,14 @@ fn walk_with_stride(scenario: &Scenario, fault: Fault, stride: &dyn Fn(usize) ->
     walked
 }
 
+/// The lock file git names when it finds one left behind ("Unable to create
+/// '<path>.lock': File exists.").
+fn git_stale_lock(stderr: &str) -> Option<PathBuf> {
+    let (_, rest) = stderr.split_once("Unable to create '")?;
+    let (path, _) = rest.split_once("': File exists")?;
+    path.ends_with(".lock").then(|| PathBuf::from(path))
+}
+
 /// Run the command again after a fault: it completes (no stale lock, nothing half done in
 /// the way) and ends exactly where an uninterrupted run ends (`expected`), with no temp
 /// file left and, for a remote scenario, a sound remote.
@@ -411,14 +419,13 @@ fn complete_and_compare(
         // A random kill may land in git itself, before it moved its HEAD: the user runs
         // the git command again first (a no-op when git had finished), then the hook's.
         let mut git_again = run(sb, scenario, runner, "");
-        let stale_lock = sb.root.join(".git/index.lock");
         if !git_again.status.success()
-            && String::from_utf8_lossy(&git_again.stderr).contains("index.lock': File exists")
+            && let Some(stale_lock) = git_stale_lock(&String::from_utf8_lossy(&git_again.stderr))
         {
-            // Git killed while it held its own index lock leaves it behind, and says to
-            // remove it once no git process runs (the whole group is dead): as the user
-            // does.
-            fs::remove_file(&stale_lock).expect("remove git's stale index.lock");
+            // Git killed while it held one of its own locks (`index.lock`, `HEAD.lock`)
+            // leaves it behind, and says to remove it once no git process runs (the whole
+            // group is dead): as the user does.
+            fs::remove_file(&stale_lock).expect("remove git's stale lock");
             git_again = run(sb, scenario, runner, "");
         }
         if let Runner::Git(args) = runner
