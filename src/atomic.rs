@@ -4,8 +4,9 @@
 //! renaming, removing, linking (an open file too, by its descriptor), chmod, mkdir,
 //! touch), writing a file as a temp file followed by
 //! a rename (so a reader or a crash sees the old bytes or the new bytes, never half of
-//! them), flushing to stable storage, where temp files live ([`TempArea`]), and the
-//! kernel lock that serialises writers.
+//! them) or as an unnamed file named once whole ([`UnnamedFile`]), flushing to stable
+//! storage, where temp files live ([`TempArea`]), and the kernel lock that serialises
+//! writers.
 //!
 //! Invariants: nothing outside this module changes a file under `.dvx/` or in the work
 //! tree (`clippy.toml` bans the `std::fs` calls that would); a temp file that is not
@@ -23,8 +24,10 @@
 #[cfg(feature = "failpoints")]
 mod failpoint;
 mod temp_area;
+mod unnamed;
 
 pub use temp_area::{TempArea, close_sessions};
+pub use unnamed::UnnamedFile;
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};

@@ -26,7 +26,7 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{self, TempArea, TempFile};
+use crate::atomic::{self, TempArea, TempFile, UnnamedFile};
 use crate::hash::{self, ObjectId};
 use crate::object::{Commit, DecodeError, Encode, Tree};
 use crate::stat::Stat;
@@ -331,10 +331,26 @@ impl Store {
     /// hashing them a second time. Never for bytes whose hash was not computed here and
     /// now: an object's name must be the hash of its bytes.
     pub(crate) fn put_hashed(&self, id: &ObjectId, bytes: &[u8]) -> Result<(), Error> {
-        let size = bytes.len() as u64;
         // One look: absent is the common case of a fetch, and then nothing needs checking.
         let absent = self.metadata(id).is_none();
+        self.put_judged(id, bytes, absent)
+    }
+
+    /// [`Store::put_hashed`] for a download, which asks only for objects the store lacked
+    /// a moment ago: no look first (installing never replaces an object that appeared
+    /// meanwhile; that one is judged as `put_hashed` judges it).
+    pub(crate) fn put_fetched(&self, id: &ObjectId, bytes: &[u8]) -> Result<(), Error> {
+        self.put_judged(id, bytes, true)
+    }
+
+    /// Store `bytes` (hashed to `id` by the caller), `absent` saying whether the store
+    /// lacked `id` when last looked at.
+    fn put_judged(&self, id: &ObjectId, bytes: &[u8], absent: bool) -> Result<(), Error> {
+        let size = bytes.len() as u64;
         if !absent && self.has_intact(id, size) {
+            return Ok(());
+        }
+        if absent && self.put_unnamed(id, bytes)? {
             return Ok(());
         }
         let mut tmp = self.temp()?;
@@ -345,6 +361,37 @@ impl Store {
             self.install(tmp, id, size)?;
         }
         Ok(())
+    }
+
+    /// Store `bytes` as the new object `id` through an unnamed file in its fan-out
+    /// directory ([`UnnamedFile`]): no temp name, and the inode made where the object
+    /// lives. `Ok(false)` when that cannot be done here, or when an object is at that
+    /// name already: the caller then takes the temp area's way, which judges it.
+    fn put_unnamed(&self, id: &ObjectId, bytes: &[u8]) -> Result<bool, Error> {
+        let dest = self.path(id);
+        let fanout = dest
+            .parent()
+            .expect("object paths have a fan-out directory");
+        let made = match UnnamedFile::new_in(fanout, OBJECT_MODE) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
+                self.share_dir(fanout)?;
+                UnnamedFile::new_in(fanout, OBJECT_MODE)
+            }
+            other => other,
+        };
+        let Some(mut file) = made.map_err(io_err(fanout))? else {
+            return Ok(false);
+        };
+        if atomic::umask().is_none_or(|mask| mask & OBJECT_MODE != 0) {
+            file.set_mode(OBJECT_MODE).map_err(io_err(&dest))?;
+        }
+        file.write_all(bytes).map_err(io_err(&dest))?;
+        match file.name_new(&dest) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(Error::Io { path: dest, source }),
+        }
     }
 
     /// [`Store::install`] for an object just found absent: renamed into place unless
@@ -892,6 +939,11 @@ impl IncomingObject {
         self.tmp.write_all(bytes).map_err(io_err(self.tmp.path()))
     }
 
+    /// The bytes received so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Install the object if its bytes hash to its id (else [`Error::Corrupt`], and
     /// nothing enters the store). Returns whether it was new.
     pub fn finish(self, store: &Store) -> Result<bool, Error> {
@@ -1020,6 +1072,56 @@ mod tests {
             Ingest::Stored { id, new, .. } => (id, new),
             Ingest::Changed => panic!("file did not change"),
         }
+    }
+
+    /// The names in this process's temp session of `store` (left-over temp files).
+    fn session_names(store: &Store) -> Vec<std::ffi::OsString> {
+        let session = store.temps().session().expect("session");
+        fs::read_dir(session)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect()
+    }
+
+    #[test]
+    fn a_fetched_object_is_installed_read_only_and_leaves_no_temp_file() {
+        let (_dir, store) = Store::scratch();
+        let bytes = b"fetched bytes".to_vec();
+        let id = ObjectId::of(&bytes);
+        store.put_fetched(&id, &bytes).expect("put");
+        assert_eq!(store.read(&id).expect("read"), bytes);
+        let meta = store.path(&id).metadata().expect("stat");
+        assert!(meta.permissions().readonly());
+        assert!(session_names(&store).is_empty(), "no temp file left");
+        // Fetched again (a racing fetch stored it first): still one intact object.
+        store.put_fetched(&id, &bytes).expect("put again");
+        assert_eq!(store.list().expect("list"), vec![id]);
+        assert!(session_names(&store).is_empty());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_fetched_object_replaces_a_damaged_copy_and_keeps_an_intact_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, store) = Store::scratch();
+        let bytes = b"the good bytes".to_vec();
+        let id = ObjectId::of(&bytes);
+        store.put_fetched(&id, &bytes).expect("put");
+        let path = store.path(&id);
+        let intact = path.metadata().expect("stat");
+        store.put_fetched(&id, &bytes).expect("put intact");
+        assert_eq!(
+            path.metadata().expect("stat").modified().ok(),
+            intact.modified().ok(),
+            "an intact object is left as it is"
+        );
+        // Damage it at rest: a fetch that brings the good bytes repairs it.
+        atomic::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        atomic::write(&path, b"the bad bytes!").expect("damage");
+        assert!(store.verify(&id).is_err());
+        store.put_fetched(&id, &bytes).expect("put over damage");
+        store.verify(&id).expect("repaired");
+        assert!(session_names(&store).is_empty());
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! renamed into place, so none is ever visible in the work tree, even for an instant.
 //! Only when the destination lies on another file system, where a rename cannot reach, is
 //! the temp file made beside it instead, under the reserved [`TEMP_PREFIX`] name that
-//! walks skip and the next write into that directory removes.
+//! walks skip and the next write into that directory removes. A new object a download
+//! stores, and a new file a pull writes where nothing stands, need no temp name at all
+//! where the system can make unnamed files: they are made unnamed in their own directory
+//! and named once whole ([`super::UnnamedFile`]), and a crash leaves nothing of them.
 //!
 //! Invariants: a session belongs to the process holding the kernel lock on
 //! `tmp/<pid>-<tag>.lock`; the lock dies with the process (kill -9 included), so

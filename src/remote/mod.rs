@@ -347,25 +347,16 @@ impl Remote {
     }
 
     /// [`Remote::download`], except that ids the remote does not hold are returned
-    /// instead of failing: what a source reports as unavailable.
+    /// instead of failing (what a source reports as unavailable), with the objects
+    /// stored; `arrivals` (if given) is told of each packed object as it is stored, with
+    /// the bytes that were verified.
     pub fn download_available(
         &self,
         store: &Store,
         ids: &[ObjectId],
         progress: &dyn Progress,
-    ) -> Result<(TransferStats, Vec<ObjectId>), Error> {
-        self.download_announcing(store, ids, progress, None)
-    }
-
-    /// [`Remote::download_available`], telling `arrivals` (if given) of each packed object
-    /// as it is stored, with the bytes that were verified.
-    pub fn download_announcing(
-        &self,
-        store: &Store,
-        ids: &[ObjectId],
-        progress: &dyn Progress,
         arrivals: Option<&Arc<dyn Arrivals>>,
-    ) -> Result<(TransferStats, Vec<ObjectId>), Error> {
+    ) -> Result<transfer::Downloaded, Error> {
         let known = self.index.lock().expect("index lock").clone();
         let got = self.runtime.block_on(transfer::download_available(
             &self.backend,
@@ -377,8 +368,8 @@ impl Remote {
             progress,
             arrivals,
         ));
-        if let Ok((stats, _)) = &got {
-            self.record(stats);
+        if let Ok(done) = &got {
+            self.record(&done.stats);
         }
         Ok(got?)
     }

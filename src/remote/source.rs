@@ -253,34 +253,21 @@ impl RemoteSource {
         progress: &dyn Progress,
         arrivals: Option<&Arc<dyn Arrivals>>,
     ) -> Result<Fetched, store::Error> {
-        let mut out = Fetched::default();
-        let mut absent = Vec::new();
-        for id in distinct(ids) {
-            if self.store.contains(&id) {
-                out.already_local += 1;
-            } else {
-                absent.push(id);
-            }
-        }
-        let Some(&first) = absent.first() else {
-            return Ok(out);
+        let ids = distinct(ids);
+        let Some(&first) = ids.first() else {
+            return Ok(Fetched::default());
         };
-        let (_, unavailable) = self
+        // The download skips what the store has (one look per id, there) and says what
+        // it stored, so nothing is looked up twice.
+        let done = self
             .remote()
-            .and_then(|remote| remote.download_announcing(&self.store, &absent, progress, arrivals))
+            .and_then(|remote| remote.download_available(&self.store, &ids, progress, arrivals))
             .map_err(|e| self.fetch_err(first, e))?;
-        for id in absent {
-            if unavailable.contains(&id) {
-                out.unavailable.push(id);
-            } else if let Some(meta) = self.store.metadata(&id) {
-                out.bytes += meta.len();
-                out.fetched.push(id);
-            } else {
-                // Downloaded, then gone before this look (a gc racing a fetch cannot take
-                // it: objects younger than two hours stay): still absent.
-                out.unavailable.push(id);
-            }
-        }
-        Ok(out)
+        Ok(Fetched {
+            already_local: done.stats.skipped as usize,
+            bytes: done.stored.iter().map(|(_, size)| size).sum(),
+            fetched: done.stored.into_iter().map(|(id, _)| id).collect(),
+            unavailable: done.absent,
+        })
     }
 }

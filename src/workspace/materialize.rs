@@ -10,7 +10,10 @@
 //! Each file is made as a temp file in the repository's temp area (`.dvx/tmp/`, see
 //! [`TempArea`]) and renamed over its destination, so a reader or a crash sees the old
 //! file or the new one, never half of one, and no temp file is ever visible in the work
-//! tree. Only a directory on another file system than `.dvx/tmp/` gets its temp files
+//! tree. A file written from bytes a fetch just verified, where nothing stands, is made
+//! unnamed in its own directory and named once whole ([`UnnamedFile`]) where the system
+//! allows: the same guarantee without a temp name, and without every writing thread
+//! taking the one session directory's lock. Only a directory on another file system than `.dvx/tmp/` gets its temp files
 //! beside the destination, under the reserved temp name that walks skip; the first write
 //! into such a directory removes any a killed dvx left there. The link
 //! types are tried in the configured order: reflink (copy-on-write clone), copy, hard
@@ -34,7 +37,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{Error, link_rule, write_err};
-use crate::atomic::{self, TEMP_PREFIX, TempArea, TempFile};
+use crate::atomic::{self, TEMP_PREFIX, TempArea, TempFile, UnnamedFile};
 use crate::hash::ObjectId;
 use crate::index::{Entry, Kind, Stat};
 use crate::path::RepoPath;
@@ -227,11 +230,40 @@ impl Materializer {
         }
         let base = if entry.executable { 0o777 } else { 0o666 };
         self.write_at(entry, |dir, spot, dest| {
+            if self.write_unnamed(dir, base, bytes, dest)? {
+                return Ok(false);
+            }
             let mut tmp = self.temp_file(dir, spot, base).map_err(write_err(dest))?;
             tmp.write_all(bytes).map_err(write_err(dest))?;
             tmp.persist(dest).map_err(write_err(dest))?;
             Ok(false)
         })
+    }
+
+    /// Write `bytes` as a new file at `dest` through an unnamed file in its directory
+    /// `dir` ([`UnnamedFile`]: no temp name anywhere, and the inode made where the file
+    /// lives, as `cp -r` makes it). `Ok(false)` when that cannot be done here or when
+    /// something stands at `dest` (an unnamed file is never named over anything): the
+    /// caller then writes it the temp area's way, which replaces what is there.
+    fn write_unnamed(
+        &self,
+        dir: &Path,
+        base: u32,
+        bytes: &[u8],
+        dest: &Path,
+    ) -> Result<bool, Error> {
+        let Some(mut file) = UnnamedFile::new_in(dir, base).map_err(write_err(dest))? else {
+            return Ok(false);
+        };
+        if self.umask.is_none() {
+            file.set_mode(base & !0o022).map_err(write_err(dest))?;
+        }
+        file.write_all(bytes).map_err(write_err(dest))?;
+        match file.name_new(dest) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(write_err(dest)(e)),
+        }
     }
 
     /// Whether a file of this kind is made as a plain copy: the first configured link

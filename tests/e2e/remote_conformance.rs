@@ -1361,12 +1361,18 @@ fn objects_stream_without_being_stored_and_absent_ids_are_named() {
             .expect("absent");
         assert_eq!(absent, vec![nowhere], "[{}]", t.kind);
         let (_b, fresh) = store();
-        let (stats, unavailable) = t
+        let done = t
             .remote()
-            .download_available(&fresh, &[small[1], nowhere], &Silent)
+            .download_available(&fresh, &[small[1], nowhere], &Silent, None)
             .expect("download");
-        assert_eq!(unavailable, vec![nowhere]);
-        assert_eq!(stats.objects, 1);
+        assert_eq!(done.absent, vec![nowhere]);
+        assert_eq!(done.stats.objects, 1);
+        let size = fresh.read(&small[1]).expect("stored").len() as u64;
+        assert_eq!(
+            done.stored,
+            vec![(small[1], size)],
+            "what it stored, with its size"
+        );
         assert!(fresh.contains(&small[1]) && !fresh.contains(&nowhere));
         let err = t
             .remote()

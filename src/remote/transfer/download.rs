@@ -96,15 +96,26 @@ pub async fn download(
     cache: Option<&IndexCache>,
     progress: &dyn Progress,
 ) -> Result<TransferStats, Error> {
-    let (stats, absent) =
+    let got =
         download_available(backend, store, ids, options, known, cache, progress, None).await?;
-    match absent.first() {
+    match got.absent.first() {
         Some(id) => Err(Error::NotOnRemote {
             url: backend.shown().into(),
             id: *id,
         }),
-        None => Ok(stats),
+        None => Ok(got.stats),
     }
+}
+
+/// What [`download_available`] did.
+#[derive(Debug, Default)]
+pub struct Downloaded {
+    pub stats: TransferStats,
+    /// The objects this download stored, with their sizes (so a caller need not look
+    /// each up again in the store).
+    pub stored: Vec<(ObjectId, u64)>,
+    /// Ids the remote does not hold, each once.
+    pub absent: Vec<ObjectId>,
 }
 
 /// [`download`], except that ids the remote does not hold are returned (each once)
@@ -122,7 +133,7 @@ pub async fn download_available(
     cache: Option<&IndexCache>,
     progress: &dyn Progress,
     arrivals: Option<&Arc<dyn Arrivals>>,
-) -> Result<(TransferStats, Vec<ObjectId>), Error> {
+) -> Result<Downloaded, Error> {
     let start = Instant::now();
     let counters = Counters::default();
     let mut skipped = 0u64;
@@ -186,23 +197,34 @@ pub async fn download_available(
             fetch_run(backend, store, run, counted, progress, arrivals.cloned()).await
         })
         .buffer_unordered(options.jobs())
-        .try_collect::<Vec<()>>();
+        .try_collect::<Vec<Vec<(ObjectId, u64)>>>();
     // Not packed and not stored alone: the remote does not hold it.
     let larges = stream::iter(large)
         .map(|id| async move {
             match fetch_large(backend, store, id, counted, progress).await {
-                Ok(()) => Ok(None),
-                Err(Error::NotOnRemote { .. }) => Ok(Some(id)),
+                Ok(size) => Ok(Ok((id, size))),
+                Err(Error::NotOnRemote { .. }) => Ok(Err(id)),
                 Err(e) => Err(e),
             }
         })
         .buffer_unordered(options.pack_jobs().min(2))
-        .try_filter_map(|absent| async move { Ok(absent) })
-        .try_collect::<Vec<ObjectId>>();
+        .try_collect::<Vec<Result<(ObjectId, u64), ObjectId>>>();
     let result = futures_util::future::try_join(runs, larges).await;
     progress.finish();
-    let (_, absent) = result?;
-    Ok((counters.stats(skipped, start), absent))
+    let (runs, larges) = result?;
+    let mut stored: Vec<(ObjectId, u64)> = runs.into_iter().flatten().collect();
+    let mut absent = Vec::new();
+    for large in larges {
+        match large {
+            Ok(got) => stored.push(got),
+            Err(id) => absent.push(id),
+        }
+    }
+    Ok(Downloaded {
+        stats: counters.stats(skipped, start),
+        stored,
+        absent,
+    })
 }
 
 async fn fetch_run(
@@ -212,7 +234,7 @@ async fn fetch_run(
     counters: &Counters,
     progress: &dyn Progress,
     arrivals: Option<Arc<dyn Arrivals>>,
-) -> Result<(), Error> {
+) -> Result<Vec<(ObjectId, u64)>, Error> {
     let first = run.entries[0].id;
     let bytes = get_range(
         backend,
@@ -240,7 +262,7 @@ async fn fetch_run(
     }
     let local = store.clone();
     let n = run.entries.len() as u64;
-    blocking(move || {
+    let stored = blocking(move || {
         // Decode and verify every entry before storing any, so a damaged run stores
         // nothing.
         let mut raws = Vec::with_capacity(run.entries.len());
@@ -249,19 +271,21 @@ async fn fetch_run(
             let slice = &bytes[at..at + e.length as usize];
             raws.push(pack::decode_entry(&run.pack, e, slice)?);
         }
+        let mut stored = Vec::with_capacity(raws.len());
         for (e, raw) in run.entries.iter().zip(raws) {
             // `decode_entry` hashed these bytes and found them to be the object.
-            local.put_hashed(&e.id, &raw)?;
+            local.put_fetched(&e.id, &raw)?;
             if let Some(arrivals) = &arrivals {
                 arrivals.arrived(&e.id, &raw);
             }
+            stored.push((e.id, raw.len() as u64));
         }
-        Ok(())
+        Ok(stored)
     })
     .await?;
     counters.objects.fetch_add(n, Ordering::Relaxed);
     progress.advance(n);
-    Ok(())
+    Ok(stored)
 }
 
 /// Read a large object's seek table: one HEAD for its length, one GET for its tail
@@ -391,7 +415,7 @@ async fn fetch_large(
     id: ObjectId,
     counters: &Counters,
     progress: &dyn Progress,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let table = Arc::new(seek_table(backend, &id, counters).await?);
     let mut incoming = Some(store.incoming(id)?);
     let count = table.frames().len();
@@ -409,11 +433,12 @@ async fn fetch_large(
         i = j;
     }
     let inc = incoming.take().expect("incoming");
+    let size = inc.size();
     let local = store.clone();
     blocking(move || Ok(inc.finish(&local)?)).await?;
     counters.objects.fetch_add(1, Ordering::Relaxed);
     progress.advance(1);
-    Ok(())
+    Ok(size)
 }
 
 /// A packed object's bytes, read with one ranged GET of its entry and verified.

@@ -36,7 +36,7 @@ use crate::hash::ObjectId;
 use crate::store;
 
 pub use catalog::{RANGED_LOOKUP_MAX, RemoteIndex};
-pub use download::{download, download_available, read_range};
+pub use download::{Downloaded, download, download_available, read_range};
 pub use upload::upload;
 
 /// Concurrent requests: sized for network latency (each request mostly waits), not
