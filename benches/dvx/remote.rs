@@ -197,12 +197,31 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         Place::directory(work.join("remote-small-dir")),
         Place::s3(work, "team/dvx"),
     ];
+    let mut pulls = Vec::new();
     for place in &places {
         let result = small_on(runner, &data, place, dvc.is_some(), work);
         match result {
-            Ok(r) => rows.extend(r),
+            Ok((r, pull_secs)) => {
+                rows.extend(r);
+                pulls.push((place.name, pull_secs));
+            }
             Err(e) => rows.push(Row::failed(&format!("remote_small ({})", place.name), e)),
         }
+    }
+    // One copy of the same files, made last so that removing it cannot slow the pulls (a
+    // file system may skip recently freed inodes one by one). A pull writes two copies
+    // (the store's and the work tree's, unless the file system can clone), so this bounds
+    // what any pull can reach.
+    let cp = limits::copy(runner, &data.small_dir(), &work.join("remote-small-cp"))?;
+    println!("  limit cp -r + sync (small)        {cp:>9.3} s");
+    for (name, pull_secs) in pulls {
+        rows.push(Row::secs(
+            &format!("pull_small ({name}) vs one copy"),
+            pull_secs,
+            "cp -r + sync",
+            Some(cp),
+            Target::None,
+        ));
     }
     remove(&data.root)?;
     Ok(rows)
@@ -214,7 +233,7 @@ fn small_on(
     place: &Place,
     with_dvc: bool,
     work: &Path,
-) -> Result<Vec<Row>> {
+) -> Result<(Vec<Row>, f64)> {
     let n = data.small.len();
     let per_thousand = (n as f64 / 1000.0).max(1.0);
     let base = work.join(format!("remote-small-{}", place.name));
@@ -267,7 +286,7 @@ fn small_on(
     // listing and refs included), else dvx's own count of its upload or pull.
     let push_requests = push_served.map_or_else(|| transfer(&push_json, "requests"), |r| r as f64);
     let pull_requests = pull_served.map_or_else(|| transfer(&json, "requests"), |r| r as f64);
-    Ok(vec![
+    let rows = vec![
         Row::secs(
             &format!("push_small ({name})"),
             push_secs,
@@ -298,7 +317,8 @@ fn small_on(
             Some(per_thousand),
             Target::RatioAtMost(REQUESTS_VS_N_PER_1000_MAX),
         ),
-    ])
+    ];
+    Ok((rows, pull_secs))
 }
 
 /// `dvc --version`, if dvc runs.
