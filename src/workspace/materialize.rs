@@ -259,11 +259,10 @@ impl Materializer {
             file.set_mode(base & !0o022).map_err(write_err(dest))?;
         }
         file.write_all(bytes).map_err(write_err(dest))?;
-        match file.name_new(dest) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(write_err(dest)(e)),
-        }
+        // Not named: something is there, or naming through `/proc` was refused (a
+        // sandbox); the temp area's way replaces the one and meets any real error (a
+        // full disk) itself.
+        Ok(file.name_new(dest).is_ok())
     }
 
     /// Whether a file of this kind is made as a plain copy: the first configured link
