@@ -95,11 +95,10 @@ pub fn encode_frame(
     frame_size: u32,
     raw: &[u8],
 ) -> Result<(Vec<u8>, FrameInfo), Error> {
-    let compressed =
-        zstd::bulk::compress(raw, super::pack::LEVEL).map_err(|e| Error::Compress {
-            id: *id,
-            reason: e.to_string(),
-        })?;
+    let compressed = super::pack::compress_frame(raw).map_err(|e| Error::Compress {
+        id: *id,
+        reason: e.to_string(),
+    })?;
     let info = FrameInfo {
         compressed_len: compressed.len() as u32,
         chaining_value: chaining_value(index, count, frame_size, raw),

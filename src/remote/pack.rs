@@ -100,8 +100,7 @@ impl PackBuilder {
                 size: raw.len(),
             });
         }
-        let frame =
-            zstd::bulk::compress(raw, LEVEL).map_err(|source| Error::Compress { id, source })?;
+        let frame = compress_frame(raw).map_err(|source| Error::Compress { id, source })?;
         let offset = self.bytes.len() as u64;
         self.bytes.extend_from_slice(id.as_bytes());
         self.bytes.extend_from_slice(&frame);
@@ -173,6 +172,24 @@ pub fn decode_entry(pack: &ObjectId, entry: &Entry, bytes: &[u8]) -> Result<Vec<
 /// Decompress one zstd frame into at most `capacity` bytes, with this thread's
 /// decompression context: making a context per object cost as much as decompressing a
 /// small object (a pull of 20k small files spent 5% of its time allocating them).
+/// One zstd frame of `raw` at [`LEVEL`], through this thread's compression context: making
+/// a context per object (what `zstd::bulk::compress` does) was a fifth of a push's CPU
+/// time for 20k small files.
+pub(crate) fn compress_frame(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CONTEXT.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let context = match slot.as_mut() {
+            Some(context) => context,
+            None => slot.insert(zstd::bulk::Compressor::new(LEVEL)?),
+        };
+        context.compress(raw)
+    })
+}
+
 pub(crate) fn decompress_frame(frame: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     thread_local! {
         static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
