@@ -70,12 +70,20 @@ impl Default for PackBuilder {
 
 impl PackBuilder {
     pub fn new() -> PackBuilder {
-        let mut bytes = Vec::new();
+        PackBuilder::with_capacity(0, 0)
+    }
+
+    /// A builder with room for `count` objects of `raw` bytes in all, at worst (each
+    /// compressed to at most its `ZSTD_COMPRESSBOUND`), so a pack of tens of MiB is not
+    /// grown (and copied) a dozen times.
+    pub fn with_capacity(count: usize, raw: usize) -> PackBuilder {
+        let bound = raw + raw / 128 + count * (ID_LEN + 64);
+        let mut bytes = Vec::with_capacity(HEADER_LEN + bound);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&VERSION.to_le_bytes());
         PackBuilder {
             bytes,
-            entries: Vec::new(),
+            entries: Vec::with_capacity(count),
         }
     }
 

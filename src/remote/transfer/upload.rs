@@ -160,7 +160,7 @@ async fn upload_pack(
     let raw_total: u64 = group.iter().map(|(_, n)| n).sum();
     let local = store.clone();
     let built = blocking(move || {
-        let mut builder = PackBuilder::new();
+        let mut builder = PackBuilder::with_capacity(group.len(), raw_total as usize);
         for (id, _) in group {
             let bytes = local.read(&id)?;
             let actual = ObjectId::of(&bytes);
