@@ -215,6 +215,10 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
             Err(e) => rows.push(Row::failed(&format!("remote_small ({})", place.name), e)),
         }
     }
+    // Each place's repositories are removed only now, for the same reason as the copy.
+    for place in &places {
+        remove(&work.join(format!("remote-small-{}", place.name)))?;
+    }
     remove(&cp_dir)?;
     for (name, pull_secs) in pulls {
         rows.push(Row::secs(
@@ -275,7 +279,6 @@ fn small_on(
     } else {
         (None, None)
     };
-    remove(&base)?;
     let vs_dvc = |dvc: Option<f64>| {
         if dvc.is_some() {
             Target::RatioAtMost(VS_DVC_MAX)
