@@ -409,7 +409,9 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         "  remote_bulk: {n} files, {:.1} MiB",
         data.small_bytes() as f64 / (1 << 20) as f64
     );
-    let cp = limits::copy(runner, &data.small_dir(), &work.join("remote-bulk-cp"))?;
+    // Kept until the pull is done, as in `remote_small` (see `limits::copy_kept`).
+    let cp_dir = work.join("remote-bulk-cp");
+    let cp = limits::copy_kept(runner, &data.small_dir(), &cp_dir)?;
     println!("  limit cp -r + sync (bulk)         {cp:>9.3} s");
     let base = work.join("remote-bulk");
     let place = Place::directory(base.join("remote"));
@@ -421,6 +423,7 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let (pull_secs, _) = pull(runner, "pull_bulk", &cloned, &place, &[SMALL_DIR])?;
     dataset::verify_tree(&cloned.join(SMALL_DIR), n, data.small_bytes())?;
     remove(&base)?;
+    remove(&cp_dir)?;
     remove(&data.root)?;
     let target = Target::RatioAtMost(BULK_VS_CP_MAX);
     Ok(vec![
