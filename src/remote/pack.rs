@@ -17,6 +17,9 @@
 //! index gave, and hashes to that id; anything else is an error naming the object.
 //! Decoding never panics and never allocates more than the index's size bound allows.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use super::pack_index::{Entry, PackIndex};
 use crate::hash::{ID_LEN, ObjectId};
 
@@ -177,39 +180,47 @@ pub fn decode_entry(pack: &ObjectId, entry: &Entry, bytes: &[u8]) -> Result<Vec<
     Ok(raw)
 }
 
-/// Decompress one zstd frame into at most `capacity` bytes, with this thread's
-/// decompression context: making a context per object cost as much as decompressing a
-/// small object (a pull of 20k small files spent 5% of its time allocating them).
-/// One zstd frame of `raw` at [`LEVEL`], through this thread's compression context: making
+/// One zstd frame of `raw` at [`LEVEL`], with this thread's compression context: making
 /// a context per object (what `zstd::bulk::compress` does) was a fifth of a push's CPU
 /// time for 20k small files.
 pub(crate) fn compress_frame(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     thread_local! {
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
+        static CONTEXT: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { RefCell::new(None) };
     }
-    CONTEXT.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        let context = match slot.as_mut() {
-            Some(context) => context,
-            None => slot.insert(zstd::bulk::Compressor::new(LEVEL)?),
-        };
-        context.compress(raw)
+    with_thread_context(
+        &CONTEXT,
+        || zstd::bulk::Compressor::new(LEVEL),
+        |c| c.compress(raw),
+    )
+}
+
+/// Decompress one zstd frame into at most `capacity` bytes, with this thread's
+/// decompression context: making a context per object cost as much as decompressing a
+/// small object (a pull of 20k small files spent 5% of its time allocating them).
+pub(crate) fn decompress_frame(frame: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { RefCell::new(None) };
+    }
+    with_thread_context(&CONTEXT, zstd::bulk::Decompressor::new, |c| {
+        c.decompress(frame, capacity)
     })
 }
 
-pub(crate) fn decompress_frame(frame: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
-    thread_local! {
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    CONTEXT.with(|slot| {
+/// Run `use_it` with this thread's context in `slot`, made by `make` on first use.
+fn with_thread_context<C: 'static, T>(
+    slot: &'static LocalKey<RefCell<Option<C>>>,
+    make: impl FnOnce() -> std::io::Result<C>,
+    use_it: impl FnOnce(&mut C) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    slot.with(|slot| {
         let mut slot = slot.borrow_mut();
         let context = match slot.as_mut() {
             Some(context) => context,
-            None => slot.insert(zstd::bulk::Decompressor::new()?),
+            None => slot.insert(make()?),
         };
-        context.decompress(frame, capacity)
+        use_it(context)
     })
 }
 

@@ -13,10 +13,10 @@
 //! tree. A file written from bytes a fetch just verified, where nothing stands, is made
 //! unnamed in its own directory and named once whole ([`UnnamedFile`]) where the system
 //! allows: the same guarantee without a temp name, and without every writing thread
-//! taking the one session directory's lock. Only a directory on another file system than `.dvx/tmp/` gets its temp files
-//! beside the destination, under the reserved temp name that walks skip; the first write
-//! into such a directory removes any a killed dvx left there. The link
-//! types are tried in the configured order: reflink (copy-on-write clone), copy, hard
+//! taking the one session directory's lock. Only a directory on another file system than
+//! `.dvx/tmp/` gets its temp files beside the destination, under the reserved temp name
+//! that walks skip; the first write into such a directory removes any a killed dvx left
+//! there. The link types are tried in the configured order: reflink (copy-on-write clone), copy, hard
 //! link or symlink to the read-only object. A destination is never written through a
 //! symlink: the rename replaces the link itself, and a parent directory that is a symlink
 //! is replaced by a real directory (as git does; planning has already refused an
