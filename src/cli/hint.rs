@@ -15,6 +15,10 @@ pub const BRING_OBJECTS: &str = "push it from the clone that made it (dvx push),
 
 /// How to add a remote, for hints (one wording wherever no remote is configured).
 const ADD_REMOTE: &str = "add one with `dvx remote add <name> <url>`";
+/// How to give a repository with several remotes a default (no command sets it on an
+/// existing remote; `remote add --default` is for a new one).
+const MAKE_DEFAULT: &str =
+    "make one the default: `remote = \"<name>\"` under [core] in .dvx/config.toml";
 
 /// What to do after a remote ref moved under a push (one wording for "fetch first").
 fn fetch_first(branch: &str) -> String {
@@ -143,6 +147,9 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
     use sync::Error as E;
     Some(match e {
         E::NoRemote => ADD_REMOTE.into(),
+        E::NoDefaultRemote { .. } => {
+            format!("name one (`dvx push <name>`, `dvx pull <name>`), or {MAKE_DEFAULT}")
+        }
         E::UnknownRemote { known, .. } if known.is_empty() => ADD_REMOTE.into(),
         E::UnknownRemote { .. } => {
             "`dvx remote list` shows the remotes; `dvx remote add <name> <url>` adds one".into()
@@ -229,8 +236,9 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
         E::Runtime(_) => "the system is short of threads or memory; try again".into(),
         E::NoRemote => ADD_REMOTE.into(),
         E::NoDefaultRemote { .. } => {
-            "make one the default (dvx remote add <name> <url> --default, or core.remote in .dvx/config.toml), or pass --remote <name>".into()
+            format!("{MAKE_DEFAULT}, or name one with --remote=<name> where the command takes it")
         }
+        E::UnknownRemote { known, .. } if known.is_empty() => ADD_REMOTE.into(),
         E::UnknownRemote { .. } => {
             "`dvx remote list` shows the remotes; `dvx remote add <name> <url>` adds one".into()
         }

@@ -76,10 +76,13 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error("no remote is configured")]
     NoRemote,
-    #[error("several remotes are configured ({names}) and none is the default")]
-    NoDefaultRemote { names: String },
-    #[error("no remote named '{name}' is configured")]
-    UnknownRemote { name: String },
+    #[error("several remotes are configured ({}) and none is the default", names.join(", "))]
+    NoDefaultRemote { names: Vec<String> },
+    #[error(
+        "no remote named '{name}' is configured{}",
+        settings::configured_list(known)
+    )]
+    UnknownRemote { name: String, known: Vec<String> },
     #[error(transparent)]
     Config(crate::repo::Error),
     #[error("tree {tree} from remote {url} names '{name}', {why}; nothing of it was used")]

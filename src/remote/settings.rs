@@ -183,6 +183,47 @@ pub fn remote_names(tracked: &toml::Table, local: Option<&toml::Table>) -> Vec<S
     names
 }
 
+/// Why a command that named no remote has none to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unchosen {
+    /// No remote is configured at all.
+    NoRemote,
+    /// Several are (these, sorted) and none is the default.
+    NoDefault { names: Vec<String> },
+}
+
+/// The remote a command uses: `named` when the user named one (whether it exists is
+/// [`resolve`]'s to say), else the [`default_remote`]. One rule for every command, so
+/// `push` and `pull <paths>` never disagree about which remote, or about why there is
+/// none.
+pub fn choose_remote(
+    named: Option<&str>,
+    tracked: &toml::Table,
+    local: Option<&toml::Table>,
+) -> Result<String, Unchosen> {
+    if let Some(name) = named {
+        return Ok(name.to_owned());
+    }
+    default_remote(tracked, local).ok_or_else(|| {
+        let names = remote_names(tracked, local);
+        if names.is_empty() {
+            Unchosen::NoRemote
+        } else {
+            Unchosen::NoDefault { names }
+        }
+    })
+}
+
+/// How an unknown remote's error lists the configured ones: " (configured: a, b)", or
+/// " (none is)".
+pub fn configured_list(known: &[String]) -> String {
+    if known.is_empty() {
+        " (none is)".into()
+    } else {
+        format!(" (configured: {})", known.join(", "))
+    }
+}
+
 /// The remote a command uses when none is named: `core.remote` (the local file wins),
 /// else `origin` if it exists, else the only remote if there is exactly one.
 pub fn default_remote(tracked: &toml::Table, local: Option<&toml::Table>) -> Option<String> {
@@ -392,6 +433,31 @@ mod tests {
         let lonely: toml::Table = "[remote.backup]\nurl = \"/b\"\n".parse().expect("toml");
         assert_eq!(default_remote(&lonely, None).as_deref(), Some("backup"));
         assert_eq!(default_remote(&toml::Table::new(), None), None);
+    }
+
+    #[test]
+    fn a_remote_is_chosen_by_name_or_default_and_never_guessed_among_several() {
+        let two: toml::Table = "[remote.b]\nurl = \"/b\"\n[remote.a]\nurl = \"/a\"\n"
+            .parse()
+            .expect("toml");
+        assert_eq!(choose_remote(Some("b"), &two, None).as_deref(), Ok("b"));
+        assert_eq!(
+            choose_remote(None, &two, None),
+            Err(Unchosen::NoDefault {
+                names: vec!["a".into(), "b".into()]
+            })
+        );
+        let local: toml::Table = "[core]\nremote = \"b\"\n".parse().expect("toml");
+        assert_eq!(choose_remote(None, &two, Some(&local)).as_deref(), Ok("b"));
+        assert_eq!(
+            choose_remote(None, &toml::Table::new(), None),
+            Err(Unchosen::NoRemote)
+        );
+        assert_eq!(
+            configured_list(&["a".into(), "b".into()]),
+            " (configured: a, b)"
+        );
+        assert_eq!(configured_list(&[]), " (none is)");
     }
 
     #[test]

@@ -69,25 +69,16 @@ impl std::fmt::Debug for RemoteSource {
 /// endpoints the configuration leaves out).
 pub fn open(ws: &Workspace, env: &Environment, name: Option<&str>) -> Result<RemoteSource, Error> {
     let (tracked, local) = ws.repo().config_tables().map_err(Error::Config)?;
-    let name = match name {
-        Some(name) => name.to_owned(),
-        None => match settings::default_remote(&tracked, local.as_ref()) {
-            Some(name) => name,
-            None => {
-                let names = remote_names(&tracked, local.as_ref());
-                return Err(if names.is_empty() {
-                    Error::NoRemote
-                } else {
-                    Error::NoDefaultRemote {
-                        names: names.join(", "),
-                    }
-                });
-            }
-        },
-    };
+    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(|e| match e {
+        settings::Unchosen::NoRemote => Error::NoRemote,
+        settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
+    })?;
     let resolved =
         settings::resolve(&name, &tracked, local.as_ref(), ws.root()).map_err(|e| match e {
-            settings::Error::NoSuchRemote { name } => Error::UnknownRemote { name },
+            settings::Error::NoSuchRemote { name } => Error::UnknownRemote {
+                name,
+                known: remote_names(&tracked, local.as_ref()),
+            },
             e => Error::Settings(e),
         })?;
     Ok(RemoteSource {

@@ -41,7 +41,12 @@ pub use remotes::{Connected, connect};
 pub enum Error {
     #[error("no remote is configured")]
     NoRemote,
-    #[error("no remote named '{name}' is configured{}", known_list(known))]
+    #[error("several remotes are configured ({}) and none is the default", names.join(", "))]
+    NoDefaultRemote { names: Vec<String> },
+    #[error(
+        "no remote named '{name}' is configured{}",
+        remote::settings::configured_list(known)
+    )]
     UnknownRemote { name: String, known: Vec<String> },
     #[error("a remote named '{0}' already exists")]
     RemoteExists(String),
@@ -152,14 +157,6 @@ fn kind_name(kind: RefKind) -> &'static str {
     match kind {
         RefKind::Branch => "branch",
         RefKind::Tag => "tag",
-    }
-}
-
-fn known_list(known: &[String]) -> String {
-    if known.is_empty() {
-        " (none is)".into()
-    } else {
-        format!(" (configured: {})", known.join(", "))
     }
 }
 

@@ -38,10 +38,10 @@ pub struct Connected {
 pub fn connect(ws: &Workspace, name: Option<&str>, env: &Environment) -> Result<Connected, Error> {
     let repo = ws.repo();
     let (tracked, local) = repo.config_tables()?;
-    let name = match name {
-        Some(name) => name.to_owned(),
-        None => settings::default_remote(&tracked, local.as_ref()).ok_or(Error::NoRemote)?,
-    };
+    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(|e| match e {
+        settings::Unchosen::NoRemote => Error::NoRemote,
+        settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
+    })?;
     let resolved = resolve(&name, &tracked, local.as_ref(), ws.root())?;
     let remote = Remote::open(
         &resolved.url,

@@ -800,7 +800,10 @@ fn without_a_remote_commands_that_need_one_say_how_to_configure_it() {
         assert_contains(&hint, "dvx remote add <name> <url>");
     }
     let (error, hint) = error_and_hint(&sb.fails(&["pull", "-r", "nope", "data/a.txt"], 1));
-    assert_eq!(error, "error: no remote named 'nope' is configured");
+    assert_eq!(
+        error,
+        "error: no remote named 'nope' is configured (none is)"
+    );
     assert_contains(&hint, "dvx remote add");
     assert_eq!(sb.dvx_state(), state);
     // Usage: --lazy is for the pull without paths; --for takes no other paths.
@@ -922,7 +925,7 @@ fn a_remote_source_answers_has_locally_and_fetches_reads_and_reports_through_the
         // A named remote that is not configured is refused, naming it.
         let missing = dvx::remote::source::open(&ws, &r.env, Some("nope")).expect_err("unknown");
         assert!(
-            matches!(missing, dvx::remote::Error::UnknownRemote { ref name } if name == "nope")
+            matches!(missing, dvx::remote::Error::UnknownRemote { ref name, .. } if name == "nope")
         );
     });
 }

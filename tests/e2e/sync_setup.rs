@@ -523,6 +523,69 @@ fn pre_push_pushes_the_pinned_data_and_no_verify_skips_it() {
     assert_eq!(other.snapshot("data"), sb.snapshot("data"));
 }
 
+/// Several remotes and none the default (the default one was removed): every command
+/// that needs a remote says so and lists them, none picks one, and nothing changes; a
+/// named remote still works; git's pre-push hook refuses rather than push nowhere.
+#[test]
+fn several_remotes_without_a_default_are_never_guessed() {
+    let (sb, origin, _bare, _keep) = git_setup();
+    let (b, c) = (directory(), directory());
+    sb.out(&["remote", "add", "b", &b.url]);
+    sb.out(&["remote", "add", "c", &c.url]);
+    sb.write("data/a.bin", b"a");
+    sb.out(&["add", "data"]);
+    sb.out(&["commit", "-m", "data", "--git-add"]);
+    sb.out(&["push"]);
+    sb.out(&["remote", "remove", "origin"]);
+    assert!(
+        !String::from_utf8(sb.read(".dvx/config.toml"))
+            .expect("utf-8")
+            .contains("remote = ")
+    );
+    sb.out(&["install-hooks"]);
+    sb.git(&["add", "-A"]);
+    sb.git(&["commit", "-q", "-m", "with data"]);
+    let state = sb.dvx_state();
+    let several = "error: several remotes are configured (b, c) and none is the default";
+    for args in [&["push"][..], &["fetch"], &["pull"]] {
+        let (error, hint) = error_and_hint(&sb.fails(args, 1));
+        assert_eq!(error, several, "{args:?}");
+        assert_contains(&hint, "`dvx push <name>`");
+        assert_contains(&hint, "under [core] in .dvx/config.toml");
+    }
+    for args in [
+        &["pull", "data/a.bin"][..],
+        &["drop", "data/a.bin"],
+        &["fsck", "--remote"],
+        &["cat", "--rev", "HEAD", "data/a.bin"],
+    ] {
+        let (error, hint) = error_and_hint(&sb.fails(args, 1));
+        assert_eq!(error, several, "{args:?}");
+        assert_contains(&hint, "--remote=<name>");
+    }
+    // Both ways of naming a remote list the configured ones when the name is wrong.
+    for args in [
+        &["fetch", "nope"][..],
+        &["pull", "-r", "nope", "data/a.bin"],
+    ] {
+        let (error, _) = error_and_hint(&sb.fails(args, 1));
+        assert_eq!(
+            error, "error: no remote named 'nope' is configured (configured: b, c)",
+            "{args:?}"
+        );
+    }
+    assert_eq!(sb.dvx_state(), state);
+    let pushed = sb.git_raw(&["push", "up", "main"]);
+    assert!(!pushed.status.success());
+    assert_contains(&String::from_utf8_lossy(&pushed.stderr), several);
+    assert!(!b.files.join("refs").join("heads").exists());
+    // Naming one works as ever.
+    sb.out(&["push", "b"]);
+    assert!(b.files.join("refs").join("heads").exists());
+    assert!(!c.files.join("refs").join("heads").exists());
+    assert!(origin.files.join("refs").join("heads").exists());
+}
+
 #[test]
 fn pre_push_refuses_pinned_data_that_is_nowhere() {
     let (sb, remote, _bare, _keep) = git_setup();
