@@ -264,21 +264,33 @@ async fn fetch_run(
     let n = run.entries.len() as u64;
     let stored = blocking(move || {
         // Decode and verify every entry before storing any, so a damaged run stores
-        // nothing.
-        let mut raws = Vec::with_capacity(run.entries.len());
+        // nothing; all into one buffer, sized by the index (each size capped as
+        // `decode_entry_into` caps it, so a lying index cannot make it huge).
+        let room = run
+            .entries
+            .iter()
+            .map(|e| e.raw_size.min(pack::MAX_PACKED_SIZE) as usize)
+            .sum();
+        let mut raw = Vec::with_capacity(room);
+        let mut ends = Vec::with_capacity(run.entries.len());
         for e in &run.entries {
             let at = (e.offset - run.range.start) as usize;
             let slice = &bytes[at..at + e.length as usize];
-            raws.push(pack::decode_entry(&run.pack, e, slice)?);
+            pack::decode_entry_into(&run.pack, e, slice, &mut raw)?;
+            ends.push(raw.len());
         }
-        let mut stored = Vec::with_capacity(raws.len());
-        for (e, raw) in run.entries.iter().zip(raws) {
-            // `decode_entry` hashed these bytes and found them to be the object.
-            local.put_fetched(&e.id, &raw)?;
+        drop(bytes);
+        let mut stored = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for (e, end) in run.entries.iter().zip(ends) {
+            let object = &raw[start..end];
+            start = end;
+            // `decode_entry_into` hashed these bytes and found them to be the object.
+            local.put_fetched(&e.id, object)?;
             if let Some(arrivals) = &arrivals {
-                arrivals.arrived(&e.id, &raw);
+                arrivals.arrived(&e.id, object);
             }
-            stored.push((e.id, raw.len() as u64));
+            stored.push((e.id, object.len() as u64));
         }
         Ok(stored)
     })
