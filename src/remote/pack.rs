@@ -222,8 +222,9 @@ pub(crate) fn decompress_frame(frame: &[u8], capacity: usize) -> std::io::Result
     Ok(raw)
 }
 
-/// [`decompress_frame`], appending at most `capacity` bytes to `out`; how many it
-/// appended.
+/// [`decompress_frame`], appending to `out` after making room there for `capacity`
+/// more bytes (zstd fails rather than write past `out`'s spare room); how many bytes it
+/// appended. A caller that expects an exact size checks it.
 fn decompress_frame_into(
     frame: &[u8],
     capacity: usize,
