@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use dvx::remote::settings::Unchosen;
 use dvx::sync::remotes;
 use dvx::workspace::Workspace;
 use serde::Serialize;
@@ -105,6 +106,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                         ),
                     }
                 );
+                match &removed.default_after {
+                    Some(Ok(name)) => outln!("the default remote is now '{name}'"),
+                    Some(Err(Unchosen::NoDefault { names })) => outln!(
+                        "no remote is the default now ({}): set `remote = \"<name>\"` under [core] in .dvx/config.toml",
+                        names.join(", ")
+                    ),
+                    Some(Err(Unchosen::NoRemote)) | None => {}
+                }
             }
             tracked_changed(ctx, &ws, removed.tracked_changed);
             Ok(ExitCode::SUCCESS)

@@ -276,6 +276,10 @@ pub struct Removed {
     pub tracking_refs: usize,
     /// The tracked config changed (else only `config.local.toml` held the remote).
     pub tracked_changed: bool,
+    /// When the removal changed which remote commands use by default (it was the
+    /// default, or it leaves one remote): which one they use now, or why none, so the
+    /// user learns it here rather than from the next push.
+    pub default_after: Option<Result<String, settings::Unchosen>>,
 }
 
 /// `dvx remote remove <name>`: its tables in both config files, `core.remote` if it
@@ -290,6 +294,10 @@ pub fn remove(
     let mut tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
     let mut local = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
     require(name, &tracked, &local)?;
+    let default_before = {
+        let (t, l) = repo.config_tables()?;
+        settings::default_remote(&t, l.as_ref())
+    };
     let mut tracked_changed = tracked.remove_table(&["remote", name]);
     let mut local_changed = local.remove_table(&["remote", name]);
     for (file, changed) in [
@@ -319,10 +327,16 @@ pub fn remove(
         )?;
         tracking_refs += 1;
     }
+    let default_after = {
+        let (t, l) = repo.config_tables()?;
+        Some(settings::choose_remote(None, &t, l.as_ref()))
+            .filter(|after| after.as_ref().ok() != default_before.as_ref())
+    };
     Ok(Removed {
         name: name.to_owned(),
         tracking_refs,
         tracked_changed,
+        default_after,
     })
 }
 

@@ -133,8 +133,14 @@ fn remotes_are_added_listed_set_renamed_and_removed() {
         &removed,
         "removed remote 'upstream' and its 1 remote-tracking branch",
     );
+    // The default went with it, and two remain: none is guessed, and the user is told.
+    assert_contains(
+        &removed,
+        "no remote is the default now (backup, old): set `remote = \"<name>\"` under [core]",
+    );
     assert!(!sb.out(&["log", "--oneline"]).contains("upstream/"));
-    sb.out(&["remote", "remove", "old"]);
+    let removed = sb.out(&["remote", "remove", "old"]);
+    assert_contains(&removed, "the default remote is now 'backup'");
     assert!(
         !String::from_utf8(sb.read(".dvx/config.local.toml"))
             .expect("utf-8")
@@ -536,7 +542,11 @@ fn several_remotes_without_a_default_are_never_guessed() {
     sb.out(&["add", "data"]);
     sb.out(&["commit", "-m", "data", "--git-add"]);
     sb.out(&["push"]);
-    sb.out(&["remote", "remove", "origin"]);
+    let removed = sb.out(&["remote", "remove", "origin"]);
+    assert_contains(
+        &removed,
+        "no remote is the default now (b, c): set `remote = \"<name>\"` under [core]",
+    );
     assert!(
         !String::from_utf8(sb.read(".dvx/config.toml"))
             .expect("utf-8")
