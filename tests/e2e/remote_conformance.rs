@@ -801,6 +801,35 @@ fn damaged_remote_objects_are_detected_and_nothing_bad_is_stored() {
         );
         drop(local);
 
+        // A lying index that gives every object of a pack nearly the largest size a
+        // packed object may have: the download fails naming one of them (it sets no
+        // memory aside for the sum of the claims), and stores nothing.
+        let (_a, _local, ids, _) = uploaded(t);
+        let (pack, index) = pack_of(t, &ids[1]);
+        let inflated: Vec<_> = index
+            .entries()
+            .iter()
+            .map(|e| dvx::remote::pack_index::Entry {
+                raw_size: dvx::remote::pack::MAX_PACKED_SIZE - 1,
+                ..*e
+            })
+            .collect();
+        let held: Vec<ObjectId> = inflated.iter().map(|e| e.id).collect();
+        let lie = PackIndex::new(pack, index.pack_len, inflated);
+        t.put_raw(&layout::index_key(&pack), lie.encode());
+        let (_b, fresh) = store();
+        let err = t
+            .remote()
+            .download(&fresh, &held, &Silent)
+            .expect_err("inflated sizes");
+        assert!(
+            held.iter().any(|id| err.to_string().contains(&id.to_hex())),
+            "{}: {err}",
+            t.kind
+        );
+        assert!(held.iter().all(|id| !fresh.contains(id)), "{}", t.kind);
+        assert!(tmp_is_empty(&fresh), "{}: temp files left", t.kind);
+
         // A truncated pack: objects in its second half are named.
         let (_a, _local, ids, _) = uploaded(t);
         let (pack, index) = pack_of(t, &ids[2]);

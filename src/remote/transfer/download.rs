@@ -264,14 +264,15 @@ async fn fetch_run(
     let n = run.entries.len() as u64;
     let stored = blocking(move || {
         // Decode and verify every entry before storing any, so a damaged run stores
-        // nothing; all into one buffer, sized by the index (each size capped as
-        // `decode_entry_into` caps it, so a lying index cannot make it huge).
-        let room = run
+        // nothing; all into one buffer, sized by the index but never beyond twice the
+        // run's bytes up front (a lying index must not make it huge: past that it grows
+        // as entries are decoded, and the first lie stops the decoding).
+        let room: usize = run
             .entries
             .iter()
             .map(|e| e.raw_size.min(pack::MAX_PACKED_SIZE) as usize)
             .sum();
-        let mut raw = Vec::with_capacity(room);
+        let mut raw = Vec::with_capacity(room.min(2 * bytes.len()));
         let mut ends = Vec::with_capacity(run.entries.len());
         for e in &run.entries {
             let at = (e.offset - run.range.start) as usize;
