@@ -15,10 +15,8 @@ pub const BRING_OBJECTS: &str = "push it from the clone that made it (dvx push),
 
 /// How to add a remote, for hints (one wording wherever no remote is configured).
 const ADD_REMOTE: &str = "add one with `dvx remote add <name> <url>`";
-/// How to give a repository with several remotes a default (no command sets it on an
-/// existing remote; `remote add --default` is for a new one).
-const MAKE_DEFAULT: &str =
-    "make one the default: `remote = \"<name>\"` under [core] in .dvx/config.toml";
+/// How to give a repository with several remotes a default.
+const MAKE_DEFAULT: &str = "make one the default with `dvx remote default <name>`";
 
 /// What to do after a remote ref moved under a push (one wording for "fetch first").
 fn fetch_first(branch: &str) -> String {

@@ -220,11 +220,20 @@ pub fn run(ctx: &Ctx, args: HookArgs) -> Result<ExitCode> {
 }
 
 /// pre-push: with a default remote, push the data the pushed commits pin (as git-lfs
-/// does); without one, refuse a push whose pinned data is not here.
+/// does); without one, refuse a push whose pinned data is not here. With several remotes
+/// and none the default, the same as without one, and a warning that no data was sent:
+/// a hook that refused every `git push` (branch deletions too) would be worse.
 fn pre_push(ctx: &Ctx, ws: &Workspace, input: &str) -> Result<ExitCode> {
     let connected = match dvx::sync::connect(ws, None, &super::transfer::environment()) {
         Ok(connected) => Some(connected),
         Err(dvx::sync::Error::NoRemote) => None,
+        Err(dvx::sync::Error::NoDefaultRemote { names }) => {
+            eprintln!(
+                "warning: several dvx remotes ({}) and none is the default: no data was pushed (make one the default with `dvx remote default <name>`, or run `dvx push <name>`)",
+                names.join(", ")
+            );
+            None
+        }
         Err(e) => return Err(e.into()),
     };
     let bars = ctx.progress();

@@ -41,6 +41,19 @@ enum RemoteCommand {
     Remove { name: String },
     /// Rename a remote, with its remote-tracking branches.
     Rename { old: String, new: String },
+    /// Print the default remote (the one commands use when none is named), or make NAME
+    /// the default (as `dvc remote default`).
+    #[command(group = clap::ArgGroup::new("change").args(["name", "unset"]))]
+    Default {
+        name: Option<String>,
+        /// Unset the default (then `origin`, or the only remote, is the default).
+        #[arg(long)]
+        unset: bool,
+        /// Write into .dvx/config.local.toml: this machine's default, which wins over the
+        /// team's in .dvx/config.toml.
+        #[arg(long, requires = "change")]
+        local: bool,
+    },
     /// Set one of a remote's settings (as `dvc remote modify`): url, endpoint, region,
     /// allow_http, account, jobs; credentials (access_key_id, secret_access_key,
     /// session_token, service_account_key, access_key, sas_token) only with --local.
@@ -109,7 +122,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 match &removed.default_after {
                     Some(Ok(name)) => outln!("the default remote is now '{name}'"),
                     Some(Err(Unchosen::NoDefault { names })) => outln!(
-                        "no remote is the default now ({}): set `remote = \"<name>\"` under [core] in .dvx/config.toml",
+                        "no remote is the default now ({}): make one the default with `dvx remote default <name>`",
                         names.join(", ")
                     ),
                     Some(Err(Unchosen::NoRemote)) | None => {}
@@ -126,6 +139,41 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 outln!("renamed remote '{old}' to '{new}'");
             }
             tracked_changed(ctx, &ws, renamed.tracked_changed);
+            Ok(ExitCode::SUCCESS)
+        }
+        RemoteCommand::Default {
+            name: None,
+            unset: false,
+            ..
+        } => {
+            let ws = ctx.open()?;
+            outln!("{}", remotes::current_default(ws.repo())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        RemoteCommand::Default { name, local, .. } => {
+            let (ws, lock) = ctx.open_locked()?;
+            let set = remotes::set_default(&ws, &lock, name.as_deref(), local)?;
+            if !ctx.quiet {
+                let file = super::render::relative(ws.root(), &set.file);
+                match (&name, &set.now) {
+                    (Some(name), Ok(now)) if now == name => {
+                        outln!("the default remote is now '{name}' (in {file})")
+                    }
+                    (Some(name), _) => outln!("set '{name}' as the default remote in {file}"),
+                    (None, _) => outln!("unset the default remote in {file}"),
+                }
+                match (&name, &set.now) {
+                    (Some(name), Ok(now)) if now != name => outln!(
+                        "but .dvx/config.local.toml makes '{now}' the default on this machine"
+                    ),
+                    (None, Ok(now)) => outln!("commands use '{now}' when no remote is named"),
+                    (None, Err(Unchosen::NoDefault { names })) => {
+                        outln!("no remote is the default now ({})", names.join(", "))
+                    }
+                    _ => {}
+                }
+            }
+            tracked_changed(ctx, &ws, set.tracked_changed);
             Ok(ExitCode::SUCCESS)
         }
         RemoteCommand::Set {

@@ -222,9 +222,8 @@ pub(crate) fn decompress_frame(frame: &[u8], capacity: usize) -> std::io::Result
     Ok(raw)
 }
 
-/// [`decompress_frame`], appending to `out` after making room there for `capacity`
-/// more bytes (zstd fails rather than write past `out`'s spare room); how many bytes it
-/// appended. A caller that expects an exact size checks it.
+/// [`decompress_frame`], appending at most `capacity` bytes to `out`; how many it
+/// appended. A frame that holds more is an error, and leaves `out` as it was.
 fn decompress_frame_into(
     frame: &[u8],
     capacity: usize,
@@ -244,7 +243,16 @@ fn decompress_frame_into(
         c.decompress_to_buffer(frame, &mut cursor)
     });
     *out = cursor.into_inner();
-    result
+    match result {
+        // `reserve` may have made more room than asked for, and zstd fills what it finds.
+        Ok(n) if n > capacity => {
+            out.truncate(start);
+            Err(std::io::Error::other(format!(
+                "the frame holds more than {capacity} bytes"
+            )))
+        }
+        result => result,
+    }
 }
 
 /// Run `use_it` with this thread's context in `slot`, made by `make` on first use.
@@ -357,11 +365,24 @@ mod tests {
             assert!(decode_entry_into(&pack.id, &lying, &pack.bytes[r.clone()], &mut out).is_err());
             assert_eq!(out, whole);
         }
-        let mut flipped = pack.bytes[r].to_vec();
+        let mut flipped = pack.bytes[r.clone()].to_vec();
         let last = flipped.len() - 3;
         flipped[last] ^= 0x40;
         assert!(decode_entry_into(&pack.id, &e, &flipped, &mut out).is_err());
         assert_eq!(out, whole);
+        // No spare room beyond the short size: zstd itself refuses, and nothing is added.
+        let short = Entry {
+            raw_size: e.raw_size - 1,
+            ..e
+        };
+        let mut tight = Vec::with_capacity(4 + short.raw_size as usize);
+        tight.extend_from_slice(b"kept");
+        assert!(decode_entry_into(&pack.id, &short, &pack.bytes[r.clone()], &mut tight).is_err());
+        assert_eq!(tight, b"kept");
+        // `decompress_frame` never hands back more than it was allowed.
+        let frame = &pack.bytes[r][ID_LEN..];
+        assert!(decompress_frame(frame, 3).is_err());
+        assert_eq!(decompress_frame(frame, big.len()).expect("fits"), big);
     }
 
     proptest! {

@@ -39,8 +39,12 @@ pub struct RemoteSource {
     store: Store,
     /// The remote's name in the configuration.
     name: String,
-    /// How to connect on first need (`None`: made over a remote already open).
+    /// How to connect on first need (`None`: made over a remote already open, or
+    /// `undecided`).
     connect: Option<Connect>,
+    /// Several remotes and none the default (their names): local bytes are read as
+    /// ever, and asking for any other fails, saying so.
+    undecided: Option<Vec<String>>,
     /// The remote's URL as shown to people.
     shown: String,
     /// Connected on first need.
@@ -90,6 +94,7 @@ pub fn open(ws: &Workspace, env: &Environment, name: Option<&str>) -> Result<Rem
             env: env.clone(),
             cache: IndexCache::new(ws.repo().common_dir().join(INDEX_CACHE_DIR)),
         }),
+        undecided: None,
         remote: Mutex::new(None),
     })
 }
@@ -102,19 +107,33 @@ pub fn over(store: &Store, name: &str, remote: Arc<Remote>) -> RemoteSource {
         store: store.clone(),
         name: name.to_owned(),
         connect: None,
+        undecided: None,
         shown: remote.url().to_owned(),
         remote: Mutex::new(Some(remote)),
     }
 }
 
 /// The default remote as a source when the repository has any remote configured, else
-/// `None` (commands then read the local store alone, as without remotes).
+/// `None` (commands then read the local store alone, as without remotes). With several
+/// remotes and none the default, a source that has only the local store's bytes and
+/// fails, saying why, when any other is needed: `cat` of a local file or a plain `fsck`
+/// must not fail for want of a default remote.
 pub fn configured(ws: &Workspace, env: &Environment) -> Result<Option<RemoteSource>, Error> {
     let (tracked, local) = ws.repo().config_tables().map_err(Error::Config)?;
     if remote_names(&tracked, local.as_ref()).is_empty() {
         return Ok(None);
     }
-    open(ws, env, None).map(Some)
+    match open(ws, env, None) {
+        Err(Error::NoDefaultRemote { names }) => Ok(Some(RemoteSource {
+            store: ws.repo().store().clone(),
+            name: names.join(" or "),
+            shown: names.join(" or "),
+            connect: None,
+            undecided: Some(names),
+            remote: Mutex::new(None),
+        })),
+        opened => opened.map(Some),
+    }
 }
 
 impl RemoteSource {
@@ -133,6 +152,11 @@ impl RemoteSource {
         let mut slot = self.remote.lock().expect("remote lock");
         if let Some(remote) = slot.as_ref() {
             return Ok(Arc::clone(remote));
+        }
+        if let Some(names) = &self.undecided {
+            return Err(Error::NoDefaultRemote {
+                names: names.clone(),
+            });
         }
         let c = self
             .connect

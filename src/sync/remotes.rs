@@ -38,10 +38,7 @@ pub struct Connected {
 pub fn connect(ws: &Workspace, name: Option<&str>, env: &Environment) -> Result<Connected, Error> {
     let repo = ws.repo();
     let (tracked, local) = repo.config_tables()?;
-    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(|e| match e {
-        settings::Unchosen::NoRemote => Error::NoRemote,
-        settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
-    })?;
+    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(unchosen)?;
     let resolved = resolve(&name, &tracked, local.as_ref(), ws.root())?;
     let remote = Remote::open(
         &resolved.url,
@@ -280,6 +277,75 @@ pub struct Removed {
     /// default, or it leaves one remote): which one they use now, or why none, so the
     /// user learns it here rather than from the next push.
     pub default_after: Option<Result<String, settings::Unchosen>>,
+}
+
+/// The remote commands use when none is named (`dvx remote default`), or why none.
+pub fn current_default(repo: &Repo) -> Result<String, Error> {
+    let (tracked, local) = repo.config_tables()?;
+    settings::choose_remote(None, &tracked, local.as_ref()).map_err(unchosen)
+}
+
+/// Why no remote was chosen, as this module's error.
+pub fn unchosen(e: settings::Unchosen) -> Error {
+    match e {
+        settings::Unchosen::NoRemote => Error::NoRemote,
+        settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
+    }
+}
+
+/// What [`set_default`] did.
+#[derive(Debug)]
+pub struct DefaultSet {
+    /// The file written: `.dvx/config.toml`, or `.dvx/config.local.toml` with `local`.
+    pub file: PathBuf,
+    /// The tracked config changed.
+    pub tracked_changed: bool,
+    /// The default commands use now (or why none), which `config.local.toml` may decide
+    /// rather than the file written.
+    pub now: Result<String, settings::Unchosen>,
+}
+
+/// `dvx remote default <name>` (as `dvc remote default`): make `name` the remote commands
+/// use when none is named, in the tracked config (the team's default) or, with `local`,
+/// in `config.local.toml` (this machine's, which wins). `None` unsets it there.
+pub fn set_default(
+    ws: &Workspace,
+    lock: &RepoLock,
+    name: Option<&str>,
+    local: bool,
+) -> Result<DefaultSet, Error> {
+    let repo = ws.repo();
+    let tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
+    let private = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
+    if let Some(name) = name {
+        require(name, &tracked, &private)?;
+    }
+    let (mut file, is_private) = if local {
+        (private, true)
+    } else {
+        (tracked, false)
+    };
+    let changed = match name {
+        Some(name) if core_remote(&file).as_deref() != Some(name) => {
+            file.set(&["core"], "remote", toml::Value::String(name.to_owned()));
+            true
+        }
+        Some(_) => false,
+        None => file.remove_key(&["core"], "remote"),
+    };
+    if changed {
+        file.save(lock, is_private)?;
+    }
+    let (t, l) = repo.config_tables()?;
+    Ok(DefaultSet {
+        file: repo.local_file(if local {
+            LOCAL_CONFIG_FILE
+        } else {
+            CONFIG_FILE
+        }),
+        tracked_changed: changed && !local,
+        now: settings::choose_remote(None, &t, l.as_ref()),
+    })
 }
 
 /// `dvx remote remove <name>`: its tables in both config files, `core.remote` if it

@@ -31,7 +31,7 @@ use dvx::remote::{
 use dvx::store::Store;
 use dvx::workspace::Workspace;
 
-use crate::harness::Sandbox;
+use crate::harness::{Sandbox, assert_contains};
 use crate::s3_server::S3Server;
 
 /// One remote to run scenarios against: its raw store (to inspect and damage it) and
@@ -800,6 +800,8 @@ fn damaged_remote_objects_are_detected_and_nothing_bad_is_stored() {
             &fresh,
         );
         drop(local);
+        // The true index back: the next scenario lies in its own way.
+        t.put_raw(&layout::index_key(&pack), index.encode());
 
         // A lying index that gives every object of a pack nearly the largest size a
         // packed object may have: the download fails naming one of them (it sets no
@@ -827,6 +829,8 @@ fn damaged_remote_objects_are_detected_and_nothing_bad_is_stored() {
             "{}: {err}",
             t.kind
         );
+        let claimed = dvx::remote::pack::MAX_PACKED_SIZE - 1;
+        assert_contains(&err.to_string(), &format!("expected {claimed}"));
         assert!(held.iter().all(|id| !fresh.contains(id)), "{}", t.kind);
         assert!(tmp_is_empty(&fresh), "{}: temp files left", t.kind);
 

@@ -136,7 +136,7 @@ fn remotes_are_added_listed_set_renamed_and_removed() {
     // The default went with it, and two remain: none is guessed, and the user is told.
     assert_contains(
         &removed,
-        "no remote is the default now (backup, old): set `remote = \"<name>\"` under [core]",
+        "no remote is the default now (backup, old): make one the default with `dvx remote default <name>`",
     );
     assert!(!sb.out(&["log", "--oneline"]).contains("upstream/"));
     let removed = sb.out(&["remote", "remove", "old"]);
@@ -530,8 +530,9 @@ fn pre_push_pushes_the_pinned_data_and_no_verify_skips_it() {
 }
 
 /// Several remotes and none the default (the default one was removed): every command
-/// that needs a remote says so and lists them, none picks one, and nothing changes; a
-/// named remote still works; git's pre-push hook refuses rather than push nowhere.
+/// that needs a remote says so and lists them, none picks one, and nothing changes; local
+/// bytes are still read; a named remote still works; git's pre-push hook lets the push
+/// through with a warning that no data went; `remote default` settles it.
 #[test]
 fn several_remotes_without_a_default_are_never_guessed() {
     let (sb, origin, _bare, _keep) = git_setup();
@@ -545,7 +546,7 @@ fn several_remotes_without_a_default_are_never_guessed() {
     let removed = sb.out(&["remote", "remove", "origin"]);
     assert_contains(
         &removed,
-        "no remote is the default now (b, c): set `remote = \"<name>\"` under [core]",
+        "no remote is the default now (b, c): make one the default with `dvx remote default <name>`",
     );
     assert!(
         !String::from_utf8(sb.read(".dvx/config.toml"))
@@ -557,22 +558,24 @@ fn several_remotes_without_a_default_are_never_guessed() {
     sb.git(&["commit", "-q", "-m", "with data"]);
     let state = sb.dvx_state();
     let several = "error: several remotes are configured (b, c) and none is the default";
-    for args in [&["push"][..], &["fetch"], &["pull"]] {
+    for args in [&["push"][..], &["fetch"], &["pull"], &["remote", "default"]] {
         let (error, hint) = error_and_hint(&sb.fails(args, 1));
         assert_eq!(error, several, "{args:?}");
         assert_contains(&hint, "`dvx push <name>`");
-        assert_contains(&hint, "under [core] in .dvx/config.toml");
+        assert_contains(&hint, "`dvx remote default <name>`");
     }
     for args in [
         &["pull", "data/a.bin"][..],
         &["drop", "data/a.bin"],
         &["fsck", "--remote"],
-        &["cat", "--rev", "HEAD", "data/a.bin"],
     ] {
         let (error, hint) = error_and_hint(&sb.fails(args, 1));
         assert_eq!(error, several, "{args:?}");
         assert_contains(&hint, "--remote=<name>");
     }
+    // Bytes that are here need no remote.
+    assert_eq!(sb.out(&["cat", "--rev", "HEAD", "data/a.bin"]), "a");
+    assert_contains(&sb.out(&["fsck"]), "no problems");
     // Both ways of naming a remote list the configured ones when the name is wrong.
     for args in [
         &["fetch", "nope"][..],
@@ -586,14 +589,45 @@ fn several_remotes_without_a_default_are_never_guessed() {
     }
     assert_eq!(sb.dvx_state(), state);
     let pushed = sb.git_raw(&["push", "up", "main"]);
-    assert!(!pushed.status.success());
-    assert_contains(&String::from_utf8_lossy(&pushed.stderr), several);
+    let stderr = String::from_utf8_lossy(&pushed.stderr);
+    assert!(pushed.status.success(), "{stderr}");
+    assert_contains(
+        &stderr,
+        "several dvx remotes (b, c) and none is the default: no data was pushed",
+    );
     assert!(!b.files.join("refs").join("heads").exists());
     // Naming one works as ever.
     sb.out(&["push", "b"]);
     assert!(b.files.join("refs").join("heads").exists());
     assert!(!c.files.join("refs").join("heads").exists());
     assert!(origin.files.join("refs").join("heads").exists());
+    // `remote default` makes one the default: for the team, or on this machine only.
+    assert_contains(
+        &sb.out(&["remote", "default", "c"]),
+        "the default remote is now 'c' (in .dvx/config.toml)",
+    );
+    assert_eq!(sb.out(&["remote", "default"]), "c\n");
+    sb.out(&["remote", "default", "b", "--local"]);
+    assert_contains(
+        &sb.out(&["remote", "default", "c"]),
+        "but .dvx/config.local.toml makes 'b' the default on this machine",
+    );
+    assert_eq!(sb.out(&["remote", "default"]), "b\n");
+    sb.out(&["push"]);
+    assert!(!c.files.join("refs").join("heads").exists());
+    assert_contains(
+        &sb.out(&["remote", "default", "--unset", "--local"]),
+        "commands use 'c' when no remote is named",
+    );
+    sb.out(&["push"]);
+    assert!(c.files.join("refs").join("heads").exists());
+    let (error, _) = error_and_hint(&sb.fails(&["remote", "default", "nope"], 1));
+    assert_eq!(
+        error,
+        "error: no remote named 'nope' is configured (configured: b, c)"
+    );
+    sb.fails(&["remote", "default", "--local"], 2);
+    sb.fails(&["remote", "default", "b", "--unset"], 2);
 }
 
 #[test]

@@ -264,15 +264,17 @@ async fn fetch_run(
     let n = run.entries.len() as u64;
     let stored = blocking(move || {
         // Decode and verify every entry before storing any, so a damaged run stores
-        // nothing; all into one buffer, sized by the index but never beyond twice the
-        // run's bytes up front (a lying index must not make it huge: past that it grows
-        // as entries are decoded, and the first lie stops the decoding).
-        let room: usize = run
+        // nothing; all into one buffer, sized by the index but up front never beyond
+        // twice the run's bytes or one packed object's largest size, whichever is more
+        // (a lying index must not make it huge: past that it grows as entries decode,
+        // and the first lie stops the decoding).
+        let room: u64 = run
             .entries
             .iter()
-            .map(|e| e.raw_size.min(pack::MAX_PACKED_SIZE) as usize)
+            .map(|e| u64::from(e.raw_size.min(pack::MAX_PACKED_SIZE)))
             .sum();
-        let mut raw = Vec::with_capacity(room.min(2 * bytes.len()));
+        let cap = (2 * bytes.len() as u64).max(u64::from(pack::MAX_PACKED_SIZE));
+        let mut raw = Vec::with_capacity(room.min(cap) as usize);
         let mut ends = Vec::with_capacity(run.entries.len());
         for e in &run.entries {
             let at = (e.offset - run.range.start) as usize;
