@@ -229,7 +229,7 @@ fn pre_push(ctx: &Ctx, ws: &Workspace, input: &str) -> Result<ExitCode> {
         Err(dvx::sync::Error::NoRemote) => None,
         Err(dvx::sync::Error::NoDefaultRemote { names }) => {
             eprintln!(
-                "warning: several dvx remotes ({}) and none is the default: no data was pushed (make one the default with `dvx remote default <name>`, or run `dvx push <name>`)",
+                "warning: several remotes are configured ({}) and none is the default: no dvx data was pushed (make one the default with `dvx remote default <name>`, or run `dvx push <name>`)",
                 names.join(", ")
             );
             None

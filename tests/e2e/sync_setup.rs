@@ -593,7 +593,7 @@ fn several_remotes_without_a_default_are_never_guessed() {
     assert!(pushed.status.success(), "{stderr}");
     assert_contains(
         &stderr,
-        "several dvx remotes (b, c) and none is the default: no data was pushed",
+        "several remotes are configured (b, c) and none is the default: no dvx data was pushed",
     );
     assert!(!b.files.join("refs").join("heads").exists());
     // Naming one works as ever.
