@@ -372,25 +372,19 @@ impl Store {
         let fanout = dest
             .parent()
             .expect("object paths have a fan-out directory");
-        let made = match UnnamedFile::new_in(fanout, OBJECT_MODE) {
+        let exact = atomic::umask()
+            .is_none_or(|mask| mask & OBJECT_MODE != 0)
+            .then_some(OBJECT_MODE);
+        let write = || UnnamedFile::write_new(fanout, OBJECT_MODE, exact, bytes, &dest);
+        match write() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 atomic::create_dir_all(fanout).map_err(io_err(fanout))?;
                 self.share_dir(fanout)?;
-                UnnamedFile::new_in(fanout, OBJECT_MODE)
+                write()
             }
             other => other,
-        };
-        let Some(mut file) = made.map_err(io_err(fanout))? else {
-            return Ok(false);
-        };
-        if atomic::umask().is_none_or(|mask| mask & OBJECT_MODE != 0) {
-            file.set_mode(OBJECT_MODE).map_err(io_err(&dest))?;
         }
-        file.write_all(bytes).map_err(io_err(&dest))?;
-        // Not named: something is there, or naming through `/proc` was refused (a
-        // sandbox); the temp area's way judges the one and meets any real error (a full
-        // disk) itself.
-        Ok(file.name_new(&dest).is_ok())
+        .map_err(io_err(&dest))
     }
 
     /// [`Store::install`] for an object just found absent: renamed into place unless

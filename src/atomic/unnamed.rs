@@ -64,8 +64,27 @@ impl UnnamedFile {
         }
     }
 
-    pub fn file(&self) -> &File {
-        &self.file
+    /// Write `bytes` as the new file `to` in `dir`: made unnamed with `mode` less the
+    /// umask (then set to `exact`, if given), written, and named once whole. `Ok(false)`
+    /// when unnamed files cannot be made here, or when the file could not be named
+    /// (something is at `to`, or naming through `/proc` was refused, as in a sandbox):
+    /// the caller then writes it its other way, which judges what is there and meets any
+    /// real error (a full disk) itself.
+    pub fn write_new(
+        dir: &Path,
+        mode: u32,
+        exact: Option<u32>,
+        bytes: &[u8],
+        to: &Path,
+    ) -> io::Result<bool> {
+        let Some(mut file) = UnnamedFile::new_in(dir, mode)? else {
+            return Ok(false);
+        };
+        if let Some(exact) = exact {
+            file.set_mode(exact)?;
+        }
+        file.write_all(bytes)?;
+        Ok(file.name_new(to).is_ok())
     }
 
     /// Set the file's mode before it is named (unnamed files are made on Linux only, so

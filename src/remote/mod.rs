@@ -138,6 +138,16 @@ impl std::fmt::Debug for Remote {
     }
 }
 
+/// Why no remote was chosen, as this module's error.
+impl From<settings::Unchosen> for Error {
+    fn from(e: settings::Unchosen) -> Error {
+        match e {
+            settings::Unchosen::NoRemote => Error::NoRemote,
+            settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
+        }
+    }
+}
+
 impl Remote {
     /// Connect to `url` (nothing is sent yet). `create` creates a directory remote's
     /// directory (for `remote add`); otherwise a missing one is an error.

@@ -73,18 +73,25 @@ impl std::fmt::Debug for RemoteSource {
 /// endpoints the configuration leaves out).
 pub fn open(ws: &Workspace, env: &Environment, name: Option<&str>) -> Result<RemoteSource, Error> {
     let (tracked, local) = ws.repo().config_tables().map_err(Error::Config)?;
-    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(|e| match e {
-        settings::Unchosen::NoRemote => Error::NoRemote,
-        settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
+    let name = settings::choose_remote(name, &tracked, local.as_ref())?;
+    open_named(ws, env, &name, &tracked, local.as_ref())
+}
+
+/// [`open`] of the remote `name`, with the configuration already read.
+fn open_named(
+    ws: &Workspace,
+    env: &Environment,
+    name: &str,
+    tracked: &toml::Table,
+    local: Option<&toml::Table>,
+) -> Result<RemoteSource, Error> {
+    let resolved = settings::resolve(name, tracked, local, ws.root()).map_err(|e| match e {
+        settings::Error::NoSuchRemote { name } => Error::UnknownRemote {
+            name,
+            known: remote_names(tracked, local),
+        },
+        e => Error::Settings(e),
     })?;
-    let resolved =
-        settings::resolve(&name, &tracked, local.as_ref(), ws.root()).map_err(|e| match e {
-            settings::Error::NoSuchRemote { name } => Error::UnknownRemote {
-                name,
-                known: remote_names(&tracked, local.as_ref()),
-            },
-            e => Error::Settings(e),
-        })?;
     Ok(RemoteSource {
         store: ws.repo().store().clone(),
         shown: resolved.url.to_string(),
@@ -123,8 +130,10 @@ pub fn configured(ws: &Workspace, env: &Environment) -> Result<Option<RemoteSour
     if remote_names(&tracked, local.as_ref()).is_empty() {
         return Ok(None);
     }
-    match open(ws, env, None) {
-        Err(Error::NoDefaultRemote { names }) => Ok(Some(RemoteSource {
+    match settings::choose_remote(None, &tracked, local.as_ref()) {
+        Ok(name) => open_named(ws, env, &name, &tracked, local.as_ref()).map(Some),
+        Err(settings::Unchosen::NoRemote) => Ok(None),
+        Err(settings::Unchosen::NoDefault { names }) => Ok(Some(RemoteSource {
             store: ws.repo().store().clone(),
             name: names.join(" or "),
             shown: names.join(" or "),
@@ -132,7 +141,6 @@ pub fn configured(ws: &Workspace, env: &Environment) -> Result<Option<RemoteSour
             undecided: Some(names),
             remote: Mutex::new(None),
         })),
-        opened => opened.map(Some),
     }
 }
 

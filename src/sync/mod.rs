@@ -160,6 +160,16 @@ fn kind_name(kind: RefKind) -> &'static str {
     }
 }
 
+/// Why no remote was chosen, as this module's error.
+impl From<remote::settings::Unchosen> for Error {
+    fn from(e: remote::settings::Unchosen) -> Error {
+        match e {
+            remote::settings::Unchosen::NoRemote => Error::NoRemote,
+            remote::settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
+        }
+    }
+}
+
 fn missing_list(files: &[(String, ObjectId)]) -> String {
     files
         .iter()

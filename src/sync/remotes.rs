@@ -38,7 +38,7 @@ pub struct Connected {
 pub fn connect(ws: &Workspace, name: Option<&str>, env: &Environment) -> Result<Connected, Error> {
     let repo = ws.repo();
     let (tracked, local) = repo.config_tables()?;
-    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(unchosen)?;
+    let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(Error::from)?;
     let resolved = resolve(&name, &tracked, local.as_ref(), ws.root())?;
     let remote = Remote::open(
         &resolved.url,
@@ -282,15 +282,7 @@ pub struct Removed {
 /// The remote commands use when none is named (`dvx remote default`), or why none.
 pub fn current_default(repo: &Repo) -> Result<String, Error> {
     let (tracked, local) = repo.config_tables()?;
-    settings::choose_remote(None, &tracked, local.as_ref()).map_err(unchosen)
-}
-
-/// Why no remote was chosen, as this module's error.
-pub fn unchosen(e: settings::Unchosen) -> Error {
-    match e {
-        settings::Unchosen::NoRemote => Error::NoRemote,
-        settings::Unchosen::NoDefault { names } => Error::NoDefaultRemote { names },
-    }
+    settings::choose_remote(None, &tracked, local.as_ref()).map_err(Error::from)
 }
 
 /// What [`set_default`] did.
@@ -315,18 +307,14 @@ pub fn set_default(
     local: bool,
 ) -> Result<DefaultSet, Error> {
     let repo = ws.repo();
-    let tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
-    let private = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
+    let mut tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
+    let mut private = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
     if let Some(name) = name {
         require(name, &tracked, &private)?;
     }
-    let (mut file, is_private) = if local {
-        (private, true)
-    } else {
-        (tracked, false)
-    };
+    let file = if local { &mut private } else { &mut tracked };
     let changed = match name {
-        Some(name) if core_remote(&file).as_deref() != Some(name) => {
+        Some(name) if core_remote(file).as_deref() != Some(name) => {
             file.set(&["core"], "remote", toml::Value::String(name.to_owned()));
             true
         }
@@ -334,9 +322,8 @@ pub fn set_default(
         None => file.remove_key(&["core"], "remote"),
     };
     if changed {
-        file.save(lock, is_private)?;
+        file.save(lock, local)?;
     }
-    let (t, l) = repo.config_tables()?;
     Ok(DefaultSet {
         file: repo.local_file(if local {
             LOCAL_CONFIG_FILE
@@ -344,7 +331,7 @@ pub fn set_default(
             CONFIG_FILE
         }),
         tracked_changed: changed && !local,
-        now: settings::choose_remote(None, &t, l.as_ref()),
+        now: settings::choose_remote(None, tracked.table(), Some(private.table())),
     })
 }
 
@@ -360,10 +347,7 @@ pub fn remove(
     let mut tracked = ConfigFile::load(&repo.local_file(CONFIG_FILE))?;
     let mut local = ConfigFile::load(&repo.local_file(LOCAL_CONFIG_FILE))?;
     require(name, &tracked, &local)?;
-    let default_before = {
-        let (t, l) = repo.config_tables()?;
-        settings::default_remote(&t, l.as_ref())
-    };
+    let default_before = settings::default_remote(tracked.table(), Some(local.table()));
     let mut tracked_changed = tracked.remove_table(&["remote", name]);
     let mut local_changed = local.remove_table(&["remote", name]);
     for (file, changed) in [
@@ -393,11 +377,12 @@ pub fn remove(
         )?;
         tracking_refs += 1;
     }
-    let default_after = {
-        let (t, l) = repo.config_tables()?;
-        Some(settings::choose_remote(None, &t, l.as_ref()))
-            .filter(|after| after.as_ref().ok() != default_before.as_ref())
-    };
+    let default_after = Some(settings::choose_remote(
+        None,
+        tracked.table(),
+        Some(local.table()),
+    ))
+    .filter(|after| after.as_ref().ok() != default_before.as_ref());
     Ok(Removed {
         name: name.to_owned(),
         tracking_refs,

@@ -16,8 +16,8 @@
 //! taking the one session directory's lock. Only a directory on another file system than
 //! `.dvx/tmp/` gets its temp files beside the destination, under the reserved temp name
 //! that walks skip; the first write into such a directory removes any a killed dvx left
-//! there. The link types are tried in the configured order: reflink (copy-on-write clone), copy, hard
-//! link or symlink to the read-only object. A destination is never written through a
+//! there. The link types are tried in the configured order: reflink (copy-on-write
+//! clone), copy, hard link or symlink to the read-only object. A destination is never written through a
 //! symlink: the rename replaces the link itself, and a parent directory that is a symlink
 //! is replaced by a real directory (as git does; planning has already refused an
 //! untracked one in the way unless forced). A parent that is a file is refused.
@@ -252,17 +252,8 @@ impl Materializer {
         bytes: &[u8],
         dest: &Path,
     ) -> Result<bool, Error> {
-        let Some(mut file) = UnnamedFile::new_in(dir, base).map_err(write_err(dest))? else {
-            return Ok(false);
-        };
-        if self.umask.is_none() {
-            file.set_mode(base & !0o022).map_err(write_err(dest))?;
-        }
-        file.write_all(bytes).map_err(write_err(dest))?;
-        // Not named: something is there, or naming through `/proc` was refused (a
-        // sandbox); the temp area's way replaces the one and meets any real error (a
-        // full disk) itself.
-        Ok(file.name_new(dest).is_ok())
+        let exact = self.umask.is_none().then_some(base & !0o022);
+        UnnamedFile::write_new(dir, base, exact, bytes, dest).map_err(write_err(dest))
     }
 
     /// Whether a file of this kind is made as a plain copy: the first configured link
