@@ -624,8 +624,9 @@ fn plan_added_dir(
 ) -> Result<(), Error> {
     let tree = item.id.expect("stored items have ids");
     let files = diff::files_under(objects.store(), tree, &RepoPath::root())?;
+    // Asked on all cores: in a fresh clone none is local, so every file is asked.
     let any_local = files
-        .iter()
+        .par_iter()
         .any(|(_, i)| i.id.is_some_and(|id| objects.has(&id)));
     // A tracked file the checkout already removes (it was planned first) is not in the
     // way of the directory that replaces it.

@@ -9,6 +9,8 @@
 //! A file is *absent* when its bytes are in neither the work tree (its entry is not
 //! fetched) nor the local store.
 
+use rayon::prelude::*;
+
 use super::Error;
 use crate::hash::ObjectId;
 use crate::history::diff::{self, Item};
@@ -41,6 +43,7 @@ pub fn tracked_files(
     paths: &[RepoPath],
 ) -> Result<Vec<TrackedFile>, Error> {
     let mut out = Vec::new();
+    let mut ask = Vec::new();
     for path in paths {
         if let Some(cover) = index.tree_entry_covering(path) {
             let below = match path.strip_dir(&cover.path) {
@@ -58,15 +61,25 @@ pub fn tracked_files(
                     &entry.path,
                     &RepoPath::root(),
                 )?),
-                Kind::File | Kind::Symlink => out.push(TrackedFile {
-                    path: entry.path.clone(),
-                    item: item_of(entry),
+                Kind::File | Kind::Symlink => {
                     // A fetched entry's file is in the work tree (and its bytes were
-                    // stored when it was added or written), so only the others are asked.
-                    local: !entry.not_fetched || objects.has(&entry.id),
-                }),
+                    // stored when it was added or written), so only the others are
+                    // asked, all at once below.
+                    if entry.not_fetched {
+                        ask.push(out.len());
+                    }
+                    out.push(TrackedFile {
+                        path: entry.path.clone(),
+                        item: item_of(entry),
+                        local: true,
+                    });
+                }
             }
         }
+    }
+    let local: Vec<bool> = ask.par_iter().map(|&i| objects.has(&out[i].id())).collect();
+    for (i, local) in ask.into_iter().zip(local) {
+        out[i].local = local;
     }
     if paths.len() > 1 {
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -134,8 +147,9 @@ fn stored_files(
     at: &RepoPath,
     below: &RepoPath,
 ) -> Result<Vec<TrackedFile>, Error> {
+    // The store is asked on all cores: a directory may hold a million files.
     Ok(diff::files_under(objects.store(), tree, below)?
-        .into_iter()
+        .into_par_iter()
         .map(|(rel, item)| TrackedFile {
             path: at.join_path(&rel),
             local: item.id.is_some_and(|id| objects.has(&id)),

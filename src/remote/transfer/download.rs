@@ -136,15 +136,9 @@ pub async fn download_available(
 ) -> Result<Downloaded, Error> {
     let start = Instant::now();
     let counters = Counters::default();
-    let mut skipped = 0u64;
-    let mut need = Vec::new();
-    for id in unique(ids) {
-        if store.contains(&id) {
-            skipped += 1;
-        } else {
-            need.push(id);
-        }
-    }
+    let wanted = unique(ids);
+    let need = store.missing(&wanted);
+    let skipped = (wanted.len() - need.len()) as u64;
     let loaded;
     let index = match known {
         Some(index) if index.is_complete() => index,
