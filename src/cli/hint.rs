@@ -369,8 +369,11 @@ fn lazy_hint(e: &lazy::Error) -> Option<String> {
         E::NothingCheckedOut => {
             "check out a commit first (dvx checkout <branch>), or pull in a git work tree whose dvx.lock pins one".into()
         }
-        E::NotOnRemote { .. } => {
+        E::NotOnRemote { why, .. } if why.is_empty() => {
             "push those files' data to the remote first, or drop only files it holds; nothing was changed".into()
+        }
+        E::NotOnRemote { .. } => {
+            "the remote is damaged: `dvx fsck --remote` says where; nothing was changed".into()
         }
         E::PinNotOnRemote { .. } => {
             "push it from the clone that made it (`git push` there runs the pre-push hook, or `dvx push`), then pull again".into()

@@ -1,8 +1,10 @@
 //! `dvx drop <paths>`: free the local bytes a remote verifiably holds.
 //!
 //! As git-annex's drop does, the remote is asked first: every id must be in its catalog
-//! (a pack index it lists, or a large object it stores), else nothing happens and the
-//! files are named. Then the files leave the work tree and become not fetched (index),
+//! (a pack index it lists, or a large object it stores), and what holds it must stand:
+//! the pack there at least as long as its index says, the large object's seek table
+//! sound against its id and length. Else nothing happens and the files are named, with
+//! the damage found. The packed bytes are not re-read (`fsck --remote` does that). Then the files leave the work tree and become not fetched (index),
 //! and their objects leave the local store unless a fetched file of some work tree
 //! still uses them. Refs are not considered: an object a commit needs may go, because
 //! the remote holds it and a pull brings it back. `gc` never needs the network; freeing
@@ -14,6 +16,7 @@ use super::{Error, listed};
 use crate::hash::ObjectId;
 use crate::path::RepoPath;
 use crate::remote::RemoteSource;
+use crate::remote::transfer::catalog::ABSENT;
 use crate::repo::RepoLock;
 use crate::workspace::{self, Workspace};
 
@@ -42,18 +45,26 @@ pub fn drop(
     let mut index = ws.load_index()?;
     let plan = workspace::plan_drop(ws, &index, cwd, specs, source)?;
     let ids = plan.ids();
-    let absent = source.remote()?.absent(&ids)?;
-    if !absent.is_empty() {
+    let unsound = source.remote()?.unsound(&ids)?;
+    if !unsound.is_empty() {
+        let absent: Vec<ObjectId> = unsound.iter().map(|(id, _)| *id).collect();
         let named: Vec<String> = plan
             .files
             .iter()
             .filter(|(_, id)| absent.binary_search(id).is_ok())
             .map(|(path, _)| path.to_string())
             .collect();
+        // Say why only where the remote lists the object but cannot back it: a lost or
+        // cut pack, a damaged large object.
+        let why = match unsound.iter().find(|(_, why)| why != ABSENT) {
+            Some((_, why)) => format!(" ({why})"),
+            None => String::new(),
+        };
         return Err(Error::NotOnRemote {
             remote: source.name().to_owned(),
             count: named.len(),
             list: listed(&named),
+            why,
             ids: absent,
         });
     }

@@ -33,12 +33,14 @@ pub enum Error {
     /// The commit `dvx.lock` pins is neither local nor on the remote.
     #[error("dvx.lock pins commit {}, which remote '{remote}' does not have", commit.short())]
     PinNotOnRemote { commit: ObjectId, remote: String },
-    /// Bytes a drop would free that the remote does not hold.
-    #[error("remote '{remote}' does not have the bytes of {count} file(s): {list}")]
+    /// Bytes a drop would free that the remote does not hold, or holds damaged.
+    #[error("remote '{remote}' does not have the bytes of {count} file(s): {list}{why}")]
     NotOnRemote {
         remote: String,
         count: usize,
         list: String,
+        /// Empty when the remote simply lacks them; else ` (why)`, for the first.
+        why: String,
         ids: Vec<ObjectId>,
     },
     #[error(transparent)]

@@ -387,15 +387,15 @@ impl Remote {
         Ok(got?)
     }
 
-    /// Which of `ids` the remote does not hold, by its catalog: each must be in a pack
-    /// index or stored alone. A few ids are looked up with ranged reads of the indexes;
-    /// many, by reading them whole (and caching them).
-    pub fn absent(&self, ids: &[ObjectId]) -> Result<Vec<ObjectId>, Error> {
+    /// Which of `ids` the remote cannot vouch for, each with why (see
+    /// [`transfer::catalog::unsound`]): absent, or listed in a pack that is gone or short,
+    /// or a large object whose seek table is missing or damaged.
+    pub fn unsound(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, String)>, Error> {
         let ids = transfer::unique(ids);
         let index = self.index_for(&ids)?;
         let start = std::time::Instant::now();
         let counters = transfer::Counters::default();
-        let absent = self.runtime.block_on(transfer::catalog::absent(
+        let unsound = self.runtime.block_on(transfer::catalog::unsound(
             &self.backend,
             &index,
             &ids,
@@ -403,7 +403,7 @@ impl Remote {
             &counters,
         ));
         self.record(&counters.stats(0, start));
-        Ok(absent?)
+        Ok(unsound?)
     }
 
     /// The remote's index, as far as finding `ids` needs: the one kept, if it is

@@ -595,6 +595,45 @@ fn drop_frees_the_bytes_the_remote_holds_and_refuses_what_it_lacks() {
 }
 
 #[test]
+fn drop_refuses_when_the_remote_lists_bytes_it_has_lost() {
+    each_kind(|r| {
+        let sb = pushed(r);
+        let state = sb.dvx_state();
+        let refused = |path: &str, why: &str| {
+            let stderr = r.fails(&sb, &["drop", path], 1);
+            let (error, hint) = error_and_hint(&stderr);
+            assert_contains(
+                &error,
+                &format!("remote 'origin' does not have the bytes of 1 file(s): {path} ({why}"),
+            );
+            assert_contains(&hint, "fsck --remote");
+            assert_eq!(sb.dvx_state(), state, "nothing changed");
+            assert!(sb.exists(path), "{path} stays");
+        };
+        // The pack cut short, its index intact: the index still lists the object.
+        let pack = only_file(&r.files.join("packs"), ".pack", |p| {
+            std::fs::metadata(p).expect("stat").len() > 100_000
+        });
+        let whole = std::fs::read(&pack).expect("read pack");
+        dvx::atomic::write(&pack, &whole[..whole.len() / 2]).expect("cut");
+        refused("data/many/f119.csv", "its pack");
+        // The pack gone.
+        std::fs::remove_file(&pack).expect("remove pack");
+        refused("data/many/f001.csv", "its pack");
+        let stderr = r.fails(&sb, &["drop", "data/many/f001.csv"], 1);
+        assert_contains(&stderr, "is missing");
+        // The large object cut short: its seek table no longer checks out.
+        let large = only_file(&r.files.join("objects"), "", |p| {
+            std::fs::metadata(p).expect("stat").len() > 1 << 20
+        });
+        let whole = std::fs::read(&large).expect("read large object");
+        dvx::atomic::write(&large, &whole[..whole.len() - 100]).expect("cut");
+        refused("data/big.bin", "");
+        assert_eq!(sb.read("data/big.bin"), big());
+    });
+}
+
+#[test]
 fn fsck_remote_reads_everything_and_names_damage_and_absent_objects() {
     each_kind(|r| {
         let sb = pushed(r);

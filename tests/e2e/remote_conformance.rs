@@ -1388,11 +1388,16 @@ fn objects_stream_without_being_stored_and_absent_ids_are_named() {
         assert!(reader.totals().requests > 0 && reader.totals().bytes > big.len() as u64 / 2);
 
         let nowhere = ObjectId::of(b"never pushed");
-        let absent = t
+        let unsound = t
             .remote()
-            .absent(&[small[0], big_id, nowhere])
-            .expect("absent");
-        assert_eq!(absent, vec![nowhere], "[{}]", t.kind);
+            .unsound(&[small[0], big_id, nowhere])
+            .expect("unsound");
+        assert_eq!(
+            unsound,
+            vec![(nowhere, dvx::remote::transfer::catalog::ABSENT.to_owned())],
+            "[{}]",
+            t.kind
+        );
         let (_b, fresh) = store();
         let done = t
             .remote()

@@ -200,37 +200,69 @@ pub(crate) async fn index(
     Ok((index, counters.stats(0, start)))
 }
 
-/// Which of `ids` the remote does not hold: those `index` does not locate and that are
-/// not stored alone either (one HEAD each, `jobs` at a time).
-pub(crate) async fn absent(
+/// Why [`unsound`] gives for an object the remote does not hold at all.
+pub const ABSENT: &str = "not on the remote";
+
+/// Which of `ids` the remote cannot vouch for, each with why: not held at all, or held
+/// in a pack that is gone or shorter than its index says, or as a large object whose
+/// seek table is missing or does not check out against its id and length. One HEAD per
+/// pack involved and a seek-table read per large object; the packed bytes themselves
+/// are not read (`fsck --remote` reads everything). For a command that frees the last
+/// local copy: a remote that lists an object it has lost must not be believed.
+pub(crate) async fn unsound(
     backend: &Backend,
     index: &RemoteIndex,
     ids: &[ObjectId],
     jobs: usize,
     counters: &Counters,
-) -> Result<Vec<ObjectId>, Error> {
-    let unlocated: Vec<ObjectId> = ids
-        .iter()
-        .filter(|id| index.locate(id).is_none())
-        .copied()
-        .collect();
-    let mut absent: Vec<ObjectId> = stream::iter(unlocated)
-        .map(|id| async move {
+) -> Result<Vec<(ObjectId, String)>, Error> {
+    // The wanted ids of each pack, and the end the furthest of them reaches.
+    let mut packs: HashMap<ObjectId, (u64, Vec<ObjectId>)> = HashMap::new();
+    let mut alone = Vec::new();
+    for id in ids {
+        match index.locate(id) {
+            Some((pack, entry)) => {
+                let wanted = packs.entry(*pack).or_default();
+                wanted.0 = wanted.0.max(entry.range().end);
+                wanted.1.push(*id);
+            }
+            None => alone.push(*id),
+        }
+    }
+    let packed = stream::iter(packs)
+        .map(|(pack, (end, ids))| async move {
             counters.request(0);
-            match backend
-                .store()
-                .head(&backend.key(&layout::large_key(&id)))
-                .await
-            {
+            let key = backend.key(&layout::pack_key(&pack));
+            let why = match backend.store().head(&key).await {
+                Ok(meta) if meta.size >= end => return Ok(Vec::new()),
+                Ok(meta) => format!(
+                    "its pack {} holds {} bytes, fewer than its index names ({end})",
+                    pack.short(),
+                    meta.size
+                ),
+                Err(object_store::Error::NotFound { .. }) => {
+                    format!("its pack {} is missing", pack.short())
+                }
+                Err(e) => return Err(Error::from(backend.store_err(e))),
+            };
+            Ok(ids.into_iter().map(|id| (id, why.clone())).collect())
+        })
+        .buffer_unordered(jobs)
+        .try_collect::<Vec<Vec<(ObjectId, String)>>>();
+    let large = stream::iter(alone)
+        .map(|id| async move {
+            match super::download::seek_table(backend, &id, counters).await {
                 Ok(_) => Ok(None),
-                Err(object_store::Error::NotFound { .. }) => Ok(Some(id)),
-                Err(e) => Err(Error::from(backend.store_err(e))),
+                Err(Error::NotOnRemote { .. }) => Ok(Some((id, ABSENT.to_owned()))),
+                Err(Error::Large(e)) => Ok(Some((id, e.to_string()))),
+                Err(e) => Err(e),
             }
         })
         .buffer_unordered(jobs)
-        .try_filter_map(|absent| async move { Ok(absent) })
-        .try_collect()
-        .await?;
-    absent.sort_unstable();
-    Ok(absent)
+        .try_filter_map(|unsound| async move { Ok(unsound) })
+        .try_collect::<Vec<(ObjectId, String)>>();
+    let (packed, large) = futures_util::future::try_join(packed, large).await?;
+    let mut unsound: Vec<(ObjectId, String)> = packed.into_iter().flatten().chain(large).collect();
+    unsound.sort_unstable();
+    Ok(unsound)
 }
