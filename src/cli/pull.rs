@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::lazy::artifact::{self, InputsPulled};
-use dvx::lazy::bootstrap::Bootstrapped;
+use dvx::lazy::bootstrap::{Bootstrapped, ensure_checked_out};
 use dvx::lazy::paths;
 use dvx::path::RepoPath;
 use dvx::remote::{RemoteSource, TransferStats};
@@ -70,6 +70,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .into());
     }
     if paths.is_empty() && args.for_path.is_none() {
+        if dvx::lazy::bootstrap::awaits_pin(&ws)? {
+            // A fresh `git clone`: the data is what dvx.lock pins, not the remote's
+            // branch (which may have moved on without the code).
+            return pinned_pull(ctx, &ws, lock, remote.as_deref(), &args);
+        }
         sync_pull(ctx, &ws, lock, remote.as_deref(), &args)
     } else {
         path_pull(ctx, &ws, lock, remote.as_deref(), &paths, &args)
@@ -144,6 +149,36 @@ fn sync_pull(
         ws,
         report.merge.as_ref().is_some_and(|m| m.pin_changed),
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dvx pull [--lazy]` where nothing is checked out and dvx.lock pins a commit: check
+/// the pin out (lazily), then, without `--lazy`, bring in every path's bytes.
+fn pinned_pull(
+    ctx: &Ctx,
+    ws: &Workspace,
+    lock: RepoLock,
+    remote: Option<&str>,
+    args: &Args,
+) -> Result<ExitCode> {
+    if !args.lazy {
+        return path_pull(ctx, ws, lock, remote, &[ws.root().to_path_buf()], args);
+    }
+    let source = ctx.remote_named(ws, remote)?;
+    let who = ctx.reflog_signature(ws)?;
+    let bootstrapped = ensure_checked_out(ws, &lock, &source, &who, &ctx.progress())?;
+    drop(lock);
+    if let Some(b) = &bootstrapped {
+        follow::announce(ctx, &b.switched.followed);
+        if args.json {
+            let out = JsonPinned {
+                bootstrapped: json_bootstrap(b),
+            };
+            outln!("{}", serde_json::to_string_pretty(&out)?);
+        } else if !ctx.quiet {
+            describe_bootstrap(b);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -253,9 +288,9 @@ fn json_bootstrap(b: &Bootstrapped) -> JsonBootstrap {
 fn describe_bootstrap(b: &Bootstrapped) {
     let fetched = match &b.fetched {
         Some(f) => format!(
-            "fetched its history from {} ({} commits, trees and run records: {}); ",
+            "fetched its history from {} ({}: commits, trees and run records; {}); ",
             f.remote,
-            f.stats.objects,
+            render::plural(f.stats.objects as usize, "object", "objects"),
             render::transfer(&f.stats)
         ),
         None => String::new(),
@@ -335,6 +370,12 @@ impl From<&PullReport> for JsonSyncPull {
             }),
         }
     }
+}
+
+/// `dvx pull --lazy --json` in a fresh git clone: the pinned commit checked out.
+#[derive(Serialize)]
+struct JsonPinned {
+    bootstrapped: JsonBootstrap,
 }
 
 #[derive(Serialize)]

@@ -277,11 +277,18 @@ fn print_text(s: &Status, upstream: Option<&Tracking>) {
         );
     }
     match &s.pin {
-        PinState::Differs { pinned, head } => eprintln!(
-            "warning: dvx.lock pins {} but the data is at {}\nhint: run `dvx checkout --git HEAD` to follow the code, or `dvx commit` to pin the current data",
+        // A fresh `git clone`: nothing is checked out yet, and a pull starts from the pin.
+        PinState::Differs { pinned, head: None } => eprintln!(
+            "warning: dvx.lock pins {} but the data is at no commit\nhint: run `dvx pull` to check it out with its data (`dvx pull --lazy`: without the bytes)",
             pinned.short(),
-            head.map(|h| h.short())
-                .unwrap_or_else(|| "no commit".into())
+        ),
+        PinState::Differs {
+            pinned,
+            head: Some(head),
+        } => eprintln!(
+            "warning: dvx.lock pins {} but the data is at {}\nhint: run `dvx checkout --git HEAD` to follow the code (`dvx fetch` first if the commit is not here), or `dvx commit` to pin the current data",
+            pinned.short(),
+            head.short()
         ),
         PinState::Unreadable(m) => eprintln!("warning: {m}"),
         _ => {}

@@ -6,7 +6,8 @@
 //! branches, tags and the pinned commit's history; never file contents) and the pinned
 //! commit is checked out lazily, as `dvx checkout --git HEAD --lazy` would, so every
 //! path is "not fetched" until something pulls it. A repository with a commit checked
-//! out is left as it is.
+//! out is left as it is. A plain `dvx pull` there makes every path of the pinned commit
+//! local (see [`awaits_pin`]), as `git clone` + `dvc pull` does.
 
 use super::Error;
 use crate::flow::pin::switch_to_pin;
@@ -40,19 +41,10 @@ pub fn ensure_checked_out(
     progress: &dyn Progress,
 ) -> Result<Option<Box<Bootstrapped>>, Error> {
     let repo = ws.repo();
-    if repo
-        .refs()
-        .head_commit()
-        .map_err(crate::history::Error::from)?
-        .is_some()
-    {
+    if has_commit(ws)? {
         return Ok(None);
     }
-    let pin = match ws.git() {
-        Some(_) => Pin::read(ws.root())?,
-        None => None,
-    };
-    let Some(pin) = pin else {
+    let Some(pin) = git_pin(ws)? else {
         return Err(Error::NothingCheckedOut);
     };
     let mut fetched = None;
@@ -81,4 +73,25 @@ pub fn ensure_checked_out(
     };
     let switched = switch_to_pin(ws, lock, &pin, &options, progress)?;
     Ok(Some(Box::new(Bootstrapped { fetched, switched })))
+}
+
+/// Whether a pull starts from `dvx.lock`'s pin: no commit is checked out here and the
+/// git work tree's `dvx.lock` pins one (a fresh `git clone`). Its data is then the
+/// pinned commit's, as `git clone` + `dvc pull` gives the data the code names, not
+/// whatever the remote's branch holds now.
+pub fn awaits_pin(ws: &Workspace) -> Result<bool, Error> {
+    Ok(!has_commit(ws)? && git_pin(ws)?.is_some())
+}
+
+fn has_commit(ws: &Workspace) -> Result<bool, Error> {
+    let head = ws.repo().refs().head_commit();
+    Ok(head.map_err(crate::history::Error::from)?.is_some())
+}
+
+/// What the git work tree's `dvx.lock` pins (`None` outside git or without one).
+fn git_pin(ws: &Workspace) -> Result<Option<Pin>, Error> {
+    Ok(match ws.git() {
+        Some(_) => Pin::read(ws.root())?,
+        None => None,
+    })
 }

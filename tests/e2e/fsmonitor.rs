@@ -196,9 +196,11 @@ proptest! {
                 used += 1;
             }
         }
-        // The property is not vacuous: the watcher answered most of the time (it may
-        // not right after a touch, when status refreshed the index's stat data).
-        prop_assert!(used * 2 >= ops.len(), "the watcher was used {} times in {} steps", used, ops.len());
+        // The property is not vacuous: the watcher answered most of the time. It may
+        // not right after a touch, when status refreshed the index's stat data, so those
+        // steps are not counted (a run of touches alone asks nothing of it).
+        let counted = ops.iter().filter(|op| !matches!(op, Op::Touch(_))).count();
+        prop_assert!(used * 2 >= counted, "the watcher was used {} times in {} steps", used, counted);
     }
 }
 

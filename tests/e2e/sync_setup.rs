@@ -428,11 +428,26 @@ fn git_clone_then_dvx_pull_is_the_way_in() {
 
     let other = git_clone(&bare);
     let pulled = other.out(&["pull"]);
-    assert_contains(&pulled, "Fast-forward to");
+    assert_contains(&pulled, "dvx.lock pins");
+    assert_contains(&pulled, "pulled 2 files");
     assert_eq!(other.snapshot("data"), sb.snapshot("data"));
     // The data is what the code pins; dvx.lock is left as git has it.
     assert_eq!(other.read("dvx.lock"), sb.read("dvx.lock"));
     assert!(other.git(&["status", "--porcelain"]).is_empty());
+
+    // The data moves on without the code (a dvx commit pushed, no git commit): a fresh
+    // clone of the code still gets the data the code pins, as with `dvc pull`.
+    let pinned = sb.snapshot("data");
+    sb.write("data/labels.csv", b"a,2\n");
+    sb.out(&["add", "data"]);
+    sb.out(&["commit", "-m", "relabel"]);
+    sb.out(&["push"]);
+    let late = git_clone(&bare);
+    late.out(&["pull"]);
+    assert_eq!(late.snapshot("data"), pinned);
+    assert!(late.git(&["status", "--porcelain"]).is_empty());
+    // Its status says the remote's branch is ahead, as git would.
+    assert_contains(&late.out(&["status"]), "behind 'origin/main' by 1 commit");
 }
 
 #[test]
@@ -480,6 +495,12 @@ fn pre_push_pushes_the_pinned_data_and_no_verify_skips_it() {
     assert!(pushed.status.success(), "{stderr}");
     assert_contains(&stderr, "(the data the pushed commits pin, to origin)");
     assert!(!remote.files.join("refs/heads").exists());
+
+    // A fresh clone's plain pull needs no dvx branch on the remote: it follows the pin.
+    let fresh = git_clone(&bare);
+    fresh.out(&["pull"]);
+    assert_eq!(fresh.snapshot("data"), sb.snapshot("data"));
+    assert!(fresh.git(&["status", "--porcelain"]).is_empty());
 
     // A clone of the code finds the pinned data on the remote.
     let other = git_clone(&bare);
