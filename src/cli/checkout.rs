@@ -10,7 +10,7 @@ use dvx::hash::ObjectId;
 use dvx::remote::RemoteSource;
 use dvx::repo::RepoLock;
 use dvx::store::ObjectSource;
-use dvx::workspace::{self, CheckoutMode, Workspace};
+use dvx::workspace::{self, CheckoutMode, CheckoutReport, Workspace};
 
 use serde::Serialize;
 
@@ -152,9 +152,28 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     )?)
 }
 
+/// What a checkout did to the work tree: `wrote N files, removed M files[, K not
+/// fetched]` (for `checkout`, and `merge`, which checks its result out).
+pub(super) fn files_line(r: &CheckoutReport) -> String {
+    let mut line = format!(
+        "wrote {}, removed {}",
+        render::plural(r.written, "file", "files"),
+        render::plural(r.removed, "file", "files")
+    );
+    if r.not_fetched > 0 {
+        line.push_str(&format!(", {} not fetched", r.not_fetched));
+    }
+    line
+}
+
 /// After a checkout that could fetch: what came from the remote (people only: the JSON
 /// report counts it), and a warning for paths the remote could not provide either.
-fn fetched_from(ctx: &Ctx, remote: Option<&RemoteSource>, not_fetched: usize, json: bool) {
+pub(super) fn fetched_from(
+    ctx: &Ctx,
+    remote: Option<&RemoteSource>,
+    not_fetched: usize,
+    json: bool,
+) {
     let Some(remote) = remote else {
         return;
     };
@@ -320,16 +339,7 @@ pub(super) fn announce(ctx: &Ctx, ws: &Workspace, s: &Switched, json: bool) -> R
             Some(b) => outln!("Switched to branch '{b}'"),
             None => outln!("HEAD is now at {} {summary}", s.target.short()),
         }
-        outln!(
-            "wrote {}, removed {}{}",
-            render::plural(r.written, "file", "files"),
-            render::plural(r.removed, "file", "files"),
-            if r.not_fetched > 0 {
-                format!(", {} not fetched", r.not_fetched)
-            } else {
-                String::new()
-            }
-        );
+        outln!("{}", files_line(r));
         if !r.carried.is_empty() {
             outln!(
                 "kept local changes in {}",

@@ -19,9 +19,9 @@ const ADD_REMOTE: &str = "add one with `dvx remote add <name> <url>`";
 const MAKE_DEFAULT: &str = "make one the default with `dvx remote default <name>`";
 
 /// What to do after a remote ref moved under a push (one wording for "fetch first").
-fn fetch_first(branch: &str) -> String {
+fn fetch_first(remote: &str, branch: &str) -> String {
     format!(
-        "run `dvx fetch` and merge (`dvx merge <remote>/{branch}`, or `dvx pull`), then push again"
+        "run `dvx fetch {remote}` and merge (`dvx merge {remote}/{branch}`, or `dvx pull {remote}`), then push again"
     )
 }
 
@@ -160,8 +160,10 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
             "add --local: dvx remote set {remote} {key} <value> --local (or set it in the environment)"
         ),
         E::BadSetting { .. } => "give a value of the kind the setting takes".into(),
-        E::Rejected { kind, name, .. } => match kind {
-            remote::RefKind::Branch => fetch_first(name),
+        E::Rejected {
+            kind, name, remote, ..
+        } => match kind {
+            remote::RefKind::Branch => fetch_first(remote, name),
             remote::RefKind::Tag => "run `dvx fetch` to see the remote's tags".into(),
         },
         E::TagMoved { .. } => {
@@ -225,7 +227,9 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
         }
         E::Manifest(_) => "the remote's dvx-remote.toml is damaged; fix it by hand (docs/format.md, Remote layout)".into(),
         E::NotInitialised { .. } => "check the URL (`dvx remote list`); an empty remote becomes a dvx remote with `dvx push`".into(),
-        E::Refs(remote::refs::Error::Moved { name, .. }) => fetch_first(name),
+        E::Refs(remote::refs::Error::Moved { .. }) => {
+            "another push moved it first: run `dvx fetch`, merge what it brought, then try again".into()
+        }
         E::Refs(remote::refs::Error::Corrupt { .. }) => {
             "the remote is damaged; fix or remove that ref file on the remote".into()
         }
@@ -277,6 +281,9 @@ fn flow_hint(e: &flow::Error) -> Option<String> {
         }
         E::MergeConflicts { .. } => {
             "nothing was changed; resolve with --strategy ours or --strategy theirs, or change one side first".into()
+        }
+        E::MergeWouldOverwrite { .. } => {
+            "commit them (dvx add + dvx commit) or discard them (dvx checkout -- <path>), then merge (or pull) again; the work tree was not changed".into()
         }
         E::NewBranchExists(name) => {
             format!("switch to it with `dvx checkout {name}`, or pick another name")

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::flow::merge::{self, DriverOutcome, MergeOptions, MergeOutcome};
 use dvx::history::merge::Strategy;
+use dvx::store::ObjectSource;
 
 use serde::Serialize;
 
@@ -44,9 +45,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         StrategyArg::Ours => Strategy::Ours,
         StrategyArg::Theirs => Strategy::Theirs,
     });
-    let who = ctx.signature(&ws)?;
     let bars = ctx.progress();
     if args.git_conflict {
+        let who = ctx.signature(&ws)?;
         let lock = ctx.lock(&ws)?;
         let done = merge::resolve_git_conflict(&ws, &lock, strategy, args.message, &who, &bars)?;
         follow::announce(ctx, &done.followed);
@@ -64,6 +65,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .expect("clap requires a revision without --git-conflict");
     let theirs = rev::resolve(ws.repo(), &rev)?;
     let lock = ctx.lock(&ws)?;
+    // As with git, only a merge commit needs an author; a fast-forward moves HEAD.
+    let who = match ctx.signature(&ws) {
+        Ok(who) => who,
+        Err(e) if merge::makes_commit(ws.repo(), theirs)? => return Err(e),
+        Err(_) => ctx.reflog_signature(&ws)?,
+    };
     let options = MergeOptions {
         theirs,
         name: rev,
@@ -71,9 +78,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         message: args.message,
         who,
     };
-    let done = merge::merge(&ws, &lock, &options, &bars)?;
+    // The result is checked out as an eager checkout is: what is not local comes from
+    // the default remote, when one is configured.
+    let remote = ctx.remote_source(&ws)?;
+    let objects: &dyn ObjectSource = match &remote {
+        Some(remote) => remote,
+        None => ws.repo().store(),
+    };
+    let done = merge::merge(&ws, &lock, &options, objects, &bars)?;
     follow::announce(ctx, &done.followed);
     report(ctx, &done.outcome, args.json)?;
+    let not_fetched = match &done.outcome {
+        MergeOutcome::UpToDate => 0,
+        MergeOutcome::FastForward(_, r) | MergeOutcome::Merged { report: r, .. } => r.not_fetched,
+    };
+    super::checkout::fetched_from(ctx, remote.as_ref(), not_fetched, args.json);
     super::pin::announce(ctx, &ws, done.pin_changed && !args.json)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -85,6 +104,8 @@ struct JsonMerge {
     head: Option<String>,
     written: usize,
     removed: usize,
+    /// Paths recorded as not fetched: their bytes are neither local nor on the remote.
+    not_fetched: usize,
     resolved: Vec<String>,
 }
 
@@ -96,6 +117,7 @@ pub fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
                 head: None,
                 written: 0,
                 removed: 0,
+                not_fetched: 0,
                 resolved: Vec::new(),
             },
             MergeOutcome::FastForward(id, r) => JsonMerge {
@@ -103,6 +125,7 @@ pub fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
                 head: Some(id.to_hex()),
                 written: r.written,
                 removed: r.removed,
+                not_fetched: r.not_fetched,
                 resolved: Vec::new(),
             },
             MergeOutcome::Merged {
@@ -114,6 +137,7 @@ pub fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
                 head: Some(commit.to_hex()),
                 written: report.written,
                 removed: report.removed,
+                not_fetched: report.not_fetched,
                 resolved: resolved.iter().map(|p| p.to_string()).collect(),
             },
         };
@@ -126,10 +150,9 @@ pub fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
     match outcome {
         MergeOutcome::UpToDate => outln!("Already up to date."),
         MergeOutcome::FastForward(id, r) => outln!(
-            "Fast-forward to {}: wrote {}, removed {}",
+            "Fast-forward to {}: {}",
             id.short(),
-            render::plural(r.written, "file", "files"),
-            render::plural(r.removed, "file", "files")
+            super::checkout::files_line(r)
         ),
         MergeOutcome::Merged {
             commit,
@@ -137,10 +160,9 @@ pub fn report(ctx: &Ctx, outcome: &MergeOutcome, json: bool) -> Result<()> {
             report,
         } => {
             outln!(
-                "Merged as {}: wrote {}, removed {}",
+                "Merged as {}: {}",
                 commit.short(),
-                render::plural(report.written, "file", "files"),
-                render::plural(report.removed, "file", "files")
+                super::checkout::files_line(report)
             );
             if !resolved.is_empty() {
                 outln!(

@@ -17,11 +17,12 @@ use super::pin::{ensure_local, repin_moved};
 use super::{Error, git_of};
 use crate::git::pin::{self, Pin};
 use crate::hash::ObjectId;
-use crate::history::merge::{self as history_merge, Joined, MergeCommit, Strategy};
+use crate::history::merge::{self as history_merge, Joined, MergeCommit, Strategy, is_ancestor};
 use crate::object::Signature;
 use crate::path::RepoPath;
 use crate::progress::Progress;
-use crate::repo::RepoLock;
+use crate::repo::{Repo, RepoLock};
+use crate::store::ObjectSource;
 use crate::workspace::{self, CheckoutMode, CheckoutOptions, CheckoutReport, HeadMove, Workspace};
 
 /// How to merge into HEAD.
@@ -64,14 +65,17 @@ pub struct MergeReport {
 /// `dvx merge <rev>`: merge `options.theirs` into HEAD, check the result out, re-pin.
 /// With conflicts and no strategy nothing changes and the conflicting paths are in the
 /// error.
+/// The files the result writes come from `objects` (a remote-backed source fetches what
+/// is not local, as an eager checkout does; bytes it cannot provide stay not fetched).
 pub fn merge(
     ws: &Workspace,
     lock: &RepoLock,
     options: &MergeOptions,
+    objects: &dyn ObjectSource,
     progress: &dyn Progress,
 ) -> Result<MergeReport, Error> {
     let followed = follow::follow_or_refuse(ws, lock, &options.who)?;
-    let outcome = merge_into_head(ws, lock, options, progress)?;
+    let outcome = merge_into_head(ws, lock, options, objects, progress)?;
     // A merge moves HEAD like a commit does: the pin follows (and stays as it is when
     // the merge lands on the commit it names already).
     let pin_changed = repin_moved(ws, lock)?;
@@ -82,10 +86,21 @@ pub fn merge(
     })
 }
 
+/// Whether merging `theirs` into HEAD makes a merge commit (which needs an author): HEAD
+/// has a commit and neither side contains the other. A fast-forward, or a merge that is
+/// up to date, only moves HEAD.
+pub fn makes_commit(repo: &Repo, theirs: ObjectId) -> Result<bool, Error> {
+    let Some(ours) = repo.refs().head_commit()? else {
+        return Ok(false);
+    };
+    Ok(!is_ancestor(repo.store(), ours, theirs)? && !is_ancestor(repo.store(), theirs, ours)?)
+}
+
 fn merge_into_head(
     ws: &Workspace,
     lock: &RepoLock,
     options: &MergeOptions,
+    objects: &dyn ObjectSource,
     progress: &dyn Progress,
 ) -> Result<MergeOutcome, Error> {
     let repo = ws.repo();
@@ -127,9 +142,10 @@ fn merge_into_head(
                     lock,
                     &mut index,
                     &checkout(options.theirs, message),
-                    ws.repo().store(),
+                    objects,
                     progress,
-                )?;
+                )
+                .map_err(as_merge)?;
                 MergeOutcome::FastForward(options.theirs, report)
             }
             Joined::Merged { commit, resolved } => {
@@ -139,9 +155,10 @@ fn merge_into_head(
                     lock,
                     &mut index,
                     &checkout(commit, message),
-                    ws.repo().store(),
+                    objects,
                     progress,
-                )?;
+                )
+                .map_err(as_merge)?;
                 MergeOutcome::Merged {
                     commit,
                     resolved,
@@ -162,6 +179,17 @@ fn merge_into_head(
             }
         },
     )
+}
+
+/// A checkout refusing to lose local changes, said as the merge it is part of (which
+/// has no `--force`).
+fn as_merge(e: workspace::Error) -> Error {
+    match e {
+        workspace::Error::WouldOverwrite { count, list, paths } => {
+            Error::MergeWouldOverwrite { count, list, paths }
+        }
+        e => e.into(),
+    }
 }
 
 /// What `dvx merge --git-conflict` did.
@@ -204,7 +232,9 @@ pub fn resolve_git_conflict(
         message,
         who: who.clone(),
     };
-    let outcome = merge_into_head(ws, lock, &options, progress)?;
+    // Git's merge is done; its post-merge hook brings bytes as every hook does. This
+    // writes what is local.
+    let outcome = merge_into_head(ws, lock, &options, ws.repo().store(), progress)?;
     let pinned = refs
         .head_commit()?
         .expect("a merge leaves HEAD on a commit");

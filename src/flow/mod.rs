@@ -63,6 +63,14 @@ pub enum Error {
         list: String,
         paths: Vec<RepoPath>,
     },
+    /// A merge's checkout of its result would lose local changes (git: "Your local
+    /// changes … would be overwritten by merge").
+    #[error("merge would overwrite local changes in {count} path(s): {list}")]
+    MergeWouldOverwrite {
+        count: usize,
+        list: String,
+        paths: Vec<RepoPath>,
+    },
     #[error("a branch named '{0}' already exists")]
     NewBranchExists(String),
     #[error(

@@ -68,6 +68,8 @@ pub enum Error {
     Rejected {
         kind: RefKind,
         name: String,
+        /// The remote's name and URL.
+        remote: String,
         url: String,
         at: Option<ObjectId>,
     },

@@ -16,7 +16,6 @@ use super::fetch::{self, FetchOptions, FetchReport};
 use super::{Connected, Error};
 use crate::flow::merge::{self, MergeOptions, MergeReport};
 use crate::hash::ObjectId;
-use crate::history::merge::is_ancestor;
 use crate::object::Signature;
 use crate::progress::Progress;
 use crate::refs;
@@ -120,11 +119,7 @@ fn join(
     progress: &dyn Progress,
 ) -> Result<(MergeReport, TransferStats), Error> {
     let repo = ws.repo();
-    if !options.identity
-        && let Some(ours) = repo.refs().head_commit()?
-        && !is_ancestor(repo.store(), ours, theirs)?
-        && !is_ancestor(repo.store(), theirs, ours)?
-    {
+    if !options.identity && merge::makes_commit(repo, theirs)? {
         return Err(Error::NoIdentity);
     }
     let early = if options.lazy {
@@ -143,6 +138,8 @@ fn join(
             message: None,
             who: options.who.clone(),
         },
+        // Its bytes were downloaded above (unless lazy, and then none are wanted).
+        repo.store(),
         progress,
     )?;
     Ok((merged, early))

@@ -131,7 +131,7 @@ pub fn push(
     let on_remote = RemoteRefs::read(remote, &mut requests)?;
     if !request.delete.is_empty() {
         for name in &request.delete {
-            report.refs.push(delete(remote, name, &mut requests)?);
+            report.refs.push(delete(connected, name, &mut requests)?);
         }
         report.stats = TransferStats {
             requests,
@@ -165,6 +165,7 @@ pub fn push(
                 return Err(Error::Rejected {
                     kind: s.kind,
                     name: s.name.clone(),
+                    remote: connected.name.clone(),
                     url: remote.url().into(),
                     at: Some(at),
                 });
@@ -181,12 +182,7 @@ pub fn push(
         match remote.update_ref(s.kind, &s.name, state.seq, Some(&s.commit)) {
             Ok(_) => {}
             Err(remote::Error::Refs(remote::refs::Error::Moved { .. })) => {
-                return Err(Error::Rejected {
-                    kind: s.kind,
-                    name: s.name.clone(),
-                    url: remote.url().into(),
-                    at: None,
-                });
+                return Err(lost_race(connected, s.kind, &s.name));
             }
             Err(e) => return Err(e.into()),
         }
@@ -295,8 +291,26 @@ fn select(repo: &Repo, request: &PushRequest) -> Result<Vec<Selected>, Error> {
     Ok(out)
 }
 
+/// Another push moved the remote ref between our read and our write: say where it is
+/// now (one more read; if that fails too, the error says less).
+fn lost_race(connected: &Connected, kind: RefKind, name: &str) -> Error {
+    let at = connected
+        .remote
+        .read_ref(kind, name)
+        .ok()
+        .and_then(|state| state.target);
+    Error::Rejected {
+        kind,
+        name: name.to_owned(),
+        remote: connected.name.clone(),
+        url: connected.remote.url().into(),
+        at,
+    }
+}
+
 /// Delete remote branch or tag `name` (a branch if both exist) with a tombstone.
-fn delete(remote: &Remote, name: &str, requests: &mut u64) -> Result<Pushed, Error> {
+fn delete(connected: &Connected, name: &str, requests: &mut u64) -> Result<Pushed, Error> {
+    let remote = &connected.remote;
     let candidates: Vec<(RefKind, &str)> = if let Some(b) = name.strip_prefix(HEADS) {
         vec![(RefKind::Branch, b)]
     } else if let Some(t) = name.strip_prefix(TAGS) {
@@ -311,12 +325,7 @@ fn delete(remote: &Remote, name: &str, requests: &mut u64) -> Result<Pushed, Err
         match remote.update_ref(kind, short, state.seq, None) {
             Ok(_) => {}
             Err(remote::Error::Refs(remote::refs::Error::Moved { .. })) => {
-                return Err(Error::Rejected {
-                    kind,
-                    name: short.to_owned(),
-                    url: remote.url().into(),
-                    at: None,
-                });
+                return Err(lost_race(connected, kind, short));
             }
             Err(e) => return Err(e.into()),
         }

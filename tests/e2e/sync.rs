@@ -300,6 +300,76 @@ fn fetch_brings_history_but_never_file_contents() {
 }
 
 #[test]
+fn merging_a_fetched_branch_brings_its_bytes_and_a_fast_forward_needs_no_author() {
+    for kind in kinds() {
+        let remote = kind();
+        let a = Peer::new(&remote);
+        a.commit("first", &[("data/one.bin", &bytes(1, 3000))]);
+        a.ok(&["push"]);
+        let b = Peer::cloned(&remote, &[]);
+        a.commit("second", &[("data/two.bin", &bytes(2, 3000))]);
+        a.ok(&["push"]);
+        b.ok(&["fetch"]);
+        // No identity anywhere: a fast-forward only moves HEAD, as with git.
+        let out = b
+            .dvx()
+            .env_remove("DVX_AUTHOR")
+            .args(["merge", "origin/main"])
+            .output()
+            .expect("run dvx");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}{}",
+            remote.kind,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The result is checked out as an eager checkout is: from the remote.
+        assert_contains(&stdout, "wrote 1 file, removed 0 files");
+        assert_contains(&stdout, "fetched 1 object from origin");
+        assert_eq!(b.sb.read("data/two.bin"), bytes(2, 3000));
+        assert_eq!(
+            b.json(&["status", "--json"])["not_fetched"],
+            serde_json::json!([])
+        );
+
+        // A merge commit does need an author.
+        a.commit("third", &[("data/three.bin", &bytes(3, 3000))]);
+        a.ok(&["push"]);
+        b.commit("mine", &[("data/mine.bin", &bytes(4, 3000))]);
+        b.ok(&["fetch"]);
+        let out = b
+            .dvx()
+            .env_remove("DVX_AUTHOR")
+            .args(["merge", "origin/main"])
+            .output()
+            .expect("run dvx");
+        assert_eq!(out.status.code(), Some(1));
+        assert_contains(
+            &String::from_utf8_lossy(&out.stderr),
+            "no author identity is configured",
+        );
+        let merged = b.ok(&["merge", "origin/main"]);
+        assert_contains(&merged, "Merged as");
+        assert_eq!(b.sb.read("data/three.bin"), bytes(3, 3000));
+
+        // Local changes a merge would overwrite: refused as a merge, with no --force.
+        a.commit("fourth", &[("data/one.bin", &bytes(5, 3000))]);
+        a.ok(&["push"]);
+        b.ok(&["fetch"]);
+        b.sb.write("data/one.bin", b"edited here\n");
+        let err = b.fails(&["merge", "origin/main"], 1);
+        let (error, hint) = error_and_hint(&err);
+        assert_contains(
+            &error,
+            "merge would overwrite local changes in 1 path(s): data/one.bin",
+        );
+        assert!(!hint.contains("--force"), "{hint}");
+        assert_eq!(b.sb.read("data/one.bin"), b"edited here\n");
+    }
+}
+
+#[test]
 fn status_says_ahead_behind_and_diverged() {
     for kind in kinds() {
         let remote = kind();
@@ -332,7 +402,10 @@ fn status_says_ahead_behind_and_diverged() {
         let err = b.fails(&["push"], 1);
         let (error, hint) = error_and_hint(&err);
         assert_contains(&error, "the remote has commits you do not have");
-        assert_contains(&hint, "run `dvx fetch` and merge");
+        assert_contains(
+            &hint,
+            "run `dvx fetch origin` and merge (`dvx merge origin/main`, or `dvx pull origin`)",
+        );
         // pull merges (a merge commit), then the push goes through.
         let pulled = b.ok(&["pull"]);
         assert_contains(&pulled, "Merged as");
@@ -435,8 +508,8 @@ fn push_race(remote: &Remote, clones: usize, rounds: usize) -> Vec<usize> {
             }
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{}", report());
-            assert_contains(&stderr, "the remote has commits you do not have");
-            assert_contains(&stderr, "hint: run `dvx fetch` and merge");
+            assert_contains(&stderr, "the remote has commits you do not have (it is at ");
+            assert_contains(&stderr, "hint: run `dvx fetch origin` and merge");
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
         // Each loser in turn fetches, merges and pushes; the merge is a commit of its own.
