@@ -7,6 +7,7 @@ use dvx::sync::fetch::{self, FetchOptions, FetchReport, TagOutcome};
 use serde::Serialize;
 
 use super::Ctx;
+use super::hint::Hinted;
 use super::transfer::{self, JsonTransfer};
 
 #[derive(Debug, clap::Args)]
@@ -37,14 +38,50 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             serde_json::to_string_pretty(&JsonFetch::from(&report))?
         );
     } else {
-        print_text(ctx, &report);
+        print_refs(ctx, &report);
+    }
+    // As git: a tag the fetch could not update fails the fetch (the rest was fetched).
+    let skipped = skipped_tags(&report);
+    if skipped > 0 {
+        return Err(Hinted::new(
+            format!(
+                "{} not updated: the remote has {} at another commit",
+                super::render::plural(skipped, "local tag was", "local tags were"),
+                if skipped == 1 { "it" } else { "them" }
+            ),
+            "`dvx fetch --force` moves local tags to where the remote has them; everything else was fetched",
+        )
+        .into());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a fetch did, as git prints it (changed refs only), then skipped tags and the
-/// summary. Also used by `pull` and `clone`.
+fn skipped_tags(report: &FetchReport) -> usize {
+    report
+        .tags
+        .iter()
+        .filter(|t| t.outcome == TagOutcome::Skipped)
+        .count()
+}
+
+/// What a fetch did, as git prints it (changed refs only), a note on skipped tags and the
+/// summary: for `pull` and `clone`, which go on past a skipped tag.
 pub fn print_text(ctx: &Ctx, report: &FetchReport) {
+    print_refs(ctx, report);
+    let skipped = skipped_tags(report);
+    if skipped > 0 {
+        eprintln!(
+            "note: {} left where {} (the remote has {} at another commit); `dvx fetch --force` moves {}",
+            super::render::plural(skipped, "local tag was", "local tags were"),
+            if skipped == 1 { "it is" } else { "they are" },
+            if skipped == 1 { "it" } else { "them" },
+            if skipped == 1 { "it" } else { "them" },
+        );
+    }
+}
+
+/// The changed refs, as git prints them, and the summary line.
+fn print_refs(ctx: &Ctx, report: &FetchReport) {
     let mut lines = Vec::new();
     for b in &report.branches {
         let tracking = format!("{}/{}", report.remote, b.name);
@@ -63,7 +100,6 @@ pub fn print_text(ctx: &Ctx, report: &FetchReport) {
             _ => {}
         }
     }
-    let mut skipped = 0;
     for t in &report.tags {
         match t.outcome {
             TagOutcome::New => {
@@ -77,7 +113,6 @@ pub fn print_text(ctx: &Ctx, report: &FetchReport) {
                 t.local.map(|l| l.short()).unwrap_or_default()
             )),
             TagOutcome::Skipped => {
-                skipped += 1;
                 lines.push(format!(
                     " ! {:<17} {} -> {}  (would clobber the local tag at {})",
                     "[rejected]",
@@ -94,15 +129,6 @@ pub fn print_text(ctx: &Ctx, report: &FetchReport) {
         for line in lines {
             outln!("{line}");
         }
-    }
-    if skipped > 0 {
-        eprintln!(
-            "note: {} left where {} (the remote has {} at another commit); `dvx fetch --force` moves {}",
-            super::render::plural(skipped, "local tag was", "local tags were"),
-            if skipped == 1 { "it is" } else { "they are" },
-            if skipped == 1 { "it" } else { "them" },
-            if skipped == 1 { "it" } else { "them" },
-        );
     }
     if !ctx.quiet && report.stats.objects > 0 {
         outln!(

@@ -682,15 +682,27 @@ fn tags_travel_and_never_move_without_force() {
         b.ok(&["tag", "v3", "HEAD~1"]);
         a.ok(&["tag", "v3"]);
         a.ok(&["push", "v3"]);
+        // As git: the fetch fails (exit 1) for the tag it could not update.
         let out = b.run(&["fetch"]);
-        assert!(out.status.success());
+        assert_eq!(out.status.code(), Some(1));
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_contains(&stdout, "[rejected]");
-        assert_contains(&stderr, "`dvx fetch --force` moves it");
+        let (error, hint) = error_and_hint(&stderr);
+        assert_contains(&error, "1 local tag was not updated");
+        assert_contains(&hint, "`dvx fetch --force` moves local tags");
         let v3 = |c: &Peer| c.ok(&["log", "--oneline", "-n", "1", "v3"]);
         assert_contains(&v3(&b), "one");
-        let json = b.json(&["fetch", "--json"]);
+        // A pull goes on past it, with a note.
+        let pulled = b.run(&["pull"]);
+        assert!(pulled.status.success());
+        assert_contains(
+            &String::from_utf8_lossy(&pulled.stderr),
+            "`dvx fetch --force` moves it",
+        );
+        let out = b.run(&["fetch", "--json"]);
+        assert_eq!(out.status.code(), Some(1));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         let t = json["tags"]
             .as_array()
             .expect("tags")
