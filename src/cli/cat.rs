@@ -9,7 +9,7 @@ use dvx::history::diff;
 use dvx::store::ObjectSource;
 use dvx::workspace::{self, resolve_path};
 
-use super::hint::{self, Hinted};
+use super::hint::Hinted;
 use super::{Ctx, output, rev};
 
 #[derive(Debug, clap::Args)]
@@ -59,10 +59,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 "the bytes of '{path}' ({}) are not in the local store",
                 id.short()
             ),
-            format!(
-                "read the file in a clone that has its bytes, or {}",
-                hint::BRING_OBJECTS
-            ),
+            // With a remote configured the source would have fetched them: there is none.
+            "no remote is configured to fetch them from: add the one that holds them (`dvx remote add <name> <url>`), or read the file in a clone that has its bytes",
         )),
         other => anyhow::Error::from(other).context(format!("cannot print '{path}'")),
     })?;

@@ -60,9 +60,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             source.name()
         );
         if dropped.kept > 0 {
+            // Another checked-out file with the same bytes, in this work tree or another.
             outln!(
-                "kept {}: a file checked out in another work tree uses them",
-                render::plural(dropped.kept, "object", "objects")
+                "kept {}: other checked-out files still use {}",
+                render::plural(dropped.kept, "object", "objects"),
+                if dropped.kept == 1 { "it" } else { "them" }
             );
         }
     }

@@ -169,7 +169,9 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         E::TagMoved { .. } => {
             "tags never move on a remote; tag the commit under a new name and push that".into()
         }
-        E::Detached { what: "push" } => {
+        E::Detached {
+            why: sync::push::PUSH_NEEDS_A_NAME,
+        } => {
             "name what to push (dvx push <remote> <branch or tag>), or check a branch out first (dvx checkout <branch>)".into()
         }
         E::Detached { .. } => "check a branch out first (dvx checkout <branch>)".into(),

@@ -80,8 +80,9 @@ pub enum Error {
         theirs: ObjectId,
         ours: ObjectId,
     },
-    #[error("HEAD is detached: name the branch to {what}")]
-    Detached { what: &'static str },
+    /// HEAD is on no branch; `why` says what the command needed one for.
+    #[error("HEAD is detached: {why}")]
+    Detached { why: &'static str },
     #[error("branch '{0}' has no commits yet")]
     Unborn(String),
     #[error("no branch or tag named '{0}'")]

@@ -59,7 +59,9 @@ pub fn pull(
 ) -> Result<PullReport, Error> {
     let repo = ws.repo();
     let Some(branch) = repo.refs().read_head()?.branch().map(str::to_owned) else {
-        return Err(Error::Detached { what: "pull into" });
+        return Err(Error::Detached {
+            why: "a pull moves the current branch, and there is none",
+        });
     };
     let fetched = fetch::fetch(
         ws,

@@ -33,6 +33,8 @@ use crate::workspace::Workspace;
 
 /// Files named at most in an error about bytes that are nowhere.
 const NAMED: usize = 10;
+/// Why a push from a detached HEAD needs a ref named (`Error::Detached`).
+pub const PUSH_NEEDS_A_NAME: &str = "name the branch to push";
 
 /// What to push.
 #[derive(Debug, Clone, Default)]
@@ -239,7 +241,11 @@ fn select(repo: &Repo, request: &PushRequest) -> Result<Vec<Selected>, Error> {
     if request.refs.is_empty() && !request.all && !request.tags {
         let name = match refs.read_head()? {
             Head::Branch(full) => full[HEADS.len()..].to_owned(),
-            Head::Detached(_) => return Err(Error::Detached { what: "push" }),
+            Head::Detached(_) => {
+                return Err(Error::Detached {
+                    why: PUSH_NEEDS_A_NAME,
+                });
+            }
         };
         let commit = refs
             .get(&format!("{HEADS}{name}"))?

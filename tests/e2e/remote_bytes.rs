@@ -568,6 +568,19 @@ fn drop_frees_the_bytes_the_remote_holds_and_refuses_what_it_lacks() {
         r.ok(&sb, &["pull", "data/many/f001.csv"]);
         assert_eq!(sb.read("data/many/f001.csv"), many(1));
 
+        // Two files with the same bytes: dropping one keeps the object for the other.
+        sb.write("data/dup/a.txt", b"same bytes\n");
+        sb.write("data/dup/b.txt", b"same bytes\n");
+        sb.ok(&["add", "data/dup"]);
+        sb.ok(&["commit", "-m", "dup"]);
+        r.push(&sb);
+        let dropped = r.ok(&sb, &["drop", "data/dup/a.txt"]);
+        assert_contains(
+            &dropped,
+            "kept 1 object: other checked-out files still use it",
+        );
+        assert_eq!(sb.read("data/dup/b.txt"), b"same bytes\n");
+
         // Bytes only this clone has: refused, naming the file; nothing changes.
         sb.write("data/fresh.txt", b"not pushed\n");
         sb.ok(&["add", "data/fresh.txt"]);
@@ -853,6 +866,12 @@ fn without_a_remote_commands_that_need_one_say_how_to_configure_it() {
     assert_eq!(sb.dvx_state(), state);
     // Plain fsck and checkout behave as without remotes.
     sb.ok(&["fsck"]);
+    // Bytes that are not local, and no remote to fetch them from: the hint says so.
+    let object = object_path(&sb.root, &b3(b"a\n"));
+    std::fs::remove_file(&object).expect("remove the object");
+    let (error, hint) = error_and_hint(&sb.fails(&["cat", "data/a.txt"], 1));
+    assert_contains(&error, "the bytes of 'data/a.txt'");
+    assert_contains(&hint, "no remote is configured to fetch them from");
 }
 
 #[test]

@@ -54,7 +54,10 @@ fn push_needs_a_branch_with_commits() {
     let err = a.fails(&["push"], 1);
     assert_contains(&err, "HEAD is detached: name the branch to push");
     let err = a.fails(&["pull"], 1);
-    assert_contains(&err, "HEAD is detached: name the branch to pull into");
+    assert_contains(
+        &err,
+        "HEAD is detached: a pull moves the current branch, and there is none",
+    );
 }
 
 #[test]
