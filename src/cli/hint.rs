@@ -159,7 +159,13 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         E::SecretNotLocal { remote, key } => format!(
             "add --local: dvx remote set {remote} {key} <value> --local (or set it in the environment)"
         ),
+        E::BadSetting { key, .. } if key == "endpoint" => "give an absolute URL such as http://127.0.0.1:9000 or https://s3.example.com; credentials go in with --local (dvx remote set <name> <key> <value> --local) or the environment".into(),
+        E::BadSetting { key, .. } if key == "url" => URL_FORMS.into(),
         E::BadSetting { .. } => "give a value of the kind the setting takes".into(),
+        E::RemoteInWorkTree { .. } => "choose a directory outside the work tree (such as ../<name>-store): inside it, the remote's files would show up as untracked files of the repository".into(),
+        E::RemoteOnlyLocal { remote, key } => {
+            format!("add --local: dvx remote set {remote} {key} <value> --local")
+        }
         E::Rejected {
             kind, name, remote, ..
         } => match kind {
@@ -215,27 +221,36 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
     use remote::Error as E;
     use remote::settings::Error as S;
     Some(match e {
-        E::Url(_) => "a remote is a directory, file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix".into(),
+        E::Url(u) => url_hint(u),
         E::Settings(S::SecretInTracked { .. }) => "move them to .dvx/config.local.toml (dvx remote set <name> <key> <value> --local), remove them from .dvx/config.toml, and change those credentials if that file was ever committed".into(),
         E::Settings(S::NoSuchRemote { .. }) => "`dvx remote list` shows the remotes".into(),
         E::Settings(S::NoUrl { name }) => format!("give it one: dvx remote set {name} url <url>"),
         E::Settings(S::BadValue { remote, key, .. }) => {
             format!("fix it: dvx remote set {remote} {key} <value>")
         }
-        E::Settings(S::Url(_)) => "fix the URL: dvx remote set <name> url <url>".into(),
+        E::Settings(S::Url(u)) => format!("{}; fix it: dvx remote set <name> url <url>", url_hint(u)),
+        E::Settings(S::BadEndpoint { remote, file, .. }) => format!(
+            "fix it: dvx remote set {remote} endpoint <url>{} (an absolute URL such as http://127.0.0.1:9000)",
+            if file.ends_with("local.toml") { " --local" } else { "" }
+        ),
         E::Backend(b) => backend_hint(b),
         E::Manifest(remote::layout::ManifestError::Newer { .. }) => {
             "upgrade dvx to use this remote".into()
         }
         E::Manifest(_) => "the remote's dvx-remote.toml is damaged; fix it by hand (docs/format.md, Remote layout)".into(),
         E::NotInitialised { .. } => "check the URL (`dvx remote list`); an empty remote becomes a dvx remote with `dvx push`".into(),
+        E::NotADvxRemote { .. } => "only an empty location becomes a dvx remote: check the URL, or choose an empty directory, bucket or prefix; if it is a dvx remote whose dvx-remote.toml was deleted, restore that file (docs/format.md, Remote layout), then run `dvx fsck --remote`".into(),
         E::Refs(remote::refs::Error::Moved { .. }) => {
             "another push moved it first: run `dvx fetch`, merge what it brought, then try again".into()
         }
         E::Refs(remote::refs::Error::Corrupt { .. }) => {
             "the remote is damaged; fix or remove that ref file on the remote".into()
         }
-        E::Refs(_) => "use letters, digits, '-', '_', '.' and '/'".into(),
+        E::Refs(remote::refs::Error::Name(e)) => return refs_hint(e),
+        E::Refs(remote::refs::Error::SeqLikeName { .. }) => {
+            "pick a name with no component of 20 digits".into()
+        }
+        E::Refs(remote::refs::Error::Backend(b)) => backend_hint(b),
         E::Transfer(e) => return transfer_hint(e),
         E::Runtime(_) => "the system is short of threads or memory; try again".into(),
         E::NoRemote => ADD_REMOTE.into(),
@@ -253,17 +268,91 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
     })
 }
 
-fn backend_hint(e: &remote::backend::Error) -> String {
-    use remote::backend::Error as B;
+/// The accepted forms of a remote URL, for hints.
+const URL_FORMS: &str = "a remote is a directory (/srv/dvx, or ./relative), file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix";
+
+fn url_hint(e: &remote::url::Error) -> String {
+    use remote::url::Error as U;
     match e {
-        B::Unreachable { .. } => "check the URL, the endpoint (dvx remote set <name> endpoint <url>, or AWS_ENDPOINT_URL) and the network, then run the command again".into(),
+        U::NotAUrl { .. } => {
+            format!("{URL_FORMS}; a relative directory whose name has a colon is written ./name")
+        }
+        U::Tilde { .. } => {
+            "let the shell expand it: write ~/path without quotes, or $HOME/path".into()
+        }
+        U::Decorated { .. } => format!(
+            "{URL_FORMS}; credentials belong in .dvx/config.local.toml (dvx remote set <name> <key> <value> --local) or the environment"
+        ),
+        _ => URL_FORMS.into(),
+    }
+}
+
+/// Where a kind of remote takes its endpoint, for hints about reaching it.
+fn endpoint_settings(kind: remote::Kind) -> &'static str {
+    match kind {
+        remote::Kind::S3 => {
+            "the endpoint (dvx remote set <name> endpoint <url>, or AWS_ENDPOINT_URL)"
+        }
+        remote::Kind::Gcs => {
+            "the endpoint (dvx remote set <name> endpoint <url>, or GOOGLE_BASE_URL)"
+        }
+        remote::Kind::Azure => {
+            "the account and endpoint (dvx remote set <name> account <account> or endpoint <url>, or AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ENDPOINT)"
+        }
+        remote::Kind::Directory => "that the directory's file system is mounted",
+    }
+}
+
+/// Naming an Azure storage account, for hints.
+const AZURE_ACCOUNT: &str = "name the storage account: AZURE_STORAGE_ACCOUNT_NAME=<account> in the environment, or `dvx remote set <name> account <account>` for a configured remote";
+
+/// What a remote that answered oddly to a read of an object it should hold means.
+const REMOTE_DAMAGED: &str = "the remote's copy is damaged, and nothing bad was stored; run `dvx fsck --remote` to list the damage";
+
+fn backend_hint(e: &remote::backend::Error) -> String {
+    use remote::Kind;
+    use remote::backend::{EndpointFrom, Error as B, Failure as F};
+    match e {
+        B::Unreachable { kind, .. } => format!(
+            "check the URL, {} and the network, then run the command again",
+            endpoint_settings(*kind)
+        ),
         B::Denied { .. } => "check the credentials: the AWS_*, GOOGLE_* or AZURE_* environment variables, your cloud profile, or `dvx remote set <name> <key> <value> --local`".into(),
         B::NoDirectory { .. } => "create the directory, or point the remote elsewhere (dvx remote set <name> url <path>)".into(),
+        B::NotADirectory { .. } => "a directory remote must be a directory: choose another path, a new or empty directory".into(),
+        B::BadEndpoint { from, .. } => match from {
+            EndpointFrom::Setting => "fix it: dvx remote set <name> endpoint <url> (an absolute URL such as http://127.0.0.1:9000)".into(),
+            EndpointFrom::Variable(name) => format!(
+                "fix or unset {name}: it must be an absolute URL such as http://127.0.0.1:9000"
+            ),
+            EndpointFrom::Profile => "fix endpoint_url in the AWS profile (~/.aws/config): it must be an absolute URL such as http://127.0.0.1:9000".into(),
+        },
         B::NoConditionalCreate { .. } => "use a store that refuses a second create of a key (S3, GCS, Azure, a local directory, MinIO…)".into(),
+        B::Build { failure: F::NoAccount, .. } | B::Store { failure: F::NoAccount, .. } => AZURE_ACCOUNT.into(),
         B::Build { .. } | B::Profile { .. } => {
             "check the remote's settings (`dvx remote list`) and the cloud environment variables".into()
         }
+        B::Store { failure: F::HttpRefused, kind, .. } => format!(
+            "the endpoint is plain http://: allow it with `dvx remote set <name> allow_http true`{}, or use https://",
+            if *kind == Kind::S3 { " (or AWS_ALLOW_HTTP=true in the environment)" } else { "" }
+        ),
+        B::Store { failure: F::Busy, .. } => "the server is busy or unavailable (it kept answering 503 through the retries); wait a little, then run the command again".into(),
+        B::Store { failure: F::BadRange, .. } => REMOTE_DAMAGED.into(),
+        B::Store { kind: Kind::Directory, .. } => "check the remote's directory and its permissions (`dvx remote list` shows the URL)".into(),
         B::Store { .. } => "check that the bucket or container exists and that the URL names it (`dvx remote list`)".into(),
+    }
+}
+
+/// A backend error met reading an object the remote's indexes name: a missing key or
+/// a short object is damage there, not a missing bucket.
+fn object_read_hint(e: &remote::backend::Error) -> String {
+    use remote::backend::{Error as B, Failure as F};
+    match e {
+        B::Store {
+            failure: F::NotFound | F::BadRange,
+            ..
+        } => REMOTE_DAMAGED.into(),
+        other => backend_hint(other),
     }
 }
 
@@ -404,12 +493,10 @@ fn transfer_hint(e: &transfer::Error) -> Option<String> {
         E::NotOnRemote { .. } | E::Missing { .. } => {
             "push it from the clone that has it, then run the command again".into()
         }
-        E::Unreadable { source, .. } => backend_hint(source),
-        E::Truncated { .. } | E::Pack(_) | E::PackIndex(_) | E::Large(_) => {
-            "the remote's copy is damaged, and nothing bad was stored; run `dvx fsck --remote` to list the damage".into()
-        }
+        E::Unreadable { source, .. } => object_read_hint(source),
+        E::Truncated { .. } | E::Pack(_) | E::PackIndex(_) | E::Large(_) => REMOTE_DAMAGED.into(),
         E::Store(e) => return store_hint(e),
-        E::Backend(e) => backend_hint(e),
+        E::Backend(e) => object_read_hint(e),
         E::LocalCorrupt { .. } => "run `dvx fsck` to list damaged objects".into(),
         E::Task(_) => return None,
     })
@@ -546,6 +633,10 @@ fn repo_hint(e: &repo::Error) -> Option<String> {
             "run `dvx init` to create one (inside git it goes to the top level)".into()
         }
         E::NewerFormat { .. } => "upgrade dvx to work with this repository".into(),
+        // The local file is not tracked: git has no copy of it to restore.
+        E::Config { path, .. } if path.ends_with(repo::LOCAL_CONFIG_FILE) => {
+            "fix the file by hand, or move it aside (it holds only this machine's settings and credentials; the team's are in .dvx/config.toml)".into()
+        }
         E::Config { .. } => {
             "fix the file by hand, or restore it with `git checkout -- .dvx/config.toml`".into()
         }
@@ -606,6 +697,18 @@ fn index_hint(e: &index::Error) -> Option<String> {
 fn refs_hint(e: &refs::Error) -> Option<String> {
     use refs::Error as E;
     Some(match e {
+        // A remote's name is one component (the directory of its remote-tracking
+        // branches): '/' is the one character a branch may have and it may not.
+        E::InvalidName {
+            what: "remote",
+            why,
+            ..
+        } if why.contains('/') => {
+            "a remote name is one word: use letters, digits, '-', '_' and '.', without '/'".into()
+        }
+        E::InvalidName { what: "remote", .. } => {
+            "use letters, digits, '-', '_' and '.' (not at the start), without '/'".into()
+        }
         E::InvalidName { .. } => "use letters, digits, '-', '_', '.' and '/'".into(),
         E::Moved { .. } => "another dvx command moved it meanwhile; run the command again".into(),
         E::DirectoryConflict { .. } => "pick another name, or delete the branch in the way".into(),

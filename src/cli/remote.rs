@@ -67,6 +67,9 @@ enum RemoteCommand {
     },
 }
 
+/// Said when `add` or a new URL made an empty location a dvx remote.
+const INITIALISED: &str = "it was empty and is a dvx remote now";
+
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     match args.command {
         RemoteCommand::List { json } => list(ctx, json),
@@ -93,7 +96,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                     }
                 );
                 if added.initialised {
-                    outln!("it was empty and is a dvx remote now");
+                    outln!("{INITIALISED}");
                 }
             }
             tracked_changed(ctx, &ws, true);
@@ -137,6 +140,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             let renamed = remotes::rename(&ws, &lock, &old, &new, &who)?;
             if !ctx.quiet {
                 outln!("renamed remote '{old}' to '{new}'");
+                if renamed.default_kept {
+                    outln!("'{new}' stays the default remote (core.remote = \"{new}\")");
+                }
             }
             tracked_changed(ctx, &ws, renamed.tracked_changed);
             Ok(ExitCode::SUCCESS)
@@ -203,6 +209,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                         ""
                     }
                 );
+                if set.initialised {
+                    outln!("{INITIALISED}");
+                }
             }
             if set.moved_from_tracked {
                 eprintln!(

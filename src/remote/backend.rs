@@ -7,6 +7,10 @@
 //! that create-if-absent really refuses a second create.
 //! Does not own the remote's layout (`layout`) or what is stored there.
 //!
+//! Every endpoint the client would use (a setting, an environment variable, an AWS
+//! profile) is checked first (`endpoint`): a malformed one is an error naming where it
+//! came from, never a value handed to the client.
+//!
 //! Precedence, lowest first: the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`, read the
 //! way `object_store`'s `from_env` builders read the process environment), the remote's
 //! settings, the credentials from `config.local.toml`, the URL (bucket and prefix).
@@ -24,8 +28,9 @@ use object_store::{
 };
 
 use super::aws_profile::{self, Profile};
+use super::endpoint::{self, Problem};
 use super::settings::{Credentials, Environment, Secret, Settings};
-use super::url::RemoteUrl;
+use super::url::{self, Kind, RemoteUrl};
 
 /// Retries per request after the first try. With the backoff below, a dead endpoint
 /// costs at most about [`RETRY_TIMEOUT`] plus one request timeout.
@@ -55,6 +60,10 @@ pub struct Backend {
     bulk: Arc<dyn ObjectStore>,
     root: Key,
     shown: String,
+    /// What kind of store it is (hints differ: an Azure remote has no AWS_ENDPOINT_URL).
+    kind: Kind,
+    /// A directory remote's directory (its emptiness is read from the file system).
+    directory: Option<std::path::PathBuf>,
     /// Secret values this backend was given, scrubbed from every error message (a
     /// client's error may quote a request, and a SAS token travels in its URL).
     secrets: Arc<Vec<Secret>>,
@@ -71,27 +80,91 @@ impl std::fmt::Debug for Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot set up remote {url}: {message}")]
-    Build { url: String, message: String },
+    Build {
+        url: String,
+        kind: Kind,
+        failure: Failure,
+        message: String,
+    },
     #[error("remote {url}: directory {path} does not exist")]
     NoDirectory { url: String, path: String },
+    /// A directory remote's path is a file (or another non-directory).
+    #[error("remote {url}: {path} is not a directory")]
+    NotADirectory { url: String, path: String },
+    /// An endpoint that is no `http(s)://host` URL, and where it came from.
+    #[error("remote {url}: {from} '{value}' {}", why.describe())]
+    BadEndpoint {
+        url: String,
+        from: EndpointFrom,
+        /// Masked: no user info or query.
+        value: String,
+        why: Problem,
+    },
     #[error(
         "remote {url} does not refuse a second create of the same key, so two pushes could overwrite each other"
     )]
     NoConditionalCreate { url: String },
     /// Connecting failed or timed out, after bounded retries.
     #[error("remote {url} is unreachable: {message}")]
-    Unreachable { url: String, message: String },
+    Unreachable {
+        url: String,
+        kind: Kind,
+        message: String,
+    },
     /// The store refused the credentials, or they lack a permission.
     #[error("remote {url} denied access (wrong or missing credentials?): {message}")]
     Denied { url: String, message: String },
     #[error("remote {url}: {message}")]
-    Store { url: String, message: String },
+    Store {
+        url: String,
+        kind: Kind,
+        failure: Failure,
+        message: String,
+    },
     #[error("remote {url}: {source}")]
     Profile {
         url: String,
         #[source]
         source: Box<aws_profile::Error>,
     },
+}
+
+/// Where an endpoint came from, as an error names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointFrom {
+    /// The remote's `endpoint` setting.
+    Setting,
+    /// An environment variable (`AWS_ENDPOINT_URL`).
+    Variable(String),
+    /// `endpoint_url` of the AWS profile in use.
+    Profile,
+}
+
+impl std::fmt::Display for EndpointFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndpointFrom::Setting => f.write_str("the endpoint setting"),
+            EndpointFrom::Variable(name) => write!(f, "the environment variable {name}"),
+            EndpointFrom::Profile => f.write_str("endpoint_url of the AWS profile"),
+        }
+    }
+}
+
+/// What a failed request ran into, as far as the store's error tells: the hint depends
+/// on it (a missing pack is damage, a 503 is a busy server, neither is a missing bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The key (or the bucket) does not exist.
+    NotFound,
+    /// A range read past the object's end: it is shorter than its index says.
+    BadRange,
+    /// The server is overloaded or unavailable (503, SlowDown, ServerBusy), after retries.
+    Busy,
+    /// An `http://` endpoint while plain HTTP is not allowed.
+    HttpRefused,
+    /// No account name (Azure).
+    NoAccount,
+    Other,
 }
 
 impl Backend {
@@ -101,11 +174,14 @@ impl Backend {
         prefix: &[String],
         shown: impl Into<String>,
     ) -> Backend {
+        let shown = shown.into();
         Backend {
             bulk: Arc::clone(&store),
             store,
             root: Key::from_iter(prefix.iter().map(String::as_str)),
-            shown: shown.into(),
+            kind: RemoteUrl::parse(&shown).map_or(Kind::Directory, |u| u.kind()),
+            directory: None,
+            shown,
             secrets: Arc::new(Vec::new()),
         }
     }
@@ -127,10 +203,16 @@ impl Backend {
             })?,
             _ => None,
         };
+        check_endpoints(&shown, url.kind(), settings, env, profile.as_ref())?;
         let secrets = secrets_of(credentials, env, profile.as_ref());
-        let build_err = |e: object_store::Error| Error::Build {
-            url: shown.clone(),
-            message: scrub(&e.to_string(), &secrets),
+        let build_err = |e: object_store::Error| {
+            let message = scrub(&e.to_string(), &secrets);
+            Error::Build {
+                url: shown.clone(),
+                kind: url.kind(),
+                failure: failure_of(&e, &message),
+                message,
+            }
         };
         let build = |timeout: Duration| -> Result<Arc<dyn ObjectStore>, Error> {
             Ok(match url {
@@ -162,9 +244,18 @@ impl Backend {
             })
         };
         if let RemoteUrl::Directory(path) = url {
+            // A file in the way is named as such, not as a failed mkdir ("File exists").
+            if path.exists() && !path.is_dir() {
+                return Err(Error::NotADirectory {
+                    url: shown,
+                    path: path.display().to_string(),
+                });
+            }
             if create {
                 crate::atomic::create_dir_all(path).map_err(|e| Error::Build {
                     url: shown.clone(),
+                    kind: Kind::Directory,
+                    failure: Failure::Other,
                     message: format!("cannot create {}: {e}", path.display()),
                 })?;
             }
@@ -183,6 +274,10 @@ impl Backend {
             _ => build(BULK_REQUEST_TIMEOUT)?,
         };
         let mut backend = Backend::from_store(store, url.prefix(), shown);
+        backend.kind = url.kind();
+        if let RemoteUrl::Directory(path) = url {
+            backend.directory = Some(path.clone());
+        }
         backend.bulk = bulk;
         backend.secrets = Arc::new(secrets);
         Ok(backend)
@@ -221,18 +316,50 @@ impl Backend {
         &self.shown
     }
 
-    /// A store error as one of ours: classified (unreachable, denied, other) and with
-    /// every secret scrubbed from its text.
+    /// What kind of store this is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether nothing lies under the remote's prefix (at most one key is listed). A
+    /// location becomes a dvx remote only when it is empty, so a mistyped URL never
+    /// turns somebody's directory or bucket into one.
+    pub async fn holds_nothing(&self) -> Result<bool, Error> {
+        if let Some(dir) = &self.directory {
+            return dir_holds_nothing(dir).map_err(|e| Error::Store {
+                url: self.shown.clone(),
+                kind: self.kind,
+                failure: Failure::Other,
+                message: format!("cannot list {}: {e}", dir.display()),
+            });
+        }
+        use futures_util::StreamExt;
+        let prefix = (!self.root.as_ref().is_empty()).then_some(&self.root);
+        match self.store.list(prefix).next().await {
+            None => Ok(true),
+            Some(Ok(_)) => Ok(false),
+            Some(Err(e)) => Err(self.store_err(e)),
+        }
+    }
+
+    /// A store error as one of ours: classified (unreachable, denied, what else went
+    /// wrong) and with every secret scrubbed from its text.
     pub(crate) fn store_err(&self, source: object_store::Error) -> Error {
         let url = self.shown.clone();
+        let kind = self.kind;
         let raw = scrub(&error_chain(&source), &self.secrets);
         let message = one_line(&raw);
         match source {
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Error::Denied { url, message },
             _ if is_denied(&raw) => Error::Denied { url, message },
-            _ if is_unreachable(&source) => Error::Unreachable { url, message },
-            _ => Error::Store { url, message },
+            _ if is_unreachable(&source) => Error::Unreachable { url, kind, message },
+            _ => Error::Store {
+                url,
+                kind,
+                failure: failure_of(&source, &raw),
+                message,
+            },
         }
     }
 
@@ -284,6 +411,81 @@ impl Backend {
             }),
             Err(e) => Err(self.store_err(e)),
         }
+    }
+}
+
+/// Every endpoint the client of `kind` would use, checked before it sees one: the
+/// remote's setting, the environment variables it reads, the AWS profile's.
+fn check_endpoints(
+    shown: &str,
+    kind: Kind,
+    settings: &Settings,
+    env: &Environment,
+    profile: Option<&Profile>,
+) -> Result<(), Error> {
+    if kind == Kind::Directory {
+        return Ok(());
+    }
+    let mut candidates: Vec<(EndpointFrom, &str)> = Vec::new();
+    if let Some(e) = &settings.endpoint {
+        candidates.push((EndpointFrom::Setting, e));
+    }
+    for (name, value) in env {
+        if endpoint::is_endpoint_variable(kind, name) {
+            candidates.push((EndpointFrom::Variable(name.clone()), value));
+        }
+    }
+    if let Some(e) = profile.and_then(|p| p.endpoint_url.as_deref()) {
+        candidates.push((EndpointFrom::Profile, e));
+    }
+    for (from, value) in candidates {
+        endpoint::check(value).map_err(|why| Error::BadEndpoint {
+            url: shown.to_owned(),
+            from,
+            value: url::masked(value),
+            why,
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether directory `dir` holds nothing dvx did not leave: an empty `tmp/` is what
+/// the probe of a second create leaves behind (it deletes its files, not the folder),
+/// so a retried `remote add` still finds the directory empty.
+fn dir_holds_nothing(dir: &std::path::Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let empty_tmp = entry.file_name() == "tmp"
+            && entry.file_type()?.is_dir()
+            && std::fs::read_dir(entry.path())?.next().is_none();
+        if !empty_tmp {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// What a failed request's error says, from its variant and (object_store keeps HTTP
+/// statuses in a private type) its text.
+fn failure_of(source: &object_store::Error, text: &str) -> Failure {
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&["URL scheme is not allowed"]) {
+        Failure::HttpRefused
+    } else if has(&["Account must be specified"]) {
+        Failure::NoAccount
+    } else if has(&["Requested range", "InvalidRange", "status code: 416"]) {
+        Failure::BadRange
+    } else if matches!(source, object_store::Error::NotFound { .. }) {
+        Failure::NotFound
+    } else if has(&[
+        "status code: 503",
+        "SlowDown",
+        "ServerBusy",
+        "Service Unavailable",
+    ]) {
+        Failure::Busy
+    } else {
+        Failure::Other
     }
 }
 
@@ -841,6 +1043,85 @@ mod tests {
             &secrets,
         );
         assert_eq!(text, "GET https://a.blob/x?*** failed; key ***; eu-west-1");
+    }
+
+    #[test]
+    fn failures_are_told_apart_for_their_hints() {
+        let generic = |text: &str| object_store::Error::Generic {
+            store: "S3",
+            source: text.into(),
+        };
+        for (text, failure) in [
+            (
+                "HTTP error: builder error: URL scheme is not allowed",
+                Failure::HttpRefused,
+            ),
+            (
+                "Server returned non-2xx status code: 503 Service Unavailable: SlowDown",
+                Failure::Busy,
+            ),
+            ("<Code>ServerBusy</Code>", Failure::Busy),
+            ("Requested range was invalid", Failure::BadRange),
+            (
+                "Generic MicrosoftAzure error: Account must be specified",
+                Failure::NoAccount,
+            ),
+            (
+                "Server returned non-2xx status code: 500 Internal Server Error",
+                Failure::Other,
+            ),
+        ] {
+            let e = generic(text);
+            assert_eq!(failure_of(&e, &error_chain(&e)), failure, "{text}");
+        }
+        let missing = object_store::Error::NotFound {
+            path: "packs/x.pack".into(),
+            source: "gone".into(),
+        };
+        assert_eq!(failure_of(&missing, "not found"), Failure::NotFound);
+    }
+
+    #[test]
+    fn endpoints_from_every_source_are_checked_before_a_client_is_built() {
+        let url = RemoteUrl::parse("s3://b/p").expect("url");
+        let open = |settings: &Settings, env: &Environment| {
+            Backend::open(&url, settings, &Credentials::default(), env, false)
+        };
+        let err = open(
+            &Settings::default(),
+            &env(&[("AWS_ENDPOINT_URL", "127.0.0.1:9000")]),
+        )
+        .expect_err("no scheme");
+        assert!(
+            matches!(&err, Error::BadEndpoint { from: EndpointFrom::Variable(v), .. } if v == "AWS_ENDPOINT_URL"),
+            "{err}"
+        );
+        let settings = Settings {
+            endpoint: Some("http://u:TOPSECRET@h:9".into()),
+            ..Settings::default()
+        };
+        let err = open(&settings, &Environment::new()).expect_err("user info");
+        assert!(!err.to_string().contains("TOPSECRET"), "{err}");
+        assert!(matches!(
+            err,
+            Error::BadEndpoint {
+                from: EndpointFrom::Setting,
+                ..
+            }
+        ));
+        let az = RemoteUrl::parse("az://c/p").expect("url");
+        let err = Backend::open(
+            &az,
+            &Settings::default(),
+            &Credentials::default(),
+            &env(&[("AZURE_STORAGE_ENDPOINT", "notaurl")]),
+            false,
+        )
+        .expect_err("azure endpoint");
+        assert!(
+            err.to_string().contains("AZURE_STORAGE_ENDPOINT 'notaurl'"),
+            "{err}"
+        );
     }
 
     #[test]

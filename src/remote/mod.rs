@@ -7,7 +7,8 @@
 //! (which objects a push needs), checkout, or the CLI's commands.
 //!
 //! Rooms: [`url`] (what a remote URL names), [`settings`] (per-remote settings and
-//! credentials; secrets never shown), [`aws_profile`] (AWS shared credentials files), [`backend`] (the client, retries and timeouts),
+//! credentials; secrets never shown), [`endpoint`] (which endpoint URLs a client may be
+//! given), [`aws_profile`] (AWS shared credentials files), [`backend`] (the client, retries and timeouts),
 //! [`layout`] (key names, the manifest), [`pack`] and [`pack_index`] (small objects),
 //! [`large`] (large objects with a seek table), [`refs`] (branches and tags),
 //! [`transfer`] (its [`transfer::catalog`] finds what the remote holds, then
@@ -24,6 +25,7 @@
 pub mod aws_profile;
 pub mod backend;
 pub mod check;
+pub mod endpoint;
 pub mod index_cache;
 pub mod large;
 pub mod layout;
@@ -68,6 +70,12 @@ pub enum Error {
         layout::MANIFEST
     )]
     NotInitialised { url: String },
+    /// A location with no manifest that is not empty: never taken over.
+    #[error(
+        "remote {url} is not a dvx remote (it holds other files, and no {})",
+        layout::MANIFEST
+    )]
+    NotADvxRemote { url: String },
     #[error(transparent)]
     Refs(#[from] refs::Error),
     #[error(transparent)]
@@ -243,9 +251,49 @@ impl Remote {
         })
     }
 
+    /// The manifest, after making the location a dvx remote if it is empty; and whether
+    /// it was made one now. A location without a manifest that holds anything (someone
+    /// else's files, or a dvx remote whose `dvx-remote.toml` was deleted) is refused:
+    /// writing a manifest there would take it over, or paper over the damage.
+    pub fn open_or_init(&self) -> Result<(Manifest, bool), Error> {
+        match self.manifest()? {
+            Some(manifest) => Ok((manifest, false)),
+            None => self.init_if_empty(),
+        }
+    }
+
+    /// [`Remote::open_or_init`] for a caller that found no manifest just now.
+    pub fn init_if_empty(&self) -> Result<(Manifest, bool), Error> {
+        self.require_empty()?;
+        match self.create_manifest(None)? {
+            Some(manifest) => Ok((manifest, true)),
+            None => Ok((self.require_manifest()?, false)),
+        }
+    }
+
+    /// Refuse a location that holds anything, unless a manifest appeared meanwhile (a
+    /// first push racing this one made it a dvx remote).
+    pub fn require_empty(&self) -> Result<(), Error> {
+        if self.runtime.block_on(self.backend.holds_nothing())? || self.manifest()?.is_some() {
+            return Ok(());
+        }
+        Err(Error::NotADvxRemote {
+            url: self.url().into(),
+        })
+    }
+
     /// Make this a dvx remote if it is not one yet (create-if-absent, so two first
     /// pushes agree); returns the manifest now in force.
     pub fn init(&self, default_branch: Option<&str>) -> Result<Manifest, Error> {
+        match self.create_manifest(default_branch)? {
+            Some(manifest) => Ok(manifest),
+            None => self.require_manifest(),
+        }
+    }
+
+    /// Write `dvx-remote.toml` if absent: the manifest written, or `None` when one was
+    /// there already.
+    fn create_manifest(&self, default_branch: Option<&str>) -> Result<Option<Manifest>, Error> {
         let manifest = Manifest::new(default_branch.map(str::to_owned));
         let created = self.runtime.block_on(async {
             let key = self.backend.key(layout::MANIFEST);
@@ -265,11 +313,7 @@ impl Remote {
                 Err(e) => Err(self.backend.store_err(e)),
             }
         })?;
-        if created {
-            Ok(manifest)
-        } else {
-            self.require_manifest()
-        }
+        Ok(created.then_some(manifest))
     }
 
     /// Record the branch `dvx clone` checks out.

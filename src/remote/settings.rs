@@ -105,6 +105,15 @@ pub enum Error {
     NoUrl { name: String },
     #[error("secrets in the tracked .dvx/config.toml would be shared through git: {}", keys.join(", "))]
     SecretInTracked { keys: Vec<String> },
+    /// An `endpoint` that is no endpoint (`file` is the config file that set it).
+    #[error("remote.{remote}.endpoint in {file}: '{value}' {}", why.describe())]
+    BadEndpoint {
+        remote: String,
+        file: &'static str,
+        /// Masked: no user info or query.
+        value: String,
+        why: super::endpoint::Problem,
+    },
     #[error(transparent)]
     Url(#[from] super::url::Error),
 }
@@ -159,10 +168,23 @@ pub fn resolve(
         }
         None => return Err(Error::NoUrl { name: name.into() }),
     };
+    let settings = Settings::from_table(name, &merged)?;
+    if let Some(endpoint) = &settings.endpoint {
+        super::endpoint::check(endpoint).map_err(|why| Error::BadEndpoint {
+            remote: name.into(),
+            file: if private.as_ref().is_some_and(|p| p.contains_key("endpoint")) {
+                ".dvx/config.local.toml"
+            } else {
+                ".dvx/config.toml"
+            },
+            value: super::url::masked(endpoint),
+            why,
+        })?;
+    }
     Ok(Resolved {
         name: name.into(),
         url,
-        settings: Settings::from_table(name, &merged)?,
+        settings,
         credentials: match &private {
             Some(p) => Credentials::from_local_table(name, p)?,
             None => Credentials::default(),
@@ -425,6 +447,27 @@ mod tests {
             err.to_string(),
             "secrets in the tracked .dvx/config.toml would be shared through git: remote.s3.access_key_id, remote.s3.secret_access_key"
         );
+        let bad_endpoint: toml::Table =
+            "[remote.s3]\nurl = \"s3://b\"\nendpoint = \"127.0.0.1:9000\"\n"
+                .parse()
+                .expect("toml");
+        let err = resolve("s3", &bad_endpoint, None, top).expect_err("no scheme");
+        assert!(
+            err.to_string().starts_with(
+                "remote.s3.endpoint in .dvx/config.toml: '127.0.0.1:9000' is not an absolute URL"
+            ),
+            "{err}"
+        );
+        let leaky_endpoint: toml::Table = "[remote.s3]\nendpoint = \"http://u:TOPSECRET@h:9\"\n"
+            .parse()
+            .expect("toml");
+        let err = resolve("s3", &tracked, Some(&leaky_endpoint), top).expect_err("userinfo");
+        assert!(
+            err.to_string()
+                .contains("in .dvx/config.local.toml: 'http://***@h:9'"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("TOPSECRET"), "{err}");
         let no_url: toml::Table = "[remote.x]\nregion = \"r\"\n".parse().expect("toml");
         assert!(matches!(
             resolve("x", &no_url, None, top),

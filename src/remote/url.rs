@@ -7,8 +7,10 @@
 //!
 //! Invariants: a parsed prefix has no empty, `.` or `..` component, so a key built under
 //! it can never leave it; anything that is not one of the four forms is refused with an
-//! error naming the URL as written (a remote URL holds no secrets: credentials never go
-//! in it, see `settings`).
+//! error naming the URL as written, [`masked`]: a user-info part or a query (where a
+//! password or a SAS token would sit) is never echoed. A path that starts like a URL
+//! (`s3:/bucket`, `file:x`, `C:\x`) or with `~` is refused too: taken as a relative
+//! directory it would quietly become a directory inside the work tree.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -72,20 +74,27 @@ pub enum Error {
     BadFileUrl { url: String },
     #[error("remote URL '{url}' may not carry a query, fragment or user name")]
     Decorated { url: String },
+    /// `s3:/bucket`, `file:data`, `C:\x`: a scheme-like start, but none of the URL forms.
+    #[error("remote URL '{url}' starts with '{scheme}:' but is not one of the URL forms")]
+    NotAUrl { url: String, scheme: String },
+    /// `~/x` reached dvx unexpanded (quoted, or written into the config by hand).
+    #[error("remote URL '{url}' starts with '~', which only a shell expands")]
+    Tilde { url: String },
 }
 
 impl RemoteUrl {
     /// Parse a remote URL as a user wrote it.
     pub fn parse(written: &str) -> Result<RemoteUrl, Error> {
-        // Errors echo the URL, but never a user-info part, which could be a secret.
-        let shown = redact(written);
+        // Errors echo the URL, but never a user-info part or a query: either can hold a
+        // secret.
+        let shown = masked(written);
         let url = shown.as_str();
         let trimmed = written.trim();
         if trimmed.is_empty() {
             return Err(Error::Empty { url: url.into() });
         }
         let Some((scheme, rest)) = trimmed.split_once("://") else {
-            return Ok(RemoteUrl::Directory(PathBuf::from(trimmed)));
+            return parse_path(url, trimmed);
         };
         let lower = scheme.to_ascii_lowercase();
         match lower.as_str() {
@@ -157,6 +166,34 @@ impl RemoteUrl {
     }
 }
 
+/// A local path as written. A relative path is recorded and used relative to the
+/// work-tree top, so a mistyped URL (`s3:/bucket`) or an unexpanded `~` would become a
+/// directory inside the repository: both are refused.
+fn parse_path(url: &str, path: &str) -> Result<RemoteUrl, Error> {
+    if path.starts_with('~') {
+        return Err(Error::Tilde { url: url.into() });
+    }
+    if let Some(scheme) = scheme_like(path) {
+        return Err(Error::NotAUrl {
+            url: url.into(),
+            scheme: scheme.into(),
+        });
+    }
+    Ok(RemoteUrl::Directory(PathBuf::from(path)))
+}
+
+/// The `scheme` of a path that starts `scheme:` as a URL does (RFC 3986: a letter, then
+/// letters, digits, `+`, `-` or `.`), before any `/`. A relative directory whose name
+/// has a colon is still possible, written `./name:x`.
+fn scheme_like(path: &str) -> Option<&str> {
+    let (head, _) = path.split_once(':')?;
+    let mut chars = head.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(head)
+}
+
 fn parse_file(url: &str, rest: &str) -> Result<RemoteUrl, Error> {
     // file:///abs/path or file://localhost/abs/path; percent-escapes are not decoded
     // (a path with a literal '%' is written as a plain path instead).
@@ -216,15 +253,31 @@ impl fmt::Display for RemoteUrl {
     }
 }
 
-/// `written` with any user-info part (`scheme://user:password@...`) replaced by `***`.
-fn redact(written: &str) -> String {
-    if let Some((scheme, rest)) = written.split_once("://") {
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            return format!("{scheme}://***@{}", &rest[at + 1..]);
+/// `written` as it may be shown: a user-info part (`scheme://user:password@host`) and a
+/// query or fragment (`?sig=...`, where a SAS token travels) replaced by `***`. Every
+/// URL or endpoint dvx echoes goes through this.
+pub fn masked(written: &str) -> String {
+    let Some((scheme, rest)) = written.split_once("://") else {
+        return written.to_owned();
+    };
+    let (rest, hidden_tail) = match rest.find(['?', '#']) {
+        Some(at) => (&rest[..at], Some(&rest[at..at + 1])),
+        None => (rest, None),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let mut out = format!("{scheme}://");
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            out.push_str("***@");
+            out.push_str(&rest[at + 1..]);
         }
+        None => out.push_str(rest),
     }
-    written.to_owned()
+    if let Some(mark) = hidden_tail {
+        out.push_str(mark);
+        out.push_str("***");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -299,7 +352,7 @@ mod tests {
         ] {
             let err = RemoteUrl::parse(url).expect_err(url).to_string();
             assert!(err.contains(needle), "{url}: {err}");
-            assert!(err.contains(&format!("'{url}'")), "{url}: {err}");
+            assert!(err.contains(&format!("'{}'", masked(url))), "{url}: {err}");
         }
         let err = RemoteUrl::parse("s3://AKIDEXAMPLE:wJalrXUtnFEMI@b/x")
             .expect_err("user info")
@@ -309,5 +362,40 @@ mod tests {
             !err.contains("wJalrXUtnFEMI") && !err.contains("AKIDEXAMPLE"),
             "{err}"
         );
+        let err = RemoteUrl::parse("az://cont/p?sig=TOPSECRET")
+            .expect_err("query")
+            .to_string();
+        assert!(err.contains("'az://cont/p?***'"), "{err}");
+        assert!(!err.contains("TOPSECRET"), "{err}");
+    }
+
+    #[test]
+    fn masked_hides_user_info_and_queries() {
+        assert_eq!(masked("s3://AK:TOPSECRET@bkt/p"), "s3://***@bkt/p");
+        assert_eq!(
+            masked("http://u:pw@127.0.0.1:9/x?sig=s#f"),
+            "http://***@127.0.0.1:9/x?***"
+        );
+        assert_eq!(masked("az://c/p#frag"), "az://c/p#***");
+        assert_eq!(masked("https://h/a@b"), "https://h/a@b");
+        assert_eq!(masked("/srv/dvx"), "/srv/dvx");
+    }
+
+    #[test]
+    fn paths_that_look_like_urls_or_home_are_refused() {
+        for (url, needle) in [
+            ("s3:/bucket", "starts with 's3:'"),
+            ("file:relative", "starts with 'file:'"),
+            ("C:\\x", "starts with 'C:'"),
+            ("gs:bucket", "starts with 'gs:'"),
+            ("~/x", "starts with '~'"),
+            ("~ada/x", "starts with '~'"),
+        ] {
+            let err = RemoteUrl::parse(url).expect_err(url).to_string();
+            assert!(err.contains(needle), "{url}: {err}");
+        }
+        assert_eq!(parse("./a:b"), RemoteUrl::Directory("./a:b".into()));
+        assert_eq!(parse("a/b:c"), RemoteUrl::Directory("a/b:c".into()));
+        assert_eq!(parse("x~"), RemoteUrl::Directory("x~".into()));
     }
 }

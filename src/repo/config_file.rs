@@ -85,7 +85,9 @@ impl ConfigFile {
         self.apply(lines.text(), expected);
     }
 
-    /// Remove `key` from the table at `path`; whether it was there.
+    /// Remove `key` from the table at `path`; whether it was there. A table left empty
+    /// (`[core]` once `remote` is unset) goes too: an empty header says nothing and
+    /// only invites the question what was there.
     pub fn remove_key(&mut self, path: TablePath, key: &str) -> bool {
         let mut expected = self.table.clone();
         let removed = match table_at_mut(&mut expected, path) {
@@ -95,11 +97,21 @@ impl ConfigFile {
         if !removed {
             return false;
         }
+        prune_empty(&mut expected, path);
         let mut lines = Lines::of(&self.text);
         if let Some(section) = lines.section(path)
             && let Some(at) = lines.key_in(&section, key)
         {
             lines.lines.remove(at);
+            let left_empty = (section.header + 1..section.end - 1).all(|i| {
+                lines.lines[i].trim().is_empty() || lines.lines[i].trim().starts_with('#')
+            });
+            if left_empty && table_at_mut(&mut expected, path).is_none() {
+                lines.remove_section(&Section {
+                    header: section.header,
+                    end: section.end - 1,
+                });
+            }
         }
         self.apply(lines.text(), expected);
         true
@@ -344,10 +356,10 @@ impl Lines {
         self.lines.drain(section.header..end);
         // Leave one blank line between what was before and what comes after.
         let at = section.header;
-        while at > 0
-            && at < self.lines.len()
+        // (None at all at the top of the file.)
+        while at < self.lines.len()
             && self.lines[at].trim().is_empty()
-            && self.lines[at - 1].trim().is_empty()
+            && (at == 0 || self.lines[at - 1].trim().is_empty())
         {
             self.lines.remove(at);
         }
@@ -407,10 +419,26 @@ mod tests {
         );
         assert!(f.remove_table(&["remote", "upstream"]));
         assert!(!f.remove_table(&["remote", "upstream"]));
+        // The last key gone, its table goes with it.
         assert!(f.remove_key(&["remote", "backup"], "url"));
-        assert!(f.remove_table(&["remote", "backup"]));
+        assert!(!f.remove_table(&["remote", "backup"]));
         assert_eq!(f.text, INIT);
         assert!(f.table().get("remote").is_none());
+    }
+
+    #[test]
+    fn unsetting_the_last_key_leaves_no_empty_table() {
+        let mut f = file("[core]\nremote = \"origin\"\n");
+        assert!(f.remove_key(&["core"], "remote"));
+        assert_eq!(f.text, "");
+        assert!(f.table().is_empty());
+        let mut f = file("[core]\nremote = \"b\"\n\n[remote.b]\nregion = \"r\"\n");
+        assert!(f.remove_key(&["core"], "remote"));
+        assert_eq!(f.text, "[remote.b]\nregion = \"r\"\n");
+        let mut f = file(INIT);
+        f.set(&["core"], "remote", s("origin"));
+        assert!(f.remove_key(&["core"], "remote"));
+        assert_eq!(f.text, INIT);
     }
 
     #[test]

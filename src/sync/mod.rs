@@ -56,6 +56,7 @@ pub enum Error {
         "remote.{remote}.{key} is a credential: it may only go into .dvx/config.local.toml, never into the tracked .dvx/config.toml"
     )]
     SecretNotLocal { remote: String, key: String },
+    /// `value` is masked (a credential as `***`, a URL without user info or query).
     #[error("remote.{remote}.{key}: '{value}' is not valid: {why}")]
     BadSetting {
         remote: String,
@@ -63,6 +64,15 @@ pub enum Error {
         value: String,
         why: String,
     },
+    #[error(
+        "remote directory {} lies inside the work tree",
+        path.display()
+    )]
+    RemoteInWorkTree { path: PathBuf },
+    #[error(
+        "remote '{remote}' is defined only in .dvx/config.local.toml; a setting for it in the tracked .dvx/config.toml would share a remote that has no URL there"
+    )]
+    RemoteOnlyLocal { remote: String, key: String },
     /// A push that is not a fast-forward, or that lost a race with another push.
     #[error("{} {name} on remote {url}: the remote has commits you do not have{}", kind_name(*kind), at.map(|a| format!(" (it is at {})", a.short())).unwrap_or_default())]
     Rejected {

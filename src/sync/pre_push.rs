@@ -44,8 +44,8 @@ pub fn pre_push(
     // Contact the remote first: the push must not go ahead on credentials that fail.
     let mut requests = 1u64;
     if remote.manifest()?.is_none() {
-        remote.init(None)?;
-        requests += 1;
+        remote.init_if_empty()?;
+        requests += 2;
     }
     let mut pinned: Vec<(ObjectId, String)> = Vec::new();
     for line in input.lines() {

@@ -118,8 +118,9 @@ pub fn push(
     let (manifest, initialised) = match remote.manifest()? {
         Some(m) => (m, false),
         None => {
-            requests += 1;
-            (remote.init(None)?, true)
+            // A listing (only an empty location becomes a dvx remote) and the manifest.
+            requests += 2;
+            remote.init_if_empty()?
         }
     };
     let mut report = PushReport {

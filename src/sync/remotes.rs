@@ -10,7 +10,8 @@
 //! Invariants: a credential is never written into the tracked file, and never returned
 //! in a report (only the names of the keys that hold one); `remote add` and a change of
 //! URL contact the remote before the config changes (it must refuse a second create of
-//! a key, and it becomes a dvx remote), so a failed add leaves the config as it was.
+//! a key, and it becomes a dvx remote), so a failed add leaves the config as it was; only
+//! an empty location becomes a dvx remote, and never a directory inside the work tree.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -102,10 +103,12 @@ fn resolve(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteInfo {
     pub name: String,
-    /// The URL as configured (a relative directory is relative to the work-tree top).
+    /// The URL as configured (a relative directory is relative to the work-tree top),
+    /// masked (no user info or query).
     pub url: Option<String>,
     pub default: bool,
-    /// Plain settings other than the URL (`endpoint`, `region`, ...), as configured.
+    /// Plain settings other than the URL (`endpoint`, `region`, ...), as configured
+    /// (masked).
     pub settings: Vec<(String, String)>,
     /// Credential keys that hold a value, and whether that value sits in the tracked
     /// `config.toml` (where it must not be).
@@ -128,8 +131,9 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
             .unwrap_or_default();
         let mut merged = shared.clone();
         merged.extend(private.clone());
+        // A URL or endpoint written by hand may carry a password or a token: masked.
         let shown = |v: &toml::Value| match v {
-            toml::Value::String(s) => s.clone(),
+            toml::Value::String(s) => crate::remote::url::masked(s),
             other => other.to_string(),
         };
         let settings = PLAIN_KEYS
@@ -189,6 +193,7 @@ pub fn add(
     }
     let written = as_configured(url, cwd, ws.root())?;
     let parsed = RemoteUrl::parse(&written)?.resolved_against(ws.root());
+    outside_work_tree(&parsed, ws.root())?;
     let remote = Remote::open(
         &parsed,
         &settings::Settings::default(),
@@ -196,9 +201,7 @@ pub fn add(
         env,
         true,
     )?;
-    remote.check_conditional_create()?;
-    let initialised = remote.manifest()?.is_none();
-    remote.init(None)?;
+    let initialised = contact(&remote)?;
     tracked.set(
         &["remote", name],
         "url",
@@ -215,6 +218,50 @@ pub fn add(
         default,
         initialised,
     })
+}
+
+/// What `remote add` and a change of URL do on the remote, before the config changes:
+/// refuse a location that holds other files (before the probe writes there), check
+/// that a second create is refused, and make an empty location a dvx remote. Whether it
+/// was made one now.
+fn contact(remote: &Remote) -> Result<bool, Error> {
+    let known = remote.manifest()?.is_some();
+    if !known {
+        remote.require_empty()?;
+    }
+    remote.check_conditional_create()?;
+    Ok(!known && remote.init_if_empty()?.1)
+}
+
+/// Refuse a directory remote inside the work tree (`.dvx/` included): its files would
+/// show up as untracked files of the repository, and `dvx add .` would take them in.
+/// Symlinks are followed as far as the path exists, so a link into the work tree is
+/// caught too.
+fn outside_work_tree(url: &RemoteUrl, top: &Path) -> Result<(), Error> {
+    let RemoteUrl::Directory(path) = url else {
+        return Ok(());
+    };
+    let real = |p: &Path| -> PathBuf {
+        let p = normalize(p);
+        let mut existing = p.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut out = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_owned());
+        out.extend(rest.iter().rev());
+        out
+    };
+    if real(path).starts_with(real(top)) {
+        return Err(Error::RemoteInWorkTree { path: path.clone() });
+    }
+    Ok(())
 }
 
 /// The URL to record: a relative directory, typed relative to `cwd`, becomes relative
@@ -396,6 +443,9 @@ pub fn remove(
 pub struct Renamed {
     pub tracking_refs: usize,
     pub tracked_changed: bool,
+    /// The remote was the default by its old name (`origin`), and `core.remote` now
+    /// keeps it the default under the new one.
+    pub default_kept: bool,
 }
 
 /// `dvx remote rename <old> <new>`: the tables in both config files, `core.remote`, and
@@ -418,6 +468,7 @@ pub fn rename(
     {
         return Err(Error::RemoteExists(new.to_owned()));
     }
+    let default_before = settings::default_remote(tracked.table(), Some(local.table()));
     let mut tracked_changed = tracked.rename_table(&["remote", old], &["remote", new]);
     let mut local_changed = local.rename_table(&["remote", old], &["remote", new]);
     for (file, changed) in [
@@ -428,6 +479,21 @@ pub fn rename(
             file.set(&["core"], "remote", toml::Value::String(new.to_owned()));
             *changed = true;
         }
+    }
+    // A default that came from the name (`origin` among several) would be lost with
+    // it: the renamed remote stays the default, now by `core.remote`, in the file that
+    // defines it.
+    let default_after = settings::default_remote(tracked.table(), Some(local.table()));
+    let default_kept =
+        default_before.as_deref() == Some(old) && default_after.as_deref() != Some(new);
+    if default_kept {
+        let (file, changed) = if tracked.get_table(&["remote", new]).is_some() {
+            (&mut tracked, &mut tracked_changed)
+        } else {
+            (&mut local, &mut local_changed)
+        };
+        file.set(&["core"], "remote", toml::Value::String(new.to_owned()));
+        *changed = true;
     }
     // Refs first: if moving them fails, the config still names the old remote, which
     // still owns its refs.
@@ -450,6 +516,7 @@ pub fn rename(
     Ok(Renamed {
         tracking_refs,
         tracked_changed,
+        default_kept,
     })
 }
 
@@ -464,6 +531,8 @@ pub struct SetReport {
     pub secret: bool,
     /// The credential was in the tracked `config.toml` too, and was removed from it.
     pub moved_from_tracked: bool,
+    /// A new URL named an empty location, which is a dvx remote now (as with `add`).
+    pub initialised: bool,
 }
 
 /// `dvx remote set <name> <key> <value> [--local]` (as `dvc remote modify`): a plain
@@ -497,13 +566,22 @@ pub fn set(
             key: key.to_owned(),
         });
     }
+    if !local
+        && tracked.get_table(&["remote", name]).is_none()
+        && private.get_table(&["remote", name]).is_some()
+    {
+        return Err(Error::RemoteOnlyLocal {
+            remote: name.to_owned(),
+            key: key.to_owned(),
+        });
+    }
     let bad = |why: String| Error::BadSetting {
         remote: name.to_owned(),
         key: key.to_owned(),
         value: if secret {
             "***".into()
         } else {
-            value.to_owned()
+            crate::remote::url::masked(value)
         },
         why,
     };
@@ -520,6 +598,11 @@ pub fn set(
         "url" => toml::Value::String(
             as_configured(value, cwd, ws.root()).map_err(|e| bad(e.to_string()))?,
         ),
+        "endpoint" => {
+            crate::remote::endpoint::check(value)
+                .map_err(|why| bad(format!("it {}", why.describe())))?;
+            toml::Value::String(value.trim().to_owned())
+        }
         _ => toml::Value::String(value.to_owned()),
     };
     let file = if local { &mut private } else { &mut tracked };
@@ -535,7 +618,9 @@ pub fn set(
         Some(private.table()),
         ws.root(),
     )?;
+    let mut initialised = false;
     if key == "url" {
+        outside_work_tree(&resolved.url, ws.root())?;
         let remote = Remote::open(
             &resolved.url,
             &resolved.settings,
@@ -543,8 +628,7 @@ pub fn set(
             env,
             true,
         )?;
-        remote.check_conditional_create()?;
-        remote.init(None)?;
+        initialised = contact(&remote)?;
     }
     let (file, path) = if local {
         (&private, repo.local_file(LOCAL_CONFIG_FILE))
@@ -560,6 +644,7 @@ pub fn set(
         tracked: !local || moved_from_tracked,
         secret,
         moved_from_tracked,
+        initialised,
     })
 }
 

@@ -40,6 +40,7 @@ mod object_source;
 mod property;
 mod races;
 mod remote_bytes;
+mod remote_config;
 mod remote_conformance;
 mod remote_faults;
 mod reset;
