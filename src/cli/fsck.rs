@@ -240,8 +240,10 @@ fn remote(ctx: &Ctx, ws: &Workspace, name: Option<&str>, json: bool) -> Result<E
         outln!(
             "{} that local refs reach: {}",
             render::plural(r.wanted, "object", "objects"),
-            if checked.absent.is_empty() {
+            if checked.absent.is_empty() && r.damaged.is_empty() {
                 "all on the remote".to_owned()
+            } else if checked.absent.is_empty() {
+                "all listed by the remote (some where it is damaged, above)".to_owned()
             } else {
                 format!("{} missing from the remote", checked.absent.len())
             }
@@ -249,7 +251,7 @@ fn remote(ctx: &Ctx, ws: &Workspace, name: Option<&str>, json: bool) -> Result<E
     }
     if !checked.is_clean() {
         eprintln!(
-            "error: remote '{}' has {} problem(s)\nhint: push the missing objects again from a clone that has them; a damaged pack or object is replaced by pushing its objects again once it is deleted from the remote",
+            "error: remote '{}' has {} problem(s)\nhint: delete what is damaged from the remote (a pack with its .idx, a large object, a ref file), then run `dvx push --repair --all --tags` from a clone that has the objects: it sends whatever the remote lacks",
             source.name(),
             r.damaged.len() + checked.absent.len()
         );

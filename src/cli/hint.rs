@@ -467,7 +467,7 @@ fn lazy_hint(e: &lazy::Error) -> Option<String> {
         E::NothingCheckedOut => {
             "check out a commit first (dvx checkout <branch>), or pull in a git work tree whose dvx.lock pins one".into()
         }
-        E::NotOnRemote { why, .. } if why.is_empty() => {
+        E::NotOnRemote { damage: None, .. } => {
             "push those files' data to the remote first, or drop only files it holds; nothing was changed".into()
         }
         E::NotOnRemote { .. } => {

@@ -34,6 +34,10 @@ pub struct Args {
     /// rewrite dvx.lock (then `git commit` finishes the git merge).
     #[arg(long, conflicts_with = "rev")]
     git_conflict: bool,
+    /// Check the result out from local bytes only, never the network: files whose bytes
+    /// are not local become not fetched (as with `checkout --lazy`).
+    #[arg(long, conflicts_with = "git_conflict")]
+    lazy: bool,
     /// Print what happened as JSON.
     #[arg(long)]
     json: bool,
@@ -79,8 +83,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         who,
     };
     // The result is checked out as an eager checkout is: what is not local comes from
-    // the default remote, when one is configured.
-    let remote = ctx.remote_source(&ws)?;
+    // the default remote, when one is configured (`--lazy`: never).
+    let remote = if args.lazy {
+        None
+    } else {
+        ctx.remote_source(&ws)?
+    };
     let objects: &dyn ObjectSource = match &remote {
         Some(remote) => remote,
         None => ws.repo().store(),

@@ -1,15 +1,17 @@
 //! `dvx pull`: without paths, fetch, fast-forward or merge the current branch, then make
 //! every path local (`--lazy`: leave the bytes where they are; the flow is
-//! `dvx::sync::pull`); with paths or globs, bring in the bytes of just those paths
-//! (`dvx::lazy::paths`); with `--for <path>`, the bytes of the inputs of the run that
-//! made it (`dvx::lazy::artifact`). This file parses, picks the flow, and renders.
+//! `dvx::sync::pull`), except in a fresh git clone, where the commit `dvx.lock` pins is
+//! checked out and pulled whole (`dvx::lazy::paths::pull_pinned`); with paths or globs,
+//! bring in the bytes of just those paths (`dvx::lazy::paths`); with `--for <path>`, the
+//! bytes of the inputs of the run that made it (`dvx::lazy::artifact`). This file parses,
+//! picks the flow, and renders.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use dvx::lazy::artifact::{self, InputsPulled};
-use dvx::lazy::bootstrap::{Bootstrapped, ensure_checked_out};
+use dvx::lazy::bootstrap::Bootstrapped;
 use dvx::lazy::paths;
 use dvx::path::RepoPath;
 use dvx::remote::{RemoteSource, TransferStats};
@@ -70,10 +72,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .into());
     }
     if paths.is_empty() && args.for_path.is_none() {
+        // A fresh `git clone`: the data is what dvx.lock pins, not the remote's branch
+        // (which may have moved on without the code).
         if dvx::lazy::bootstrap::awaits_pin(&ws)? {
-            // A fresh `git clone`: the data is what dvx.lock pins, not the remote's
-            // branch (which may have moved on without the code).
-            return pinned_pull(ctx, &ws, lock, remote.as_deref(), &args);
+            return path_pull(ctx, &ws, lock, remote.as_deref(), &[], &args);
         }
         sync_pull(ctx, &ws, lock, remote.as_deref(), &args)
     } else {
@@ -152,37 +154,8 @@ fn sync_pull(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `dvx pull [--lazy]` where nothing is checked out and dvx.lock pins a commit: check
-/// the pin out (lazily), then, without `--lazy`, bring in every path's bytes.
-fn pinned_pull(
-    ctx: &Ctx,
-    ws: &Workspace,
-    lock: RepoLock,
-    remote: Option<&str>,
-    args: &Args,
-) -> Result<ExitCode> {
-    if !args.lazy {
-        return path_pull(ctx, ws, lock, remote, &[ws.root().to_path_buf()], args);
-    }
-    let source = ctx.remote_named(ws, remote)?;
-    let who = ctx.reflog_signature(ws)?;
-    let bootstrapped = ensure_checked_out(ws, &lock, &source, &who, &ctx.progress())?;
-    drop(lock);
-    if let Some(b) = &bootstrapped {
-        follow::announce(ctx, &b.switched.followed);
-        if args.json {
-            let out = JsonPinned {
-                bootstrapped: json_bootstrap(b),
-            };
-            outln!("{}", serde_json::to_string_pretty(&out)?);
-        } else if !ctx.quiet {
-            describe_bootstrap(b);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `dvx pull <paths>` and `dvx pull --for <path>`: the bytes of some paths.
+/// `dvx pull <paths>`, `dvx pull --for <path>`, and a fresh git clone's `dvx pull
+/// [--lazy]` (no paths: every path of the pinned commit): the bytes of some paths.
 fn path_pull(
     ctx: &Ctx,
     ws: &Workspace,
@@ -213,6 +186,10 @@ fn path_pull(
                 other_version: other_version.iter().map(RepoPath::to_string).collect(),
             };
             (bootstrapped, report, Some(for_run))
+        }
+        None if paths.is_empty() => {
+            let pulled = paths::pull_pinned(ws, &lock, &source, &who, args.lazy, &bars)?;
+            (pulled.bootstrapped, pulled.report, None)
         }
         None => {
             let pulled = paths::pull_paths(ws, &lock, &ctx.cwd, paths, &source, &who, &bars)?;
@@ -251,7 +228,10 @@ fn path_pull(
             .and_then(|b| b.fetched.as_ref())
             .map(|f| f.stats.clone())
             .unwrap_or_default();
-        describe(&report, &source, &source.stats().since(&history));
+        // `--lazy` (a fresh clone's) brought no bytes: the bootstrap line says it all.
+        if !args.lazy {
+            describe(&report, &source, &source.stats().since(&history));
+        }
         if let Some(f) = &for_run
             && !f.other_version.is_empty()
         {
@@ -370,12 +350,6 @@ impl From<&PullReport> for JsonSyncPull {
             }),
         }
     }
-}
-
-/// `dvx pull --lazy --json` in a fresh git clone: the pinned commit checked out.
-#[derive(Serialize)]
-struct JsonPinned {
-    bootstrapped: JsonBootstrap,
 }
 
 #[derive(Serialize)]

@@ -28,6 +28,10 @@ pub struct Args {
     /// Delete this branch or tag on the remote (repeatable).
     #[arg(long, value_name = "REF", conflicts_with_all = ["all", "tags"])]
     delete: Vec<String>,
+    /// Check every object the pushed refs reach against the remote, not only the new
+    /// ones, and send what it lacks (after `dvx fsck --remote` found objects missing).
+    #[arg(long, conflicts_with = "delete")]
+    repair: bool,
     /// Print what happened as JSON.
     #[arg(long)]
     json: bool,
@@ -49,6 +53,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         all: args.all,
         tags: args.tags,
         delete: args.delete,
+        repair: args.repair,
     };
     let bars = ctx.progress();
     let report = push::push(&ws, &connected, &request, &bars)?;

@@ -4,14 +4,16 @@
 //! The local side: every commit, tree, run record and blob reachable from a ref or a
 //! detached HEAD (a local commit or tree that cannot be read stops the check: plain
 //! `dvx fsck` reports such damage). The remote side is `remote::check`'s: every pack
-//! index, pack and large object read and verified.
+//! index, pack and large object read and verified; and the remote's refs, each readable
+//! and naming a commit the remote holds.
 
 use super::Error;
 use crate::hash::ObjectId;
 use crate::history::reach;
 use crate::progress::Progress;
-use crate::remote::RemoteSource;
 use crate::remote::check::Report;
+use crate::remote::transfer::catalog::Doubt;
+use crate::remote::{self, RefKind, Remote, RemoteSource};
 use crate::workspace::Workspace;
 
 /// What checking a remote found.
@@ -53,7 +55,9 @@ pub fn check_remote(
         .chain(&reached.blobs)
         .copied()
         .collect();
-    let report = source.remote()?.check(&wanted, progress)?;
+    let remote = source.remote()?;
+    let mut report = remote.check(&wanted, progress)?;
+    report.damaged.extend(check_refs(&remote)?);
     let kind = |id: &ObjectId| {
         if reached.commits.contains(id) {
             "commit"
@@ -67,4 +71,42 @@ pub fn check_remote(
     };
     let absent = report.absent.iter().map(|id| (kind(id), *id)).collect();
     Ok(RemoteCheck { report, absent })
+}
+
+/// The remote's own refs: each must read, and name a commit the remote holds (else
+/// `fetch`, `pull` and `clone` fail there). One line of damage per broken ref; a ref
+/// file that cannot be read hides the others of its kind (the listing stops there).
+fn check_refs(remote: &Remote) -> Result<Vec<String>, Error> {
+    let mut damaged = Vec::new();
+    let mut targets = Vec::new();
+    for kind in [RefKind::Branch, RefKind::Tag] {
+        match remote.refs(kind) {
+            Ok(refs) => targets.extend(
+                refs.into_iter()
+                    .filter_map(|r| Some((kind, r.name, r.target?))),
+            ),
+            Err(remote::Error::Refs(e @ remote::refs::Error::Corrupt { .. })) => {
+                damaged.push(e.to_string())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let ids: Vec<ObjectId> = targets.iter().map(|(_, _, id)| *id).collect();
+    let unsound = remote.unsound(&ids)?;
+    for (kind, name, id) in targets {
+        if let Some((_, doubt)) = unsound.iter().find(|(u, _)| *u == id) {
+            let why = match doubt {
+                Doubt::Absent => "it is not there",
+                Doubt::Damaged(why) => why.as_str(),
+            };
+            let kind = match kind {
+                RefKind::Branch => "branch",
+                RefKind::Tag => "tag",
+            };
+            damaged.push(format!(
+                "{kind} {name} points at commit {id}, which the remote cannot provide ({why})"
+            ));
+        }
+    }
+    Ok(damaged)
 }

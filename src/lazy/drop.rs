@@ -16,7 +16,7 @@ use super::{Error, listed};
 use crate::hash::ObjectId;
 use crate::path::RepoPath;
 use crate::remote::RemoteSource;
-use crate::remote::transfer::catalog::ABSENT;
+use crate::remote::transfer::catalog::Doubt;
 use crate::repo::RepoLock;
 use crate::workspace::{self, Workspace};
 
@@ -56,15 +56,15 @@ pub fn drop(
             .collect();
         // Say why only where the remote lists the object but cannot back it: a lost or
         // cut pack, a damaged large object.
-        let why = match unsound.iter().find(|(_, why)| why != ABSENT) {
-            Some((_, why)) => format!(" ({why})"),
-            None => String::new(),
-        };
+        let damage = unsound.iter().find_map(|(_, doubt)| match doubt {
+            Doubt::Damaged(why) => Some(why.clone()),
+            Doubt::Absent => None,
+        });
         return Err(Error::NotOnRemote {
             remote: source.name().to_owned(),
             count: named.len(),
             list: listed(&named),
-            why,
+            damage,
             ids: absent,
         });
     }

@@ -34,13 +34,17 @@ pub enum Error {
     #[error("dvx.lock pins commit {}, which remote '{remote}' does not have", commit.short())]
     PinNotOnRemote { commit: ObjectId, remote: String },
     /// Bytes a drop would free that the remote does not hold, or holds damaged.
-    #[error("remote '{remote}' does not have the bytes of {count} file(s): {list}{why}")]
+    #[error(
+        "remote '{remote}' does not have the bytes of {count} file(s): {list}{}",
+        damage.as_ref().map(|why| format!(" ({why})")).unwrap_or_default()
+    )]
     NotOnRemote {
         remote: String,
         count: usize,
         list: String,
-        /// Empty when the remote simply lacks them; else ` (why)`, for the first.
-        why: String,
+        /// How the remote's copy is damaged where it lists one (the first found); `None`
+        /// when it simply lacks them.
+        damage: Option<String>,
         ids: Vec<ObjectId>,
     },
     #[error(transparent)]

@@ -316,11 +316,6 @@ impl Backend {
         &self.shown
     }
 
-    /// What kind of store this is.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
     /// Whether nothing lies under the remote's prefix (at most one key is listed). A
     /// location becomes a dvx remote only when it is empty, so a mistyped URL never
     /// turns somebody's directory or bucket into one.

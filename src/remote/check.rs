@@ -216,10 +216,9 @@ async fn list(
     counters: &Counters,
 ) -> Result<Vec<(String, u64)>, Error> {
     counters.request(0);
+    let prefix = backend.key(dir);
     let metas: Vec<_> = backend
-        .store()
-        .list(Some(&backend.key(dir)))
-        .try_collect()
+        .retry_cut_reads(|| backend.store().list(Some(&prefix)).try_collect())
         .await
         .map_err(|e| backend.store_err(e))?;
     counters

@@ -251,18 +251,10 @@ impl Remote {
         })
     }
 
-    /// The manifest, after making the location a dvx remote if it is empty; and whether
-    /// it was made one now. A location without a manifest that holds anything (someone
-    /// else's files, or a dvx remote whose `dvx-remote.toml` was deleted) is refused:
-    /// writing a manifest there would take it over, or paper over the damage.
-    pub fn open_or_init(&self) -> Result<(Manifest, bool), Error> {
-        match self.manifest()? {
-            Some(manifest) => Ok((manifest, false)),
-            None => self.init_if_empty(),
-        }
-    }
-
-    /// [`Remote::open_or_init`] for a caller that found no manifest just now.
+    /// For a caller that found no manifest just now: make the location a dvx remote if it
+    /// is empty, and say whether it was made one now. A location that holds anything
+    /// (someone else's files, or a dvx remote whose `dvx-remote.toml` was deleted) is
+    /// refused: writing a manifest there would take it over, or paper over the damage.
     pub fn init_if_empty(&self) -> Result<(Manifest, bool), Error> {
         self.require_empty()?;
         match self.create_manifest(None)? {
@@ -434,7 +426,10 @@ impl Remote {
     /// Which of `ids` the remote cannot vouch for, each with why (see
     /// [`transfer::catalog::unsound`]): absent, or listed in a pack that is gone or short,
     /// or a large object whose seek table is missing or damaged.
-    pub fn unsound(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, String)>, Error> {
+    pub fn unsound(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<Vec<(ObjectId, transfer::catalog::Doubt)>, Error> {
         let ids = transfer::unique(ids);
         let index = self.index_for(&ids)?;
         let start = std::time::Instant::now();

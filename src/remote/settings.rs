@@ -126,6 +126,25 @@ pub struct Resolved {
     pub url: RemoteUrl,
     pub settings: Settings,
     pub credentials: Credentials,
+    /// The configuration file the `endpoint` setting came from, for its error.
+    pub endpoint_file: &'static str,
+}
+
+impl Resolved {
+    /// Check the `endpoint` setting, naming its file: before a connection is made, not
+    /// when the settings are read (a command that reads only local bytes must not fail
+    /// for a remote it never contacts).
+    pub fn check_endpoint(&self) -> Result<(), Error> {
+        let Some(endpoint) = &self.settings.endpoint else {
+            return Ok(());
+        };
+        super::endpoint::check(endpoint).map_err(|why| Error::BadEndpoint {
+            remote: self.name.clone(),
+            file: self.endpoint_file,
+            value: super::url::masked(endpoint),
+            why,
+        })
+    }
 }
 
 /// Resolve remote `name` from the whole tracked `config.toml` table and the whole
@@ -169,22 +188,15 @@ pub fn resolve(
         None => return Err(Error::NoUrl { name: name.into() }),
     };
     let settings = Settings::from_table(name, &merged)?;
-    if let Some(endpoint) = &settings.endpoint {
-        super::endpoint::check(endpoint).map_err(|why| Error::BadEndpoint {
-            remote: name.into(),
-            file: if private.as_ref().is_some_and(|p| p.contains_key("endpoint")) {
-                ".dvx/config.local.toml"
-            } else {
-                ".dvx/config.toml"
-            },
-            value: super::url::masked(endpoint),
-            why,
-        })?;
-    }
     Ok(Resolved {
         name: name.into(),
         url,
         settings,
+        endpoint_file: if private.as_ref().is_some_and(|p| p.contains_key("endpoint")) {
+            ".dvx/config.local.toml"
+        } else {
+            ".dvx/config.toml"
+        },
         credentials: match &private {
             Some(p) => Credentials::from_local_table(name, p)?,
             None => Credentials::default(),

@@ -171,6 +171,7 @@ impl RemoteSource {
             .as_ref()
             .expect("a source made over an open remote holds it from the start");
         let r = &c.resolved;
+        r.check_endpoint()?;
         let remote = Remote::open(&r.url, &r.settings, &r.credentials, &c.env, false)?
             .with_index_cache(c.cache.clone());
         remote.require_manifest()?;

@@ -256,17 +256,22 @@ impl fmt::Display for RemoteUrl {
 /// `written` as it may be shown: a user-info part (`scheme://user:password@host`) and a
 /// query or fragment (`?sig=...`, where a SAS token travels) replaced by `***`. Every
 /// URL or endpoint dvx echoes goes through this.
+///
+/// Everything up to the last `@` is hidden, not only what comes before the first `/`:
+/// secret keys hold `/` (AWS's own example key does), so the host cannot be told from
+/// the password. A path with an `@` in it is over-masked, which is harmless. The typo
+/// form `s3:/…` (refused, but echoed in that error) is masked as a URL; a plain path is
+/// shown as it is.
 pub fn masked(written: &str) -> String {
-    let Some((scheme, rest)) = written.split_once("://") else {
+    let Some((scheme, rest)) = split_scheme(written) else {
         return written.to_owned();
     };
     let (rest, hidden_tail) = match rest.find(['?', '#']) {
         Some(at) => (&rest[..at], Some(&rest[at..at + 1])),
         None => (rest, None),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let mut out = format!("{scheme}://");
-    match rest[..authority_end].rfind('@') {
+    let mut out = scheme.to_owned();
+    match rest.rfind('@') {
         Some(at) => {
             out.push_str("***@");
             out.push_str(&rest[at + 1..]);
@@ -278,6 +283,26 @@ pub fn masked(written: &str) -> String {
         out.push_str("***");
     }
     out
+}
+
+/// `written` split after its scheme (`s3://`, or a typo's `s3:`/`s3:/`), if it has one:
+/// letters, digits, `+`, `-` or `.` (starting with a letter), then `:`. A Windows drive
+/// letter (`C:`) counts too, which only over-masks.
+fn split_scheme(written: &str) -> Option<(&str, &str)> {
+    let colon = written.find(':')?;
+    let name = &written[..colon];
+    let is_scheme = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !is_scheme {
+        return None;
+    }
+    let slashes = written[colon + 1..]
+        .chars()
+        .take_while(|c| *c == '/')
+        .count();
+    Some(written.split_at(colon + 1 + slashes))
 }
 
 #[cfg(test)]
@@ -377,8 +402,18 @@ mod tests {
             "http://***@127.0.0.1:9/x?***"
         );
         assert_eq!(masked("az://c/p#frag"), "az://c/p#***");
-        assert_eq!(masked("https://h/a@b"), "https://h/a@b");
+        // A secret with `/` in it (AWS's example key), and the refused typo form.
+        assert_eq!(
+            masked("s3://AKID:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bkt/p"),
+            "s3://***@bkt/p"
+        );
+        assert_eq!(masked("s3:/AK:TOPSECRET@bkt/p"), "s3:/***@bkt/p");
+        assert_eq!(masked("gs:x:se/cret@bkt"), "gs:***@bkt");
+        // An `@` in a path is over-masked, never under-masked.
+        assert_eq!(masked("https://h/a@b"), "https://***@b");
         assert_eq!(masked("/srv/dvx"), "/srv/dvx");
+        assert_eq!(masked("/home/a@corp/d"), "/home/a@corp/d");
+        assert_eq!(masked("../store"), "../store");
     }
 
     #[test]

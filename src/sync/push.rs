@@ -47,6 +47,11 @@ pub struct PushRequest {
     pub tags: bool,
     /// Remote branches or tags to delete (instead of pushing).
     pub delete: Vec<String>,
+    /// Check every object the pushed refs reach against the remote's catalog, not only
+    /// those its refs do not reach yet, and send what it lacks: a remote that lost
+    /// objects (a pack deleted by hand after `fsck --remote` found it damaged) is made
+    /// whole again, though its refs are up to date.
+    pub repair: bool,
 }
 
 /// What happened to one remote ref.
@@ -176,10 +181,16 @@ pub fn push(
             _ => moves.push((s, state)),
         }
     }
-    let wants: Vec<ObjectId> = moves.iter().map(|(s, _)| s.commit).collect();
+    // A repair trusts no ref: everything the pushed refs reach is checked (the upload
+    // skips what the remote's catalog holds).
+    let (wants, have): (Vec<ObjectId>, Vec<ObjectId>) = if request.repair {
+        (selected.iter().map(|s| s.commit).collect(), Vec::new())
+    } else {
+        let wants = moves.iter().map(|(s, _)| s.commit).collect();
+        (wants, on_remote.targets())
+    };
     if !wants.is_empty() {
-        let upload = upload_closure(repo, remote, &wants, &on_remote.targets(), progress)?;
-        report.stats = upload;
+        report.stats = upload_closure(repo, remote, &wants, &have, progress)?;
     }
     for (s, state) in moves {
         match remote.update_ref(s.kind, &s.name, state.seq, Some(&s.commit)) {

@@ -41,6 +41,9 @@ pub fn connect(ws: &Workspace, name: Option<&str>, env: &Environment) -> Result<
     let (tracked, local) = repo.config_tables()?;
     let name = settings::choose_remote(name, &tracked, local.as_ref()).map_err(Error::from)?;
     let resolved = resolve(&name, &tracked, local.as_ref(), ws.root())?;
+    resolved
+        .check_endpoint()
+        .map_err(crate::remote::Error::from)?;
     let remote = Remote::open(
         &resolved.url,
         &resolved.settings,
@@ -233,8 +236,9 @@ fn contact(remote: &Remote) -> Result<bool, Error> {
     Ok(!known && remote.init_if_empty()?.1)
 }
 
-/// Refuse a directory remote inside the work tree (`.dvx/` included): its files would
-/// show up as untracked files of the repository, and `dvx add .` would take them in.
+/// Refuse a directory remote inside the work tree (`.dvx/` included, `.git/` not): its
+/// files would show up as untracked files of the repository, and `dvx add .` would take
+/// them in.
 /// Symlinks are followed as far as the path exists, so a link into the work tree is
 /// caught too.
 fn outside_work_tree(url: &RemoteUrl, top: &Path) -> Result<(), Error> {
@@ -258,7 +262,10 @@ fn outside_work_tree(url: &RemoteUrl, top: &Path) -> Result<(), Error> {
         out.extend(rest.iter().rev());
         out
     };
-    if real(path).starts_with(real(top)) {
+    // Inside git's own directory is out of both tools' sight: git lists nothing there
+    // and dvx never walks it.
+    let (path_real, top_real) = (real(path), real(top));
+    if path_real.starts_with(&top_real) && !path_real.starts_with(top_real.join(".git")) {
         return Err(Error::RemoteInWorkTree { path: path.clone() });
     }
     Ok(())
@@ -566,7 +573,9 @@ pub fn set(
             key: key.to_owned(),
         });
     }
+    // A URL is what makes a tracked table a remote: setting it shares the remote.
     if !local
+        && key != "url"
         && tracked.get_table(&["remote", name]).is_none()
         && private.get_table(&["remote", name]).is_some()
     {

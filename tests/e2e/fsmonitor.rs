@@ -192,15 +192,16 @@ proptest! {
             prop_assert_eq!(report(&first), report(&full), "step {} ({:?})", step, op);
             prop_assert_eq!(report(&second), report(&full), "step {} ({:?}), again", step, op);
             prop_assert_eq!(&full["fsmonitor"], &serde_json::Value::Null);
-            if second["fsmonitor"]["used"] == true {
+            if second["fsmonitor"]["used"] == true && !matches!(op, Op::Touch(_)) {
                 used += 1;
             }
         }
-        // The property is not vacuous: the watcher answered most of the time. It may
-        // not right after a touch, when status refreshed the index's stat data, so those
-        // steps are not counted (a run of touches alone asks nothing of it).
+        // The property is not vacuous: the watcher answered most of the other steps. It
+        // may not right after a touch, when status refreshed the index's stat data, so
+        // touches count neither way (a run of touches alone asks nothing of it: the
+        // reports above still had to agree).
         let counted = ops.iter().filter(|op| !matches!(op, Op::Touch(_))).count();
-        prop_assert!(used * 2 >= counted, "the watcher was used {} times in {} steps", used, counted);
+        prop_assert!(used * 2 >= counted, "the watcher was used in {} of {} steps that are not touches", used, counted);
     }
 }
 

@@ -691,6 +691,56 @@ fn fsck_remote_reads_everything_and_names_damage_and_absent_objects() {
         assert_contains(&stdout, &format!("damaged: pack {pack_id} is damaged"));
         assert_contains(&stdout, &format!("large object {}", b3(&big())));
         assert_contains(&stderr, "error: remote 'origin' has 2 problem(s)");
+        assert_contains(&stderr, "dvx push --repair");
+
+        // The repair the hint gives: delete what is damaged, push --repair. A plain push
+        // trusts the remote's refs and sends nothing.
+        std::fs::remove_file(&pack).expect("remove pack");
+        std::fs::remove_file(pack.with_extension("idx")).expect("remove index");
+        std::fs::remove_file(&large).expect("remove large object");
+        let plain = r.json(&sb, &["push", "--json"]);
+        assert_eq!(plain["transfer"]["objects"], 0, "{plain}");
+        let out = r.cmd(&sb, &["fsck", "--remote"]);
+        let stderr = check_failure(r.kind, &["fsck", "--remote"], &out, 1);
+        assert_contains(&stderr, "problem(s)");
+        let repaired = r.json(&sb, &["push", "--repair", "--json"]);
+        assert!(
+            repaired["transfer"]["objects"].as_u64() > Some(100),
+            "{repaired}"
+        );
+        r.ok(&sb, &["fsck", "--remote"]);
+        let clone = clone_of(&sb);
+        r.ok(&clone, &["pull"]);
+        assert_eq!(clone.read("data/big.bin"), big());
+        assert_eq!(clone.read("data/many/f050.csv"), many(50));
+    });
+}
+
+#[test]
+fn fsck_remote_checks_the_remotes_own_refs() {
+    each_kind(|r| {
+        let sb = pushed(r);
+        r.ok(&sb, &["fsck", "--remote"]);
+        let ref_dir = r.files.join("refs/heads/main");
+        let seq = only_file(&ref_dir, "", |_| true);
+        let good = std::fs::read(&seq).expect("read ref");
+        // A ref naming a commit the remote does not hold.
+        dvx::atomic::write(&seq, format!("{}\n", b3(b"no such commit")).as_bytes())
+            .expect("write ref");
+        let out = r.cmd(&sb, &["fsck", "--remote"]);
+        let stderr = check_failure(r.kind, &["fsck", "--remote"], &out, 1);
+        assert_contains(
+            &String::from_utf8_lossy(&out.stdout),
+            "damaged: branch main points at commit",
+        );
+        assert_contains(&stderr, "has 1 problem(s)");
+        // A ref file that does not read.
+        dvx::atomic::write(&seq, b"garbage\n").expect("write ref");
+        let out = r.cmd(&sb, &["fsck", "--remote"]);
+        check_failure(r.kind, &["fsck", "--remote"], &out, 1);
+        assert_contains(&String::from_utf8_lossy(&out.stdout), "is damaged");
+        dvx::atomic::write(&seq, &good).expect("restore ref");
+        r.ok(&sb, &["fsck", "--remote"]);
     });
 }
 

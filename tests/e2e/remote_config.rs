@@ -362,6 +362,10 @@ fn remote_config_edits_keep_to_the_file_and_the_default() {
     assert_eq!(config(&sb, "config.toml"), tracked);
     sb.ok(&["remote", "set", "private", "region", "x", "--local"]);
     assert_contains(&config(&sb, "config.local.toml"), "region = \"x\"");
+    // Its URL may go into the tracked file: that shares the remote.
+    let shared = directory();
+    sb.ok(&["remote", "set", "private", "url", &shared.url]);
+    assert_contains(&config(&sb, "config.toml"), "[remote.private]");
 
     // Unsetting this machine's default leaves no empty table behind.
     sb.ok(&["remote", "default", "backup", "--local"]);

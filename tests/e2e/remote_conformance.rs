@@ -1394,7 +1394,7 @@ fn objects_stream_without_being_stored_and_absent_ids_are_named() {
             .expect("unsound");
         assert_eq!(
             unsound,
-            vec![(nowhere, dvx::remote::transfer::catalog::ABSENT.to_owned())],
+            vec![(nowhere, dvx::remote::transfer::catalog::Doubt::Absent)],
             "[{}]",
             t.kind
         );

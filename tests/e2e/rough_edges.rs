@@ -447,9 +447,13 @@ fn hints_about_missing_data_name_only_commands_that_exist() {
     sb.ok(&["commit", "-m", "first", "--git-add"]);
     sb.git(&["commit", "-q", "-m", "pin"]);
     let mut stderrs = Vec::new();
-    // `cat` of a file whose bytes left the local store.
+    // `cat` of a file whose bytes left the local store, with no remote to fetch them:
+    // the hint is to add one (`fetch` never brings file bytes).
     fs::remove_file(object_path(&sb.root, &b3(b"a\n"))).expect("remove object");
-    stderrs.push(sb.fails(&["cat", "data/a.txt"], 1));
+    let cat = sb.fails(&["cat", "data/a.txt"], 1);
+    let (_, hint) = error_and_hint(&cat);
+    assert_contains(&hint, "`dvx remote add <name> <url>`");
+    assert_names_only(&cat, &commands);
     // A pin, in git, of a dvx commit made in another clone.
     let foreign = "ab".repeat(32);
     let pin = format!("format = 1\ncommit = \"{foreign}\"\n");

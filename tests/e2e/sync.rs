@@ -366,6 +366,16 @@ fn merging_a_fetched_branch_brings_its_bytes_and_a_fast_forward_needs_no_author(
         );
         assert!(!hint.contains("--force"), "{hint}");
         assert_eq!(b.sb.read("data/one.bin"), b"edited here\n");
+
+        // --lazy never goes to the network: what is not local becomes not fetched.
+        b.ok(&["checkout", "--", "data/one.bin"]);
+        let lazy = b.ok(&["merge", "--lazy", "origin/main"]);
+        assert_contains(&lazy, "1 not fetched");
+        assert!(!lazy.contains("fetched 1 object"), "{lazy}");
+        assert_eq!(
+            b.json(&["status", "--json"])["not_fetched"],
+            serde_json::json!(["data/one.bin"])
+        );
     }
 }
 

@@ -448,6 +448,42 @@ fn git_clone_then_dvx_pull_is_the_way_in() {
     assert!(late.git(&["status", "--porcelain"]).is_empty());
     // Its status says the remote's branch is ahead, as git would.
     assert_contains(&late.out(&["status"]), "behind 'origin/main' by 1 commit");
+
+    // `--lazy`: the pinned commit checked out, no bytes.
+    let lazy = git_clone(&bare);
+    let out = lazy.out(&["pull", "--lazy"]);
+    assert_contains(&out, "checked it out lazily");
+    assert!(!out.contains("pulled"), "{out}");
+    let status: serde_json::Value =
+        serde_json::from_str(&lazy.out(&["status", "--json"])).expect("JSON");
+    assert_eq!(status["not_fetched"], serde_json::json!(["data"]));
+    let json = git_clone(&bare);
+    let report: serde_json::Value =
+        serde_json::from_str(&json.out(&["pull", "--json"])).expect("JSON");
+    assert_eq!(
+        report["written"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    assert!(report["bootstrapped"]["commit"].is_string(), "{report}");
+}
+
+#[test]
+fn a_fresh_clones_pull_of_a_pinned_commit_without_files_pulls_nothing() {
+    let (sb, _remote, bare, _keep) = git_setup();
+    sb.write("data/a.bin", &bytes(6, 100));
+    sb.out(&["add", "data"]);
+    sb.out(&["commit", "-m", "data", "--git-add"]);
+    sb.out(&["rm", "data"]);
+    sb.out(&["commit", "-m", "empty", "--git-add"]);
+    sb.git(&["add", "-A"]);
+    sb.git(&["commit", "-q", "-m", "no data"]);
+    sb.out(&["push"]);
+    sb.git(&["push", "-q", "up", "main"]);
+    let other = git_clone(&bare);
+    let out = other.out(&["pull"]);
+    assert_contains(&out, "pulled 0 files");
+    assert!(other.git(&["status", "--porcelain"]).is_empty());
 }
 
 #[test]

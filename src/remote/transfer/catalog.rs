@@ -200,8 +200,14 @@ pub(crate) async fn index(
     Ok((index, counters.stats(0, start)))
 }
 
-/// Why [`unsound`] gives for an object the remote does not hold at all.
-pub const ABSENT: &str = "not on the remote";
+/// Why the remote cannot vouch for an object ([`unsound`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Doubt {
+    /// The remote does not hold it at all.
+    Absent,
+    /// It lists it where the bytes are gone or damaged; says how.
+    Damaged(String),
+}
 
 /// Which of `ids` the remote cannot vouch for, each with why: not held at all, or held
 /// in a pack that is gone or shorter than its index says, or as a large object whose
@@ -215,7 +221,7 @@ pub(crate) async fn unsound(
     ids: &[ObjectId],
     jobs: usize,
     counters: &Counters,
-) -> Result<Vec<(ObjectId, String)>, Error> {
+) -> Result<Vec<(ObjectId, Doubt)>, Error> {
     // The wanted ids of each pack, and the end the furthest of them reaches.
     let mut packs: HashMap<ObjectId, (u64, Vec<ObjectId>)> = HashMap::new();
     let mut alone = Vec::new();
@@ -245,24 +251,25 @@ pub(crate) async fn unsound(
                 }
                 Err(e) => return Err(Error::from(backend.store_err(e))),
             };
-            Ok(ids.into_iter().map(|id| (id, why.clone())).collect())
+            let doubt = Doubt::Damaged(why);
+            Ok(ids.into_iter().map(|id| (id, doubt.clone())).collect())
         })
         .buffer_unordered(jobs)
-        .try_collect::<Vec<Vec<(ObjectId, String)>>>();
+        .try_collect::<Vec<Vec<(ObjectId, Doubt)>>>();
     let large = stream::iter(alone)
         .map(|id| async move {
             match super::download::seek_table(backend, &id, counters).await {
                 Ok(_) => Ok(None),
-                Err(Error::NotOnRemote { .. }) => Ok(Some((id, ABSENT.to_owned()))),
-                Err(Error::Large(e)) => Ok(Some((id, e.to_string()))),
+                Err(Error::NotOnRemote { .. }) => Ok(Some((id, Doubt::Absent))),
+                Err(Error::Large(e)) => Ok(Some((id, Doubt::Damaged(e.to_string())))),
                 Err(e) => Err(e),
             }
         })
         .buffer_unordered(jobs)
         .try_filter_map(|unsound| async move { Ok(unsound) })
-        .try_collect::<Vec<(ObjectId, String)>>();
+        .try_collect::<Vec<(ObjectId, Doubt)>>();
     let (packed, large) = futures_util::future::try_join(packed, large).await?;
-    let mut unsound: Vec<(ObjectId, String)> = packed.into_iter().flatten().chain(large).collect();
+    let mut unsound: Vec<(ObjectId, Doubt)> = packed.into_iter().flatten().chain(large).collect();
     unsound.sort_unstable();
     Ok(unsound)
 }
