@@ -87,6 +87,11 @@ fn print_text(report: &PushReport) {
     if let Some(branch) = &report.default_branch {
         outln!("the remote's default branch is now '{branch}' (dvx clone checks it out)");
     }
+    if let Some(branch) = &report.default_deleted {
+        eprintln!(
+            "warning: '{branch}' was the remote's default branch (the one dvx clone checks out); it has none now, and the next branch pushed becomes it"
+        );
+    }
     if report.stats.objects > 0 {
         outln!(
             "{}",
@@ -131,6 +136,8 @@ struct JsonPush {
     url: String,
     refs: Vec<JsonRef>,
     default_branch: Option<String>,
+    /// The remote's default branch when this push deleted it (it has none now).
+    default_deleted: Option<String>,
     transfer: JsonTransfer,
 }
 
@@ -158,6 +165,7 @@ impl From<&PushReport> for JsonPush {
                 })
                 .collect(),
             default_branch: r.default_branch.clone(),
+            default_deleted: r.default_deleted.clone(),
             transfer: JsonTransfer::from(&r.stats),
         }
     }

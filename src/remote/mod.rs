@@ -309,9 +309,9 @@ impl Remote {
     }
 
     /// Record the branch `dvx clone` checks out.
-    pub fn set_default_branch(&self, branch: &str) -> Result<Manifest, Error> {
+    pub fn set_default_branch(&self, branch: Option<&str>) -> Result<Manifest, Error> {
         let mut manifest = self.require_manifest()?;
-        manifest.default_branch = Some(branch.to_owned());
+        manifest.default_branch = branch.map(str::to_owned);
         self.runtime.block_on(async {
             self.backend
                 .store()

@@ -435,7 +435,7 @@ mod tests {
             .expect("toml");
         let top = std::path::Path::new("/repo");
         let origin = resolve("origin", &tracked, Some(&local), top).expect("origin");
-        assert_eq!(origin.url, RemoteUrl::Directory("/repo/../store".into()));
+        assert_eq!(origin.url, RemoteUrl::Directory("/store".into()));
         assert_eq!(origin.settings.jobs, Some(4));
         let s3 = resolve("s3", &tracked, Some(&local), top).expect("s3");
         assert_eq!(s3.settings.region.as_deref(), Some("eu-west-1"));
@@ -463,7 +463,9 @@ mod tests {
             "[remote.s3]\nurl = \"s3://b\"\nendpoint = \"127.0.0.1:9000\"\n"
                 .parse()
                 .expect("toml");
-        let err = resolve("s3", &bad_endpoint, None, top).expect_err("no scheme");
+        // Resolving reads local settings only; the endpoint is checked before connecting.
+        let resolved = resolve("s3", &bad_endpoint, None, top).expect("resolves");
+        let err = resolved.check_endpoint().expect_err("no scheme");
         assert!(
             err.to_string().starts_with(
                 "remote.s3.endpoint in .dvx/config.toml: '127.0.0.1:9000' is not an absolute URL"
@@ -473,7 +475,8 @@ mod tests {
         let leaky_endpoint: toml::Table = "[remote.s3]\nendpoint = \"http://u:TOPSECRET@h:9\"\n"
             .parse()
             .expect("toml");
-        let err = resolve("s3", &tracked, Some(&leaky_endpoint), top).expect_err("userinfo");
+        let resolved = resolve("s3", &tracked, Some(&leaky_endpoint), top).expect("resolves");
+        let err = resolved.check_endpoint().expect_err("userinfo");
         assert!(
             err.to_string()
                 .contains("in .dvx/config.local.toml: 'http://***@h:9'"),

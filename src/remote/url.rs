@@ -157,12 +157,33 @@ impl RemoteUrl {
     }
 
     /// A directory remote's path made absolute against `base` (the repository top, for
-    /// a relative path written in the config); other URLs are returned unchanged.
+    /// a relative path written in the config); other URLs are returned unchanged. The
+    /// leading `..` and `.` of the relative path are taken off `base` (the top is a real
+    /// directory, so its parent is its last component's), so output names
+    /// `/srv/store`, not `/srv/repo/../store`; later components are kept as written (a
+    /// symlink among them decides where their `..` goes).
     pub fn resolved_against(&self, base: &Path) -> RemoteUrl {
-        match self {
-            RemoteUrl::Directory(p) if p.is_relative() => RemoteUrl::Directory(base.join(p)),
-            other => other.clone(),
+        let RemoteUrl::Directory(p) = self else {
+            return self.clone();
+        };
+        if !p.is_relative() {
+            return self.clone();
         }
+        let mut out = base.to_path_buf();
+        let mut rest = p.components().peekable();
+        while let Some(c) = rest.peek() {
+            match c {
+                std::path::Component::CurDir => {}
+                // At the root `..` stays there, as the file system has it.
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                _ => break,
+            }
+            rest.next();
+        }
+        out.extend(rest);
+        RemoteUrl::Directory(out)
     }
 }
 
@@ -328,7 +349,7 @@ mod tests {
         assert_eq!(parse("/srv/dvx").kind(), Kind::Directory);
         assert_eq!(
             parse("../store").resolved_against(Path::new("/repo")),
-            RemoteUrl::Directory("/repo/../store".into())
+            RemoteUrl::Directory("/store".into())
         );
     }
 
@@ -392,6 +413,22 @@ mod tests {
             .to_string();
         assert!(err.contains("'az://cont/p?***'"), "{err}");
         assert!(!err.contains("TOPSECRET"), "{err}");
+    }
+
+    #[test]
+    fn a_relative_directory_resolves_without_leading_dots() {
+        let top = Path::new("/srv/repo");
+        let resolved = |p: &str| parse(p).resolved_against(top);
+        assert_eq!(
+            resolved("../store"),
+            RemoteUrl::Directory("/srv/store".into())
+        );
+        assert_eq!(
+            resolved("./a/../b"),
+            RemoteUrl::Directory("/srv/repo/a/../b".into())
+        );
+        assert_eq!(resolved("../../../x"), RemoteUrl::Directory("/x".into()));
+        assert_eq!(resolved("/abs/p"), RemoteUrl::Directory("/abs/p".into()));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub enum Error {
     NotOnRemote { name: String, url: String },
     #[error(
         "{count} file(s) to push are neither in the local store nor on remote {url}: {}",
-        missing_list(files)
+        missing_list(files, *count)
     )]
     BytesMissing {
         url: String,
@@ -183,12 +183,17 @@ impl From<remote::settings::Unchosen> for Error {
     }
 }
 
-fn missing_list(files: &[(String, ObjectId)]) -> String {
-    files
+/// The first files named, and how many more there are (`count` in all).
+fn missing_list(files: &[(String, ObjectId)], count: usize) -> String {
+    let mut list = files
         .iter()
         .map(|(path, id)| format!("{path} ({})", id.short()))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if count > files.len() {
+        list.push_str(&format!(" and {} more", count - files.len()));
+    }
+    list
 }
 
 /// Progress whose phase is named by the flow ("pushing 1,204 files"), not by the
@@ -215,5 +220,22 @@ impl crate::progress::Progress for Phase<'_> {
 
     fn finish(&self) {
         self.inner.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_missing_files_says_how_many_it_leaves_out() {
+        let id = ObjectId::of(b"x");
+        let files = vec![("data/a.csv".to_owned(), id)];
+        let short = id.short();
+        assert_eq!(missing_list(&files, 1), format!("data/a.csv ({short})"));
+        assert_eq!(
+            missing_list(&files, 12),
+            format!("data/a.csv ({short}) and 11 more")
+        );
     }
 }

@@ -99,6 +99,10 @@ pub struct PushReport {
     pub initialised: bool,
     /// The remote had no default branch, and now has this one.
     pub default_branch: Option<String>,
+    /// The remote's default branch, deleted by this push: the remote has none now (the
+    /// next branch pushed becomes it), so `dvx clone` never looks for a branch that is
+    /// gone.
+    pub default_deleted: Option<String>,
 }
 
 /// A local ref to push.
@@ -135,11 +139,22 @@ pub fn push(
         stats: TransferStats::default(),
         initialised,
         default_branch: None,
+        default_deleted: None,
     };
     let on_remote = RemoteRefs::read(remote, &mut requests)?;
     if !request.delete.is_empty() {
         for name in &request.delete {
             report.refs.push(delete(connected, name, &mut requests)?);
+        }
+        if let Some(default) = &manifest.default_branch
+            && report
+                .refs
+                .iter()
+                .any(|p| p.kind == RefKind::Branch && p.name == *default)
+        {
+            remote.set_default_branch(None)?;
+            requests += 2;
+            report.default_deleted = Some(default.clone());
         }
         report.stats = TransferStats {
             requests,
@@ -216,7 +231,7 @@ pub fn push(
     if manifest.default_branch.is_none()
         && let Some(branch) = default_branch(repo, &report.refs)?
     {
-        remote.set_default_branch(&branch)?;
+        remote.set_default_branch(Some(&branch))?;
         requests += 2;
         report.default_branch = Some(branch);
     }

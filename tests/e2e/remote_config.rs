@@ -51,6 +51,26 @@ fn hand_written(sb: &Sandbox, name: &str, lines: &str) {
 }
 
 #[test]
+fn a_bad_endpoint_never_stops_commands_that_read_local_bytes() {
+    let sb = Sandbox::dvx_only();
+    sb.write("data/a.txt", b"a\n");
+    sb.ok(&["add", "data"]);
+    sb.ok(&["commit", "-m", "a"]);
+    sb.ok(&["branch", "other"]);
+    hand_written(
+        &sb,
+        "only",
+        "url = \"s3://bkt/p\"\nendpoint = \"127.0.0.1:9000\"\n",
+    );
+    assert_eq!(sb.out(&["cat", "data/a.txt"]), "a\n");
+    sb.ok(&["checkout", "other"]);
+    sb.ok(&["fsck"]);
+    // Contacting the remote names the setting and its file.
+    let (error, _) = refused(&sb, &[], &["fetch"]);
+    assert_contains(&error, "remote.only.endpoint in .dvx/config.toml");
+}
+
+#[test]
 fn a_bad_remote_endpoint_is_refused_and_never_panics() {
     let sb = Sandbox::dvx_only();
     hand_written(&sb, "s3r", "url = \"s3://bkt/p\"\n");

@@ -830,6 +830,21 @@ fn push_delete_all_and_named_refs() {
         a.ok(&["push", "feature"]);
         let err = a.fails(&["push", "nope"], 1);
         assert_contains(&err, "no branch or tag named 'nope'");
+        // Deleting the remote's default branch says so and leaves it without one, so a
+        // clone never looks for a branch that is gone; the next push of a branch sets it.
+        let out = a.run(&["push", "--delete", "main"]);
+        assert!(out.status.success());
+        assert_contains(
+            &String::from_utf8_lossy(&out.stderr),
+            "warning: 'main' was the remote's default branch",
+        );
+        let manifest =
+            std::fs::read_to_string(remote.files.join("dvx-remote.toml")).expect("manifest");
+        assert!(!manifest.contains("default_branch"), "{manifest}");
+        let c = Peer::cloned(&remote, &[]);
+        assert_eq!(c.data(), a.data(), "{}", remote.kind);
+        let out = a.json(&["push", "main", "--json"]);
+        assert_eq!(out["default_branch"], "main");
     }
 }
 
