@@ -71,17 +71,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         ctx.lock(&ws)?
     };
-    // An eager checkout fetches what is not local from the default remote; a lazy one
-    // never goes to the network, so it does not even look at the remote's settings.
-    let remote = if args.lazy {
-        None
-    } else {
-        ctx.remote_source(&ws)?
-    };
-    let objects: &dyn ObjectSource = match &remote {
-        Some(remote) => remote,
-        None => ws.repo().store(),
-    };
+    let remote = ctx.checkout_source(&ws, args.lazy)?;
+    let objects = written_from(&remote, &ws);
     let options = || -> Result<SwitchOptions<'_>> {
         Ok(SwitchOptions {
             mode: if args.lazy {
@@ -150,6 +141,18 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         &options()?,
         &bars,
     )?)
+}
+
+/// What a checkout writes files from: `remote` (see [`Ctx::checkout_source`]), else the
+/// local store.
+pub(super) fn written_from<'a>(
+    remote: &'a Option<RemoteSource>,
+    ws: &'a Workspace,
+) -> &'a dyn ObjectSource {
+    match remote {
+        Some(remote) => remote,
+        None => ws.repo().store(),
+    }
 }
 
 /// What a checkout did to the work tree: `wrote N files, removed M files[, K not

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use dvx::flow::merge::{self, DriverOutcome, MergeOptions, MergeOutcome};
 use dvx::history::merge::Strategy;
-use dvx::store::ObjectSource;
 
 use serde::Serialize;
 
@@ -84,15 +83,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     };
     // The result is checked out as an eager checkout is: what is not local comes from
     // the default remote, when one is configured (`--lazy`: never).
-    let remote = if args.lazy {
-        None
-    } else {
-        ctx.remote_source(&ws)?
-    };
-    let objects: &dyn ObjectSource = match &remote {
-        Some(remote) => remote,
-        None => ws.repo().store(),
-    };
+    let remote = ctx.checkout_source(&ws, args.lazy)?;
+    let objects = super::checkout::written_from(&remote, &ws);
     let done = merge::merge(&ws, &lock, &options, objects, &bars)?;
     follow::announce(ctx, &done.followed);
     report(ctx, &done.outcome, args.json)?;

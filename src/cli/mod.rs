@@ -230,6 +230,17 @@ impl Ctx {
         )?)
     }
 
+    /// The source a command that checks files out (`checkout`, `merge`) writes from: the
+    /// default remote when one is configured, so what is not local is fetched; none with
+    /// `lazy`, which never goes to the network and so does not even read the remote's
+    /// settings.
+    pub fn checkout_source(&self, ws: &Workspace, lazy: bool) -> Result<Option<RemoteSource>> {
+        if lazy {
+            return Ok(None);
+        }
+        self.remote_source(ws)
+    }
+
     /// Remote `name` (the default remote when `None`) as a source: for commands that
     /// cannot work without one (`pull`, `drop`, `fsck --remote`).
     pub fn remote_named(&self, ws: &Workspace, name: Option<&str>) -> Result<RemoteSource> {

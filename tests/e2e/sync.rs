@@ -311,12 +311,14 @@ fn merging_a_fetched_branch_brings_its_bytes_and_a_fast_forward_needs_no_author(
         a.ok(&["push"]);
         b.ok(&["fetch"]);
         // No identity anywhere: a fast-forward only moves HEAD, as with git.
-        let out = b
-            .dvx()
-            .env_remove("DVX_AUTHOR")
-            .args(["merge", "origin/main"])
-            .output()
-            .expect("run dvx");
+        let anonymous_merge = || {
+            b.dvx()
+                .env_remove("DVX_AUTHOR")
+                .args(["merge", "origin/main"])
+                .output()
+                .expect("run dvx")
+        };
+        let out = anonymous_merge();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -338,12 +340,7 @@ fn merging_a_fetched_branch_brings_its_bytes_and_a_fast_forward_needs_no_author(
         a.ok(&["push"]);
         b.commit("mine", &[("data/mine.bin", &bytes(4, 3000))]);
         b.ok(&["fetch"]);
-        let out = b
-            .dvx()
-            .env_remove("DVX_AUTHOR")
-            .args(["merge", "origin/main"])
-            .output()
-            .expect("run dvx");
+        let out = anonymous_merge();
         assert_eq!(out.status.code(), Some(1));
         assert_contains(
             &String::from_utf8_lossy(&out.stderr),
