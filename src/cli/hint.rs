@@ -188,6 +188,9 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         E::NotOnRemote { .. } => {
             "check the name; `dvx fetch` lists the remote's branches and tags".into()
         }
+        E::FileNotOnRemote { .. } => {
+            "push those files' data from the clone that has it (dvx push there), then pull again".into()
+        }
         E::BytesMissing { .. } => {
             "push from the clone that has those files' bytes, or restore them there with `dvx add`; nothing was changed on the remote".into()
         }

@@ -19,50 +19,52 @@ use crate::hash::ObjectId;
 use crate::index::Kind;
 use crate::path::RepoPath;
 use crate::progress::Progress;
-use crate::remote::{self, TransferStats, source, transfer};
+use crate::remote::{TransferStats, source};
 use crate::repo::{Repo, RepoLock};
 use crate::store::ObjectSource;
 use crate::store::source::distinct;
-use crate::workspace::{self, Workspace};
+use crate::workspace::{self, TrackedFile, Workspace};
 
-/// The blobs of `commit`'s files whose bytes are not in the local store.
-pub fn absent_in_commit(repo: &Repo, commit: ObjectId) -> Result<Vec<ObjectId>, Error> {
+/// The files of `commit` whose bytes are not in the local store.
+pub fn absent_in_commit(repo: &Repo, commit: ObjectId) -> Result<Vec<TrackedFile>, Error> {
     let store = repo.store();
     let tree = store.read_commit(&commit)?.tree;
-    let files = workspace::commit_files(store, tree, &RepoPath::root())?;
-    Ok(distinct(
-        &files
-            .iter()
-            .filter(|f| !f.local)
-            .map(|f| f.id())
-            .collect::<Vec<_>>(),
-    ))
+    let mut files = workspace::commit_files(store, tree, &RepoPath::root())?;
+    files.retain(|f| !f.local);
+    Ok(files)
 }
 
-/// Download `ids` (those the store lacks) and flush them, before anything names them.
-/// An id the remote does not hold is an error naming it.
+/// Download the bytes of `files` (those the store lacks) and flush them, before anything
+/// names them. A file whose bytes the remote does not hold is an error naming it.
 pub fn download(
     repo: &Repo,
     connected: &Connected,
-    ids: &[ObjectId],
+    files: &[TrackedFile],
     progress: &dyn Progress,
 ) -> Result<TransferStats, Error> {
+    let ids = distinct(&files.iter().map(TrackedFile::id).collect::<Vec<_>>());
     if ids.is_empty() {
         return Ok(TransferStats::default());
     }
     let remote = &connected.remote;
     let before = remote.totals();
     let source = source::over(repo.store(), &connected.name, Arc::clone(remote));
-    let fetched = source.fetch(ids, progress)?;
+    let fetched = source.fetch(&ids, progress)?;
     if !fetched.fetched.is_empty() {
         repo.flush_objects()?;
     }
     if let Some(id) = fetched.unavailable.first() {
-        return Err(remote::Error::Transfer(transfer::Error::NotOnRemote {
-            url: remote.url().to_owned(),
+        let path = files
+            .iter()
+            .find(|f| f.id() == *id)
+            .map(|f| f.path.to_string())
+            .unwrap_or_default();
+        return Err(Error::FileNotOnRemote {
+            path,
             id: *id,
-        })
-        .into());
+            count: fetched.unavailable.len(),
+            url: remote.url().to_owned(),
+        });
     }
     let mut stats = remote.totals().since(&before);
     stats.skipped = fetched.already_local as u64;
@@ -112,12 +114,11 @@ pub fn make_local(
         }
     }
     let kept: HashSet<&RepoPath> = report.kept.iter().collect();
-    let ids: Vec<ObjectId> = absent
-        .iter()
+    let wanted: Vec<TrackedFile> = absent
+        .into_iter()
         .filter(|f| !kept.contains(&f.path))
-        .map(|f| f.id())
         .collect();
-    report.stats = download(repo, connected, &distinct(&ids), progress)?;
+    report.stats = download(repo, connected, &wanted, progress)?;
     if !targets.is_empty() {
         let paths: Vec<PathBuf> = targets.iter().map(|p| PathBuf::from(p.as_str())).collect();
         let restored = workspace::restore(ws, lock, ws.root(), &paths, None, progress)?;

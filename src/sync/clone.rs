@@ -192,8 +192,8 @@ pub fn populate(
     let bytes = if options.lazy {
         TransferStats::default()
     } else {
-        let ids = blobs::absent_in_commit(repo, commit)?;
-        blobs::download(repo, &connected, &ids, progress)?
+        let files = blobs::absent_in_commit(repo, commit)?;
+        blobs::download(repo, &connected, &files, progress)?
     };
     let checkout = workspace::checkout(
         ws,

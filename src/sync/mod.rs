@@ -109,6 +109,19 @@ pub enum Error {
         /// Paths (in the commit named) and ids, the first few.
         files: Vec<(String, ObjectId)>,
     },
+    /// Bytes a pull or clone needs that neither this store nor the remote holds.
+    #[error(
+        "{path} ({}) is neither here nor on remote {url}{}",
+        id.short(),
+        if *count > 1 { format!(", nor are the bytes of {} more file(s)", count - 1) } else { String::new() }
+    )]
+    FileNotOnRemote {
+        path: String,
+        id: ObjectId,
+        /// Distinct objects the remote lacks, this one included.
+        count: usize,
+        url: String,
+    },
     #[error("{} {name} on remote {url} points at commit {}, which the remote does not have", kind_name(*kind), id.short())]
     DanglingRef {
         kind: RefKind,

@@ -127,8 +127,8 @@ fn join(
     let early = if options.lazy {
         TransferStats::default()
     } else {
-        let ids = blobs::absent_in_commit(repo, theirs)?;
-        blobs::download(repo, connected, &ids, progress)?
+        let files = blobs::absent_in_commit(repo, theirs)?;
+        blobs::download(repo, connected, &files, progress)?
     };
     let merged = merge::merge(
         ws,

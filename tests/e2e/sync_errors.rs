@@ -215,3 +215,25 @@ fn a_dvx_clone_of_a_damaged_remote_leaves_nothing() {
     assert_contains(&err, "error:");
     assert!(!sb.exists("copy"));
 }
+
+#[test]
+fn a_pull_that_needs_bytes_the_remote_lost_names_the_file() {
+    let remote = directory();
+    let a = Peer::new(&remote);
+    a.commit("one", &[("data/x.csv", b"1,2\n"), ("data/y.csv", b"3,4\n")]);
+    a.ok(&["push"]);
+    let b = Peer::cloned(&remote, &["--lazy"]);
+    for entry in std::fs::read_dir(remote.files.join("packs")).expect("packs") {
+        std::fs::remove_file(entry.expect("entry").path()).expect("remove");
+    }
+    let err = b.fails(&["pull"], 1);
+    let (error, hint) = error_and_hint(&err);
+    assert_contains(&error, "data/x.csv (");
+    assert_contains(&error, "is neither here nor on remote");
+    assert_contains(&error, "nor are the bytes of 1 more file(s)");
+    assert_contains(&hint, "dvx push");
+    assert_eq!(
+        b.json(&["status", "--json"])["not_fetched"],
+        serde_json::json!(["data"])
+    );
+}
