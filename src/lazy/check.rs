@@ -12,7 +12,6 @@ use crate::hash::ObjectId;
 use crate::history::reach;
 use crate::progress::Progress;
 use crate::remote::check::Report;
-use crate::remote::transfer::catalog::Doubt;
 use crate::remote::{self, RefKind, Remote, RemoteSource};
 use crate::workspace::Workspace;
 
@@ -47,6 +46,9 @@ pub fn check_remote(
         .collect();
     tips.extend(refs.head_commit().map_err(crate::history::Error::from)?);
     let reached = reach::reachable(repo.store(), &tips, &[])?;
+    let remote = source.remote()?;
+    let (mut damaged, targets) = remote_refs(&remote)?;
+    // The remote's ref targets are asked about with the rest (no request of their own).
     let wanted: Vec<ObjectId> = reached
         .commits
         .iter()
@@ -54,10 +56,26 @@ pub fn check_remote(
         .chain(&reached.runs)
         .chain(&reached.blobs)
         .copied()
+        .chain(
+            targets
+                .iter()
+                .map(|(_, _, id)| *id)
+                .filter(|id| !reached.commits.contains(id)),
+        )
         .collect();
-    let remote = source.remote()?;
     let mut report = remote.check(&wanted, progress)?;
-    report.damaged.extend(check_refs(&remote)?);
+    for (kind, name, id) in &targets {
+        if report.absent.binary_search(id).is_ok() {
+            damaged.push(format!(
+                "{kind} {name} points at commit {id}, which the remote does not hold"
+            ));
+        }
+    }
+    // A target only the remote's refs want is damage of the ref, said above.
+    report
+        .absent
+        .retain(|id| reached.commits.contains(id) || !targets.iter().any(|t| t.2 == *id));
+    report.damaged.extend(damaged);
     let kind = |id: &ObjectId| {
         if reached.commits.contains(id) {
             "commit"
@@ -73,17 +91,20 @@ pub fn check_remote(
     Ok(RemoteCheck { report, absent })
 }
 
-/// The remote's own refs: each must read, and name a commit the remote holds (else
-/// `fetch`, `pull` and `clone` fail there). One line of damage per broken ref; a ref
-/// file that cannot be read hides the others of its kind (the listing stops there).
-fn check_refs(remote: &Remote) -> Result<Vec<String>, Error> {
+/// The remote's own refs: those that do not read (one line of damage each; a ref file
+/// that cannot be read hides the others of its kind, as the listing stops there), and
+/// the targets of the rest, as (`branch`|`tag`, name, commit).
+#[allow(clippy::type_complexity)]
+fn remote_refs(
+    remote: &Remote,
+) -> Result<(Vec<String>, Vec<(&'static str, String, ObjectId)>), Error> {
     let mut damaged = Vec::new();
     let mut targets = Vec::new();
-    for kind in [RefKind::Branch, RefKind::Tag] {
+    for (kind, noun) in [(RefKind::Branch, "branch"), (RefKind::Tag, "tag")] {
         match remote.refs(kind) {
             Ok(refs) => targets.extend(
                 refs.into_iter()
-                    .filter_map(|r| Some((kind, r.name, r.target?))),
+                    .filter_map(|r| Some((noun, r.name, r.target?))),
             ),
             Err(remote::Error::Refs(e @ remote::refs::Error::Corrupt { .. })) => {
                 damaged.push(e.to_string())
@@ -91,22 +112,5 @@ fn check_refs(remote: &Remote) -> Result<Vec<String>, Error> {
             Err(e) => return Err(e.into()),
         }
     }
-    let ids: Vec<ObjectId> = targets.iter().map(|(_, _, id)| *id).collect();
-    let unsound = remote.unsound(&ids)?;
-    for (kind, name, id) in targets {
-        if let Some((_, doubt)) = unsound.iter().find(|(u, _)| *u == id) {
-            let why = match doubt {
-                Doubt::Absent => "it is not there",
-                Doubt::Damaged(why) => why.as_str(),
-            };
-            let kind = match kind {
-                RefKind::Branch => "branch",
-                RefKind::Tag => "tag",
-            };
-            damaged.push(format!(
-                "{kind} {name} points at commit {id}, which the remote cannot provide ({why})"
-            ));
-        }
-    }
-    Ok(damaged)
+    Ok((damaged, targets))
 }

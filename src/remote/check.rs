@@ -108,6 +108,8 @@ pub async fn check(
             Ok(index) => index,
             Err(why) => {
                 report.damaged.push(why);
+                // Its pack has an index, a damaged one: not left by an interrupted upload.
+                pack_sizes.remove(&pack);
                 continue;
             }
         };

@@ -72,7 +72,7 @@ pub struct Manifest {
 pub enum ManifestError {
     #[error("{MANIFEST} on remote {url} is not valid: {reason}")]
     Invalid { url: String, reason: String },
-    #[error("remote {url} has format {found}, but this dvx reads format {FORMAT} (upgrade dvx)")]
+    #[error("remote {url} has format {found}, but this dvx reads format {FORMAT}")]
     Newer { url: String, found: u32 },
 }
 
@@ -107,15 +107,18 @@ impl Manifest {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
-        let format = match table.get("format").and_then(toml::Value::as_integer) {
-            Some(f) if f == i64::from(FORMAT) => FORMAT,
-            Some(f) if f > i64::from(FORMAT) => {
+        let format = match table.get("format").map(|f| (f, f.as_integer())) {
+            Some((_, Some(f))) if f == i64::from(FORMAT) => FORMAT,
+            Some((_, Some(f))) if f > i64::from(FORMAT) => {
                 return Err(ManifestError::Newer {
                     url: url.into(),
                     found: u32::try_from(f).unwrap_or(u32::MAX),
                 });
             }
-            Some(f) => return Err(invalid(format!("format {f}"))),
+            Some((_, Some(f))) => return Err(invalid(format!("format {f}"))),
+            Some((value, None)) => {
+                return Err(invalid(format!("format is {value}, not a whole number")));
+            }
             None => return Err(invalid("no format".into())),
         };
         let default_branch = match table.get("default_branch") {
@@ -154,9 +157,15 @@ mod tests {
         let err = Manifest::decode("s3://b/p", b"format = 2\n").expect_err("newer");
         assert_eq!(
             err.to_string(),
-            "remote s3://b/p has format 2, but this dvx reads format 1 (upgrade dvx)"
+            "remote s3://b/p has format 2, but this dvx reads format 1"
         );
         assert!(Manifest::decode("r", b"format = 0\n").is_err());
+        let err = Manifest::decode("r", b"format = \"1\"\n").expect_err("a string");
+        assert!(
+            err.to_string()
+                .ends_with("format is \"1\", not a whole number"),
+            "{err}"
+        );
         assert!(Manifest::decode("r", b"\xff").is_err());
     }
 }

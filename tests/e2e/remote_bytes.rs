@@ -741,6 +741,17 @@ fn fsck_remote_checks_the_remotes_own_refs() {
         assert_contains(&String::from_utf8_lossy(&out.stdout), "is damaged");
         dvx::atomic::write(&seq, &good).expect("restore ref");
         r.ok(&sb, &["fsck", "--remote"]);
+        // A damaged pack index is damage, and its pack is not taken for one left by an
+        // interrupted upload.
+        let index = only_file(&r.files.join("packs"), ".idx", |p| {
+            std::fs::metadata(p).expect("stat").len() > 1000
+        });
+        flip_byte(&index, 100);
+        let out = r.cmd(&sb, &["fsck", "--remote", "--json"]);
+        check_failure(r.kind, &["fsck", "--remote", "--json"], &out, 1);
+        let j: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(j["leftover_packs"], 0, "{j}");
+        assert!(!j["damaged"].as_array().expect("damaged").is_empty(), "{j}");
     });
 }
 
