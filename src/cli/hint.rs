@@ -188,6 +188,8 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         E::NotOnRemote { .. } => {
             "check the name; `dvx fetch` lists the remote's branches and tags".into()
         }
+        // The hint is the cause's, next in the chain.
+        E::AfterFetch { .. } => return None,
         E::FileNotOnRemote { .. } => {
             "push those files' data from the clone that has it (dvx push there), then pull again".into()
         }

@@ -102,7 +102,17 @@ fn sync_pull(
         },
     };
     let bars = ctx.progress();
-    let report = pull::pull(ws, &lock, &connected, &options, &bars)?;
+    let report = match pull::pull(ws, &lock, &connected, &options, &bars) {
+        Ok(report) => report,
+        Err(dvx::sync::Error::AfterFetch { fetched, source }) => {
+            // What the fetch brought first, then why the pull stopped (as git does).
+            if !args.json {
+                super::fetch::print_text(ctx, &fetched);
+            }
+            return Err((*source).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     drop(lock);
     if args.json {
         outln!(

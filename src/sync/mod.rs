@@ -109,6 +109,14 @@ pub enum Error {
         /// Paths (in the commit named) and ids, the first few.
         files: Vec<(String, ObjectId)>,
     },
+    /// A pull that failed after its fetch: the fetch's refs moved, and `fetched` says
+    /// what it brought (as git prints `From …` before a merge's error).
+    #[error("{source}")]
+    AfterFetch {
+        fetched: Box<fetch::FetchReport>,
+        #[source]
+        source: Box<Error>,
+    },
     /// Bytes a pull or clone needs that neither this store nor the remote holds.
     #[error(
         "{path} ({}) is neither here nor on remote {url}{}",

@@ -73,10 +73,36 @@ pub fn pull(
         },
         progress,
     )?;
+    match join_and_make_local(ws, lock, connected, options, &branch, progress) {
+        Ok((upstream, merge, bytes)) => Ok(PullReport {
+            fetch: fetched,
+            upstream,
+            merge,
+            bytes,
+        }),
+        // The fetch is done and its refs moved: the caller can still say what it brought.
+        Err(source) => Err(Error::AfterFetch {
+            fetched: Box::new(fetched),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// After the fetch: join `branch` with its upstream, then make every path local (unless
+/// lazy). The upstream's name, the merge, and the bytes brought.
+fn join_and_make_local(
+    ws: &Workspace,
+    lock: &RepoLock,
+    connected: &Connected,
+    options: &PullOptions,
+    branch: &str,
+    progress: &dyn Progress,
+) -> Result<(String, Option<MergeReport>, Option<MadeLocal>), Error> {
+    let repo = ws.repo();
     let name = format!("{}/{branch}", connected.name);
     let theirs = repo
         .refs()
-        .get(&refs::remote_tracking(&connected.name, &branch))?;
+        .get(&refs::remote_tracking(&connected.name, branch))?;
     let merged = match theirs {
         Some(theirs) => Some(join(ws, lock, connected, options, theirs, &name, progress)?),
         // A branch the remote does not have: nothing to join, but its files can still be
@@ -85,7 +111,7 @@ pub fn pull(
         None => {
             return Err(Error::NoUpstream {
                 remote: connected.name.clone(),
-                branch,
+                branch: branch.to_owned(),
             });
         }
     };
@@ -101,12 +127,7 @@ pub fn pull(
         made.stats.elapsed += early.elapsed;
         Some(made)
     };
-    Ok(PullReport {
-        fetch: fetched,
-        upstream: name,
-        merge: merged.map(|(m, _)| m),
-        bytes,
-    })
+    Ok((name, merged.map(|(m, _)| m), bytes))
 }
 
 /// Fast-forward or merge HEAD with `theirs` (the upstream), its bytes fetched first

@@ -373,6 +373,18 @@ fn merging_a_fetched_branch_brings_its_bytes_and_a_fast_forward_needs_no_author(
             b.json(&["status", "--json"])["not_fetched"],
             serde_json::json!(["data/one.bin"])
         );
+
+        // A pull stopped by the merge still says what its fetch brought, as git does.
+        a.commit("sixth", &[("data/two.bin", &bytes(6, 3000))]);
+        a.ok(&["push"]);
+        b.sb.write("data/two.bin", b"mine\n");
+        let out = b.run(&["pull"]);
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_contains(&stdout, "From ");
+        assert_contains(&stdout, "main -> origin/main");
+        let (error, _) = error_and_hint(&String::from_utf8_lossy(&out.stderr));
+        assert_contains(&error, "merge would overwrite local changes");
     }
 }
 
