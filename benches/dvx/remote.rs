@@ -200,10 +200,10 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         println!("  remote_small: dvc is not on PATH; no DVC comparison");
     }
     let mut rows = Vec::new();
-    let places = [
-        Place::directory(work.join("remote-small-dir")),
-        Place::s3(work, "team/dvx"),
-    ];
+    // The directory remote is a directory of its own: only an empty location becomes a
+    // dvx remote, and `remote-small-dir` holds this place's repositories.
+    let store = work.join("remote-small-store");
+    let places = [Place::directory(store.clone()), Place::s3(work, "team/dvx")];
     let mut pulls = Vec::new();
     for place in &places {
         let result = small_on(runner, &data, place, dvc.is_some(), work);
@@ -219,6 +219,7 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     for place in &places {
         remove(&work.join(format!("remote-small-{}", place.name)))?;
     }
+    remove(&store)?;
     remove(&cp_dir)?;
     for (name, pull_secs) in pulls {
         rows.push(Row::secs(
