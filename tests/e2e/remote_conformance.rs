@@ -973,7 +973,12 @@ fn a_remote_written_by_a_newer_dvx_is_refused() {
     for_each_target(|t| {
         t.put_raw(layout::MANIFEST, b"format = 2\n".to_vec());
         let err = t.remote().require_manifest().expect_err("newer");
-        assert!(err.to_string().contains("upgrade dvx"), "{err}");
+        // The hint (the CLI's) says to upgrade; the error says why.
+        assert!(
+            err.to_string()
+                .contains("has format 2, but this dvx reads format 1"),
+            "{err}"
+        );
         let err = t.remote().init(None).expect_err("init does not overwrite");
         assert!(err.to_string().contains("format 2"), "{err}");
     });
