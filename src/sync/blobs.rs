@@ -53,15 +53,13 @@ pub fn download(
     if !fetched.fetched.is_empty() {
         repo.flush_objects()?;
     }
-    if let Some(id) = fetched.unavailable.first() {
-        let path = files
-            .iter()
-            .find(|f| f.id() == *id)
-            .map(|f| f.path.to_string())
-            .unwrap_or_default();
+    // The first such file in path order (`files` come in it), whatever order the
+    // download met them in.
+    let unavailable: HashSet<&ObjectId> = fetched.unavailable.iter().collect();
+    if let Some(first) = files.iter().find(|f| unavailable.contains(&f.id())) {
         return Err(Error::FileNotOnRemote {
-            path,
-            id: *id,
+            path: first.path.to_string(),
+            id: first.id(),
             count: fetched.unavailable.len(),
             url: remote.url().to_owned(),
         });
