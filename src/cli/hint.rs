@@ -159,7 +159,7 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
         E::SecretNotLocal { remote, key } => format!(
             "add --local: dvx remote set {remote} {key} <value> --local (or set it in the environment)"
         ),
-        E::BadSetting { key, .. } if key == "endpoint" => "give an absolute URL such as http://127.0.0.1:9000 or https://s3.example.com; credentials go in with --local (dvx remote set <name> <key> <value> --local) or the environment".into(),
+        E::BadSetting { key, .. } if key == "endpoint" => format!("give {ENDPOINT_FORM} or https://s3.example.com; credentials go in with --local (dvx remote set <name> <key> <value> --local) or the environment"),
         E::BadSetting { key, .. } if key == "url" => URL_FORMS.into(),
         E::BadSetting { .. } => "give a value of the kind the setting takes".into(),
         E::RemoteInWorkTree { .. } => "choose a directory outside the work tree (such as ../<name>-store): inside it, the remote's files would show up as untracked files of the repository".into(),
@@ -176,7 +176,7 @@ fn sync_hint(e: &sync::Error) -> Option<String> {
             "tags never move on a remote; tag the commit under a new name and push that".into()
         }
         E::Detached {
-            why: sync::push::PUSH_NEEDS_A_NAME,
+            needed_by: sync::BranchFor::Push,
         } => {
             "name what to push (dvx push <remote> <branch or tag>), or check a branch out first (dvx checkout <branch>)".into()
         }
@@ -235,7 +235,7 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
         }
         E::Settings(S::Url(u)) => format!("{}; fix it: dvx remote set <name> url <url>", url_hint(u)),
         E::Settings(S::BadEndpoint { remote, file, .. }) => format!(
-            "fix it: dvx remote set {remote} endpoint <url>{} (an absolute URL such as http://127.0.0.1:9000)",
+            "fix it: dvx remote set {remote} endpoint <url>{} ({ENDPOINT_FORM})",
             if file.ends_with("local.toml") { " --local" } else { "" }
         ),
         E::Backend(b) => backend_hint(b),
@@ -272,6 +272,9 @@ fn remote_hint(e: &remote::Error) -> Option<String> {
         }
     })
 }
+
+/// What an endpoint must be, for hints.
+const ENDPOINT_FORM: &str = "an absolute URL such as http://127.0.0.1:9000";
 
 /// The accepted forms of a remote URL, for hints.
 const URL_FORMS: &str = "a remote is a directory (/srv/dvx, or ./relative), file:///path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix";
@@ -326,11 +329,15 @@ fn backend_hint(e: &remote::backend::Error) -> String {
         B::NoDirectory { .. } => "create the directory, or point the remote elsewhere (dvx remote set <name> url <path>)".into(),
         B::NotADirectory { .. } => "a directory remote must be a directory: choose another path, a new or empty directory".into(),
         B::BadEndpoint { from, .. } => match from {
-            EndpointFrom::Setting => "fix it: dvx remote set <name> endpoint <url> (an absolute URL such as http://127.0.0.1:9000)".into(),
+            EndpointFrom::Setting => {
+                format!("fix it: dvx remote set <name> endpoint <url> ({ENDPOINT_FORM})")
+            }
             EndpointFrom::Variable(name) => format!(
-                "fix or unset {name}: it must be an absolute URL such as http://127.0.0.1:9000"
+                "fix or unset {name}: it must be {ENDPOINT_FORM}"
             ),
-            EndpointFrom::Profile => "fix endpoint_url in the AWS profile (~/.aws/config): it must be an absolute URL such as http://127.0.0.1:9000".into(),
+            EndpointFrom::Profile => format!(
+                "fix endpoint_url in the AWS profile (~/.aws/config): it must be {ENDPOINT_FORM}"
+            ),
         },
         B::NoConditionalCreate { .. } => "use a store that refuses a second create of a key (S3, GCS, Azure, a local directory, MinIO…)".into(),
         B::Build { failure: F::NoAccount, .. } | B::Store { failure: F::NoAccount, .. } => AZURE_ACCOUNT.into(),

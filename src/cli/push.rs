@@ -154,10 +154,7 @@ impl From<&PushReport> for JsonPush {
                 .refs
                 .iter()
                 .map(|p| JsonRef {
-                    kind: match p.kind {
-                        RefKind::Branch => "branch",
-                        RefKind::Tag => "tag",
-                    },
+                    kind: p.kind.what(),
                     name: p.name.clone(),
                     old: hex(p.old),
                     new: hex(p.new),

@@ -12,7 +12,7 @@ use crate::hash::ObjectId;
 use crate::history::reach;
 use crate::progress::Progress;
 use crate::remote::check::Report;
-use crate::remote::{self, RefKind, Remote, RemoteSource};
+use crate::remote::{self, RefKind, Remote, RemoteRef, RemoteSource};
 use crate::workspace::Workspace;
 
 /// What checking a remote found.
@@ -59,22 +59,26 @@ pub fn check_remote(
         .chain(
             targets
                 .iter()
-                .map(|(_, _, id)| *id)
+                .filter_map(|r| r.target)
                 .filter(|id| !reached.commits.contains(id)),
         )
         .collect();
     let mut report = remote.check(&wanted, progress)?;
-    for (kind, name, id) in &targets {
-        if report.absent.binary_search(id).is_ok() {
+    for r in &targets {
+        if let Some(id) = r.target
+            && report.absent.binary_search(&id).is_ok()
+        {
             damaged.push(format!(
-                "{kind} {name} points at commit {id}, which the remote does not hold"
+                "{} {} points at commit {id}, which the remote does not hold",
+                r.kind.what(),
+                r.name
             ));
         }
     }
     // A target only the remote's refs want is damage of the ref, said above.
-    report
-        .absent
-        .retain(|id| reached.commits.contains(id) || !targets.iter().any(|t| t.2 == *id));
+    report.absent.retain(|id| {
+        reached.commits.contains(id) || !targets.iter().any(|r| r.target == Some(*id))
+    });
     report.damaged.extend(damaged);
     let kind = |id: &ObjectId| {
         if reached.commits.contains(id) {
@@ -93,24 +97,18 @@ pub fn check_remote(
 
 /// The remote's own refs: those that do not read (one line of damage each; a ref file
 /// that cannot be read hides the others of its kind, as the listing stops there), and
-/// the targets of the rest, as (`branch`|`tag`, name, commit).
-#[allow(clippy::type_complexity)]
-fn remote_refs(
-    remote: &Remote,
-) -> Result<(Vec<String>, Vec<(&'static str, String, ObjectId)>), Error> {
+/// the live rest, each with its target.
+fn remote_refs(remote: &Remote) -> Result<(Vec<String>, Vec<RemoteRef>), Error> {
     let mut damaged = Vec::new();
-    let mut targets = Vec::new();
-    for (kind, noun) in [(RefKind::Branch, "branch"), (RefKind::Tag, "tag")] {
+    let mut live = Vec::new();
+    for kind in [RefKind::Branch, RefKind::Tag] {
         match remote.refs(kind) {
-            Ok(refs) => targets.extend(
-                refs.into_iter()
-                    .filter_map(|r| Some((noun, r.name, r.target?))),
-            ),
+            Ok(refs) => live.extend(refs),
             Err(remote::Error::Refs(e @ remote::refs::Error::Corrupt { .. })) => {
                 damaged.push(e.to_string())
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Ok((damaged, targets))
+    Ok((damaged, live))
 }

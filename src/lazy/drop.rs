@@ -4,9 +4,10 @@
 //! (a pack index it lists, or a large object it stores), and what holds it must stand:
 //! the pack there at least as long as its index says, the large object's seek table
 //! sound against its id and length. Else nothing happens and the files are named, with
-//! the damage found. The packed bytes are not re-read (`fsck --remote` does that). Then the files leave the work tree and become not fetched (index),
-//! and their objects leave the local store unless a fetched file of some work tree
-//! still uses them. Refs are not considered: an object a commit needs may go, because
+//! the damage found. The packed bytes are not re-read (`fsck --remote` does that).
+//! Then the files leave the work tree and become not fetched (index), and their
+//! objects leave the local store unless a fetched file of some work tree still uses
+//! them. Refs are not considered: an object a commit needs may go, because
 //! the remote holds it and a pull brings it back. `gc` never needs the network; freeing
 //! what a remote holds is this command's job.
 

@@ -107,17 +107,17 @@ impl Manifest {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
-        let format = match table.get("format").map(|f| (f, f.as_integer())) {
-            Some((_, Some(f))) if f == i64::from(FORMAT) => FORMAT,
-            Some((_, Some(f))) if f > i64::from(FORMAT) => {
+        let format = match table.get("format") {
+            Some(toml::Value::Integer(f)) if *f == i64::from(FORMAT) => FORMAT,
+            Some(toml::Value::Integer(f)) if *f > i64::from(FORMAT) => {
                 return Err(ManifestError::Newer {
                     url: url.into(),
-                    found: u32::try_from(f).unwrap_or(u32::MAX),
+                    found: u32::try_from(*f).unwrap_or(u32::MAX),
                 });
             }
-            Some((_, Some(f))) => return Err(invalid(format!("format {f}"))),
-            Some((value, None)) => {
-                return Err(invalid(format!("format is {value}, not a whole number")));
+            Some(toml::Value::Integer(f)) => return Err(invalid(format!("format {f}"))),
+            Some(other) => {
+                return Err(invalid(format!("format is {other}, not a whole number")));
             }
             None => return Err(invalid("no format".into())),
         };

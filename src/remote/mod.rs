@@ -285,7 +285,10 @@ impl Remote {
 
     /// Write `dvx-remote.toml` if absent: the manifest written, or `None` when one was
     /// there already.
-    fn create_manifest(&self, default_branch: Option<&str>) -> Result<Option<Manifest>, Error> {
+    pub(crate) fn create_manifest(
+        &self,
+        default_branch: Option<&str>,
+    ) -> Result<Option<Manifest>, Error> {
         let manifest = Manifest::new(default_branch.map(str::to_owned));
         let created = self.runtime.block_on(async {
             let key = self.backend.key(layout::MANIFEST);

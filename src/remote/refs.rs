@@ -42,7 +42,8 @@ impl RefKind {
         }
     }
 
-    fn what(self) -> &'static str {
+    /// `branch` or `tag`, as messages name it.
+    pub fn what(self) -> &'static str {
         match self {
             RefKind::Branch => "branch",
             RefKind::Tag => "tag",

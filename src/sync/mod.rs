@@ -74,7 +74,7 @@ pub enum Error {
     )]
     RemoteOnlyLocal { remote: String, key: String },
     /// A push that is not a fast-forward, or that lost a race with another push.
-    #[error("{} {name} on remote {url}: the remote has commits you do not have{}", kind_name(*kind), at.map(|a| format!(" (it is at {})", a.short())).unwrap_or_default())]
+    #[error("{} {name} on remote {url}: the remote has commits you do not have{}", kind.what(), at.map(|a| format!(" (it is at {})", a.short())).unwrap_or_default())]
     Rejected {
         kind: RefKind,
         name: String,
@@ -90,9 +90,12 @@ pub enum Error {
         theirs: ObjectId,
         ours: ObjectId,
     },
-    /// HEAD is on no branch; `why` says what the command needed one for.
-    #[error("HEAD is detached: {why}")]
-    Detached { why: &'static str },
+    /// HEAD is on no branch, and `needed_by` needs one.
+    #[error("HEAD is detached: {}", match needed_by {
+        BranchFor::Push => "name the branch to push",
+        BranchFor::Pull => "a pull moves the current branch, and there is none",
+    })]
+    Detached { needed_by: BranchFor },
     #[error("branch '{0}' has no commits yet")]
     Unborn(String),
     #[error("no branch or tag named '{0}'")]
@@ -130,7 +133,7 @@ pub enum Error {
         count: usize,
         url: String,
     },
-    #[error("{} {name} on remote {url} points at commit {}, which the remote does not have", kind_name(*kind), id.short())]
+    #[error("{} {name} on remote {url} points at commit {}, which the remote does not have", kind.what(), id.short())]
     DanglingRef {
         kind: RefKind,
         name: String,
@@ -187,11 +190,13 @@ impl From<remote::backend::Error> for Error {
     }
 }
 
-fn kind_name(kind: RefKind) -> &'static str {
-    match kind {
-        RefKind::Branch => "branch",
-        RefKind::Tag => "tag",
-    }
+/// What needed a current branch ([`Error::Detached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchFor {
+    /// A push with no ref named pushes the current branch.
+    Push,
+    /// A pull moves the current branch.
+    Pull,
 }
 
 /// Why no remote was chosen, as this module's error.

@@ -13,7 +13,7 @@
 
 use super::blobs::{self, MadeLocal};
 use super::fetch::{self, FetchOptions, FetchReport};
-use super::{Connected, Error};
+use super::{BranchFor, Connected, Error};
 use crate::flow::merge::{self, MergeOptions, MergeReport};
 use crate::hash::ObjectId;
 use crate::object::Signature;
@@ -60,7 +60,7 @@ pub fn pull(
     let repo = ws.repo();
     let Some(branch) = repo.refs().read_head()?.branch().map(str::to_owned) else {
         return Err(Error::Detached {
-            why: "a pull moves the current branch, and there is none",
+            needed_by: BranchFor::Pull,
         });
     };
     let fetched = fetch::fetch(

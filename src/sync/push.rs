@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Connected, Error, Phase};
+use super::{BranchFor, Connected, Error, Phase};
 use crate::hash::ObjectId;
 use crate::history::diff;
 use crate::history::merge::is_ancestor;
@@ -33,8 +33,6 @@ use crate::workspace::Workspace;
 
 /// Files named at most in an error about bytes that are nowhere.
 const NAMED: usize = 10;
-/// Why a push from a detached HEAD needs a ref named (`Error::Detached`).
-pub const PUSH_NEEDS_A_NAME: &str = "name the branch to push";
 
 /// What to push.
 #[derive(Debug, Clone, Default)]
@@ -270,7 +268,7 @@ fn select(repo: &Repo, request: &PushRequest) -> Result<Vec<Selected>, Error> {
             Head::Branch(full) => full[HEADS.len()..].to_owned(),
             Head::Detached(_) => {
                 return Err(Error::Detached {
-                    why: PUSH_NEEDS_A_NAME,
+                    needed_by: BranchFor::Push,
                 });
             }
         };

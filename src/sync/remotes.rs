@@ -233,7 +233,8 @@ fn contact(remote: &Remote) -> Result<bool, Error> {
         remote.require_empty()?;
     }
     remote.check_conditional_create()?;
-    Ok(!known && remote.init_if_empty()?.1)
+    // Emptiness was judged above, before the probe wrote there: one listing, not two.
+    Ok(!known && remote.create_manifest(None)?.is_some())
 }
 
 /// Refuse a directory remote inside the work tree (`.dvx/` included, `.git/` not): its
