@@ -279,12 +279,16 @@ pub fn collect(
         options.now - secs < MIN_AGE.as_secs() as i64
     };
     let mut candidates = Vec::new();
+    let mut packed = std::collections::HashSet::new();
     for id in store.list()? {
         if reachable.contains(&id) {
             report.reachable += 1;
             continue;
         }
         let Some(meta) = store.metadata(&id) else {
+            if store.packed(&id).is_some() {
+                packed.insert(id);
+            }
             continue;
         };
         if young(meta.modified()) {
@@ -302,6 +306,16 @@ pub fn collect(
         report.freed_bytes += size;
         report.removed.push((id, size));
     }
+    // Packed objects go a pack at a time, after the loose ones: a pack whose objects all
+    // go is deleted, one that keeps some is rewritten with those; a young pack is kept
+    // whole, as a young object is.
+    let taken = store.remove_packed(&packed, &young, options.dry_run)?;
+    report.kept_young += packed.len() - taken.len();
+    for (id, size) in taken {
+        report.freed_bytes += size;
+        report.removed.push((id, size));
+    }
+    report.temp_files += store.sweep_unindexed_packs(&young, options.dry_run);
     // What killed processes left: their sessions (whatever their age: a session whose
     // lock is free belongs to nobody), then loose temp files of older builds.
     if !options.dry_run {

@@ -1,4 +1,5 @@
-//! The local object store: `.dvx/objects/ab/cdef...`.
+//! The local object store: `.dvx/objects/ab/cdef...`, and local packs in
+//! `.dvx/objects/packs/` ([`packed`]).
 //!
 //! Owns: putting objects in (blobs from files, encoded trees and commits), reading them
 //! back, checking them against their ids, listing and deleting them. Does not own which
@@ -15,18 +16,28 @@
 //! with them. Bytes handed out of the store (`read`, `open_verified`, `copy_verified`)
 //! have been hashed and match their id: a damaged object is an error, never served.
 //!
+//! An object is loose (its own file) or packed (a range of a local pack that a download
+//! wrote, see [`packed`]); readers do not see the difference, except that only a loose
+//! object has a file of its own to clone or link ([`Store::unpack`] makes one).
+//!
 //! [`source`] holds [`ObjectSource`], the seam every reader of objects' bytes goes
 //! through; the store is its local implementation.
 
+pub mod packed;
 pub mod source;
 
 pub use source::{Arrivals, Fetched, ObjectSource};
 
+use std::collections::HashSet;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rayon::prelude::*;
+
+use packed::{PackSet, Packed};
 
 use crate::atomic::{self, TempArea, TempFile, UnnamedFile};
 use crate::hash::{self, ObjectId};
@@ -127,6 +138,46 @@ pub struct Store {
     /// Directories are made group-writable and setgid (`core.shared = "group"`), so
     /// every member of the group can add, replace and delete objects.
     group: bool,
+    /// The local packs' indexes, read at first need and shared by every clone of this
+    /// value (a download's workers add the packs they write).
+    packs: Arc<RwLock<Option<PackSet>>>,
+    /// Whether a download keeps runs of small objects as local packs (not when checkout
+    /// hard-links or symlinks files to their objects, which needs loose objects).
+    packs_downloads: bool,
+}
+
+/// An object opened for reading: its own file, or its range of a local pack.
+#[derive(Debug)]
+pub enum ObjectFile {
+    Loose(File),
+    Packed(io::Take<File>),
+}
+
+impl ObjectFile {
+    /// The object's length in bytes, as stored.
+    pub fn size(&self) -> io::Result<u64> {
+        match self {
+            ObjectFile::Loose(file) => Ok(file.metadata()?.len()),
+            ObjectFile::Packed(range) => Ok(range.limit()),
+        }
+    }
+
+    /// The object's own file, when it has one (to clone, or to hash where it stands).
+    pub fn loose(&mut self) -> Option<&mut File> {
+        match self {
+            ObjectFile::Loose(file) => Some(file),
+            ObjectFile::Packed(_) => None,
+        }
+    }
+}
+
+impl Read for ObjectFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ObjectFile::Loose(file) => file.read(buf),
+            ObjectFile::Packed(range) => range.read(buf),
+        }
+    }
 }
 
 impl Store {
@@ -148,7 +199,20 @@ impl Store {
             objects,
             temps: TempArea::new(tmp),
             group: false,
+            packs: Arc::default(),
+            packs_downloads: true,
         }
+    }
+
+    /// The same store, told whether a download may keep small objects as local packs.
+    pub fn packing_downloads(mut self, allowed: bool) -> Store {
+        self.packs_downloads = allowed;
+        self
+    }
+
+    /// Whether a download may keep small objects as local packs.
+    pub fn packs_downloads(&self) -> bool {
+        self.packs_downloads
     }
 
     /// The same store, shared with the group: directories it creates are group-writable
@@ -209,7 +273,85 @@ impl Store {
     }
 
     pub fn contains(&self, id: &ObjectId) -> bool {
-        self.path(id).exists()
+        self.path(id).exists() || self.with_packs(|set| set.contains(id))
+    }
+
+    /// Run `f` over the local packs' table, reading it first if this is the first need.
+    fn with_packs<R>(&self, f: impl FnOnce(&PackSet) -> R) -> R {
+        {
+            let guard = self.packs.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(set) = guard.as_ref() {
+                return f(set);
+            }
+        }
+        let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
+        let set = guard.get_or_insert_with(|| PackSet::load(&self.packs_dir()));
+        f(set)
+    }
+
+    fn packs_dir(&self) -> PathBuf {
+        self.objects.join(packed::DIR)
+    }
+
+    /// Where a packed object's bytes are; `None` for an object that is not packed.
+    pub fn packed(&self, id: &ObjectId) -> Option<Packed> {
+        self.with_packs(|set| set.find(id))
+    }
+
+    /// Local pack indexes that cannot be trusted, with why (`fsck` reports them).
+    pub fn damaged_packs(&self) -> Vec<packed::Damaged> {
+        self.with_packs(|set| set.damaged().to_vec())
+    }
+
+    /// The size of a stored object, loose or packed; `None` when absent.
+    pub fn size(&self, id: &ObjectId) -> Option<u64> {
+        match self.metadata(id) {
+            Some(meta) => Some(meta.len()),
+            None => self.packed(id).map(|p| p.len),
+        }
+    }
+
+    /// Store objects a download decoded and hashed (each id with its bytes' range in
+    /// `raw`; the caller found every range to hash to its id) as one local pack: the
+    /// pack renamed into place, then its index, then the pack added to the table.
+    pub(crate) fn put_packed(
+        &self,
+        raw: &[u8],
+        objects: &[(ObjectId, Range<usize>)],
+    ) -> Result<(), Error> {
+        let encoded = packed::Encoded::new(objects);
+        let dir = self.packs_dir();
+        if !dir.is_dir() {
+            atomic::create_dir_all(&dir).map_err(io_err(&dir))?;
+            self.share_dir(&dir)?;
+        }
+        let pack = dir.join(format!("{}.pack", encoded.name));
+        let index = dir.join(format!("{}.idx", encoded.name));
+        let mut tmp = self.temp()?;
+        tmp.write_all(packed::Encoded::pack_header())
+            .and_then(|()| tmp.write_all(raw))
+            .map_err(io_err(tmp.path()))?;
+        make_read_only(&tmp)?;
+        tmp.persist(&pack).map_err(io_err(&pack))?;
+        let mut tmp = self.temp()?;
+        tmp.write_all(&encoded.index).map_err(io_err(tmp.path()))?;
+        make_read_only(&tmp)?;
+        tmp.persist(&index).map_err(io_err(&index))?;
+        let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
+        let set = guard.get_or_insert_with(|| PackSet::load(&self.packs_dir()));
+        encoded.register(set, pack, index);
+        Ok(())
+    }
+
+    /// Give a packed object a file of its own (for a checkout that hard-links, symlinks
+    /// or clones files from their objects); the bytes are checked on the way. Nothing
+    /// to do for an object that is loose already.
+    pub fn unpack(&self, id: &ObjectId) -> Result<(), Error> {
+        if self.metadata(id).is_some() {
+            return Ok(());
+        }
+        let bytes = self.read(id)?;
+        self.put_judged(id, &bytes, true)
     }
 
     /// Those of `ids` the store lacks, in their order. The lookups run on all cores: a
@@ -232,12 +374,27 @@ impl Store {
     /// as they use them ([`Store::copy_verified`], [`Store::verify_opened`], an upload
     /// that hashes what it packs). Everyone else reads through [`ObjectSource::open`],
     /// which checks first.
-    pub fn open(&self, id: &ObjectId) -> Result<File, Error> {
+    pub fn open(&self, id: &ObjectId) -> Result<ObjectFile, Error> {
         let path = self.path(id);
-        File::open(&path).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => Error::Missing { id: *id },
-            _ => Error::Io { path, source },
-        })
+        match File::open(&path) {
+            Ok(file) => Ok(ObjectFile::Loose(file)),
+            Err(source) if source.kind() == io::ErrorKind::NotFound => {
+                let Some(packed) = self.packed(id) else {
+                    return Err(Error::Missing { id: *id });
+                };
+                packed.open().map(ObjectFile::Packed).map_err(|source| {
+                    match source.kind() {
+                        // Removed by another process's gc since the table was read.
+                        io::ErrorKind::NotFound => Error::Missing { id: *id },
+                        _ => Error::Io {
+                            path: packed.pack.to_path_buf(),
+                            source,
+                        },
+                    }
+                })
+            }
+            Err(source) => Err(Error::Io { path, source }),
+        }
     }
 
     /// An object's bytes, checked against its id (a damaged object is `Corrupt`).
@@ -264,8 +421,8 @@ impl Store {
     ) -> Result<Box<dyn Read + Send>, Error> {
         let file = self.open(id)?;
         let path = self.path(id);
-        let size = file.metadata().map_err(io_err(&path))?.len();
-        if size <= in_memory {
+        let size = file.size().map_err(io_err(&path))?;
+        if size <= in_memory || matches!(file, ObjectFile::Packed(_)) {
             drop(file);
             return Ok(Box::new(io::Cursor::new(self.read(id)?)));
         }
@@ -281,7 +438,7 @@ impl Store {
     pub fn copy_verified(
         &self,
         id: &ObjectId,
-        mut source: File,
+        mut source: ObjectFile,
         size: u64,
         out: &mut TempFile,
         out_path: &Path,
@@ -785,6 +942,9 @@ impl Store {
         let path = self.path(id);
         match hash::hash_file(&path) {
             Ok((actual, _)) => check_id(id, actual),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.packed(id).is_some() => {
+                self.read(id).map(drop)
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Missing { id: *id }),
             Err(source) => Err(Error::Io { path, source }),
         }
@@ -834,6 +994,12 @@ impl Store {
                 }
             }
         }
+        self.with_packs(|set| {
+            if set.ids().next().is_some() {
+                let loose: HashSet<ObjectId> = ids.iter().copied().collect();
+                ids.extend(set.ids().filter(|id| !loose.contains(id)));
+            }
+        });
         Ok(ids)
     }
 
@@ -848,10 +1014,18 @@ impl Store {
                 .collect());
         }
         let dir = self.objects.join(&prefix[..2]);
-        let mut out = Vec::new();
+        let mut out: Vec<ObjectId> = self.with_packs(|set| {
+            set.ids()
+                .filter(|id| id.to_hex().starts_with(&prefix))
+                .copied()
+                .collect()
+        });
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                out.sort();
+                return Ok(out);
+            }
             Err(source) => return Err(Error::Io { path: dir, source }),
         };
         for obj in rd {
@@ -864,6 +1038,7 @@ impl Store {
             }
         }
         out.sort();
+        out.dedup();
         Ok(out)
     }
 
@@ -898,6 +1073,91 @@ impl Store {
         }
         atomic::remove_file(&aside).map_err(io_err(&aside))?;
         Ok(true)
+    }
+
+    /// Remove the objects `ids`, loose and packed, each pack that held any rewritten
+    /// without them (see [`Store::remove_packed`]); returns those removed, with their
+    /// sizes.
+    pub fn remove_all(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, u64)>, Error> {
+        let mut removed = Vec::new();
+        let mut packed = HashSet::new();
+        for id in ids {
+            match self.metadata(id) {
+                Some(meta) => {
+                    self.remove(id)?;
+                    removed.push((*id, meta.len()));
+                }
+                None if self.packed(id).is_some() => {
+                    packed.insert(*id);
+                }
+                None => {}
+            }
+        }
+        removed.extend(self.remove_packed(&packed, &|_| false, false)?);
+        Ok(removed)
+    }
+
+    /// Remove the packed copies of `ids`: each pack holding any of them is deleted when
+    /// none of its objects stays, or else replaced by a new pack of those that stay
+    /// (written and indexed first, then the old index and the old pack removed). A pack
+    /// whose modification time `is_young` is kept whole. Returns the objects removed
+    /// (with a `dry_run`, those that would be), with their sizes. An object also loose
+    /// keeps that copy.
+    pub fn remove_packed(
+        &self,
+        ids: &HashSet<ObjectId>,
+        is_young: &dyn Fn(io::Result<std::time::SystemTime>) -> bool,
+        dry_run: bool,
+    ) -> Result<Vec<(ObjectId, u64)>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let doomed = self.with_packs(|set| packed::doomed(set, ids, is_young));
+        let mut removed = Vec::new();
+        for pack in doomed {
+            if !dry_run {
+                if let packed::Rewrite::Keep(staying) = &pack.rewrite {
+                    let (raw, ranges) =
+                        packed::gather(&pack.pack, staying).map_err(io_err(&pack.pack))?;
+                    self.put_packed(&raw, &ranges)?;
+                }
+                atomic::remove_file(&pack.index).map_err(io_err(&pack.index))?;
+                atomic::remove_file(&pack.pack).map_err(io_err(&pack.pack))?;
+            }
+            removed.extend(pack.going);
+        }
+        if !dry_run {
+            // The table is read again: packs went, and others took their objects.
+            *self.packs.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        Ok(removed)
+    }
+
+    /// Local packs without an index whose modification time is not `is_young`: what a
+    /// write cut short between a pack and its index left, or a removal between the old
+    /// index and its pack. Removed unless `dry_run`; returns how many.
+    pub fn sweep_unindexed_packs(
+        &self,
+        is_young: &dyn Fn(io::Result<std::time::SystemTime>) -> bool,
+        dry_run: bool,
+    ) -> usize {
+        let Ok(rd) = fs::read_dir(self.packs_dir()) else {
+            return 0;
+        };
+        let mut swept = 0;
+        for entry in rd.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "pack")
+                && !path.with_extension("idx").exists()
+                && !is_young(entry.metadata().and_then(|m| m.modified()))
+            {
+                if !dry_run {
+                    let _ = atomic::remove_file(&path);
+                }
+                swept += 1;
+            }
+        }
+        swept
     }
 
     pub fn remove(&self, id: &ObjectId) -> Result<(), Error> {
@@ -978,8 +1238,8 @@ fn check_id(id: &ObjectId, actual: ObjectId) -> Result<(), Error> {
     })
 }
 
-/// Read until `buf` is full or the file ends.
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+/// Read until `buf` is full or the reader ends.
+pub(crate) fn read_full(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match file.read(&mut buf[n..]) {
@@ -1305,7 +1565,14 @@ mod tests {
                 .verify_copy(&id, &out_path)
                 .expect("the copy is intact");
             store
-                .verify_opened(&id, &mut store.open(&id).expect("open"))
+                .verify_opened(
+                    &id,
+                    store
+                        .open(&id)
+                        .expect("open")
+                        .loose()
+                        .expect("a loose object"),
+                )
                 .expect("the object is intact");
 
             // Same size, other bytes.
@@ -1332,7 +1599,14 @@ mod tests {
             ));
             assert!(corrupt(store.verify_copy(&id, &store.path(&id))));
             assert!(corrupt(
-                store.verify_opened(&id, &mut store.open(&id).expect("open"))
+                store.verify_opened(
+                    &id,
+                    store
+                        .open(&id)
+                        .expect("open")
+                        .loose()
+                        .expect("a loose object")
+                )
             ));
         }
     }

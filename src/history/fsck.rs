@@ -76,6 +76,15 @@ pub fn fsck(
     progress.finish();
     report.objects_checked = ids.len();
     report.corrupt = results.into_iter().flatten().collect();
+    // A damaged pack index hides the objects it names: they show up below as missing,
+    // and this says why.
+    for damaged in store.damaged_packs() {
+        report.problems.push(format!(
+            "local pack index {} {}: remove it with its pack, then pull again",
+            damaged.index.display(),
+            damaged.reason
+        ));
+    }
 
     let mut marker = Marker::checking_blobs(store, &ids);
     match repo.refs().list("refs/") {

@@ -77,15 +77,14 @@ pub fn drop(
         files: plan.files.len(),
         ..Dropped::default()
     };
+    let mut freeing = Vec::with_capacity(ids.len());
     for id in ids {
         if needed.contains(&id) {
             out.kept += 1;
-            continue;
-        }
-        if let Some(meta) = store.metadata(&id) {
-            store.remove(&id)?;
-            out.freed.push((id, meta.len()));
+        } else {
+            freeing.push(id);
         }
     }
+    out.freed = store.remove_all(&freeing)?;
     Ok(out)
 }

@@ -577,7 +577,15 @@ fn open_store(root: &Path, common: &Path, config: &Config) -> Result<Store, Erro
         Some(dir) => common.parent().unwrap_or(root).join(dir),
         None => common.to_path_buf(),
     };
-    let mut store = Store::new(dir.join("objects"), dir.join("tmp"));
+    // Checkout makes hard links and symlinks from loose objects only: where those are
+    // how files are made, downloads store objects loose.
+    let links = LinkKind::parse_list(&config.core.link).unwrap_or_default();
+    let links_to_objects = links
+        .iter()
+        .find(|kind| **kind != LinkKind::Reflink)
+        .is_some_and(|kind| matches!(kind, LinkKind::Hardlink | LinkKind::Symlink));
+    let mut store =
+        Store::new(dir.join("objects"), dir.join("tmp")).packing_downloads(!links_to_objects);
     if config.core.shared_with_group() {
         store = store.shared_with_group();
     }

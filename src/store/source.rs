@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use super::{Error, Store, VERIFY_IN_MEMORY, check_id, io_err, read_full};
+use super::{Error, ObjectFile, Store, VERIFY_IN_MEMORY, check_id, io_err, read_full};
 use crate::hash::{self, ObjectId};
 use crate::progress::Progress;
 
@@ -160,14 +160,21 @@ impl Store {
         in_memory: u64,
     ) -> Result<Vec<u8>, Error> {
         let path = self.path(id);
-        let mut file = Store::open(self, id)?;
-        let size = file.metadata().map_err(io_err(&path))?.len();
-        if size <= in_memory {
-            drop(file);
+        let whole = || -> Result<Vec<u8>, Error> {
             let bytes = self.read(id)?;
             let start = offset.min(bytes.len() as u64) as usize;
             let end = offset.saturating_add(len).min(bytes.len() as u64) as usize;
-            return Ok(bytes[start..end].to_vec());
+            Ok(bytes[start..end].to_vec())
+        };
+        let mut file = match Store::open(self, id)? {
+            ObjectFile::Loose(file) => file,
+            // Packed objects are small ones: read whole.
+            ObjectFile::Packed(_) => return whole(),
+        };
+        let size = file.metadata().map_err(io_err(&path))?.len();
+        if size <= in_memory {
+            drop(file);
+            return whole();
         }
         let (actual, hashed) = hash::hash_open_file(&mut file).map_err(io_err(&path))?;
         check_id(id, actual)?;

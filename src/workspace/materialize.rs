@@ -30,7 +30,7 @@
 //! `corrupt`) is the check.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -42,7 +42,7 @@ use crate::hash::ObjectId;
 use crate::index::{Entry, Kind, Stat};
 use crate::path::RepoPath;
 use crate::repo::LinkKind;
-use crate::store::{self, Store};
+use crate::store::{self, ObjectFile, Store};
 
 /// Puts objects into the work tree, remembering what the file system supports.
 pub struct Materializer {
@@ -276,6 +276,25 @@ impl Materializer {
         true
     }
 
+    /// Whether a packed object would be hard-linked or symlinked to make a file of this
+    /// kind: the first configured link type that applies to it (a reflink clone never
+    /// does: there is no file of the object's own to clone) is one of those.
+    fn links_to_object(&self, executable: bool) -> bool {
+        for link in &self.links {
+            match link {
+                LinkKind::Copy => return false,
+                LinkKind::Hardlink
+                    if !executable && !self.hardlink_failed.load(Ordering::Relaxed) =>
+                {
+                    return true;
+                }
+                LinkKind::Symlink if !executable => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
     /// Make `entry`'s parent directories, then `place` its file (given the directory,
     /// where its temp file goes, and the destination; it returns whether the file shares
     /// the object's inode); returns the new file's stat and that answer.
@@ -307,7 +326,18 @@ impl Materializer {
     /// (`read` checks it against the id). Opening is also the check that it is there.
     fn open_source(&self, entry: &Entry) -> Result<Source, Error> {
         Ok(match entry.kind {
-            Kind::File => Source::File(self.store.open(&entry.id)?),
+            Kind::File => {
+                let object = self.store.open(&entry.id)?;
+                if matches!(object, ObjectFile::Packed(_)) && self.links_to_object(entry.executable)
+                {
+                    // A hard link or symlink needs the object's own file.
+                    drop(object);
+                    self.store.unpack(&entry.id)?;
+                    Source::File(self.store.open(&entry.id)?)
+                } else {
+                    Source::File(object)
+                }
+            }
             Kind::Symlink => {
                 let target = self.store.read(&entry.id)?;
                 if !self.external_symlinks {
@@ -360,7 +390,7 @@ impl Materializer {
     fn write_file(
         &self,
         id: &ObjectId,
-        mut source: File,
+        mut source: ObjectFile,
         size: u64,
         executable: bool,
         dir: &Path,
@@ -376,8 +406,12 @@ impl Materializer {
                     if self.reflink_failed.load(Ordering::Relaxed) {
                         continue;
                     }
+                    // A packed object has no file of its own to clone: it is copied.
+                    let Some(object_file) = source.loose() else {
+                        continue;
+                    };
                     let tmp = self.temp_path(dir, spot)?;
-                    if atomic::reflink(&source, &tmp).is_err() {
+                    if atomic::reflink(object_file, &tmp).is_err() {
                         let _ = atomic::remove_file(&tmp);
                         self.reflink_failed.store(true, Ordering::Relaxed);
                         continue;
@@ -388,7 +422,7 @@ impl Materializer {
                     // already hold (on XFS that more than doubled a full restore).
                     let checked = self
                         .store
-                        .verify_opened(id, &mut source)
+                        .verify_opened(id, object_file)
                         .map_err(Error::Store)
                         .and_then(|()| set_mode(&tmp, mode).map_err(write_err(dest)));
                     if let Err(e) = checked {
@@ -437,7 +471,7 @@ impl Materializer {
     fn copy_object(
         &self,
         id: &ObjectId,
-        source: File,
+        source: ObjectFile,
         size: u64,
         dir: &Path,
         spot: Spot,
@@ -464,7 +498,7 @@ impl Materializer {
 
 /// The bytes an entry is made from, taken out of the store before anything is written.
 enum Source {
-    File(File),
+    File(ObjectFile),
     Symlink(Vec<u8>),
 }
 

@@ -1026,6 +1026,32 @@ fn pushed_and_dropped(sb: &Sandbox) {
     sb.ok(&["-q", "drop", "data"]);
 }
 
+/// v1 with 40 small files more, pushed, then every byte of `data/` dropped: a pull brings
+/// the 40 back in one run of a remote pack, which it keeps as a local pack.
+fn pushed_many_and_dropped(sb: &Sandbox) {
+    dataset(sb, 1);
+    for i in 0..40 {
+        sb.write(&format!("data/many/f{i:02}.txt"), &bytes(8000 + i, 300));
+    }
+    sb.ok(&["-q", "add", "data"]);
+    sb.ok(&["-q", "commit", "-m", "v1"]);
+    add_origin(sb);
+    sb.ok(&["-q", "push"]);
+    sb.ok(&["-q", "drop", "data"]);
+}
+
+fn scenario_pull_into_a_pack(sb: &Sandbox) -> Runner {
+    pushed_many_and_dropped(sb);
+    dvx(&["pull"])
+}
+
+/// Dropping two files whose bytes are in a local pack rewrites the pack without them.
+fn scenario_drop_from_a_pack(sb: &Sandbox) -> Runner {
+    pushed_many_and_dropped(sb);
+    sb.ok(&["-q", "pull"]);
+    dvx(&["drop", "data/many/f03.txt", "data/many/f17.txt"])
+}
+
 fn scenario_pull_paths(sb: &Sandbox) -> Runner {
     pushed_and_dropped(sb);
     // A file, a directory and a glob (which, for the random kills, takes in the bulk).
@@ -1135,6 +1161,15 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             remote: true,
             ..plain("pull-paths", scenario_pull_paths)
+        },
+        Scenario {
+            remote: true,
+            ..plain("pull-pack", scenario_pull_into_a_pack)
+        },
+        Scenario {
+            remote: true,
+            frees: true,
+            ..plain("drop-pack", scenario_drop_from_a_pack)
         },
         Scenario {
             remote: true,
@@ -1382,6 +1417,18 @@ fn crash_at_every_point_of_drop() {
 #[cfg(feature = "failpoints")]
 fn crash_at_every_point_of_pull_of_paths() {
     exercise("pull-paths");
+}
+
+#[test]
+#[cfg(feature = "failpoints")]
+fn crash_at_every_point_of_a_pull_into_a_local_pack() {
+    exercise("pull-pack");
+}
+
+#[test]
+#[cfg(feature = "failpoints")]
+fn crash_at_every_point_of_a_drop_that_rewrites_a_local_pack() {
+    exercise("drop-pack");
 }
 
 #[test]

@@ -816,6 +816,176 @@ fn a_damaged_remote_object_is_refused_by_name_and_nothing_bad_is_stored() {
     });
 }
 
+/// Files of the local packs' directory whose names end with `suffix`.
+fn local_packs(sb: &Sandbox, suffix: &str) -> Vec<PathBuf> {
+    match std::fs::read_dir(sb.path(".dvx/objects/packs")) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The local pack holding `bytes`, and where they start in it.
+fn packed_at(sb: &Sandbox, bytes: &[u8]) -> (PathBuf, usize) {
+    local_packs(sb, ".pack")
+        .into_iter()
+        .find_map(|pack| {
+            let held = std::fs::read(&pack).expect("read pack");
+            let at = held.windows(bytes.len()).position(|w| w == bytes)?;
+            Some((pack, at))
+        })
+        .expect("a local pack holds the bytes")
+}
+
+#[test]
+fn a_pull_of_many_small_files_keeps_them_in_a_local_pack_every_command_reads() {
+    each_kind(|r| {
+        let origin = pushed(r);
+        let clone = clone_of(&origin);
+        r.ok(&clone, &["pull"]);
+        assert!(
+            !local_packs(&clone, ".idx").is_empty(),
+            "the 120 small files came in as a local pack"
+        );
+        assert!(
+            !object_path(&clone.root, &b3(&many(7))).exists(),
+            "packed, not a file of its own"
+        );
+        assert!(
+            object_path(&clone.root, &b3(&big())).exists(),
+            "a large object is stored alone"
+        );
+        for i in [0, 7, 119] {
+            assert_eq!(clone.read(&format!("data/many/f{i:03}.csv")), many(i));
+        }
+        assert_eq!(clone.status_json()["clean"], true);
+        assert_contains(&r.ok(&clone, &["fsck"]), "no problems");
+
+        // Read back out of the pack: `cat`, and a checkout of a deleted file.
+        assert_eq!(r.cat(&clone, &["cat", "data/many/f007.csv"]), many(7));
+        std::fs::remove_file(clone.path("data/many/f007.csv")).expect("rm");
+        r.ok(&clone, &["checkout", "--", "data/many/f007.csv"]);
+        assert_eq!(clone.read("data/many/f007.csv"), many(7));
+
+        // `drop` frees packed bytes: the pack is rewritten without them, and the rest
+        // still reads; a pull brings them back.
+        let j = r.json(&clone, &["drop", "--json", "data/many/f008.csv"]);
+        assert_eq!(j["freed_objects"], 1);
+        assert_eq!(j["freed_bytes"], many(8).len());
+        assert!(!clone.exists("data/many/f008.csv"));
+        assert!(
+            local_packs(&clone, ".pack")
+                .iter()
+                .all(|p| !std::fs::read(p)
+                    .expect("read")
+                    .windows(many(8).len())
+                    .any(|w| w == many(8))),
+            "no pack holds the dropped bytes"
+        );
+        assert_eq!(r.cat(&clone, &["cat", "data/many/f009.csv"]), many(9));
+        r.ok(&clone, &["pull", "data/many/f008.csv"]);
+        assert_eq!(clone.read("data/many/f008.csv"), many(8));
+        assert_contains(&r.ok(&clone, &["fsck"]), "no problems");
+
+        // A checkout that hard-links files gives a packed object its own file first.
+        clone.write(".dvx/config.local.toml", b"[core]\nlink = \"hardlink\"\n");
+        std::fs::remove_file(clone.path("data/many/f010.csv")).expect("rm");
+        r.ok(&clone, &["checkout", "--", "data/many/f010.csv"]);
+        assert_eq!(clone.read("data/many/f010.csv"), many(10));
+        let object = object_path(&clone.root, &b3(&many(10)));
+        assert!(object.exists(), "stored loose to be linked");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(clone.path("data/many/f010.csv"))
+                .expect("stat")
+                .ino(),
+            std::fs::metadata(&object).expect("stat").ino(),
+            "the file is a hard link to the object"
+        );
+        std::fs::remove_file(clone.path(".dvx/config.local.toml")).expect("rm");
+
+        // Damaged packed bytes are found by fsck, named, and never served.
+        let (pack, at) = packed_at(&clone, &many(11));
+        flip_byte(&pack, at + 100);
+        let fsck = r.cmd(&clone, &["fsck"]);
+        assert_eq!(fsck.status.code(), Some(1), "fsck finds damage");
+        let said = String::from_utf8_lossy(&fsck.stdout).into_owned()
+            + &String::from_utf8_lossy(&fsck.stderr);
+        assert_contains(&said, &b3(&many(11)));
+        let cat = r.cmd(&clone, &["cat", "data/many/f011.csv"]);
+        assert_eq!(cat.status.code(), Some(1));
+        assert!(cat.stdout.is_empty(), "no damaged byte is served");
+    });
+}
+
+#[test]
+fn gc_deletes_a_local_pack_nothing_reaches_and_keeps_the_rest() {
+    let r = Remote::directory();
+    let origin = pushed(&r);
+    // A branch git never pins, with 40 small files of its own.
+    origin.ok(&["checkout", "-b", "extra"]);
+    let extra = |i: usize| bytes(5000 + i as u64, 400);
+    for i in 0..40 {
+        origin.write(&format!("data/extra/e{i:02}.txt"), &extra(i));
+    }
+    origin.ok(&["add", "data/extra"]);
+    origin.ok(&["commit", "-m", "extra"]);
+    r.push(&origin);
+
+    let clone = clone_of(&origin);
+    r.ok(&clone, &["pull"]);
+    let main_packs = local_packs(&clone, ".idx");
+    r.ok(&clone, &["checkout", "origin/extra"]);
+    assert_eq!(clone.read("data/extra/e05.txt"), extra(5));
+    let extra_packs: Vec<PathBuf> = local_packs(&clone, ".idx")
+        .into_iter()
+        .filter(|p| !main_packs.contains(p))
+        .collect();
+    assert_eq!(
+        extra_packs.len(),
+        1,
+        "the branch's files came as one local pack"
+    );
+    r.ok(&clone, &["checkout", "main"]);
+    // Nothing reaches the branch's files once the remote's refs are gone and the
+    // reflogs have expired.
+    r.ok(&clone, &["remote", "remove", "origin"]);
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 400 * 24 * 3600;
+    let report: Value =
+        serde_json::from_str(&clone.out_dated(&format!("{later} +0000"), &["gc", "--json"]))
+            .expect("gc --json");
+    let removed = strings(&report["removed"]);
+    assert!(removed.contains(&b3(&extra(5))), "{report}");
+    assert!(!removed.contains(&b3(&many(5))), "{report}");
+    assert!(!extra_packs[0].exists(), "the emptied pack is gone");
+    assert!(main_packs.iter().all(|p| p.exists()), "the others stay");
+    assert_eq!(clone.read("data/many/f005.csv"), many(5));
+    assert_contains(&clone.out(&["fsck"]), "no problems");
+    std::fs::remove_file(clone.path("data/many/f005.csv")).expect("rm");
+    clone.ok(&["checkout", "--", "data/many/f005.csv"]);
+    assert_eq!(clone.read("data/many/f005.csv"), many(5));
+}
+
+#[test]
+fn a_clone_that_hard_links_its_files_keeps_downloads_loose() {
+    let r = Remote::directory();
+    let origin = pushed(&r);
+    let clone = clone_of(&origin);
+    clone.write(".dvx/config.local.toml", b"[core]\nlink = \"hardlink\"\n");
+    r.ok(&clone, &["pull"]);
+    assert!(local_packs(&clone, ".idx").is_empty(), "no local pack");
+    assert!(object_path(&clone.root, &b3(&many(7))).exists());
+    assert_eq!(clone.read("data/many/f007.csv"), many(7));
+    assert_contains(&r.ok(&clone, &["fsck"]), "no problems");
+}
+
 /// Raw inputs, other data the run never reads, and a run that made `models/m.txt`.
 fn with_a_run(remote: &Remote) -> Sandbox {
     let sb = Sandbox::git_and_dvx();

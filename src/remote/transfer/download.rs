@@ -221,6 +221,10 @@ pub async fn download_available(
     })
 }
 
+/// A run of at least this many objects is stored as one local pack; fewer (a lazy pull
+/// of a few files) are stored one file each.
+const LOCAL_PACK_MIN_OBJECTS: usize = 32;
+
 async fn fetch_run(
     backend: &Backend,
     store: &Store,
@@ -277,17 +281,28 @@ async fn fetch_run(
             ends.push(raw.len());
         }
         drop(bytes);
-        let mut stored = Vec::with_capacity(ends.len());
+        let mut ranges = Vec::with_capacity(ends.len());
         let mut start = 0;
         for (e, end) in run.entries.iter().zip(ends) {
-            let object = &raw[start..end];
+            ranges.push((e.id, start..end));
             start = end;
-            // `decode_entry_into` hashed these bytes and found them to be the object.
-            local.put_fetched(&e.id, object)?;
-            if let Some(arrivals) = &arrivals {
-                arrivals.arrived(&e.id, object);
+        }
+        // `decode_entry_into` hashed every object's bytes and found them to be it. Many
+        // small objects go into the store as one local pack: one file, not one each.
+        if local.packs_downloads() && ranges.len() >= LOCAL_PACK_MIN_OBJECTS {
+            local.put_packed(&raw, &ranges)?;
+        } else {
+            for (id, range) in &ranges {
+                local.put_fetched(id, &raw[range.clone()])?;
             }
-            stored.push((e.id, object.len() as u64));
+        }
+        let mut stored = Vec::with_capacity(ranges.len());
+        for (id, range) in ranges {
+            let object = &raw[range];
+            if let Some(arrivals) = &arrivals {
+                arrivals.arrived(&id, object);
+            }
+            stored.push((id, object.len() as u64));
         }
         Ok(stored)
     })

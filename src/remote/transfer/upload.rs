@@ -5,7 +5,6 @@
 //! streaming large objects frame by frame into multipart uploads.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -64,12 +63,10 @@ pub async fn upload(
             skipped += 1;
             continue;
         }
-        match store.metadata(&id) {
+        match store.size(&id) {
             // An empty object is always packed: a large object has at least one byte.
-            Some(m) if m.len() >= options.large_threshold() && m.len() > 0 => {
-                large.push((id, m.len()))
-            }
-            Some(m) => small.push((id, m.len())),
+            Some(len) if len >= options.large_threshold() && len > 0 => large.push((id, len)),
+            Some(len) => small.push((id, len)),
             None => not_local.push(id),
         }
     }
@@ -267,7 +264,7 @@ async fn stream_large(
         let p = path.clone();
         let (f, h, compressed, info, raw_len) = blocking(move || {
             let mut raw = vec![0u8; frame_size as usize];
-            let n = read_full(&mut f, &mut raw)
+            let n = store::read_full(&mut f, &mut raw)
                 .map_err(|source| store::Error::Io { path: p, source })?;
             raw.truncate(n);
             crate::hash::update(&mut h, &raw);
@@ -308,19 +305,6 @@ async fn stream_large(
     writer.write(&tail);
     sent += tail.len() as u64;
     Ok(sent)
-}
-
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]
