@@ -285,10 +285,12 @@ pub fn collect(
             report.reachable += 1;
             continue;
         }
+        // A packed copy goes with its pack (below), a loose one here; an object may
+        // have both (a checkout that hard-links unpacks one).
+        if store.packed(&id).is_some() {
+            packed.insert(id);
+        }
         let Some(meta) = store.metadata(&id) else {
-            if store.packed(&id).is_some() {
-                packed.insert(id);
-            }
             continue;
         };
         if young(meta.modified()) {
@@ -309,11 +311,17 @@ pub fn collect(
     // Packed objects go a pack at a time, after the loose ones: a pack whose objects all
     // go is deleted, one that keeps some is rewritten with those; a young pack is kept
     // whole, as a young object is.
+    // Only blobs are ever packed (format.md, "Local packs"), so the order above, which
+    // keeps a commit's tree and parents until the commit is gone, does not reach here.
     let taken = store.remove_packed(&packed, &young, options.dry_run)?;
-    report.kept_young += packed.len() - taken.len();
+    report.kept_young += packed.len().saturating_sub(taken.len());
+    let loose_removed: std::collections::HashSet<ObjectId> =
+        report.removed.iter().map(|(id, _)| *id).collect();
     for (id, size) in taken {
-        report.freed_bytes += size;
-        report.removed.push((id, size));
+        if !loose_removed.contains(&id) {
+            report.freed_bytes += size;
+            report.removed.push((id, size));
+        }
     }
     report.temp_files += store.sweep_unindexed_packs(&young, options.dry_run);
     // What killed processes left: their sessions (whatever their age: a session whose

@@ -327,16 +327,18 @@ impl Store {
         }
         let pack = dir.join(format!("{}.pack", encoded.name));
         let index = dir.join(format!("{}.idx", encoded.name));
+        // A pack or index already at its name is never replaced: the name is the index's
+        // checksum, and the bytes of every object in it were checked on the way in.
         let mut tmp = self.temp()?;
         tmp.write_all(packed::Encoded::pack_header())
             .and_then(|()| tmp.write_all(raw))
             .map_err(io_err(tmp.path()))?;
         make_read_only(&tmp)?;
-        tmp.persist(&pack).map_err(io_err(&pack))?;
+        tmp.persist_new(&pack).map_err(io_err(&pack))?;
         let mut tmp = self.temp()?;
         tmp.write_all(&encoded.index).map_err(io_err(tmp.path()))?;
         make_read_only(&tmp)?;
-        tmp.persist(&index).map_err(io_err(&index))?;
+        tmp.persist_new(&index).map_err(io_err(&index))?;
         let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
         let set = guard.get_or_insert_with(|| PackSet::load(&self.packs_dir()));
         encoded.register(set, pack, index);
@@ -379,22 +381,45 @@ impl Store {
         match File::open(&path) {
             Ok(file) => Ok(ObjectFile::Loose(file)),
             Err(source) if source.kind() == io::ErrorKind::NotFound => {
-                let Some(packed) = self.packed(id) else {
-                    return Err(Error::Missing { id: *id });
-                };
-                packed.open().map(ObjectFile::Packed).map_err(|source| {
-                    match source.kind() {
-                        // Removed by another process's gc since the table was read.
-                        io::ErrorKind::NotFound => Error::Missing { id: *id },
-                        _ => Error::Io {
-                            path: packed.pack.to_path_buf(),
-                            source,
-                        },
+                match self.open_packed(id) {
+                    // Another process may have rewritten a pack since the table was read
+                    // (its objects are in a new pack now): read the table again, once.
+                    Err(Error::Missing { .. }) if self.reload_packs_if_stale() => {
+                        self.open_packed(id)
                     }
-                })
+                    other => other,
+                }
             }
             Err(source) => Err(Error::Io { path, source }),
         }
+    }
+
+    fn open_packed(&self, id: &ObjectId) -> Result<ObjectFile, Error> {
+        let Some(packed) = self.packed(id) else {
+            return Err(Error::Missing { id: *id });
+        };
+        packed
+            .open()
+            .map(ObjectFile::Packed)
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => Error::Missing { id: *id },
+                _ => Error::Io {
+                    path: packed.pack.to_path_buf(),
+                    source,
+                },
+            })
+    }
+
+    /// Read the packs' table again if their directory changed since it was read;
+    /// returns whether it did.
+    fn reload_packs_if_stale(&self) -> bool {
+        let dir = self.packs_dir();
+        let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
+        if guard.as_ref().is_some_and(|set| !set.is_stale(&dir)) {
+            return false;
+        }
+        *guard = Some(PackSet::load(&dir));
+        true
     }
 
     /// An object's bytes, checked against its id (a damaged object is `Corrupt`).
@@ -1082,15 +1107,17 @@ impl Store {
         let mut removed = Vec::new();
         let mut packed = HashSet::new();
         for id in ids {
-            match self.metadata(id) {
-                Some(meta) => {
-                    self.remove(id)?;
+            // Both copies go when an object is loose and packed too (a checkout that
+            // hard-links unpacks one); it counts once.
+            let in_pack = self.packed(id).is_some();
+            if in_pack {
+                packed.insert(*id);
+            }
+            if let Some(meta) = self.metadata(id) {
+                self.remove(id)?;
+                if !in_pack {
                     removed.push((*id, meta.len()));
                 }
-                None if self.packed(id).is_some() => {
-                    packed.insert(*id);
-                }
-                None => {}
             }
         }
         removed.extend(self.remove_packed(&packed, &|_| false, false)?);
@@ -1114,17 +1141,31 @@ impl Store {
         }
         let doomed = self.with_packs(|set| packed::doomed(set, ids, is_young));
         let mut removed = Vec::new();
+        let mut counted = HashSet::new();
         for pack in doomed {
             if !dry_run {
                 if let packed::Rewrite::Keep(staying) = &pack.rewrite {
-                    let (raw, ranges) =
-                        packed::gather(&pack.pack, staying).map_err(io_err(&pack.pack))?;
+                    let (raw, ranges) = match packed::gather(&pack.pack, staying) {
+                        Ok(gathered) => gathered,
+                        // An object that stays is damaged: the pack is kept whole, so
+                        // the damage stays where fsck finds it, and nothing of it goes.
+                        Err(e) if e.kind() == io::ErrorKind::InvalidData => continue,
+                        Err(source) => {
+                            return Err(Error::Io {
+                                path: pack.pack.to_path_buf(),
+                                source,
+                            });
+                        }
+                    };
                     self.put_packed(&raw, &ranges)?;
+                    // The new pack is on disk before the old one may go.
+                    self.flush()?;
                 }
                 atomic::remove_file(&pack.index).map_err(io_err(&pack.index))?;
                 atomic::remove_file(&pack.pack).map_err(io_err(&pack.pack))?;
             }
-            removed.extend(pack.going);
+            // An object in two packs goes with both, and counts once.
+            removed.extend(pack.going.into_iter().filter(|(id, _)| counted.insert(*id)));
         }
         if !dry_run {
             // The table is read again: packs went, and others took their objects.

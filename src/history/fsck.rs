@@ -80,7 +80,8 @@ pub fn fsck(
     // and this says why.
     for damaged in store.damaged_packs() {
         report.problems.push(format!(
-            "local pack index {} {}: remove it with its pack, then pull again",
+            "local pack index {} {}: its objects count as absent (`dvx pull` brings back \
+             what a remote holds)",
             damaged.index.display(),
             damaged.reason
         ));

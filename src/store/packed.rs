@@ -8,15 +8,18 @@
 //! wrote in the work tree, and on a file system without reflinks (ext4) each object file
 //! cost as much as the work-tree file, so the pull took twice a plain copy. A download
 //! has every object of a run of a remote pack decoded and hashed in one buffer; kept as
-//! one local pack, that is one file instead of hundreds.
+//! one local pack, that is one file instead of hundreds. Only blobs are packed: they
+//! name nothing, so removing a pack whole never breaks gc's order for commits and trees.
 //!
-//! Invariants: a pack is renamed into place before its index, and the index last, so an
-//! index names only bytes that are whole on disk; packed bytes are stored raw (a read is
-//! a plain range, never decompressed) and are hashed whenever they are handed out, as a
-//! loose object's are; an index that fails its checksum, or points past the end of its
-//! pack, is set aside as damaged (its objects count as absent; `fsck` names it), never
-//! trusted; removing objects writes a new pack of the rest before the old one goes, and a
-//! rewrite copies bytes as they are (damage stays visible to `fsck`).
+//! Invariants: a pack is renamed into place before its index, and the index last, and
+//! neither replaces a file at its name, so an index names only bytes that are whole on
+//! disk; packed bytes are stored raw (a read is a plain range, never decompressed) and
+//! are hashed whenever they are handed out, as a loose object's are; an index that fails
+//! its checksum, or points past the end of its pack, is set aside as damaged (its objects
+//! count as absent; `fsck` names it), never trusted; removing objects writes, checks and
+//! flushes a new pack of the rest before the old one goes, each pack's own entries say
+//! where its objects are (the shared table may point into another copy), and a pack
+//! holding a damaged object that stays is kept whole.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -81,7 +84,9 @@ impl Packed {
 struct PackFile {
     pack: Arc<Path>,
     index: PathBuf,
-    ids: Vec<ObjectId>,
+    /// Its own entries: id, offset and length in this pack (the table's slot for an id
+    /// may point into another pack holding the same object).
+    entries: Vec<(ObjectId, u64, u64)>,
 }
 
 /// An index set aside: why it cannot be trusted.
@@ -104,13 +109,30 @@ pub struct PackSet {
     packs: Vec<PackFile>,
     slots: HashMap<ObjectId, Slot>,
     damaged: Vec<Damaged>,
+    /// The directory's modification time when it was listed: another process that adds
+    /// or removes a pack changes it, and a reader that misses an object reads the table
+    /// again only then.
+    listed_at: Option<SystemTime>,
+    /// That time was too close to the listing to tell a later change from it (file
+    /// times advance in coarse ticks): any miss reads the table again.
+    racy: bool,
 }
 
 impl PackSet {
     /// Read the indexes in `dir` (none when it is absent). An index that does not read or
     /// does not check is recorded as damaged and its objects left out.
     pub fn load(dir: &Path) -> PackSet {
-        let mut set = PackSet::default();
+        let listed_at = modified(dir);
+        let racy = listed_at.is_some_and(|at| {
+            SystemTime::now()
+                .duration_since(at)
+                .map_or(true, |age| age < std::time::Duration::from_secs(2))
+        });
+        let mut set = PackSet {
+            listed_at,
+            racy,
+            ..PackSet::default()
+        };
         let entries = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return set,
@@ -133,6 +155,9 @@ impl PackSet {
             let pack = index.with_extension("pack");
             match read_index(&index, &pack) {
                 Ok(entries) => set.insert(pack, index, &entries),
+                // Removed since the listing (a rewrite removes the index, then its pack):
+                // not damage.
+                Err(_) if !index.exists() => {}
                 Err(reason) => set.damaged.push(Damaged { index, reason }),
             }
         }
@@ -152,7 +177,7 @@ impl PackSet {
         self.packs.push(PackFile {
             pack: Arc::from(pack),
             index,
-            ids: entries.iter().map(|e| e.0).collect(),
+            entries: entries.to_vec(),
         });
     }
 
@@ -178,14 +203,24 @@ impl PackSet {
         &self.damaged
     }
 
+    /// Whether `dir` changed since this table was read from it (packs were added or
+    /// removed by someone).
+    pub fn is_stale(&self, dir: &Path) -> bool {
+        self.racy || modified(dir) != self.listed_at
+    }
+
     /// The packs holding any of `ids`: each pack's path, its index's, the ids it holds
     /// (all of them, not only those asked for).
     fn holding(&self, ids: &HashSet<ObjectId>) -> Vec<&PackFile> {
         self.packs
             .iter()
-            .filter(|p| p.ids.iter().any(|id| ids.contains(id)))
+            .filter(|p| p.entries.iter().any(|e| ids.contains(&e.0)))
             .collect()
     }
+}
+
+fn modified(dir: &Path) -> Option<SystemTime> {
+    fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
 /// A pack and its index, encoded: the pack's bytes are `PACK_MAGIC` then `raw`; the
@@ -319,14 +354,11 @@ pub fn doomed(
         }
         let mut going = Vec::new();
         let mut staying = Vec::new();
-        for id in &file.ids {
-            let Some(slot) = set.slots.get(id) else {
-                continue;
-            };
-            if ids.contains(id) {
-                going.push((*id, slot.len));
+        for &(id, offset, len) in &file.entries {
+            if ids.contains(&id) {
+                going.push((id, len));
             } else {
-                staying.push((*id, slot.offset, slot.len));
+                staying.push((id, offset, len));
             }
         }
         out.push(Doomed {
@@ -344,7 +376,9 @@ pub fn doomed(
 }
 
 /// The bytes of `objects` (ranges in the pack at `pack`), back to back, with each one's
-/// range in the result: the body of a pack that keeps them.
+/// range in the result: the body of a pack that keeps them. Each is checked against its
+/// id: an object that does not hash to it is an `InvalidData` error naming it, and the
+/// caller keeps the old pack whole (its damage stays where `fsck` finds it).
 pub fn gather(
     pack: &Path,
     objects: &[(ObjectId, u64, u64)],
@@ -364,6 +398,12 @@ pub fn gather(
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("the pack ends before object {id}"),
+            ));
+        }
+        if ObjectId::of(&raw[start..]) != id {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("object {id} in it is damaged"),
             ));
         }
         ranges.push((id, start..raw.len()));
@@ -597,5 +637,70 @@ mod tests {
             !store.path(bad).exists(),
             "damaged bytes never become an object"
         );
+    }
+
+    #[test]
+    fn an_object_in_two_packs_is_removed_from_both_and_the_rest_stays_whole() {
+        let (_dir, store) = Store::scratch();
+        let (_, _, each) = objects(60);
+        let pack_of = |from: usize, to: usize| {
+            let mut raw = Vec::new();
+            let mut ranges = Vec::new();
+            // Each pack lays its objects out differently.
+            for bytes in each[from..to].iter().rev() {
+                let start = raw.len();
+                raw.extend_from_slice(bytes);
+                ranges.push((ObjectId::of(bytes), start..raw.len()));
+            }
+            store.put_packed(&raw, &ranges).expect("pack");
+        };
+        pack_of(0, 40);
+        pack_of(20, 60);
+        let id = |i: usize| ObjectId::of(&each[i]);
+        // One only in the first pack, one in both.
+        let removed = store.remove_all(&[id(3), id(25)]).expect("remove");
+        assert_eq!(removed.len(), 2, "each counted once: {removed:?}");
+        for view in [store.clone(), reopened(&store)] {
+            assert!(!view.contains(&id(3)) && !view.contains(&id(25)));
+            for (i, bytes) in each.iter().enumerate() {
+                if i != 3 && i != 25 {
+                    assert_eq!(&view.read(&id(i)).expect("kept"), bytes, "object {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_pack_whose_staying_object_is_damaged_is_kept_whole() {
+        let (_dir, store) = Store::scratch();
+        let (raw, ranges, _) = objects(40);
+        store.put_packed(&raw, &ranges).expect("pack");
+        let (bad, range) = &ranges[10];
+        let pack = store.packed(bad).expect("packed").pack.to_path_buf();
+        let mut bytes = fs::read(&pack).expect("read");
+        bytes[PACK_HEADER_LEN as usize + range.start] ^= 1;
+        fs::remove_file(&pack).expect("rm");
+        fs::write(&pack, &bytes).expect("write");
+        let before = pack_files(&store);
+        let (going, _) = &ranges[0];
+        assert!(store.remove_all(&[*going]).expect("remove").is_empty());
+        assert_eq!(pack_files(&store), before, "nothing rewritten");
+        assert!(store.contains(going));
+        assert!(matches!(store.read(bad), Err(store::Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_reader_finds_objects_another_process_moved_to_a_new_pack() {
+        let (_dir, store) = Store::scratch();
+        let (raw, ranges, each) = objects(40);
+        store.put_packed(&raw, &ranges).expect("pack");
+        assert!(store.contains(&ranges[5].0), "the table is read");
+        // Another process drops one object: the pack is rewritten under a new name.
+        reopened(&store).remove_all(&[ranges[0].0]).expect("remove");
+        assert_eq!(&store.read(&ranges[5].0).expect("found again"), &each[5]);
+        assert!(matches!(
+            store.read(&ranges[0].0),
+            Err(store::Error::Missing { .. })
+        ));
     }
 }

@@ -858,6 +858,14 @@ fn a_pull_of_many_small_files_keeps_them_in_a_local_pack_every_command_reads() {
             object_path(&clone.root, &b3(&big())).exists(),
             "a large object is stored alone"
         );
+        let head = &r.json(&clone, &["log", "--json", "-n", "1"])[0];
+        for history in ["id", "tree"] {
+            let id = head[history].as_str().expect("an id");
+            assert!(
+                object_path(&clone.root, id).exists(),
+                "commits and trees stay loose ({history})"
+            );
+        }
         for i in [0, 7, 119] {
             assert_eq!(clone.read(&format!("data/many/f{i:03}.csv")), many(i));
         }

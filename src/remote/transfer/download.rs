@@ -288,13 +288,21 @@ async fn fetch_run(
             start = end;
         }
         // `decode_entry_into` hashed every object's bytes and found them to be it. Many
-        // small objects go into the store as one local pack: one file, not one each.
-        if local.packs_downloads() && ranges.len() >= LOCAL_PACK_MIN_OBJECTS {
-            local.put_packed(&raw, &ranges)?;
+        // small blobs go into the store as one local pack: one file, not one each.
+        // Commits, trees and run records stay loose: gc deletes those in an order
+        // (a commit before its tree and parents) that a pack removed whole would break.
+        let (blobs, others): (Vec<_>, Vec<_>) = ranges
+            .iter()
+            .cloned()
+            .partition(|(_, range)| crate::object::kind_of(&raw[range.clone()]).is_none());
+        let loose = if local.packs_downloads() && blobs.len() >= LOCAL_PACK_MIN_OBJECTS {
+            local.put_packed(&raw, &blobs)?;
+            others
         } else {
-            for (id, range) in &ranges {
-                local.put_fetched(id, &raw[range.clone()])?;
-            }
+            ranges.clone()
+        };
+        for (id, range) in &loose {
+            local.put_fetched(id, &raw[range.clone()])?;
         }
         let mut stored = Vec::with_capacity(ranges.len());
         for (id, range) in ranges {
