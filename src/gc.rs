@@ -286,16 +286,21 @@ pub fn collect(
             continue;
         }
         // A packed copy goes with its pack (below), a loose one here; an object may
-        // have both (a checkout that hard-links unpacks one).
-        if store.packed(&id).is_some() {
-            packed.insert(id);
-        }
+        // have both (a checkout that hard-links unpacks one), and then goes only if its
+        // loose copy does.
+        let in_pack = store.packed(&id).is_some();
         let Some(meta) = store.metadata(&id) else {
+            if in_pack {
+                packed.insert(id);
+            }
             continue;
         };
         if young(meta.modified()) {
             report.kept_young += 1;
             continue;
+        }
+        if in_pack {
+            packed.insert(id);
         }
         candidates.push((id, meta.len()));
     }
@@ -303,6 +308,7 @@ pub fn collect(
         if !options.dry_run && !store.remove_unless_young(&id, &young)? {
             // An `add` in another work tree reused it meanwhile (and freshened it).
             report.kept_young += 1;
+            packed.remove(&id);
             continue;
         }
         report.freed_bytes += size;
@@ -314,9 +320,14 @@ pub fn collect(
     // Only blobs are ever packed (format.md, "Local packs"), so the order above, which
     // keeps a commit's tree and parents until the commit is gone, does not reach here.
     let taken = store.remove_packed(&packed, &young, options.dry_run)?;
-    report.kept_young += packed.len().saturating_sub(taken.len());
     let loose_removed: std::collections::HashSet<ObjectId> =
         report.removed.iter().map(|(id, _)| *id).collect();
+    let taken_ids: std::collections::HashSet<ObjectId> = taken.iter().map(|t| t.0).collect();
+    // Kept: in a pack kept whole (young, or holding damage), and not counted above.
+    report.kept_young += packed
+        .iter()
+        .filter(|id| !taken_ids.contains(id) && !loose_removed.contains(id))
+        .count();
     for (id, size) in taken {
         if !loose_removed.contains(&id) {
             report.freed_bytes += size;

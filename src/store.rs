@@ -146,6 +146,24 @@ pub struct Store {
     packs_downloads: bool,
 }
 
+/// Why [`Store::open_packed`] found nothing.
+enum Miss {
+    /// The table names no pack holding the object.
+    Unknown,
+    /// The table names a pack, and it is gone (another process rewrote it).
+    Gone,
+    Failed(Error),
+}
+
+impl Miss {
+    fn into_error(self, id: &ObjectId) -> Error {
+        match self {
+            Miss::Unknown | Miss::Gone => Error::Missing { id: *id },
+            Miss::Failed(e) => e,
+        }
+    }
+}
+
 /// An object opened for reading: its own file, or its range of a local pack.
 #[derive(Debug)]
 pub enum ObjectFile {
@@ -327,18 +345,20 @@ impl Store {
         }
         let pack = dir.join(format!("{}.pack", encoded.name));
         let index = dir.join(format!("{}.idx", encoded.name));
-        // A pack or index already at its name is never replaced: the name is the index's
-        // checksum, and the bytes of every object in it were checked on the way in.
+        // A pack or index already at its name (what a write cut short, or a rewrite
+        // killed before it removed the old pack, left) is replaced: these bytes were
+        // just checked, a leftover's were not, and a fresh modification time keeps gc
+        // from taking the pack as old.
         let mut tmp = self.temp()?;
         tmp.write_all(packed::Encoded::pack_header())
             .and_then(|()| tmp.write_all(raw))
             .map_err(io_err(tmp.path()))?;
         make_read_only(&tmp)?;
-        tmp.persist_new(&pack).map_err(io_err(&pack))?;
+        tmp.persist(&pack).map_err(io_err(&pack))?;
         let mut tmp = self.temp()?;
         tmp.write_all(&encoded.index).map_err(io_err(tmp.path()))?;
         make_read_only(&tmp)?;
-        tmp.persist_new(&index).map_err(io_err(&index))?;
+        tmp.persist(&index).map_err(io_err(&index))?;
         let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
         let set = guard.get_or_insert_with(|| PackSet::load(&self.packs_dir()));
         encoded.register(set, pack, index);
@@ -384,42 +404,53 @@ impl Store {
                 match self.open_packed(id) {
                     // Another process may have rewritten a pack since the table was read
                     // (its objects are in a new pack now): read the table again, once.
-                    Err(Error::Missing { .. }) if self.reload_packs_if_stale() => {
-                        self.open_packed(id)
+                    Err(Miss::Gone) => {
+                        self.reload_packs();
+                        self.open_packed(id).map_err(|miss| miss.into_error(id))
                     }
-                    other => other,
+                    Err(Miss::Unknown) if self.reload_packs_if_stale() => {
+                        self.open_packed(id).map_err(|miss| miss.into_error(id))
+                    }
+                    other => other.map_err(|miss| miss.into_error(id)),
                 }
             }
             Err(source) => Err(Error::Io { path, source }),
         }
     }
 
-    fn open_packed(&self, id: &ObjectId) -> Result<ObjectFile, Error> {
+    fn open_packed(&self, id: &ObjectId) -> Result<ObjectFile, Miss> {
         let Some(packed) = self.packed(id) else {
-            return Err(Error::Missing { id: *id });
+            return Err(Miss::Unknown);
         };
         packed
             .open()
             .map(ObjectFile::Packed)
             .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => Error::Missing { id: *id },
-                _ => Error::Io {
+                io::ErrorKind::NotFound => Miss::Gone,
+                _ => Miss::Failed(Error::Io {
                     path: packed.pack.to_path_buf(),
                     source,
-                },
+                }),
             })
     }
 
-    /// Read the packs' table again if their directory changed since it was read;
-    /// returns whether it did.
+    /// Read the packs' table again if their directory may have changed since it was
+    /// read (see [`PackSet::is_stale`]); returns whether it did.
     fn reload_packs_if_stale(&self) -> bool {
         let dir = self.packs_dir();
-        let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
-        if guard.as_ref().is_some_and(|set| !set.is_stale(&dir)) {
-            return false;
+        let stale = {
+            let guard = self.packs.read().unwrap_or_else(PoisonError::into_inner);
+            guard.as_ref().is_none_or(|set| set.is_stale(&dir))
+        };
+        if stale {
+            self.reload_packs();
         }
-        *guard = Some(PackSet::load(&dir));
-        true
+        stale
+    }
+
+    fn reload_packs(&self) {
+        let set = PackSet::load(&self.packs_dir());
+        *self.packs.write().unwrap_or_else(PoisonError::into_inner) = Some(set);
     }
 
     /// An object's bytes, checked against its id (a damaged object is `Corrupt`).
@@ -1139,9 +1170,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let doomed = self.with_packs(|set| packed::doomed(set, ids, is_young));
-        let mut removed = Vec::new();
-        let mut counted = HashSet::new();
+        // Read afresh: another process may have rewritten packs since.
+        self.reload_packs();
+        let (doomed, mut kept) = self.with_packs(|set| packed::doomed(set, ids, is_young));
+        let mut going = Vec::new();
         for pack in doomed {
             if !dry_run {
                 if let packed::Rewrite::Keep(staying) = &pack.rewrite {
@@ -1149,7 +1181,12 @@ impl Store {
                         Ok(gathered) => gathered,
                         // An object that stays is damaged: the pack is kept whole, so
                         // the damage stays where fsck finds it, and nothing of it goes.
-                        Err(e) if e.kind() == io::ErrorKind::InvalidData => continue,
+                        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                            kept.extend(pack.going.iter().map(|(id, _)| *id));
+                            continue;
+                        }
+                        // Rewritten or removed by another process meanwhile.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                         Err(source) => {
                             return Err(Error::Io {
                                 path: pack.pack.to_path_buf(),
@@ -1161,22 +1198,37 @@ impl Store {
                     // The new pack is on disk before the old one may go.
                     self.flush()?;
                 }
-                atomic::remove_file(&pack.index).map_err(io_err(&pack.index))?;
-                atomic::remove_file(&pack.pack).map_err(io_err(&pack.pack))?;
+                for file in [&pack.index, &*pack.pack] {
+                    match atomic::remove_file(file) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                            return Err(Error::Io {
+                                path: file.to_path_buf(),
+                                source: e,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
             }
-            // An object in two packs goes with both, and counts once.
-            removed.extend(pack.going.into_iter().filter(|(id, _)| counted.insert(*id)));
+            going.extend(pack.going);
         }
         if !dry_run {
             // The table is read again: packs went, and others took their objects.
             *self.packs.write().unwrap_or_else(PoisonError::into_inner) = None;
         }
-        Ok(removed)
+        // An object in two packs goes with both and counts once; one a kept pack still
+        // holds has not gone.
+        let mut counted = HashSet::new();
+        Ok(going
+            .into_iter()
+            .filter(|(id, _)| !kept.contains(id) && counted.insert(*id))
+            .collect())
     }
 
-    /// Local packs without an index whose modification time is not `is_young`: what a
-    /// write cut short between a pack and its index left, or a removal between the old
-    /// index and its pack. Removed unless `dry_run`; returns how many.
+    /// Local packs without an index, and indexes without a pack, whose modification
+    /// time is not `is_young`: what a write cut short between a pack and its index left,
+    /// or a removal between the old index and its pack (or a pack deleted by hand).
+    /// Removed unless `dry_run`; returns how many.
     pub fn sweep_unindexed_packs(
         &self,
         is_young: &dyn Fn(io::Result<std::time::SystemTime>) -> bool,
@@ -1188,10 +1240,13 @@ impl Store {
         let mut swept = 0;
         for entry in rd.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|x| x == "pack")
-                && !path.with_extension("idx").exists()
-                && !is_young(entry.metadata().and_then(|m| m.modified()))
-            {
+            let orphan = match path.extension().and_then(|x| x.to_str()) {
+                Some("pack") => !path.with_extension("idx").exists(),
+                // An index whose pack is gone names nothing that is here.
+                Some("idx") => !path.with_extension("pack").exists(),
+                _ => false,
+            };
+            if orphan && !is_young(entry.metadata().and_then(|m| m.modified())) {
                 if !dry_run {
                     let _ = atomic::remove_file(&path);
                 }

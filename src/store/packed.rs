@@ -27,7 +27,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::hash::ObjectId;
 
@@ -114,9 +115,18 @@ pub struct PackSet {
     /// again only then.
     listed_at: Option<SystemTime>,
     /// That time was too close to the listing to tell a later change from it (file
-    /// times advance in coarse ticks): any miss reads the table again.
+    /// times advance in coarse ticks): a miss reads the table again, at most every
+    /// [`RECHECK_EVERY`].
     racy: bool,
+    /// When the table was read, and when a miss last looked at the directory (in
+    /// milliseconds since then): misses come by the hundred thousand in a lazy checkout,
+    /// and each may not stat the directory, let alone read every index again.
+    loaded: Option<Instant>,
+    checked_ms: AtomicU64,
 }
+
+/// How often misses may look at the packs' directory for another process's changes.
+const RECHECK_EVERY: Duration = Duration::from_millis(50);
 
 impl PackSet {
     /// Read the indexes in `dir` (none when it is absent). An index that does not read or
@@ -131,6 +141,9 @@ impl PackSet {
         let mut set = PackSet {
             listed_at,
             racy,
+            loaded: Some(Instant::now()),
+            // Read just now: the first look is due a while from now.
+            checked_ms: AtomicU64::new(1),
             ..PackSet::default()
         };
         let entries = match fs::read_dir(dir) {
@@ -203,9 +216,19 @@ impl PackSet {
         &self.damaged
     }
 
-    /// Whether `dir` changed since this table was read from it (packs were added or
-    /// removed by someone).
+    /// Whether `dir` may have changed since this table was read from it (packs were
+    /// added or removed by someone): asked on a miss, and answered by looking at the
+    /// directory at most every [`RECHECK_EVERY`] (`false` in between).
     pub fn is_stale(&self, dir: &Path) -> bool {
+        let Some(loaded) = self.loaded else {
+            return true;
+        };
+        let now = loaded.elapsed().as_millis() as u64;
+        let last = self.checked_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < RECHECK_EVERY.as_millis() as u64 {
+            return false;
+        }
+        self.checked_ms.store(now.max(1), Ordering::Relaxed);
         self.racy || modified(dir) != self.listed_at
     }
 
@@ -340,16 +363,24 @@ pub struct Doomed {
     pub rewrite: Rewrite,
 }
 
-/// The packs of `set` holding any of `ids`, and for each what stays and what goes.
-/// A pack for which `keep_whole` says yes (given its modification time) is left out.
+/// The packs of `set` holding any of `ids`, and for each what stays and what goes;
+/// and those of `ids` that a pack for which `keep_whole` says yes (given its
+/// modification time) holds: that pack is left out, so a copy of them stays.
 pub fn doomed(
     set: &PackSet,
     ids: &HashSet<ObjectId>,
     keep_whole: &dyn Fn(io::Result<SystemTime>) -> bool,
-) -> Vec<Doomed> {
+) -> (Vec<Doomed>, HashSet<ObjectId>) {
     let mut out = Vec::new();
+    let mut kept = HashSet::new();
     for file in set.holding(ids) {
         if keep_whole(fs::metadata(&file.pack).and_then(|m| m.modified())) {
+            kept.extend(
+                file.entries
+                    .iter()
+                    .map(|e| e.0)
+                    .filter(|id| ids.contains(id)),
+            );
             continue;
         }
         let mut going = Vec::new();
@@ -372,7 +403,7 @@ pub fn doomed(
             },
         });
     }
-    out
+    (out, kept)
 }
 
 /// The bytes of `objects` (ranges in the pack at `pack`), back to back, with each one's
@@ -384,7 +415,11 @@ pub fn gather(
     objects: &[(ObjectId, u64, u64)],
 ) -> io::Result<(Vec<u8>, ObjectRanges)> {
     let mut file = File::open(pack)?;
-    let total: u64 = objects.iter().map(|o| o.2).sum();
+    // Ranges were checked to lie inside the pack, but a crafted index may overlap them.
+    let total = objects
+        .iter()
+        .fold(0u64, |sum, o| sum.saturating_add(o.2))
+        .min(file.metadata()?.len());
     let mut raw = Vec::with_capacity(total as usize);
     let mut ranges = Vec::with_capacity(objects.len());
     let mut sorted = objects.to_vec();
@@ -702,5 +737,53 @@ mod tests {
             store.read(&ranges[0].0),
             Err(store::Error::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn an_object_a_young_pack_also_holds_is_not_counted_removed() {
+        let (_dir, store) = Store::scratch();
+        let (raw, ranges, _) = objects(40);
+        store.put_packed(&raw, &ranges).expect("old pack");
+        let old = store
+            .packed(&ranges[0].0)
+            .expect("packed")
+            .pack
+            .to_path_buf();
+        // Packs are read-only: made writable to set their time.
+        let mut perms = fs::metadata(&old).expect("stat").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&old, perms).expect("chmod");
+        File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(SystemTime::now() - Duration::from_secs(86_400)))
+            .expect("a day old");
+        // A young pack holding two of the same objects, laid out its own way.
+        let mut young_raw = Vec::new();
+        let mut young_ranges = Vec::new();
+        for (id, range) in [&ranges[1], &ranges[0]] {
+            let start = young_raw.len();
+            young_raw.extend_from_slice(&raw[range.clone()]);
+            young_ranges.push((*id, start..young_raw.len()));
+        }
+        store
+            .put_packed(&young_raw, &young_ranges)
+            .expect("young pack");
+        let is_young = |modified: io::Result<SystemTime>| {
+            modified.is_ok_and(|m| m > SystemTime::now() - Duration::from_secs(7_200))
+        };
+        let going: HashSet<ObjectId> = [ranges[0].0, ranges[2].0].into();
+        let removed = store
+            .remove_packed(&going, &is_young, false)
+            .expect("remove");
+        assert_eq!(
+            removed.len(),
+            1,
+            "only the object no kept pack holds: {removed:?}"
+        );
+        assert_eq!(removed[0].0, ranges[2].0);
+        assert!(store.contains(&ranges[0].0), "the young pack's copy stays");
+        assert!(!store.contains(&ranges[2].0));
     }
 }
