@@ -5,6 +5,7 @@
 //! streaming large objects frame by frame into multipart uploads.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -158,8 +159,18 @@ async fn upload_pack(
     let local = store.clone();
     let built = blocking(move || {
         let mut builder = PackBuilder::with_capacity(group.len(), raw_total as usize);
-        for (id, _) in group {
-            let bytes = local.read(&id)?;
+        let mut bytes = Vec::new();
+        for (id, size) in group {
+            // Read unchecked and hashed here, once (`Store::read` would hash it too).
+            bytes.clear();
+            bytes.reserve(size as usize);
+            local
+                .open(&id)?
+                .read_to_end(&mut bytes)
+                .map_err(|source| store::Error::Io {
+                    path: local.path(&id),
+                    source,
+                })?;
             let actual = ObjectId::of(&bytes);
             if actual != id {
                 return Err(Error::LocalCorrupt {
