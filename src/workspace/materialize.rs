@@ -256,43 +256,35 @@ impl Materializer {
         UnnamedFile::write_new(dir, base, exact, bytes, dest).map_err(write_err(dest))
     }
 
-    /// Whether a file of this kind is made as a plain copy: the first configured link
-    /// type that applies (and has not failed on this file system) is `copy`.
+    /// The link type a file of this kind is made with: the first configured one that
+    /// applies (and has not failed on this file system), `copy` when none does. A
+    /// reflink clone needs a file of the object's own (`clonable`: it is not packed).
+    fn made_by(&self, executable: bool, clonable: bool) -> LinkKind {
+        let applies = |link: &LinkKind| match link {
+            LinkKind::Reflink => clonable && !self.reflink_failed.load(Ordering::Relaxed),
+            LinkKind::Copy => true,
+            LinkKind::Hardlink => !executable && !self.hardlink_failed.load(Ordering::Relaxed),
+            LinkKind::Symlink => !executable,
+        };
+        self.links
+            .iter()
+            .copied()
+            .find(applies)
+            .unwrap_or(LinkKind::Copy)
+    }
+
+    /// Whether a file of this kind is made as a plain copy.
     fn copies(&self, executable: bool) -> bool {
-        for link in &self.links {
-            match link {
-                LinkKind::Reflink if !self.reflink_failed.load(Ordering::Relaxed) => return false,
-                LinkKind::Copy => return true,
-                LinkKind::Hardlink
-                    if !executable && !self.hardlink_failed.load(Ordering::Relaxed) =>
-                {
-                    return false;
-                }
-                LinkKind::Symlink if !executable => return false,
-                _ => {}
-            }
-        }
-        // Every configured type failed or did not apply: `write_file` copies.
-        true
+        self.made_by(executable, true) == LinkKind::Copy
     }
 
     /// Whether a packed object would be hard-linked or symlinked to make a file of this
-    /// kind: the first configured link type that applies to it (a reflink clone never
-    /// does: there is no file of the object's own to clone) is one of those.
+    /// kind (it then needs a file of its own first).
     fn links_to_object(&self, executable: bool) -> bool {
-        for link in &self.links {
-            match link {
-                LinkKind::Copy => return false,
-                LinkKind::Hardlink
-                    if !executable && !self.hardlink_failed.load(Ordering::Relaxed) =>
-                {
-                    return true;
-                }
-                LinkKind::Symlink if !executable => return true,
-                _ => {}
-            }
-        }
-        false
+        matches!(
+            self.made_by(executable, false),
+            LinkKind::Hardlink | LinkKind::Symlink
+        )
     }
 
     /// Make `entry`'s parent directories, then `place` its file (given the directory,
