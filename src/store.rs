@@ -302,9 +302,13 @@ impl Store {
                 return f(set);
             }
         }
+        self.with_packs_mut(|set| f(set))
+    }
+
+    /// Run `f` over the local packs' table to change it, reading it first if need be.
+    fn with_packs_mut<R>(&self, f: impl FnOnce(&mut PackSet) -> R) -> R {
         let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
-        let set = guard.get_or_insert_with(|| PackSet::load(&self.packs_dir()));
-        f(set)
+        f(guard.get_or_insert_with(|| PackSet::load(&self.packs_dir())))
     }
 
     fn packs_dir(&self) -> PathBuf {
@@ -350,7 +354,7 @@ impl Store {
         // just checked, a leftover's were not, and a fresh modification time keeps gc
         // from taking the pack as old.
         let mut tmp = self.temp()?;
-        tmp.write_all(packed::Encoded::pack_header())
+        tmp.write_all(packed::PACK_MAGIC)
             .and_then(|()| tmp.write_all(raw))
             .map_err(io_err(tmp.path()))?;
         make_read_only(&tmp)?;
@@ -359,9 +363,7 @@ impl Store {
         tmp.write_all(&encoded.index).map_err(io_err(tmp.path()))?;
         make_read_only(&tmp)?;
         tmp.persist(&index).map_err(io_err(&index))?;
-        let mut guard = self.packs.write().unwrap_or_else(PoisonError::into_inner);
-        let set = guard.get_or_insert_with(|| PackSet::load(&self.packs_dir()));
-        encoded.register(set, pack, index);
+        self.with_packs_mut(|set| encoded.register(set, pack, index));
         Ok(())
     }
 
@@ -455,12 +457,23 @@ impl Store {
 
     /// An object's bytes, checked against its id (a damaged object is `Corrupt`).
     pub fn read(&self, id: &ObjectId) -> Result<Vec<u8>, Error> {
-        let mut file = self.open(id)?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(io_err(&self.path(id)))?;
+        self.read_unchecked_into(id, &mut bytes)?;
         check_id(id, ObjectId::of(&bytes))?;
         Ok(bytes)
+    }
+
+    /// Append an object's bytes to `bytes`, not checked: for a caller that hashes them
+    /// itself (an upload, which names damage its own way) and reuses one buffer.
+    pub(crate) fn read_unchecked_into(
+        &self,
+        id: &ObjectId,
+        bytes: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.open(id)?
+            .read_to_end(bytes)
+            .map_err(io_err(&self.path(id)))?;
+        Ok(())
     }
 
     /// A reader of an object's bytes for copying them out (`dvx cat`), checked against

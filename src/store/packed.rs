@@ -11,9 +11,9 @@
 //! one local pack, that is one file instead of hundreds. Only blobs are packed: they
 //! name nothing, so removing a pack whole never breaks gc's order for commits and trees.
 //!
-//! Invariants: a pack is renamed into place before its index, and the index last, and
-//! neither replaces a file at its name, so an index names only bytes that are whole on
-//! disk; packed bytes are stored raw (a read is a plain range, never decompressed) and
+//! Invariants: a pack is renamed into place before its index, and the index last (each
+//! over any leftover of its name: the same name is the same entries, and a leftover's
+//! bytes were never checked), so an index names only bytes that are whole on disk; packed bytes are stored raw (a read is a plain range, never decompressed) and
 //! are hashed whenever they are handed out, as a loose object's are; an index that fails
 //! its checksum, or points past the end of its pack, is set aside as damaged (its objects
 //! count as absent; `fsck` names it), never trusted; removing objects writes, checks and
@@ -37,7 +37,7 @@ use crate::hash::ObjectId;
 pub const DIR: &str = "packs";
 
 /// First bytes of a local pack; the objects follow, raw, back to back.
-const PACK_MAGIC: &[u8; 8] = b"dvxpack1";
+pub const PACK_MAGIC: &[u8; 8] = b"dvxpack1";
 /// First bytes of a local pack index.
 const INDEX_MAGIC: &[u8; 8] = b"dvxidx01";
 /// Where a pack's objects start.
@@ -64,19 +64,6 @@ impl Packed {
         let mut file = File::open(&self.pack)?;
         file.seek(SeekFrom::Start(self.offset))?;
         Ok(file.take(self.len))
-    }
-
-    /// The object's bytes as the pack holds them (not yet checked against the id).
-    pub fn read(&self) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(self.len as usize);
-        self.open()?.read_to_end(&mut bytes)?;
-        if bytes.len() as u64 != self.len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the pack ends before the object",
-            ));
-        }
-        Ok(bytes)
     }
 }
 
@@ -136,7 +123,7 @@ impl PackSet {
         let racy = listed_at.is_some_and(|at| {
             SystemTime::now()
                 .duration_since(at)
-                .map_or(true, |age| age < std::time::Duration::from_secs(2))
+                .map_or(true, |age| age < Duration::from_secs(2))
         });
         let mut set = PackSet {
             listed_at,
@@ -283,10 +270,6 @@ impl Encoded {
             index,
             entries,
         }
-    }
-
-    pub fn pack_header() -> &'static [u8] {
-        PACK_MAGIC
     }
 
     /// Add this pack (now whole on disk at `pack`, its index at `index`) to `set`.
@@ -515,6 +498,15 @@ mod tests {
         names
     }
 
+    /// Damage a read-only file of the store as a bad disk would: the bits of `mask` of
+    /// byte `at` flipped (the file replaced, since it cannot be written).
+    fn flip(path: &Path, at: usize, mask: u8) {
+        let mut bytes = fs::read(path).expect("read");
+        bytes[at] ^= mask;
+        fs::remove_file(path).expect("rm");
+        fs::write(path, &bytes).expect("write");
+    }
+
     /// A store over the same directories that reads the pack table afresh, as the next
     /// command would.
     fn reopened(store: &Store) -> Store {
@@ -626,10 +618,7 @@ mod tests {
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "idx"))
             .expect("an index");
-        let mut bytes = fs::read(&index).expect("read");
-        bytes[30] ^= 1;
-        fs::remove_file(&index).expect("rm");
-        fs::write(&index, &bytes).expect("write");
+        flip(&index, 30, 1);
         let fresh = reopened(&store);
         assert!(!fresh.contains(&ranges[0].0));
         let damaged = fresh.damaged_packs();
@@ -657,10 +646,7 @@ mod tests {
 
         let (bad, range) = &ranges[5];
         let pack = store.packed(bad).expect("packed").pack.to_path_buf();
-        let mut bytes = fs::read(&pack).expect("read");
-        bytes[PACK_HEADER_LEN as usize + range.start + 7] ^= 0x40;
-        fs::remove_file(&pack).expect("rm");
-        fs::write(&pack, &bytes).expect("write");
+        flip(&pack, PACK_HEADER_LEN as usize + range.start + 7, 0x40);
         assert!(matches!(store.read(bad), Err(store::Error::Corrupt { .. })));
         assert!(matches!(
             store.verify(bad),
@@ -712,10 +698,7 @@ mod tests {
         store.put_packed(&raw, &ranges).expect("pack");
         let (bad, range) = &ranges[10];
         let pack = store.packed(bad).expect("packed").pack.to_path_buf();
-        let mut bytes = fs::read(&pack).expect("read");
-        bytes[PACK_HEADER_LEN as usize + range.start] ^= 1;
-        fs::remove_file(&pack).expect("rm");
-        fs::write(&pack, &bytes).expect("write");
+        flip(&pack, PACK_HEADER_LEN as usize + range.start, 1);
         let before = pack_files(&store);
         let (going, _) = &ranges[0];
         assert!(store.remove_all(&[*going]).expect("remove").is_empty());

@@ -5,7 +5,6 @@
 //! streaming large objects frame by frame into multipart uploads.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -164,13 +163,7 @@ async fn upload_pack(
             // Read unchecked and hashed here, once (`Store::read` would hash it too).
             bytes.clear();
             bytes.reserve(size as usize);
-            local
-                .open(&id)?
-                .read_to_end(&mut bytes)
-                .map_err(|source| store::Error::Io {
-                    path: local.path(&id),
-                    source,
-                })?;
+            local.read_unchecked_into(&id, &mut bytes)?;
             let actual = ObjectId::of(&bytes);
             if actual != id {
                 return Err(Error::LocalCorrupt {
