@@ -69,7 +69,15 @@ fn op<T>(kind: Op, path: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result
     }
 }
 
-/// Like [`op`] for one `write` call of `buf` (a torn write writes a prefix of it).
+/// The most bytes dvx hands the kernel in one `write` call. On Linux 6.18 with ext4, a
+/// write of 2 MiB or more into the page cache ran about ten times slower than the same
+/// bytes in writes of 1 MiB or less (0.5 s against 0.05 s for 160 MiB: the page cache
+/// then works in 2 MiB folios and copies into them slowly); a write of half a MiB costs
+/// no more system calls than matter.
+pub const MAX_WRITE: usize = 512 << 10;
+
+/// Like [`op`] for one `write` call of at most [`MAX_WRITE`] bytes of `buf` (a torn
+/// write writes a prefix of it). Callers loop (`write_all`) as for any short write.
 #[inline]
 fn write_op(
     kind: Op,
@@ -77,6 +85,7 @@ fn write_op(
     buf: &[u8],
     write: impl FnOnce(&[u8]) -> io::Result<usize>,
 ) -> io::Result<usize> {
+    let buf = &buf[..buf.len().min(MAX_WRITE)];
     #[cfg(feature = "failpoints")]
     {
         failpoint::write(kind, path, buf, write)
@@ -681,6 +690,20 @@ pub(crate) mod tests {
         assert_eq!(fs::read(&p).expect("read"), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_write_hands_the_kernel_at_most_max_write_bytes_and_write_all_lands_them_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big: Vec<u8> = (0..3 * MAX_WRITE + 5).map(|i| (i % 251) as u8).collect();
+        let mut tmp = TempFile::new_in(dir.path()).expect("temp");
+        assert_eq!(tmp.write(&big).expect("write"), MAX_WRITE);
+        tmp.write_all(&big[MAX_WRITE..]).expect("write_all");
+        let p = dir.path().join("big");
+        tmp.persist(&p).expect("persist");
+        assert_eq!(fs::read(&p).expect("read"), big);
+        write(&p, &big[..MAX_WRITE + 1]).expect("write");
+        assert_eq!(fs::read(&p).expect("read"), &big[..MAX_WRITE + 1]);
     }
 
     /// Regression: files were written with the temp-file mode 0600, so a rewrite of a

@@ -286,8 +286,12 @@ impl Store {
 
     /// Where the object with this id lives.
     pub fn path(&self, id: &ObjectId) -> PathBuf {
-        let hex = id.to_hex();
-        self.objects.join(&hex[..2]).join(&hex[2..])
+        self.fan_out_dir(id.as_bytes()[0]).join(&id.to_hex()[2..])
+    }
+
+    /// The directory of the loose objects whose ids start with `byte`.
+    fn fan_out_dir(&self, byte: u8) -> PathBuf {
+        self.objects.join(format!("{byte:02x}"))
     }
 
     pub fn contains(&self, id: &ObjectId) -> bool {
@@ -383,9 +387,22 @@ impl Store {
     /// byte can be fetched, and on a virtual machine each failing `stat` costs
     /// microseconds.
     pub fn missing(&self, ids: &[ObjectId]) -> Vec<ObjectId> {
-        ids.par_iter()
-            .copied()
-            .filter(|id| !self.contains(id))
+        // The packs' table first: it is in memory, and a pulled dataset's blobs are packed.
+        let unpacked: Vec<ObjectId> =
+            self.with_packs(|set| ids.iter().filter(|id| !set.contains(id)).copied().collect());
+        // A fan-out directory that does not exist holds no object: one `stat` for it, not
+        // one per object (a fresh clone has a few dozen of the 256).
+        let mut wanted = [false; 256];
+        for id in &unpacked {
+            wanted[usize::from(id.as_bytes()[0])] = true;
+        }
+        let exists: Vec<bool> = (0..=u8::MAX)
+            .into_par_iter()
+            .map(|byte| wanted[usize::from(byte)] && self.fan_out_dir(byte).is_dir())
+            .collect();
+        unpacked
+            .into_par_iter()
+            .filter(|id| !exists[usize::from(id.as_bytes()[0])] || !self.path(id).exists())
             .collect()
     }
 
@@ -1456,6 +1473,34 @@ mod tests {
             .expect("list")
             .map(|e| e.expect("entry").file_name())
             .collect()
+    }
+
+    #[test]
+    fn missing_names_what_is_neither_loose_nor_packed_in_the_order_asked() {
+        let (_dir, store) = Store::scratch();
+        let loose = ObjectId::of(b"loose");
+        store.put_fetched(&loose, b"loose").expect("put");
+        let raw = b"packed apacked b".to_vec();
+        let (a, b) = (ObjectId::of(&raw[..8]), ObjectId::of(&raw[8..]));
+        store
+            .put_packed(&raw, &[(a, 0..8), (b, 8..16)])
+            .expect("pack");
+        // Absent beside the loose object (its fan-out directory exists), and absent where
+        // no fan-out directory exists.
+        let with_hex = |hex: String| hex.parse::<ObjectId>().expect("id");
+        let mut beside = loose.to_hex();
+        let last = if beside.ends_with('0') { "1" } else { "0" };
+        beside.replace_range(63.., last);
+        let beside = with_hex(beside);
+        let other_byte = loose.as_bytes()[0].wrapping_add(1);
+        let elsewhere = with_hex(format!("{other_byte:02x}{}", &loose.to_hex()[2..]));
+        assert!(!store.fan_out_dir(other_byte).exists());
+        let asked = [elsewhere, a, beside, loose, b, elsewhere];
+        assert_eq!(store.missing(&asked), vec![elsewhere, beside, elsewhere]);
+        assert_eq!(store.missing(&[]), Vec::<ObjectId>::new());
+        for id in asked {
+            assert_eq!(store.contains(&id), !store.missing(&[id]).contains(&id));
+        }
     }
 
     #[test]

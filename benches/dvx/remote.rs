@@ -3,7 +3,8 @@
 //! - `remote_small`: push and pull of many small files (1-16 KiB) to a directory remote
 //!   and to the S3 protocol server the tests use (s3s + s3s-fs, started in this
 //!   process), with the requests each took; DVC on the same data and the same kind of
-//!   remote when `dvc` is on `PATH`.
+//!   remote when `dvc` is on `PATH`. dvx's rows are the median of [`SMALL_ROUNDS`]
+//!   rounds, each to a remote and into a clone of its own.
 //! - `remote_bulk`: push and pull of many files of 1-81 KiB (~800 MiB at 20k files) to a
 //!   directory remote, against `cp -r` + `sync` of the same bytes.
 //! - `lazy_one`: in a clone of a commit of many files, the pull of one file: its time and
@@ -65,30 +66,46 @@ pub fn run(runner: &Runner, config: &Config, work: &Path, report: &mut Report) {
 
 type RemoteScenario = fn(&Runner, &Config, &Path) -> Result<Vec<Row>>;
 
-/// A remote to push to, and what dvx (and DVC) need to reach it.
+/// Timed rounds of `remote_small`'s push and pull, each to a remote and into a clone
+/// of its own; a row is their median. One run of a second or two is at the mercy of
+/// what the disk is doing (writeback of earlier steps, inode allocation after many
+/// deletions), and a second run against the same remote would push nothing. DVC's runs
+/// take ten times as long, so a hiccup weighs a tenth as much there: it runs once.
+const SMALL_ROUNDS: usize = 5;
+
+/// A kind of remote to push to, one location of it per round, and what dvx (and DVC)
+/// need to reach it.
 struct Place {
     /// `dir` or `s3`.
     name: &'static str,
-    url: String,
+    /// One empty location per round; the first is the remote named `origin` (the
+    /// default), round `r` pushes to the remote named [`round_remote`]`(r)`.
+    urls: Vec<String>,
     env: Environment,
     server: Option<S3Server>,
 }
 
 impl Place {
-    fn directory(dir: PathBuf) -> Place {
+    /// `rounds` directory remotes below `dir`.
+    fn directory(dir: PathBuf, rounds: usize) -> Place {
         Place {
             name: "dir",
-            url: dir.to_string_lossy().into_owned(),
+            urls: (0..rounds)
+                .map(|r| dir.join(format!("r{r}")).to_string_lossy().into_owned())
+                .collect(),
             env: Environment::new(),
             server: None,
         }
     }
 
-    fn s3(work: &Path, prefix: &str) -> Place {
+    /// `rounds` prefixes of one bucket of an S3 server started for this place.
+    fn s3(work: &Path, prefix: &str, rounds: usize) -> Place {
         let server = S3Server::start_in(work);
         Place {
             name: "s3",
-            url: server.url(prefix),
+            urls: (0..rounds)
+                .map(|r| server.url(&format!("{prefix}-{r}")))
+                .collect(),
             env: server.env(),
             server: Some(server),
         }
@@ -100,8 +117,17 @@ impl Place {
     }
 }
 
-/// A git repository at `repo` holding `data`, with dvx, the remote configured (in the
-/// tracked config, so a clone has it), the data committed and `dvx.lock` in git.
+/// The remote that round `r` pushes to and pulls from: `origin` (the default) first.
+fn round_remote(r: usize) -> String {
+    match r {
+        0 => "origin".to_owned(),
+        _ => format!("r{r}"),
+    }
+}
+
+/// A git repository at `repo` holding `data`, with dvx, the place's remotes configured
+/// (in the tracked config, so a clone has them), the data committed and `dvx.lock` in
+/// git.
 fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result<()> {
     fs::create_dir_all(repo).map_err(|e| format!("create {}: {e}", repo.display()))?;
     let mut cp = runner.command("cp", repo);
@@ -109,9 +135,11 @@ fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result
     runner.run(cp)?;
     runner.run(runner.git(repo, &["init", "-q"]))?;
     runner.run(runner.dvx(repo, &["init"]))?;
-    let mut add = runner.dvx(repo, &["remote", "add", "origin", &place.url]);
-    add.envs(&place.env);
-    runner.run(add)?;
+    for (r, url) in place.urls.iter().enumerate() {
+        let mut add = runner.dvx(repo, &["remote", "add", &round_remote(r), url]);
+        add.envs(&place.env);
+        runner.run(add)?;
+    }
     let start = Instant::now();
     runner.run(runner.dvx(repo, &["add", SMALL_DIR]))?;
     runner.run(runner.dvx(repo, &["commit", "-m", "data"]))?;
@@ -125,10 +153,16 @@ fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result
     runner.sync()
 }
 
-/// Time `dvx push --json` + `sync` in `repo` (its branch, and every object it reaches);
-/// the seconds and the JSON report.
-fn push(runner: &Runner, label: &str, repo: &Path, place: &Place) -> Result<(f64, Value)> {
-    let mut cmd = runner.dvx(repo, &["push", "--json"]);
+/// Time `dvx push --json <remote>` + `sync` in `repo` (its branch, and every object it
+/// reaches); the seconds and the JSON report.
+fn push(
+    runner: &Runner,
+    label: &str,
+    repo: &Path,
+    place: &Place,
+    remote: &str,
+) -> Result<(f64, Value)> {
+    let mut cmd = runner.dvx(repo, &["push", "--json", remote]);
     cmd.envs(&place.env);
     runner.sync()?;
     let (m, out) = runner.measure_capture(label, cmd)?;
@@ -203,7 +237,10 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     // The directory remote is a directory of its own: only an empty location becomes a
     // dvx remote, and `remote-small-dir` holds this place's repositories.
     let store = work.join("remote-small-store");
-    let places = [Place::directory(store.clone()), Place::s3(work, "team/dvx")];
+    let places = [
+        Place::directory(store.clone(), SMALL_ROUNDS),
+        Place::s3(work, "team/dvx", SMALL_ROUNDS),
+    ];
     let mut pulls = Vec::new();
     for place in &places {
         let result = small_on(runner, &data, place, dvc.is_some(), work);
@@ -246,28 +283,30 @@ fn small_on(
     let base = work.join(format!("remote-small-{}", place.name));
     let repo = base.join("origin");
     origin(runner, data, &repo, place)?;
-    let served = place.served_requests();
-    let (push_secs, push_json) = push(runner, &format!("push_small_{}", place.name), &repo, place)?;
-    let push_served = place.served_requests().zip(served).map(|(b, a)| b - a);
-    let cloned = base.join("clone");
-    clone(runner, &repo, &cloned)?;
-    let served = place.served_requests();
-    let (pull_secs, json) = pull(
-        runner,
-        &format!("pull_small_{}", place.name),
-        &cloned,
-        place,
-        &[SMALL_DIR],
-    )?;
-    let pull_served = place.served_requests().zip(served).map(|(b, a)| b - a);
-    dataset::verify_tree(&cloned.join(SMALL_DIR), n, data.small_bytes())?;
+    let mut rounds = Vec::with_capacity(place.urls.len());
+    for r in 0..place.urls.len() {
+        let round = small_round(runner, data, place, &base, r)?;
+        println!(
+            "  remote_small ({}) round {}: push {:.2} s ({} requests), pull {:.2} s ({} requests)",
+            place.name,
+            r + 1,
+            round.push_secs,
+            round.push_requests,
+            round.pull_secs,
+            round.pull_requests,
+        );
+        rounds.push(round);
+    }
+    let push_secs = median_of(&rounds, |r| r.push_secs);
+    let pull_secs = median_of(&rounds, |r| r.pull_secs);
+    // Every round moves the same objects; the most requests any took is the row.
+    let most = |field: fn(&Round) -> f64| rounds.iter().map(field).fold(0.0, f64::max);
+    let push_requests = most(|r| r.push_requests);
+    let pull_requests = most(|r| r.pull_requests);
     println!(
-        "  remote_small ({}): push {push_secs:.2} s ({} upload requests{}), pull {pull_secs:.2} s ({} requests{})",
+        "  remote_small ({}): median of {}: push {push_secs:.2} s, pull {pull_secs:.2} s",
         place.name,
-        transfer(&push_json, "requests"),
-        push_served.map_or_else(String::new, |r| format!(", {r} served")),
-        transfer(&json, "requests"),
-        pull_served.map_or_else(String::new, |r| format!(", {r} served")),
+        rounds.len()
     );
     let (dvc_push, dvc_pull) = if with_dvc {
         match dvc_push_pull(runner, data, place, &base) {
@@ -288,10 +327,6 @@ fn small_on(
         }
     };
     let name = place.name;
-    // Requests: counted by the S3 server itself when there is one (every request,
-    // listing and refs included), else dvx's own count of its upload or pull.
-    let push_requests = push_served.map_or_else(|| transfer(&push_json, "requests"), |r| r as f64);
-    let pull_requests = pull_served.map_or_else(|| transfer(&json, "requests"), |r| r as f64);
     let rows = vec![
         Row::secs(
             &format!("push_small ({name})"),
@@ -325,6 +360,62 @@ fn small_on(
         ),
     ];
     Ok((rows, pull_secs))
+}
+
+/// What one round of `remote_small` took on one place.
+struct Round {
+    push_secs: f64,
+    pull_secs: f64,
+    push_requests: f64,
+    pull_requests: f64,
+}
+
+/// Round `r`: push `repo` to the round's remote, then pull the whole dataset into a
+/// fresh clone from it (checked file by file count and bytes). Requests are counted by
+/// the S3 server itself when there is one (every request, listing and refs included),
+/// else they are dvx's own count of its upload or pull.
+fn small_round(
+    runner: &Runner,
+    data: &Dataset,
+    place: &Place,
+    base: &Path,
+    r: usize,
+) -> Result<Round> {
+    let remote = round_remote(r);
+    let repo = base.join("origin");
+    let served = place.served_requests();
+    let label = |verb: &str| format!("{verb}_small_{}_{}", place.name, r + 1);
+    let (push_secs, push_json) = push(runner, &label("push"), &repo, place, &remote)?;
+    let push_served = place.served_requests().zip(served).map(|(b, a)| b - a);
+    let cloned = base.join(format!("clone-{}", r + 1));
+    clone(runner, &repo, &cloned)?;
+    let served = place.served_requests();
+    let (pull_secs, pull_json) = pull(
+        runner,
+        &label("pull"),
+        &cloned,
+        place,
+        &["--remote", &remote, SMALL_DIR],
+    )?;
+    let pull_served = place.served_requests().zip(served).map(|(b, a)| b - a);
+    dataset::verify_tree(
+        &cloned.join(SMALL_DIR),
+        data.small.len(),
+        data.small_bytes(),
+    )?;
+    Ok(Round {
+        push_secs,
+        pull_secs,
+        push_requests: push_served.map_or_else(|| transfer(&push_json, "requests"), |n| n as f64),
+        pull_requests: pull_served.map_or_else(|| transfer(&pull_json, "requests"), |n| n as f64),
+    })
+}
+
+/// The median of `field` over `rounds` (the upper one of an even count).
+fn median_of(rounds: &[Round], field: impl Fn(&Round) -> f64) -> f64 {
+    let mut values: Vec<f64> = rounds.iter().map(field).collect();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// `dvc --version`, if dvc runs.
@@ -415,10 +506,10 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let cp = limits::copy_kept(runner, &data.small_dir(), &cp_dir)?;
     println!("  limit cp -r + sync (bulk)         {cp:>9.3} s");
     let base = work.join("remote-bulk");
-    let place = Place::directory(base.join("remote"));
+    let place = Place::directory(base.join("remote"), 1);
     let repo = base.join("origin");
     origin(runner, &data, &repo, &place)?;
-    let (push_secs, _) = push(runner, "push_bulk", &repo, &place)?;
+    let (push_secs, _) = push(runner, "push_bulk", &repo, &place, "origin")?;
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;
     let (pull_secs, _) = pull(runner, "pull_bulk", &cloned, &place, &[SMALL_DIR])?;
@@ -461,10 +552,10 @@ fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let total = data.small_bytes() as f64;
     println!("  lazy_one: {n} files, {:.1} MiB", total / (1 << 20) as f64);
     let base = work.join("lazy");
-    let place = Place::directory(base.join("remote"));
+    let place = Place::directory(base.join("remote"), 1);
     let repo = base.join("origin");
     origin(runner, &data, &repo, &place)?;
-    let (push_secs, _) = push(runner, "push_lazy", &repo, &place)?;
+    let (push_secs, _) = push(runner, "push_lazy", &repo, &place, "origin")?;
     println!("  lazy_one: pushed in {push_secs:.1} s");
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;

@@ -40,6 +40,13 @@ pub trait ObjectSource: Sync {
     /// fetched until something fetches it.
     fn has(&self, id: &ObjectId) -> bool;
 
+    /// Those of `ids` whose bytes are not in the local store now, in their order: what
+    /// [`ObjectSource::has`] says of each, asked of many at once (the store answers a
+    /// fresh clone's twenty thousand with a few dozen `stat`s, not one each).
+    fn missing(&self, ids: &[ObjectId]) -> Vec<ObjectId> {
+        self.store().missing(ids)
+    }
+
     /// A reader of the whole object, checked against `id` before its first byte is handed
     /// out. An object this source cannot provide is [`Error::Missing`].
     fn open(&self, id: &ObjectId) -> Result<Box<dyn Read + Send>, Error>;

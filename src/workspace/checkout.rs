@@ -465,6 +465,15 @@ pub fn apply_checkout(
         let abs = path.to_fs_path(root);
         atomic::remove_file(&abs).map_err(write_err(&abs))?;
     }
+    // Bytes the plan found absent may have been fetched since; asked of all at once.
+    let absent_ids: Vec<ObjectId> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Absent(_, item) => item.id,
+            _ => None,
+        })
+        .collect();
+    let still_absent: HashSet<ObjectId> = objects.missing(&absent_ids).into_iter().collect();
     let mut report = CheckoutReport::default();
     let mut writes = Vec::new();
     let mut carried: HashSet<RepoPath> = HashSet::new();
@@ -501,7 +510,7 @@ pub fn apply_checkout(
             Action::Absent(path, item) => {
                 expand_to(index, store, &path)?;
                 // Fetched since the plan, and still nothing in the way: written.
-                let fetched = item.id.is_some_and(|id| objects.has(&id))
+                let fetched = item.id.is_some_and(|id| !still_absent.contains(&id))
                     && real_dirs::lstat(root, &path).is_err();
                 let entry = entry_for(path, &item);
                 if fetched {
@@ -624,10 +633,9 @@ fn plan_added_dir(
 ) -> Result<(), Error> {
     let tree = item.id.expect("stored items have ids");
     let files = diff::files_under(objects.store(), tree, &RepoPath::root())?;
-    // Asked on all cores: in a fresh clone none is local, so every file is asked.
-    let any_local = files
-        .par_iter()
-        .any(|(_, i)| i.id.is_some_and(|id| objects.has(&id)));
+    // Asked of all at once: in a fresh clone none is local, so every file is asked.
+    let ids: Vec<ObjectId> = files.iter().filter_map(|(_, i)| i.id).collect();
+    let any_local = objects.missing(&ids).len() < ids.len();
     // A tracked file the checkout already removes (it was planned first) is not in the
     // way of the directory that replaces it.
     let removed = actions

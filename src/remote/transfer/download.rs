@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -179,6 +179,7 @@ pub async fn download_available(
     let budget = Semaphore::new(budget_kib as usize);
     let budget = &budget;
     let counted = &counters;
+    let buffers = &Buffers::default();
     let runs = stream::iter(plan_runs(packed))
         .map(|run| async move {
             let kib = (run.range.end - run.range.start)
@@ -188,7 +189,16 @@ pub async fn download_available(
                 .acquire_many(kib as u32)
                 .await
                 .map_err(|e| Error::Task(e.to_string()))?;
-            fetch_run(backend, store, run, counted, progress, arrivals.cloned()).await
+            fetch_run(
+                backend,
+                store,
+                run,
+                counted,
+                progress,
+                arrivals.cloned(),
+                buffers,
+            )
+            .await
         })
         .buffer_unordered(options.jobs())
         .try_collect::<Vec<Vec<(ObjectId, u64)>>>();
@@ -225,6 +235,32 @@ pub async fn download_available(
 /// of a few files) are stored one file each.
 const LOCAL_PACK_MIN_OBJECTS: usize = 32;
 
+/// Decode buffers handed from one run to the next. A run decodes into a buffer of up to
+/// tens of MiB, and a fresh one each time is memory the kernel maps, faults in and zeroes
+/// page by page (a seventh of the CPU time of a pull of 20k small files). The pool
+/// holds no more buffers than were in flight at once, so the download's memory bound
+/// stands.
+#[derive(Clone, Default)]
+struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Buffers {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(buffer);
+    }
+}
+
 async fn fetch_run(
     backend: &Backend,
     store: &Store,
@@ -232,6 +268,7 @@ async fn fetch_run(
     counters: &Counters,
     progress: &dyn Progress,
     arrivals: Option<Arc<dyn Arrivals>>,
+    buffers: &Buffers,
 ) -> Result<Vec<(ObjectId, u64)>, Error> {
     let first = run.entries[0].id;
     let bytes = get_range(
@@ -260,6 +297,7 @@ async fn fetch_run(
     }
     let local = store.clone();
     let n = run.entries.len() as u64;
+    let pool = buffers.clone();
     let stored = blocking(move || {
         // Decode and verify every entry before storing any, so a damaged run stores
         // nothing; all into one buffer, sized by the index but up front never beyond
@@ -272,7 +310,8 @@ async fn fetch_run(
             .map(|e| u64::from(e.raw_size.min(pack::MAX_PACKED_SIZE)))
             .sum();
         let cap = (2 * bytes.len() as u64).max(u64::from(pack::MAX_PACKED_SIZE));
-        let mut raw = Vec::with_capacity(room.min(cap) as usize);
+        let mut raw = pool.take();
+        raw.reserve(room.min(cap) as usize);
         let mut ends = Vec::with_capacity(run.entries.len());
         for e in &run.entries {
             let at = (e.offset - run.range.start) as usize;
@@ -312,6 +351,7 @@ async fn fetch_run(
             }
             stored.push((id, object.len() as u64));
         }
+        pool.give_back(raw);
         Ok(stored)
     })
     .await?;
@@ -540,6 +580,24 @@ mod tests {
             length,
             raw_size: 1,
         }
+    }
+
+    #[test]
+    fn a_decode_buffer_comes_back_empty_with_its_room() {
+        let buffers = Buffers::default();
+        let mut first = buffers.take();
+        first.extend_from_slice(&[7; 4096]);
+        let room = first.capacity();
+        let other = buffers.clone();
+        other.give_back(first);
+        let again = buffers.take();
+        assert!(again.is_empty(), "no bytes of the last run");
+        assert_eq!(again.capacity(), room);
+        assert_eq!(
+            buffers.take().capacity(),
+            0,
+            "one buffer back, one handed out"
+        );
     }
 
     #[test]

@@ -8,11 +8,13 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
 use super::catalog::{Depth, load_index};
 use super::{Counters, Error, Options, TransferStats, blocking, unique};
+use crate::atomic::MAX_WRITE;
 use crate::hash::ObjectId;
 use crate::progress::{Progress, Unit};
 use crate::remote::backend::Backend;
@@ -127,6 +129,18 @@ pub async fn upload(
     Ok(counters.stats(skipped, start))
 }
 
+/// `bytes` as a payload of pieces of at most [`MAX_WRITE`] bytes (shared, not copied):
+/// a directory remote writes each piece with a `write` call of its own, and one call of
+/// a whole pack is many times slower (see [`MAX_WRITE`]). An HTTP remote sends the
+/// pieces one after another in one request body, as it would the whole.
+fn in_pieces(bytes: Vec<u8>) -> PutPayload {
+    let bytes = Bytes::from(bytes);
+    (0..bytes.len())
+        .step_by(MAX_WRITE)
+        .map(|at| bytes.slice(at..bytes.len().min(at + MAX_WRITE)))
+        .collect()
+}
+
 /// Split small objects into groups of about `pack_size` raw bytes, keeping their order.
 fn pack_groups(small: &[(ObjectId, u64)], pack_size: u64) -> Vec<Vec<(ObjectId, u64)>> {
     let mut groups = Vec::new();
@@ -184,7 +198,7 @@ async fn upload_pack(
         .bulk()
         .put(
             &backend.key(&layout::pack_key(&built.id)),
-            PutPayload::from(built.bytes),
+            in_pieces(built.bytes),
         )
         .await
         .map_err(|e| backend.store_err(e))?;
@@ -293,7 +307,9 @@ async fn stream_large(
                 path: path.clone(),
                 source: std::io::Error::other(e),
             })?;
-        writer.write(&compressed);
+        for piece in compressed.chunks(MAX_WRITE) {
+            writer.write(piece);
+        }
         sent += compressed.len() as u64;
         frames.push(info);
         progress.advance(raw_len);
@@ -324,5 +340,15 @@ mod tests {
             vec![2, 2, 2, 2, 2]
         );
         assert_eq!(groups[0][0].0, ids[0].0);
+    }
+
+    #[test]
+    fn a_pack_travels_in_pieces_of_at_most_one_write_that_add_up_to_it() {
+        let bytes: Vec<u8> = (0..2 * MAX_WRITE + 7).map(|i| i as u8).collect();
+        let payload = in_pieces(bytes.clone());
+        let pieces: Vec<usize> = payload.iter().map(Bytes::len).collect();
+        assert_eq!(pieces, vec![MAX_WRITE, MAX_WRITE, 7]);
+        assert_eq!(Bytes::from(payload), Bytes::from(bytes));
+        assert_eq!(in_pieces(Vec::new()).content_length(), 0);
     }
 }
