@@ -9,6 +9,8 @@
 //! A file is *absent* when its bytes are in neither the work tree (its entry is not
 //! fetched) nor the local store.
 
+use std::collections::HashSet;
+
 use rayon::prelude::*;
 
 use super::Error;
@@ -77,9 +79,10 @@ pub fn tracked_files(
             }
         }
     }
-    let local: Vec<bool> = ask.par_iter().map(|&i| objects.has(&out[i].id())).collect();
-    for (i, local) in ask.into_iter().zip(local) {
-        out[i].local = local;
+    let ids: Vec<ObjectId> = ask.iter().map(|&i| out[i].id()).collect();
+    let absent: HashSet<ObjectId> = objects.missing(&ids).into_iter().collect();
+    for i in ask {
+        out[i].local = !absent.contains(&out[i].id());
     }
     if paths.len() > 1 {
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -147,12 +150,15 @@ fn stored_files(
     at: &RepoPath,
     below: &RepoPath,
 ) -> Result<Vec<TrackedFile>, Error> {
-    // The store is asked on all cores: a directory may hold a million files.
-    Ok(diff::files_under(objects.store(), tree, below)?
+    // The store is asked of all at once: a directory may hold a million files.
+    let files = diff::files_under(objects.store(), tree, below)?;
+    let ids: Vec<ObjectId> = files.iter().filter_map(|(_, item)| item.id).collect();
+    let absent: HashSet<ObjectId> = objects.missing(&ids).into_iter().collect();
+    Ok(files
         .into_par_iter()
         .map(|(rel, item)| TrackedFile {
             path: at.join_path(&rel),
-            local: item.id.is_some_and(|id| objects.has(&id)),
+            local: item.id.is_some_and(|id| !absent.contains(&id)),
             item,
         })
         .collect())
