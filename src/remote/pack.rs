@@ -34,10 +34,21 @@ pub const MAX_PACKED_SIZE: u32 = 64 << 20;
 /// zstd level for packs and large objects: fast, and most of the gain on typical data.
 pub const LEVEL: i32 = 3;
 
+/// After this many objects in a row that zstd could not shrink, a pack stores objects
+/// as they are (a zstd frame of raw blocks, [`stored_frame_into`]), compressing one in
+/// [`PROBE_EVERY`] to notice when the data changes: photos, audio and already
+/// compressed files cost zstd its whole search for matches (a sixth of a push's CPU
+/// time) to come out the same size.
+const INCOMPRESSIBLE_STREAK: u32 = 8;
+/// While storing as is, one object in this many is still compressed, as a probe.
+const PROBE_EVERY: usize = 16;
+
 /// A pack being filled.
 pub struct PackBuilder {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    /// Objects in a row, up to the last one compressed, that zstd could not shrink.
+    incompressible: u32,
 }
 
 /// A finished pack and its index.
@@ -87,6 +98,7 @@ impl PackBuilder {
         PackBuilder {
             bytes,
             entries: Vec::with_capacity(count),
+            incompressible: 0,
         }
     }
 
@@ -113,11 +125,24 @@ impl PackBuilder {
         }
         let offset = self.bytes.len() as u64;
         self.bytes.extend_from_slice(id.as_bytes());
-        let frame_len = match compress_frame_into(raw, &mut self.bytes) {
-            Ok(n) => n,
-            Err(source) => {
-                self.bytes.truncate(offset as usize);
-                return Err(Error::Compress { id, source });
+        let probe = self.entries.len().is_multiple_of(PROBE_EVERY);
+        let frame_len = if self.incompressible >= INCOMPRESSIBLE_STREAK && !probe {
+            stored_frame_into(raw, &mut self.bytes)
+        } else {
+            match compress_frame_into(raw, &mut self.bytes) {
+                Ok(n) => {
+                    // zstd stores what it cannot shrink in raw blocks, a few bytes larger.
+                    if n >= raw.len() {
+                        self.incompressible = self.incompressible.saturating_add(1);
+                    } else {
+                        self.incompressible = 0;
+                    }
+                    n
+                }
+                Err(source) => {
+                    self.bytes.truncate(offset as usize);
+                    return Err(Error::Compress { id, source });
+                }
             }
         };
         self.entries.push(Entry {
@@ -233,6 +258,45 @@ fn compress_frame_into(raw: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> 
     result
 }
 
+/// The zstd frame magic number (RFC 8878, 3.1.1).
+const ZSTD_MAGIC: u32 = 0xFD2F_B528;
+/// The largest block a zstd frame may hold (RFC 8878, 3.1.1.2.3).
+const ZSTD_MAX_BLOCK: usize = 128 << 10;
+
+/// Append one zstd frame holding `raw` as it is, in raw blocks, to `out`; how many
+/// bytes it appended. Any zstd decoder reads it back; it is what zstd itself writes for
+/// bytes it cannot compress, without first searching them for matches. The header is a
+/// single segment (the window is the whole content, so no window descriptor) with the
+/// content size in four bytes (packed objects are under [`MAX_PACKED_SIZE`]), no
+/// dictionary and no checksum (the object's id is its checksum).
+fn stored_frame_into(raw: &[u8], out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    let size = u32::try_from(raw.len()).expect("packed objects are under 4 GiB");
+    out.reserve(4 + 1 + 4 + 3 * (raw.len() / ZSTD_MAX_BLOCK + 1) + raw.len());
+    out.extend_from_slice(&ZSTD_MAGIC.to_le_bytes());
+    // Frame_Content_Size_flag 2 (four bytes), Single_Segment_flag set.
+    out.push(0b1010_0000);
+    out.extend_from_slice(&size.to_le_bytes());
+    let mut blocks = raw.chunks(ZSTD_MAX_BLOCK).peekable();
+    if blocks.peek().is_none() {
+        // Empty content: one empty last block.
+        out.extend_from_slice(&block_header(0, true));
+    }
+    while let Some(block) = blocks.next() {
+        out.extend_from_slice(&block_header(block.len(), blocks.peek().is_none()));
+        out.extend_from_slice(block);
+    }
+    out.len() - start
+}
+
+/// A raw block's three-byte header: Last_Block in bit 0, Block_Type 0 (raw) in bits 1-2,
+/// the size in bits 3-23, little-endian.
+fn block_header(len: usize, last: bool) -> [u8; 3] {
+    let value = (len as u32) << 3 | u32::from(last);
+    let bytes = value.to_le_bytes();
+    [bytes[0], bytes[1], bytes[2]]
+}
+
 /// Decompress one zstd frame into at most `capacity` bytes, with this thread's
 /// decompression context: making a context per object cost as much as decompressing a
 /// small object (a pull of 20k small files spent 5% of its time allocating them).
@@ -316,6 +380,83 @@ mod tests {
             b.add(ObjectId::of(&o), &o).expect("add");
         }
         b.finish()
+    }
+
+    /// Bytes zstd cannot shrink (a SplitMix64 stream).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stored_frame_is_a_zstd_frame_any_decoder_reads_back() {
+        for len in [
+            0,
+            1,
+            255,
+            256,
+            ZSTD_MAX_BLOCK - 1,
+            ZSTD_MAX_BLOCK,
+            ZSTD_MAX_BLOCK + 1,
+            300_000,
+        ] {
+            let raw = noise(len, len as u64);
+            let mut frame = vec![0xAA];
+            let n = stored_frame_into(&raw, &mut frame);
+            assert_eq!(n, frame.len() - 1, "length of what was appended ({len})");
+            let frame = &frame[1..];
+            assert_eq!(
+                zstd::zstd_safe::find_frame_compressed_size(frame).ok(),
+                Some(frame.len()),
+                "one whole frame ({len})"
+            );
+            assert_eq!(zstd::stream::decode_all(frame).expect("zstd reads it"), raw);
+            assert_eq!(decompress_frame(frame, len).expect("decompress"), raw);
+        }
+    }
+
+    #[test]
+    fn a_pack_of_incompressible_objects_stores_them_and_still_probes() {
+        let mut b = PackBuilder::new();
+        let objects: Vec<Vec<u8>> = (0..64).map(|i| noise(4096, i)).collect();
+        for o in &objects {
+            b.add(ObjectId::of(o), o).expect("add");
+        }
+        // Then compressible data: a probe notices and compression resumes.
+        let text: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 4096]).collect();
+        for o in &text {
+            b.add(ObjectId::of(o), o).expect("add");
+        }
+        let pack = b.finish();
+        let index = PackIndex::decode(&pack.id, &pack.index.encode()).expect("index");
+        for o in objects.iter().chain(&text) {
+            let e = index.lookup(&ObjectId::of(o)).expect("indexed");
+            let r = e.range();
+            let raw = decode_entry(&pack.id, e, &pack.bytes[r.start as usize..r.end as usize])
+                .expect("decodes");
+            assert_eq!(&raw, o);
+        }
+        let length = |o: &Vec<u8>| index.lookup(&ObjectId::of(o)).expect("indexed").length;
+        // A stored frame: magic, descriptor, four-byte size, one block header (zstd's
+        // own raw output has a two-byte size at this length).
+        let stored_len = (ID_LEN + 4 + 1 + 4 + 3 + 4096) as u32;
+        let stored = objects.iter().filter(|o| length(o) == stored_len).count();
+        let at_least = 64 - 64 / PROBE_EVERY - INCOMPRESSIBLE_STREAK as usize;
+        assert!(stored >= at_least, "{stored} of 64 stored as they are");
+        let compressed = text.iter().filter(|o| length(o) < 200).count();
+        assert_eq!(
+            compressed,
+            text.len(),
+            "the first probe resumed compression"
+        );
     }
 
     #[test]
