@@ -76,8 +76,9 @@ fn op<T>(kind: Op, path: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result
 /// no more system calls than matter.
 pub const MAX_WRITE: usize = 512 << 10;
 
-/// Like [`op`] for one `write` call of at most [`MAX_WRITE`] bytes of `buf` (a torn
-/// write writes a prefix of it). Callers loop (`write_all`) as for any short write.
+/// Like [`op`] for one `write` call of `buf` (a torn write writes a prefix of it); at
+/// most [`MAX_WRITE`] bytes of it unless it is an append, which lands whole so records
+/// never interleave. Callers loop (`write_all`) as for any short write.
 #[inline]
 fn write_op(
     kind: Op,
@@ -85,7 +86,10 @@ fn write_op(
     buf: &[u8],
     write: impl FnOnce(&[u8]) -> io::Result<usize>,
 ) -> io::Result<usize> {
-    let buf = &buf[..buf.len().min(MAX_WRITE)];
+    let buf = match kind {
+        Op::Append => buf,
+        _ => &buf[..buf.len().min(MAX_WRITE)],
+    };
     #[cfg(feature = "failpoints")]
     {
         failpoint::write(kind, path, buf, write)
@@ -444,9 +448,10 @@ pub fn hard_link(original: &Path, link: &Path) -> io::Result<()> {
 /// [`hard_link`] it never replaces anything (`AlreadyExists`); a file no longer at
 /// `path` fails with `NotFound`.
 ///
-/// On Linux one `linkat` of `/proc/self/fd/N`. Elsewhere, or without `/proc`, a link by
-/// path made in this process's session of `temps`, checked to be the opened inode, linked
-/// at `to` and removed (a crash leaves only that temp link, which the next sweep takes).
+/// On Linux one `linkat` of the descriptor (or of `/proc/self/fd/N` on kernels before
+/// 6.10). Elsewhere, or without `/proc`, a link by path made in this process's session
+/// of `temps`, checked to be the opened inode, linked at `to` and removed (a crash leaves
+/// only that temp link, which the next sweep takes).
 pub fn link_open(file: &File, path: &Path, to: &Path, temps: &TempArea) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     if proc_fd::usable() {

@@ -23,6 +23,7 @@
 //! [`source`] holds [`ObjectSource`], the seam every reader of objects' bytes goes
 //! through; the store is its local implementation.
 
+mod fan_out;
 pub mod packed;
 pub mod source;
 
@@ -37,6 +38,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rayon::prelude::*;
 
+use fan_out::FanOut;
 use packed::{PackSet, Packed};
 
 use crate::atomic::{self, TempArea, TempFile, UnnamedFile};
@@ -399,7 +401,7 @@ impl Store {
             .into_par_iter()
             .map(|byte| match wanted[usize::from(byte)] {
                 0 => FanOut::Absent,
-                n => FanOut::read(&self.fan_out_dir(byte), n),
+                asked => FanOut::read(&self.fan_out_dir(byte), asked),
             })
             .collect();
         unpacked
@@ -1458,47 +1460,6 @@ fn set_read_only(tmp: &TempFile) -> io::Result<()> {
     let mut perm = tmp.file().metadata()?.permissions();
     perm.set_readonly(true);
     tmp.set_permissions(perm)
-}
-
-/// What [`Store::missing`] learned of one fan-out directory of loose objects.
-enum FanOut {
-    /// Not there (or nothing asked of it): it holds no object.
-    Absent,
-    /// Its names, read in one listing: a fresh clone's fan-out directories hold a
-    /// commit or a tree or two each, and one listing costs less than a `stat` per
-    /// object asked.
-    Listed(HashSet<String>),
-    /// Too large to list for the few objects asked: each is looked up.
-    Large,
-}
-
-impl FanOut {
-    /// Bytes of directory a listing reads per object asked, at most: a listing reads
-    /// about 70 bytes of directory per name (ext4) at a tenth of a microsecond, a `stat`
-    /// of an absent object costs a few microseconds.
-    const LIST_BYTES_PER_LOOKUP: u64 = 2048;
-
-    /// Look at the directory `dir`, of which `asked` objects are asked.
-    fn read(dir: &Path, asked: usize) -> FanOut {
-        let Ok(meta) = fs::metadata(dir) else {
-            return FanOut::Absent;
-        };
-        if !meta.is_dir() {
-            return FanOut::Absent;
-        }
-        if meta.len() > asked as u64 * Self::LIST_BYTES_PER_LOOKUP {
-            return FanOut::Large;
-        }
-        match fs::read_dir(dir) {
-            Ok(entries) => FanOut::Listed(
-                entries
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .collect(),
-            ),
-            // Unreadable as a listing: each object is looked up, as for a large one.
-            Err(_) => FanOut::Large,
-        }
-    }
 }
 
 #[cfg(test)]

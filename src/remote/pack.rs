@@ -42,6 +42,10 @@ pub const LEVEL: i32 = 3;
 const INCOMPRESSIBLE_STREAK: u32 = 8;
 /// While storing as is, one object in this many is still compressed, as a probe.
 const PROBE_EVERY: usize = 16;
+/// The largest object stored as is: a stored frame is one segment, its window the whole
+/// object, and RFC 8878 asks decoders to accept windows of up to 8 MiB (larger objects
+/// are compressed, as zstd frames with a window of their own).
+const STORED_FRAME_MAX: usize = 8 << 20;
 
 /// A pack being filled.
 pub struct PackBuilder {
@@ -126,7 +130,8 @@ impl PackBuilder {
         let offset = self.bytes.len() as u64;
         self.bytes.extend_from_slice(id.as_bytes());
         let probe = self.entries.len().is_multiple_of(PROBE_EVERY);
-        let frame_len = if self.incompressible >= INCOMPRESSIBLE_STREAK && !probe {
+        let stored = raw.len() <= STORED_FRAME_MAX;
+        let frame_len = if self.incompressible >= INCOMPRESSIBLE_STREAK && !probe && stored {
             stored_frame_into(raw, &mut self.bytes)
         } else {
             match compress_frame_into(raw, &mut self.bytes) {

@@ -42,7 +42,8 @@ pub trait ObjectSource: Sync {
 
     /// Those of `ids` whose bytes are not in the local store now, in their order: what
     /// [`ObjectSource::has`] says of each, asked of many at once (the store answers a
-    /// fresh clone's twenty thousand with a few dozen `stat`s, not one each).
+    /// fresh clone's twenty thousand with a listing of each fan-out directory, not a
+    /// `stat` each). A source whose `has` is not the store's must override this too.
     fn missing(&self, ids: &[ObjectId]) -> Vec<ObjectId> {
         self.store().missing(ids)
     }

@@ -179,7 +179,9 @@ pub async fn download_available(
     let budget = Semaphore::new(budget_kib as usize);
     let budget = &budget;
     let counted = &counters;
-    let buffers = &Buffers::default();
+    // Decoding holds up to twice a run's bytes (see `fetch_run`): the pool keeps no more
+    // than that of the whole budget.
+    let buffers = &Buffers::holding_at_most(2 * (budget_kib << 10));
     let runs = stream::iter(plan_runs(packed))
         .map(|run| async move {
             let kib = (run.range.end - run.range.start)
@@ -237,27 +239,42 @@ const LOCAL_PACK_MIN_OBJECTS: usize = 32;
 
 /// Decode buffers handed from one run to the next. A run decodes into a buffer of up to
 /// tens of MiB, and a fresh one each time is memory the kernel maps, faults in and zeroes
-/// page by page (a seventh of the CPU time of a pull of 20k small files). The pool
-/// holds no more buffers than were in flight at once, so the download's memory bound
-/// stands.
-#[derive(Clone, Default)]
-struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
+/// page by page (a seventh of the CPU time of a pull of 20k small files). The pool keeps
+/// at most a set number of bytes of buffers (a buffer beyond that is freed), so what it
+/// holds between runs stays within the download's memory bound.
+#[derive(Clone)]
+struct Buffers(Arc<Mutex<Pool>>);
+
+struct Pool {
+    free: Vec<Vec<u8>>,
+    /// Capacity of the buffers in `free`, in bytes.
+    held: usize,
+    limit: usize,
+}
 
 impl Buffers {
+    fn holding_at_most(limit: u64) -> Buffers {
+        Buffers(Arc::new(Mutex::new(Pool {
+            free: Vec::new(),
+            held: 0,
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        })))
+    }
+
     fn take(&self) -> Vec<u8> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_default()
+        let mut pool = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let buffer = pool.free.pop().unwrap_or_default();
+        pool.held -= buffer.capacity();
+        buffer
     }
 
     fn give_back(&self, mut buffer: Vec<u8>) {
         buffer.clear();
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(buffer);
+        let mut pool = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.held + buffer.capacity() <= pool.limit {
+            pool.held += buffer.capacity();
+            pool.free.push(buffer);
+        }
     }
 }
 
@@ -583,8 +600,8 @@ mod tests {
     }
 
     #[test]
-    fn a_decode_buffer_comes_back_empty_with_its_room() {
-        let buffers = Buffers::default();
+    fn a_decode_buffer_comes_back_empty_with_its_room_within_the_pool_limit() {
+        let buffers = Buffers::holding_at_most(10_000);
         let mut first = buffers.take();
         first.extend_from_slice(&[7; 4096]);
         let room = first.capacity();
@@ -598,6 +615,13 @@ mod tests {
             0,
             "one buffer back, one handed out"
         );
+        // Two of 4 KiB fit the limit; a third, or one larger than the limit, is freed.
+        for _ in 0..3 {
+            buffers.give_back(Vec::with_capacity(4096));
+        }
+        buffers.give_back(Vec::with_capacity(20_000));
+        let kept: Vec<usize> = (0..3).map(|_| buffers.take().capacity()).collect();
+        assert_eq!(kept, vec![4096, 4096, 0]);
     }
 
     #[test]

@@ -307,6 +307,7 @@ async fn stream_large(
                 path: path.clone(),
                 source: std::io::Error::other(e),
             })?;
+        // In pieces, as a pack: a directory remote writes each with a call of its own.
         for piece in compressed.chunks(MAX_WRITE) {
             writer.write(piece);
         }
