@@ -13,8 +13,9 @@
 //!
 //! Invariants: a pack is renamed into place before its index, and the index last (each
 //! over any leftover of its name: the same name is the same entries, and a leftover's
-//! bytes were never checked), so an index names only bytes that are whole on disk; packed bytes are stored raw (a read is a plain range, never decompressed) and
-//! are hashed whenever they are handed out, as a loose object's are; an index that fails
+//! bytes were never checked), so an index names only bytes that are whole on disk;
+//! packed bytes are stored raw (a read is a plain range, never decompressed) and are
+//! hashed whenever they are handed out, as a loose object's are; an index that fails
 //! its checksum, or points past the end of its pack, is set aside as damaged (its objects
 //! count as absent; `fsck` names it), never trusted; removing objects writes, checks and
 //! flushes a new pack of the rest before the old one goes, each pack's own entries say
