@@ -409,7 +409,7 @@ impl Store {
             .filter(|id| match &fan_outs[usize::from(id.as_bytes()[0])] {
                 FanOut::Absent => true,
                 FanOut::Listed(names) => !names.contains(&id.to_hex()[2..]),
-                FanOut::Large => !self.path(id).exists(),
+                FanOut::AskEach => !self.path(id).exists(),
             })
             .collect()
     }
@@ -1494,18 +1494,40 @@ mod tests {
             .put_packed(&raw, &[(a, 0..8), (b, 8..16)])
             .expect("pack");
         // Absent beside the loose object (its fan-out directory exists), and absent where
-        // no fan-out directory exists.
+        // no fan-out directory exists: four of each, so that both directories are looked
+        // at rather than their objects one by one.
         let with_hex = |hex: String| hex.parse::<ObjectId>().expect("id");
-        let mut beside = loose.to_hex();
-        let last = if beside.ends_with('0') { "1" } else { "0" };
-        beside.replace_range(63.., last);
-        let beside = with_hex(beside);
+        let hex = loose.to_hex();
+        let beside: Vec<ObjectId> = ["a", "b", "c", "d"]
+            .iter()
+            .filter(|last| !hex.ends_with(*last))
+            .take(3)
+            .map(|last| with_hex(format!("{}{last}", &hex[..63])))
+            .collect();
         let other_byte = loose.as_bytes()[0].wrapping_add(1);
-        let elsewhere = with_hex(format!("{other_byte:02x}{}", &loose.to_hex()[2..]));
+        let elsewhere: Vec<ObjectId> = ["0", "1", "2", "3"]
+            .iter()
+            .map(|last| with_hex(format!("{other_byte:02x}{}{last}", &hex[2..63])))
+            .collect();
         assert!(!store.fan_out_dir(other_byte).exists());
-        // Two asked of the loose object's small fan-out directory: it is listed.
-        let asked = [elsewhere, a, beside, loose, b, elsewhere];
-        assert_eq!(store.missing(&asked), vec![elsewhere, beside, elsewhere]);
+        let asked = [
+            elsewhere[0],
+            a,
+            beside[0],
+            elsewhere[1],
+            loose,
+            beside[1],
+            b,
+            elsewhere[2],
+            beside[2],
+            elsewhere[3],
+        ];
+        let absent: Vec<ObjectId> = asked
+            .iter()
+            .filter(|id| ![a, b, loose].contains(id))
+            .copied()
+            .collect();
+        assert_eq!(store.missing(&asked), absent);
         assert_eq!(store.missing(&[]), Vec::<ObjectId>::new());
         // One at a time: its directory is looked up object by object instead.
         for id in asked {

@@ -52,21 +52,22 @@ pub fn tracked_files(
                 Some(rel) => RepoPath::new(rel).expect("a part of a valid path is valid"),
                 None => RepoPath::root(),
             };
-            out.extend(stored_files(objects, cover.id, &cover.path, &below)?);
+            let files = stored_files(objects, cover.id, &cover.path, &below)?;
+            ask.extend(out.len()..out.len() + files.len());
+            out.extend(files);
             continue;
         }
         for entry in index.iter_under(path) {
             match entry.kind {
-                Kind::Tree => out.extend(stored_files(
-                    objects,
-                    entry.id,
-                    &entry.path,
-                    &RepoPath::root(),
-                )?),
+                Kind::Tree => {
+                    let files = stored_files(objects, entry.id, &entry.path, &RepoPath::root())?;
+                    ask.extend(out.len()..out.len() + files.len());
+                    out.extend(files);
+                }
                 Kind::File | Kind::Symlink => {
                     // A fetched entry's file is in the work tree (and its bytes were
                     // stored when it was added or written), so only the others are
-                    // asked, all at once below.
+                    // asked.
                     if entry.not_fetched {
                         ask.push(out.len());
                     }
@@ -79,11 +80,7 @@ pub fn tracked_files(
             }
         }
     }
-    let ids: Vec<ObjectId> = ask.iter().map(|&i| out[i].id()).collect();
-    let absent: HashSet<ObjectId> = objects.missing(&ids).into_iter().collect();
-    for i in ask {
-        out[i].local = !absent.contains(&out[i].id());
-    }
+    settle_local(objects, &mut out, &ask);
     if paths.len() > 1 {
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out.dedup_by(|a, b| a.path == b.path);
@@ -110,7 +107,10 @@ pub fn commit_files(
     tree: ObjectId,
     path: &RepoPath,
 ) -> Result<Vec<TrackedFile>, Error> {
-    stored_files(objects, tree, &RepoPath::root(), path)
+    let mut files = stored_files(objects, tree, &RepoPath::root(), path)?;
+    let ask: Vec<usize> = (0..files.len()).collect();
+    settle_local(objects, &mut files, &ask);
+    Ok(files)
 }
 
 /// What the index tracks at `path`: a file or symlink (with its id), or a directory
@@ -143,25 +143,34 @@ pub fn tracked_item(index: &Index, store: &Store, path: &RepoPath) -> Result<Ite
 }
 
 /// The files of the stored tree `tree` (lying at `at` in the work tree) at or below
-/// `below` (relative to `at`), with their paths from the top.
+/// `below` (relative to `at`), with their paths from the top; `local` is left for
+/// [`settle_local`], so that one question covers every stored tree a walk meets.
 fn stored_files(
     objects: &dyn ObjectSource,
     tree: ObjectId,
     at: &RepoPath,
     below: &RepoPath,
 ) -> Result<Vec<TrackedFile>, Error> {
-    // The store is asked of all at once: a directory may hold a million files.
     let files = diff::files_under(objects.store(), tree, below)?;
-    let ids: Vec<ObjectId> = files.iter().filter_map(|(_, item)| item.id).collect();
-    let absent: HashSet<ObjectId> = objects.missing(&ids).into_iter().collect();
     Ok(files
         .into_par_iter()
         .map(|(rel, item)| TrackedFile {
             path: at.join_path(&rel),
-            local: item.id.is_some_and(|id| !absent.contains(&id)),
+            local: false,
             item,
         })
         .collect())
+}
+
+/// Set `local` of `files[i]` for each `i` of `ask`, asking the store of all at once: a
+/// walk may meet a million files in a thousand not-fetched directories, and each
+/// question looks at every fan-out directory it touches.
+fn settle_local(objects: &dyn ObjectSource, files: &mut [TrackedFile], ask: &[usize]) {
+    let ids: Vec<ObjectId> = ask.iter().filter_map(|&i| files[i].item.id).collect();
+    let absent: HashSet<ObjectId> = objects.missing(&ids).into_iter().collect();
+    for &i in ask {
+        files[i].local = files[i].item.id.is_some_and(|id| !absent.contains(&id));
+    }
 }
 
 /// The tree item an index entry stands for (a not-fetched directory's is its tree).
@@ -278,6 +287,83 @@ mod tests {
                 .expect("files")
                 .is_empty()
         );
+    }
+
+    /// The store, counting the questions [`ObjectSource::missing`] is asked.
+    struct Counting<'a> {
+        store: &'a Store,
+        questions: std::sync::atomic::AtomicUsize,
+    }
+
+    impl ObjectSource for Counting<'_> {
+        fn store(&self) -> &Store {
+            self.store
+        }
+        fn has(&self, id: &ObjectId) -> bool {
+            ObjectSource::has(self.store, id)
+        }
+        fn missing(&self, ids: &[ObjectId]) -> Vec<ObjectId> {
+            self.questions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.store.missing(ids)
+        }
+        fn open(
+            &self,
+            id: &ObjectId,
+        ) -> Result<Box<dyn std::io::Read + Send>, crate::store::Error> {
+            ObjectSource::open(self.store, id)
+        }
+        fn read_range(
+            &self,
+            id: &ObjectId,
+            offset: u64,
+            len: u64,
+        ) -> Result<Vec<u8>, crate::store::Error> {
+            ObjectSource::read_range(self.store, id, offset, len)
+        }
+        fn fetch(
+            &self,
+            ids: &[ObjectId],
+            progress: &dyn crate::progress::Progress,
+        ) -> Result<crate::store::Fetched, crate::store::Error> {
+            ObjectSource::fetch(self.store, ids, progress)
+        }
+    }
+
+    #[test]
+    fn the_store_is_asked_once_however_many_not_fetched_directories_a_walk_meets() {
+        let (_dir, store, mut index) = fixture();
+        let lazy = index.get(&path("lazy")).expect("entry").id;
+        for i in 0..3 {
+            index.upsert(Entry::not_fetched(
+                path(&format!("more/lazy{i}")),
+                Kind::Tree,
+                false,
+                lazy,
+                3,
+            ));
+        }
+        let counting = Counting {
+            store: &store,
+            questions: Default::default(),
+        };
+        let all = tracked_files(&index, &counting, &[RepoPath::root()]).expect("files");
+        assert_eq!(all.len(), 15);
+        assert_eq!(
+            all.iter()
+                .filter(|f| f.local)
+                .map(|f| f.path.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "data/fetched",
+                "data/stored",
+                "lazy/a",
+                "more/lazy0/a",
+                "more/lazy1/a",
+                "more/lazy2/a"
+            ]
+        );
+        assert_eq!(counting.questions.into_inner(), 1);
     }
 
     #[test]
