@@ -40,6 +40,10 @@ pub struct Measurement {
     pub secs: f64,
     /// Peak resident set size of the measured process, KiB.
     pub peak_rss_kib: u64,
+    /// CPU seconds the command spent in user space and in the kernel: where a slow run's
+    /// time went (kernel work such as inode allocation, or waiting on the disk).
+    pub user_secs: f64,
+    pub system_secs: f64,
 }
 
 pub struct Runner {
@@ -140,8 +144,14 @@ impl Runner {
             .collect::<Result<Vec<_>>>()?;
         let peak_rss_kib = runs.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
         runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
-        let secs = runs.get(n / 2).map_or(0.0, |m| m.secs);
-        Ok(Measurement { secs, peak_rss_kib })
+        let middle = runs
+            .get(n / 2)
+            .copied()
+            .ok_or_else(|| format!("{label}: no timed runs"))?;
+        Ok(Measurement {
+            peak_rss_kib,
+            ..middle
+        })
     }
 
     /// `sync(1)`: flush every dirty page of every filesystem.
@@ -194,12 +204,15 @@ impl Runner {
     }
 }
 
-/// `"<secs> <peak KiB>"`, as the wrapper writes it.
+/// `"<secs> <peak KiB> <user secs> <system secs>"`, as the wrapper writes it.
 fn parse_report(text: &str) -> Option<Measurement> {
     let mut words = text.split_whitespace();
-    let secs = words.next()?.parse().ok()?;
-    let peak_rss_kib = words.next()?.parse().ok()?;
-    Some(Measurement { secs, peak_rss_kib })
+    Some(Measurement {
+        secs: words.next()?.parse().ok()?,
+        peak_rss_kib: words.next()?.parse().ok()?,
+        user_secs: words.next()?.parse().ok()?,
+        system_secs: words.next()?.parse().ok()?,
+    })
 }
 
 /// When this process is the wrapper (see the module doc): run the command in the
@@ -219,7 +232,7 @@ fn wrap(report: &OsStr, program: &OsStr, args: Vec<OsString>) -> i32 {
     let mut cmd = Command::new(program);
     cmd.args(args).env_remove(WRAP_ENV);
     let start = Instant::now();
-    let (status, peak_rss_kib) = match spawn_and_reap(&mut cmd) {
+    let (status, usage) = match spawn_and_reap(&mut cmd) {
         Ok(result) => result,
         Err(e) => {
             eprintln!("dvx bench wrapper: {}: {e}", describe(&cmd));
@@ -227,7 +240,11 @@ fn wrap(report: &OsStr, program: &OsStr, args: Vec<OsString>) -> i32 {
         }
     };
     let secs = start.elapsed().as_secs_f64();
-    if let Err(e) = fs::write(report, format!("{secs} {peak_rss_kib}\n")) {
+    let line = format!(
+        "{secs} {} {} {}\n",
+        usage.peak_rss_kib, usage.user_secs, usage.system_secs
+    );
+    if let Err(e) = fs::write(report, line) {
         eprintln!(
             "dvx bench wrapper: write {}: {e}",
             Path::new(report).display()
@@ -239,8 +256,15 @@ fn wrap(report: &OsStr, program: &OsStr, args: Vec<OsString>) -> i32 {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-/// Spawn `cmd`, reap it with `wait4`, and return its exit status and own peak RSS in KiB.
-fn spawn_and_reap(cmd: &mut Command) -> std::io::Result<(ExitStatus, u64)> {
+/// What `wait4` says a reaped command used.
+struct Usage {
+    peak_rss_kib: u64,
+    user_secs: f64,
+    system_secs: f64,
+}
+
+/// Spawn `cmd`, reap it with `wait4`, and return its exit status and its own usage.
+fn spawn_and_reap(cmd: &mut Command) -> std::io::Result<(ExitStatus, Usage)> {
     let child = cmd.spawn()?;
     let pid = libc::pid_t::try_from(child.id()).expect("a Linux pid fits in pid_t");
     let mut status: libc::c_int = 0;
@@ -260,8 +284,13 @@ fn spawn_and_reap(cmd: &mut Command) -> std::io::Result<(ExitStatus, u64)> {
     }
     // The child is reaped; dropping the handle neither waits nor kills.
     drop(child);
-    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0); // KiB on Linux
-    Ok((ExitStatus::from_raw(status), peak))
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let used = Usage {
+        peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0), // KiB on Linux
+        user_secs: secs(usage.ru_utime),
+        system_secs: secs(usage.ru_stime),
+    };
+    Ok((ExitStatus::from_raw(status), used))
 }
 
 fn describe(cmd: &Command) -> String {

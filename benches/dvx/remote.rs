@@ -27,7 +27,7 @@ use crate::Result;
 use crate::config::{Config, Scenario};
 use crate::dataset::{self, Dataset, SMALL_DIR};
 use crate::limits::{self, remove};
-use crate::measure::Runner;
+use crate::measure::{Measurement, Runner};
 use crate::report::{Report, Row, Target, Unit};
 use crate::s3_server::S3Server;
 
@@ -154,14 +154,14 @@ fn origin(runner: &Runner, data: &Dataset, repo: &Path, place: &Place) -> Result
 }
 
 /// Time `dvx push --json <remote>` + `sync` in `repo` (its branch, and every object it
-/// reaches); the seconds and the JSON report.
+/// reaches); the measurement (its seconds include the `sync`) and the JSON report.
 fn push(
     runner: &Runner,
     label: &str,
     repo: &Path,
     place: &Place,
     remote: &str,
-) -> Result<(f64, Value)> {
+) -> Result<(Measurement, Value)> {
     let mut cmd = runner.dvx(repo, &["push", "--json", remote]);
     cmd.envs(&place.env);
     runner.sync()?;
@@ -170,7 +170,8 @@ fn push(
     runner.sync()?;
     let json: Value = serde_json::from_str(&out)
         .map_err(|e| format!("`dvx push --json` printed invalid JSON ({e}): {out:.200}"))?;
-    Ok((m.secs + start.elapsed().as_secs_f64(), json))
+    let secs = m.secs + start.elapsed().as_secs_f64();
+    Ok((Measurement { secs, ..m }, json))
 }
 
 /// `git clone` of `origin` at `clone` (untimed).
@@ -181,14 +182,15 @@ fn clone(runner: &Runner, origin: &Path, clone: &Path) -> Result<()> {
     runner.run(git).map(|_| ())
 }
 
-/// Time `dvx pull --json <args>` + sync in `repo`; the seconds and the JSON report.
+/// Time `dvx pull --json <args>` + sync in `repo`; the measurement (its seconds include
+/// the `sync`) and the JSON report.
 fn pull(
     runner: &Runner,
     label: &str,
     repo: &Path,
     place: &Place,
     args: &[&str],
-) -> Result<(f64, Value)> {
+) -> Result<(Measurement, Value)> {
     let mut all = vec!["pull", "--json"];
     all.extend_from_slice(args);
     let mut cmd = runner.dvx(repo, &all);
@@ -199,7 +201,8 @@ fn pull(
     runner.sync()?;
     let json: Value = serde_json::from_str(&out)
         .map_err(|e| format!("`dvx pull --json` printed invalid JSON ({e}): {out:.200}"))?;
-    Ok((m.secs + start.elapsed().as_secs_f64(), json))
+    let secs = m.secs + start.elapsed().as_secs_f64();
+    Ok((Measurement { secs, ..m }, json))
 }
 
 fn transfer(json: &Value, field: &str) -> f64 {
@@ -287,18 +290,16 @@ fn small_on(
     for r in 0..place.urls.len() {
         let round = small_round(runner, data, place, &base, r)?;
         println!(
-            "  remote_small ({}) round {}: push {:.2} s ({} requests), pull {:.2} s ({} requests)",
+            "  remote_small ({}) round {}: push {}, pull {}",
             place.name,
             r + 1,
-            round.push_secs,
-            round.push_requests,
-            round.pull_secs,
-            round.pull_requests,
+            timing(&round.push, round.push_requests),
+            timing(&round.pull, round.pull_requests),
         );
         rounds.push(round);
     }
-    let push_secs = median_of(&rounds, |r| r.push_secs);
-    let pull_secs = median_of(&rounds, |r| r.pull_secs);
+    let push_secs = median_of(&rounds, |r| r.push.secs);
+    let pull_secs = median_of(&rounds, |r| r.pull.secs);
     // Every round moves the same objects; the most requests any took is the row.
     let most = |field: fn(&Round) -> f64| rounds.iter().map(field).fold(0.0, f64::max);
     let push_requests = most(|r| r.push_requests);
@@ -364,8 +365,8 @@ fn small_on(
 
 /// What one round of `remote_small` took on one place.
 struct Round {
-    push_secs: f64,
-    pull_secs: f64,
+    push: Measurement,
+    pull: Measurement,
     push_requests: f64,
     pull_requests: f64,
 }
@@ -385,12 +386,12 @@ fn small_round(
     let repo = base.join("origin");
     let served = place.served_requests();
     let label = |verb: &str| format!("{verb}_small_{}_{}", place.name, r + 1);
-    let (push_secs, push_json) = push(runner, &label("push"), &repo, place, &remote)?;
+    let (push_m, push_json) = push(runner, &label("push"), &repo, place, &remote)?;
     let push_served = place.served_requests().zip(served).map(|(b, a)| b - a);
     let cloned = base.join(format!("clone-{}", r + 1));
     clone(runner, &repo, &cloned)?;
     let served = place.served_requests();
-    let (pull_secs, pull_json) = pull(
+    let (pull_m, pull_json) = pull(
         runner,
         &label("pull"),
         &cloned,
@@ -404,11 +405,21 @@ fn small_round(
         data.small_bytes(),
     )?;
     Ok(Round {
-        push_secs,
-        pull_secs,
+        push: push_m,
+        pull: pull_m,
         push_requests: push_served.map_or_else(|| transfer(&push_json, "requests"), |n| n as f64),
         pull_requests: pull_served.map_or_else(|| transfer(&pull_json, "requests"), |n| n as f64),
     })
+}
+
+/// `1.23 s (49 requests; cpu 0.40 user + 1.10 sys)`: a round's time, requests and where
+/// its CPU went, so that a slow round shows whether the kernel worked harder or the disk
+/// kept it waiting.
+fn timing(m: &Measurement, requests: f64) -> String {
+    format!(
+        "{:.2} s ({requests} requests; cpu {:.2} user + {:.2} sys)",
+        m.secs, m.user_secs, m.system_secs
+    )
 }
 
 /// The median of `field` over `rounds` (the upper one of an even count).
@@ -479,8 +490,15 @@ fn dvc_push_pull(
         data.small_bytes(),
     )?;
     println!(
-        "  remote_small ({}): dvc push {:.2} s, dvc pull {:.2} s",
-        place.name, push.secs, pulled.secs
+        "  remote_small ({}): dvc push {:.2} s (cpu {:.2} user + {:.2} sys), dvc pull {:.2} s \
+         (cpu {:.2} user + {:.2} sys)",
+        place.name,
+        push.secs,
+        push.user_secs,
+        push.system_secs,
+        pulled.secs,
+        pulled.user_secs,
+        pulled.system_secs,
     );
     Ok((push.secs, pulled.secs))
 }
@@ -509,10 +527,12 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let place = Place::directory(base.join("remote"), 1);
     let repo = base.join("origin");
     origin(runner, &data, &repo, &place)?;
-    let (push_secs, _) = push(runner, "push_bulk", &repo, &place, "origin")?;
+    let push_secs = push(runner, "push_bulk", &repo, &place, "origin")?.0.secs;
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;
-    let (pull_secs, _) = pull(runner, "pull_bulk", &cloned, &place, &[SMALL_DIR])?;
+    let pull_secs = pull(runner, "pull_bulk", &cloned, &place, &[SMALL_DIR])?
+        .0
+        .secs;
     dataset::verify_tree(&cloned.join(SMALL_DIR), n, data.small_bytes())?;
     remove(&base)?;
     remove(&cp_dir)?;
@@ -555,14 +575,15 @@ fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let place = Place::directory(base.join("remote"), 1);
     let repo = base.join("origin");
     origin(runner, &data, &repo, &place)?;
-    let (push_secs, _) = push(runner, "push_lazy", &repo, &place, "origin")?;
+    let push_secs = push(runner, "push_lazy", &repo, &place, "origin")?.0.secs;
     println!("  lazy_one: pushed in {push_secs:.1} s");
     let cloned = base.join("clone");
     clone(runner, &repo, &cloned)?;
     let pick = |i: usize| data.small[i].rel.to_string_lossy().into_owned();
     let (first, second) = (pick(0), pick(n - 1));
-    let (boot_secs, boot) = pull(runner, "lazy_first", &cloned, &place, &[&first])?;
-    let (secs, one) = pull(runner, "lazy_one", &cloned, &place, &[&second])?;
+    let (boot, boot_json) = pull(runner, "lazy_first", &cloned, &place, &[&first])?;
+    let (one, one_json) = pull(runner, "lazy_one", &cloned, &place, &[&second])?;
+    let (boot_secs, secs) = (boot.secs, one.secs);
     for rel in [&first, &second] {
         let want = fs::read(data.root.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
         let got = fs::read(cloned.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
@@ -583,7 +604,7 @@ fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         ),
         Row::count(
             "lazy_one bytes",
-            transfer(&one, "bytes"),
+            transfer(&one_json, "bytes"),
             Unit::Bytes,
             "dataset",
             Some(total),
@@ -598,7 +619,7 @@ fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         ),
         Row::count(
             "lazy_one bytes (fresh clone)",
-            transfer(&boot, "bytes"),
+            transfer(&boot_json, "bytes"),
             Unit::Bytes,
             "dataset",
             Some(total),

@@ -226,8 +226,8 @@ fn median(mut runs: Vec<Measurement>) -> Measurement {
     let peak_rss_kib = runs.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
     runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
     Measurement {
-        secs: runs[runs.len() / 2].secs,
         peak_rss_kib,
+        ..runs[runs.len() / 2]
     }
 }
 
