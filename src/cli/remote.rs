@@ -236,7 +236,8 @@ struct JsonRemote {
     name: String,
     url: Option<String>,
     default: bool,
-    settings: BTreeMap<String, String>,
+    /// Each setting as its TOML type: a number, a boolean or a string.
+    settings: BTreeMap<String, toml::Value>,
     /// Credential keys that hold a value; the value is always `***`.
     credentials: BTreeMap<String, &'static str>,
 }
@@ -269,7 +270,10 @@ fn list(ctx: &Ctx, json: bool) -> Result<ExitCode> {
                 if r.default { " (default)" } else { "" }
             );
             for (key, value) in &r.settings {
-                outln!("    {key} = {value}");
+                match value {
+                    toml::Value::String(text) => outln!("    {key} = {text}"),
+                    other => outln!("    {key} = {other}"),
+                }
             }
             for (key, _) in &r.credentials {
                 outln!("    {key} = ***");

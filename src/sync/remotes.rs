@@ -103,16 +103,17 @@ fn resolve(
 }
 
 /// One remote as `dvx remote list` shows it: no secret value, only where one is set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RemoteInfo {
     pub name: String,
     /// The URL as configured (a relative directory is relative to the work-tree top),
     /// masked (no user info or query).
     pub url: Option<String>,
     pub default: bool,
-    /// Plain settings other than the URL (`endpoint`, `region`, ...), as configured
-    /// (masked).
-    pub settings: Vec<(String, String)>,
+    /// Plain settings other than the URL (`endpoint`, `region`, `jobs`, ...), as
+    /// configured, with their TOML types (`jobs = 8` is a number, `allow_http = true` a
+    /// boolean); strings masked.
+    pub settings: Vec<(String, toml::Value)>,
     /// Credential keys that hold a value, and whether that value sits in the tracked
     /// `config.toml` (where it must not be).
     pub credentials: Vec<(String, bool)>,
@@ -135,14 +136,14 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
         let mut merged = shared.clone();
         merged.extend(private.clone());
         // A URL or endpoint written by hand may carry a password or a token: masked.
-        let shown = |v: &toml::Value| match v {
-            toml::Value::String(s) => crate::remote::url::masked(s),
-            other => other.to_string(),
+        let masked = |v: &toml::Value| match v {
+            toml::Value::String(s) => toml::Value::String(crate::remote::url::masked(s)),
+            other => other.clone(),
         };
         let settings = PLAIN_KEYS
             .iter()
             .filter(|k| **k != "url")
-            .filter_map(|k| merged.get(*k).map(|v| ((*k).to_owned(), shown(v))))
+            .filter_map(|k| merged.get(*k).map(|v| ((*k).to_owned(), masked(v))))
             .collect();
         let credentials = SECRET_KEYS
             .iter()
@@ -150,7 +151,10 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
             .map(|k| ((*k).to_owned(), shared.contains_key(*k)))
             .collect();
         out.push(RemoteInfo {
-            url: merged.get("url").map(shown),
+            url: merged.get("url").map(|v| match masked(v) {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            }),
             default: default.as_deref() == Some(name.as_str()),
             name,
             settings,

@@ -54,6 +54,8 @@ fn remotes_are_added_listed_set_renamed_and_removed() {
     let before = config(&sb);
     sb.out(&["remote", "set", "origin", "region", "eu-west-1"]);
     assert_contains(&config(&sb), "region = \"eu-west-1\"");
+    sb.out(&["remote", "set", "origin", "allow_http", "true"]);
+    sb.out(&["remote", "set", "origin", "jobs", "8"]);
     let err = sb.fails(&["remote", "set", "origin", "jobs", "0"], 1);
     assert_contains(
         &err,
@@ -97,7 +99,7 @@ fn remotes_are_added_listed_set_renamed_and_removed() {
     let list = sb.out(&["remote", "list"]);
     assert_contains(
         &list,
-        "    region = eu-west-1\n    secret_access_key = ***\n",
+        "    region = eu-west-1\n    allow_http = true\n    jobs = 8\n    secret_access_key = ***\n",
     );
     let json: serde_json::Value =
         serde_json::from_str(&sb.out(&["remote", "list", "--json"])).expect("json");
@@ -105,6 +107,9 @@ fn remotes_are_added_listed_set_renamed_and_removed() {
     assert_eq!(origin["name"], "origin");
     assert_eq!(origin["default"], false);
     assert_eq!(origin["settings"]["region"], "eu-west-1");
+    // Numbers and booleans keep their types.
+    assert_eq!(origin["settings"]["jobs"], 8);
+    assert_eq!(origin["settings"]["allow_http"], true);
     assert_eq!(origin["credentials"]["secret_access_key"], "***");
     assert_eq!(json[2]["default"], true);
 
