@@ -48,6 +48,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// read of up to tens of MiB): long enough for such a request on a slow uplink
 /// (16 MiB in 10 minutes is 28 KB/s), still bounded.
 const BULK_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// How the names of the conditional-create probe's keys under `tmp/` begin.
+const PROBE_PREFIX: &str = "probe-";
 
 /// A connected remote: the store and the prefix every key lives under.
 ///
@@ -316,9 +318,10 @@ impl Backend {
         &self.shown
     }
 
-    /// Whether nothing lies under the remote's prefix (at most one key is listed). A
-    /// location becomes a dvx remote only when it is empty, so a mistyped URL never
-    /// turns somebody's directory or bucket into one.
+    /// Whether nothing lies under the remote's prefix but what dvx's own probe left
+    /// when it was cut short (keys are listed until another turns up: the first one, but
+    /// for such leftovers). A location becomes a dvx remote only when it is empty, so a
+    /// mistyped URL never turns somebody's directory or bucket into one.
     pub async fn holds_nothing(&self) -> Result<bool, Error> {
         if let Some(dir) = &self.directory {
             return dir_holds_nothing(dir).map_err(|e| Error::Store {
@@ -330,11 +333,17 @@ impl Backend {
         }
         use futures_util::StreamExt;
         let prefix = (!self.root.as_ref().is_empty()).then_some(&self.root);
-        match self.store.list(prefix).next().await {
-            None => Ok(true),
-            Some(Ok(_)) => Ok(false),
-            Some(Err(e)) => Err(self.store_err(e)),
+        let mut listing = self.store.list(prefix);
+        while let Some(item) = listing.next().await {
+            let meta = item.map_err(|e| self.store_err(e))?;
+            let left_by_probe = self
+                .relative(&meta.location)
+                .is_some_and(|r| r.strip_prefix("tmp/").is_some_and(is_probe_leftover));
+            if !left_by_probe {
+                return Ok(false);
+            }
         }
+        Ok(true)
     }
 
     /// A store error as one of ours: classified (unreachable, denied, what else went
@@ -387,7 +396,7 @@ impl Backend {
     /// Check, once, that creating a key that exists is refused: ref moves depend on it.
     /// Writes and then deletes two probe keys under `tmp/`.
     pub async fn probe_conditional_create(&self, nonce: &str) -> Result<(), Error> {
-        let key = self.key(&format!("tmp/probe-{nonce}"));
+        let key = self.key(&format!("tmp/{PROBE_PREFIX}{nonce}"));
         let create = || object_store::PutOptions::from(PutMode::Create);
         self.store
             .put_opts(&key, PutPayload::from_static(b"first\n"), create())
@@ -450,14 +459,33 @@ fn check_endpoints(
 fn dir_holds_nothing(dir: &std::path::Path) -> std::io::Result<bool> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let empty_tmp = entry.file_name() == "tmp"
+        let only_probes = entry.file_name() == "tmp"
             && entry.file_type()?.is_dir()
-            && std::fs::read_dir(entry.path())?.next().is_none();
-        if !empty_tmp {
+            && dir_holds_only_probes(&entry.path())?;
+        if !only_probes {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// Whether the directory `tmp` holds nothing but files [`is_probe_leftover`] names.
+fn dir_holds_only_probes(tmp: &std::path::Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(tmp)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !(entry.file_type()?.is_file() && name.to_str().is_some_and(is_probe_leftover)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A name under `tmp/` that [`Backend::probe_conditional_create`] writes (or a
+/// directory remote's staging file of it, `probe-<nonce>#<n>`): left there only when the
+/// probe was cut short, and no sign that someone else uses the location.
+fn is_probe_leftover(name: &str) -> bool {
+    name.starts_with(PROBE_PREFIX)
 }
 
 /// What a failed request's error says, from its variant and (object_store keeps HTTP

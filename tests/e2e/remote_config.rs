@@ -224,8 +224,27 @@ fn a_remote_location_holding_other_files_is_never_taken_over() {
             remote.kind
         );
         std::fs::remove_file(remote.files.join("thesis.txt")).expect("rm");
+
+        // What a probe cut short leaves (its key, or a directory remote's staging file
+        // of it) is dvx's own: the location still counts as empty.
+        let tmp = remote.files.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("mkdir tmp");
+        std::fs::write(tmp.join("probe-1234-killed"), b"first\n").expect("write");
         if remote.kind == "directory" {
-            std::fs::remove_dir(&remote.files).expect("rmdir");
+            std::fs::write(tmp.join("probe-1234-killed#1"), b"fir").expect("write");
+        }
+        peer.ok(&["remote", "add", "origin", &remote.url]);
+        assert!(
+            remote.files.join("dvx-remote.toml").exists(),
+            "{}",
+            remote.kind
+        );
+        peer.ok(&["remote", "remove", "origin"]);
+        if remote.kind == "directory" {
+            std::fs::remove_dir_all(&remote.files).expect("rm -r");
+        } else {
+            std::fs::remove_file(remote.files.join("dvx-remote.toml")).expect("rm manifest");
+            std::fs::remove_dir_all(&tmp).expect("rm tmp");
         }
 
         // A dvx remote that lost its manifest still holds packs and refs: push refuses
