@@ -169,6 +169,10 @@ struct Instrumented {
     index_get_bytes: AtomicU64,
     puts: AtomicU64,
     fail_puts_after: Option<u64>,
+    /// A rival push's ref file: put (create-if-absent) at the first key put under this
+    /// prefix, just before that put, as a push that moved the ref between this push's
+    /// read of it and its own move would have.
+    rival: std::sync::Mutex<Option<(String, Vec<u8>)>>,
 }
 
 impl Instrumented {
@@ -183,7 +187,14 @@ impl Instrumented {
             index_get_bytes: AtomicU64::new(0),
             puts: AtomicU64::new(0),
             fail_puts_after,
+            rival: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Let a rival's `bytes` land first at the first key put under `prefix`.
+    fn with_rival(self, prefix: &Key, bytes: &[u8]) -> Instrumented {
+        *self.rival.lock().expect("rival lock") = Some((format!("{prefix}/"), bytes.to_vec()));
+        self
     }
 
     fn count(&self, counter: &AtomicU64) -> u64 {
@@ -212,6 +223,19 @@ impl ObjectStore for Instrumented {
                 store: "Instrumented",
                 source: "the network went away".into(),
             });
+        }
+        let rival = {
+            let mut rival = self.rival.lock().expect("rival lock");
+            match &*rival {
+                Some((prefix, _)) if location.as_ref().starts_with(prefix.as_str()) => rival.take(),
+                _ => None,
+            }
+        };
+        if let Some((_, bytes)) = rival {
+            let create = PutOptions::from(object_store::PutMode::Create);
+            self.inner
+                .put_opts(location, PutPayload::from(bytes), create)
+                .await?;
         }
         self.inner.put_opts(location, payload, opts).await
     }
@@ -1284,6 +1308,55 @@ fn fetch_into(
         fetch::fetch(&ws, &lock, &connected, &options, &Silent)
     };
     (sb, result)
+}
+
+/// A push whose ref move comes second (another push moved the ref after this one read
+/// it, while this one uploaded) is rejected at the move, naming where the ref is now;
+/// the rival's value stands. Unlike the concurrent-push scenario, the rival lands in
+/// that window every time, so this is the lost race and never the up-front refusal.
+#[test]
+fn a_push_that_loses_the_race_for_the_ref_is_rejected_and_the_rival_stands() {
+    use dvx::sync::push::{self, PushRequest};
+    for_each_target(|t| {
+        let sb = Sandbox::dvx_only();
+        sb.write("data/a", b"a\n");
+        sb.out(&["add", "data"]);
+        sb.out(&["commit", "-m", "a"]);
+        let rival = ObjectId::of(b"a rival's commit");
+        let refs_of_main = t.key("refs/heads/main");
+        let raced = Arc::new(
+            Instrumented::new(Arc::clone(&t.raw), None)
+                .with_rival(&refs_of_main, format!("{}\n", rival.to_hex()).as_bytes()),
+        );
+        let connected = dvx::sync::Connected {
+            name: "origin".into(),
+            remote: Arc::new(Remote::with_backend(t.backend(raced.clone())).expect("remote")),
+        };
+        let ws = Workspace::open(&sb.root).expect("open");
+        let err = push::push(&ws, &connected, &PushRequest::default(), &Silent)
+            .expect_err("the rival moved the ref first");
+        assert!(
+            matches!(&err, dvx::sync::Error::Rejected { name, at, .. } if name == "main" && *at == Some(rival)),
+            "[{}] {err}",
+            t.kind
+        );
+        assert_contains(&err.to_string(), "the remote has commits you do not have");
+        assert!(
+            raced.rival.lock().expect("rival lock").is_none(),
+            "[{}] the rival landed at this push's ref move",
+            t.kind
+        );
+        assert!(
+            !t.list_raw("packs").is_empty(),
+            "[{}] the ref move came after the upload",
+            t.kind
+        );
+        let at = t
+            .remote()
+            .read_ref(RefKind::Branch, "main")
+            .expect("read ref");
+        assert_eq!((at.seq, at.target), (1, Some(rival)), "[{}]", t.kind);
+    });
 }
 
 /// Point the remote's branch `name` at `commit` (or delete it).
