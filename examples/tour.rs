@@ -165,15 +165,14 @@ echo "trained on $(ls data/train | wc -l | tr -d ' ') images"
 "#;
 
 /// The number of object files in a store (`.dvx/objects/<2 hex>/<rest>`).
-fn object_count(store: &Path) -> usize {
-    std::fs::read_dir(store)
-        .map(|fans| {
-            fans.flatten()
-                .filter(|fan| fan.path().is_dir())
-                .map(|fan| std::fs::read_dir(fan.path()).map_or(0, |d| d.count()))
-                .sum()
-        })
-        .unwrap_or(0)
+/// How many objects the store of the repository at `repo` holds, loose or packed: what
+/// `dvx fsck` checked (a pull keeps many small files as one local pack, so the store's
+/// files are no count of its objects).
+fn stored_objects(t: &Tour, repo: &Path) -> usize {
+    t.run_in(repo, &t.dvx, &["fsck"])
+        .lines()
+        .find_map(|line| line.strip_prefix("checked ")?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| fail("`dvx fsck` did not say how many objects it checked"))
 }
 
 fn main() -> ExitCode {
@@ -318,8 +317,7 @@ fn main() -> ExitCode {
     let node = parent.join("node");
     t.run_in(&node, &t.dvx, &["pull", "--lazy"]);
     t.run_in(&node, &t.dvx, &["status"]);
-    let store = node.join(".dvx/objects");
-    let before = object_count(&store);
+    let before = stored_objects(&t, &node);
     t.check(
         "the clone knows every version and holds no file bytes",
         !node.join("data/labels.csv").exists() && !node.join("models/classifier.txt").exists(),
@@ -359,7 +357,7 @@ fn main() -> ExitCode {
     );
     let report: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| fail(&format!("reproduce --json: {e}")));
-    let fetched = object_count(&store) - before;
+    let fetched = stored_objects(&t, &node) - before;
     let dataset = (IMAGES + 1) as usize;
     println!(
         "  fetched {fetched} objects for {} inputs; the dataset has {dataset} files",
