@@ -171,7 +171,13 @@ echo "trained on $(ls data/train | wc -l | tr -d ' ') images"
 fn stored_objects(t: &Tour, repo: &Path) -> usize {
     t.run_in(repo, &t.dvx, &["fsck"])
         .lines()
-        .find_map(|line| line.strip_prefix("checked ")?.split(' ').next()?.parse().ok())
+        .find_map(|line| {
+            line.strip_prefix("checked ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| fail("`dvx fsck` did not say how many objects it checked"))
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use object_store::ObjectStoreExt;
+use object_store::{GetOptions, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt};
 use tokio::sync::Semaphore;
 
 use super::catalog::{Depth, RANGED_LOOKUP_MAX, RemoteIndex, load_index, resolve};
@@ -278,6 +278,90 @@ impl Buffers {
     }
 }
 
+/// [`get_range`] into `buffer` (emptied first; its room reused), which comes back
+/// holding the bytes read: a pull reads runs of up to [`MAX_RUN`] one after another, and
+/// a fresh buffer for each (as [`get_range`] makes) is memory the kernel maps, faults in
+/// and zeroes page by page. A directory remote hands over its open file, read straight
+/// into the buffer; other kinds stream their body into it. A range past the end of the
+/// file comes back short, for the caller to judge.
+async fn get_range_into(
+    backend: &Backend,
+    relative: &str,
+    range: Range<u64>,
+    counters: &Counters,
+    buffer: Vec<u8>,
+) -> Result<Vec<u8>, crate::remote::backend::Error> {
+    let key = backend.key(relative);
+    // Each try (a body cut off part-way is read again) fills the same buffer.
+    let slot = Mutex::new(buffer);
+    backend
+        .retry_cut_reads(|| async {
+            let slot = &slot;
+            let options = GetOptions {
+                range: Some(range.clone().into()),
+                ..GetOptions::default()
+            };
+            let got = backend.bulk().get_opts(&key, options).await?;
+            let mut buffer =
+                std::mem::take(&mut *slot.lock().unwrap_or_else(PoisonError::into_inner));
+            buffer.clear();
+            let (buffer, read) = fill(got, buffer).await;
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = buffer;
+            read
+        })
+        .await
+        .map_err(|e| backend.store_err(e))?;
+    let bytes = slot.into_inner().unwrap_or_else(PoisonError::into_inner);
+    counters.request(bytes.len() as u64);
+    Ok(bytes)
+}
+
+/// Append the body of `got` to `buffer`; the buffer comes back whatever happened.
+async fn fill(got: GetResult, mut buffer: Vec<u8>) -> (Vec<u8>, object_store::Result<()>) {
+    let range = got.range.clone();
+    match got.payload {
+        GetResultPayload::File(mut file, _) => {
+            let read = tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Seek, SeekFrom};
+                // `read_to_end` reads into the buffer's spare room without zeroing it.
+                let read = file.seek(SeekFrom::Start(range.start)).and_then(|_| {
+                    (&mut file)
+                        .take(range.end - range.start)
+                        .read_to_end(&mut buffer)
+                });
+                (buffer, read)
+            })
+            .await;
+            match read {
+                Ok((buffer, read)) => (
+                    buffer,
+                    read.map(drop).map_err(|e| object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    }),
+                ),
+                Err(e) => (
+                    Vec::new(),
+                    Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    }),
+                ),
+            }
+        }
+        GetResultPayload::Stream(mut body) => {
+            buffer.reserve(usize::try_from(range.end - range.start).unwrap_or(0));
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(chunk) => buffer.extend_from_slice(&chunk),
+                    Err(e) => return (buffer, Err(e)),
+                }
+            }
+            (buffer, Ok(()))
+        }
+    }
+}
+
 async fn fetch_run(
     backend: &Backend,
     store: &Store,
@@ -288,11 +372,12 @@ async fn fetch_run(
     buffers: &Buffers,
 ) -> Result<Vec<(ObjectId, u64)>, Error> {
     let first = run.entries[0].id;
-    let bytes = get_range(
+    let bytes = get_range_into(
         backend,
         &layout::pack_key(&run.pack),
         run.range.clone(),
         counters,
+        buffers.take(),
     )
     .await
     .map_err(|source| Error::Unreadable { id: first, source })?;
@@ -336,7 +421,7 @@ async fn fetch_run(
             pack::decode_entry_into(&run.pack, e, slice, &mut raw)?;
             ends.push(raw.len());
         }
-        drop(bytes);
+        pool.give_back(bytes);
         let mut ranges = Vec::with_capacity(ends.len());
         let mut start = 0;
         for (e, end) in run.entries.iter().zip(ends) {
@@ -622,6 +707,50 @@ mod tests {
         buffers.give_back(Vec::with_capacity(20_000));
         let kept: Vec<usize> = (0..3).map(|_| buffers.take().capacity()).collect();
         assert_eq!(kept, vec![4096, 4096, 0]);
+    }
+
+    #[test]
+    fn a_range_is_read_into_the_buffer_given_from_a_file_or_a_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::create_dir_all(dir.path().join("packs")).expect("mkdir");
+        std::fs::write(dir.path().join("packs/p.pack"), &bytes).expect("write");
+        let on_disk: Arc<dyn ObjectStore> = Arc::new(
+            object_store::local::LocalFileSystem::new_with_prefix(dir.path()).expect("local"),
+        );
+        let in_memory: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        crate::remote::block_on(in_memory.put(
+            &object_store::path::Path::from("packs/p.pack"),
+            bytes.clone().into(),
+        ))
+        .expect("runtime")
+        .expect("put");
+        for (kind, store) in [("file", on_disk), ("stream", in_memory)] {
+            let backend = Backend::from_store(store, &[], kind);
+            let counters = Counters::default();
+            let read = |range: Range<u64>, buffer: Vec<u8>| {
+                crate::remote::block_on(get_range_into(
+                    &backend,
+                    "packs/p.pack",
+                    range,
+                    &counters,
+                    buffer,
+                ))
+                .expect("runtime")
+                .expect("read")
+            };
+            // A buffer with room and stale bytes: emptied, and its room used.
+            let mut given = Vec::with_capacity(150_000);
+            given.extend_from_slice(b"stale");
+            let at = given.as_ptr();
+            let got = read(1_000..121_000, given);
+            assert_eq!(got, bytes[1_000..121_000], "{kind}");
+            assert_eq!(got.as_ptr(), at, "{kind}: the buffer given, not a new one");
+            // Past the end of the file: short, for the caller to judge.
+            let got = read(190_000..250_000, got);
+            assert_eq!(got, bytes[190_000..], "{kind}");
+            assert_eq!(counters.requests.load(Ordering::Relaxed), 2, "{kind}");
+        }
     }
 
     #[test]
