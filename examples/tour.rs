@@ -164,7 +164,6 @@ mkdir -p models
 echo "trained on $(ls data/train | wc -l | tr -d ' ') images"
 "#;
 
-/// The number of object files in a store (`.dvx/objects/<2 hex>/<rest>`).
 /// How many objects the store of the repository at `repo` holds, loose or packed: what
 /// `dvx fsck` checked (a pull keeps many small files as one local pack, so the store's
 /// files are no count of its objects).

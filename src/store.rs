@@ -389,7 +389,8 @@ impl Store {
     /// virtual machine each failing `stat` costs microseconds: the packs' table is asked
     /// first (it is in memory, and a pulled dataset's blobs are packed), then each
     /// fan-out directory is looked at once ([`FanOut`]), and only the objects of large
-    /// directories are looked up one by one, on all cores.
+    /// directories, or of one asked too few to be worth a look, are looked up one by
+    /// one, on all cores.
     pub fn missing(&self, ids: &[ObjectId]) -> Vec<ObjectId> {
         let unpacked: Vec<ObjectId> =
             self.with_packs(|set| ids.iter().filter(|id| !set.contains(id)).copied().collect());
@@ -1495,7 +1496,7 @@ mod tests {
             .expect("pack");
         // Absent beside the loose object (its fan-out directory exists), and absent where
         // no fan-out directory exists: four of each, so that both directories are looked
-        // at rather than their objects one by one.
+        // at rather than their objects one by one; one asked twice is answered twice.
         let with_hex = |hex: String| hex.parse::<ObjectId>().expect("id");
         let hex = loose.to_hex();
         let beside: Vec<ObjectId> = ["a", "b", "c", "d"]
@@ -1521,6 +1522,7 @@ mod tests {
             elsewhere[2],
             beside[2],
             elsewhere[3],
+            elsewhere[0],
         ];
         let absent: Vec<ObjectId> = asked
             .iter()

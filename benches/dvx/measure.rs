@@ -1,8 +1,10 @@
-//! Running commands: the environment every child gets, wall time, and per-command peak RSS.
+//! Running commands: the environment every child gets, wall time, and per-command peak RSS
+//! and CPU time.
 //!
 //! Each measured command runs under a wrapper: this same harness binary, re-executed with
 //! [`WRAP_ENV`] set. The wrapper spawns the command, reaps it with `wait4(2)` and writes
-//! the command's own wall time and `ru_maxrss` to a file. The indirection is needed for
+//! the command's own wall time, `ru_maxrss` and user and system CPU time (which include
+//! those of the children it waited for: git hooks, DVC's workers) to a file. The indirection is needed for
 //! memory: a child's `ru_maxrss` includes the RSS of the address space it `exec`ed from,
 //! which for a child spawned straight from the harness is the harness itself (tens of
 //! MiB after hashing and generating data). The wrapper is a fresh, small process, so the
@@ -40,8 +42,10 @@ pub struct Measurement {
     pub secs: f64,
     /// Peak resident set size of the measured process, KiB.
     pub peak_rss_kib: u64,
-    /// CPU seconds the command spent in user space and in the kernel: where a slow run's
-    /// time went (kernel work such as inode allocation, or waiting on the disk).
+    /// CPU seconds the command (and the children it waited for) spent in user space and in
+    /// the kernel. Beside the wall time they say where a slow run's time went: more CPU
+    /// (kernel work such as inode allocation), or wall time well beyond the CPU time on
+    /// this many cores (waiting on the disk).
     pub user_secs: f64,
     pub system_secs: f64,
 }

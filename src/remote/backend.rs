@@ -481,11 +481,24 @@ fn dir_holds_only_probes(tmp: &std::path::Path) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// A name under `tmp/` that [`Backend::probe_conditional_create`] writes (or a
-/// directory remote's staging file of it, `probe-<nonce>#<n>`): left there only when the
-/// probe was cut short, and no sign that someone else uses the location.
+/// A name under `tmp/` that [`Backend::probe_conditional_create`] writes
+/// (`probe-<10 hex>`, from `Remote::check_conditional_create`'s nonce)
+/// or a directory remote's staging file of it (`probe-<10 hex>#<n>`): left there only
+/// when the probe was cut short, and no sign that someone else uses the location. Any
+/// other name, a nested one included, is.
 fn is_probe_leftover(name: &str) -> bool {
-    name.starts_with(PROBE_PREFIX)
+    let Some(rest) = name.strip_prefix(PROBE_PREFIX) else {
+        return false;
+    };
+    let (nonce, staging) = match rest.split_once('#') {
+        Some((nonce, n)) => (nonce, Some(n)),
+        None => (rest, None),
+    };
+    nonce.len() == crate::hash::SHORT_LEN
+        && nonce
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && staging.is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What a failed request's error says, from its variant and (object_store keeps HTTP
@@ -813,6 +826,29 @@ pub(crate) fn azure_builder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_probes_own_names_are_leftovers() {
+        for name in [
+            "probe-0123456789",
+            "probe-abcdef0123#1",
+            "probe-abcdef0123#42",
+        ] {
+            assert!(is_probe_leftover(name), "{name}");
+        }
+        for name in [
+            "probe-notes.txt",
+            "probe-0123456789/nested",
+            "probe-ABCDEF0123",
+            "probe-0123456789#",
+            "probe-0123456789#1a",
+            "probe-012345678",
+            "probe-",
+            "results-0123456789",
+        ] {
+            assert!(!is_probe_leftover(name), "{name}");
+        }
+    }
 
     #[test]
     fn store_errors_are_shown_on_one_line() {

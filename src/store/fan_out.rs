@@ -2,10 +2,10 @@
 //! when it asks whether many objects are there ([`Store::missing`](super::Store::missing)).
 //!
 //! Owns: choosing between one listing of the directory and a `stat` per object asked,
-//! from how many are asked and the directory's size. Invariant: an answer it gives for an object is the one a
-//! `stat` of the object's file would give at that moment (present when a file of that
-//! name is there), except that a directory that cannot be listed whole is asked object
-//! by object.
+//! from how many are asked and the directory's size. Invariant: an answer it gives for
+//! an object is the one a `stat` of the object's file would give at that moment
+//! (present when a file of that name is there), except that a directory that cannot be
+//! listed whole is asked object by object.
 
 use std::collections::HashSet;
 use std::fs;

@@ -136,9 +136,12 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
         let mut merged = shared.clone();
         merged.extend(private.clone());
         // A URL or endpoint written by hand may carry a password or a token: masked.
+        // Numbers and booleans keep their type; anything else hand-written (a date, an
+        // array) is shown as its text, masked like a string.
         let masked = |v: &toml::Value| match v {
             toml::Value::String(s) => toml::Value::String(crate::remote::url::masked(s)),
-            other => other.clone(),
+            toml::Value::Integer(_) | toml::Value::Boolean(_) => v.clone(),
+            other => toml::Value::String(crate::remote::url::masked(&other.to_string())),
         };
         let settings = PLAIN_KEYS
             .iter()

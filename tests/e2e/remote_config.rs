@@ -229,10 +229,15 @@ fn a_remote_location_holding_other_files_is_never_taken_over() {
         // of it) is dvx's own: the location still counts as empty.
         let tmp = remote.files.join("tmp");
         std::fs::create_dir_all(&tmp).expect("mkdir tmp");
-        std::fs::write(tmp.join("probe-1234-killed"), b"first\n").expect("write");
+        std::fs::write(tmp.join("probe-0a1b2c3d4e"), b"first\n").expect("write");
         if remote.kind == "directory" {
-            std::fs::write(tmp.join("probe-1234-killed#1"), b"fir").expect("write");
+            std::fs::write(tmp.join("probe-0a1b2c3d4e#1"), b"fir").expect("write");
         }
+        // Anything else there is someone's.
+        std::fs::write(tmp.join("probe-notes.txt"), b"mine").expect("write");
+        let err = peer.fails(&["remote", "add", "origin", &remote.url], 1);
+        assert_contains(&err, "is not a dvx remote (it holds other files");
+        std::fs::remove_file(tmp.join("probe-notes.txt")).expect("rm");
         peer.ok(&["remote", "add", "origin", &remote.url]);
         assert!(
             remote.files.join("dvx-remote.toml").exists(),

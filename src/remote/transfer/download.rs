@@ -33,8 +33,10 @@ const COALESCE_GAP: u64 = 4 << 10;
 /// megabytes of transfer on a remote across a network).
 const MAX_RUN: u64 = 16 << 20;
 /// Bytes of runs in flight (fetched, or being decoded) per transfer job: the download's
-/// memory bound is `jobs` × this, twice over while decoding, whatever the size of the
-/// runs (24 jobs: 96 MiB, as many small runs at once as fit, or six of [`MAX_RUN`]).
+/// memory bound is `jobs` × this three times over while decoding (the bytes read, and
+/// up to twice as many decoded), plus twice it in idle buffers kept for the next runs
+/// ([`Buffers`]), whatever the size of the runs (24 jobs: 96 MiB, as many small runs at
+/// once as fit, or six of [`MAX_RUN`]).
 const IN_FLIGHT_PER_JOB: u64 = 4 << 20;
 /// Bytes read from the end of a large object to find its seek table (one GET covers
 /// the table of objects up to about 7 GiB).
@@ -179,8 +181,9 @@ pub async fn download_available(
     let budget = Semaphore::new(budget_kib as usize);
     let budget = &budget;
     let counted = &counters;
-    // Decoding holds up to twice a run's bytes (see `fetch_run`): the pool keeps no more
-    // than that of the whole budget.
+    // A run holds the buffer it read into and one it decodes into (up to twice its
+    // bytes, see `fetch_run`); idle buffers kept for later runs are at most twice the
+    // whole budget, as many as decoding alone holds.
     let buffers = &Buffers::holding_at_most(2 * (budget_kib << 10));
     let runs = stream::iter(plan_runs(packed))
         .map(|run| async move {
@@ -237,11 +240,12 @@ pub async fn download_available(
 /// of a few files) are stored one file each.
 const LOCAL_PACK_MIN_OBJECTS: usize = 32;
 
-/// Decode buffers handed from one run to the next. A run decodes into a buffer of up to
-/// tens of MiB, and a fresh one each time is memory the kernel maps, faults in and zeroes
-/// page by page (a seventh of the CPU time of a pull of 20k small files). The pool keeps
-/// at most a set number of bytes of buffers (a buffer beyond that is freed), so what it
-/// holds between runs stays within the download's memory bound.
+/// Buffers handed from one run to the next: the one a run's GET is read into, and the
+/// one it decodes into. Each is up to tens of MiB, and a fresh one each time is memory
+/// the kernel maps, faults in and zeroes page by page (a seventh of the CPU time of a
+/// pull of 20k small files for the decode buffers alone). The pool keeps at most a set
+/// number of bytes of buffers (a buffer beyond that is freed), so what it holds between
+/// runs stays within the download's memory bound.
 #[derive(Clone)]
 struct Buffers(Arc<Mutex<Pool>>);
 
@@ -323,7 +327,9 @@ async fn fill(got: GetResult, mut buffer: Vec<u8>) -> (Vec<u8>, object_store::Re
         GetResultPayload::File(mut file, _) => {
             let read = tokio::task::spawn_blocking(move || {
                 use std::io::{Read, Seek, SeekFrom};
-                // `read_to_end` reads into the buffer's spare room without zeroing it.
+                // Room for exactly the range (a pooled buffer may have it already): then
+                // `read_to_end` fills it without zeroing and ends without growing it.
+                buffer.reserve_exact(usize::try_from(range.end - range.start).unwrap_or(0));
                 let read = file.seek(SeekFrom::Start(range.start)).and_then(|_| {
                     (&mut file)
                         .take(range.end - range.start)
@@ -350,7 +356,7 @@ async fn fill(got: GetResult, mut buffer: Vec<u8>) -> (Vec<u8>, object_store::Re
             }
         }
         GetResultPayload::Stream(mut body) => {
-            buffer.reserve(usize::try_from(range.end - range.start).unwrap_or(0));
+            buffer.reserve_exact(usize::try_from(range.end - range.start).unwrap_or(0));
             while let Some(chunk) = body.next().await {
                 match chunk {
                     Ok(chunk) => buffer.extend_from_slice(&chunk),
