@@ -4,12 +4,13 @@
 //! Each measured command runs under a wrapper: this same harness binary, re-executed with
 //! [`WRAP_ENV`] set. The wrapper spawns the command, reaps it with `wait4(2)` and writes
 //! the command's own wall time, `ru_maxrss` and user and system CPU time (which include
-//! those of the children it waited for: git hooks, DVC's workers) to a file. The indirection is needed for
-//! memory: a child's `ru_maxrss` includes the RSS of the address space it `exec`ed from,
-//! which for a child spawned straight from the harness is the harness itself (tens of
-//! MiB after hashing and generating data). The wrapper is a fresh, small process, so the
-//! floor it adds is a few MiB; [`Runner::rss_floor_kib`] measures it. The wrapper also
-//! takes its own time stamps, so its start-up is not in the measured seconds.
+//! those of the children it waited for: git hooks, DVC's workers) to a file. The
+//! indirection is needed for memory: a child's `ru_maxrss` includes the RSS of the
+//! address space it `exec`ed from, which for a child spawned straight from the harness is
+//! the harness itself (tens of MiB after hashing and generating data). The wrapper is a
+//! fresh, small process, so the floor it adds is a few MiB; [`Runner::rss_floor_kib`]
+//! measures it. The wrapper also takes its own time stamps, so its start-up is not in
+//! the measured seconds.
 
 use std::env;
 use std::ffi::{OsStr, OsString};

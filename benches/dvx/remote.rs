@@ -162,16 +162,7 @@ fn push(
     place: &Place,
     remote: &str,
 ) -> Result<(Measurement, Value)> {
-    let mut cmd = runner.dvx(repo, &["push", "--json", remote]);
-    cmd.envs(&place.env);
-    runner.sync()?;
-    let (m, out) = runner.measure_capture(label, cmd)?;
-    let start = Instant::now();
-    runner.sync()?;
-    let json: Value = serde_json::from_str(&out)
-        .map_err(|e| format!("`dvx push --json` printed invalid JSON ({e}): {out:.200}"))?;
-    let secs = m.secs + start.elapsed().as_secs_f64();
-    Ok((Measurement { secs, ..m }, json))
+    dvx_json(runner, label, repo, place, "push", &[remote])
 }
 
 /// `git clone` of `origin` at `clone` (untimed).
@@ -191,7 +182,21 @@ fn pull(
     place: &Place,
     args: &[&str],
 ) -> Result<(Measurement, Value)> {
-    let mut all = vec!["pull", "--json"];
+    dvx_json(runner, label, repo, place, "pull", args)
+}
+
+/// Time `dvx <verb> --json <args>` + `sync` in `repo`, reaching the place's remote, after
+/// an untimed `sync`; the measurement (its seconds include the `sync`) and the JSON
+/// report.
+fn dvx_json(
+    runner: &Runner,
+    label: &str,
+    repo: &Path,
+    place: &Place,
+    verb: &str,
+    args: &[&str],
+) -> Result<(Measurement, Value)> {
+    let mut all = vec![verb, "--json"];
     all.extend_from_slice(args);
     let mut cmd = runner.dvx(repo, &all);
     cmd.envs(&place.env);
@@ -200,7 +205,7 @@ fn pull(
     let start = Instant::now();
     runner.sync()?;
     let json: Value = serde_json::from_str(&out)
-        .map_err(|e| format!("`dvx pull --json` printed invalid JSON ({e}): {out:.200}"))?;
+        .map_err(|e| format!("`dvx {verb} --json` printed invalid JSON ({e}): {out:.200}"))?;
     let secs = m.secs + start.elapsed().as_secs_f64();
     Ok((Measurement { secs, ..m }, json))
 }
@@ -416,10 +421,12 @@ fn small_round(
 /// its CPU went, so that a slow round shows whether the kernel worked harder or the disk
 /// kept it waiting.
 fn timing(m: &Measurement, requests: f64) -> String {
-    format!(
-        "{:.2} s ({requests} requests; cpu {:.2} user + {:.2} sys)",
-        m.secs, m.user_secs, m.system_secs
-    )
+    format!("{:.2} s ({requests} requests; {})", m.secs, cpu(m))
+}
+
+/// `cpu 0.40 user + 1.10 sys`.
+fn cpu(m: &Measurement) -> String {
+    format!("cpu {:.2} user + {:.2} sys", m.user_secs, m.system_secs)
 }
 
 /// The median of `field` over `rounds` (the upper one of an even count).
@@ -490,15 +497,12 @@ fn dvc_push_pull(
         data.small_bytes(),
     )?;
     println!(
-        "  remote_small ({}): dvc push {:.2} s (cpu {:.2} user + {:.2} sys), dvc pull {:.2} s \
-         (cpu {:.2} user + {:.2} sys)",
+        "  remote_small ({}): dvc push {:.2} s ({}), dvc pull {:.2} s ({})",
         place.name,
         push.secs,
-        push.user_secs,
-        push.system_secs,
+        cpu(&push),
         pulled.secs,
-        pulled.user_secs,
-        pulled.system_secs,
+        cpu(&pulled),
     );
     Ok((push.secs, pulled.secs))
 }

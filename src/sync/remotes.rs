@@ -138,10 +138,13 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
         // A URL or endpoint written by hand may carry a password or a token: masked.
         // Numbers and booleans keep their type; anything else hand-written (a date, an
         // array) is shown as its text, masked like a string.
+        let text = |v: &toml::Value| match v {
+            toml::Value::String(s) => crate::remote::url::masked(s),
+            other => crate::remote::url::masked(&other.to_string()),
+        };
         let masked = |v: &toml::Value| match v {
-            toml::Value::String(s) => toml::Value::String(crate::remote::url::masked(s)),
             toml::Value::Integer(_) | toml::Value::Boolean(_) => v.clone(),
-            other => toml::Value::String(crate::remote::url::masked(&other.to_string())),
+            other => toml::Value::String(text(other)),
         };
         let settings = PLAIN_KEYS
             .iter()
@@ -154,10 +157,7 @@ pub fn list(repo: &Repo) -> Result<Vec<RemoteInfo>, Error> {
             .map(|k| ((*k).to_owned(), shared.contains_key(*k)))
             .collect();
         out.push(RemoteInfo {
-            url: merged.get("url").map(|v| match masked(v) {
-                toml::Value::String(s) => s,
-                other => other.to_string(),
-            }),
+            url: merged.get("url").map(text),
             default: default.as_deref() == Some(name.as_str()),
             name,
             settings,

@@ -323,40 +323,31 @@ async fn get_range_into(
 /// Append the body of `got` to `buffer`; the buffer comes back whatever happened.
 async fn fill(got: GetResult, mut buffer: Vec<u8>) -> (Vec<u8>, object_store::Result<()>) {
     let range = got.range.clone();
+    let len = range.end - range.start;
+    // Room for exactly the range (a pooled buffer may have it already): a file's
+    // `read_to_end` then fills it without zeroing and ends without growing it.
+    buffer.reserve_exact(usize::try_from(len).unwrap_or(0));
     match got.payload {
         GetResultPayload::File(mut file, _) => {
+            let local_err =
+                |e: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: e,
+                };
             let read = tokio::task::spawn_blocking(move || {
                 use std::io::{Read, Seek, SeekFrom};
-                // Room for exactly the range (a pooled buffer may have it already): then
-                // `read_to_end` fills it without zeroing and ends without growing it.
-                buffer.reserve_exact(usize::try_from(range.end - range.start).unwrap_or(0));
-                let read = file.seek(SeekFrom::Start(range.start)).and_then(|_| {
-                    (&mut file)
-                        .take(range.end - range.start)
-                        .read_to_end(&mut buffer)
-                });
+                let read = file
+                    .seek(SeekFrom::Start(range.start))
+                    .and_then(|_| (&mut file).take(len).read_to_end(&mut buffer));
                 (buffer, read)
             })
             .await;
             match read {
-                Ok((buffer, read)) => (
-                    buffer,
-                    read.map(drop).map_err(|e| object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: Box::new(e),
-                    }),
-                ),
-                Err(e) => (
-                    Vec::new(),
-                    Err(object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: Box::new(e),
-                    }),
-                ),
+                Ok((buffer, read)) => (buffer, read.map(drop).map_err(|e| local_err(e.into()))),
+                Err(e) => (Vec::new(), Err(local_err(e.into()))),
             }
         }
         GetResultPayload::Stream(mut body) => {
-            buffer.reserve_exact(usize::try_from(range.end - range.start).unwrap_or(0));
             while let Some(chunk) = body.next().await {
                 match chunk {
                     Ok(chunk) => buffer.extend_from_slice(&chunk),
