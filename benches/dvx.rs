@@ -78,7 +78,11 @@ fn main() {
 fn run() -> Result<()> {
     let config = Config::from_env()?;
     let work = create_work_dir(&config.base_dir)?;
-    let runner = Runner::new(work.path().join("logs"), config.dvx.clone())?;
+    let runner = Runner::new(
+        work.path().join("logs"),
+        config.dvx.clone(),
+        config.prime_mib,
+    )?;
     print_settings(&config, work.path());
     let rss_floor = rss_floor(&runner);
 
@@ -195,6 +199,10 @@ fn print_settings(config: &Config, work: &Path) {
         "  dataset    : {} small files (1-64 KiB), {} large files of {} bytes, seed {}",
         config.files, config.large, config.large_bytes, config.seed
     );
+    println!(
+        "  primed     : {} MiB of memory touched and freed before each timed command",
+        config.prime_mib
+    );
 }
 
 /// Write the dataset, then flush it so no later measurement pays for these writes.
@@ -238,6 +246,7 @@ fn config_json(config: &Config, generated: Option<&(Dataset, f64)>) -> Value {
         "remote_files": config.remote_files,
         "lazy_files": config.lazy_files,
         "tiny_files": config.tiny,
+        "prime_mib": config.prime_mib,
         "scenarios": config.selection.names(),
         "cores": cores,
     })

@@ -156,6 +156,8 @@ pub struct Config {
     pub tiny: usize,
     pub json_path: PathBuf,
     pub keep: bool,
+    /// MiB of memory primed before each timed command (see `measure`'s module doc).
+    pub prime_mib: usize,
     /// The dvx binary under test.
     pub dvx: PathBuf,
 }
@@ -177,6 +179,7 @@ impl Config {
             tiny: number("DVX_BENCH_TINY", 0)?,
             json_path: path("DVX_BENCH_JSON", &target_dir.join("bench-results.json")),
             keep: flag("DVX_BENCH_KEEP"),
+            prime_mib: number("DVX_BENCH_PRIME_MIB", 1024)?,
             dvx: path("DVX_BENCH_BIN", Path::new(env!("CARGO_BIN_EXE_dvx"))),
         })
     }

@@ -265,11 +265,34 @@ impl Buffers {
         })))
     }
 
-    fn take(&self) -> Vec<u8> {
+    /// An empty buffer with room for at least `want` bytes: the smallest idle one that
+    /// has it, or else a new one. Never an idle one grown to fit: growing moves (copies)
+    /// all of its room, and the room it grows into is as fresh as a new buffer's. When
+    /// none fits, the largest idle one is freed, so runs larger than any before do not
+    /// leave the pool holding buffers too small for them.
+    fn take(&self, want: usize) -> Vec<u8> {
         let mut pool = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let buffer = pool.free.pop().unwrap_or_default();
+        let fitting = (pool.free.iter().enumerate())
+            .filter(|(_, b)| b.capacity() >= want)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(at, _)| at);
+        let largest = || {
+            (pool.free.iter().enumerate())
+                .max_by_key(|(_, b)| b.capacity())
+                .map(|(at, _)| at)
+        };
+        let Some(at) = fitting.or_else(largest) else {
+            return Vec::with_capacity(want);
+        };
+        let buffer = pool.free.swap_remove(at);
         pool.held -= buffer.capacity();
-        buffer
+        if buffer.capacity() >= want {
+            buffer
+        } else {
+            drop(pool);
+            drop(buffer);
+            Vec::with_capacity(want)
+        }
     }
 
     fn give_back(&self, mut buffer: Vec<u8>) {
@@ -369,16 +392,16 @@ async fn fetch_run(
     buffers: &Buffers,
 ) -> Result<Vec<(ObjectId, u64)>, Error> {
     let first = run.entries[0].id;
+    let want = run.range.end - run.range.start;
     let bytes = get_range_into(
         backend,
         &layout::pack_key(&run.pack),
         run.range.clone(),
         counters,
-        buffers.take(),
+        buffers.take(usize::try_from(want).unwrap_or(0)),
     )
     .await
     .map_err(|source| Error::Unreadable { id: first, source })?;
-    let want = run.range.end - run.range.start;
     if bytes.len() as u64 != want {
         // Name the first object the short read cut off.
         let got_end = run.range.start + bytes.len() as u64;
@@ -409,8 +432,7 @@ async fn fetch_run(
             .map(|e| u64::from(e.raw_size.min(pack::MAX_PACKED_SIZE)))
             .sum();
         let cap = (2 * bytes.len() as u64).max(u64::from(pack::MAX_PACKED_SIZE));
-        let mut raw = pool.take();
-        raw.reserve(room.min(cap) as usize);
+        let mut raw = pool.take(room.min(cap) as usize);
         let mut ends = Vec::with_capacity(run.entries.len());
         for e in &run.entries {
             let at = (e.offset - run.range.start) as usize;
@@ -682,28 +704,47 @@ mod tests {
     }
 
     #[test]
-    fn a_decode_buffer_comes_back_empty_with_its_room_within_the_pool_limit() {
+    fn a_buffer_comes_back_empty_with_its_room_within_the_pool_limit() {
         let buffers = Buffers::holding_at_most(10_000);
-        let mut first = buffers.take();
+        let mut first = buffers.take(100);
         first.extend_from_slice(&[7; 4096]);
         let room = first.capacity();
         let other = buffers.clone();
         other.give_back(first);
-        let again = buffers.take();
+        let again = buffers.take(100);
         assert!(again.is_empty(), "no bytes of the last run");
         assert_eq!(again.capacity(), room);
         assert_eq!(
-            buffers.take().capacity(),
-            0,
-            "one buffer back, one handed out"
+            buffers.take(100).capacity(),
+            100,
+            "one buffer back, one handed out: the next is new"
         );
         // Two of 4 KiB fit the limit; a third, or one larger than the limit, is freed.
         for _ in 0..3 {
             buffers.give_back(Vec::with_capacity(4096));
         }
         buffers.give_back(Vec::with_capacity(20_000));
-        let kept: Vec<usize> = (0..3).map(|_| buffers.take().capacity()).collect();
+        let kept: Vec<usize> = (0..3).map(|_| buffers.take(0).capacity()).collect();
         assert_eq!(kept, vec![4096, 4096, 0]);
+    }
+
+    #[test]
+    fn the_smallest_buffer_with_room_is_taken_and_none_is_grown() {
+        let buffers = Buffers::holding_at_most(1 << 20);
+        for room in [8_000, 2_000, 30_000, 4_000] {
+            buffers.give_back(Vec::with_capacity(room));
+        }
+        assert_eq!(buffers.take(3_000).capacity(), 4_000);
+        assert_eq!(buffers.take(3_000).capacity(), 8_000);
+        // Nothing idle has room for 50 000 bytes: a new buffer, and the largest idle
+        // one (30 000) is freed rather than kept too small.
+        assert_eq!(buffers.take(50_000).capacity(), 50_000);
+        let pool = buffers.0.lock().expect("pool");
+        assert_eq!(
+            pool.free.iter().map(Vec::capacity).collect::<Vec<_>>(),
+            [2_000]
+        );
+        assert_eq!(pool.held, 2_000);
     }
 
     #[test]
