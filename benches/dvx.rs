@@ -64,6 +64,9 @@ use report::Report;
 pub type Result<T> = std::result::Result<T, String>;
 
 const GIB: f64 = (1u64 << 30) as f64;
+/// The wrapper and `true` take a few MiB; far more means the measuring is broken (as
+/// when memory primed in the wrapper showed up in every command's peak RSS).
+const RSS_FLOOR_EXPECTED_KIB: u64 = 64 << 10;
 
 fn main() {
     if let Some(code) = measure::run_as_wrapper() {
@@ -118,6 +121,13 @@ fn rss_floor(runner: &Runner) -> Option<u64> {
     match runner.rss_floor_kib() {
         Ok(kib) => {
             println!("  RSS floor  : {kib} KiB (wrapper + `true`; part of every memory row)");
+            if kib > RSS_FLOOR_EXPECTED_KIB {
+                println!(
+                    "  warning    : an RSS floor above {} MiB means something inflates every \
+                     memory row",
+                    RSS_FLOOR_EXPECTED_KIB >> 10
+                );
+            }
             Some(kib)
         }
         Err(e) => {

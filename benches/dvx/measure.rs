@@ -12,9 +12,11 @@
 //! measures it. The wrapper also takes its own time stamps, so its start-up is not in
 //! the measured seconds.
 //!
-//! Before it starts the clock, the wrapper also primes memory: it touches
-//! `DVX_BENCH_PRIME_MIB` MiB of memory and frees it, so the command's first page
-//! allocations come from pages the machine has backed recently. On a VM whose host backs
+//! Right before it starts a timed command's wrapper, the harness primes memory: it
+//! touches `DVX_BENCH_PRIME_MIB` MiB of memory and frees it, so the command's first page
+//! allocations come from pages the machine has backed recently. (In the harness, not in
+//! the wrapper: the command's peak RSS would include the wrapper's, primed memory and
+//! all.) On a VM whose host backs
 //! guest memory lazily (and takes freed pages back), a page the guest has not used for a
 //! while costs a fault in the host on first touch: writing 1 GiB into the page cache
 //! took 2.6 s on fresh pages here and 0.2 s on pages freed a moment before. Which pages
@@ -45,8 +47,6 @@ const GIT_CONFIG: [(&str, &str); 3] = [
 
 /// Set (to a report file path) when the harness binary runs as the measuring wrapper.
 pub const WRAP_ENV: &str = "DVX_BENCH_WRAP";
-/// MiB of memory the wrapper touches and frees before it starts the clock.
-const PRIME_ENV: &str = "DVX_BENCH_WRAP_PRIME_MIB";
 
 /// One timed command (or command plus `sync`).
 #[derive(Debug, Clone, Copy)]
@@ -196,6 +196,7 @@ impl Runner {
         let stderr = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let mut wrapper = self.wrapped(&cmd, &report);
         wrapper.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        prime(self.prime_mib);
         let status = wrapper
             .status()
             .map_err(|e| format!("{}: {e}", describe(&cmd)))?;
@@ -214,8 +215,7 @@ impl Runner {
         wrapper
             .arg(cmd.get_program())
             .args(cmd.get_args())
-            .env(WRAP_ENV, report)
-            .env(PRIME_ENV, self.prime_mib.to_string());
+            .env(WRAP_ENV, report);
         if let Some(dir) = cmd.get_current_dir() {
             wrapper.current_dir(dir);
         }
@@ -255,9 +255,7 @@ pub fn run_as_wrapper() -> Option<i32> {
 
 fn wrap(report: &OsStr, program: &OsStr, args: Vec<OsString>) -> i32 {
     let mut cmd = Command::new(program);
-    cmd.args(args).env_remove(WRAP_ENV).env_remove(PRIME_ENV);
-    let prime_mib = env::var(PRIME_ENV).ok().and_then(|v| v.parse().ok());
-    prime(prime_mib.unwrap_or(0));
+    cmd.args(args).env_remove(WRAP_ENV);
     let start = Instant::now();
     let (status, usage) = match spawn_and_reap(&mut cmd) {
         Ok(result) => result,
@@ -284,8 +282,8 @@ fn wrap(report: &OsStr, program: &OsStr, args: Vec<OsString>) -> i32 {
 }
 
 /// Touch `mib` MiB of memory a page at a time, then free it: the pages go back to the
-/// kernel's free lists, where the next allocations find them. Freed before the command
-/// is spawned, so none of it counts in the command's peak RSS.
+/// kernel's free lists, where the next allocations (the wrapper's, then the command's)
+/// find them.
 fn prime(mib: usize) {
     const PAGE: usize = 4096;
     // Zeroed memory comes straight from the kernel, untouched until written.

@@ -157,15 +157,16 @@ pub fn pull_files(
         return Ok(report);
     }
     let store = objects.store();
-    // The files written as their bytes arrived are flushed on a thread of their own
-    // while the index is brought up to date here (expanding directories and recording
-    // entries took a tenth of a second for 20k files, after the flush; now the flush's
-    // wait on the disk hides it). Nothing names them until the index is written, after
-    // the flush. Files `write_entries` writes are flushed by it, as before.
+    // Files written as their bytes arrived (all of them, in a fresh clone) are flushed on
+    // a thread of their own while the index is brought up to date here: expanding
+    // directories and recording 20k entries took a tenth of a second, which the flush's
+    // wait on the disk now hides. When `write_entries` has files to write too, its one
+    // flush covers both kinds, as before. Either way the index is written after it.
     let arrived = !on_arrival.is_empty();
     let repo = ws.repo();
-    let written = std::thread::scope(|scope| {
-        let flush = arrived.then(|| scope.spawn(|| repo.flush_worktree()));
+    let beside = arrived && targets.is_empty() && repo.config().core.fsync;
+    let (written, flushed) = std::thread::scope(|scope| {
+        let flush = beside.then(|| scope.spawn(|| repo.flush_worktree()));
         let written = (|| {
             for t in targets.iter().chain(&on_arrival) {
                 expand_to(&mut index, store, &t.path)?;
@@ -180,16 +181,24 @@ pub fn pull_files(
             }
             Ok::<_, Error>(written)
         })();
-        if let Some(flush) = flush {
+        let flushed = flush.map_or(Ok(()), |flush| {
             flush
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                .map_err(write_err(ws.root()))?;
-        }
-        written
-    })?;
+        });
+        (written, flushed)
+    });
+    // What went wrong first (before the flush ended, or without it) is what is reported.
+    let written = written?;
+    flushed.map_err(write_err(ws.root()))?;
+    if arrived && !beside && written.restored.is_empty() {
+        repo.flush_worktree().map_err(write_err(ws.root()))?;
+    }
+    // The fetched objects are flushed after the files, not before: nothing names them
+    // until the index is written, and on the same file system the work tree's flush has
+    // written them out too (one pass of the file system, not two).
     if !report.fetched.fetched.is_empty() {
-        ws.repo().flush_objects()?;
+        repo.flush_objects()?;
     }
     ws.write_index(lock, &mut index)?;
     report.already += written.unchanged;

@@ -282,6 +282,7 @@ impl Buffers {
                 .map(|(at, _)| at)
         };
         let Some(at) = fitting.or_else(largest) else {
+            drop(pool);
             return Vec::with_capacity(want);
         };
         let buffer = pool.free.swap_remove(at);
