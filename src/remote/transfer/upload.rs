@@ -11,6 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
+use rayon::prelude::*;
 
 use super::catalog::{Depth, load_index};
 use super::{Counters, Error, Options, TransferStats, blocking, unique};
@@ -56,16 +57,21 @@ pub async fn upload(
     let start = Instant::now();
     let counters = Counters::default();
     let index = load_index(backend, cache, options.jobs(), Depth::Whole, &counters).await?;
-    let mut skipped = 0u64;
+    let distinct = unique(ids);
+    let unsent: Vec<ObjectId> = (distinct.iter())
+        .filter(|id| index.locate(id).is_none())
+        .copied()
+        .collect();
+    let mut skipped = (distinct.len() - unsent.len()) as u64;
     let mut small = Vec::new();
     let mut large = Vec::new();
     let mut not_local = Vec::new();
-    for id in unique(ids) {
-        if index.locate(&id).is_some() {
-            skipped += 1;
-            continue;
-        }
-        match store.size(&id) {
+    // One `stat` per object, before the first pack can start: on all cores (20k of them
+    // took about 30 ms on one).
+    let sizes: Vec<(ObjectId, Option<u64>)> =
+        unsent.par_iter().map(|id| (*id, store.size(id))).collect();
+    for (id, size) in sizes {
+        match size {
             // An empty object is always packed: a large object has at least one byte.
             Some(len) if len >= options.large_threshold() && len > 0 => large.push((id, len)),
             Some(len) => small.push((id, len)),
