@@ -16,12 +16,12 @@
 //! touches `DVX_BENCH_PRIME_MIB` MiB of memory and frees it, so the command's first page
 //! allocations come from pages the machine has backed recently. (In the harness, not in
 //! the wrapper: the command's peak RSS would include the wrapper's, primed memory and
-//! all.) On a VM whose host backs
-//! guest memory lazily (and takes freed pages back), a page the guest has not used for a
-//! while costs a fault in the host on first touch: writing 1 GiB into the page cache
-//! took 2.6 s on fresh pages here and 0.2 s on pages freed a moment before. Which pages
-//! a command got then decided its time more than its own work did, and priming gives
-//! every timed command (dvx, DVC and `cp` alike) the same start.
+//! all.) On a VM whose host backs guest memory lazily (and takes freed pages back), a
+//! page the guest has not used for a while costs a fault in the host on first touch:
+//! writing 1 GiB into the page cache took 2.6 s on fresh pages here and 0.2 s on pages
+//! freed a moment before. Which pages a command got then decided its time more than its
+//! own work did, and priming gives every timed command (dvx, DVC and `cp` alike) the
+//! same start.
 
 use std::env;
 use std::ffi::{OsStr, OsString};

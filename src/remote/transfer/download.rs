@@ -281,18 +281,13 @@ impl Buffers {
                 .max_by_key(|(_, b)| b.capacity())
                 .map(|(at, _)| at)
         };
-        let Some(at) = fitting.or_else(largest) else {
-            drop(pool);
-            return Vec::with_capacity(want);
-        };
-        let buffer = pool.free.swap_remove(at);
-        pool.held -= buffer.capacity();
-        if buffer.capacity() >= want {
-            buffer
-        } else {
-            drop(pool);
-            drop(buffer);
-            Vec::with_capacity(want)
+        let taken = fitting.or_else(largest).map(|at| pool.free.swap_remove(at));
+        pool.held -= taken.as_ref().map_or(0, Vec::capacity);
+        // Freed (if too small) outside the lock.
+        drop(pool);
+        match taken {
+            Some(buffer) if buffer.capacity() >= want => buffer,
+            _ => Vec::with_capacity(want),
         }
     }
 
