@@ -42,6 +42,8 @@ mod report;
 mod rng;
 #[path = "dvx/scenarios.rs"]
 mod scenarios;
+#[path = "dvx/settle.rs"]
+mod settle;
 // The S3 protocol server the tests use (s3s + s3s-fs, in this process).
 #[path = "../tests/e2e/s3_server.rs"]
 mod s3_server;
@@ -50,7 +52,7 @@ mod tiny;
 
 use std::fs;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -59,6 +61,7 @@ use dataset::Dataset;
 use limits::{Limits, Wanted};
 use measure::Runner;
 use report::Report;
+use settle::Quiet;
 
 /// Errors are messages: every one ends up printed next to the scenario it broke.
 pub type Result<T> = std::result::Result<T, String>;
@@ -81,12 +84,20 @@ fn main() {
 fn run() -> Result<()> {
     let config = Config::from_env()?;
     let work = create_work_dir(&config.base_dir)?;
+    let (window, why) = match config.settle_secs {
+        Some(secs) => (
+            Duration::from_secs(secs),
+            Some("DVX_BENCH_SETTLE_SECS".into()),
+        ),
+        None => settle::window_of(work.path()),
+    };
     let runner = Runner::new(
         work.path().join("logs"),
         config.dvx.clone(),
         config.prime_mib,
+        Quiet::new(window),
     )?;
-    print_settings(&config, work.path());
+    print_settings(&config, work.path(), window, why.as_deref());
     let rss_floor = rss_floor(&runner);
 
     let generated = if needs_dataset(&config.selection) {
@@ -101,6 +112,7 @@ fn run() -> Result<()> {
     println!("\n== results ==\n{}", report.table());
     let mut config_json = config_json(&config, generated.as_ref());
     config_json["rss_floor_kib"] = json!(rss_floor);
+    config_json["settle_secs"] = json!(window.as_secs());
     match report.write_json(&config.json_path, &config_json, &limits_json(&limits)) {
         Ok(()) => println!("results written to {}", config.json_path.display()),
         Err(e) => println!("warning: {e}"),
@@ -200,7 +212,7 @@ fn wanted_limits(sel: &Selection) -> Wanted {
     }
 }
 
-fn print_settings(config: &Config, work: &Path) {
+fn print_settings(config: &Config, work: &Path, settle: Duration, why: Option<&str>) {
     println!("dvx benchmark");
     println!("  dvx binary : {}", config.dvx.display());
     println!("  work dir   : {}", work.display());
@@ -213,6 +225,14 @@ fn print_settings(config: &Config, work: &Path) {
         "  primed     : {} MiB of memory touched and freed before each timed command",
         config.prime_mib
     );
+    match why {
+        Some(why) => println!(
+            "  settle     : {} s after the run's last removal before the remote scenarios: \
+             {why}",
+            settle.as_secs()
+        ),
+        None => println!("  settle     : none (removed files' inodes are reused at once)"),
+    }
 }
 
 /// Write the dataset, then flush it so no later measurement pays for these writes.

@@ -158,6 +158,9 @@ pub struct Config {
     pub keep: bool,
     /// MiB of memory primed before each timed command (see `measure`'s module doc).
     pub prime_mib: usize,
+    /// Seconds to let pass after a removal before the remote scenarios (see `settle`);
+    /// `None`: the file system's own window.
+    pub settle_secs: Option<u64>,
     /// The dvx binary under test.
     pub dvx: PathBuf,
 }
@@ -179,10 +182,29 @@ impl Config {
             tiny: number("DVX_BENCH_TINY", 0)?,
             json_path: path("DVX_BENCH_JSON", &target_dir.join("bench-results.json")),
             keep: flag("DVX_BENCH_KEEP"),
-            prime_mib: number("DVX_BENCH_PRIME_MIB", 1024)?,
+            prime_mib: number("DVX_BENCH_PRIME_MIB", default_prime_mib())?,
+            settle_secs: var("DVX_BENCH_SETTLE_SECS")
+                .map(|_| number("DVX_BENCH_SETTLE_SECS", 0))
+                .transpose()?,
             dvx: path("DVX_BENCH_BIN", Path::new(env!("CARGO_BIN_EXE_dvx"))),
         })
     }
+}
+
+/// MiB primed before each timed command unless `DVX_BENCH_PRIME_MIB` says: 4 GiB, or half
+/// the memory free at the start if that is less (priming must not push the dataset out of
+/// the page cache). 1 GiB was not enough on a VM whose host had taken back guest memory
+/// after a test suite: 20k-file pushes took 0.52-0.61 s of system time after priming
+/// 0 or 1 GiB and 0.22-0.27 s after 4 GiB (alternating, same minutes).
+fn default_prime_mib() -> usize {
+    const MOST: usize = 4096;
+    let free_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemFree:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        });
+    free_kib.map_or(MOST / 4, |kib| MOST.min(kib / 1024 / 2))
 }
 
 fn var(name: &str) -> Option<String> {

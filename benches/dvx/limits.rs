@@ -76,13 +76,14 @@ fn soft(name: &str, f: impl FnOnce() -> Result<f64>) -> Option<f64> {
 /// `cp -r src dst` + `sync`; the copy is deleted afterwards.
 pub fn copy(runner: &Runner, src: &Path, dst: &Path) -> Result<f64> {
     let secs = copy_kept(runner, src, dst);
-    remove(dst)?;
+    runner.remove(dst)?;
     secs
 }
 
 /// [`copy`], leaving the copy for the caller to remove once its timed steps are done: on
 /// a file system that passes over recently freed inodes one by one (ext4 without a
-/// journal), removing 20k files slows every file created in the next minutes.
+/// journal, see `settle`), removing 20k files slows every file created in the next
+/// minutes.
 pub fn copy_kept(runner: &Runner, src: &Path, dst: &Path) -> Result<f64> {
     dataset::warm(src)?;
     let mut cp = runner.command("cp", Path::new("."));
@@ -130,7 +131,7 @@ fn git_status(runner: &Runner, dataset: &Dataset, repo: &Path) -> Result<f64> {
             runner.git(repo, &["status", "--porcelain"])
         })
     });
-    remove(repo)?;
+    runner.remove(repo)?;
     Ok(result?.secs)
 }
 
@@ -147,14 +148,4 @@ fn committed_git_repo(runner: &Runner, dataset: &Dataset, repo: &Path) -> Result
     runner.run(runner.git(repo, &["-c", "core.looseCompression=0", "add", "-A"]))?;
     runner.run(runner.git(repo, &["commit", "-q", "-m", "base"]))?;
     runner.sync()
-}
-
-/// Delete a directory tree made by the harness.
-pub fn remove(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(format!("remove {}: {e}", dir.display()))
-        }
-        _ => Ok(()),
-    }
 }

@@ -21,7 +21,8 @@
 //! writing 1 GiB into the page cache took 2.6 s on fresh pages here and 0.2 s on pages
 //! freed a moment before. Which pages a command got then decided its time more than its
 //! own work did, and priming gives every timed command (dvx, DVC and `cp` alike) the
-//! same start.
+//! same start. How much to prime is the config's `default_prime_mib`: minutes after a
+//! test suite, 1 GiB was not enough.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -32,6 +33,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use crate::Result;
+use crate::settle::Quiet;
 
 /// Author recorded by dvx and git in the benchmark repositories.
 const AUTHOR_NAME: &str = "Bench";
@@ -69,12 +71,15 @@ pub struct Runner {
     exe: PathBuf,
     /// MiB of memory primed before each timed command (see the module doc).
     prime_mib: usize,
+    /// When this run last removed a tree, for [`Runner::settle`].
+    quiet: Quiet,
 }
 
 impl Runner {
-    /// A runner whose children write their stderr under `logs`, and whose timed
-    /// commands each start after `prime_mib` MiB of memory were primed.
-    pub fn new(logs: PathBuf, dvx: PathBuf, prime_mib: usize) -> Result<Runner> {
+    /// A runner whose children write their stderr under `logs`, whose timed commands
+    /// each start after `prime_mib` MiB of memory were primed, and which settles for
+    /// `quiet`'s window after removals.
+    pub fn new(logs: PathBuf, dvx: PathBuf, prime_mib: usize, quiet: Quiet) -> Result<Runner> {
         fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
         let exe = env::current_exe().map_err(|e| format!("locate the bench binary: {e}"))?;
         Ok(Runner {
@@ -82,6 +87,7 @@ impl Runner {
             dvx,
             exe,
             prime_mib,
+            quiet,
         })
     }
 
@@ -176,6 +182,35 @@ impl Runner {
             peak_rss_kib,
             ..middle
         })
+    }
+
+    /// Delete a directory tree made by the harness, noting when for [`Runner::settle`].
+    pub fn remove(&self, dir: &Path) -> Result<()> {
+        let removed = fs::remove_dir_all(dir);
+        self.quiet.removed();
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("remove {}: {e}", dir.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Before `what`, wait until no inode this run freed is still passed over by the file
+    /// system (see `settle`); at once where there is no such window.
+    pub fn settle(&self, what: &str) -> Result<()> {
+        let wait = self.quiet.remaining();
+        if wait.is_zero() {
+            return Ok(());
+        }
+        self.sync()?;
+        println!(
+            "  settle: waiting {} s before {what}, for the file system to reuse the inodes \
+             of files removed before (bench/README.md, \"Settling\")",
+            wait.as_secs()
+        );
+        std::thread::sleep(wait);
+        Ok(())
     }
 
     /// `sync(1)`: flush every dirty page of every filesystem.

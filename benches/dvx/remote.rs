@@ -14,7 +14,8 @@
 //! pull is the real `dvx pull <paths>` in a fresh `git clone`, whose first pull also
 //! fetches the remote's history (as `dvx fetch` does). Every write is followed by
 //! `sync`, as for the other scenarios, and each pull is checked (files and bytes) before
-//! its time counts.
+//! its time counts. The scenarios start once the file system has settled (see
+//! `settle`), and nothing they make is removed before the last of them is done.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use serde_json::Value;
 use crate::Result;
 use crate::config::{Config, Scenario};
 use crate::dataset::{self, Dataset, SMALL_DIR};
-use crate::limits::{self, remove};
+use crate::limits;
 use crate::measure::{Measurement, Runner};
 use crate::report::{Report, Row, Target, Unit};
 use crate::s3_server::S3Server;
@@ -53,14 +54,33 @@ pub fn run(runner: &Runner, config: &Config, work: &Path, report: &mut Report) {
         (Scenario::RemoteBulk, bulk),
         (Scenario::LazyOne, lazy_one),
     ];
-    for (scenario, f) in scenarios {
-        if !sel.runs(scenario) {
-            continue;
-        }
-        match f(runner, config, work) {
+    let chosen: Vec<_> = scenarios
+        .into_iter()
+        .filter(|(s, _)| sel.runs(*s))
+        .collect();
+    let Some((first, _)) = chosen.first() else {
+        return;
+    };
+    // Their timed steps create tens of thousands of files, and the small rows are held
+    // to DVC's time, which file creation barely moves: a file system still passing over
+    // the inodes of files removed minutes ago would decide them (see `settle`).
+    let root = work.join("remote");
+    let ready = runner.settle("the remote scenarios").and_then(|()| {
+        fs::create_dir_all(&root).map_err(|e| format!("create {}: {e}", root.display()))
+    });
+    if let Err(e) = ready {
+        report.push(Row::failed(first.name(), e));
+        return;
+    }
+    for (scenario, f) in chosen {
+        match f(runner, config, &root) {
             Ok(rows) => rows.into_iter().for_each(|r| report.push(r)),
             Err(e) => report.push(Row::failed(scenario.name(), e)),
         }
+    }
+    // Their trees are removed together after the last of them, for the same reason.
+    if let Err(e) = runner.remove(&root) {
+        println!("  warning: {e}");
     }
 }
 
@@ -230,10 +250,9 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         "  remote_small: {n} files, {:.1} MiB",
         data.small_bytes() as f64 / (1 << 20) as f64
     );
-    // One copy of the same files, made before anything of this scenario is removed and
-    // kept until its pulls are done (see `limits::copy_kept`). A pull writes two copies
-    // (the store's and the work tree's, unless the file system can clone), so this
-    // bounds what any pull can reach.
+    // One copy of the same files, kept until the remote scenarios are done (see
+    // `limits::copy_kept`). A pull writes two copies (the store's and the work tree's,
+    // unless the file system can clone), so this bounds what any pull can reach.
     let cp_dir = work.join("remote-small-cp");
     let cp = limits::copy_kept(runner, &data.small_dir(), &cp_dir)?;
     println!("  limit cp -r + sync (small)        {cp:>9.3} s");
@@ -244,9 +263,8 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     // The directory remote is a directory of its own: only an empty location becomes a
     // dvx remote, and `remote-small-dir` holds this place's repositories.
-    let store = work.join("remote-small-store");
     let places = [
-        Place::directory(store.clone(), SMALL_ROUNDS),
+        Place::directory(work.join("remote-small-store"), SMALL_ROUNDS),
         Place::s3(work, "team/dvx", SMALL_ROUNDS),
     ];
     let mut pulls = Vec::new();
@@ -260,12 +278,6 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
             Err(e) => rows.push(Row::failed(&format!("remote_small ({})", place.name), e)),
         }
     }
-    // Each place's repositories are removed only now, for the same reason as the copy.
-    for place in &places {
-        remove(&work.join(format!("remote-small-{}", place.name)))?;
-    }
-    remove(&store)?;
-    remove(&cp_dir)?;
     for (name, pull_secs) in pulls {
         rows.push(Row::secs(
             &format!("pull_small ({name}) vs one copy"),
@@ -275,7 +287,6 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
             Target::None,
         ));
     }
-    remove(&data.root)?;
     Ok(rows)
 }
 
@@ -523,7 +534,7 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         "  remote_bulk: {n} files, {:.1} MiB",
         data.small_bytes() as f64 / (1 << 20) as f64
     );
-    // Kept until the pull is done, as in `remote_small` (see `limits::copy_kept`).
+    // Kept until the remote scenarios are done, as in `remote_small`.
     let cp_dir = work.join("remote-bulk-cp");
     let cp = limits::copy_kept(runner, &data.small_dir(), &cp_dir)?;
     println!("  limit cp -r + sync (bulk)         {cp:>9.3} s");
@@ -538,9 +549,6 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         .0
         .secs;
     dataset::verify_tree(&cloned.join(SMALL_DIR), n, data.small_bytes())?;
-    remove(&base)?;
-    remove(&cp_dir)?;
-    remove(&data.root)?;
     let target = Target::RatioAtMost(BULK_VS_CP_MAX);
     Ok(vec![
         Row::secs(
@@ -595,8 +603,6 @@ fn lazy_one(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
             return Err(format!("{rel} was not pulled byte for byte"));
         }
     }
-    remove(&base)?;
-    remove(&data.root)?;
     let fraction = Target::RatioAtMost(LAZY_ONE_MAX_FRACTION);
     Ok(vec![
         Row::secs(

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::Result;
 use crate::config::{Config, Scenario, Selection};
 use crate::dataset::{self, Dataset, LARGE_DIR, SMALL_DIR};
-use crate::limits::{Limits, remove};
+use crate::limits::Limits;
 use crate::measure::{Measurement, Runner};
 use crate::report::{Report, Row, Target};
 
@@ -99,7 +99,7 @@ pub fn dvx_chain(
             record(report, sel, scenario, step(&mut chain));
         }
     }
-    if let Err(e) = remove(&chain.repo) {
+    if let Err(e) = runner.remove(&chain.repo) {
         println!("  warning: {e}");
     }
     ChainOutcome {
@@ -254,7 +254,7 @@ impl Chain<'_> {
         std::fs::rename(&data, &aside)
             .map_err(|e| format!("moving {} aside: {e}", data.display()))?;
         let m = self.timed("restore_all", &["checkout", "--", SMALL_DIR], &[DVX_DIR])?;
-        remove(&aside)?;
+        self.runner.remove(&aside)?;
         dataset::verify_tree(&data, self.dataset.small.len(), self.dataset.small_bytes())?;
         self.restore_secs = Some(m.secs);
         let cp = self.limits.cp_small;
@@ -371,7 +371,7 @@ pub fn dvc(
         }
     };
     report.push(row);
-    if let Err(e) = remove(&repo) {
+    if let Err(e) = runner.remove(&repo) {
         println!("  warning: {e}");
     }
 }
@@ -427,7 +427,7 @@ pub fn add_link(
         }
         Err(e) => report.push(Row::failed("add_link", e.clone())),
     }
-    if let Err(e) = remove(&repo) {
+    if let Err(e) = runner.remove(&repo) {
         println!("  warning: {e}");
     }
 }
@@ -503,7 +503,7 @@ pub fn log(runner: &Runner, config: &Config, work: &Path, report: &mut Report) {
             },
         );
     report.push(row);
-    if let Err(e) = remove(&repo) {
+    if let Err(e) = runner.remove(&repo) {
         println!("  warning: {e}");
     }
 }

@@ -22,7 +22,6 @@ use std::process::Stdio;
 use rayon::prelude::*;
 
 use crate::Result;
-use crate::limits::remove;
 use crate::measure::{Measurement, Runner};
 use crate::report::{Report, Row, Target};
 use crate::rng::SplitMix64;
@@ -62,7 +61,7 @@ pub fn run(runner: &Runner, files: usize, seed: u64, work: &Path, report: &mut R
     // Stop the watcher before its repository goes (it would exit by itself anyway).
     let _ = runner.run(runner.dvx(&dvx_repo, &["fsmonitor", "stop"]));
     for repo in [&dvx_repo, &git_repo] {
-        if let Err(e) = remove(repo) {
+        if let Err(e) = runner.remove(repo) {
             println!("  warning: {e}");
         }
     }
