@@ -225,13 +225,13 @@ fn print_settings(config: &Config, work: &Path, settle: Duration, why: Option<&s
         "  primed     : {} MiB of memory touched and freed before each timed command",
         config.prime_mib
     );
-    match why {
+    match why.filter(|_| !settle.is_zero()) {
         Some(why) => println!(
             "  settle     : {} s after the run's last removal before the remote scenarios: \
              {why}",
             settle.as_secs()
         ),
-        None => println!("  settle     : none (removed files' inodes are reused at once)"),
+        None => println!("  settle     : none"),
     }
 }
 

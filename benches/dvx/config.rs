@@ -183,17 +183,17 @@ impl Config {
             json_path: path("DVX_BENCH_JSON", &target_dir.join("bench-results.json")),
             keep: flag("DVX_BENCH_KEEP"),
             prime_mib: number("DVX_BENCH_PRIME_MIB", default_prime_mib())?,
-            settle_secs: var("DVX_BENCH_SETTLE_SECS")
-                .map(|_| number("DVX_BENCH_SETTLE_SECS", 0))
-                .transpose()?,
+            settle_secs: optional_number("DVX_BENCH_SETTLE_SECS")?,
             dvx: path("DVX_BENCH_BIN", Path::new(env!("CARGO_BIN_EXE_dvx"))),
         })
     }
 }
 
 /// MiB primed before each timed command unless `DVX_BENCH_PRIME_MIB` says: 4 GiB, or half
-/// the memory free at the start if that is less (priming must not push the dataset out of
-/// the page cache). 1 GiB was not enough on a VM whose host had taken back guest memory
+/// the memory free when the run starts if that is less (1 GiB where `/proc/meminfo`
+/// cannot be read), so that a small machine is not pushed into reclaim by the priming
+/// alone; the datasets cached later can still be, and there a smaller setting is
+/// better. 1 GiB was not enough on a VM whose host had taken back guest memory
 /// after a test suite: 20k-file pushes took 0.52-0.61 s of system time after priming
 /// 0 or 1 GiB and 0.22-0.27 s after 4 GiB (alternating, same minutes).
 fn default_prime_mib() -> usize {
@@ -211,16 +211,21 @@ fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// A number; `_` separators are allowed (`100_000`).
+/// A number, or `default` when unset; `_` separators are allowed (`100_000`).
 fn number<T: FromStr>(name: &str, default: T) -> Result<T> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .replace('_', "")
-            .parse()
-            .map_err(|_| format!("{name}={v:?} is not a non-negative integer")),
-    }
+    Ok(optional_number(name)?.unwrap_or(default))
+}
+
+/// A number, or `None` when unset.
+fn optional_number<T: FromStr>(name: &str) -> Result<Option<T>> {
+    var(name)
+        .map(|v| {
+            v.trim()
+                .replace('_', "")
+                .parse()
+                .map_err(|_| format!("{name}={v:?} is not a non-negative integer"))
+        })
+        .transpose()
 }
 
 fn path(name: &str, default: &Path) -> PathBuf {

@@ -77,8 +77,8 @@ pub struct Runner {
 
 impl Runner {
     /// A runner whose children write their stderr under `logs`, whose timed commands
-    /// each start after `prime_mib` MiB of memory were primed, and which settles for
-    /// `quiet`'s window after removals.
+    /// each start after `prime_mib` MiB of memory were primed, and whose removals
+    /// `quiet` times for [`Runner::settle`].
     pub fn new(logs: PathBuf, dvx: PathBuf, prime_mib: usize, quiet: Quiet) -> Result<Runner> {
         fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
         let exe = env::current_exe().map_err(|e| format!("locate the bench binary: {e}"))?;
@@ -203,7 +203,6 @@ impl Runner {
         if wait.is_zero() {
             return Ok(());
         }
-        self.sync()?;
         println!(
             "  settle: waiting {} s before {what}, for the file system to reuse the inodes \
              of files removed before (bench/README.md, \"Settling\")",

@@ -14,8 +14,9 @@
 //! pull is the real `dvx pull <paths>` in a fresh `git clone`, whose first pull also
 //! fetches the remote's history (as `dvx fetch` does). Every write is followed by
 //! `sync`, as for the other scenarios, and each pull is checked (files and bytes) before
-//! its time counts. The scenarios start once the file system has settled (see
-//! `settle`), and nothing they make is removed before the last of them is done.
+//! its time counts. Each works in a directory of its own, removed when it is done, and
+//! the two that create many files start once the file system has settled (see
+//! `settle`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -48,39 +49,37 @@ const BULK_SIZES: (u64, u64) = (KIB, 81 * KIB);
 
 /// Run the selected remote scenarios.
 pub fn run(runner: &Runner, config: &Config, work: &Path, report: &mut Report) {
-    let sel = &config.selection;
-    let scenarios: [(Scenario, RemoteScenario); 3] = [
-        (Scenario::RemoteSmall, small),
-        (Scenario::RemoteBulk, bulk),
-        (Scenario::LazyOne, lazy_one),
+    // Whether a scenario settles first: the timed steps of `remote_small` and
+    // `remote_bulk` create tens of thousands of files, and a file system still passing
+    // over the inodes of files removed minutes ago would decide their rows (see
+    // `settle`); those of `lazy_one` create a file or two.
+    let scenarios: [(Scenario, RemoteScenario, bool); 3] = [
+        (Scenario::RemoteSmall, small, true),
+        (Scenario::RemoteBulk, bulk, true),
+        (Scenario::LazyOne, lazy_one, false),
     ];
-    let chosen: Vec<_> = scenarios
-        .into_iter()
-        .filter(|(s, _)| sel.runs(*s))
-        .collect();
-    let Some((first, _)) = chosen.first() else {
-        return;
-    };
-    // Their timed steps create tens of thousands of files, and the small rows are held
-    // to DVC's time, which file creation barely moves: a file system still passing over
-    // the inodes of files removed minutes ago would decide them (see `settle`).
-    let root = work.join("remote");
-    let ready = runner.settle("the remote scenarios").and_then(|()| {
-        fs::create_dir_all(&root).map_err(|e| format!("create {}: {e}", root.display()))
-    });
-    if let Err(e) = ready {
-        report.push(Row::failed(first.name(), e));
-        return;
-    }
-    for (scenario, f) in chosen {
-        match f(runner, config, &root) {
-            Ok(rows) => rows.into_iter().for_each(|r| report.push(r)),
-            Err(e) => report.push(Row::failed(scenario.name(), e)),
+    for (scenario, f, settles) in scenarios {
+        if !config.selection.runs(scenario) {
+            continue;
         }
-    }
-    // Their trees are removed together after the last of them, for the same reason.
-    if let Err(e) = runner.remove(&root) {
-        println!("  warning: {e}");
+        let name = scenario.name();
+        let dir = work.join(name);
+        let settled = if settles { runner.settle(name) } else { Ok(()) };
+        let rows = settled
+            .and_then(|()| {
+                fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))
+            })
+            .and_then(|()| f(runner, config, &dir));
+        match rows {
+            Ok(rows) => rows.into_iter().for_each(|r| report.push(r)),
+            Err(e) => report.push(Row::failed(name, e)),
+        }
+        // Removed as soon as the scenario is done, S3 bucket and all: keeping every
+        // remote scenario's files to the end took 15 GB at 20k files, and the next
+        // scenario that creates many files settles first instead.
+        if let Err(e) = runner.remove(&dir) {
+            println!("  warning: {e}");
+        }
     }
 }
 
@@ -120,7 +119,10 @@ impl Place {
 
     /// `rounds` prefixes of one bucket of an S3 server started for this place.
     fn s3(work: &Path, prefix: &str, rounds: usize) -> Place {
-        let server = S3Server::start_in(work);
+        let mut server = S3Server::start_in(work);
+        // DVC's objects alone are tens of thousands of files: they go with the scenario's
+        // directory, through the runner, which then knows to settle (see `run`).
+        server.keep_files();
         Place {
             name: "s3",
             urls: (0..rounds)
@@ -250,7 +252,7 @@ fn small(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         "  remote_small: {n} files, {:.1} MiB",
         data.small_bytes() as f64 / (1 << 20) as f64
     );
-    // One copy of the same files, kept until the remote scenarios are done (see
+    // One copy of the same files, kept until the scenario is done (see
     // `limits::copy_kept`). A pull writes two copies (the store's and the work tree's,
     // unless the file system can clone), so this bounds what any pull can reach.
     let cp_dir = work.join("remote-small-cp");
@@ -534,7 +536,7 @@ fn bulk(runner: &Runner, config: &Config, work: &Path) -> Result<Vec<Row>> {
         "  remote_bulk: {n} files, {:.1} MiB",
         data.small_bytes() as f64 / (1 << 20) as f64
     );
-    // Kept until the remote scenarios are done, as in `remote_small`.
+    // Kept until the scenario is done, as in `remote_small`.
     let cp_dir = work.join("remote-bulk-cp");
     let cp = limits::copy_kept(runner, &data.small_dir(), &cp_dir)?;
     println!("  limit cp -r + sync (bulk)         {cp:>9.3} s");

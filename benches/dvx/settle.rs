@@ -5,7 +5,7 @@
 //! in the last six while the block of the inode table holding it is dirty
 //! (`recently_deleted` in the kernel's `fs/ext4/ialloc.c`), and every new inode of a
 //! group scans past each such one. So for up to six minutes after many files were
-//! removed (a test suite's temporary repositories, a scenario's tree), creating files
+//! removed near where new ones are made (a scenario's tree), creating files
 //! costs several times the kernel time: a pull of 20k files into a fresh clone took
 //! 2.1 s, half its samples in `recently_deleted`, against 0.57 s on a quiet machine. dvx's
 //! remote rows are mostly such file creation while DVC's are mostly Python, so the
@@ -26,9 +26,8 @@ use std::time::{Duration, Instant};
 /// ext4's longest window (60 s, plus 300 s while dirty) and a margin for clock ticks.
 const EXT4_NO_JOURNAL_WINDOW: Duration = Duration::from_secs(60 + 300 + 10);
 
-/// When this run last removed a tree, and how long removed inodes stay unused where it
-/// works.
-#[derive(Debug)]
+/// When this run last removed a tree, and how long removed inodes stay unused on the
+/// file system holding the work directory.
 pub struct Quiet {
     window: Duration,
     last_removal: Cell<Option<Instant>>,

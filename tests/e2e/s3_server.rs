@@ -161,6 +161,12 @@ impl S3Server {
         format!("s3://{}/{prefix}", self.bucket)
     }
 
+    /// Leave the bucket's files in place when the server stops: a benchmark removes them
+    /// with the rest of its tree, once removing files can no longer slow what it times.
+    pub fn keep_files(&mut self) {
+        self.root.disable_cleanup(true);
+    }
+
     /// The directory that holds the bucket's objects (for inspecting what was stored).
     pub fn bucket_dir(&self) -> PathBuf {
         self.root.path().join(&self.bucket)
