@@ -227,8 +227,8 @@ fn print_settings(config: &Config, work: &Path, settle: Duration, why: Option<&s
     );
     match why.filter(|_| !settle.is_zero()) {
         Some(why) => println!(
-            "  settle     : {} s after the run's last removal before the remote scenarios: \
-             {why}",
+            "  settle     : {} s after the run's last removal before remote_small and \
+             remote_bulk: {why}",
             settle.as_secs()
         ),
         None => println!("  settle     : none"),
