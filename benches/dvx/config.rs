@@ -158,8 +158,8 @@ pub struct Config {
     pub keep: bool,
     /// MiB of memory primed before each timed command (see `measure`'s module doc).
     pub prime_mib: usize,
-    /// Seconds to let pass after a removal before the remote scenarios (see `settle`);
-    /// `None`: the file system's own window.
+    /// Seconds to let pass after a removal before `remote_small` and `remote_bulk` (see
+    /// `settle`); `None`: the file system's own window.
     pub settle_secs: Option<u64>,
     /// The dvx binary under test.
     pub dvx: PathBuf,

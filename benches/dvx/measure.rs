@@ -198,10 +198,10 @@ impl Runner {
 
     /// Before `what`, wait until no inode this run freed is still passed over by the file
     /// system (see `settle`); at once where there is no such window.
-    pub fn settle(&self, what: &str) -> Result<()> {
+    pub fn settle(&self, what: &str) {
         let wait = self.quiet.remaining();
         if wait.is_zero() {
-            return Ok(());
+            return;
         }
         println!(
             "  settle: waiting {} s before {what}, for the file system to reuse the inodes \
@@ -209,7 +209,6 @@ impl Runner {
             wait.as_secs()
         );
         std::thread::sleep(wait);
-        Ok(())
     }
 
     /// `sync(1)`: flush every dirty page of every filesystem.

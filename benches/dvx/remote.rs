@@ -64,11 +64,11 @@ pub fn run(runner: &Runner, config: &Config, work: &Path, report: &mut Report) {
         }
         let name = scenario.name();
         let dir = work.join(name);
-        let settled = if settles { runner.settle(name) } else { Ok(()) };
-        let rows = settled
-            .and_then(|()| {
-                fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))
-            })
+        if settles {
+            runner.settle(name);
+        }
+        let rows = fs::create_dir_all(&dir)
+            .map_err(|e| format!("create {}: {e}", dir.display()))
             .and_then(|()| f(runner, config, &dir));
         match rows {
             Ok(rows) => rows.into_iter().for_each(|r| report.push(r)),
